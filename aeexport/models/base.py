@@ -1,0 +1,120 @@
+"""The autoencoder base class every model kind derives from.
+
+A model works in *scaled* space (the scaler fitted on training rows). The three
+``*_graph`` methods are what gets exported; they take and return raw feature
+units, so the scaler lives inside the ONNX graphs and consumers never
+re-implement it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+__all__ = ["Autoencoder", "ACTIVATIONS", "make_activation"]
+
+#: activation name -> module factory, read by configs and the CLI
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}") from None
+
+
+class Autoencoder(nn.Module):
+    """Base class: scaler buffers, the graph entry points and the default loss.
+
+    Subclasses set ``kind`` and implement :meth:`encode` and :meth:`decode` in
+    scaled space. Kinds that need more (penalties, corruption, two encoder
+    outputs) override :meth:`loss`, :meth:`corrupt` or ``encoder_outputs``.
+    """
+
+    #: registry key, written to the manifest
+    kind: ClassVar[str] = "base"
+    #: names of the encoder graph's outputs; the first is the latent code used for decoding
+    encoder_outputs: ClassVar[tuple[str, ...]] = ("z",)
+
+    def __init__(self, config: Any, input_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.config = config
+        self.input_shape = tuple(int(d) for d in input_shape)
+        # Scaler fitted on training rows: x_scaled = (x - mean) / scale.
+        self.register_buffer("scaler_mean", torch.zeros(self.input_shape))
+        self.register_buffer("scaler_scale", torch.ones(self.input_shape))
+
+    # ----------------------------------------------------------- subclass API
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def encode(self, xs: torch.Tensor) -> torch.Tensor:
+        """Scaled rows (B, *input_shape) -> latent code (B, *latent_shape)."""
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent code (B, *latent_shape) -> scaled reconstruction (B, *input_shape)."""
+        raise NotImplementedError
+
+    def corrupt(self, xs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Training-time input corruption (denoising kinds); identity by default."""
+        return xs
+
+    def forward(self, xs: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.encode(xs)
+        return {"z": z, "x_hat": self.decode(z)}
+
+    def loss(self, xs_in: torch.Tensor, xs_target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training loss on a batch: mean squared error in scaled space by default."""
+        out = self(xs_in)
+        mse = torch.mean((out["x_hat"] - xs_target) ** 2)
+        return mse, {"mse": float(mse.detach())}
+
+    def row_error(self, xs: torch.Tensor) -> torch.Tensor:
+        """Per-row anomaly score in scaled space (B,): mean squared reconstruction error."""
+        x_hat = self.decode(self._code(xs))
+        return torch.mean((xs - x_hat) ** 2, dim=tuple(range(1, xs.dim())))
+
+    def _code(self, xs: torch.Tensor) -> torch.Tensor:
+        """Deterministic latent code used for reconstruction and scoring."""
+        return self.encode(xs)
+
+    # ----------------------------------------------------------- scaler
+    def set_scaler(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
+        self.scaler_mean.copy_(mean.reshape(self.input_shape))
+        self.scaler_scale.copy_(scale.reshape(self.input_shape))
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.scaler_mean) / self.scaler_scale
+
+    def unscale(self, xs: torch.Tensor) -> torch.Tensor:
+        return xs * self.scaler_scale + self.scaler_mean
+
+    # ----------------------------------------------------------- exported graphs (raw units)
+    def encoder_graph(self, x: torch.Tensor) -> Any:
+        """Raw rows (B, *input_shape) -> encoder outputs (``encoder_outputs``)."""
+        return self.encode(self.scale(x))
+
+    def decoder_graph(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent code (B, *latent_shape) -> reconstruction in raw units (B, *input_shape)."""
+        return self.unscale(self.decode(z))
+
+    def scorer_graph(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw rows (B, *input_shape) -> anomaly score (B,), higher = more anomalous."""
+        return self.row_error(self.scale(x))
+
+    def config_dict(self) -> dict[str, Any]:
+        return asdict(self.config)

@@ -1,0 +1,207 @@
+"""Training: Adam on mini-batches, a validation split, early stopping.
+
+Read top to bottom: fit the scaler on training rows, build the model from the
+registry, run epochs of shuffled mini-batches, keep the weights of the best
+validation epoch. Same seed, same data, same machine -> bit-identical weights
+on CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from aeruntime.errors import InvalidInputError
+
+from .models import Autoencoder, build_model, get_spec, make_config
+
+__all__ = ["TrainConfig", "TrainResult", "train_model", "fit_scaler", "resolve_device", "SCALERS"]
+
+#: scaler name -> output activation that fits data scaled that way
+SCALERS: dict[str, str] = {"standard": "identity", "minmax": "sigmoid", "none": "identity"}
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 300            # upper bound; early stopping usually ends well before
+    batch_size: int = 64         # rows per Adam step
+    lr: float = 1e-3             # Adam learning rate
+    weight_decay: float = 0.0    # Adam's L2 penalty on the weights
+    patience: int = 20           # epochs without validation improvement before stopping
+    min_delta: float = 1e-4      # relative improvement of the validation loss that counts as better
+    val_fraction: float = 0.15   # share of (normal) rows held out for early stopping and the threshold
+    seed: int = 0                # seeds the split, the init and the shuffling
+    device: str = "auto"         # "auto" (cuda if available), "cpu" or "cuda"
+    scaler: str = "standard"     # "standard" (z-score), "minmax" ([0, 1]; sigmoid output) or "none"
+    progress: bool = True        # tqdm progress bar on stderr
+
+    def __post_init__(self) -> None:
+        if self.scaler not in SCALERS:
+            raise InvalidInputError(f"scaler must be one of {sorted(SCALERS)}, got {self.scaler!r}.")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
+            raise InvalidInputError("epochs, batch_size and patience must be >= 1.")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise InvalidInputError(f"val_fraction must be in (0, 1), got {self.val_fraction}.")
+
+
+@dataclass
+class TrainResult:
+    model: Autoencoder                  # best weights, eval mode, on CPU
+    train_config: TrainConfig
+    history: list[dict[str, float]] = field(default_factory=list)  # one entry per epoch
+    best_epoch: int = 0
+    best_val_loss: float = float("inf")
+    seconds: float = 0.0
+    device: str = "cpu"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "epochs_run": len(self.history),
+            "best_epoch": self.best_epoch,
+            "best_val_loss": self.best_val_loss,
+            "train_seconds": round(self.seconds, 3),
+            "device": self.device,
+            "train_config": asdict(self.train_config),
+        }
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(
+            "device 'cuda' was requested, but torch sees no CUDA device "
+            f"(torch {torch.__version__}, cuda build {torch.version.cuda}); use --device cpu or auto."
+        )
+    if device not in ("cpu", "cuda"):
+        raise InvalidInputError(f"device must be auto, cpu or cuda, got {device!r}.")
+    return torch.device(device)
+
+
+def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature (mean, scale) fitted on training rows ``X`` (n_rows, *row_shape).
+
+    Constant features get scale 1 so they pass through instead of dividing by zero.
+    """
+    X64 = X.astype(np.float64)
+    if kind == "standard":
+        mean, scale = X64.mean(axis=0), X64.std(axis=0)
+    elif kind == "minmax":
+        mean, scale = X64.min(axis=0), X64.max(axis=0) - X64.min(axis=0)
+    else:
+        mean, scale = np.zeros(X.shape[1:]), np.ones(X.shape[1:])
+    scale = np.where(scale < 1e-8, 1.0, scale)
+    return mean.astype(np.float32), scale.astype(np.float32)
+
+
+@contextlib.contextmanager
+def _deterministic() -> Any:
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def train_model(
+    X_train: np.ndarray,
+    X_val: np.ndarray,
+    *,
+    kind: str = "dense",
+    model_options: dict[str, Any] | None = None,
+    config: TrainConfig | None = None,
+) -> TrainResult:
+    """Train an autoencoder of ``kind`` on ``X_train``; early-stop on ``X_val``.
+
+    Parameters
+    ----------
+    X_train : ndarray of shape (n_train, *row_shape)
+        Raw training rows. The scaler is fitted on these rows only.
+    X_val : ndarray of shape (n_val, *row_shape)
+        Raw held-out rows; their mean score picks the best epoch.
+    kind : str
+        A key of :data:`aeexport.models.REGISTRY`.
+    model_options : dict, optional
+        Overrides of the kind's config fields (e.g. ``{"latent_dim": 8}``).
+    config : TrainConfig, optional
+    """
+    cfg = config or TrainConfig()
+    spec = get_spec(kind)
+    if X_train.ndim != spec.input_rank + 1 or X_val.shape[1:] != X_train.shape[1:]:
+        raise InvalidInputError(
+            f"model kind {kind!r} expects rows of rank {spec.input_rank}; got training data of shape "
+            f"{X_train.shape} and validation data of shape {X_val.shape}."
+        )
+    if len(X_train) < 2 or len(X_val) < 1:
+        raise InvalidInputError(
+            f"need at least 2 training rows and 1 validation row, got {len(X_train)} and {len(X_val)}."
+        )
+    torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    gen = torch.Generator().manual_seed(cfg.seed)
+
+    # 1. Scaler from training rows only; the model trains in scaled space.
+    mean, scale = fit_scaler(X_train, cfg.scaler)
+    options = dict(model_options or {})
+    if "output_activation" not in options and cfg.scaler == "minmax":
+        options["output_activation"] = SCALERS["minmax"]
+    model = build_model(kind, make_config(kind, tuple(X_train.shape[1:]), options), tuple(X_train.shape[1:]))
+    model.set_scaler(torch.from_numpy(mean), torch.from_numpy(scale))
+    model.to(device)
+    xs_train = model.scale(torch.from_numpy(np.ascontiguousarray(X_train, dtype=np.float32)).to(device))
+    xs_val = model.scale(torch.from_numpy(np.ascontiguousarray(X_val, dtype=np.float32)).to(device))
+
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    result = TrainResult(model=model, train_config=cfg, device=str(device))
+    best_state = copy.deepcopy(model.state_dict())
+    stale = 0
+    start = time.perf_counter()
+
+    from tqdm.auto import tqdm
+
+    # disable=None: tqdm shows the bar on a terminal only, never in logs or pipes.
+    bar = tqdm(range(cfg.epochs), desc=f"train {kind}", unit="epoch", file=sys.stderr,
+               disable=None if cfg.progress else True, leave=False)
+    with _deterministic():
+        for epoch in bar:
+            # 2. One pass over shuffled mini-batches; corruption (denoising) only here.
+            model.train()
+            perm = torch.randperm(len(xs_train), generator=gen).to(device)
+            total, n_seen = 0.0, 0
+            logs: dict[str, float] = {}
+            for i in range(0, len(perm), cfg.batch_size):
+                xs = xs_train[perm[i : i + cfg.batch_size]]  # (B, *row_shape)
+                xs_in = model.corrupt(xs, gen)
+                loss, logs = model.loss(xs_in, xs)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(xs)
+                n_seen += len(xs)
+            # 3. Validation: the mean anomaly score of held-out rows.
+            model.eval()
+            with torch.no_grad():
+                val_loss = float(model.row_error(xs_val).mean())
+            result.history.append({"epoch": epoch + 1, "train_loss": total / n_seen, "val_loss": val_loss, **logs})
+            bar.set_postfix(train=f"{total / n_seen:.4f}", val=f"{val_loss:.4f}")
+            # 4. Early stopping: keep the best weights, stop after `patience` stale epochs.
+            if val_loss < result.best_val_loss * (1 - cfg.min_delta):
+                result.best_val_loss, result.best_epoch = val_loss, epoch + 1
+                best_state = copy.deepcopy(model.state_dict())
+                stale = 0
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    break
+    bar.close()
+    model.load_state_dict(best_state)
+    model.to("cpu").eval()
+    result.seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,59 @@
+"""Typed errors shared by aeruntime and aeexport.
+
+Every error a user can cause derives from :class:`AeError`. Messages follow one
+pattern: what was expected, what was received, and how to fix it. The command
+line turns an ``AeError`` into a one-line message and the error's ``exit_code``
+(1 = failure, 2 = usage error) without a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AeError",
+    "InvalidInputError",
+    "BundleError",
+    "BundleNotFoundError",
+    "IntegrityError",
+    "UnsupportedFormatError",
+    "ManifestError",
+    "ProviderError",
+]
+
+
+class AeError(Exception):
+    """Base class of every error aeruntime and aeexport raise on purpose."""
+
+    #: exit code of the command line when this error reaches it
+    exit_code: int = 1
+
+
+class InvalidInputError(AeError, ValueError):
+    """An input array, file or argument does not fit what the model expects."""
+
+    exit_code = 2
+
+
+class BundleError(AeError):
+    """A bundle directory cannot be used."""
+
+
+class BundleNotFoundError(BundleError, FileNotFoundError):
+    """The bundle directory, or a file the manifest names, does not exist."""
+
+    exit_code = 2
+
+
+class IntegrityError(BundleError):
+    """A bundle file does not match the sha256 recorded for it."""
+
+
+class UnsupportedFormatError(BundleError):
+    """The manifest declares a ``format_version`` this runtime cannot read."""
+
+
+class ManifestError(BundleError):
+    """``manifest.json`` is not valid JSON or misses required fields."""
+
+
+class ProviderError(AeError, RuntimeError):
+    """An explicitly requested execution provider cannot be used."""

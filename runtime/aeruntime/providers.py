@@ -1,0 +1,96 @@
+"""Execution-provider choice, in one place.
+
+``providers`` accepted everywhere in aeruntime:
+
+- ``"auto"``: CUDA when a session really runs on it, else CPU. The fallback is
+  reported once per process through a :class:`RuntimeWarning` when CUDA was
+  listed but could not be used (onnxruntime-gpu without a working CUDA).
+- ``"cpu"``: CPU only.
+- ``"cuda"``: CUDA, or :class:`~aeruntime.errors.ProviderError` if the session
+  cannot run on it. onnxruntime-gpu lists CUDA as available even where it cannot
+  load CUDA and silently runs on CPU; only ``session.get_providers()`` tells the
+  truth, so that is what we check.
+- a list of onnxruntime provider names or ``(name, options)`` pairs, passed
+  through unchanged.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Union
+
+from ._ort import ort
+from .errors import ProviderError
+
+__all__ = ["PROVIDER_CHOICES", "resolve_providers", "check_providers", "ProviderSpec"]
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+
+ProviderSpec = Union[str, Sequence[Union[str, tuple[str, dict[str, Any]]]]]
+
+#: named choices, read by the command line's ``click.Choice``
+PROVIDER_CHOICES: dict[str, list[str]] = {
+    "auto": [CUDA, CPU],
+    "cpu": [CPU],
+    "cuda": [CUDA, CPU],
+}
+
+_warned_fallback = False
+
+
+def resolve_providers(spec: ProviderSpec) -> tuple[str, list[Any]]:
+    """Turn a providers argument into ``(mode, onnxruntime providers list)``.
+
+    ``mode`` is ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"list"``.
+    """
+    available = ort.get_available_providers()
+    if isinstance(spec, str):
+        key = spec.lower()
+        if key not in PROVIDER_CHOICES:
+            raise ProviderError(
+                f"providers={spec!r} is not known; expected one of "
+                f"{sorted(PROVIDER_CHOICES)} or a list of onnxruntime provider names."
+            )
+        if key == "cuda" and CUDA not in available:
+            raise ProviderError(
+                "providers='cuda' was requested, but this onnxruntime build "
+                f"({ort.__version__}, providers {available}) has no CUDAExecutionProvider. "
+                "Install onnxruntime-gpu instead of onnxruntime "
+                "(pip uninstall onnxruntime && pip install 'aeruntime[gpu]'), or use providers='auto'."
+            )
+        return key, [p for p in PROVIDER_CHOICES[key] if p in available] or [CPU]
+    providers = list(spec)
+    if not providers:
+        raise ProviderError("providers is an empty list; expected at least one provider name.")
+    names = [p[0] if isinstance(p, tuple) else p for p in providers]
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise ProviderError(
+            f"providers {missing} are not available in this onnxruntime build; "
+            f"available: {available}."
+        )
+    return "list", providers
+
+
+def check_providers(session: Any, mode: str) -> list[str]:
+    """Return the providers ``session`` really runs on; enforce ``"cuda"``."""
+    global _warned_fallback
+    actual = list(session.get_providers())
+    if mode == "cuda" and CUDA not in actual:
+        raise ProviderError(
+            "providers='cuda' was requested and onnxruntime lists CUDAExecutionProvider, "
+            f"but the session runs on {actual}: the CUDA or cuDNN libraries could not be loaded. "
+            "Check `aeruntime doctor` / nvidia-smi and the CUDA version onnxruntime-gpu was built for, "
+            "or use providers='auto' to fall back to CPU."
+        )
+    if mode == "auto" and CUDA in ort.get_available_providers() and CUDA not in actual:
+        if not _warned_fallback:
+            _warned_fallback = True
+            warnings.warn(
+                "aeruntime: CUDAExecutionProvider is listed but could not be used; running on CPU.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    return actual
