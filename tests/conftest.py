@@ -1,0 +1,67 @@
+"""Shared fixtures: small models trained on digits, exported once per session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+#: environment for subprocesses so they import this checkout (also from a worktree)
+SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])}
+BIN = Path(sys.executable).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:  # pragma: no cover
+        has_cuda = False
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords and not has_cuda:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits: X (1797, 64) float32 in 0..16, y (1797,) classes."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.data.astype(np.float32), d.target
+
+
+@pytest.fixture(scope="session")
+def digits_split(digits):
+    """Novelty split with digit 0 as the anomaly class (the `aeexport run` scenario)."""
+    from aeexport.data import binary_labels, make_split
+
+    X, y = digits
+    return make_split(X, binary_labels(y, 0), val_fraction=0.15, test_fraction=0.2, seed=0)
+
+
+@pytest.fixture(scope="session")
+def dense_trained(digits_split):
+    """A dense AE trained briefly on digits (fast; parity does not need a good model)."""
+    from aeexport.train import TrainConfig, train_model
+
+    cfg = TrainConfig(epochs=15, patience=5, progress=False, seed=0)
+    return train_model(digits_split.train, digits_split.val, kind="dense", config=cfg)
+
+
+@pytest.fixture(scope="session")
+def dense_bundle(tmp_path_factory, dense_trained, digits_split) -> Path:
+    """The dense model exported to a bundle directory (do not modify; copy it first)."""
+    from aeexport.export import export_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "dense"
+    export_bundle(dense_trained.model, out, calibration_x=digits_split.val,
+                  training=dense_trained.summary())
+    return out
