@@ -36,6 +36,8 @@ def _train_options(f: Any) -> Any:
         click.option("--latent-dim", type=click.IntRange(min=1), default=None, help="Default: from the input width."),
         click.option("--hidden", default=None, help="Encoder hidden widths, e.g. 32 or 128,64 (decoder mirrors)."),
         click.option("--label-column", default=None, help="CSV: name of a label column (1 = anomaly)."),
+        click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
+                     help="torch threads while training (0 = torch's default; 1 is fastest for small models)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]
     for opt in reversed(opts):
@@ -44,7 +46,8 @@ def _train_options(f: Any) -> Any:
 
 
 def _configs(kind: str, epochs: int, batch_size: int, lr: float, patience: int, val_fraction: float, seed: int,
-             device: str, scaler: str, latent_dim: int | None, hidden: str | None, quiet: bool) -> tuple[Any, dict]:
+             device: str, scaler: str, latent_dim: int | None, hidden: str | None, threads: int,
+             quiet: bool) -> tuple[Any, dict]:
     from .train import TrainConfig
 
     options: dict[str, Any] = {}
@@ -57,7 +60,7 @@ def _configs(kind: str, epochs: int, batch_size: int, lr: float, patience: int, 
             raise click.BadParameter(f"expected comma-separated integers such as 128,64, got {hidden!r}",
                                      param_hint="--hidden") from None
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, val_fraction=val_fraction,
-                      seed=seed, device=device, scaler=scaler, progress=not quiet)
+                      seed=seed, device=device, scaler=scaler, progress=not quiet, threads=threads)
     return cfg, options
 
 

@@ -66,7 +66,9 @@ def _torch_forward(model: Autoencoder, x: np.ndarray) -> dict[str, list[np.ndarr
 
 
 def _session(path: Path) -> Any:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1  # parity batches are small; one thread avoids oversubscription
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 def parity_report(

@@ -40,6 +40,9 @@ class TrainConfig:
     device: str = "auto"         # "auto" (cuda if available), "cpu" or "cuda"
     scaler: str = "standard"     # "standard" (z-score), "minmax" ([0, 1]; sigmoid output) or "none"
     progress: bool = True        # tqdm progress bar on stderr
+    threads: int = 1             # torch intra-op threads while training; 1 is fastest for small
+                                 # models (per-step overhead dominates) and immune to oversubscription;
+                                 # 0 = torch's default
 
     def __post_init__(self) -> None:
         if self.scaler not in SCALERS:
@@ -101,13 +104,17 @@ def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @contextlib.contextmanager
-def _deterministic() -> Any:
+def _deterministic(threads: int) -> Any:
     previous = torch.are_deterministic_algorithms_enabled()
+    previous_threads = torch.get_num_threads()
     torch.use_deterministic_algorithms(True, warn_only=True)
+    if threads > 0:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(previous)
+        torch.set_num_threads(previous_threads)
 
 
 def train_model(
@@ -169,7 +176,7 @@ def train_model(
     # disable=None: tqdm shows the bar on a terminal only, never in logs or pipes.
     bar = tqdm(range(cfg.epochs), desc=f"train {kind}", unit="epoch", file=sys.stderr,
                disable=None if cfg.progress else True, leave=False)
-    with _deterministic():
+    with _deterministic(cfg.threads):
         for epoch in bar:
             # 2. One pass over shuffled mini-batches; corruption (denoising) only here.
             model.train()
