@@ -185,6 +185,8 @@ def inspect(bundle: str, as_json: bool) -> None:
 @click.option("--dataset", default="digits", show_default=True, help="'digits' or a .npy/.npz/.csv file.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Output directory: checkpoint/, bundle/, test_scores.npz, summary.json.")
+@click.option("--bundle", "bundle", type=click.Path(file_okay=False), default=None,
+              help="Write the bundle here instead of OUT/bundle (e.g. models/digits-dense).")
 @click.option("--anomaly-class", type=int, default=None,
               help="Labelled data with classes: the class treated as unseen anomalies (digits default: 0).")
 @click.option("--percentile", type=click.FloatRange(0, 100, min_open=True, max_open=True),
@@ -192,14 +194,15 @@ def inspect(bundle: str, as_json: bool) -> None:
 @click.option("--verbose", is_flag=True, help="Show the ONNX exporter's own output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_train_options
-def run(dataset: str, out: str, anomaly_class: int | None, percentile: float, verbose: bool, as_json: bool,
+def run(dataset: str, out: str, bundle: str | None, anomaly_class: int | None, percentile: float, verbose: bool, as_json: bool,
         kind: str, label_column: str | None, **kw: Any) -> None:
     """The main job: train -> export -> verify -> score held-out data, then a summary."""
     from .pipeline import run_pipeline
 
     cfg, options = _configs(kind, **kw)
     s = run_pipeline(dataset, out, kind=kind, anomaly_class=anomaly_class, label_column=label_column,
-                     model_options=options, train_config=cfg, percentile=percentile, verbose=verbose)
+                     model_options=options, train_config=cfg, percentile=percentile, verbose=verbose,
+                     bundle=bundle)
     if as_json:
         echo_json(s)
         return
@@ -216,7 +219,7 @@ def run(dataset: str, out: str, anomaly_class: int | None, percentile: float, ve
             line += (f" (true anomalies {s['test_true_anomaly_share']:.1%}); ROC-AUC {s['roc_auc']:.3f}, "
                      f"AP {s['average_precision']:.3f}, recall {s['recall']:.1%}, FPR {s['false_positive_rate']:.1%}")
         click.echo(line)
-    click.echo(f"time       {s['seconds']:.1f}s -> {out}/bundle")
+    click.echo(f"time       {s['seconds']:.1f}s -> {s['bundle']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

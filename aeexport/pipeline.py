@@ -36,8 +36,11 @@ def run_pipeline(
     test_fraction: float = 0.2,
     percentile: float = DEFAULT_PERCENTILE,
     verbose: bool = False,
+    bundle: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train, export, verify and score; write ``out/{checkpoint,bundle}`` and a summary.
+
+    ``bundle`` writes the bundle elsewhere than ``out/bundle`` (e.g. into ``models/``).
 
     With labels (digits: ``anomaly_class``, default 0; files: a 0/1 ``y``), the
     model trains on normal rows only and the test split holds the anomalies, so
@@ -49,6 +52,7 @@ def run_pipeline(
     t0 = time.perf_counter()
     cfg = train_config or TrainConfig()
     out = Path(out)
+    bundle_dir = Path(bundle) if bundle is not None else out / "bundle"
     ds = load_dataset(dataset, label_column=label_column)
     y = None
     if ds.y is not None:
@@ -63,21 +67,21 @@ def run_pipeline(
                     "train_rows": len(split.train), "val_rows": len(split.val),
                     "test_rows": 0 if split.test is None else len(split.test)}
     save_checkpoint(out / "checkpoint", result.model, holdout=split.val, summary=result.summary(), dataset=dataset_info)
-    manifest = export_bundle(result.model, out / "bundle", calibration_x=split.val, percentile=percentile,
+    manifest = export_bundle(result.model, bundle_dir, calibration_x=split.val, percentile=percentile,
                              training=result.summary(), dataset=dataset_info, verbose=verbose)
-    report = verify_bundle(out / "bundle", X=split.val)
+    report = verify_bundle(bundle_dir, X=split.val)
     if not report["ok"]:
         raise ParityError("verify failed after export.\n" + format_table(report))
 
     summary: dict[str, Any] = {
-        "dataset": ds.name, "model": kind, "out": str(out),
+        "dataset": ds.name, "model": kind, "out": str(out), "bundle": str(bundle_dir),
         "rows": dataset_info, "epochs_run": len(result.history), "best_epoch": result.best_epoch,
         "threshold": manifest["threshold"]["value"], "threshold_method":
         f"{manifest['threshold']['method']} {manifest['threshold']['params']}",
         "parity_max_abs": max(manifest["parity"]["max_abs"], report["max_abs"]), "parity_ok": True,
     }
     if split.test is not None:
-        model = aeruntime.load(out / "bundle", providers="cpu")
+        model = aeruntime.load(bundle_dir, providers="cpu")
         scores = model.score(split.test)
         labels = (scores > model.threshold).astype(np.int8)
         summary["test_anomaly_rate"] = float(labels.mean())
@@ -92,5 +96,6 @@ def run_pipeline(
         np.savez(out / "test_scores.npz", score=scores, label=labels,
                  **({"y": split.y_test} if split.y_test is not None else {}))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

@@ -32,9 +32,10 @@ def main(debug: bool) -> None:
 def score(bundle: str, input: str, out: str | None, providers: str, threshold: float | None,
           batch_size: int, label_column: str | None) -> None:
     """Score INPUT (.npy, .npz, .csv) with BUNDLE: higher = more anomalous; label 1 = anomaly."""
-    from .io import read_table, write_scores
+    from .io import check_output_path, read_table, write_scores
     from .model import load
 
+    check_output_path(out)  # fail before any work is done
     model = load(bundle, providers=providers, threshold=threshold)
     X, _ = read_table(input, label_column=label_column, mmap=True)
     n = len(X)

@@ -16,7 +16,7 @@ import numpy as np
 from ._atomic import atomic_write_bytes
 from .errors import BundleNotFoundError, InvalidInputError
 
-__all__ = ["read_table", "write_scores", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES"]
+__all__ = ["read_table", "write_scores", "check_output_path", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES"]
 
 INPUT_SUFFIXES = (".npy", ".npz", ".csv")
 OUTPUT_SUFFIXES = (".npy", ".npz", ".csv")
@@ -122,6 +122,15 @@ def read_table(
     )
 
 
+def check_output_path(path: str | os.PathLike[str] | None) -> None:
+    """Raise :class:`InvalidInputError` unless ``path`` is None or has a supported suffix."""
+    if path is not None and Path(path).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise InvalidInputError(
+            f"--out {str(path)!r}: unsupported output type {Path(path).suffix!r}; "
+            f"expected one of {', '.join(OUTPUT_SUFFIXES)}."
+        )
+
+
 def write_scores(path: str | os.PathLike[str] | None, scores: np.ndarray, labels: np.ndarray) -> str | None:
     """Write scores and labels atomically to ``.npy`` (structured), ``.npz`` or ``.csv``.
 
@@ -143,9 +152,7 @@ def write_scores(path: str | os.PathLike[str] | None, scores: np.ndarray, labels
             np.savez(buf, score=scores, label=labels)
         data = buf.getvalue()
     else:
-        raise InvalidInputError(
-            f"--out {str(path)!r}: unsupported output type {suffix!r}; expected one of {', '.join(OUTPUT_SUFFIXES)}."
-        )
+        check_output_path(path)
     atomic_write_bytes(path, data)
     return None
 

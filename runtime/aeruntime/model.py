@@ -20,7 +20,7 @@ from ._ort import ort
 from .bundle import GRAPH_FILES, META_PREFIX, read_manifest, verify_files
 from .errors import BundleNotFoundError, IntegrityError, InvalidInputError
 from .providers import ProviderSpec, check_providers, resolve_providers
-from .validate import as_batch
+from .validate import as_batch, check_finite
 
 __all__ = ["Model", "load"]
 
@@ -227,7 +227,13 @@ class Model:
         -------
         ndarray of shape (n_rows,), float32
         """
-        return self._score_fn(as_batch(x, self.input_shape))
+        arr = as_batch(x, self.input_shape, finite=False)
+        s = self._score_fn(arr)
+        # A NaN/Inf anywhere in a row makes its score non-finite (the score uses the
+        # input itself), so checking the n scores replaces checking all n * d inputs.
+        if not math.isfinite(s.item() if len(s) == 1 else float(np.add.reduce(s))):
+            check_finite(arr)  # raises, naming the bad input; else scores overflowed
+        return s
 
     def predict(self, x: Any) -> np.ndarray:
         """Anomaly labels: 1 = anomaly (``score > threshold``), 0 = normal.

@@ -16,7 +16,9 @@ import numpy as np
 
 from .errors import InvalidInputError
 
-__all__ = ["as_batch", "shape_str"]
+__all__ = ["as_batch", "check_finite", "shape_str"]
+
+_F32 = np.dtype(np.float32)
 
 
 def shape_str(shape: tuple[int, ...]) -> str:
@@ -75,7 +77,7 @@ def _raise_not_finite(arr: np.ndarray, name: str, cast: bool) -> None:
     )
 
 
-def as_batch(x: Any, shape: tuple[int, ...], name: str = "X") -> np.ndarray:
+def as_batch(x: Any, shape: tuple[int, ...], name: str = "X", *, finite: bool = True) -> np.ndarray:
     """Validate ``x`` against a per-row ``shape`` and return a float32 C-contiguous batch.
 
     Parameters
@@ -86,6 +88,10 @@ def as_batch(x: Any, shape: tuple[int, ...], name: str = "X") -> np.ndarray:
         Shape of one row, e.g. ``(64,)`` or ``(1, 8, 8)``.
     name : str
         Name used in error messages.
+    finite : bool, default True
+        Check for NaN/Inf. :meth:`Model.score` passes False and checks its
+        output instead (cheaper; a non-finite input always gives a non-finite
+        score, and then :func:`check_finite` names the culprit).
 
     Returns
     -------
@@ -94,7 +100,7 @@ def as_batch(x: Any, shape: tuple[int, ...], name: str = "X") -> np.ndarray:
     # Fast path: the common case costs a few attribute reads and one reduction.
     if (
         type(x) is np.ndarray
-        and x.dtype == np.float32
+        and x.dtype is _F32
         and x.shape[1:] == shape
         and x.ndim == len(shape) + 1
         and x.shape[0] > 0
@@ -120,10 +126,19 @@ def as_batch(x: Any, shape: tuple[int, ...], name: str = "X") -> np.ndarray:
                 f"of shape {shape}. Check the upstream filter that emptied it."
             )
         cast = arr.dtype != np.float32
-        arr = np.ascontiguousarray(arr, dtype=np.float32)
-    # The sum of finite float32 values is finite unless it overflows; either way a
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if cast:  # the slow path anyway: name overflow from the cast precisely
+            finite = True
+    if finite:
+        check_finite(arr, name, cast)
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str = "X", cast: bool = False) -> None:
+    """Raise :class:`InvalidInputError` if ``arr`` holds NaN or Inf."""
+    # The sum of finite values is finite unless it overflows; either way a
     # non-finite sum sends us to the exact (slower) check.
     if not math.isfinite(float(np.add.reduce(arr, axis=None))):
         if not np.isfinite(arr).all():
             _raise_not_finite(arr, name, cast)
-    return arr

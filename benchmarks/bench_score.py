@@ -1,0 +1,127 @@
+"""Scoring speed: aeruntime vs a raw onnxruntime session vs torch eager, side by side.
+
+Measures, in one process and on the same bundle, the median of repeats of
+
+- batch-1 latency (µs per call), and
+- large-batch throughput (rows/s, default batch 65,536),
+
+for ``aeruntime.Model.score`` (validation + one session call on scorer.onnx), a raw
+``onnxruntime.InferenceSession.run`` on the same scorer.onnx (no validation), and
+the torch model in eager mode (``scorer_graph`` under ``torch.inference_mode``).
+
+Usage::
+
+    python benchmarks/bench_score.py models/digits-dense [--repeats 7] [--batch 65536] [--out results.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _median_call_us(fn, x, calls: int, repeats: int) -> float:
+    for _ in range(max(10, calls // 10)):
+        fn(x)
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn(x)
+        samples.append((time.perf_counter() - t0) / calls * 1e6)
+    return statistics.median(samples)
+
+
+def _median_rows_per_s(fn, x, repeats: int) -> float:
+    fn(x)
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(x)
+        samples.append(len(x) / (time.perf_counter() - t0))
+    return statistics.median(samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("bundle", type=Path)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--calls", type=int, default=2000, help="calls per batch-1 repeat")
+    ap.add_argument("--batch", type=int, default=65536)
+    ap.add_argument("--threads", type=int, default=0, help="intra-op threads for onnxruntime and torch (0 = default)")
+    ap.add_argument("--out", type=Path, default=None, help="append the markdown table to this file")
+    args = ap.parse_args(argv)
+
+    import onnxruntime as ort
+    import torch
+
+    import aeruntime
+    from aeexport.checkpoint import model_from_weights
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = aeruntime.load(args.bundle, providers="cpu", threads=args.threads or None)
+    m = model.manifest
+    opts = ort.SessionOptions()
+    if args.threads:
+        opts.intra_op_num_threads = args.threads
+    sess = ort.InferenceSession(str(args.bundle / "scorer.onnx"), opts, providers=["CPUExecutionProvider"])
+    tmodel = model_from_weights(m["model"]["kind"], m["model"]["config"], m["input"]["shape"],
+                                args.bundle / m["weights"])
+
+    def raw(x):
+        return sess.run(["score"], {"x": x})[0]
+
+    def eager(x):
+        with torch.inference_mode():
+            return tmodel.scorer_graph(torch.from_numpy(x)).numpy()
+
+    rng = np.random.default_rng(0)
+    from aeexport.verify import synthetic_rows
+
+    big = synthetic_rows(m, args.batch, seed=1)
+    one = np.ascontiguousarray(big[:1])
+    # Same answers first: a benchmark of wrong results is worthless.
+    np.testing.assert_allclose(model.score(big[:1024]), eager(big[:1024]), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(raw(big[:1024]), eager(big[:1024]), rtol=1e-4, atol=1e-5)
+    del rng
+
+    runners = {"aeruntime.score": model.score, "onnxruntime raw session": raw, "torch eager": eager}
+    lat = {k: _median_call_us(f, one, args.calls, args.repeats) for k, f in runners.items()}
+    thr = {k: _median_rows_per_s(f, big, args.repeats) for k, f in runners.items()}
+
+    cmd = "python benchmarks/bench_score.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    lines = [
+        f"### {args.bundle.name}: {m['model']['kind']} {m['input']['shape']} -> {m['latent']['shape']}",
+        "",
+        f"`{cmd}`  ",
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, onnxruntime {ort.__version__}, torch {torch.__version__}, "
+        f"threads {args.threads or 'default'}; median of {args.repeats} repeats",
+        "",
+        f"| runner | batch 1 (µs/call) | vs raw ORT | vs torch | batch {args.batch:,} (rows/s) | vs raw ORT | vs torch |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for k in runners:
+        lines.append(
+            f"| {k} | {lat[k]:.1f} | {lat[k] / lat['onnxruntime raw session']:.2f}x | "
+            f"{lat['torch eager'] / lat[k]:.2f}x faster | {thr[k]:,.0f} | "
+            f"{thr[k] / thr['onnxruntime raw session']:.2f}x | {thr[k] / thr['torch eager']:.2f}x |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""Every bad input of the foundation issue gets a typed error saying expected / received / fix."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import aeruntime
+from aeruntime.errors import (
+    BundleNotFoundError,
+    IntegrityError,
+    InvalidInputError,
+    ManifestError,
+    UnsupportedFormatError,
+)
+
+
+@pytest.fixture(scope="module")
+def rt(dense_bundle):
+    return aeruntime.load(dense_bundle, providers="cpu")
+
+
+def _nan_row():
+    x = np.ones((4, 64), np.float32)
+    x[2, 5] = np.nan
+    return x
+
+
+def _inf_row():
+    x = np.ones((4, 64), np.float64)
+    x[1, 0] = np.inf
+    return x
+
+
+@pytest.mark.parametrize(
+    ("x", "match"),
+    [
+        (np.ones((3, 10), np.float32), r"X has 10 features, but the model expects 64\. Pass an array of shape \(n_rows, 64\)"),
+        (_nan_row(), r"1 NaN and 0 infinite values.*first at row 2, index \(5,\).*expects finite numbers"),
+        (_inf_row(), r"0 NaN and 1 infinite values.*first at row 1"),
+        (np.full((2, 64), 1e39), r"infinite values \(values beyond the float32 range"),
+        (np.zeros((0, 64), np.float32), r"X has 0 rows .*expects at least one row"),
+        (np.ones((2, 8, 8), np.float32), r"shape \(2, 8, 8\), but the model expects \(n_rows, 64\).*X\.reshape\(-1, 64\)"),
+        (np.ones(64, np.float32), r"shape \(64,\), but the model expects \(n_rows, 64\).*X\.reshape\(1, 64\)"),
+        (np.array([["a"] * 64]), r"dtype <U1 \(strings\), but the model expects real numbers.*np\.asarray"),
+        ([[1.0] * 64, [1.0] * 3], r"could not be converted to an array.*equal-length rows"),
+        (np.ones((2, 64), np.complex64), r"complex numbers"),
+    ],
+    ids=["features", "nan", "inf", "overflow", "empty", "3d", "1d", "strings", "ragged", "complex"],
+)
+@pytest.mark.parametrize("method", ["score", "predict", "encode", "reconstruct"])
+def test_bad_arrays(rt, method, x, match):
+    with pytest.raises(InvalidInputError, match=match):
+        getattr(rt, method)(x)
+
+
+def test_decode_checks_latent_shape(rt):
+    with pytest.raises(InvalidInputError, match=r"Z has 64 features, but the model expects 16"):
+        rt.decode(np.zeros((2, 64), np.float32))
+
+
+def test_missing_bundle_directory(tmp_path):
+    with pytest.raises(BundleNotFoundError, match="does not exist or is not a directory"):
+        aeruntime.load(tmp_path / "nope")
+
+
+@pytest.fixture
+def bundle_copy(dense_bundle, tmp_path):
+    dst = tmp_path / "b"
+    shutil.copytree(dense_bundle, dst)
+    return dst
+
+
+def test_missing_bundle_file(bundle_copy):
+    (bundle_copy / "scorer.onnx").unlink()
+    with pytest.raises(BundleNotFoundError, match=r"scorer\.onnx.*listed in the manifest is missing"):
+        aeruntime.load(bundle_copy)
+
+
+def test_missing_manifest(bundle_copy):
+    (bundle_copy / "manifest.json").unlink()
+    with pytest.raises(BundleNotFoundError, match=r"manifest\.json.*is missing"):
+        aeruntime.load(bundle_copy)
+
+
+def test_graph_sha256_mismatch(bundle_copy):
+    p = bundle_copy / "encoder.onnx"
+    data = bytearray(p.read_bytes())
+    data[-1] ^= 0xFF
+    p.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=r"encoder\.onnx has sha256 .* but the manifest records"):
+        aeruntime.load(bundle_copy)
+
+
+def test_sha_check_can_be_skipped_for_trusted_bundles(bundle_copy):
+    m = json.loads((bundle_copy / "manifest.json").read_text())
+    m["files"]["weights.safetensors"] = "0" * 64
+    (bundle_copy / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(IntegrityError):
+        aeruntime.load(bundle_copy)
+    assert aeruntime.load(bundle_copy, verify=False).score(np.zeros((1, 64))).shape == (1,)
+
+
+@pytest.mark.parametrize("version", [2, 0, "1", None])
+def test_unknown_format_version(bundle_copy, version):
+    m = json.loads((bundle_copy / "manifest.json").read_text())
+    m["format_version"] = version
+    (bundle_copy / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(UnsupportedFormatError, match=r"format_version .* reads format versions \[1\]. Upgrade aeruntime"):
+        aeruntime.load(bundle_copy)
+
+
+def test_damaged_manifest(bundle_copy):
+    (bundle_copy / "manifest.json").write_text("{not json")
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        aeruntime.load(bundle_copy)
+
+
+def test_graphs_from_another_export_are_refused(bundle_copy, tmp_path, dense_trained, digits_split):
+    from aeexport.export import export_bundle
+    from aeruntime.bundle import sha256_file
+
+    other = tmp_path / "other"
+    model = dense_trained.model
+    import torch
+
+    with torch.no_grad():
+        model.decoder[0].bias.add_(1.0)
+    try:
+        export_bundle(model, other, calibration_x=digits_split.val[:50])
+    finally:
+        with torch.no_grad():
+            model.decoder[0].bias.sub_(1.0)
+    shutil.copy(other / "scorer.onnx", bundle_copy / "scorer.onnx")
+    m = json.loads((bundle_copy / "manifest.json").read_text())
+    m["files"]["scorer.onnx"] = sha256_file(bundle_copy / "scorer.onnx")  # even with a rewritten manifest
+    (bundle_copy / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(IntegrityError, match="graphs from different exports were mixed"):
+        aeruntime.load(bundle_copy)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "high"])
+def test_non_finite_threshold_override(dense_bundle, bad):
+    with pytest.raises(InvalidInputError, match="threshold must be a finite number"):
+        aeruntime.load(dense_bundle, threshold=bad)

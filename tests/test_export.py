@@ -1,0 +1,110 @@
+"""Export: graph files, metadata, golden vectors, atomic writes, parity failures."""
+
+from __future__ import annotations
+
+import json
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+import aeruntime
+from aeexport import export as export_mod
+from aeexport.export import export_bundle
+from aeexport.parity import ParityError, Tolerance
+from aeruntime._atomic import TMP_PREFIX
+from aeruntime.bundle import sha256_file
+
+
+def test_bundle_layout_and_manifest(dense_bundle):
+    names = sorted(p.relative_to(dense_bundle).as_posix() for p in dense_bundle.rglob("*") if p.is_file())
+    assert {"encoder.onnx", "decoder.onnx", "scorer.onnx", "manifest.json", "weights.safetensors"} <= set(names)
+    assert not any(n.endswith(".data") for n in names)  # single-file graphs
+    m = json.loads((dense_bundle / "manifest.json").read_text())
+    assert m["format_version"] == aeruntime.FORMAT_VERSION
+    assert set(m["files"]) == set(names) - {"manifest.json"}
+    for rel, digest in m["files"].items():
+        assert sha256_file(dense_bundle / rel) == digest
+    assert m["input"] == {"name": "x", "shape": [64], "dtype": "float32"}
+    assert m["score"]["direction"] == "higher_is_more_anomalous"
+    assert {"torch", "onnx", "onnxruntime", "opset"} <= set(m["producer"])
+
+
+@pytest.mark.parametrize("role", ["encoder", "decoder", "scorer"])
+def test_graphs_are_checked_self_describing_and_dynamic(dense_bundle, role):
+    proto = onnx.load(str(dense_bundle / f"{role}.onnx"))
+    onnx.checker.check_model(proto, full_check=True)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    manifest = json.loads((dense_bundle / "manifest.json").read_text())
+    assert meta["aeexport.role"] == role
+    assert meta["aeexport.bundle_id"] == manifest["bundle_id"]
+    assert meta["aeexport.model_kind"] == "dense"
+    assert float(meta["aeexport.threshold"]) == manifest["threshold"]["value"]
+    partners = json.loads(meta["aeexport.partners"])
+    assert set(partners) == {"encoder", "decoder", "scorer"} - {role}
+    for other, info in partners.items():
+        assert info["graph_sha256"] == manifest["graphs"][other]["graph_sha256"]
+    batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_dim.dim_param and not batch_dim.dim_value  # dynamic batch
+
+
+@pytest.mark.parametrize("role", ["encoder", "decoder", "scorer"])
+def test_golden_vectors_in_model_zoo_layout(dense_bundle, role):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(dense_bundle / f"{role}.onnx"), providers=["CPUExecutionProvider"])
+    cases = sorted((dense_bundle / "test_data" / role).glob("test_data_set_*"))
+    batches = set()
+    for case in cases:
+        inp = onnx.load_tensor(str(case / "input_0.pb"))
+        out = onnx.load_tensor(str(case / "output_0.pb"))
+        assert inp.name == sess.get_inputs()[0].name and out.name == sess.get_outputs()[0].name
+        x = numpy_helper.to_array(inp)
+        batches.add(x.shape[0])
+        np.testing.assert_allclose(sess.run(None, {inp.name: x})[0], numpy_helper.to_array(out), rtol=1e-4, atol=1e-5)
+    assert 1 in batches and max(batches) > 1
+
+
+def test_an_export_failing_half_way_leaves_the_old_bundle_intact(tmp_path, dense_trained, digits_split, monkeypatch):
+    target = tmp_path / "bundle"
+    export_bundle(dense_trained.model, target, calibration_x=digits_split.val[:40])
+    before = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("simulated crash after the graphs were written")
+
+    monkeypatch.setattr(export_mod, "parity_report", boom)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        export_bundle(dense_trained.model, target, calibration_x=digits_split.val[:40])
+    assert {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()} == before
+    assert not list(tmp_path.glob(f"{TMP_PREFIX}*"))
+    assert aeruntime.load(target).score(digits_split.val[:3]).shape == (3,)
+
+
+def test_an_export_failing_half_way_leaves_no_bundle(tmp_path, dense_trained, digits_split, monkeypatch):
+    monkeypatch.setattr(export_mod, "parity_report", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        export_bundle(dense_trained.model, tmp_path / "new", calibration_x=digits_split.val[:40])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_parity_violation_fails_the_export_loudly(tmp_path, dense_trained, digits_split):
+    with pytest.raises(ParityError, match=r"(?s)failed the parity check; nothing was written.*FAIL"):
+        export_bundle(dense_trained.model, tmp_path / "b", calibration_x=digits_split.val[:40],
+                      tol=Tolerance(atol=0.0, rtol=0.0))
+    assert not (tmp_path / "b").exists()
+
+
+def test_reexport_replaces_a_bundle_atomically(tmp_path, dense_trained, digits_split):
+    target = tmp_path / "b"
+    m1 = export_bundle(dense_trained.model, target, calibration_x=digits_split.val, percentile=90)
+    m2 = export_bundle(dense_trained.model, target, calibration_x=digits_split.val, percentile=99)
+    assert m1["bundle_id"] == m2["bundle_id"]  # same weights, same graphs
+    assert aeruntime.load(target).manifest["threshold"]["params"]["percentile"] == 99
+    assert [p.name for p in tmp_path.iterdir()] == ["b"]
+
+
+def test_exporter_chatter_is_silenced(tmp_path, dense_trained, digits_split, capfd):
+    export_bundle(dense_trained.model, tmp_path / "b", calibration_x=digits_split.val[:40])
+    out, err = capfd.readouterr()
+    assert out == "" and "torch.onnx" not in err
