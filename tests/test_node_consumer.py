@@ -24,7 +24,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from conftest import MODELS, ROOT
+from .conftest import MODELS, ROOT
 
 NODE = shutil.which("node")
 NODE_DIR = ROOT / "examples" / "node"
@@ -150,6 +150,22 @@ def test_node_checks_every_golden_vector_at_batch_1_and_more(bundle):
         assert 1 in batches and max(batches) > 1, (role, batches)
         assert {r["output"] for r in rows} == set(m["graphs"][role]["outputs"])
         assert all(r["ok"] for r in rows)
+
+
+def test_export_writes_golden_vectors_at_batch_1_and_5_with_tolerance(dense_bundle):
+    m = manifest_of(dense_bundle)
+    g = m["golden"]
+    assert g["tolerance"] == {"atol": 1e-5, "rtol": 1e-4}
+    assert g["batches"] == {"test_data_set_0": 1, "test_data_set_1": 5}
+    for role, info in m["graphs"].items():
+        assert g["sets"][role] == ["test_data_set_0", "test_data_set_1"]
+        for s, b in g["batches"].items():
+            case = dense_bundle / "test_data" / role / s
+            ins = [onnx.load_tensor(str(p)) for p in sorted(case.glob("input_*.pb"))]
+            outs = [onnx.load_tensor(str(p)) for p in sorted(case.glob("output_*.pb"))]
+            assert [t.name for t in ins] == info["inputs"] and [t.name for t in outs] == info["outputs"]
+            assert all(t.dims[0] == b and t.data_type == onnx.TensorProto.FLOAT for t in ins + outs)
+            assert all(f"test_data/{role}/{s}/{p.name}" in m["files"] for p in case.iterdir())
 
 
 # ----------------------------------------------------------------------------- metadata
