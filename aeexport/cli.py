@@ -15,7 +15,7 @@ from .calibrate import DEFAULT_PERCENTILE
 
 # Read without importing torch: the registry module imports torch, so the kind
 # names are listed here and checked against the registry by a test.
-MODEL_KINDS = ["dense"]
+MODEL_KINDS = ["dense", "conv", "sparse", "denoising", "vae"]
 
 
 def _train_options(f: Any) -> Any:
@@ -35,6 +35,9 @@ def _train_options(f: Any) -> Any:
                      show_default=True, help="minmax scales to [0, 1] and uses a sigmoid output."),
         click.option("--latent-dim", type=click.IntRange(min=1), default=None, help="Default: from the input width."),
         click.option("--hidden", default=None, help="Encoder hidden widths, e.g. 32 or 128,64 (decoder mirrors)."),
+        click.option("--option", "-o", "model_option", multiple=True, metavar="KEY=VALUE",
+                     help="Model option of the kind's config, repeatable; VALUE is JSON or a string, e.g. "
+                          "-o penalty=kl -o rho=0.05, -o noise=masking, -o score=neg_elbo, -o channels=[8,16]."),
         click.option("--label-column", default=None, help="CSV: name of a label column (1 = anomaly)."),
         click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
                      help="torch threads while training (0 = torch's default; 1 is fastest for small models)."),
@@ -47,10 +50,10 @@ def _train_options(f: Any) -> Any:
 
 def _configs(kind: str, epochs: int, batch_size: int, lr: float, patience: int, val_fraction: float, seed: int,
              device: str, scaler: str, latent_dim: int | None, hidden: str | None, threads: int,
-             quiet: bool) -> tuple[Any, dict]:
+             quiet: bool, model_option: tuple[str, ...] = ()) -> tuple[Any, dict]:
     from .train import TrainConfig
 
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = _parse_model_options(model_option)
     if latent_dim is not None:
         options["latent_dim"] = latent_dim
     if hidden is not None:
@@ -62,6 +65,22 @@ def _configs(kind: str, epochs: int, batch_size: int, lr: float, patience: int, 
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, val_fraction=val_fraction,
                       seed=seed, device=device, scaler=scaler, progress=not quiet, threads=threads)
     return cfg, options
+
+
+def _parse_model_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``("beta=0.5", "noise=masking")`` -> ``{"beta": 0.5, "noise": "masking"}`` (values parsed as JSON if they can be)."""
+    import json
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--option")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
 
 
 @click.group(cls=AeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -97,6 +116,9 @@ def train(data: str, out: str, kind: str, label_column: str | None, **kw: Any) -
                     dataset={"source": ds.name, "rows": len(X)})
     click.echo(f"trained {kind} on {len(split.train)} rows: {len(result.history)} epochs, best val loss "
                f"{result.best_val_loss:.5f} at epoch {result.best_epoch} ({result.seconds:.1f}s) -> {out}")
+    if result.model_report:
+        click.echo("model      " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                             for k, v in result.model_report.items()))
 
 
 @main.command()
@@ -214,6 +236,9 @@ def run(dataset: str, out: str, bundle: str | None, anomaly_class: int | None, p
                f"test {r['test_rows']}" + (f" (class {r['anomaly_class']} = anomaly)" if r.get("anomaly_class")
                                            is not None else ""))
     click.echo(f"model      {s['model']}, {s['epochs_run']} epochs (best {s['best_epoch']})")
+    if s.get("model_report"):
+        click.echo("           " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                             for k, v in s["model_report"].items()))
     click.echo(f"threshold  {s['threshold']:.6g} ({s['threshold_method']})")
     click.echo(f"parity     ok, max abs diff {s['parity_max_abs']:.2e}")
     if "test_anomaly_rate" in s:

@@ -144,6 +144,7 @@ def export_bundle(
             f"{', '.join(map(str, model.input_shape))}) with n_rows >= 1."
         )
     enc_outputs = list(model.encoder_outputs)
+    score_def = model.score_definition() or SCORE_DEFINITION
     graphs_io = {
         "encoder": ("encoder_graph", "x", enc_outputs, model.input_shape),
         "decoder": ("decoder_graph", "z", ["x_hat"], model.latent_shape),
@@ -184,7 +185,7 @@ def export_bundle(
                 "outputs": json.dumps(_io(proto, "outputs")),
                 "input_shape": json.dumps(list(model.input_shape)),
                 "latent_shape": json.dumps(list(model.latent_shape)),
-                "score": json.dumps(SCORE_DEFINITION),
+                "score": json.dumps(score_def),
                 "threshold": repr(thr["value"]),
                 "graph_sha256": hashes[role],
                 "partners": json.dumps({r: {"file": GRAPH_FILES[r], "graph_sha256": hashes[r]}
@@ -243,7 +244,7 @@ def export_bundle(
                 "mean": model.scaler_mean.reshape(-1).tolist(),
                 "scale": model.scaler_scale.reshape(-1).tolist(),
             },
-            "score": SCORE_DEFINITION,
+            "score": score_def,
             "threshold": thr,
             "golden": {"tolerance": {"atol": tol.atol, "rtol": tol.rtol}, "sets": golden,
                        "batches": {f"test_data_set_{i}": b for i, b in enumerate(GOLDEN_BATCHES)},

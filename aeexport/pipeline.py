@@ -80,6 +80,8 @@ def run_pipeline(
         f"{manifest['threshold']['method']} {manifest['threshold']['params']}",
         "parity_max_abs": max(manifest["parity"]["max_abs"], report["max_abs"]), "parity_ok": True,
     }
+    if result.model_report:
+        summary["model_report"] = result.model_report
     if split.test is not None:
         model = aeruntime.load(bundle_dir, providers="cpu")
         scores = model.score(split.test)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from aeruntime.errors import InvalidInputError
 
-from .models import Autoencoder, build_model, get_spec, make_config
+from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
 
 __all__ = ["TrainConfig", "TrainResult", "train_model", "fit_scaler", "resolve_device", "SCALERS"]
 
@@ -62,6 +62,7 @@ class TrainResult:
     best_val_loss: float = float("inf")
     seconds: float = 0.0
     device: str = "cpu"
+    model_report: dict[str, Any] = field(default_factory=dict)  # kind-specific figures (sparse: activation)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class TrainResult:
             "best_val_loss": self.best_val_loss,
             "train_seconds": round(self.seconds, 3),
             "device": self.device,
+            "model_report": self.model_report,
             "train_config": asdict(self.train_config),
         }
 
@@ -161,8 +163,10 @@ def train_model(
         options["output_activation"] = SCALERS["minmax"]
     model = build_model(kind, make_config(kind, tuple(X_train.shape[1:]), options), tuple(X_train.shape[1:]))
     model.set_scaler(torch.from_numpy(mean), torch.from_numpy(scale))
+    warn_if_overcomplete(model, weight_decay=cfg.weight_decay)
     model.to(device)
     xs_train = model.scale(torch.from_numpy(np.ascontiguousarray(X_train, dtype=np.float32)).to(device))
+    model.fit_data(xs_train)
     xs_val = model.scale(torch.from_numpy(np.ascontiguousarray(X_val, dtype=np.float32)).to(device))
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -209,6 +213,8 @@ def train_model(
                     break
     bar.close()
     model.load_state_dict(best_state)
-    model.to("cpu").eval()
+    model.eval()
+    result.model_report = model.training_report(xs_train)
+    model.to("cpu")
     result.seconds = time.perf_counter() - start
     return result

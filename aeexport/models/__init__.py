@@ -12,9 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .base import Autoencoder
+from .conv import ConvAutoencoder, ConvConfig, conv_config_from_shape
+from .denoising import DenoisingAutoencoder, DenoisingConfig
 from .dense import DenseAutoencoder, DenseConfig
+from .sparse import SparseAutoencoder, SparseConfig
+from .vae import VAEConfig, VariationalAutoencoder
 
-__all__ = ["REGISTRY", "ModelSpec", "build_model", "make_config", "Autoencoder"]
+__all__ = ["REGISTRY", "ModelSpec", "build_model", "make_config", "Autoencoder", "OvercompleteWarning",
+           "warn_if_overcomplete"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,13 @@ def _dense_config(shape: tuple[int, ...], overrides: dict[str, Any]) -> DenseCon
     return DenseConfig(n_features=int(shape[0]), **overrides)
 
 
+def _rows_config(config_cls: type) -> Callable[[tuple[int, ...], dict[str, Any]], Any]:
+    """config_from_shape for kinds over rows of features: ``n_features`` from the shape."""
+    def make(shape: tuple[int, ...], overrides: dict[str, Any]) -> Any:
+        return config_cls(n_features=int(shape[0]), **overrides)
+    return make
+
+
 REGISTRY: dict[str, ModelSpec] = {
     "dense": ModelSpec(
         kind="dense",
@@ -40,7 +52,60 @@ REGISTRY: dict[str, ModelSpec] = {
         description="MLP autoencoder for rows of features",
         config_from_shape=_dense_config,
     ),
+    "conv": ModelSpec(
+        kind="conv",
+        config_cls=ConvConfig,
+        model_cls=ConvAutoencoder,
+        input_rank=3,
+        description="convolutional autoencoder for (C, H, W) images",
+        config_from_shape=conv_config_from_shape,
+    ),
+    "sparse": ModelSpec(
+        kind="sparse",
+        config_cls=SparseConfig,
+        model_cls=SparseAutoencoder,
+        input_rank=1,
+        description="MLP autoencoder with an L1 or KL sparsity penalty on the code",
+        config_from_shape=_rows_config(SparseConfig),
+    ),
+    "denoising": ModelSpec(
+        kind="denoising",
+        config_cls=DenoisingConfig,
+        model_cls=DenoisingAutoencoder,
+        input_rank=1,
+        description="MLP autoencoder trained to undo gaussian / masking / salt-and-pepper noise",
+        config_from_shape=_rows_config(DenoisingConfig),
+    ),
+    "vae": ModelSpec(
+        kind="vae",
+        config_cls=VAEConfig,
+        model_cls=VariationalAutoencoder,
+        input_rank=1,
+        description="variational autoencoder (encoder -> mu, logvar); deterministic scores",
+        config_from_shape=_rows_config(VAEConfig),
+    ),
 }
+
+
+class OvercompleteWarning(UserWarning):
+    """An overcomplete autoencoder without a regularizer can learn the identity map."""
+
+
+def warn_if_overcomplete(model: Autoencoder, *, weight_decay: float = 0.0) -> bool:
+    """Warn (and return True) when the code is at least as wide as the input and nothing regularizes it."""
+    import math
+    import warnings
+
+    n_in, n_code = math.prod(model.input_shape), math.prod(model.latent_shape)
+    if n_code < n_in or model.is_regularized() or weight_decay > 0:
+        return False
+    warnings.warn(
+        f"overcomplete {model.kind} autoencoder: the code has {n_code} units for {n_in} input values and no "
+        "regularizer, so it can learn the identity map and detect nothing. Use a smaller latent_dim, or a "
+        "regularized kind (sparse, denoising, vae), dropout or weight decay.",
+        OvercompleteWarning, stacklevel=3,
+    )
+    return True
 
 
 def get_spec(kind: str) -> ModelSpec:
@@ -65,7 +130,13 @@ def make_config(kind: str, input_shape: tuple[int, ...], overrides: dict[str, An
         raise InvalidInputError(
             f"unknown option(s) {sorted(unknown)} for model kind {kind!r}; known: {sorted(names)}."
         )
-    return spec.config_from_shape(tuple(input_shape), dict(overrides or {}))
+    try:
+        return spec.config_from_shape(tuple(input_shape), dict(overrides or {}))
+    except (ValueError, TypeError) as exc:
+        from aeruntime.errors import InvalidInputError
+
+        raise InvalidInputError(f"invalid options for model kind {kind!r} and input shape {tuple(input_shape)}: "
+                                f"{exc}.") from None
 
 
 def build_model(kind: str, config: Any | dict[str, Any], input_shape: tuple[int, ...]) -> Autoencoder:

@@ -92,6 +92,22 @@ class Autoencoder(nn.Module):
         """Deterministic latent code used for reconstruction and scoring."""
         return self.encode(xs)
 
+    # ----------------------------------------------------------- optional hooks
+    def is_regularized(self) -> bool:
+        """True if the training objective keeps an overcomplete code from learning the identity."""
+        return False
+
+    def fit_data(self, xs_train: torch.Tensor) -> None:
+        """Called once by training with the scaled training rows (B, *input_shape); no-op by default."""
+
+    def training_report(self, xs_train: torch.Tensor) -> dict[str, Any]:
+        """Kind-specific figures for the training summary (e.g. sparse: mean code activation)."""
+        return {}
+
+    def score_definition(self) -> dict[str, Any] | None:
+        """The manifest's ``score`` section when it differs from the default MSE; None = default."""
+        return None
+
     # ----------------------------------------------------------- scaler
     def set_scaler(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
         self.scaler_mean.copy_(mean.reshape(self.input_shape))

@@ -87,3 +87,6 @@ class DenseAutoencoder(Autoencoder):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)  # (B, L) -> (B, F)
+
+    def is_regularized(self) -> bool:
+        return self.config.dropout > 0

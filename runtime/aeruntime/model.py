@@ -20,6 +20,7 @@ from ._ort import ort
 from .bundle import GRAPH_FILES, META_PREFIX, read_manifest, verify_files
 from .errors import BundleNotFoundError, IntegrityError, InvalidInputError
 from .providers import ProviderSpec, check_providers, resolve_providers
+from .sampling import is_variational, prior_sample, reparameterize
 from .validate import as_batch, check_finite
 
 __all__ = ["Model", "load"]
@@ -164,8 +165,62 @@ class Model:
         """A copy of the bundle's ``manifest.json``."""
         return copy.deepcopy(self._manifest)
 
-    def encode(self, x: Any) -> np.ndarray:
+    @property
+    def is_variational(self) -> bool:
+        """True if the encoder outputs ``mu`` and ``logvar`` (read from the manifest, whatever the kind)."""
+        return is_variational(list(self._graphs["encoder"]["outputs"]))
+
+    def _require_variational(self, what: str) -> None:
+        if not self.is_variational:
+            raise InvalidInputError(
+                f"{what} needs a variational bundle (encoder outputs mu and logvar), but this {self.kind!r} "
+                f"bundle's encoder outputs {list(self._graphs['encoder']['outputs'])}; export a 'vae' model."
+            )
+
+    def encode(self, x: Any, *, sample: bool = False, seed: int | None = None) -> np.ndarray:
         """Latent codes of raw rows.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_rows, *input_shape)
+        sample : bool, default False
+            Variational bundles only: draw ``z = mu + exp(logvar / 2) * eps`` with
+            ``eps ~ N(0, I)`` instead of returning the posterior mean.
+        seed : int, required with ``sample=True``
+            Seeds numpy's ``default_rng``; same seed, same draws.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, *latent_shape), float32
+            For a variational model, the posterior mean (or a draw with ``sample=True``).
+        """
+        if not sample:
+            return self._run("encoder", as_batch(x, self.input_shape))[0]
+        self._require_variational("encode(x, sample=True)")
+        mu, logvar = self.posterior(x)
+        return reparameterize(mu, logvar, seed)  # type: ignore[arg-type]
+
+    def posterior(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Variational bundles: ``(mu, logvar)`` of q(z | x), each of shape (n_rows, *latent_shape)."""
+        self._require_variational("posterior(x)")
+        mu, logvar = self._run("encoder", as_batch(x, self.input_shape))[:2]
+        return mu, logvar
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        """Variational bundles: decode ``n`` draws ``z ~ N(0, I)`` from numpy's ``default_rng(seed)``.
+
+        Returns
+        -------
+        ndarray of shape (n, *input_shape), float32, in raw feature units
+        """
+        self._require_variational("sample(n, seed)")
+        return self._run("decoder", prior_sample(n, self.latent_shape, seed))[0]
+
+    def denoise(self, x: Any) -> np.ndarray:
+        """Reconstruction of noisy raw rows: the model's estimate of the clean rows.
+
+        Meant for ``denoising`` bundles (trained to undo corruption); on any other
+        kind it equals :meth:`reconstruct`.
 
         Parameters
         ----------
@@ -173,10 +228,9 @@ class Model:
 
         Returns
         -------
-        ndarray of shape (n_rows, *latent_shape), float32
-            For a variational model, the posterior mean.
+        ndarray of shape (n_rows, *input_shape), float32, raw feature units
         """
-        return self._run("encoder", as_batch(x, self.input_shape))[0]
+        return self.reconstruct(x)
 
     def decode(self, z: Any) -> np.ndarray:
         """Reconstructions, in raw feature units, of latent codes.
@@ -262,6 +316,7 @@ class Model:
             "threshold": self._threshold,
             "threshold_method": m["threshold"].get("method"),
             "graphs": sorted(self._graphs),
+            "variational": self.is_variational,
             "providers": self.providers,
             "parity_ok": (m.get("parity") or {}).get("ok"),
         }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Rebuild shipped bundles: models/build.sh NAME [NAME ...] | all   (no NAME: list the recipes)
+# Each recipe is one seeded `aeexport run` on scikit-learn's digits (class 0 = the unseen anomaly)
+# that writes the bundle atomically into models/NAME. Add a bundle by adding a recipe line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A RECIPES=(
+  [digits-dense]="--model dense --seed 0"
+  [digits-conv]="--model conv --epochs 200 --seed 0"
+  [digits-vae]="--model vae --epochs 200 --seed 0"
+)
+
+if [ "$#" -eq 0 ]; then
+  for name in "${!RECIPES[@]}"; do
+    echo "$name: aeexport run --dataset digits ${RECIPES[$name]} --out runs/$name --bundle models/$name"
+  done | sort
+  exit 0
+fi
+if [ "$1" = "all" ]; then set -- $(printf '%s\n' "${!RECIPES[@]}" | sort); fi
+for name in "$@"; do
+  recipe="${RECIPES[$name]:-}"
+  if [ -z "$recipe" ]; then echo "unknown bundle $name; known: ${!RECIPES[*]}" >&2; exit 2; fi
+  # shellcheck disable=SC2086
+  aeexport run --dataset digits $recipe --quiet --out "runs/$name" --bundle "models/$name"
+done
