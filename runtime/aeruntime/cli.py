@@ -37,6 +37,7 @@ def score(bundle: str, input: str, out: str | None, providers: str, threshold: f
     """
     from .io import check_output_path
     from .model import load
+    from .errors import InvalidInputError
     from .stream import open_sink, open_source, progress
 
     check_output_path(out)  # fail before any work is done
@@ -46,7 +47,10 @@ def score(bundle: str, input: str, out: str | None, providers: str, threshold: f
     with open_sink(out) as sink, progress(source.total, source.unit) as bar:
         for chunk, step in source:
             if len(chunk):
-                scores = model.score(chunk)
+                try:
+                    scores = model.score(chunk)
+                except InvalidInputError as exc:  # say where in the file the bad chunk starts
+                    raise InvalidInputError(f"{input}, chunk starting at row {sink.rows}: {exc}") from None
                 sink.write(scores, (scores > thr).astype(np.int8))
             bar.update(step)
         if sink.rows == 0:
