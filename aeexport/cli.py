@@ -156,12 +156,38 @@ def export(checkpoint: str, out: str, percentile: float, threshold: float | None
               help="Real rows (.npy/.npz/.csv) to test on; default: rows drawn from the scaler statistics.")
 @click.option("--atol", type=float, default=None, help="Absolute tolerance (default: the bundle's).")
 @click.option("--rtol", type=float, default=None, help="Relative tolerance (default: the bundle's).")
+@click.option("--parent", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Variant bundles: the fp32 parent (default: the path recorded in the manifest).")
+@click.option("--label-column", default=None, help="CSV --data: label column (1 = anomaly) for ROC-AUC.")
+@click.option("--anomaly-class", type=int, default=None, help="--data labels: the class treated as anomalies.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def verify(bundle: str, data: str | None, atol: float | None, rtol: float | None, as_json: bool) -> None:
-    """Re-measure BUNDLE's parity (torch vs onnxruntime) and golden vectors; exit 1 on a violation."""
+def verify(bundle: str, data: str | None, atol: float | None, rtol: float | None, parent: str | None,
+           label_column: str | None, anomaly_class: int | None, as_json: bool) -> None:
+    """Re-measure BUNDLE's parity (torch vs onnxruntime) and golden vectors; exit 1 on a violation.
+
+    For a variant bundle (int8, fp16, ORT format): decision-level parity against its parent
+    at the tolerance stated in its manifest.
+    """
+    from aeruntime.bundle import read_manifest
     from aeruntime.io import read_table
 
     from .parity import Tolerance, format_table
+
+    if "variant" in read_manifest(bundle):
+        from .decision import format_decision_table
+        from .variants import verify_variant
+
+        X, y = _read_labelled(data, label_column, anomaly_class)
+        report = verify_variant(bundle, parent=parent, X=X, y=y, data_source=data)
+        if as_json:
+            echo_json(report)
+        else:
+            click.echo(format_decision_table(report))
+        if not report["ok"]:
+            click.echo("Error: the variant breaks its stated decision-level tolerance against its parent.", err=True)
+            raise SystemExit(1)
+        return
+
     from .verify import verify_bundle
 
     X = read_table(data)[0] if data else None
@@ -176,6 +202,79 @@ def verify(bundle: str, data: str | None, atol: float | None, rtol: float | None
     if not report["ok"]:
         click.echo("Error: parity violation: onnxruntime differs from torch beyond the tolerance.", err=True)
         raise SystemExit(1)
+
+
+def _read_labelled(data: str | None, label_column: str | None, anomaly_class: int | None) -> tuple[Any, Any]:
+    """Rows and optional binary labels (1 = anomaly) from --data."""
+    if data is None:
+        return None, None
+    from aeruntime.io import read_table
+
+    from .data import binary_labels
+
+    X, y = read_table(data, label_column=label_column)
+    if y is not None:
+        y = binary_labels(y, anomaly_class)
+    return X, y
+
+
+def _variant_options(f: Any) -> Any:
+    opts = [
+        click.option("--out", type=click.Path(file_okay=False), default=None,
+                     help="Variant bundle directory (default: BUNDLE-<kind> beside BUNDLE)."),
+        click.option("--data", type=click.Path(dir_okay=False, exists=True), default=None,
+                     help="Real rows (.npy/.npz/.csv, optional labels) for calibration and the decision-level "
+                          "report; default: rows drawn from the bundle's scaler statistics."),
+        click.option("--label-column", default=None, help="CSV --data: label column (1 = anomaly)."),
+        click.option("--anomaly-class", type=int, default=None, help="--data labels: the class treated as anomalies."),
+        click.option("--json", "as_json", is_flag=True, help="Print the decision-level report as JSON."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _make_variant(bundle: str, kind: str, out: str | None, data: str | None, label_column: str | None,
+                  anomaly_class: int | None, as_json: bool) -> None:
+    from .decision import format_decision_table
+    from .variants import default_out, make_variant
+
+    X, y = _read_labelled(data, label_column, anomaly_class)
+    m = make_variant(bundle, kind, out, X=X, y=y, data_source=data)
+    if as_json:
+        echo_json(m["parity"])
+    else:
+        click.echo(format_decision_table(m["parity"]))
+        click.echo(f"wrote {kind} variant -> {out or default_out(bundle, kind)} "
+                   f"(threshold {m['threshold']['value']:.6g}, {m['threshold']['method']})")
+    if not m["parity"]["ok"]:
+        click.echo(f"Error: the {kind} variant misses its decision-level tolerance (written, but verify fails).",
+                   err=True)
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+@click.option("--int8", "int8", type=click.Choice(["dynamic", "static"]), default=None,
+              help="int8 weights; static = QDQ with activation ranges calibrated on rows.")
+@click.option("--fp16", is_flag=True, help="float16 weights and arithmetic, float32 inputs/outputs.")
+@_variant_options
+def quantize(bundle: str, int8: str | None, fp16: bool, **kw: Any) -> None:
+    """Write a reduced-precision variant of BUNDLE with its decision-level parity report."""
+    if (int8 is None) == (not fp16):
+        raise click.UsageError("pass exactly one of --int8 dynamic|static or --fp16.")
+    _make_variant(bundle, f"int8-{int8}" if int8 else "fp16", **kw)
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+@click.option("--ort-format", is_flag=True, help="onnxruntime's ORT format + required_operators.config.")
+@_variant_options
+def optimize(bundle: str, ort_format: bool, **kw: Any) -> None:
+    """Write BUNDLE in onnxruntime's ORT format (minimal/mobile builds) as a variant bundle."""
+    if not ort_format:
+        raise click.UsageError("pass --ort-format (the only optimization offered so far).")
+    _make_variant(bundle, "ort", **kw)
 
 
 @main.command()

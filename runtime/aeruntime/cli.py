@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 import numpy as np
 
@@ -24,34 +22,44 @@ def main(debug: bool) -> None:
 @click.argument("input", type=click.Path(dir_okay=False, exists=True))
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="Write scores and labels to .npy (structured), .npz or .csv; default: CSV on stdout.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads.")
 @click.option("--providers", type=click.Choice(_PROVIDERS), default="auto", show_default=True)
 @click.option("--threshold", type=float, default=None, help="Override the bundle's calibrated threshold.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True,
               help="Rows scored per onnxruntime call.")
 @click.option("--label-column", default=None, help="CSV input: a label column to drop before scoring.")
 def score(bundle: str, input: str, out: str | None, providers: str, threshold: float | None,
-          batch_size: int, label_column: str | None) -> None:
-    """Score INPUT (.npy, .npz, .csv) with BUNDLE: higher = more anomalous; label 1 = anomaly."""
-    from .io import check_output_path, read_table, write_scores
+          batch_size: int, label_column: str | None, threads: int | None) -> None:
+    """Score INPUT (.npy, .npz, .csv, .parquet) with BUNDLE: higher = more anomalous; label 1 = anomaly.
+
+    The input is read and the output written in chunks of --batch-size rows, so memory
+    stays flat however large INPUT is; a progress bar shows on a terminal.
+    """
+    from .io import check_output_path
     from .model import load
+    from .errors import InvalidInputError
+    from .stream import open_sink, open_source, progress
 
     check_output_path(out)  # fail before any work is done
-    model = load(bundle, providers=providers, threshold=threshold)
-    X, _ = read_table(input, label_column=label_column, mmap=True)
-    n = len(X)
-    scores = np.empty(n, dtype=np.float32)
-    for start in range(0, n, batch_size):
-        scores[start : start + batch_size] = model.score(X[start : start + batch_size])
-    if n == 0:
-        model.score(X)  # raises the typed empty-input error
-    labels = (scores > model.threshold).astype(np.int8)
-    text = write_scores(out, scores, labels)
-    if text is not None:
-        sys.stdout.write(text)
-    else:
+    model = load(bundle, providers=providers, threshold=threshold, threads=threads)
+    source = open_source(input, batch_size, label_column=label_column, row_shape=model.input_shape)
+    thr = model.threshold
+    with open_sink(out) as sink, progress(source.total, source.unit) as bar:
+        for chunk, step in source:
+            if len(chunk):
+                try:
+                    scores = model.score(chunk)
+                except InvalidInputError as exc:  # say where in the file the bad chunk starts
+                    raise InvalidInputError(f"{input}, chunk starting at row {sink.rows}: {exc}") from None
+                sink.write(scores, (scores > thr).astype(np.int8))
+            bar.update(step)
+        if sink.rows == 0:
+            model.score(np.empty((0, *model.input_shape), np.float32))  # raises the typed empty-input error
+    if out is not None:
+        n = sink.rows
         click.echo(
-            f"scored {n} rows -> {out} (threshold {model.threshold:.6g}, "
-            f"{int(labels.sum())} anomalies, {labels.mean():.1%})",
+            f"scored {n} rows -> {out} (threshold {thr:.6g}, "
+            f"{sink.anomalies} anomalies, {sink.anomalies / n:.1%})",
             err=True,
         )
 
@@ -70,6 +78,19 @@ def info(bundle: str, as_json: bool) -> None:
     width = max(map(len, summary))
     for key, value in summary.items():
         click.echo(f"{key:<{width}}  {value}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def doctor(as_json: bool) -> None:
+    """Show the onnxruntime build, available vs usable providers, and whether CUDA/cuDNN load."""
+    from .doctor import doctor_report, format_doctor
+
+    report = doctor_report()
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(format_doctor(report))
 
 
 if __name__ == "__main__":  # pragma: no cover

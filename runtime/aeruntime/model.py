@@ -19,7 +19,7 @@ import numpy as np
 from ._ort import ort
 from .bundle import GRAPH_FILES, META_PREFIX, read_manifest, verify_files
 from .errors import BundleNotFoundError, IntegrityError, InvalidInputError
-from .providers import ProviderSpec, check_providers, resolve_providers
+from .providers import CPU, CUDA, ProviderSpec, check_providers, create_session, resolve_providers
 from .sampling import is_variational, prior_sample, reparameterize
 from .validate import as_batch, check_finite
 
@@ -91,6 +91,8 @@ class Model:
         # that `providers` reports a real session; the others on first use.
         first = "scorer" if "scorer" in self._graphs else "encoder"
         self._providers = check_providers(self._session(first), self._mode)
+        if self._mode == "auto" and CUDA not in self._providers:
+            self._provider_list = [CPU]  # "auto" settled on CPU: later sessions do not retry CUDA
         self._score_fn: Callable[[np.ndarray], np.ndarray] = (
             self._make_runner("scorer") if "scorer" in self._graphs else self._score_composed
         )
@@ -115,7 +117,7 @@ class Model:
                 raise BundleNotFoundError(
                     f"bundle file {str(path)!r} is missing; copy the complete bundle directory or re-export it."
                 )
-            sess = ort.InferenceSession(str(path), sess_options=self._options, providers=self._provider_list)
+            sess = create_session(str(path), self._options, self._provider_list, self._mode)
             meta = sess.get_modelmeta().custom_metadata_map
             got = meta.get(META_PREFIX + "bundle_id")
             if got != self._manifest["bundle_id"]:
@@ -137,6 +139,22 @@ class Model:
 
         def runner(x: np.ndarray) -> np.ndarray:
             return run(out, {inp: x})[0]
+
+        if CUDA in sess.get_providers():
+            return self._cuda_runner(sess, inp, out[0])
+        return runner
+
+    @staticmethod
+    def _cuda_runner(sess: Any, inp: str, out: str) -> Callable[[np.ndarray], np.ndarray]:
+        """IO binding on the CUDA path: the input is copied to the GPU once as an
+        OrtValue and the output comes back in one copy, with no per-node staging."""
+
+        def runner(x: np.ndarray) -> np.ndarray:
+            binding = sess.io_binding()
+            binding.bind_ortvalue_input(inp, ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))
+            binding.bind_output(out, "cpu")
+            sess.run_with_iobinding(binding)
+            return binding.copy_outputs_to_cpu()[0]
 
         return runner
 

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import warnings
 from collections.abc import Sequence
 from typing import Any, Union
@@ -23,7 +25,8 @@ from typing import Any, Union
 from ._ort import ort
 from .errors import ProviderError
 
-__all__ = ["PROVIDER_CHOICES", "resolve_providers", "check_providers", "ProviderSpec"]
+__all__ = ["PROVIDER_CHOICES", "resolve_providers", "check_providers", "create_session", "ProviderSpec",
+           "CUDA_LIBRARIES", "probe_cuda_libraries", "missing_cuda_library"]
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -38,6 +41,58 @@ PROVIDER_CHOICES: dict[str, list[str]] = {
 }
 
 _warned_fallback = False
+
+#: short name -> ctypes.util.find_library name, in the order onnxruntime-gpu needs them
+CUDA_LIBRARIES: dict[str, str] = {
+    "libcudart": "cudart",
+    "libcublas": "cublas",
+    "libcublasLt": "cublasLt",
+    "libcufft": "cufft",
+    "libcudnn": "cudnn",
+}
+
+
+def _find_library(name: str) -> str | None:
+    return ctypes.util.find_library(name)
+
+
+def probe_cuda_libraries() -> list[dict[str, Any]]:
+    """Try to load each CUDA library onnxruntime-gpu needs.
+
+    Returns
+    -------
+    list of dict
+        One per library: ``name``, ``path`` (what the loader found, or None),
+        ``loaded`` (bool) and ``error`` (the loader's message, or None).
+    """
+    out = []
+    for short, name in CUDA_LIBRARIES.items():
+        path = _find_library(name)
+        loaded, error = False, None
+        for candidate in ([path] if path else []) + [f"{short}.so"]:
+            try:
+                ctypes.CDLL(candidate)
+                loaded, path = True, candidate
+                break
+            except OSError as exc:
+                error = str(exc)
+        out.append({"name": short, "path": path, "loaded": loaded, "error": None if loaded else error})
+    return out
+
+
+def missing_cuda_library() -> str | None:
+    """Name of the first CUDA library that cannot be loaded (e.g. ``"libcudnn"``), or None."""
+    for lib in probe_cuda_libraries():
+        if not lib["loaded"]:
+            return lib["name"]
+    return None
+
+
+def _missing_text() -> str:
+    missing = [lib["name"] for lib in probe_cuda_libraries() if not lib["loaded"]]
+    if not missing:
+        return "all of " + ", ".join(CUDA_LIBRARIES) + " load, so the CUDA driver or GPU is the likely cause"
+    return f"{missing[0]} could not be loaded (missing: {', '.join(missing)})"
 
 
 def resolve_providers(spec: ProviderSpec) -> tuple[str, list[Any]]:
@@ -56,8 +111,8 @@ def resolve_providers(spec: ProviderSpec) -> tuple[str, list[Any]]:
         if key == "cuda" and CUDA not in available:
             raise ProviderError(
                 "providers='cuda' was requested, but this onnxruntime build "
-                f"({ort.__version__}, providers {available}) has no CUDAExecutionProvider. "
-                "Install onnxruntime-gpu instead of onnxruntime "
+                f"({ort.__version__}, providers {available}) has no CUDAExecutionProvider "
+                f"({_missing_text()}). Install onnxruntime-gpu instead of onnxruntime "
                 "(pip uninstall onnxruntime && pip install 'aeruntime[gpu]'), or use providers='auto'."
             )
         return key, [p for p in PROVIDER_CHOICES[key] if p in available] or [CPU]
@@ -81,7 +136,7 @@ def check_providers(session: Any, mode: str) -> list[str]:
     if mode == "cuda" and CUDA not in actual:
         raise ProviderError(
             "providers='cuda' was requested and onnxruntime lists CUDAExecutionProvider, "
-            f"but the session runs on {actual}: the CUDA or cuDNN libraries could not be loaded. "
+            f"but the session runs on {actual}: {_missing_text()}. "
             "Check `aeruntime doctor` / nvidia-smi and the CUDA version onnxruntime-gpu was built for, "
             "or use providers='auto' to fall back to CPU."
         )
@@ -89,8 +144,29 @@ def check_providers(session: Any, mode: str) -> list[str]:
         if not _warned_fallback:
             _warned_fallback = True
             warnings.warn(
-                "aeruntime: CUDAExecutionProvider is listed but could not be used; running on CPU.",
+                "aeruntime: CUDAExecutionProvider is listed but could not be used "
+                f"({_missing_text()}); running on CPU.",
                 RuntimeWarning,
                 stacklevel=3,
             )
     return actual
+
+
+def create_session(path: str, options: Any, providers: list[Any], mode: str) -> Any:
+    """``ort.InferenceSession`` that, for ``mode="auto"``, retries on CPU if CUDA fails to start.
+
+    Some onnxruntime-gpu builds raise instead of falling back when CUDA cannot
+    be initialized; ``"auto"`` must still run, ``"cuda"`` must still raise.
+    """
+    try:
+        return ort.InferenceSession(path, sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
+        names = [p[0] if isinstance(p, tuple) else p for p in providers]
+        if CUDA not in names:
+            raise
+        if mode == "cuda":
+            raise ProviderError(
+                f"providers='cuda' was requested, but creating a CUDA session failed ({exc}); "
+                f"{_missing_text()}. Use providers='auto' to fall back to CPU."
+            ) from None
+        return ort.InferenceSession(path, sess_options=options, providers=[CPU])
