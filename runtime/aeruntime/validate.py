@@ -40,7 +40,7 @@ def _to_array(x: Any, name: str) -> np.ndarray:
     else:
         try:
             arr = np.asarray(x)
-        except (ValueError, TypeError) as exc:  # ragged nested lists
+        except (ValueError, TypeError, OverflowError) as exc:  # ragged nested lists
             raise InvalidInputError(
                 f"{name} could not be converted to an array ({exc}); expected a rectangular "
                 "array of numbers such as a numpy array or a list of equal-length rows."
@@ -48,15 +48,16 @@ def _to_array(x: Any, name: str) -> np.ndarray:
     kind = arr.dtype.kind
     if kind in "fiub":
         return arr
+    reason = ""
     if kind == "O":
         try:
             return arr.astype(np.float64)
-        except (ValueError, TypeError):
-            pass
+        except (ValueError, TypeError, OverflowError) as exc:  # None, strings, ints beyond float range
+            reason = f": {str(exc)[:120]}"
     what = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers",
             "M": "datetimes", "m": "timedeltas", "V": "structured records"}.get(kind, kind)
     raise InvalidInputError(
-        f"{name} has dtype {arr.dtype} ({what}), but the model expects real numbers (float32). "
+        f"{name} has dtype {arr.dtype} ({what}{reason}), but the model expects real numbers (float32). "
         f"Convert it first, e.g. np.asarray({name}, dtype=np.float32), after parsing or dropping "
         "non-numeric columns."
     )
