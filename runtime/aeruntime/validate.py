@@ -121,7 +121,8 @@ def as_batch(x: Any, shape: tuple[int, ...], name: str = "X") -> np.ndarray:
                 f"of shape {shape}. Check the upstream filter that emptied it."
             )
         cast = arr.dtype != np.float32
-        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow -> inf, reported below
+            arr = np.ascontiguousarray(arr, dtype=np.float32)
     # The sum of finite float32 values is finite unless it overflows; either way a
     # non-finite sum sends us to the exact (slower) check.
     if not math.isfinite(float(np.add.reduce(arr, axis=None))):
