@@ -125,7 +125,9 @@ def as_batch(x: Any, shape: tuple[int, ...], name: str = "X") -> np.ndarray:
             arr = np.ascontiguousarray(arr, dtype=np.float32)
     # The sum of finite float32 values is finite unless it overflows; either way a
     # non-finite sum sends us to the exact (slower) check.
-    if not math.isfinite(float(np.add.reduce(arr, axis=None))):
+    with np.errstate(over="ignore", invalid="ignore"):  # large finite values may overflow the sum
+        total = float(np.add.reduce(arr, axis=None))
+    if not math.isfinite(total):
         if not np.isfinite(arr).all():
             _raise_not_finite(arr, name, cast)
     return arr
