@@ -347,3 +347,12 @@ def test_no_pickle_in_source_tree():
     assert len(files) > 20
     found = [v for p in files for v in pickle_violations(p.read_text(encoding="utf-8"), str(p.relative_to(ROOT)))]
     assert found == []
+
+
+def test_aeexport_verify_refuses_external_data_before_onnxruntime(tmp_path, bundle, no_ort):
+    from aeexport.verify import verify_bundle
+
+    _externalize(bundle, "../secret.bin", tmp_path / "secret.bin")
+    with pytest.raises(UnsafeBundleError, match=r"external data at '\.\./secret\.bin', outside the bundle"):
+        verify_bundle(bundle)
+    assert no_ort == []
