@@ -47,7 +47,7 @@ class Ctx:
     def file(self, name: str, content: bytes | str | np.ndarray) -> Path:
         p = self.tmp / name
         if isinstance(content, np.ndarray):
-            np.save(p, content, allow_pickle=content.dtype == object)  # crafted: the reader must refuse it
+            np.save(p, content)
         elif isinstance(content, str):
             p.write_text(content)
         else:
@@ -185,7 +185,7 @@ TABLE = [
     # ------------------------------------------------------------------ input files (aeruntime.io)
     Bad("truncated-npy", lambda c: read_table(c.file("t.npy", npy_bytes(rows(50))[:300])), InvalidInputError,
         r"t\.npy: cannot read it as \.npy .*truncated"),
-    Bad("pickled-npy", lambda c: read_table(c.file("p.npy", np.array([{"a": 1}], dtype=object))),
+    Bad("pickled-npy", lambda c: read_table(c.file("p.npy", object_npy_bytes())),
         InvalidInputError, r"pickled objects, which are never loaded"),
     Bad("npz-without-X", lambda c: read_table(npz(c, data=rows())), InvalidInputError,
         r"must hold an array named 'X' .*found \['data'\]"),
@@ -267,6 +267,15 @@ def npy_bytes(x: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, x)
     return buf.getvalue()
+
+
+def object_npy_bytes() -> bytes:
+    """An .npy file declaring dtype object (its payload would be a pickle), made without pickle."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+    return buf.getvalue() + b"\x80\x04N."  # pickle opcodes for None: never executed
 
 
 def npz(c: Ctx, **arrays: np.ndarray) -> Path:

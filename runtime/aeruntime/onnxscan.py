@@ -23,9 +23,14 @@ TensorProto             8: name, 13: external_data entries, 14: data_location
 ======================  ==============================================================
 
 Every other field is skipped by its wire length, so the cost grows with the number
-of protobuf fields, not with the size of the weights. Anything that is not
-well-formed protobuf (truncated files, bad lengths, deprecated group wire types,
-nesting deeper than :data:`MAX_DEPTH`) raises :class:`ProtoError`.
+of protobuf fields, not with the size of the weights. The top level (graph body,
+metadata) is always parsed; the deep walk runs whenever the file contains the bytes
+``b"location"``: a tensor can only point to another file through an external_data
+entry whose key is the literal string ``location``, so a file without those bytes
+cannot reference external data (bundles written by aeexport never contain them).
+Anything that is not well-formed protobuf where it is parsed (truncated files, bad
+lengths, deprecated group wire types, nesting deeper than :data:`MAX_DEPTH`)
+raises :class:`ProtoError`.
 """
 
 from __future__ import annotations
@@ -186,10 +191,21 @@ def scan_model(data: bytes) -> ModelScan:
     """
     buf = memoryview(data)
     end = len(buf)
-    graphs = [v for number, wire, v in _fields(buf, 0, end) if number == 7 and wire == 2]
+    graphs = []
+    metadata = {}
+    for number, wire, value in _fields(buf, 0, end):
+        if number == 7 and wire == 2:
+            graphs.append(value)
+        elif number == 14 and wire == 2:
+            k, v = _entry(buf, value)
+            metadata[k] = v
     if len(graphs) != 1:
         raise ProtoError(f"expected exactly one graph in the model, found {len(graphs)}")
     start, stop = graphs[0]
-    scan = ModelScan(graph_sha256=hashlib.sha256(buf[start:stop]).hexdigest())
-    _walk(buf, (0, end), _MODEL, 0, scan)
+    scan = ModelScan(graph_sha256=hashlib.sha256(buf[start:stop]).hexdigest(), metadata=metadata)
+    # External data is only usable with a "location" entry, whose key is stored as the
+    # literal bytes b"location"; without them no tensor can point to another file, and the
+    # deep walk (the slow part) is skipped. Every bundle aeexport writes takes this path.
+    if b"location" in data:
+        _walk(buf, (0, end), _MODEL, 0, scan)
     return scan
