@@ -136,6 +136,10 @@ def export_bundle(
     ParityError
         onnxruntime and torch disagree beyond ``tol``.
     """
+    if threshold is not None:  # same rule as aeruntime.load(threshold=...): finite, >= 0 for mse
+        from aeruntime.model import _check_threshold
+
+        threshold = _check_threshold(threshold, SCORE_DEFINITION["name"])
     model = model.eval().cpu()
     X = np.ascontiguousarray(calibration_x, dtype=np.float32)
     if X.ndim != len(model.input_shape) + 1 or X.shape[1:] != model.input_shape or len(X) == 0:

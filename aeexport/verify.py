@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 from aeruntime.bundle import read_manifest, verify_files
+from aeruntime.integrity import check_graphs
 
 from .checkpoint import model_from_weights
 from .parity import PARITY_BATCHES, Tolerance, golden_report, parity_report
@@ -49,6 +50,7 @@ def verify_bundle(
     path = Path(path)
     manifest = read_manifest(path)
     verify_files(path, manifest)
+    check_graphs(path, manifest)  # external data, partner hashes: before onnxruntime opens a graph
     if tol is None:
         t = manifest.get("golden", {}).get("tolerance", {})
         tol = Tolerance(atol=float(t.get("atol", 1e-5)), rtol=float(t.get("rtol", 1e-4)))

@@ -17,6 +17,7 @@ from .errors import (
     InvalidInputError,
     ManifestError,
     ProviderError,
+    UnsafeBundleError,
     UnsupportedFormatError,
 )
 from .model import Model, load
@@ -34,6 +35,7 @@ __all__ = [
     "ManifestError",
     "UnsupportedFormatError",
     "ProviderError",
+    "UnsafeBundleError",
     "FORMAT_VERSION",
     "SUPPORTED_FORMAT_VERSIONS",
     "__version__",

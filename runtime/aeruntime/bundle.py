@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import BundleNotFoundError, IntegrityError, ManifestError, UnsupportedFormatError
+from .errors import BundleNotFoundError, IntegrityError, ManifestError, UnsafeBundleError, UnsupportedFormatError
+from .schema import validate_manifest
 
 __all__ = [
     "FORMAT_VERSION",
@@ -34,6 +35,8 @@ MANIFEST_NAME = "manifest.json"
 GRAPH_FILES = {"encoder": "encoder.onnx", "decoder": "decoder.onnx", "scorer": "scorer.onnx"}
 #: prefix of the ``metadata_props`` keys written into every graph
 META_PREFIX = "aeexport."
+#: largest manifest.json read (a real one is a few hundred KB)
+MAX_MANIFEST_BYTES = 64 * 2**20
 
 _REQUIRED = {
     "format_version": int,
@@ -65,7 +68,9 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     BundleNotFoundError
         ``root`` or its manifest does not exist.
     ManifestError
-        The manifest is not JSON or lacks required fields.
+        The manifest is not JSON or does not follow the schema (:mod:`aeruntime.schema`).
+    UnsafeBundleError
+        ``manifest.json`` is a symlink leaving the bundle directory.
     UnsupportedFormatError
         Its ``format_version`` is not one this release reads.
     """
@@ -81,10 +86,19 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
             f"{str(path)!r} is missing; a bundle directory must contain {MANIFEST_NAME}. "
             "Point to the directory written by `aeexport export`, or re-export the model."
         )
+    _inside(root, path, MANIFEST_NAME)
+    size = path.stat().st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            f"{str(path)!r} is {size} bytes, more than the {MAX_MANIFEST_BYTES} bytes a manifest may have; "
+            "it is not a manifest written by aeexport. Re-export the bundle."
+        )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{str(path)!r} is not valid JSON ({exc}); re-export the bundle.") from None
+    except RecursionError:
+        raise ManifestError(f"{str(path)!r} nests JSON too deeply to be a manifest; re-export the bundle.") from None
     if not isinstance(manifest, dict):
         raise ManifestError(
             f"{str(path)!r} holds a {type(manifest).__name__}, expected a JSON object; re-export the bundle."
@@ -102,18 +116,33 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
                 f"{str(path)!r}: field {key!r} must be a {typ.__name__}, got "
                 f"{type(manifest.get(key)).__name__}; the manifest is damaged, re-export the bundle."
             )
+    validate_manifest(manifest)
     return manifest
 
 
+def _inside(root: Path, path: Path, rel: str) -> None:
+    root_real = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(path))
+    if root_real not in real.parents:
+        raise UnsafeBundleError(
+            f"bundle file {rel!r} resolves to {str(real)!r}, outside the bundle directory "
+            f"{str(root_real)!r} (a symlink or '..' leaves the bundle); refusing to read it. "
+            "Copy the real files into the bundle (cp -rL) instead of linking to them."
+        )
+
+
 def verify_files(root: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
-    """Check that every file listed in ``manifest['files']`` exists and matches its sha256."""
+    """Check that every file listed in ``manifest['files']`` exists and matches its sha256.
+
+    Files that resolve outside ``root`` (symlinks, ``..``) raise
+    :class:`~aeruntime.errors.UnsafeBundleError` before they are opened.
+    ``aeruntime.load(verify=False)`` skips this function (and the graph-body hash);
+    the schema, metadata and safety checks run regardless.
+    """
     root = Path(root).resolve()
     for rel, expected in manifest["files"].items():
         path = (root / rel).resolve()
-        if root not in path.parents:
-            raise IntegrityError(
-                f"manifest lists {rel!r}, which points outside the bundle directory; refusing to read it."
-            )
+        _inside(root, path, rel)
         if not path.is_file():
             raise BundleNotFoundError(
                 f"bundle file {str(root / rel)!r} listed in the manifest is missing; "

@@ -17,6 +17,7 @@ __all__ = [
     "UnsupportedFormatError",
     "ManifestError",
     "ProviderError",
+    "UnsafeBundleError",
 ]
 
 
@@ -53,6 +54,11 @@ class UnsupportedFormatError(BundleError):
 
 class ManifestError(BundleError):
     """``manifest.json`` is not valid JSON or misses required fields."""
+
+
+class UnsafeBundleError(IntegrityError):
+    """A bundle asks the loader to do something it must never do: read files outside the
+    bundle directory (external data, symlinks, ``..`` paths) or parse a malformed graph."""
 
 
 class ProviderError(AeError, RuntimeError):

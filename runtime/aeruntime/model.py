@@ -19,17 +19,22 @@ import numpy as np
 from ._ort import ort
 from .bundle import GRAPH_FILES, META_PREFIX, read_manifest, verify_files
 from .errors import BundleNotFoundError, IntegrityError, InvalidInputError
-from .providers import CPU, CUDA, ProviderSpec, check_providers, create_session, resolve_providers
+from .integrity import check_graphs, check_session_io, create_session, read_graph
+from .providers import CPU, CUDA, ProviderSpec, check_providers, resolve_providers
 from .sampling import is_variational, prior_sample, reparameterize
+from .schema import check_threshold_value
 from .validate import as_batch, check_finite
 
 __all__ = ["Model", "load"]
 
 
-def _check_threshold(value: Any) -> float:
+def _check_threshold(value: Any, score_name: str | None = None) -> float:
+    """A finite float; ``>= 0`` for scores that are non-negative by definition (e.g. mse)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise InvalidInputError(f"threshold must be a finite number, got {value!r}; pass e.g. threshold=0.5.")
     try:
         t = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInputError(
             f"threshold must be a finite number, got {value!r}; pass e.g. threshold=0.5."
         ) from None
@@ -38,6 +43,9 @@ def _check_threshold(value: Any) -> float:
             f"threshold must be a finite number, got {t}; pass a value on the bundle's score scale "
             "(see model.manifest['threshold']['stats'])."
         )
+    why = check_threshold_value(t, score_name)
+    if why:
+        raise InvalidInputError(f"threshold {t!r} {why} (see model.manifest['threshold']['stats']).")
     return t
 
 
@@ -71,13 +79,18 @@ class Model:
         manifest = read_manifest(self.path)
         if verify:
             verify_files(self.path, manifest)
+        # Every graph is scanned and cross-checked now (metadata, partners, external
+        # data), before onnxruntime parses any of them; see aeruntime.integrity.
+        check_graphs(self.path, manifest, check_hash=verify)
+        self._verify = verify
         self._manifest = manifest
         self.kind: str = str(manifest["model"].get("kind", "unknown"))
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in manifest["input"]["shape"])
         self.latent_shape: tuple[int, ...] = tuple(int(d) for d in manifest["latent"]["shape"])
         self._graphs: dict[str, dict[str, Any]] = manifest["graphs"]
         self._threshold = _check_threshold(
-            manifest["threshold"].get("value") if threshold is None else threshold
+            manifest["threshold"].get("value") if threshold is None else threshold,
+            manifest["score"].get("name"),
         )
         self._mode, self._provider_list = resolve_providers(providers)
         if session_options is None:
@@ -113,11 +126,10 @@ class Model:
                     "re-export it with a current aeexport."
                 )
             path = self.path / info.get("file", GRAPH_FILES[role])
-            if not path.is_file():
-                raise BundleNotFoundError(
-                    f"bundle file {str(path)!r} is missing; copy the complete bundle directory or re-export it."
-                )
-            sess = create_session(str(path), self._options, self._provider_list, self._mode)
+            # The checked bytes are what onnxruntime parses (no re-read, no external data).
+            data = read_graph(self.path, role, self._manifest, check_hash=self._verify)
+            sess = create_session(data, path.name, self._options, self._provider_list, self._mode)
+            check_session_io(sess, role, self._manifest, path.name)
             meta = sess.get_modelmeta().custom_metadata_map
             got = meta.get(META_PREFIX + "bundle_id")
             if got != self._manifest["bundle_id"]:
@@ -171,7 +183,7 @@ class Model:
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        self._threshold = _check_threshold(value)
+        self._threshold = _check_threshold(value, self._manifest["score"].get("name"))
 
     @property
     def providers(self) -> list[str]:
@@ -365,10 +377,16 @@ def load(
         Where to run; see :mod:`aeruntime.providers`. ``model.providers`` reports
         what the sessions really run on.
     threshold : float, optional
-        Overrides the calibrated threshold stored in the manifest.
+        Overrides the calibrated threshold stored in the manifest. Must be finite,
+        and ``>= 0`` for non-negative scores such as ``"mse"`` (a negative value
+        would label every row an anomaly): :class:`InvalidInputError` otherwise.
     verify : bool, default True
-        Check the sha256 of every bundle file against the manifest. ``False``
-        skips the hashing (faster loads of large bundles you trust).
+        Check the sha256 of every bundle file against the manifest, and hash each
+        graph body against the ``graph_sha256`` recorded in the manifest and in its
+        partner graphs. ``False`` skips the hashing (faster loads of large bundles
+        you trust); the manifest schema, the graph metadata cross-checks (bundle id,
+        partners, shapes, names), and the safety checks (no external data, no
+        symlinks or paths leaving the bundle) always run.
     threads : int, optional
         onnxruntime intra-op threads (default: onnxruntime's choice).
     session_options : onnxruntime.SessionOptions, optional

@@ -152,7 +152,7 @@ def check_providers(session: Any, mode: str) -> list[str]:
     return actual
 
 
-def create_session(path: str, options: Any, providers: list[Any], mode: str) -> Any:
+def create_session(path: str | bytes, options: Any, providers: list[Any], mode: str) -> Any:
     """``ort.InferenceSession`` that, for ``mode="auto"``, retries on CPU if CUDA fails to start.
 
     Some onnxruntime-gpu builds raise instead of falling back when CUDA cannot

@@ -42,7 +42,7 @@ def _to_array(x: Any, name: str) -> np.ndarray:
     else:
         try:
             arr = np.asarray(x)
-        except (ValueError, TypeError) as exc:  # ragged nested lists
+        except (ValueError, TypeError, OverflowError) as exc:  # ragged nested lists
             raise InvalidInputError(
                 f"{name} could not be converted to an array ({exc}); expected a rectangular "
                 "array of numbers such as a numpy array or a list of equal-length rows."
@@ -50,15 +50,16 @@ def _to_array(x: Any, name: str) -> np.ndarray:
     kind = arr.dtype.kind
     if kind in "fiub":
         return arr
+    reason = ""
     if kind == "O":
         try:
             return arr.astype(np.float64)
-        except (ValueError, TypeError):
-            pass
+        except (ValueError, TypeError, OverflowError) as exc:  # None, strings, ints beyond float range
+            reason = f": {str(exc)[:120]}"
     what = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers",
             "M": "datetimes", "m": "timedeltas", "V": "structured records"}.get(kind, kind)
     raise InvalidInputError(
-        f"{name} has dtype {arr.dtype} ({what}), but the model expects real numbers (float32). "
+        f"{name} has dtype {arr.dtype} ({what}{reason}), but the model expects real numbers (float32). "
         f"Convert it first, e.g. np.asarray({name}, dtype=np.float32), after parsing or dropping "
         "non-numeric columns."
     )
@@ -139,6 +140,8 @@ def check_finite(arr: np.ndarray, name: str = "X", cast: bool = False) -> None:
     """Raise :class:`InvalidInputError` if ``arr`` holds NaN or Inf."""
     # The sum of finite values is finite unless it overflows; either way a
     # non-finite sum sends us to the exact (slower) check.
-    if not math.isfinite(float(np.add.reduce(arr, axis=None))):
+    with np.errstate(over="ignore", invalid="ignore"):  # large finite values may overflow the sum
+        total = float(np.add.reduce(arr, axis=None))
+    if not math.isfinite(total):
         if not np.isfinite(arr).all():
             _raise_not_finite(arr, name, cast)
