@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SUBPROCESS_ENV
+from .conftest import SUBPROCESS_ENV
 
 import aeruntime
 from aeruntime._atomic import TMP_PREFIX, atomic_directory, atomic_write_bytes

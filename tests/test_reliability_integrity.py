@@ -22,7 +22,7 @@ from _reliability_helpers import (
     set_meta,
     write_manifest,
 )
-from conftest import ROOT
+from .conftest import ROOT
 
 import aeruntime
 from aeruntime import integrity

@@ -151,6 +151,11 @@ def _check_metadata(role: str, name: str, scan: ModelScan, manifest: dict[str, A
                     )
 
 
+def is_ort_format(data: bytes) -> bool:
+    """True for onnxruntime's ORT format (a flatbuffer with file identifier ``ORTM``)."""
+    return data[4:8] == b"ORTM"
+
+
 def read_graph(root: str | os.PathLike[str], role: str, manifest: dict[str, Any], *, check_hash: bool = True) -> bytes:
     """Read, scan and check the ``role`` graph of a bundle; return its bytes for onnxruntime.
 
@@ -188,6 +193,11 @@ def read_graph(root: str | os.PathLike[str], role: str, manifest: dict[str, Any]
             f"{rel} is {size} bytes, larger than any single-file ONNX graph can be (2 GiB); refusing to load it."
         )
     data = path.read_bytes()
+    if is_ort_format(data):
+        # ORT-format graphs (flatbuffers, from `aeexport optimize --ort-format`) hold their
+        # weights inline and cannot reference external data; the file's sha256 (manifest)
+        # and the session's `aeexport.bundle_id` metadata vouch for them.
+        return data
     try:
         scan = scan_model(data)
     except ProtoError as exc:
