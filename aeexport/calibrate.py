@@ -1,8 +1,21 @@
 """Threshold calibration on held-out scores.
 
-Scores are higher = more anomalous. The default puts the threshold at the
-95th percentile of held-out *normal* rows' scores, so about 5% of normal rows
-are flagged (a false-positive rate of ~5%).
+Scores are higher = more anomalous; a row is flagged when ``score > threshold``.
+The default puts the threshold at the 95th percentile of held-out *normal*
+rows' scores, so about 5% of normal rows are flagged (a false-positive rate of
+~5%). The methods (:data:`CALIBRATORS`):
+
+- ``percentile`` (param ``percentile``, default 95): that percentile of the scores;
+- ``contamination`` (param ``contamination``, default 0.05): the share of the
+  calibration rows expected to be anomalous, flagged as such (PyOD's
+  ``contamination``; the rows may contain anomalies);
+- ``target_fpr`` (param ``fpr``, default 0.05): on *clean* normal rows, the
+  smallest threshold whose empirical false-positive rate is at most ``fpr``;
+- ``f1`` (needs labels, 1 = anomaly): the threshold that maximizes F1 on the
+  labelled calibration rows.
+
+Every method returns the manifest's ``threshold`` section: ``value``,
+``method``, ``params``, ``calibration_rows`` and ``stats`` of the scores.
 """
 
 from __future__ import annotations
@@ -12,7 +25,8 @@ from typing import Any
 import numpy as np
 from aeruntime.errors import InvalidInputError
 
-__all__ = ["DEFAULT_PERCENTILE", "calibrate_threshold", "score_stats"]
+__all__ = ["DEFAULT_PERCENTILE", "CALIBRATORS", "calibrate", "calibrate_threshold", "score_stats",
+           "as_binary_labels"]
 
 #: default percentile of held-out normal scores used as the threshold
 DEFAULT_PERCENTILE = 95.0
@@ -50,3 +64,116 @@ def calibrate_threshold(scores: np.ndarray, percentile: float = DEFAULT_PERCENTI
         "calibration_rows": int(s.size),
         "stats": score_stats(s),
     }
+
+
+def _finite_scores(scores: np.ndarray) -> np.ndarray:
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if s.size == 0 or not np.isfinite(s).all():
+        raise InvalidInputError(
+            f"threshold calibration needs finite held-out scores, got {s.size} values "
+            f"({int((~np.isfinite(s)).sum())} non-finite)."
+        )
+    return s
+
+
+def as_binary_labels(y: Any, n_rows: int | None = None, what: str = "labels") -> np.ndarray:
+    """Check anomaly labels and return them as int8 (n_rows,): 1 = anomaly, 0 = normal.
+
+    Raises :class:`InvalidInputError` for a wrong length, non-numeric values or
+    values other than 0 and 1 (e.g. a third class).
+    """
+    arr = np.asarray(y).reshape(-1)
+    if arr.dtype.kind not in "fiub":
+        raise InvalidInputError(f"{what} have dtype {arr.dtype}; expected numbers 0 (normal) and 1 (anomaly).")
+    if n_rows is not None and arr.size != n_rows:
+        raise InvalidInputError(f"{what}: got {arr.size} labels for {n_rows} rows; expected one label per row.")
+    values = np.unique(arr)
+    if not set(values.tolist()) <= {0, 1}:
+        shown = [int(v) if float(v).is_integer() else v for v in values[:10].tolist()]
+        raise InvalidInputError(
+            f"{what} must be 0 (normal) and 1 (anomaly), got the values {shown}"
+            f"{' ...' if values.size > 10 else ''} ({values.size} distinct); map your classes to 0/1 "
+            "first, e.g. y = (y == anomaly_class)."
+        )
+    return arr.astype(np.int8)
+
+
+def _section(value: float, method: str, params: dict[str, float], s: np.ndarray, **extra: Any) -> dict[str, Any]:
+    return {"value": float(value), "method": method, "params": params, **extra,
+            "calibration_rows": int(s.size), "stats": score_stats(s)}
+
+
+def _contamination(scores: np.ndarray, contamination: float = 0.05, y: Any = None) -> dict[str, Any]:
+    s = _finite_scores(scores)
+    if not 0.0 < contamination < 0.5:
+        raise InvalidInputError(f"contamination must be in (0, 0.5), got {contamination}.")
+    value = float(np.quantile(s, 1.0 - contamination))
+    return _section(value, "contamination", {"contamination": float(contamination)}, s,
+                    flagged_share=float((s > value).mean()))
+
+
+def _target_fpr(scores: np.ndarray, fpr: float = 0.05, y: Any = None) -> dict[str, Any]:
+    s = _finite_scores(scores)
+    if not 0.0 < fpr < 1.0:
+        raise InvalidInputError(f"target false-positive rate must be in (0, 1), got {fpr}.")
+    # "higher": the threshold is one of the scores, so at most fpr * n rows lie strictly above it.
+    value = float(np.quantile(s, 1.0 - fpr, method="higher"))
+    return _section(value, "target_fpr", {"fpr": float(fpr)}, s,
+                    expected_false_positive_rate=float(fpr),
+                    calibration_false_positive_rate=float((s > value).mean()))
+
+
+def _f1(scores: np.ndarray, param: Any = None, y: Any = None) -> dict[str, Any]:
+    from sklearn.metrics import precision_recall_curve
+
+    s = _finite_scores(scores)
+    if y is None:
+        raise InvalidInputError("threshold method 'f1' needs labels (1 = anomaly) for the calibration rows; "
+                                "pass calibration_y, or use percentile / contamination / target_fpr.")
+    labels = as_binary_labels(y, s.size, "calibration labels")
+    if labels.min() == labels.max():
+        raise InvalidInputError("threshold method 'f1' needs both normal (0) and anomalous (1) calibration rows, "
+                                f"got only class {int(labels[0])}.")
+    precision, recall, thresholds = precision_recall_curve(labels, s)
+    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-300)
+    best = int(np.argmax(f1))
+    t = thresholds[best]  # sklearn flags score >= t; we flag score > value: step just below t
+    below = s[s < t]
+    value = float((below.max() + t) / 2.0) if below.size else float(np.nextafter(t, -np.inf))
+    return _section(value, "f1", {}, s, f1=float(f1[best]), precision=float(precision[best]),
+                    recall=float(recall[best]))
+
+
+def _percentile(scores: np.ndarray, percentile: float = DEFAULT_PERCENTILE, y: Any = None) -> dict[str, Any]:
+    return calibrate_threshold(scores, percentile)
+
+
+#: method name -> function(scores, param, y=labels) returning the manifest's threshold section
+CALIBRATORS: dict[str, Any] = {
+    "percentile": _percentile,
+    "contamination": _contamination,
+    "target_fpr": _target_fpr,
+    "f1": _f1,
+}
+
+
+def calibrate(scores: np.ndarray, method: str = "percentile", param: float | None = None,
+              y: np.ndarray | None = None) -> dict[str, Any]:
+    """Calibrate a threshold on held-out ``scores`` (n,) with ``method`` (see :data:`CALIBRATORS`).
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_rows,)
+        Held-out scores, higher = more anomalous.
+    method : str
+        ``percentile``, ``contamination``, ``target_fpr`` or ``f1``.
+    param : float, optional
+        The method's parameter (percentile, contamination share, target FPR); ``None``
+        for its default. ``f1`` takes none.
+    y : ndarray of shape (n_rows,), optional
+        0/1 labels (1 = anomaly); required by ``f1``.
+    """
+    if method not in CALIBRATORS:
+        raise InvalidInputError(f"unknown threshold method {method!r}; expected one of {sorted(CALIBRATORS)}.")
+    fn = CALIBRATORS[method]
+    return fn(scores, y=y) if param is None else fn(scores, param, y=y)

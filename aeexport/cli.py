@@ -128,10 +128,18 @@ def train(data: str, out: str, kind: str, label_column: str | None, **kw: Any) -
               default=DEFAULT_PERCENTILE, show_default=True,
               help="Threshold = this percentile of held-out normal scores.")
 @click.option("--threshold", type=float, default=None, help="A fixed threshold instead of calibrating one.")
+@click.option("--score", type=click.Choice(["mse", "mae"]), default="mse", show_default=True,
+              help="Score definition: mean squared or mean absolute reconstruction error (scaled space).")
+@click.option("--threshold-method", type=click.Choice(["percentile", "contamination", "target_fpr"]),
+              default="percentile", show_default=True,
+              help="How to calibrate on the held-out normal rows (f1 needs labels: library only).")
+@click.option("--threshold-param", type=float, default=None,
+              help="The method's parameter: percentile (95), contamination share (0.05) or target FPR (0.05).")
 @click.option("--verbose", is_flag=True, help="Show the ONNX exporter's own output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the parity report as JSON.")
 def export(checkpoint: str, out: str, percentile: float, threshold: float | None, verbose: bool,
-           as_json: bool) -> None:
+           as_json: bool, score: str = "mse", threshold_method: str = "percentile",
+           threshold_param: float | None = None) -> None:
     """Export CHECKPOINT as a bundle: encoder/decoder/scorer ONNX, manifest, golden vectors."""
     from .checkpoint import load_checkpoint
     from .export import export_bundle
@@ -141,7 +149,8 @@ def export(checkpoint: str, out: str, percentile: float, threshold: float | None
     if len(holdout) == 0:
         raise click.UsageError("the checkpoint holds no held-out rows to calibrate the threshold on; re-train it.")
     manifest = export_bundle(model, out, calibration_x=holdout, percentile=percentile, threshold=threshold,
-                             training=config.get("training"), dataset=config.get("dataset"), verbose=verbose)
+                             training=config.get("training"), dataset=config.get("dataset"), verbose=verbose,
+                             score=score, threshold_method=threshold_method, threshold_param=threshold_param)
     if as_json:
         echo_json(manifest["parity"])
     else:
@@ -303,6 +312,33 @@ def inspect(bundle: str, as_json: bool) -> None:
     ]
     for k, v in rows:
         click.echo(f"{k:<10} {v}")
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+@click.argument("data", type=click.Path(dir_okay=False, exists=True))
+@click.option("--label-column", default=None, help="CSV: name of the label column (1 = anomaly, 0 = normal).")
+@click.option("--threshold", type=float, default=None, help="Override the bundle's stored threshold.")
+@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
+              help="Write a PNG: score histograms (normal vs anomalous, threshold line) and the ROC curve.")
+@click.option("--providers", default="cpu", show_default=True, help="aeruntime providers: cpu, cuda or auto.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def evaluate(bundle: str, data: str, label_column: str | None, threshold: float | None, plot: str | None,
+             providers: str, as_json: bool) -> None:
+    """Score labelled DATA (.npz with X, y or .csv with --label-column) with BUNDLE through aeruntime and
+    report ROC-AUC, average precision and precision / recall / F1 at the threshold."""
+    from .evaluate import evaluate_bundle, format_report, plot_evaluation
+
+    report, scores, y = evaluate_bundle(bundle, data, label_column=label_column, threshold=threshold,
+                                        providers=providers)
+    if plot:
+        report["plot"] = str(plot_evaluation(scores, y, report["threshold"], plot, title=f"{bundle} on {data}"))
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(format_report(report))
+    if plot:
+        click.echo(f"plot       {plot}")
 
 
 @main.command()

@@ -32,11 +32,11 @@ from safetensors.torch import save_file
 
 from . import __version__
 from ._quiet import quiet
-from .calibrate import DEFAULT_PERCENTILE, calibrate_threshold
+from .calibrate import DEFAULT_PERCENTILE, calibrate, calibrate_threshold
 from .models import Autoencoder
 from .parity import PARITY_BATCHES, ParityError, Tolerance, format_table, golden_report, parity_report
 
-__all__ = ["export_bundle", "SCORE_DEFINITION", "WEIGHTS_NAME"]
+__all__ = ["export_bundle", "SCORE_DEFINITION", "SCORE_DEFINITIONS", "WEIGHTS_NAME"]
 
 WEIGHTS_NAME = "weights.safetensors"
 #: golden vector batch sizes: one row and a batch greater than one
@@ -49,6 +49,30 @@ SCORE_DEFINITION = {
     "direction": "higher_is_more_anomalous",
     "space": "scaled",
     "output": "score",
+    "element_error": "squared",
+    "reduction": "mean",
+    "per_feature": "feature_errors(x) = ((x - x_hat) / scale)^2 per input element (aeruntime "
+    "Model.feature_errors / explain); score = their mean",
+}
+
+#: score name -> definition written to the manifest and every graph's metadata;
+#: export_bundle(score=...) selects one (the scorer graph's element error, see
+#: aeexport.models.base.ELEMENT_ERRORS)
+SCORE_DEFINITIONS: dict[str, dict[str, str]] = {
+    "mse": SCORE_DEFINITION,
+    "mae": {
+        "name": "mae",
+        "definition": "mean over all input elements of |x - x_hat| / scale: the absolute "
+        "reconstruction error in the scaled space the model was trained in (less dominated "
+        "by one extreme feature than mse)",
+        "direction": "higher_is_more_anomalous",
+        "space": "scaled",
+        "output": "score",
+        "element_error": "absolute",
+        "reduction": "mean",
+        "per_feature": "feature_errors(x) = |x - x_hat| / scale per input element (aeruntime "
+        "Model.feature_errors / explain); score = their mean",
+    },
 }
 
 
@@ -112,6 +136,10 @@ def export_bundle(
     training: dict[str, Any] | None = None,
     dataset: dict[str, Any] | None = None,
     verbose: bool = False,
+    score: str = "mse",
+    threshold_method: str = "percentile",
+    threshold_param: float | None = None,
+    calibration_y: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Export ``model`` to the bundle directory ``out``; return its manifest.
 
@@ -130,6 +158,14 @@ def export_bundle(
         A fixed threshold instead of calibrating one.
     tol : Tolerance
         Parity tolerance; a violation raises :class:`ParityError` and writes nothing.
+    score : str
+        Score definition, a key of :data:`SCORE_DEFINITIONS` (``"mse"`` default, ``"mae"``).
+    threshold_method : str
+        A key of :data:`aeexport.calibrate.CALIBRATORS`: ``"percentile"`` (uses
+        ``percentile``), ``"contamination"``, ``"target_fpr"`` or ``"f1"`` (needs
+        ``calibration_y``); ``threshold_param`` is its parameter (default: the method's).
+    calibration_y : ndarray of shape (n_rows,), optional
+        0/1 labels of ``calibration_x`` (1 = anomaly), for ``threshold_method="f1"``.
 
     Raises
     ------
@@ -141,6 +177,10 @@ def export_bundle(
 
         threshold = _check_threshold(threshold, SCORE_DEFINITION["name"])
     model = model.eval().cpu()
+    if score not in SCORE_DEFINITIONS:
+        raise InvalidInputError(f"unknown score {score!r}; expected one of {sorted(SCORE_DEFINITIONS)}.")
+    model.score_name = score
+    score_def = SCORE_DEFINITIONS[score]
     X = np.ascontiguousarray(calibration_x, dtype=np.float32)
     if X.ndim != len(model.input_shape) + 1 or X.shape[1:] != model.input_shape or len(X) == 0:
         raise InvalidInputError(
@@ -165,7 +205,10 @@ def export_bundle(
     # 3. Threshold from the exported scorer's scores on held-out rows.
     scorer = ort.InferenceSession(protos["scorer"].SerializeToString(), providers=["CPUExecutionProvider"])
     cal_scores = scorer.run(None, {"x": X})[0]
-    thr = calibrate_threshold(cal_scores, percentile)
+    if threshold_method == "percentile" and threshold_param is None:
+        thr = calibrate_threshold(cal_scores, percentile)
+    else:
+        thr = calibrate(cal_scores, threshold_method, threshold_param, y=calibration_y)
     if threshold is not None:
         thr = {**thr, "value": float(threshold), "method": "fixed", "params": {"value": float(threshold)}}
 

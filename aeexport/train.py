@@ -43,12 +43,15 @@ class TrainConfig:
     threads: int = 1             # torch intra-op threads while training; 1 is fastest for small
                                  # models (per-step overhead dominates) and immune to oversubscription;
                                  # 0 = torch's default
+    trim_fraction: float = 0.0   # robust training: share of the highest-loss rows of each batch left out of the step
 
     def __post_init__(self) -> None:
         if self.scaler not in SCALERS:
             raise InvalidInputError(f"scaler must be one of {sorted(SCALERS)}, got {self.scaler!r}.")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise InvalidInputError("epochs, batch_size and patience must be >= 1.")
+        if not 0.0 <= self.trim_fraction < 0.5:
+            raise InvalidInputError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction}.")
         if not 0.0 < self.val_fraction < 1.0:
             raise InvalidInputError(f"val_fraction must be in (0, 1), got {self.val_fraction}.")
 
@@ -103,6 +106,20 @@ def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
         mean, scale = np.zeros(X.shape[1:]), np.ones(X.shape[1:])
     scale = np.where(scale < 1e-8, 1.0, scale)
     return mean.astype(np.float32), scale.astype(np.float32)
+
+
+def _trimmed_loss(model: Autoencoder, xs_in: torch.Tensor, xs: torch.Tensor,
+                  trim: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """Mean squared error over the batch's rows minus its ``trim`` share of highest-loss rows.
+
+    Rows the model reconstructs worst (on contaminated data: mostly the anomalies)
+    do not pull the weights towards reconstructing them.
+    """
+    x_hat = model(xs_in)["x_hat"]
+    per_row = torch.mean((x_hat - xs) ** 2, dim=tuple(range(1, xs.dim())))  # (B,)
+    keep = max(1, len(per_row) - int(trim * len(per_row)))
+    loss = torch.topk(per_row, keep, largest=False).values.mean()
+    return loss, {"mse": float(per_row.detach().mean())}
 
 
 @contextlib.contextmanager
@@ -190,7 +207,10 @@ def train_model(
             for i in range(0, len(perm), cfg.batch_size):
                 xs = xs_train[perm[i : i + cfg.batch_size]]  # (B, *row_shape)
                 xs_in = model.corrupt(xs, gen)
-                loss, logs = model.loss(xs_in, xs)
+                if cfg.trim_fraction > 0 and type(model).loss is Autoencoder.loss:
+                    loss, logs = _trimmed_loss(model, xs_in, xs, cfg.trim_fraction)
+                else:
+                    loss, logs = model.loss(xs_in, xs)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

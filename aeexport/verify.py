@@ -60,6 +60,7 @@ def verify_bundle(
     if weights.is_file():
         model = model_from_weights(manifest["model"]["kind"], manifest["model"]["config"],
                                    manifest["input"]["shape"], weights)
+        model.score_name = manifest.get("score", {}).get("name", "mse")
         rows = X if X is not None else synthetic_rows(manifest, max(batches))
         report = parity_report(model, path, rows, graphs=graphs, batches=batches, tol=tol)
     else:

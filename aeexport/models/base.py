@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-__all__ = ["Autoencoder", "ACTIVATIONS", "make_activation"]
+__all__ = ["Autoencoder", "ACTIVATIONS", "ELEMENT_ERRORS", "make_activation"]
 
 #: activation name -> module factory, read by configs and the CLI
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -25,6 +25,14 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid,
     "identity": nn.Identity,
+}
+
+
+#: score name -> per-element error of the scaled residual ``xs - x_hat``; the
+#: scorer graph takes the mean of these over all input elements of a row
+ELEMENT_ERRORS: dict[str, Any] = {
+    "mse": lambda d: d * d,
+    "mae": lambda d: torch.abs(d),
 }
 
 
@@ -47,6 +55,8 @@ class Autoencoder(nn.Module):
     kind: ClassVar[str] = "base"
     #: names of the encoder graph's outputs; the first is the latent code used for decoding
     encoder_outputs: ClassVar[tuple[str, ...]] = ("z",)
+    #: score definition the scorer graph computes (a key of ELEMENT_ERRORS); set by export
+    score_name: str = "mse"
 
     def __init__(self, config: Any, input_shape: tuple[int, ...]) -> None:
         super().__init__()
@@ -87,6 +97,13 @@ class Autoencoder(nn.Module):
         """Per-row anomaly score in scaled space (B,): mean squared reconstruction error."""
         x_hat = self.decode(self._code(xs))
         return torch.mean((xs - x_hat) ** 2, dim=tuple(range(1, xs.dim())))
+
+    def row_score(self, xs: torch.Tensor) -> torch.Tensor:
+        """Per-row anomaly score (B,) under ``score_name``: mean of the element errors, scaled space."""
+        if self.score_name == "mse":
+            return self.row_error(xs)
+        err = ELEMENT_ERRORS[self.score_name](xs - self.decode(self._code(xs)))
+        return torch.mean(err, dim=tuple(range(1, xs.dim())))
 
     def _code(self, xs: torch.Tensor) -> torch.Tensor:
         """Deterministic latent code used for reconstruction and scoring."""
@@ -130,7 +147,7 @@ class Autoencoder(nn.Module):
 
     def scorer_graph(self, x: torch.Tensor) -> torch.Tensor:
         """Raw rows (B, *input_shape) -> anomaly score (B,), higher = more anomalous."""
-        return self.row_error(self.scale(x))
+        return self.row_score(self.scale(x))
 
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.config)

@@ -332,6 +332,25 @@ class Model:
         """
         return (self.score(x) > self._threshold).astype(np.int8)
 
+    def feature_errors(self, x: Any) -> np.ndarray:
+        """Per-feature errors (n_rows, *input_shape) whose row mean is the score; see :mod:`aeruntime.explain`."""
+        from .explain import feature_errors
+
+        return feature_errors(self, x)
+
+    def explain(self, x: Any, top_k: int = 3, feature_names: Any = None) -> Any:
+        """The ``top_k`` features contributing most to each row's score (an :class:`~aeruntime.explain.Explanation`).
+
+        Parameters
+        ----------
+        x : array-like of shape (n_rows, *input_shape)
+        top_k : int, default 3
+        feature_names : sequence of str, optional
+        """
+        from .explain import explain
+
+        return explain(self, x, top_k, feature_names)
+
     def info(self) -> dict[str, Any]:
         """A short, JSON-serializable summary of the bundle."""
         m = self._manifest

@@ -1,0 +1,134 @@
+"""Per-feature reconstruction errors and the features that drive each row's score.
+
+The score of a bundle (``manifest["score"]``) is the mean over input elements
+of an element error of the scaled residual ``(x - x_hat) / scale``: squared for
+``mse``, absolute for ``mae``. :func:`feature_errors` computes those element
+errors with the encoder and decoder graphs and the manifest's scaler (numpy
+only), so their row mean equals ``score(x)`` up to float32 rounding, and
+:func:`explain` ranks them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InvalidInputError, ManifestError
+from .validate import as_batch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Model
+
+__all__ = ["ELEMENT_ERRORS", "Explanation", "feature_errors", "explain"]
+
+#: score name -> element error of the scaled residual (mirrors aeexport.models.base.ELEMENT_ERRORS)
+ELEMENT_ERRORS: dict[str, Any] = {"mse": np.square, "mae": np.abs}
+
+
+@dataclass
+class Explanation:
+    """The ``top_k`` features contributing most to each row's score.
+
+    Attributes
+    ----------
+    indices : ndarray of shape (n_rows, top_k), int64
+        Flat feature indices (into ``x.reshape(n_rows, -1)``), largest contribution first.
+    errors : ndarray of shape (n_rows, top_k), float32
+        Those features' element errors (scaled space).
+    shares : ndarray of shape (n_rows, top_k), float32
+        Each feature's share of the row's total error (0..1); the score is the mean error.
+    scores : ndarray of shape (n_rows,), float32
+        The row scores recomputed from the feature errors (higher = more anomalous).
+    names : list of list of str, or None
+        Feature names of ``indices`` when ``feature_names`` was given.
+    """
+
+    indices: np.ndarray
+    errors: np.ndarray
+    shares: np.ndarray
+    scores: np.ndarray
+    names: list[list[str]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable form: one entry per row."""
+        rows = []
+        for i in range(len(self.indices)):
+            feats = []
+            for j in range(self.indices.shape[1]):
+                f: dict[str, Any] = {"index": int(self.indices[i, j]), "error": float(self.errors[i, j]),
+                                     "share": float(self.shares[i, j])}
+                if self.names is not None:
+                    f["name"] = self.names[i][j]
+                feats.append(f)
+            rows.append({"score": float(self.scores[i]), "features": feats})
+        return {"rows": rows}
+
+
+def feature_errors(model: Model, x: Any) -> np.ndarray:
+    """Element errors of each row under the bundle's score definition.
+
+    Parameters
+    ----------
+    model : aeruntime.Model
+    x : array-like of shape (n_rows, *input_shape)
+        Raw rows.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, *input_shape), float32
+        ``((x - x_hat) / scale) ** 2`` (mse) or ``|x - x_hat| / scale`` (mae);
+        their mean over a row is the row's score (higher = more anomalous).
+    """
+    m = model._manifest
+    name = m.get("score", {}).get("name", "mse")
+    if name not in ELEMENT_ERRORS:
+        raise ManifestError(
+            f"this bundle's score {name!r} has no per-feature decomposition; feature errors and explain "
+            f"support the scores {sorted(ELEMENT_ERRORS)}. Re-export with score='mse' or 'mae'."
+        )
+    xb = as_batch(x, model.input_shape)
+    scale = np.asarray(m["scaler"]["scale"], dtype=np.float32).reshape(model.input_shape)
+    residual = (xb - model.reconstruct(xb)) / scale
+    return ELEMENT_ERRORS[name](residual).astype(np.float32)
+
+
+def explain(model: Model, x: Any, top_k: int = 3, feature_names: Sequence[str] | None = None) -> Explanation:
+    """The ``top_k`` features contributing most to each row's anomaly score.
+
+    Parameters
+    ----------
+    model : aeruntime.Model
+    x : array-like of shape (n_rows, *input_shape)
+        Raw rows.
+    top_k : int, default 3
+        Features per row, 1 .. number of input elements.
+    feature_names : sequence of str, optional
+        One name per input element (flattened order).
+
+    Returns
+    -------
+    Explanation
+        Indices, element errors and shares of the top features per row, largest first.
+    """
+    n_features = int(np.prod(model.input_shape))
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= n_features:
+        raise InvalidInputError(f"top_k must be an integer in [1, {n_features}] (the number of input "
+                                f"features), got {top_k!r}.")
+    if feature_names is not None and len(feature_names) != n_features:
+        raise InvalidInputError(f"feature_names has {len(feature_names)} names, but the bundle has "
+                                f"{n_features} input features; pass one name per feature.")
+    err = feature_errors(model, x).reshape(-1, n_features)
+    k = int(top_k)
+    # argsort of -err, stable: ties keep the lower feature index first
+    idx = np.argsort(-err, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(err, idx, axis=1)
+    total = err.sum(axis=1, keepdims=True)
+    shares = np.divide(top, total, out=np.zeros_like(top), where=total > 0)
+    names = None
+    if feature_names is not None:
+        names = [[str(feature_names[j]) for j in row] for row in idx.tolist()]
+    return Explanation(idx.astype(np.int64), top, shares.astype(np.float32),
+                       err.mean(axis=1).astype(np.float32), names)
