@@ -188,7 +188,9 @@ def export_bundle(
             f"{', '.join(map(str, model.input_shape))}) with n_rows >= 1."
         )
     enc_outputs = list(model.encoder_outputs)
-    score_def = model.score_definition() or SCORE_DEFINITION
+    # A kind may define its own default score (VAE: neg_elbo on request); an explicit
+    # element-wise score chosen at export takes precedence over it.
+    score_def = (model.score_definition() if score == "mse" else None) or score_def
     graphs_io = {
         "encoder": ("encoder_graph", "x", enc_outputs, model.input_shape),
         "decoder": ("decoder_graph", "z", ["x_hat"], model.latent_shape),

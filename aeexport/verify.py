@@ -10,6 +10,7 @@ from aeruntime.bundle import read_manifest, verify_files
 from aeruntime.integrity import check_graphs
 
 from .checkpoint import model_from_weights
+from .models.base import ELEMENT_ERRORS
 from .parity import PARITY_BATCHES, Tolerance, golden_report, parity_report
 
 __all__ = ["verify_bundle", "synthetic_rows"]
@@ -60,7 +61,9 @@ def verify_bundle(
     if weights.is_file():
         model = model_from_weights(manifest["model"]["kind"], manifest["model"]["config"],
                                    manifest["input"]["shape"], weights)
-        model.score_name = manifest.get("score", {}).get("name", "mse")
+        name = manifest.get("score", {}).get("name", "mse")
+        # element-wise scores are chosen at export; kind-specific ones (neg_elbo) live in the config
+        model.score_name = name if name in ELEMENT_ERRORS else "mse"
         rows = X if X is not None else synthetic_rows(manifest, max(batches))
         report = parity_report(model, path, rows, graphs=graphs, batches=batches, tol=tol)
     else:

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             samples = [peak_rss_mb(exe + ["score", str(args.bundle), str(inp), "--out", str(out),
                                           "--batch-size", str(args.batch_size), "--providers", "cpu"], env)
                        for _ in range(args.repeats)]
-            assert len(np.load(out, mmap_mode="r")) == n
+            assert len(np.load(out, mmap_mode="r", allow_pickle=False)) == n
             rss[n] = statistics.median(s[0] for s in samples)
             secs[n] = statistics.median(s[1] for s in samples)
             inp.unlink()

@@ -70,7 +70,7 @@ def test_run_main_job_summary(tmp_path, runner):
     s = json.loads(r.output)
     assert s["rows"]["anomaly_class"] == 0 and s["parity_ok"]
     assert 0.5 < s["roc_auc"] <= 1.0 and 0 <= s["test_anomaly_rate"] <= 1
-    scores = np.load(tmp_path / "run" / "test_scores.npz")
+    scores = np.load(tmp_path / "run" / "test_scores.npz", allow_pickle=False)
     from sklearn.metrics import roc_auc_score
 
     assert s["roc_auc"] == pytest.approx(roc_auc_score(scores["y"], scores["score"]))
@@ -95,9 +95,9 @@ def test_aeruntime_score_and_info(tmp_path, runner, digits):
                                            "--out", str(out), "--batch-size", "7"])
         assert r.exit_code == 0, r.output
         if suffix == ".npy":
-            got = np.load(out)["score"]
+            got = np.load(out, allow_pickle=False)["score"]
         elif suffix == ".npz":
-            got = np.load(out)["score"]
+            got = np.load(out, allow_pickle=False)["score"]
         else:
             got = np.loadtxt(out, delimiter=",", skiprows=1)[:, 0]
         np.testing.assert_allclose(got, expected, rtol=1e-6)
@@ -145,6 +145,7 @@ def test_console_scripts_run_as_real_processes(tmp_path):
     cmd = [str(BIN / "aeruntime"), "score", str(MODELS / "digits-dense"), str(tmp_path / "bad.npy")]
     r = subprocess.run(cmd, capture_output=True, text=True, env=SUBPROCESS_ENV)
     assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("Error: X has 5 features")
+    assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("Error: ")
+    assert "X has 5 features, but the model expects 64" in r.stderr
     r = subprocess.run([cmd[0], "--debug", *cmd[1:]], capture_output=True, text=True, env=SUBPROCESS_ENV)
     assert r.returncode == 1 and "Traceback" in r.stderr

@@ -52,7 +52,9 @@ def test_csv_without_header_and_bad_label_column(tmp_path):
 
 def test_pickled_npy_is_never_loaded(tmp_path):
     path = tmp_path / "obj.npy"
-    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with open(path, "wb") as fh:  # an object-dtype .npy: its payload would be a pickle
+        np.lib.format.write_array_header_1_0(fh, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+        fh.write(b"\x80\x04N.")
     with pytest.raises(InvalidInputError, match="pickled objects, which are never loaded"):
         load_dataset(str(path))
 

@@ -59,7 +59,7 @@ def test_score_is_deterministic_twice_and_across_processes(vae_bundles, digits_s
         out = tmp_path / f"s{i}.npy"
         subprocess.run([sys.executable, "-c", code, str(bundle), str(tmp_path / "x.npy"), str(out)],
                        env=SUBPROCESS_ENV, check=True, capture_output=True, timeout=120)
-        outs.append(np.load(out))
+        outs.append(np.load(out, allow_pickle=False))
     assert np.array_equal(outs[0], outs[1])
     assert np.array_equal(outs[0], first)
 

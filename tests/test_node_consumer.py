@@ -296,7 +296,9 @@ def test_bad_input_is_a_usage_error(dense_bundle, tmp_path):
     np.save(tmp_path / "nan.npy", X)
     r = run_node("score", dense_bundle, tmp_path / "nan.npy")
     assert r.returncode == 2 and "non-finite value (NaN) at row 1, column 5" in r.stderr, r.stderr
-    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with open(tmp_path / "obj.npy", "wb") as fh:  # an object-dtype .npy: its payload would be a pickle
+        np.lib.format.write_array_header_1_0(fh, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+        fh.write(b"\x80\x04N.")
     r = run_node("score", dense_bundle, tmp_path / "obj.npy")
     assert r.returncode == 2 and "never unpickled" in r.stderr, r.stderr
     r = run_node("score", dense_bundle)

@@ -34,7 +34,7 @@ BASE = 100.0
 @pytest.fixture(scope="module")
 def graph_cache(tmp_path_factory) -> Path:
     """The worker model's traced graphs, made once in this process."""
-    import _reliability_export_worker as worker
+    from . import _reliability_export_worker as worker
 
     cache = tmp_path_factory.mktemp("graph-cache")
     with worker.cached_exporter(cache) as export:
@@ -64,7 +64,7 @@ def _tmp_entries(parent: Path) -> list[str]:
 
 
 def test_sigkill_during_export_leaves_old_or_new_bundle(tmp_path, dense_bundle, graph_cache):
-    import _reliability_export_worker as worker
+    from . import _reliability_export_worker as worker
 
     old = json.loads((dense_bundle / "manifest.json").read_text())
     rng = random.Random(7)

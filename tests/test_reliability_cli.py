@@ -11,7 +11,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from _reliability_helpers import copy_bundle
+from ._reliability_helpers import copy_bundle
 from click.testing import CliRunner
 from .conftest import BIN, SUBPROCESS_ENV
 

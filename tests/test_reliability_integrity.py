@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from _reliability_helpers import (
+from ._reliability_helpers import (
     copy_bundle,
     edit_manifest,
     fake_other_export,

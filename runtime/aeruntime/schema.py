@@ -192,8 +192,8 @@ def validate_manifest(m: dict[str, Any]) -> None:
             raise _fail(f"graphs key {role!r}", "a role name such as 'encoder'", role)
         g = _obj(g, where)
         rel = check_relpath(_get(g, "file", where), f"{where}.file")
-        if not rel.endswith(".onnx"):
-            raise _fail(f"{where}.file", "a path ending in .onnx", rel)
+        if not rel.endswith((".onnx", ".ort")):  # .ort: onnxruntime's ORT format (edge variants)
+            raise _fail(f"{where}.file", "a path ending in .onnx or .ort", rel)
         if rel not in files:
             raise ManifestError(
                 f"manifest.json: {where}.file {rel!r} is not listed in files, so its integrity cannot be "
