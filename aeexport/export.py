@@ -14,6 +14,7 @@ at the end (so a failure never leaves a half bundle):
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import asdict
 import hashlib
 import json
 import platform
@@ -34,7 +35,7 @@ from . import __version__
 from ._quiet import quiet
 from .calibrate import DEFAULT_PERCENTILE, calibrate, calibrate_threshold
 from .models import Autoencoder
-from .parity import PARITY_BATCHES, ParityError, Tolerance, format_table, golden_report, parity_report
+from .parity import PARITY_BATCHES, graph_tolerances, ParityError, Tolerance, format_table, golden_report, parity_report
 
 __all__ = ["export_bundle", "SCORE_DEFINITION", "SCORE_DEFINITIONS", "WEIGHTS_NAME"]
 
@@ -269,8 +270,9 @@ def export_bundle(
         save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS_NAME))
 
         # 5. Parity, measured on the written files; a violation aborts the export.
+        golden_tols = graph_tolerances(tol, model.scaler_mean.numpy(), model.scaler_scale.numpy())
         report = parity_report(model, tmp, X, graphs=graphs, batches=batches, tol=tol)
-        report["rows"] += golden_report(tmp, graphs, tol)
+        report["rows"] += golden_report(tmp, graphs, tol, golden_tols)
         report["ok"] = all(r["ok"] for r in report["rows"])
         report["max_abs"] = max(r["max_abs"] for r in report["rows"])
         if not report["ok"]:
@@ -296,6 +298,7 @@ def export_bundle(
             "score": score_def,
             "threshold": thr,
             "golden": {"tolerance": {"atol": tol.atol, "rtol": tol.rtol}, "sets": golden,
+                       "tolerances": {r: asdict(t) for r, t in golden_tols.items()},
                        "batches": {f"test_data_set_{i}": b for i, b in enumerate(GOLDEN_BATCHES)},
                        "rule": "abs(actual - expected) <= atol + rtol * abs(expected), element-wise"},
             "weights": WEIGHTS_NAME,

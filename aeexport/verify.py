@@ -11,7 +11,7 @@ from aeruntime.integrity import check_graphs
 
 from .checkpoint import model_from_weights
 from .models.base import ELEMENT_ERRORS
-from .parity import PARITY_BATCHES, Tolerance, golden_report, parity_report
+from .parity import PARITY_BATCHES, Tolerance, golden_report, graph_tolerances, parity_report
 
 __all__ = ["verify_bundle", "synthetic_rows"]
 
@@ -52,11 +52,18 @@ def verify_bundle(
     manifest = read_manifest(path)
     verify_files(path, manifest)
     check_graphs(path, manifest)  # external data, partner hashes: before onnxruntime opens a graph
+    explicit_tol = tol
     if tol is None:
         t = manifest.get("golden", {}).get("tolerance", {})
         tol = Tolerance(atol=float(t.get("atol", 1e-5)), rtol=float(t.get("rtol", 1e-4)))
     graphs = manifest["graphs"]
-    golden = golden_report(path, graphs, tol)
+    per_role = manifest.get("golden", {}).get("tolerances") or {}
+    if explicit_tol is None and per_role:
+        tols = {r: Tolerance(atol=float(t["atol"]), rtol=float(t["rtol"])) for r, t in per_role.items()}
+    else:  # an explicit tolerance, or a bundle written before per-graph tolerances
+        sc = manifest["scaler"]
+        tols = graph_tolerances(tol, np.asarray(sc["mean"]), np.asarray(sc["scale"]))
+    golden = golden_report(path, graphs, tol, tols)
     weights = path / manifest.get("weights", "weights.safetensors")
     if weights.is_file():
         model = model_from_weights(manifest["model"]["kind"], manifest["model"]["config"],

@@ -108,3 +108,20 @@ def test_exporter_chatter_is_silenced(tmp_path, dense_trained, digits_split, cap
     export_bundle(dense_trained.model, tmp_path / "b", calibration_x=digits_split.val[:40])
     out, err = capfd.readouterr()
     assert out == "" and "torch.onnx" not in err
+
+
+def test_parity_tolerance_of_raw_unit_outputs_scales_with_the_data(tmp_path, digits_split):
+    """Pixel values of 0..255 (as in MNIST) round at 3e-5 in float32: the decoder's raw-unit
+    outputs are judged with atol scaled to the data, the scaled-space outputs with plain atol."""
+    from aeexport.parity import raw_tolerance
+    from aeexport.train import TrainConfig, train_model
+
+    big_train, big_val = digits_split.train * 16.0 + 3.0, digits_split.val * 16.0 + 3.0  # 3 .. 259
+    res = train_model(big_train, big_val, config=TrainConfig(epochs=3, progress=False))
+    m = export_bundle(res.model, tmp_path / "b", calibration_x=big_val)
+    assert m["parity"]["ok"]
+    expected = raw_tolerance(Tolerance(), res.model.scaler_mean.numpy(), res.model.scaler_scale.numpy())
+    assert m["golden"]["tolerances"]["decoder"]["atol"] == pytest.approx(expected.atol)
+    assert expected.atol > 1e-4  # scaled: 1e-5 * max(|scale| + |mean|) for data of this size
+    assert m["golden"]["tolerances"]["scorer"] == {"atol": 1e-5, "rtol": 1e-4}
+    assert m["parity"]["raw_tolerance"]["atol"] == pytest.approx(expected.atol)

@@ -361,9 +361,10 @@ class Bundle {
    */
   async checkGolden() {
     const golden = this.manifest.golden || {};
-    const tol = { ...DEFAULT_TOLERANCE, ...(golden.tolerance || {}) };
     const rows = [];
     for (const role of Object.keys(this.manifest.graphs)) {
+      // golden.tolerances[role] (the decoder's atol is scaled to raw feature units) refines golden.tolerance
+      const tol = { ...DEFAULT_TOLERANCE, ...(golden.tolerance || {}), ...((golden.tolerances || {})[role] || {}) };
       const sets = goldenSets(this.dir, role, golden.sets && golden.sets[role]);
       if (sets.length === 0) {
         throw new AeBundleError('GOLDEN', `no golden vectors for the ${role} graph (expected test_data/${role}/test_data_set_N/); re-export the bundle with a current aeexport.`);
