@@ -77,6 +77,10 @@ def interleaved(runners: dict, x, repeats: int, calls: int = 1) -> dict[str, flo
         order = list(runners) if r % 2 == 0 else list(reversed(runners))
         for k in order:
             f = runners[k]
+            # Let the previous runner's thread pool stop spinning (onnxruntime's workers
+            # spin after each parallel run and would steal the cores), then warm this one.
+            time.sleep(0.05)
+            f(x)
             t0 = time.perf_counter()
             for _ in range(calls):
                 f(x)

@@ -117,7 +117,8 @@ class VariationalAutoencoder(Autoencoder):
     def row_error(self, xs: torch.Tensor) -> torch.Tensor:
         """Per-row anomaly score (B,), higher = more anomalous; see the module docstring."""
         mu, logvar = self.encode(xs)
-        err = (xs - self.decode(mu)) ** 2
+        d = xs - self.decode(mu)
+        err = d * d  # exported as Mul (faster than Pow in onnxruntime)
         if self.config.score == "mse":
             return torch.mean(err, dim=1)
         d = xs.shape[1]

@@ -1,1 +1,1 @@
-BscoreJa/„=
+BscoreJø£Œ=
