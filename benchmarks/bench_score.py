@@ -17,36 +17,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-
-def _median_call_us(fn, x, calls: int, repeats: int) -> float:
-    for _ in range(max(10, calls // 10)):
-        fn(x)
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn(x)
-        samples.append((time.perf_counter() - t0) / calls * 1e6)
-    return statistics.median(samples)
-
-
-def _median_rows_per_s(fn, x, repeats: int) -> float:
-    fn(x)
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(x)
-        samples.append(len(x) / (time.perf_counter() - t0))
-    return statistics.median(samples)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import command, interleaved, machine  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
         with torch.inference_mode():
             return tmodel.scorer_graph(torch.from_numpy(x)).numpy()
 
-    rng = np.random.default_rng(0)
     from aeexport.verify import synthetic_rows
 
     big = synthetic_rows(m, args.batch, seed=1)
@@ -91,20 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     # Same answers first: a benchmark of wrong results is worthless.
     np.testing.assert_allclose(model.score(big[:1024]), eager(big[:1024]), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(raw(big[:1024]), eager(big[:1024]), rtol=1e-4, atol=1e-5)
-    del rng
 
     runners = {"aeruntime.score": model.score, "onnxruntime raw session": raw, "torch eager": eager}
-    lat = {k: _median_call_us(f, one, args.calls, args.repeats) for k, f in runners.items()}
-    thr = {k: _median_rows_per_s(f, big, args.repeats) for k, f in runners.items()}
+    # side by side: every repeat times each runner in turn (benchmarks/_common.py)
+    lat = {k: v * 1e6 for k, v in interleaved(runners, one, args.repeats, args.calls).items()}
+    thr = {k: len(big) / v for k, v in interleaved(runners, big, args.repeats).items()}
 
-    cmd = "python benchmarks/bench_score.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
         f"### {args.bundle.name}: {m['model']['kind']} {m['input']['shape']} -> {m['latent']['shape']}",
         "",
-        f"`{cmd}`  ",
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, onnxruntime {ort.__version__}, torch {torch.__version__}, "
-        f"threads {args.threads or 'default'}; median of {args.repeats} repeats",
+        f"`{command()}`  ",
+        f"machine: {machine()}; onnxruntime {ort.__version__}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), aeruntime/raw threads {args.threads or 'default'}; "
+        f"median of {args.repeats} repeats, runners interleaved; the raw session runs with "
+        "onnxruntime's defaults (one call per batch)",
         "",
         f"| runner | batch 1 (µs/call) | vs raw ORT | vs torch | batch {args.batch:,} (rows/s) | vs raw ORT | vs torch |",
         "|---|---:|---:|---:|---:|---:|---:|",
