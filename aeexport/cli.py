@@ -39,6 +39,10 @@ def _train_options(f: Any) -> Any:
                      help="Model option of the kind's config, repeatable; VALUE is JSON or a string, e.g. "
                           "-o penalty=kl -o rho=0.05, -o noise=masking, -o score=neg_elbo, -o channels=[8,16]."),
         click.option("--label-column", default=None, help="CSV: name of a label column (1 = anomaly)."),
+        click.option("--preset", type=click.Choice(["default", "tabular"]), default="default", show_default=True,
+                     help="tabular: the defaults tuned for tabular anomaly detection (dense only; see "
+                          "aeexport.tabular): hidden [64, 32], latent 8, dropout 0.2, robust loss, <= 60 epochs. "
+                          "Options given explicitly still win."),
         click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
                      help="torch threads while training (0 = torch's default; 1 is fastest for small models)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
@@ -83,6 +87,13 @@ def _parse_model_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     return options
 
 
+def _explicit() -> frozenset[str]:
+    """Names of the options the user gave on the command line (not defaults)."""
+    ctx = click.get_current_context()
+    return frozenset(name for name in ctx.params
+                     if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT)
+
+
 @click.group(cls=AeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.version_option(package_name="aeexport")
@@ -94,7 +105,7 @@ def main(debug: bool) -> None:
 @click.argument("data")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Checkpoint directory to write.")
 @_train_options
-def train(data: str, out: str, kind: str, label_column: str | None, **kw: Any) -> None:
+def train(data: str, out: str, kind: str, label_column: str | None, preset: str, **kw: Any) -> None:
     """Train on DATA ('digits', .npy, .npz or .csv) and write a checkpoint (safetensors + JSON).
 
     With labels (npz 'y' or --label-column, 1 = anomaly) only normal rows are used.
@@ -111,6 +122,9 @@ def train(data: str, out: str, kind: str, label_column: str | None, **kw: Any) -
         y = binary_labels(ds.y)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     split = make_split(X, y, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    from .tabular import apply_preset
+
+    cfg, options = apply_preset(preset, kind, cfg, options, len(split.train), int(X[0].size), _explicit())
     result = train_model(split.train, split.val, kind=kind, model_options=options, config=cfg)
     save_checkpoint(out, result.model, holdout=split.val, summary=result.summary(),
                     dataset={"source": ds.name, "rows": len(X)})
@@ -355,14 +369,14 @@ def evaluate(bundle: str, data: str, label_column: str | None, threshold: float 
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_train_options
 def run(dataset: str, out: str, bundle: str | None, anomaly_class: int | None, percentile: float, verbose: bool, as_json: bool,
-        kind: str, label_column: str | None, **kw: Any) -> None:
+        kind: str, label_column: str | None, preset: str, **kw: Any) -> None:
     """The main job: train -> export -> verify -> score held-out data, then a summary."""
     from .pipeline import run_pipeline
 
     cfg, options = _configs(kind, **kw)
     s = run_pipeline(dataset, out, kind=kind, anomaly_class=anomaly_class, label_column=label_column,
                      model_options=options, train_config=cfg, percentile=percentile, verbose=verbose,
-                     bundle=bundle)
+                     bundle=bundle, preset=preset, explicit=_explicit())
     if as_json:
         echo_json(s)
         return

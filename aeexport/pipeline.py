@@ -15,6 +15,7 @@ from .data import as_model_input, binary_labels, load_dataset, make_split
 from .export import export_bundle
 from .models import get_spec
 from .parity import ParityError, format_table
+from .tabular import apply_preset
 from .train import TrainConfig, train_model
 from .verify import verify_bundle
 
@@ -37,10 +38,14 @@ def run_pipeline(
     percentile: float = DEFAULT_PERCENTILE,
     verbose: bool = False,
     bundle: str | Path | None = None,
+    preset: str = "default",
+    explicit: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Train, export, verify and score; write ``out/{checkpoint,bundle}`` and a summary.
 
     ``bundle`` writes the bundle elsewhere than ``out/bundle`` (e.g. into ``models/``).
+    ``preset="tabular"`` applies :func:`aeexport.tabular.apply_preset` to every setting
+    not named in ``explicit``.
 
     With labels (digits: ``anomaly_class``, default 0; files: a 0/1 ``y``), the
     model trains on normal rows only and the test split holds the anomalies, so
@@ -61,6 +66,8 @@ def run_pipeline(
         y = binary_labels(ds.y, anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     split = make_split(X, y, val_fraction=cfg.val_fraction, test_fraction=test_fraction, seed=cfg.seed)
+    cfg, model_options = apply_preset(preset, kind, cfg, dict(model_options or {}), len(split.train),
+                                      int(np.prod(X.shape[1:])), explicit)
 
     result = train_model(split.train, split.val, kind=kind, model_options=model_options, config=cfg)
     dataset_info = {"source": ds.name, "rows": len(X), "anomaly_class": anomaly_class,

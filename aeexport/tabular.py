@@ -25,13 +25,18 @@ dataset); see ``benchmarks/results/anomaly.md``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
+from aeruntime.errors import InvalidInputError
 
 from .train import TrainConfig, TrainResult, train_model
 
-__all__ = ["TABULAR_EPOCHS", "tabular_config", "tabular_model_options", "fit_tabular"]
+__all__ = ["TABULAR_EPOCHS", "PRESETS", "apply_preset", "tabular_config", "tabular_model_options", "fit_tabular"]
+
+#: ``--preset`` choices of ``aeexport train|run``
+PRESETS = ("default", "tabular")
 
 #: epoch cap of the tabular defaults
 TABULAR_EPOCHS = 60
@@ -50,6 +55,36 @@ def tabular_model_options(n_features: int) -> dict[str, Any]:
     if n_features > 128:
         return {"dropout": 0.2}
     return {"hidden": [64, 32], "latent_dim": 8, "dropout": 0.2}
+
+
+def apply_preset(
+    preset: str,
+    kind: str,
+    config: TrainConfig,
+    options: dict[str, Any],
+    n_train: int,
+    n_features: int,
+    explicit: frozenset[str] | set[str] = frozenset(),
+) -> tuple[TrainConfig, dict[str, Any]]:
+    """Apply ``--preset`` to a training config and model options.
+
+    ``"tabular"`` (dense models only) takes the tabular defaults for every setting the
+    user did not give explicitly (names in ``explicit``, e.g. ``{"epochs"}``).
+    """
+    if preset == "default":
+        return config, options
+    if preset != "tabular":
+        raise InvalidInputError(f"preset must be one of {list(PRESETS)}, got {preset!r}.")
+    if kind != "dense":
+        raise InvalidInputError(
+            f"--preset tabular configures the dense model, but --model is {kind!r}; use --model dense "
+            "or drop --preset."
+        )
+    tab = tabular_config(n_train)
+    fields = {k: getattr(tab, k) for k in ("epochs", "patience", "batch_size", "trim_fraction") if k not in explicit}
+    model_opts = {k: v for k, v in tabular_model_options(n_features).items()
+                  if not (k == "hidden" and "hidden" in options) and not (k == "latent_dim" and "latent_dim" in options)}
+    return dataclasses.replace(config, **fields), {**model_opts, **options}
 
 
 def fit_tabular(X: np.ndarray, *, seed: int = 0, val_fraction: float = 0.15, progress: bool = False,
