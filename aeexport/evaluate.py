@@ -122,7 +122,15 @@ def format_report(r: dict[str, Any]) -> str:
 def plot_evaluation(scores: np.ndarray, y: np.ndarray, threshold: float, path: str | Path,
                     title: str = "") -> Path:
     """Write a PNG: score histograms of normal vs anomalous rows with the threshold, and the ROC curve."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        from aeruntime.errors import AeError
+
+        raise AeError(
+            "--plot needs matplotlib, which is not installed; install it with "
+            "pip install 'aeexport[plot]' (or pip install matplotlib), or drop --plot."
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

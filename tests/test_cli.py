@@ -149,3 +149,14 @@ def test_console_scripts_run_as_real_processes(tmp_path):
     assert "X has 5 features, but the model expects 64" in r.stderr
     r = subprocess.run([cmd[0], "--debug", *cmd[1:]], capture_output=True, text=True, env=SUBPROCESS_ENV)
     assert r.returncode == 1 and "Traceback" in r.stderr
+
+
+def test_plot_without_matplotlib_names_the_extra(tmp_path, runner, dense_bundle, digits, monkeypatch):
+    import sys
+
+    X, y = digits
+    np.savez(tmp_path / "d.npz", X=X[:100], y=(y[:100] == 0).astype(np.int8))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    r = runner.invoke(aeexport_main, ["evaluate", str(dense_bundle), str(tmp_path / "d.npz"),
+                                      "--plot", str(tmp_path / "p.png")])
+    assert r.exit_code == 1 and "pip install 'aeexport[plot]'" in r.output and "Traceback" not in r.output

@@ -66,7 +66,7 @@ def test_csv_stream_equals_one_shot_with_header_and_label_column(dense_bundle, o
 
 
 def test_parquet_stream_equals_one_shot(dense_bundle, one_shot, tmp_path):
-    pa = pytest.importorskip("pyarrow")
+    import pyarrow as pa  # a test dependency (pip install -e ".[test]"): never skipped
     import pyarrow.parquet as pq
 
     X, y, s, labels = one_shot
