@@ -30,6 +30,16 @@ def _is_number(s: str) -> bool:
     return True
 
 
+def label_index(path: Path, header: list[str] | None, label_column: str) -> int:
+    """Column index of ``label_column`` in a CSV header, or a typed error listing the columns."""
+    if header is None or label_column not in header:
+        raise InvalidInputError(
+            f"{path}: label column {label_column!r} not found; the columns are "
+            f"{header if header else '(no header row)'}. Pass one of those names."
+        )
+    return header.index(label_column)
+
+
 def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
     with open(path, newline="", encoding="utf-8") as fh:
         try:
@@ -51,12 +61,7 @@ def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndar
             )
     y = None
     if label_column is not None:
-        if header is None or label_column not in header:
-            raise InvalidInputError(
-                f"{path}: label column {label_column!r} not found; the columns are "
-                f"{header if header else '(no header row)'}. Pass one of those names."
-            )
-        j = header.index(label_column)
+        j = label_index(path, header, label_column)
         y_raw = [r[j] for r in rows]
         rows = [r[:j] + r[j + 1 :] for r in rows]
         try:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ._atomic import TMP_PREFIX
 from .errors import BundleNotFoundError, InvalidInputError
-from .io import _is_number, read_table, write_scores
+from .io import _is_number, label_index, read_table, write_scores
 
 __all__ = ["Source", "open_source", "open_sink", "progress", "STREAM_SUFFIXES", "SCORE_DTYPE"]
 
@@ -156,12 +156,7 @@ def _csv_chunks(path: Path, batch: int, label_column: str | None, row_shape: tup
             width = len(row)
             drop = None
             if label_column is not None:
-                if header is None or label_column not in header:
-                    raise InvalidInputError(
-                        f"{path}: label column {label_column!r} not found; the columns are "
-                        f"{header if header else '(no header row)'}. Pass one of those names."
-                    )
-                drop = header.index(label_column)
+                drop = label_index(path, header, label_column)
             lines: list[str] = [] if header else [text]
             start = lineno + (header is not None)
             for raw in fh:
