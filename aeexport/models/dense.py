@@ -16,7 +16,7 @@ from torch import nn
 
 from .base import Autoencoder, make_activation
 
-__all__ = ["DenseConfig", "DenseAutoencoder", "default_widths"]
+__all__ = ["DenseConfig", "DenseAutoencoder", "default_widths", "resolve_widths"]
 
 
 def default_widths(n_features: int) -> tuple[list[int], int]:
@@ -31,6 +31,16 @@ def default_widths(n_features: int) -> tuple[list[int], int]:
     return [hidden], latent
 
 
+def resolve_widths(n_features: int, hidden: list[int], latent_dim: int) -> tuple[list[int], int]:
+    """Fill unset widths from :func:`default_widths`: ``hidden=[]`` with ``latent_dim=0`` takes the
+    default hidden layers (an explicit latent with ``hidden=[]`` keeps no hidden layer), ``latent_dim=0``
+    the default latent size. Shared by every row-model config."""
+    auto_hidden, auto_latent = default_widths(n_features)
+    if not hidden and not latent_dim:
+        hidden = auto_hidden
+    return [int(h) for h in hidden], int(latent_dim or auto_latent)
+
+
 @dataclass
 class DenseConfig:
     n_features: int                      # input width (features per row)
@@ -43,12 +53,7 @@ class DenseConfig:
     def __post_init__(self) -> None:
         if self.n_features < 1:
             raise ValueError(f"n_features must be >= 1, got {self.n_features}")
-        auto_hidden, auto_latent = default_widths(self.n_features)
-        if not self.hidden and not self.latent_dim:
-            self.hidden = auto_hidden
-        self.hidden = [int(h) for h in self.hidden]
-        if not self.latent_dim:
-            self.latent_dim = auto_latent
+        self.hidden, self.latent_dim = resolve_widths(self.n_features, self.hidden, self.latent_dim)
         if self.latent_dim < 1 or any(h < 1 for h in self.hidden):
             raise ValueError(f"layer widths must be >= 1, got hidden={self.hidden}, latent_dim={self.latent_dim}")
 

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from .base import Autoencoder
-from .dense import _mlp, default_widths
+from .dense import _mlp, resolve_widths
 
 __all__ = ["SparseConfig", "SparseAutoencoder", "PENALTIES"]
 
@@ -48,11 +48,7 @@ class SparseConfig:
         self.weight = float(self.weight)
         if self.weight < 0 or not 0.0 < self.rho < 1.0:
             raise ValueError(f"need weight >= 0 and 0 < rho < 1, got weight={self.weight}, rho={self.rho}")
-        auto_hidden, auto_latent = default_widths(self.n_features)
-        if not self.hidden and not self.latent_dim:
-            self.hidden = auto_hidden
-        self.hidden = [int(h) for h in self.hidden]
-        self.latent_dim = int(self.latent_dim or auto_latent)
+        self.hidden, self.latent_dim = resolve_widths(self.n_features, self.hidden, self.latent_dim)
 
 
 def _kl_bernoulli(rho: float, rho_hat: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .base import Autoencoder
-from .dense import _mlp, default_widths
+from .dense import _mlp, resolve_widths
 
 __all__ = ["VAEConfig", "VariationalAutoencoder", "VAE_SCORES"]
 
@@ -59,11 +59,7 @@ class VAEConfig:
             raise ValueError(f"score must be one of {sorted(VAE_SCORES)}, got {self.score!r}")
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0, got {self.beta}")
-        auto_hidden, auto_latent = default_widths(self.n_features)
-        if not self.hidden and not self.latent_dim:
-            self.hidden = auto_hidden
-        self.hidden = [int(h) for h in self.hidden]
-        self.latent_dim = int(self.latent_dim or auto_latent)
+        self.hidden, self.latent_dim = resolve_widths(self.n_features, self.hidden, self.latent_dim)
 
 
 def kl_to_prior(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
