@@ -2,13 +2,25 @@
 
 Data sources: ``"digits"`` (scikit-learn's bundled 8x8 digits, 1797 x 64, values
 0-16), or a file: ``.npy`` (rows), ``.npz`` (``X`` and optional ``y``), ``.csv``
-(optional header, optional label column). Files are read by
-:func:`aeruntime.io.read_table`, never unpickled.
+(optional header, optional label column) or ``.parquet`` (numeric columns, optional
+label column). Files are read by :func:`aeruntime.io.read_table` (Parquet by
+pyarrow), never unpickled. Tables keep their column names
+(:attr:`Dataset.feature_names`), which export writes into the bundle so readers
+match columns by name.
+
+Labels and the anomaly class follow one rule for ``aeexport train`` and
+``aeexport run``: with labels, only normal rows are trained on. Labels are
+either already 0/1 (1 = anomaly) or classes, of which ``anomaly_class`` is the
+anomaly; on ``digits`` the anomaly class defaults to
+:data:`DIGITS_ANOMALY_CLASS` (0), so digit 0 never reaches the training rows.
 """
 
 from __future__ import annotations
 
+import csv
 import math
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +28,46 @@ import numpy as np
 from aeruntime.errors import InvalidInputError
 from aeruntime.io import read_table
 
-__all__ = ["Dataset", "Split", "load_dataset", "make_split", "as_model_input"]
+__all__ = ["DIGITS_ANOMALY_CLASS", "MIN_CALIBRATION_ROWS", "TABLE_SUFFIXES", "Dataset", "FewRowsWarning",
+           "LabelLikeColumnWarning", "Split", "anomaly_labels", "as_model_input", "check_label_column", "load_dataset",
+           "make_split", "warn_if_few_calibration_rows"]
 
 BUILTIN = ("digits",)
+
+#: on digits, this class is held out of training and plays the unseen anomaly (train and run alike)
+DIGITS_ANOMALY_CLASS = 0
+
+#: inputs with named columns, where ``--label-column`` applies
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+#: column names that usually hold a label rather than a feature (matched case-insensitively)
+_LABEL_LIKE = re.compile(r"^(label|labels|target|class|y|ground_?truth|gt|fraud|is_.+|anomal.*|outlier.*)$",
+                         re.IGNORECASE)
+
+
+#: fewer held-out rows than this make a calibrated threshold unstable (warned about)
+MIN_CALIBRATION_ROWS = 100
+
+
+class LabelLikeColumnWarning(UserWarning):
+    """A feature column looks like a 0/1 label: it would be trained on as a feature."""
+
+
+class FewRowsWarning(UserWarning):
+    """The threshold is calibrated on so few held-out rows that it is unstable."""
+
+
+def warn_if_few_calibration_rows(n_rows: int) -> bool:
+    """Warn (and return True) when the threshold is calibrated on fewer than :data:`MIN_CALIBRATION_ROWS` rows."""
+    if n_rows >= MIN_CALIBRATION_ROWS:
+        return False
+    warnings.warn(
+        f"the threshold rests on only {n_rows} held-out rows (e.g. their 95th percentile is set by the "
+        f"top {max(1, round(0.05 * n_rows))} score(s)), so it is unstable; train on more rows (at least "
+        f"{MIN_CALIBRATION_ROWS} held out), raise --val-fraction, or give a fixed --threshold.",
+        FewRowsWarning, stacklevel=2,
+    )
+    return True
 
 
 @dataclass
@@ -27,6 +76,7 @@ class Dataset:
     y: np.ndarray | None                      # (n_rows,) labels: classes or 1 = anomaly; None if unlabelled
     name: str                                 # "digits" or the file name
     image_shape: tuple[int, int, int] | None = None  # (C, H, W) when rows are images (digits: (1, 8, 8))
+    feature_names: list[str] | None = None    # column names of X in order (CSV header, Parquet); None for arrays
 
 
 @dataclass
@@ -37,9 +87,28 @@ class Split:
     y_test: np.ndarray | None    # (n_test,) 1 = anomaly, 0 = normal
 
 
+def check_label_column(path: str | Path, label_column: str | None) -> None:
+    """Refuse ``label_column`` for inputs without named columns (.npy, .npz) instead of ignoring it."""
+    suffix = Path(path).suffix.lower()
+    if label_column is not None and suffix not in TABLE_SUFFIXES:
+        how = "store the labels as 'y' in the .npz (np.savez(path, X=X, y=y))" if suffix == ".npz" else \
+            "save the data as .npz with X and y, or as a CSV with a label column"
+        raise InvalidInputError(
+            f"--label-column {label_column!r} applies to tables with named columns ({', '.join(TABLE_SUFFIXES)}), "
+            f"but {Path(path).name} is {suffix or 'a file without suffix'}; drop --label-column, or {how}."
+        )
+
+
 def load_dataset(source: str, label_column: str | None = None) -> Dataset:
-    """Load ``"digits"`` or a ``.npy``/``.npz``/``.csv`` file."""
+    """Load ``"digits"`` or a ``.npy``/``.npz``/``.csv``/``.parquet`` file.
+
+    Warns with :class:`LabelLikeColumnWarning` when a table has a 0/1 column named like a
+    label (``label``, ``target``, ``is_*``, ``anomaly*``, ...) and no ``label_column`` was given.
+    """
     if source == "digits":
+        if label_column is not None:
+            raise InvalidInputError(f"--label-column {label_column!r} does not apply to 'digits' (its labels are "
+                                    "the digit classes); drop it, or pick the anomaly digit with --anomaly-class.")
         from sklearn.datasets import load_digits
 
         d = load_digits()
@@ -48,9 +117,16 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
     if not path.exists():
         raise InvalidInputError(
             f"dataset {source!r} is neither a built-in dataset {list(BUILTIN)} nor an existing file; "
-            "pass 'digits' or a path to a .npy, .npz or .csv file."
+            "pass 'digits' or a path to a .npy, .npz, .csv or .parquet file."
         )
-    X, y = read_table(path, label_column=label_column)
+    check_label_column(path, label_column)
+    names: list[str] | None = None
+    if path.suffix.lower() in (".parquet", ".pq"):
+        X, y, names = _read_parquet(path, label_column)
+    else:
+        X, y = read_table(path, label_column=label_column)
+        if path.suffix.lower() == ".csv":
+            names = _csv_feature_names(path, label_column)
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
         raise InvalidInputError(f"{path}: features have dtype {X.dtype}; expected numbers.")
@@ -64,13 +140,82 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
         y = np.asarray(y).reshape(-1)
         if len(y) != len(X):
             raise InvalidInputError(f"{path}: {len(y)} labels for {len(X)} rows; expected one label per row.")
+    if names is not None and len(names) != X.shape[1]:
+        names = None  # a header that does not describe the columns: stay positional
+    if names is not None and label_column is None:
+        _warn_label_like(path, X, names)
     image_shape = tuple(X.shape[1:]) if X.ndim == 4 else None
-    return Dataset(X.astype(np.float32), y, path.name, image_shape)  # type: ignore[arg-type]
+    return Dataset(X.astype(np.float32), y, path.name, image_shape, names)  # type: ignore[arg-type]
+
+
+def _csv_feature_names(path: Path, label_column: str | None) -> list[str] | None:
+    """The CSV header's column names (label column removed), or None when the first line is numbers."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        first = next((r for r in csv.reader(fh) if r and any(c.strip() for c in r)), None)
+    if first is None:
+        return None
+    header = [c.strip() for c in first]
+    if all(_is_number(c) for c in header):
+        return None
+    return [c for c in header if c != label_column]
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_parquet(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Numeric columns of a Parquet file as (X (n, n_features), y or None, feature names)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        import pyarrow.types as pat
+    except ImportError:
+        raise InvalidInputError(f"{path}: reading Parquet needs pyarrow; pip install pyarrow.") from None
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InvalidInputError(f"{path}: not a readable Parquet file ({exc}).") from None
+    names = list(table.column_names)
+    y = None
+    if label_column is not None:
+        if label_column not in names:
+            raise InvalidInputError(f"{path}: label column {label_column!r} not found; the columns are {names}. "
+                                    "Pass one of those names.")
+        y = table.column(label_column).to_numpy(zero_copy_only=False).astype(np.float64)
+        names.remove(label_column)
+    cols = []
+    for name in names:
+        col = table.column(name)
+        if not (pat.is_integer(col.type) or pat.is_floating(col.type) or pat.is_boolean(col.type)):
+            raise InvalidInputError(f"{path}: column {name!r} has type {col.type}; expected numbers. "
+                                    "Drop or encode non-numeric columns first.")
+        cols.append(col.to_numpy(zero_copy_only=False).astype(np.float64))
+    X = np.stack(cols, axis=1) if cols else np.empty((table.num_rows, 0))
+    return X, y, names
+
+
+def _warn_label_like(path: Path, X: np.ndarray, names: list[str]) -> None:
+    for j, name in enumerate(names):
+        if _LABEL_LIKE.match(name) and np.isin(np.unique(X[:, j]), (0, 1)).all():
+            warnings.warn(
+                f"{path.name}: column {name!r} holds only 0/1 and is named like a label, but it is being used "
+                f"as a feature; if it marks anomalies, pass --label-column {name}.",
+                LabelLikeColumnWarning, stacklevel=3,
+            )
 
 
 def binary_labels(y: np.ndarray, anomaly_class: int | None = None) -> np.ndarray:
     """1 = anomaly, 0 = normal: either ``y == anomaly_class`` or labels already in {0, 1}."""
     if anomaly_class is not None:
+        if not (y == anomaly_class).any():
+            shown = sorted(np.unique(y).tolist())[:10]
+            raise InvalidInputError(f"--anomaly-class {anomaly_class}: no row has that label; the labels are "
+                                    f"{shown}. Pass one of them.")
         return (y == anomaly_class).astype(np.int8)
     values = set(np.unique(y).tolist())
     if not values <= {0, 1}:
@@ -79,6 +224,22 @@ def binary_labels(y: np.ndarray, anomaly_class: int | None = None) -> np.ndarray
             "pass --anomaly-class to mark one class as the anomalies."
         )
     return y.astype(np.int8)
+
+
+def anomaly_labels(ds: Dataset, anomaly_class: int | None = None) -> tuple[np.ndarray | None, int | None]:
+    """0/1 labels (1 = anomaly) of ``ds`` and the anomaly class in effect: one rule for train and run.
+
+    ``digits`` defaults to :data:`DIGITS_ANOMALY_CLASS`; files take labels that are already 0/1,
+    or ``anomaly_class`` for labels with more classes. Unlabelled data gives ``(None, None)``.
+    """
+    if ds.y is None:
+        if anomaly_class is not None:
+            raise InvalidInputError(f"--anomaly-class {anomaly_class} needs labels, but {ds.name} has none; "
+                                    "pass --label-column (CSV, Parquet) or store 'y' in the .npz.")
+        return None, None
+    if ds.name == "digits" and anomaly_class is None:
+        anomaly_class = DIGITS_ANOMALY_CLASS
+    return binary_labels(ds.y, anomaly_class), anomaly_class
 
 
 def make_split(
@@ -99,8 +260,8 @@ def make_split(
     normal = np.flatnonzero(y_anomaly == 0) if y_anomaly is not None else np.arange(len(X))
     normal = rng.permutation(normal)
     n = len(normal)
-    n_test = int(math.floor(n * test_fraction))
-    n_val = max(1, int(math.floor(n * val_fraction)))
+    n_test = math.floor(n * test_fraction)
+    n_val = max(1, math.floor(n * val_fraction))
     if n - n_test - n_val < 2:
         raise InvalidInputError(
             f"only {n} normal rows: too few to hold out {n_val} validation and {n_test} test rows "

@@ -19,7 +19,43 @@ from aeruntime.io import read_table
 
 from .calibrate import as_binary_labels
 
-__all__ = ["evaluate_scores", "evaluate_bundle", "format_report", "plot_evaluation", "load_labelled"]
+__all__ = ["describe_threshold", "evaluate_bundle", "evaluate_scores", "format_report", "load_labelled",
+           "plot_evaluation", "suggest_threshold"]
+
+#: the parameter name each threshold method shows in text ("percentile 95", "target FPR 0.05")
+_PARAM_TEXT = {"percentile": "percentile", "contamination": "contamination", "fpr": "target FPR", "value": "fixed"}
+
+
+def describe_threshold(method: str | None, params: dict[str, Any] | None = None) -> str:
+    """How a threshold was chosen, as words: ``"percentile 95"``, ``"target FPR 0.05"``, ``"f1"``, ``"fixed"``."""
+    params = params or {}
+    if method in ("fixed", "override"):
+        return "fixed" if method == "fixed" else "override"
+    parts = [f"{_PARAM_TEXT.get(k, k)} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in params.items()]
+    if method in ("percentile", "contamination", "target_fpr") and parts:
+        return ", ".join(parts)
+    return " ".join([str(method or "")] + ([f"({', '.join(parts)})"] if parts else [])).strip()
+
+
+def suggest_threshold(scores: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The threshold at the ROC curve's best trade-off (Youden's J = recall - FPR is highest).
+
+    Returns ``{"threshold", "recall", "false_positive_rate"}``, measured with ``score > threshold``
+    (the runtime's rule) on the given rows; the threshold lies midway between two distinct scores, so
+    it survives printing with 6 significant digits.
+    """
+    from sklearn.metrics import roc_curve
+
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    labels = np.asarray(y).reshape(-1)
+    fpr, tpr, thr = roc_curve(labels, s)  # flags score >= thr
+    best = int(np.argmax(tpr - fpr))
+    t = float(thr[best])
+    below = s[s < t]
+    value = float((below.max() + t) / 2.0) if below.size and np.isfinite(t) else float(s.max())
+    pred = s > value
+    return {"threshold": value, "recall": float(pred[labels == 1].mean()),
+            "false_positive_rate": float(pred[labels == 0].mean())}
 
 
 def evaluate_scores(scores: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, Any]:
@@ -58,9 +94,15 @@ def evaluate_scores(scores: np.ndarray, y: np.ndarray, threshold: float) -> dict
     }
 
 
-def load_labelled(data: str | Path, input_shape: tuple[int, ...], label_column: str | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (n, *input_shape) and 0/1 labels (n,) from an .npz (``X``, ``y``) or a CSV label column."""
+def load_labelled(data: str | Path, input_shape: tuple[int, ...], label_column: str | None = None,
+                  anomaly_class: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (n, *input_shape) and 0/1 labels (n,) from an .npz (``X``, ``y``) or a CSV label column.
+
+    Labels are 0/1 (1 = anomaly), or classes of which ``anomaly_class`` is the anomaly.
+    """
+    from .data import binary_labels, check_label_column
+
+    check_label_column(data, label_column)
     X, y = read_table(data, label_column=label_column)
     if y is None:
         how = ("pass --label-column NAME" if Path(data).suffix.lower() == ".csv"
@@ -75,21 +117,24 @@ def load_labelled(data: str | Path, input_shape: tuple[int, ...], label_column: 
             f"{data}: rows have {got} features (data shape {X.shape}), but the bundle expects {n_in} "
             f"(input shape {tuple(input_shape)}); evaluate with data of the same columns the model was trained on."
         )
+    if anomaly_class is not None:
+        y = binary_labels(np.asarray(y).reshape(-1), anomaly_class)
     y = as_binary_labels(y, len(X), f"{data}: labels")
     return X.reshape(len(X), *input_shape), y
 
 
 def evaluate_bundle(bundle: str | Path, data: str | Path, *, label_column: str | None = None,
-                    threshold: float | None = None, providers: Any = "cpu") -> tuple[dict[str, Any], np.ndarray,
-                                                                                     np.ndarray]:
+                    threshold: float | None = None, providers: Any = "auto",
+                    anomaly_class: int | None = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Score labelled ``data`` with the deployed ``bundle`` (aeruntime) and measure detection.
 
-    Returns ``(report, scores (n,), labels (n,))``; ``threshold`` overrides the stored one.
+    Returns ``(report, scores (n,), labels (n,))``; ``threshold`` overrides the stored one;
+    ``anomaly_class`` maps class labels to 1 = anomaly.
     """
     import aeruntime
 
     model = aeruntime.load(bundle, providers=providers, threshold=threshold)
-    X, y = load_labelled(data, model.input_shape, label_column)
+    X, y = load_labelled(data, model.input_shape, label_column, anomaly_class)
     scores = model.score(X)
     report = evaluate_scores(scores, y, model.threshold)
     thr = model.manifest["threshold"]
@@ -109,7 +154,7 @@ def format_report(r: dict[str, Any]) -> str:
         ("score", f"{r.get('score', '')} (higher = more anomalous)"),
         ("ROC-AUC", f"{r['roc_auc']:.4f}"),
         ("avg prec", f"{r['average_precision']:.4f}"),
-        ("threshold", f"{r['threshold']:.6g} ({r.get('threshold_method', '')} {r.get('threshold_params', '')})"),
+        ("threshold", f"{r['threshold']:.6g} ({describe_threshold(r.get('threshold_method'), r.get('threshold_params'))})"),
         ("precision", f"{r['precision']:.4f}"),
         ("recall", f"{r['recall']:.4f}"),
         ("F1", f"{r['f1']:.4f}"),

@@ -19,42 +19,10 @@ import numpy as np
 import torch
 from aeruntime.errors import InvalidInputError
 
+from .config import SCALERS, TrainConfig
 from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
 
 __all__ = ["TrainConfig", "TrainResult", "train_model", "fit_scaler", "resolve_device", "SCALERS"]
-
-#: scaler name -> output activation that fits data scaled that way
-SCALERS: dict[str, str] = {"standard": "identity", "minmax": "sigmoid", "none": "identity"}
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 300            # upper bound; early stopping usually ends well before
-    batch_size: int = 64         # rows per Adam step
-    lr: float = 1e-3             # Adam learning rate
-    weight_decay: float = 0.0    # Adam's L2 penalty on the weights
-    patience: int = 20           # epochs without validation improvement before stopping
-    min_delta: float = 1e-4      # relative improvement of the validation loss that counts as better
-    val_fraction: float = 0.15   # share of (normal) rows held out for early stopping and the threshold
-    seed: int = 0                # seeds the split, the init and the shuffling
-    device: str = "auto"         # "auto" (cuda if available), "cpu" or "cuda"
-    scaler: str = "standard"     # "standard" (z-score), "minmax" ([0, 1]; sigmoid output) or "none"
-    progress: bool = True        # tqdm progress bar on stderr
-    threads: int = 1             # torch intra-op threads while training; 1 is fastest for small
-                                 # models (per-step overhead dominates) and immune to oversubscription;
-                                 # 0 = torch's default
-    trim_fraction: float = 0.0   # robust training: share of the highest-loss rows of each batch left out of the step
-
-    def __post_init__(self) -> None:
-        if self.scaler not in SCALERS:
-            raise InvalidInputError(f"scaler must be one of {sorted(SCALERS)}, got {self.scaler!r}.")
-        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
-            raise InvalidInputError("epochs, batch_size and patience must be >= 1.")
-        if not 0.0 <= self.trim_fraction < 0.5:
-            raise InvalidInputError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction}.")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise InvalidInputError(f"val_fraction must be in (0, 1), got {self.val_fraction}.")
-
 
 @dataclass
 class TrainResult:
@@ -67,15 +35,24 @@ class TrainResult:
     device: str = "cpu"
     model_report: dict[str, Any] = field(default_factory=dict)  # kind-specific figures (sparse: activation)
 
+    @property
+    def hit_epoch_cap(self) -> bool:
+        """True when training ran all ``epochs`` without early stopping (the model may not have converged)."""
+        return len(self.history) >= self.train_config.epochs and self.best_epoch >= self.train_config.epochs - \
+            self.train_config.patience + 1
+
     def summary(self) -> dict[str, Any]:
         return {
             "epochs_run": len(self.history),
+            "epoch_cap": self.train_config.epochs,
+            "stopped_at_cap": self.hit_epoch_cap,
             "best_epoch": self.best_epoch,
             "best_val_loss": self.best_val_loss,
             "train_seconds": round(self.seconds, 3),
             "device": self.device,
             "model_report": self.model_report,
             "train_config": asdict(self.train_config),
+            "history": [dict(h) for h in self.history],  # per epoch: epoch, train_loss, val_loss, kind's logs
         }
 
 
@@ -136,6 +113,75 @@ def _deterministic(threads: int) -> Any:
         torch.set_num_threads(previous_threads)
 
 
+def _check_inputs(X_train: np.ndarray, X_val: np.ndarray, kind: str) -> None:
+    spec = get_spec(kind)
+    if X_train.ndim != spec.input_rank + 1 or X_val.shape[1:] != X_train.shape[1:]:
+        raise InvalidInputError(
+            f"model kind {kind!r} expects rows of rank {spec.input_rank}; got training data of shape "
+            f"{X_train.shape} and validation data of shape {X_val.shape}."
+        )
+    if len(X_train) < 2 or len(X_val) < 1:
+        raise InvalidInputError(
+            f"need at least 2 training rows and 1 validation row, got {len(X_train)} and {len(X_val)}."
+        )
+
+
+def _build_scaled_model(X_train: np.ndarray, kind: str, model_options: dict[str, Any] | None,
+                        cfg: TrainConfig) -> Autoencoder:
+    """The model of ``kind`` with its scaler fitted on the training rows (n_train, *row_shape)."""
+    mean, scale = fit_scaler(X_train, cfg.scaler)
+    options = dict(model_options or {})
+    if "output_activation" not in options and cfg.scaler == "minmax":
+        options["output_activation"] = SCALERS["minmax"]
+    row_shape = tuple(X_train.shape[1:])
+    model = build_model(kind, make_config(kind, row_shape, options), row_shape)
+    model.set_scaler(torch.from_numpy(mean), torch.from_numpy(scale))
+    if cfg.trim_fraction > 0 and type(model).loss is not Autoencoder.loss:
+        raise InvalidInputError(
+            f"trim_fraction={cfg.trim_fraction} (robust training) trims rows of the plain reconstruction loss, "
+            f"but model kind {kind!r} trains on its own loss ({type(model).__name__}.loss), which would ignore it; "
+            "use trim_fraction=0 with this kind, or --model dense / denoising."
+        )
+    warn_if_overcomplete(model, weight_decay=cfg.weight_decay)
+    return model
+
+
+def _scaled(model: Autoencoder, X: np.ndarray, device: torch.device) -> torch.Tensor:
+    return model.scale(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device))
+
+
+def _batch_loss(model: Autoencoder, xs: torch.Tensor, gen: torch.Generator,
+                trim: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """The training loss of one batch (B, *row_shape); corruption (denoising) only here."""
+    xs_in = model.corrupt(xs, gen)
+    if trim > 0:
+        return _trimmed_loss(model, xs_in, xs, trim)
+    return model.loss(xs_in, xs)
+
+
+def _train_epoch(model: Autoencoder, opt: torch.optim.Optimizer, xs_train: torch.Tensor, cfg: TrainConfig,
+                 gen: torch.Generator) -> tuple[float, dict[str, float]]:
+    """One pass over shuffled mini-batches; returns the mean training loss and the last batch's logs."""
+    model.train()
+    perm = torch.randperm(len(xs_train), generator=gen).to(xs_train.device)
+    total, logs = 0.0, {}
+    for i in range(0, len(perm), cfg.batch_size):
+        xs = xs_train[perm[i : i + cfg.batch_size]]  # (B, *row_shape)
+        loss, logs = _batch_loss(model, xs, gen, cfg.trim_fraction)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(xs)
+    return total / len(xs_train), logs
+
+
+@torch.no_grad()
+def _val_loss(model: Autoencoder, xs_val: torch.Tensor) -> float:
+    """Validation loss: the mean anomaly score of the held-out rows."""
+    model.eval()
+    return float(model.row_error(xs_val).mean())
+
+
 def train_model(
     X_train: np.ndarray,
     X_val: np.ndarray,
@@ -157,34 +203,23 @@ def train_model(
     model_options : dict, optional
         Overrides of the kind's config fields (e.g. ``{"latent_dim": 8}``).
     config : TrainConfig, optional
+
+    Raises
+    ------
+    InvalidInputError
+        Wrong shapes, too few rows, or ``trim_fraction`` with a kind that has its own loss.
     """
     cfg = config or TrainConfig()
-    spec = get_spec(kind)
-    if X_train.ndim != spec.input_rank + 1 or X_val.shape[1:] != X_train.shape[1:]:
-        raise InvalidInputError(
-            f"model kind {kind!r} expects rows of rank {spec.input_rank}; got training data of shape "
-            f"{X_train.shape} and validation data of shape {X_val.shape}."
-        )
-    if len(X_train) < 2 or len(X_val) < 1:
-        raise InvalidInputError(
-            f"need at least 2 training rows and 1 validation row, got {len(X_train)} and {len(X_val)}."
-        )
+    _check_inputs(X_train, X_val, kind)
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
 
     # 1. Scaler from training rows only; the model trains in scaled space.
-    mean, scale = fit_scaler(X_train, cfg.scaler)
-    options = dict(model_options or {})
-    if "output_activation" not in options and cfg.scaler == "minmax":
-        options["output_activation"] = SCALERS["minmax"]
-    model = build_model(kind, make_config(kind, tuple(X_train.shape[1:]), options), tuple(X_train.shape[1:]))
-    model.set_scaler(torch.from_numpy(mean), torch.from_numpy(scale))
-    warn_if_overcomplete(model, weight_decay=cfg.weight_decay)
-    model.to(device)
-    xs_train = model.scale(torch.from_numpy(np.ascontiguousarray(X_train, dtype=np.float32)).to(device))
+    model = _build_scaled_model(X_train, kind, model_options, cfg).to(device)
+    xs_train = _scaled(model, X_train, device)
     model.fit_data(xs_train)
-    xs_val = model.scale(torch.from_numpy(np.ascontiguousarray(X_val, dtype=np.float32)).to(device))
+    xs_val = _scaled(model, X_val, device)
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     result = TrainResult(model=model, train_config=cfg, device=str(device))
@@ -195,36 +230,19 @@ def train_model(
     from tqdm.auto import tqdm
 
     # disable=None: tqdm shows the bar on a terminal only, never in logs or pipes.
-    bar = tqdm(range(cfg.epochs), desc=f"train {kind}", unit="epoch", file=sys.stderr,
+    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {kind}", unit="epoch", file=sys.stderr,
                disable=None if cfg.progress else True, leave=False)
     with _deterministic(cfg.threads):
         for epoch in bar:
-            # 2. One pass over shuffled mini-batches; corruption (denoising) only here.
-            model.train()
-            perm = torch.randperm(len(xs_train), generator=gen).to(device)
-            total, n_seen = 0.0, 0
-            logs: dict[str, float] = {}
-            for i in range(0, len(perm), cfg.batch_size):
-                xs = xs_train[perm[i : i + cfg.batch_size]]  # (B, *row_shape)
-                xs_in = model.corrupt(xs, gen)
-                if cfg.trim_fraction > 0 and type(model).loss is Autoencoder.loss:
-                    loss, logs = _trimmed_loss(model, xs_in, xs, cfg.trim_fraction)
-                else:
-                    loss, logs = model.loss(xs_in, xs)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(xs)
-                n_seen += len(xs)
+            # 2. One pass over shuffled mini-batches.
+            train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen)
             # 3. Validation: the mean anomaly score of held-out rows.
-            model.eval()
-            with torch.no_grad():
-                val_loss = float(model.row_error(xs_val).mean())
-            result.history.append({"epoch": epoch + 1, "train_loss": total / n_seen, "val_loss": val_loss, **logs})
-            bar.set_postfix(train=f"{total / n_seen:.4f}", val=f"{val_loss:.4f}")
+            val_loss = _val_loss(model, xs_val)
+            result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **logs})
+            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
             # 4. Early stopping: keep the best weights, stop after `patience` stale epochs.
             if val_loss < result.best_val_loss * (1 - cfg.min_delta):
-                result.best_val_loss, result.best_epoch = val_loss, epoch + 1
+                result.best_val_loss, result.best_epoch = val_loss, epoch
                 best_state = copy.deepcopy(model.state_dict())
                 stale = 0
             else:
@@ -232,6 +250,7 @@ def train_model(
                 if stale >= cfg.patience:
                     break
     bar.close()
+    # 5. Best weights back, kind-specific report, model on CPU in eval mode.
     model.load_state_dict(best_state)
     model.eval()
     result.model_report = model.training_report(xs_train)

@@ -1,26 +1,75 @@
 """Command-line plumbing shared by ``aeruntime`` and ``aeexport``.
 
-:class:`AeGroup` turns our typed errors into one line on stderr and the exit
-code of the contract (0 ok, 1 failure, 2 usage error), without a traceback
-unless ``--debug`` is given. Any other exception (a bug) is also reported as one
-line, exit code 1, with a hint to rerun with ``--debug`` for the traceback.
+:class:`AeGroup` gives both command lines one behaviour:
+
+- our typed errors become one line on stderr and the exit code of the contract
+  (0 ok, 1 failure, 2 usage error), without a traceback unless ``--debug`` is given;
+  any other exception (a bug) is also one line, exit code 1, with a hint to rerun
+  with ``--debug``;
+- click's usage errors are one line too (``Error: ... (see 'aeexport train --help')``);
+- ``--debug`` works before or after the subcommand;
+- warnings print as ``Warning: <message>`` on stderr, without a Python source line.
 """
 
 from __future__ import annotations
 
 import json
-
+import sys
+import warnings
 from typing import Any
 
 import click
 
 from .errors import AeError
 
-__all__ = ["AeGroup", "echo_json"]
+__all__ = ["DEFAULT_PROVIDERS", "PROVIDER_CHOICES", "AeGroup", "echo_json", "format_warning"]
+
+#: ``--providers`` choices and default, the same for every command that scores
+PROVIDER_CHOICES = ("auto", "cpu", "cuda")
+DEFAULT_PROVIDERS = "auto"
+
+
+def format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                   file: Any = None, line: str | None = None) -> None:
+    """A ``warnings.showwarning`` that prints ``Warning: <message>`` (one entry, no source line)."""
+    text = str(message).strip()
+    click.echo(f"Warning: {text}", err=True)
 
 
 class AeGroup(click.Group):
-    """A click group whose commands report :class:`AeError` without a traceback."""
+    """A click group whose commands report errors in one line and accept ``--debug`` anywhere."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `aeexport train ... --debug` means the same as `aeexport --debug train ...`
+        if "--" in args:
+            head, tail = args[: args.index("--")], args[args.index("--") :]
+        else:
+            head, tail = args, []
+        if "--debug" in head[1:]:
+            head = ["--debug", *[a for a in head if a != "--debug"]]
+        return super().parse_args(ctx, head + tail)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("standalone_mode", None)
+        debug = "--debug" in (kwargs.get("args") or (args[0] if args else None) or sys.argv[1:])
+        try:
+            with warnings.catch_warnings():
+                if not debug:
+                    warnings.showwarning = format_warning
+                rv = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            message = " ".join(exc.format_message().split())
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None and isinstance(
+                exc, click.UsageError) else ""
+            click.echo(f"Error: {message}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        if isinstance(rv, int):
+            sys.exit(rv)
+        return rv
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -58,6 +107,3 @@ def _default(o: Any) -> Any:
     if hasattr(o, "tolist"):
         return o.tolist()
     return str(o)
-
-
-
