@@ -500,7 +500,7 @@ def run(data: str | None, dataset: str | None, out: str, bundle: str | None, per
         if data is not None:
             raise click.UsageError("pass the data once: as DATA (the first argument), not also as --dataset.")
         warnings.warn(f"--dataset is deprecated; pass the data as the first argument: aeexport run {dataset} ...",
-                      DeprecationWarning, stacklevel=1)
+                      FutureWarning, stacklevel=1)
         data = dataset
     thr_kw = _threshold_kwargs(percentile, threshold, threshold_method, threshold_param, score)
     from .pipeline import run_pipeline

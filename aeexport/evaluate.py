@@ -117,8 +117,7 @@ def load_labelled(data: str | Path, input_shape: tuple[int, ...], label_column: 
             f"{data}: rows have {got} features (data shape {X.shape}), but the bundle expects {n_in} "
             f"(input shape {tuple(input_shape)}); evaluate with data of the same columns the model was trained on."
         )
-    if anomaly_class is not None:
-        y = binary_labels(np.asarray(y).reshape(-1), anomaly_class)
+    y = binary_labels(np.asarray(y).reshape(-1), anomaly_class)  # classes: names --anomaly-class as the fix
     y = as_binary_labels(y, len(X), f"{data}: labels")
     return X.reshape(len(X), *input_shape), y
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from .clibase import AeGroup, echo_json
+from .clibase import DEFAULT_PROVIDERS, PROVIDER_CHOICES, AeGroup, echo_json
 
-_PROVIDERS = ["auto", "cpu", "cuda"]
+#: inputs with named columns, where --label-column applies
+_TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 @click.group(cls=AeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,11 +24,12 @@ def main(debug: bool) -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
               help="Write scores and labels to .npy (structured), .npz or .csv; default: CSV on stdout.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads.")
-@click.option("--providers", type=click.Choice(_PROVIDERS), default="auto", show_default=True)
+@click.option("--providers", type=click.Choice(PROVIDER_CHOICES), default=DEFAULT_PROVIDERS, show_default=True)
 @click.option("--threshold", type=float, default=None, help="Override the bundle's calibrated threshold.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True,
               help="Rows scored per onnxruntime call.")
-@click.option("--label-column", default=None, help="CSV input: a label column to drop before scoring.")
+@click.option("--label-column", default=None,
+              help="CSV/Parquet input: a label column to drop before scoring (an error for .npy/.npz).")
 def score(bundle: str, input: str, out: str | None, providers: str, threshold: float | None,
           batch_size: int, label_column: str | None, threads: int | None) -> None:
     """Score INPUT (.npy, .npz, .csv, .parquet) with BUNDLE: higher = more anomalous; label 1 = anomaly.
@@ -35,12 +37,20 @@ def score(bundle: str, input: str, out: str | None, providers: str, threshold: f
     The input is read and the output written in chunks of --batch-size rows, so memory
     stays flat however large INPUT is; a progress bar shows on a terminal.
     """
+    from pathlib import Path
+
+    from .errors import InvalidInputError
     from .io import check_output_path
     from .model import load
-    from .errors import InvalidInputError
     from .stream import open_sink, open_source, progress
 
     check_output_path(out)  # fail before any work is done
+    if label_column is not None and Path(input).suffix.lower() not in _TABLE_SUFFIXES:
+        raise InvalidInputError(
+            f"--label-column {label_column!r} applies to tables with named columns ({', '.join(_TABLE_SUFFIXES)}), "
+            f"but {Path(input).name} is {Path(input).suffix or 'a file without suffix'}; arrays hold features only, "
+            "so drop --label-column."
+        )
     model = load(bundle, providers=providers, threshold=threshold, threads=threads)
     source = open_source(input, batch_size, label_column=label_column, row_shape=model.input_shape)
     thr = model.threshold
@@ -77,7 +87,20 @@ def info(bundle: str, as_json: bool) -> None:
         return
     width = max(map(len, summary))
     for key, value in summary.items():
-        click.echo(f"{key:<{width}}  {value}")
+        click.echo(f"{key:<{width}}  {_plain(value)}")
+
+
+def _plain(value: object) -> str:
+    """A value as text without Python reprs: lists comma-joined, dicts as ``key value`` pairs."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items()) if value else "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 @main.command()
