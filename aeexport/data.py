@@ -46,7 +46,7 @@ _LABEL_LIKE = re.compile(r"^(label|labels|target|class|y|ground_?truth|gt|fraud|
 
 
 #: fewer held-out rows than this make a calibrated threshold unstable (warned about)
-MIN_CALIBRATION_ROWS = 100
+MIN_CALIBRATION_ROWS = 50
 
 
 class LabelLikeColumnWarning(UserWarning):

@@ -64,10 +64,10 @@ def test_verify_fails_with_exit_1_on_a_parity_violation(tmp_path, runner, dense_
 
 
 def test_run_main_job_summary(tmp_path, runner):
-    r = runner.invoke(aeexport_main, ["run", "--dataset", "digits", "--out", str(tmp_path / "run"),
+    r = runner.invoke(aeexport_main, ["run", "digits", "--out", str(tmp_path / "run"),
                                       "--epochs", "5", "--json"])
     assert r.exit_code == 0, r.output
-    s = json.loads(r.output)
+    s = json.loads(r.stdout)
     assert s["rows"]["anomaly_class"] == 0 and s["parity_ok"]
     assert 0.5 < s["roc_auc"] <= 1.0 and 0 <= s["test_anomaly_rate"] <= 1
     scores = np.load(tmp_path / "run" / "test_scores.npz", allow_pickle=False)
