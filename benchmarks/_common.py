@@ -1,15 +1,40 @@
-"""Helpers shared by the edge benchmarks: machine description, medians, markdown output."""
+"""Helpers shared by the edge benchmarks: machine description, medians, markdown output.
+
+Output goes where the command line says: ``--out FILE``, or ``--record`` for the
+tracked ``benchmarks/results/<name>.md`` (what the README quotes), else a scratch
+file under the system temp directory, so a trial run never overwrites recorded results.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: where results go unless --out or --record says otherwise
+SCRATCH = Path(tempfile.gettempdir()) / "aeexport-benchmarks"
+
+
+def add_output_args(ap: argparse.ArgumentParser) -> None:
+    """``--out FILE`` and ``--record`` (write the tracked benchmarks/results/<name>.md)."""
+    group = ap.add_mutually_exclusive_group()
+    group.add_argument("--out", type=Path, default=None,
+                       help=f"write the markdown result here (default: a scratch file under {SCRATCH})")
+    group.add_argument("--record", action="store_true",
+                       help="write the tracked benchmarks/results/<name>.md that the README quotes")
+
+
+def result_path(name: str, out: Path | None = None, record: bool = False) -> Path:
+    """The file a benchmark writes: ``out``, the tracked result (``record``), or a scratch file."""
+    if out is not None:
+        return Path(out)
+    return (RESULTS if record else SCRATCH) / f"{name}.md"
 
 
 def machine() -> str:
@@ -53,14 +78,15 @@ def median_rows_per_s(fn, x, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def write(name: str, title: str, body: list[str], out: Path | None = None) -> Path:
-    """Write ``results/<name>.md`` with the command and the machine; print it too."""
-    path = out or RESULTS / f"{name}.md"
+def write(name: str, title: str, body: list[str], out: Path | None = None, record: bool = False) -> Path:
+    """Write the result (see :func:`result_path`) with the command and the machine; print it too."""
+    path = result_path(name, out, record)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "\n".join([f"# {title}", "", f"command: `{command()}`  ", f"machine: {machine()}  ",
                       f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "", *body]) + "\n"
     path.write_text(text, encoding="utf-8")
     print(text)
+    print(f"wrote {path}", file=sys.stderr)
     return path
 
 

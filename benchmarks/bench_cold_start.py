@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from _common import add_output_args, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bundle", type=Path)
     ap.add_argument("--repeats", type=int, default=9)
-    ap.add_argument("--out", type=Path, default=None)
+    add_output_args(ap)
     args = ap.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])}
     bundle = str(args.bundle.resolve())
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     body += [f"| {k} | {med[k]:.3f} | {medw[k]:.3f} |" for k in codes]
     body += ["", f"aeruntime is **{med[t] / med[a]:.1f}x** faster to first score "
                  f"({medw[t] / medw[a]:.1f}x for the whole process); target >= 5x."]
-    write("cold_start", "Cold start: aeruntime vs torch", body, args.out)
+    write("cold_start", "Cold start: aeruntime vs torch", body, args.out, args.record)
     return 0
 
 

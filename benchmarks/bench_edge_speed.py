@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import interleaved, write  # noqa: E402
+from _common import add_output_args, interleaved, write  # noqa: E402
 
 
 def gemm_flops(n: int = 2048, repeats: int = 7) -> float:
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--calls", type=int, default=2000, help="calls per batch-1 repeat")
     ap.add_argument("--batch", type=int, default=65536)
-    ap.add_argument("--out", type=Path, default=None)
+    add_output_args(ap)
     args = ap.parse_args(argv)
 
     import onnxruntime as ort
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 body.append("Variants that do not pay off in throughput here (slower than fp32): " + ", ".join(
                     f"{k} ({thr[k] / thr[f32]:.2f}x)" for k in slower) + ".")
                 body.append("")
-    write("edge_speed", "Edge variants: latency and throughput side by side", body, args.out)
+    write("edge_speed", "Edge variants: latency and throughput side by side", body, args.out, args.record)
     return 0
 
 

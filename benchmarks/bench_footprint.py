@@ -31,7 +31,7 @@ from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from _common import add_output_args, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,7 +99,7 @@ def fresh_venv() -> tuple[int, float, str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-fresh-venv", action="store_true")
-    ap.add_argument("--out", type=Path, default=None)
+    add_output_args(ap)
     args = ap.parse_args(argv)
     body = []
     if not args.no_fresh_venv:
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
              "CPU-only torch wheel would be smaller than that (not installed here, not measured).", "",
              f"The torch path is **{sizes['torch path'] / sizes['aeruntime[cpu]']:.1f}x** larger "
              f"({(sizes['torch path'] - nvidia) / sizes['aeruntime[cpu]']:.1f}x without the CUDA wheels)."]
-    write("footprint", "Installed footprint: aeruntime[cpu] vs torch", body, args.out)
+    write("footprint", "Installed footprint: aeruntime[cpu] vs torch", body, args.out, args.record)
     return 0
 
 

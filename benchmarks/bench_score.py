@@ -11,7 +11,7 @@ the torch model in eager mode (``scorer_graph`` under ``torch.inference_mode``).
 
 Usage::
 
-    python benchmarks/bench_score.py models/digits-dense [--repeats 7] [--batch 65536] [--out results.md]
+    python benchmarks/bench_score.py models/digits-dense [--repeats 7] [--batch 65536] [--out FILE | --record]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import command, interleaved, machine  # noqa: E402
+from _common import add_output_args, command, interleaved, machine, result_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calls", type=int, default=2000, help="calls per batch-1 repeat")
     ap.add_argument("--batch", type=int, default=65536)
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads for onnxruntime and torch (0 = default)")
-    ap.add_argument("--out", type=Path, default=None, help="append the markdown table to this file")
+    add_output_args(ap)  # the table is appended (one section per bundle)
     args = ap.parse_args(argv)
 
     import onnxruntime as ort
@@ -93,9 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    path = result_path("score", args.out, args.record)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+    print(f"appended to {path}", file=sys.stderr)
     return 0
 
 

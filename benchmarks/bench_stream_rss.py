@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from _common import add_output_args, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=65536)
     ap.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()))
-    ap.add_argument("--out", type=Path, default=None)
+    add_output_args(ap)
     args = ap.parse_args(argv)
     import json
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     change = rss[hi] / rss[lo] - 1
     body += ["", f"Peak RSS grows by **{100 * change:+.1f}%** from {lo:,} to {hi:,} rows "
                  f"({sizes[hi] / sizes[lo]:.0f}x the input); target: within 10%."]
-    write("stream_rss", "Streaming: peak memory vs input size", body, args.out)
+    write("stream_rss", "Streaming: peak memory vs input size", body, args.out, args.record)
     return 0
 
 
