@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from aeruntime._atomic import atomic_directory
 from aeruntime.errors import BundleNotFoundError, ManifestError
 from safetensors.numpy import load_file as load_np
@@ -27,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from .models import Autoencoder, build_model
 
-__all__ = ["save_checkpoint", "load_checkpoint", "model_from_weights", "CHECKPOINT_FORMAT", "MAX_HOLDOUT"]
+__all__ = ["CHECKPOINT_FORMAT", "MAX_HOLDOUT", "load_checkpoint", "model_from_weights", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = "aeexport-checkpoint/1"
 MAX_HOLDOUT = 4096

@@ -169,7 +169,7 @@ def _threshold_text(section: dict[str, Any]) -> str:
     return f"{section['value']:.6g} ({describe_threshold(section.get('method'), section.get('params'))})"
 
 
-def _epoch_cap_note(epochs_run: int, cap: int, stopped_at_cap: bool) -> str | None:
+def _epoch_cap_note(cap: int, stopped_at_cap: bool) -> str | None:
     if not stopped_at_cap:
         return None
     return (f"training stopped at the epoch cap (--epochs {cap}) with the validation loss still improving; "
@@ -216,7 +216,7 @@ def train(data: str, out: str, kind: str, label_column: str | None, anomaly_clas
                f"{result.best_val_loss:.5f} at epoch {result.best_epoch} ({result.seconds:.1f}s) -> {out}")
     if result.model_report:
         click.echo("model      " + _model_report_text(result.model_report))
-    note = _epoch_cap_note(len(result.history), cfg.epochs, result.hit_epoch_cap)
+    note = _epoch_cap_note(cfg.epochs, result.hit_epoch_cap)
     if note:
         click.echo("note       " + note)
 
@@ -421,13 +421,13 @@ def _inspect_rows(bundle: str, m: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("features", shown))
     rows.append(("latent", f"{m['latent']['name']} (batch, {', '.join(map(str, m['latent']['shape']))})"))
     for role, g in m["graphs"].items():
-        rows.append(("graph", f"{role}: {g.get('file', role + '.onnx')}, {', '.join(g['inputs'])} -> "
-                              f"{', '.join(g['outputs'])}"))
+        files = f"{role}: {g.get('file', role + '.onnx')}, {', '.join(g['inputs'])} -> {', '.join(g['outputs'])}"
+        rows.append(("graph", files))
     rows += [
         ("score", f"{m['score']['name']} ({m['score']['direction'].replace('_', ' ')})"),
         ("threshold", _threshold_text(m["threshold"])),
-        ("parity", f"{'ok' if parity.get('ok') else 'FAIL'} (export time), max abs diff "
-                   f"{parity.get('max_abs', float('nan')):.3e}"),
+        ("parity", (f"{'ok' if parity.get('ok') else 'FAIL'} (export time), max abs diff "
+                    f"{parity.get('max_abs', float('nan')):.3e}")),
         ("producer", ", ".join(f"{k} {v}" for k, v in m.get("producer", {}).items())),
     ]
     return rows
@@ -525,13 +525,13 @@ def _run_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
                         f"test {r['test_rows']}" + (f" (class {r['anomaly_class']} = anomaly)"
                                                     if r.get("anomaly_class") is not None else ""))]
     rows.append(("model", f"{s['model']}, {s['epochs_run']} epochs (best {s['best_epoch']})"))
-    note = _epoch_cap_note(s["epochs_run"], s.get("epoch_cap", 0), s.get("stopped_at_cap", False))
+    note = _epoch_cap_note(s.get("epoch_cap", 0), s.get("stopped_at_cap", False))
     if note:
         rows.append(("note", note))
     if s.get("model_report"):
         rows.append(("", _model_report_text(s["model_report"])))
-    rows.append(("threshold", f"{s['threshold']:.6g} ({describe_threshold(s['threshold_method'], s['threshold_params'])}"
-                              f", score {s['score']})"))
+    how = describe_threshold(s["threshold_method"], s["threshold_params"])
+    rows.append(("threshold", f"{s['threshold']:.6g} ({how}, score {s['score']})"))
     rows.append(("parity", f"ok, max abs diff {s['parity_max_abs']:.2e}"))
     if "test_anomaly_rate" in s:
         line = f"flagged {s['test_anomaly_rate']:.1%}"
@@ -541,11 +541,11 @@ def _run_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("test", line))
     hint = s.get("threshold_hint")
     if hint:
-        rows.append(("hint", f"on the test split, threshold {hint['threshold']:.6g} gives recall {hint['recall']:.1%} "
-                             f"at FPR {hint['false_positive_rate']:.1%} (the stored one: recall {s['recall']:.1%} at "
-                             f"FPR {s['false_positive_rate']:.1%}); to use it: aeruntime score --threshold "
-                             f"{hint['threshold']:.6g}, or re-export with --threshold-method target_fpr "
-                             f"--threshold-param {max(hint['false_positive_rate'], 0.001):.3g}"))
+        rows.append(("hint", (f"on the test split, threshold {hint['threshold']:.6g} gives recall {hint['recall']:.1%} "
+                              f"at FPR {hint['false_positive_rate']:.1%} (the stored one: recall {s['recall']:.1%} at "
+                              f"FPR {s['false_positive_rate']:.1%}); to use it: aeruntime score --threshold "
+                              f"{hint['threshold']:.6g}, or re-export with --threshold-method target_fpr "
+                              f"--threshold-param {max(hint['false_positive_rate'], 0.001):.3g}")))
     if s.get("plot"):
         rows.append(("plot", s["plot"]))
     rows.append(("time", f"{s['seconds']:.1f}s -> {s['bundle']}"))

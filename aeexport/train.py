@@ -22,7 +22,7 @@ from aeruntime.errors import InvalidInputError
 from .config import SCALERS, TrainConfig
 from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
 
-__all__ = ["TrainConfig", "TrainResult", "train_model", "fit_scaler", "resolve_device", "SCALERS"]
+__all__ = ["SCALERS", "TrainConfig", "TrainResult", "fit_scaler", "resolve_device", "train_model"]
 
 @dataclass
 class TrainResult:

@@ -312,3 +312,12 @@ def test_evaluate_and_score_share_the_providers_default():
     ev, sc = param(aeexport_main.commands["evaluate"], "providers"), param(aeruntime_main.commands["score"], "providers")
     assert ev.default == sc.default == DEFAULT_PROVIDERS
     assert list(ev.type.choices) == list(sc.type.choices)
+
+
+def test_verify_drops_the_label_column_of_csv_data(runner, dense_bundle, digits, tmp_path):
+    X, y = digits
+    path = _csv(tmp_path / "d.csv", X[:64], [f"p{j}" for j in range(64)], ("is_anomaly", (y[:64] == 0).astype(int)))
+    r = runner.invoke(aeexport_main, ["verify", str(dense_bundle), "--data", str(path), "--label-column", "is_anomaly",
+                                      "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["ok"]
