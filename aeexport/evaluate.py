@@ -117,8 +117,16 @@ def load_labelled(data: str | Path, input_shape: tuple[int, ...], label_column: 
             f"{data}: rows have {got} features (data shape {X.shape}), but the bundle expects {n_in} "
             f"(input shape {tuple(input_shape)}); evaluate with data of the same columns the model was trained on."
         )
-    y = binary_labels(np.asarray(y).reshape(-1), anomaly_class)  # classes: names --anomaly-class as the fix
-    y = as_binary_labels(y, len(X), f"{data}: labels")
+    if anomaly_class is not None:
+        y = binary_labels(np.asarray(y).reshape(-1), anomaly_class)
+    try:
+        y = as_binary_labels(y, len(X), f"{data}: labels")
+    except InvalidInputError as exc:
+        classes = np.asarray(y).dtype.kind in "fiub" and not set(np.unique(y).tolist()) <= {0, 1}
+        if not classes:
+            raise
+        raise InvalidInputError(f"{exc} On the command line: pass --anomaly-class C to treat class C as the "
+                                "anomalies.") from None
     return X.reshape(len(X), *input_shape), y
 
 
