@@ -410,8 +410,12 @@ def _inspect_rows(bundle: str, m: dict[str, Any]) -> list[tuple[str, str]]:
     """The manifest as (label, text) lines, without Python reprs."""
     cfg = m["model"].get("config", {})
     parity = m.get("parity", {})
-    rows = [
-        ("bundle", f"{bundle} (format {m['format_version']}, id {m['bundle_id']})"),
+    rows = [("bundle", f"{bundle} (format {m['format_version']}, id {m['bundle_id']})")]
+    if "variant" in m:
+        v = m["variant"]
+        parent = f"{v.get('parent_path', '?')} (id {v.get('parent_bundle_id', '?')})"
+        rows.append(("variant", f"{v.get('kind')} of {parent}: {v.get('description', '')}"))
+    rows += [
         ("model", m["model"]["kind"] + (f": {_kv_text(cfg)}" if cfg else "")),
         ("input", f"{m['input']['name']} (batch, {', '.join(map(str, m['input']['shape']))}) {m['input']['dtype']}"),
     ]
