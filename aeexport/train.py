@@ -76,6 +76,7 @@ class TrainResult:
             "device": self.device,
             "model_report": self.model_report,
             "train_config": asdict(self.train_config),
+            "history": self.history,
         }
 
 
