@@ -255,3 +255,37 @@ def format_comparison(r: dict[str, Any]) -> str:
     if "rows_from" in r:
         lines.append(f"rows: {r['rows_from']}")
     return "\n".join(lines)
+
+
+def _cli() -> Any:
+    """The ``aeexport compare-pca`` click command (registered in :mod:`aeexport.cli`)."""
+    import click
+
+    @click.command("compare-pca")
+    @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+    @click.argument("data")
+    @click.option("--label-column", default=None, help="CSV DATA: label column (1 = anomaly; PCA fits normal rows).")
+    @click.option("--anomaly-class", type=int, default=None, help="DATA labels with classes: the anomaly class.")
+    @click.option("--holdout-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
+                  show_default=True, help="Share of DATA held out when the bundle's own split cannot be reproduced.")
+    @click.option("--seed", type=int, default=0, show_default=True, help="Seeds that split and PCA.")
+    @click.option("--providers", default="cpu", show_default=True, help="aeruntime providers: cpu, cuda or auto.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+    def compare_pca_command(bundle: str, data: str, label_column: str | None, anomaly_class: int | None,
+                            holdout_fraction: float, seed: int, providers: str, as_json: bool) -> None:
+        """Reconstruction error and explained variance of BUNDLE vs PCA with as many components, on DATA.
+
+        PCA is fitted on the training rows (the bundle's own split when DATA is the data it was
+        trained on, e.g. 'digits'; else a seeded split of DATA) in the bundle's scaled space; both
+        reconstruct the held-out normal rows.
+        """
+        from aeruntime.clibase import echo_json
+
+        r = compare_pca_bundle(bundle, data, label_column=label_column, anomaly_class=anomaly_class,
+                               holdout_fraction=holdout_fraction, seed=seed, providers=providers)
+        if as_json:
+            echo_json(r)
+        else:
+            click.echo(format_comparison(r))
+
+    return compare_pca_command
