@@ -40,36 +40,49 @@ def _codec(precision: str, train_codes: np.ndarray, params: dict | None = None):
     return lambda z: dequantize_int8(quantize_int8(z, p), p)
 
 
-def measure(p, seed: int) -> list[dict]:
-    from aeexport.compare import fit_pca, scaler_of
+def _figures(p, x_hat: np.ndarray) -> dict:
+    """MSE (scaled, raw) and PSNR of reconstructions of ``p.test``; PSNR peak = the training rows' range."""
+    from aeexport.compare import scaler_of
 
-    model = p.model
-    shape = tuple(model.input_shape)
+    shape = tuple(p.model.input_shape)
     d = math.prod(shape)
-    mean, scale = (a.reshape(1, d) for a in scaler_of(model.manifest, shape))
+    _, scale = scaler_of(p.model.manifest, shape)
     test = p.test.reshape(len(p.test), d).astype(np.float64)
-    train = p.train.reshape(len(p.train), d).astype(np.float64)
-    peak = float(train.max() - train.min())  # PSNR peak: the training data's range, raw units
+    peak = float(p.train.max() - p.train.min())
+    r = test - x_hat.reshape(len(test), d)
+    mse_raw = float(np.mean(r**2))
+    return {"mse_scaled": float(np.mean((r / scale.reshape(1, d)) ** 2)), "mse_raw": mse_raw,
+            "psnr": 10 * math.log10(peak**2 / max(mse_raw, 1e-300))}
 
-    def figures(x_hat: np.ndarray) -> dict:
-        r = test - x_hat.reshape(len(test), d)
-        mse_raw = float(np.mean(r**2))
-        return {"mse_scaled": float(np.mean((r / scale) ** 2)), "mse_raw": mse_raw,
-                "psnr": 10 * math.log10(peak**2 / max(mse_raw, 1e-300))}
 
-    out = []
+def measure_ae(p) -> list[dict]:
+    """The autoencoder's code at fp32, fp16 and int8, decoded by the deployed decoder."""
+    model = p.model
     k = math.prod(model.latent_shape)
     z_train = model.encode(p.train.astype(np.float32)).reshape(len(p.train), k)
     z_test = model.encode(p.test.astype(np.float32)).reshape(len(p.test), k)
     stored = ((model.manifest.get("latent") or {}).get("quantization") or {}).get("int8")
+    out = []
     for prec, nbytes in BYTES.items():
         codec = _codec(prec, z_train, stored if prec == "int8" else None)
         x_hat = model.decode(codec(z_test).reshape(len(p.test), *model.latent_shape))
         note = ("manifest params" if stored else "fit_int8 on training codes") if prec == "int8" else ""
         out.append({"method": "autoencoder", "precision": prec, "values": k, "bytes": k * nbytes,
-                    "note": note, **figures(x_hat)})
-    xs_train, xs_test = (train - mean) / scale, (test - mean) / scale
-    for budget in sorted({k * b for b in BYTES.values()}, reverse=True):
+                    "note": note, **_figures(p, x_hat)})
+    return out
+
+
+def measure_pca(p, budgets: set[int], seed: int) -> list[dict]:
+    """PCA with ``B / bytes(precision)`` components for every byte budget ``B`` (scaled space)."""
+    from aeexport.compare import fit_pca, scaler_of
+
+    shape = tuple(p.model.input_shape)
+    d = math.prod(shape)
+    mean, scale = (a.reshape(1, d) for a in scaler_of(p.model.manifest, shape))
+    xs_train = (p.train.reshape(len(p.train), d) - mean) / scale
+    xs_test = (p.test.reshape(len(p.test), d) - mean) / scale
+    out = []
+    for budget in sorted(budgets, reverse=True):
         for prec, b in BYTES.items():
             if budget % b or budget // b > d:
                 continue
@@ -77,7 +90,7 @@ def measure(p, seed: int) -> list[dict]:
             c_train, c_test = pca.transform(xs_train).astype(np.float32), pca.transform(xs_test).astype(np.float32)
             x_hat = pca.inverse_transform(_codec(prec, c_train)(c_test)) * scale + mean
             out.append({"method": "pca", "precision": prec, "values": int(pca.n_components_), "bytes": budget,
-                        "note": "", **figures(x_hat)})
+                        "note": "", **_figures(p, x_hat)})
     return out
 
 
@@ -85,7 +98,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="directory of the shared .npz sets")
     ap.add_argument("--names", default="digits,30_satellite", help="comma-separated dataset names")
-    ap.add_argument("--latent-dim", type=int, default=None, help="code size (default: aeexport's for the width)")
+    ap.add_argument("--latent-dims", default="default",
+                    help="comma-separated code sizes, one AE each; 'default' = aeexport's default for the width")
     ap.add_argument("--epochs", type=int, default=200, help="upper bound (early stopping, patience 10)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "aeexport-bench" / "compression.md")
@@ -101,18 +115,22 @@ def main() -> None:
         "of the training rows in raw units. PCA is fitted on the training rows in the bundle's scaled space."),
         "",
     ]
+    dims = [None if v == "default" else int(v) for v in args.latent_dims.split(",")]
     with tempfile.TemporaryDirectory() as work:
         for name in args.names.split(","):
-            p = prepare(name, args.datasets, latent_dim=args.latent_dim, epochs=args.epochs, seed=args.seed,
-                        workdir=Path(work))
+            preps = [prepare(name, args.datasets, latent_dim=k, epochs=args.epochs, seed=args.seed,
+                             workdir=Path(work)) for k in dims]
+            p = preps[0]  # same seeded split for every code size
             d = math.prod(p.model.input_shape)
-            body += [(f"## {name}: {d} features ({4 * d} bytes per row at fp32), code of "
-                     f"{math.prod(p.model.latent_shape)}, {p.epochs} epochs, "
+            ae = [r for q in preps for r in measure_ae(q)]
+            codes = ", ".join(f"{math.prod(q.model.latent_shape)} ({q.epochs} epochs)" for q in preps)
+            body += [(f"## {name}: {d} features ({4 * d} bytes per row at fp32); AE codes {codes}; "
                      f"{len(p.train)} training / {len(p.test)} test rows"), "",
                      ("| bytes / row | ratio vs fp32 row | method | precision | code values | MSE (scaled) "
                      "| MSE (raw) | PSNR (dB) | int8 params |"),
                      "| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |"]
-            rows = sorted(measure(p, args.seed), key=lambda r: (-r["bytes"], r["method"], r["precision"]))
+            rows = ae + measure_pca(p, {r["bytes"] for r in ae}, args.seed)
+            rows.sort(key=lambda r: (-r["bytes"], r["method"], -r["psnr"]))
             for r in rows:
                 body.append(f"| {r['bytes']} | {4 * d / r['bytes']:.1f}x | {r['method']} | {r['precision']} "
                             f"| {r['values']} | {r['mse_scaled']:.4f} | {r['mse_raw']:.4g} | {r['psnr']:.2f} "
