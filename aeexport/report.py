@@ -134,7 +134,8 @@ def _parameter_count(bundle: Path, manifest: dict[str, Any]) -> tuple[int | None
         from safetensors.numpy import load_file
 
         tensors = load_file(str(w))
-        return sum(int(v.size) for k, v in tensors.items() if not k.startswith("scaler_")), "weights.safetensors"
+        # learned parameters live in submodules ("encoder.0.weight"); top-level tensors are buffers (scaler)
+        return sum(int(v.size) for k, v in tensors.items() if "." in k), "weights.safetensors"
     try:
         import onnx
         from onnx import numpy_helper

@@ -218,3 +218,39 @@ def test_report_renders_in_headless_chromium(digits_report, tmp_path):
     # the dark page header is drawn, and the page is not one flat background
     assert img[:40].mean() < 80
     assert img[200:].std() > 20
+
+
+@pytest.fixture(scope="module")
+def denoising_bundle(tmp_path_factory, digits) -> Path:
+    """A denoising AE trained briefly on all digits, the way `aeexport train digits` splits them."""
+    from aeexport.data import make_split
+    from aeexport.export import export_bundle
+    from aeexport.train import TrainConfig, train_model
+
+    X, _ = digits
+    split = make_split(X, None, val_fraction=0.15, seed=0)
+    cfg = TrainConfig(epochs=8, patience=5, progress=False, seed=0)
+    r = train_model(split.train, split.val, kind="denoising", model_options={"noise": "masking", "noise_level": 0.2},
+                    config=cfg)
+    out = tmp_path_factory.mktemp("bundles") / "denoising"
+    export_bundle(r.model, out, calibration_x=split.val, training=r.summary(),
+                  dataset={"source": "digits", "rows": len(X)})
+    return out
+
+
+def test_denoising_report_shows_noisy_and_denoised_rows(tmp_path, denoising_bundle, digits_report):
+    from aeexport.report import write_report
+
+    out = tmp_path / "dn.html"
+    write_report(denoising_bundle, out, "digits")
+    text = out.read_text(encoding="utf-8")
+    page = Page(text)
+    assert "reconstructions" in page.sections and "detection" not in page.sections  # trained on every class
+    assert "reproduced (seed 0)" in text
+    grid = decode_png(page.figures["reconstructions"])
+    assert_real_figure(grid)
+    assert "then noisy inputs and the model&#x27;s denoised output" in text
+    plain = decode_png(Page(digits_report[0].read_text(encoding="utf-8")).figures["reconstructions"])
+    # four rows of images (original, reconstruction, noisy, denoised) against two
+    assert grid.shape[0] / grid.shape[1] > 1.6 * plain.shape[0] / plain.shape[1]
+    assert {"loss_curves", "latent_map", "anomaly_errors"} <= set(page.figures)
