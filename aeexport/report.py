@@ -523,8 +523,9 @@ border-radius:8px;padding:8px 14px}.headline b{display:block;font-size:18px}.hea
 
 
 def _title(ctx: ReportContext) -> str:
-    m = ctx.manifest
-    return f"{m['model']['kind']} autoencoder · {ctx.bundle.name}"
+    b = ctx.bundle.resolve()
+    name = f"{b.parent.name}/{b.name}" if b.name == "bundle" else b.name
+    return f"{ctx.manifest['model']['kind']} autoencoder · {name}"
 
 
 def build_report(ctx: ReportContext) -> str:

@@ -54,7 +54,10 @@ def prepare(name: str, datasets: Path, *, latent_dim: int | None, epochs: int, s
     split = make_split(X, y, val_fraction=0.15, test_fraction=0.25, seed=seed)
     test = split.test[split.y_test == 0]
     cfg = TrainConfig(epochs=epochs, patience=10, progress=False, seed=seed)
-    options = {} if latent_dim is None else {"latent_dim": latent_dim}
+    # An explicit code size without widths gets no hidden layer from make_config (a near-linear AE):
+    # keep one hidden layer of max(d / 2, 2k), aeexport's default shape, so every code size is nonlinear.
+    options = {} if latent_dim is None else {"latent_dim": latent_dim,
+                                             "hidden": [max(X.shape[1] // 2, 2 * latent_dim)]}
     r = train_model(split.train, split.val, kind="dense", model_options=options, config=cfg)
     out = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=workdir)) / "bundle"
     export_bundle(r.model, out, calibration_x=split.val, training=r.summary(), dataset={"source": name})

@@ -108,7 +108,7 @@ def main() -> None:
 
     body = [
         ("Held-out normal test rows (normal rows split 60/15/25 train/val/test as `aeexport run` does, seed 0). "
-        "A small dense autoencoder (aeexport's default widths, Adam, at most "
+        "A small dense autoencoder (one hidden layer of max(d/2, 2k) units (aeexport's default shape), Adam, at most "
         f"{args.epochs} epochs, early stopping with patience 10: quick, not tuned). Bytes per row count the "
         "code only; int8 codes also need the per-dimension parameters once per stream (scale float32 + zero "
         "point, 8 bytes per code value, in the manifest). PSNR = 10 log10(peak^2 / MSE raw), peak = range "

@@ -51,7 +51,7 @@ def main() -> None:
                             f"| {pc['explained_variance']:.3f} | {ae['mse_raw']:.4g} | {pc['mse_raw']:.4g} |")
                 print(rows[-1], flush=True)
     body = [
-        ("A small dense autoencoder (aeexport's default widths for the input, Adam, at most "
+        ("A small dense autoencoder (one hidden layer of max(d/2, 2k) units, aeexport's default shape, Adam, at most "
         f"{args.epochs} epochs with early stopping, patience 10: quick, not tuned) against PCA with as many "
         "components as the code, both fitted on the same normal training rows (PCA in the bundle's standard-"
         "scaled space) and measured on held-out normal test rows (split as `aeexport run` does: normal rows "
