@@ -238,6 +238,7 @@ def denoising_bundle(tmp_path_factory, digits) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_denoising_report_shows_noisy_and_denoised_rows(tmp_path, denoising_bundle, digits_report):
     from aeexport.report import write_report
 
