@@ -255,3 +255,16 @@ def test_denoising_report_shows_noisy_and_denoised_rows(tmp_path, denoising_bund
     # four rows of images (original, reconstruction, noisy, denoised) against two
     assert grid.shape[0] / grid.shape[1] > 1.6 * plain.shape[0] / plain.shape[1]
     assert {"loss_curves", "latent_map", "anomaly_errors"} <= set(page.figures)
+
+
+def test_image_rows_come_from_the_input_shape_or_the_digits_dataset():
+    from aeexport.report import image_shape_of
+
+    conv = json.loads((MODELS / "digits-conv" / "manifest.json").read_text())
+    dense = json.loads((MODELS / "digits-dense" / "manifest.json").read_text())
+    assert image_shape_of(conv) == (1, 8, 8)  # rank-3 input
+    assert image_shape_of(dense) == (1, 8, 8)  # 64 flat features of digits
+    dense["dataset"]["source"] = "cardio.csv"
+    assert image_shape_of(dense) is None
+    dense["input"]["shape"] = [3, 4, 5]
+    assert image_shape_of(dense) == (3, 4, 5)
