@@ -556,5 +556,20 @@ def _run_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+# --- report helper (issue 13): `aeexport report`, `aeexport compare-pca` -------------------------------
+# The commands live in aeexport/report.py and aeexport/compare.py; their heavy imports (matplotlib,
+# sklearn, onnxruntime) happen only when a command runs.
+def _register_report_commands() -> None:
+    from .compare import _cli as _compare_cli
+    from .report import _cli as _report_cli
+
+    main.add_command(_report_cli())
+    main.add_command(_compare_cli())
+
+
+_register_report_commands()
+# --- end report helper ------------------------------------------------------------------------------
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
