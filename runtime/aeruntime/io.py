@@ -19,8 +19,15 @@ from .errors import BundleNotFoundError, InvalidInputError
 from .sinks import OUTPUT_SUFFIXES, SCORE_FIELDS, check_output_path, open_sink
 from .tables import INPUT_SUFFIXES, open_source, read_npz
 
-__all__ = ["read_table", "load_table", "Table", "write_scores", "check_output_path", "INPUT_SUFFIXES",
-           "OUTPUT_SUFFIXES"]
+__all__ = [
+    "INPUT_SUFFIXES",
+    "OUTPUT_SUFFIXES",
+    "Table",
+    "check_output_path",
+    "load_table",
+    "read_table",
+    "write_scores",
+]
 
 #: rows per chunk when a table is read whole
 _WHOLE_BATCH = 1 << 16

@@ -32,7 +32,7 @@ from .errors import InvalidInputError
 from .sinks import SCORE_FIELDS, Field, check_output_path, open_sink
 from .tables import open_source
 
-__all__ = ["JOBS", "JobSpec", "JobResult", "run_job", "feature_names", "int8_params", "code_columns", "progress"]
+__all__ = ["JOBS", "JobResult", "JobSpec", "code_columns", "feature_names", "int8_params", "progress", "run_job"]
 
 _NP_CODES = {"float32": "<f4", "float16": "<f2", "int8": "i1"}
 

@@ -38,7 +38,7 @@ import numpy as np
 from ._atomic import TMP_PREFIX
 from .errors import InvalidInputError
 
-__all__ = ["Field", "open_sink", "check_output_path", "OUTPUT_SUFFIXES", "SCORE_FIELDS", "SCORE_DTYPE"]
+__all__ = ["OUTPUT_SUFFIXES", "SCORE_DTYPE", "SCORE_FIELDS", "Field", "check_output_path", "open_sink"]
 
 OUTPUT_SUFFIXES = (".npy", ".npz", ".csv", ".parquet", ".pq")
 _TABLES = (".csv", ".parquet", ".pq")

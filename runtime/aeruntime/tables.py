@@ -42,7 +42,7 @@ import numpy as np
 
 from .errors import BundleNotFoundError, InvalidInputError
 
-__all__ = ["Chunk", "Source", "open_source", "INPUT_SUFFIXES", "TABLE_SUFFIXES", "label_index"]
+__all__ = ["INPUT_SUFFIXES", "TABLE_SUFFIXES", "Chunk", "Source", "label_index", "open_source"]
 
 #: suffixes of the tables (named columns)
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -355,7 +355,7 @@ def read_npz(path: Path, key: str | Sequence[str] = "X") -> tuple[np.ndarray, np
                     f"{path}: an .npz input must hold an array named {keys[0]!r} (and optionally 'y'); "
                     f"found {sorted(data.files)}. Save with np.savez(path, {keys[0]}=..., y=y)."
                 )
-            return data[found], (data["y"] if "y" in data else None)
+            return data[found], data.get("y")
     except (ValueError, OSError, EOFError) as exc:
         raise InvalidInputError(
             f"{path}: cannot read it as .npz ({exc}); the file may be truncated, or hold pickled objects, "
@@ -574,7 +574,7 @@ def _parquet_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape:
 
     try:
         pf = pq.ParquetFile(path, memory_map=False, buffer_size=_PARQUET_BUFFER, pre_buffer=False)
-    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError
+    except (OSError, ValueError, pa.ArrowException) as exc:  # ArrowInvalid is a ValueError
         raise InvalidInputError(f"{path}: not a readable Parquet file ({exc}).") from None
     schema = pf.schema_arrow
     names = list(schema.names)
