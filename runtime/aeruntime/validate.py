@@ -143,6 +143,5 @@ def check_finite(arr: np.ndarray, name: str = "X", cast: bool = False) -> None:
     # non-finite sum sends us to the exact (slower) check.
     with np.errstate(over="ignore", invalid="ignore"):  # large finite values may overflow the sum
         total = float(np.add.reduce(arr, axis=None))
-    if not math.isfinite(total):
-        if not np.isfinite(arr).all():
-            _raise_not_finite(arr, name, cast)
+    if not math.isfinite(total) and not np.isfinite(arr).all():
+        _raise_not_finite(arr, name, cast)

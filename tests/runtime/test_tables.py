@@ -10,19 +10,18 @@ import json
 import shutil
 from pathlib import Path
 
+import aeruntime
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
-
-import aeruntime
 from aeruntime.cli import main as aeruntime_main
 from aeruntime.errors import InvalidInputError
 from aeruntime.io import load_table, read_table, write_scores
 from aeruntime.sinks import Field, open_sink
 from aeruntime.tables import open_source
+from click.testing import CliRunner
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 DENSE = MODELS / "digits-dense"
