@@ -592,9 +592,13 @@ def _parquet_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape:
     n = pf.metadata.num_rows
     read_cols = [*sel.features, *([sel.label] if sel.label else []), *sel.ids]
 
-    def gen() -> Iterator[Chunk]:
+    # Small reads (about 1 MB of features each), re-cut into chunks of `batch` rows: the
+    # column readers then hold a few pages per column, not `batch` rows of every column.
+    step = max(1024, min(batch, (1 << 20) // max(1, 4 * len(read_cols))))
+
+    def blocks() -> Iterator[tuple[np.ndarray, np.ndarray | None, dict[str, Any], int]]:
         start = 0
-        for rb in pf.iter_batches(batch_size=batch, columns=read_cols, use_threads=False):
+        for rb in pf.iter_batches(batch_size=step, columns=read_cols, use_threads=False):
             x = np.empty((rb.num_rows, len(sel.features)), dtype=out_dtype)
             for j, name in enumerate(sel.features):
                 col = rb.column(name)
@@ -613,11 +617,15 @@ def _parquet_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape:
                     y = np.asarray(rb.column(sel.label).to_numpy(zero_copy_only=False), dtype=np.float64)
                 except (ValueError, TypeError):
                     raise InvalidInputError(f"{path}: label column {sel.label!r} holds non-numeric values.") from None
-            yield Chunk(_shape_rows(x, row_shape), start, rb.num_rows, y, {c: rb.column(c) for c in sel.ids})
+            yield x, y, {c: rb.column(c) for c in sel.ids}, rb.num_rows
             start += rb.num_rows
-            del rb
         if start == 0:
-            yield Chunk(np.empty((0, len(sel.features)), out_dtype), 0, 0)
+            yield np.empty((0, len(sel.features)), out_dtype), None, {}, 0
+
+    def gen() -> Iterator[Chunk]:
+        for chunk in _rebatch(blocks(), batch):
+            chunk.x = _shape_rows(chunk.x, row_shape)
+            yield chunk
 
     return Source(path, gen(), n_rows=n, total=n, unit="rows", dtype=out_dtype, columns=sel.features,
                   by_name=sel.by_name, ignored=sel.ignored, id_types={c: schema.field(c).type for c in sel.ids})
