@@ -121,7 +121,7 @@ TABLE = [
     Bad("empty", lambda c: c.model.score(np.zeros((0, N))), InvalidInputError,
         r"X has 0 rows .* expects at least one row"),
     Bad("nan", lambda c: c.model.score(with_value(math.nan)), InvalidInputError,
-        r"1 NaN and 0 infinite values.*first at row 1, index \(5,\).*Impute or drop"),
+        r"1 NaN and 0 infinite values.*first at row 1, column 5;.*Impute or drop"),
     Bad("inf", lambda c: c.model.predict(with_value(-math.inf, dtype=np.float32)), InvalidInputError,
         r"0 NaN and 1 infinite values"),
     Bad("beyond-float32", lambda c: c.model.score(with_value(1e39)), InvalidInputError,
