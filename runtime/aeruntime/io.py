@@ -11,13 +11,12 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .errors import BundleNotFoundError, InvalidInputError
+from .errors import InvalidInputError
 from .sinks import OUTPUT_SUFFIXES, SCORE_FIELDS, check_output_path, open_sink
-from .tables import INPUT_SUFFIXES, open_source, read_npz
+from .tables import INPUT_SUFFIXES, existing_file, open_source, read_npz
 
 __all__ = [
     "INPUT_SUFFIXES",
@@ -67,9 +66,7 @@ def load_table(path: str | os.PathLike[str], label_column: str | None = None, *,
     -------
     Table
     """
-    path = Path(path)
-    if not path.is_file():
-        raise BundleNotFoundError(f"input file {str(path)!r} does not exist.")
+    path = existing_file(path)
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz") and label_column is not None:
         open_source(path, 1, label_column=label_column)  # raises the typed "tables only" error
@@ -109,26 +106,12 @@ def read_table(
     path: str | os.PathLike[str], label_column: str | None = None, *, mmap: bool = False,
     feature_names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read features and optional labels from ``.npy``, ``.npz``, ``.csv`` or ``.parquet``.
-
-    Parameters
-    ----------
-    path : path-like
-        ``.npy`` (an array of rows), ``.npz`` (``X`` and optional ``y``), ``.csv``
-        (optional header; numeric columns) or ``.parquet``.
-    label_column : str, optional
-        Tables only: name of the column holding labels (removed from the features).
-    mmap : bool
-        Memory-map ``.npy`` files instead of reading them.
-    feature_names : sequence of str, optional
-        Tables only: select and order the feature columns by these names.
+    """``(X, y)`` from ``.npy``, ``.npz``, ``.csv`` or ``.parquet``: :func:`load_table` without the names.
 
     Returns
     -------
     X : ndarray of shape (n_rows, ...)
     y : ndarray of shape (n_rows,) or None
-
-    See :func:`load_table` for the column names too.
     """
     t = load_table(path, label_column, mmap=mmap, feature_names=feature_names)
     return t.X, t.y

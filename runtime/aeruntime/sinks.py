@@ -131,11 +131,18 @@ class _FileSink(Sink):
         super().__init__(fields)
         self.path = path
         self._tmps: list[Path] = []
+        self._handles: list[IO[bytes]] = []
 
     def _new_tmp(self) -> Path:
         tmp = _tmp_beside(self.path)
         self._tmps.append(tmp)
         return tmp
+
+    def _open_tmp(self) -> tuple[Path, IO[bytes]]:
+        tmp = self._new_tmp()
+        fh = open(tmp, "wb")  # noqa: SIM115 - closed by _close_handles
+        self._handles.append(fh)
+        return tmp, fh
 
     def _cleanup(self) -> None:
         for tmp in self._tmps:
@@ -147,7 +154,9 @@ class _FileSink(Sink):
         self._cleanup()
 
     def _close_handles(self) -> None:
-        pass
+        for fh in self._handles:
+            with contextlib.suppress(OSError):
+                fh.close()
 
 
 # ---------------------------------------------------------------------------- CSV (file or stdout)
@@ -179,17 +188,12 @@ def _csv_bytes(fields: Sequence[Field], arrays: list[np.ndarray], ids: dict[str,
 class _CsvSink(_FileSink):
     def __init__(self, path: Path, fields: Sequence[Field], ids: Sequence[str]) -> None:
         super().__init__(path, fields)
-        self._tmp = self._new_tmp()
-        self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in close/abort
+        self._tmp, self._fh = self._open_tmp()
         self._fh.write(_csv_header([*ids, *[c for f in self.fields for c in f.table_columns()]]))
 
     def _write(self, arrays: list[np.ndarray], ids: dict[str, Any]) -> None:
         if len(arrays[0]):
             self._fh.write(_csv_bytes(self.fields, arrays, ids))
-
-    def _close_handles(self) -> None:
-        with contextlib.suppress(OSError):
-            self._fh.close()
 
     def close(self) -> None:
         self._fh.flush()
@@ -241,8 +245,7 @@ class _NpySink(_FileSink):
     def __init__(self, path: Path, fields: Sequence[Field]) -> None:
         super().__init__(path, fields)
         self._dtype, self._row_shape = _record_dtype(self.fields)
-        self._body = self._new_tmp()
-        self._fh = open(self._body, "wb")  # noqa: SIM115
+        self._body, self._fh = self._open_tmp()
 
     def _write(self, arrays: list[np.ndarray], ids: dict[str, Any]) -> None:
         if len(arrays) == 1:
@@ -252,10 +255,6 @@ class _NpySink(_FileSink):
         for f, a in zip(self.fields, arrays):
             rec[f.name] = a
         self._fh.write(rec.tobytes())
-
-    def _close_handles(self) -> None:
-        with contextlib.suppress(OSError):
-            self._fh.close()
 
     def close(self) -> None:
         self._fh.close()
@@ -275,17 +274,11 @@ class _NpzSink(_FileSink):
 
     def __init__(self, path: Path, fields: Sequence[Field]) -> None:
         super().__init__(path, fields)
-        self._bodies = [self._new_tmp() for _ in self.fields]
-        self._fhs = [open(b, "wb") for b in self._bodies]  # noqa: SIM115
+        self._bodies, self._fhs = zip(*[self._open_tmp() for _ in self.fields])
 
     def _write(self, arrays: list[np.ndarray], ids: dict[str, Any]) -> None:
         for fh, a in zip(self._fhs, arrays):
             fh.write(a.tobytes())
-
-    def _close_handles(self) -> None:
-        for fh in self._fhs:
-            with contextlib.suppress(OSError):
-                fh.close()
 
     def close(self) -> None:
         self._close_handles()

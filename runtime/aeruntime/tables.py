@@ -42,7 +42,8 @@ import numpy as np
 
 from .errors import BundleNotFoundError, InvalidInputError
 
-__all__ = ["INPUT_SUFFIXES", "TABLE_SUFFIXES", "Chunk", "Source", "label_index", "open_source"]
+__all__ = ["INPUT_SUFFIXES", "TABLE_SUFFIXES", "Chunk", "Source", "existing_file", "label_index", "open_source",
+           "read_npz"]
 
 #: suffixes of the tables (named columns)
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -632,6 +633,14 @@ def _parquet_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape:
 
 
 # ---------------------------------------------------------------------------- entry point
+def existing_file(path: str | os.PathLike[str]) -> Path:
+    """``Path(path)``, or :class:`BundleNotFoundError` (exit code 2) when it is not a file."""
+    path = Path(path)
+    if not path.is_file():
+        raise BundleNotFoundError(f"input file {str(path)!r} does not exist.")
+    return path
+
+
 def open_source(path: str | os.PathLike[str], batch_size: int, *, label_column: str | None = None,
                 row_shape: tuple[int, ...] | None = None, feature_names: Sequence[str] | None = None,
                 id_columns: Sequence[str] = (), dtype: Any = np.float32, finite: bool = True,
@@ -668,9 +677,7 @@ def open_source(path: str | os.PathLike[str], batch_size: int, *, label_column: 
     -------
     Source
     """
-    path = Path(path)
-    if not path.is_file():
-        raise BundleNotFoundError(f"input file {str(path)!r} does not exist.")
+    path = existing_file(path)
     if batch_size < 1:
         raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}.")
     suffix = path.suffix.lower()

@@ -14,11 +14,11 @@ import aeruntime
 import numpy as np
 import pytest
 
+from ..runtime.test_tables import DENSE, NAMES, make_named_bundle
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node")
 CLI = ROOT / "examples" / "node" / "cli.js"
-DENSE = ROOT / "models" / "digits-dense"
-NAMES = [f"px{i}" for i in range(64)]
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed")
 
@@ -28,22 +28,13 @@ def run_node(*args) -> subprocess.CompletedProcess[str]:
                           check=False)
 
 
-@pytest.fixture()
-def named_bundle(tmp_path) -> Path:
-    b = tmp_path / "named"
-    shutil.copytree(DENSE, b)
-    m = json.loads((b / "manifest.json").read_text())
-    m["input"]["feature_names"] = NAMES
-    (b / "manifest.json").write_text(json.dumps(m, indent=1))
-    return b
-
-
 def _csv(path: Path, X: np.ndarray, names: list[str]) -> Path:
     np.savetxt(path, X, delimiter=",", header=",".join(names), comments="", fmt="%.9g")
     return path
 
 
-def test_node_reads_csv_columns_by_name(named_bundle, tmp_path):
+def test_node_reads_csv_columns_by_name(tmp_path):
+    named_bundle = make_named_bundle(tmp_path)
     if not (CLI.parent / "node_modules" / "onnxruntime-node").is_dir():
         pytest.fail("examples/node/node_modules is missing: run `npm ci --prefix examples/node`.")
     m = json.loads((DENSE / "manifest.json").read_text())

@@ -17,7 +17,7 @@ from aeruntime.codes import dequantize_int8, fit_int8, quantize_int8
 from aeruntime.jobs import run_job
 from click.testing import CliRunner
 
-from .test_tables import DENSE, MODELS, NAMES, rows, write_csv
+from .test_tables import DENSE, MODELS, NAMES, make_named_bundle, rows, write_csv
 
 BATCH = "32"  # smaller than the files: several chunks
 
@@ -89,11 +89,7 @@ def test_tables_pass_id_columns_through(model, X, tmp_path):
 
 
 def test_decoded_columns_carry_feature_names(tmp_path, X):
-    b = tmp_path / "named"
-    shutil.copytree(DENSE, b)
-    m = json.loads((b / "manifest.json").read_text())
-    m["input"]["feature_names"] = NAMES
-    (b / "manifest.json").write_text(json.dumps(m))
+    b = make_named_bundle(tmp_path)
     p = write_csv(tmp_path / "x.csv", X[:, ::-1], NAMES[::-1])  # by name: order does not matter
     ok("reconstruct", b, p, "--out", tmp_path / "r.parquet")
     t = pq.read_table(tmp_path / "r.parquet")

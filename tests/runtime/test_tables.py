@@ -44,8 +44,7 @@ def write_csv(path: Path, X: np.ndarray, names: list[str] | None = None, extra: 
     return path
 
 
-@pytest.fixture()
-def named_bundle(tmp_path) -> Path:
+def make_named_bundle(tmp_path: Path) -> Path:
     """digits-dense with ``input.feature_names`` in its manifest (what export writes for named data)."""
     b = tmp_path / "named"
     shutil.copytree(DENSE, b)
@@ -53,6 +52,11 @@ def named_bundle(tmp_path) -> Path:
     m["input"]["feature_names"] = NAMES
     (b / "manifest.json").write_text(json.dumps(m, indent=1))
     return b
+
+
+@pytest.fixture()
+def named_bundle(tmp_path) -> Path:
+    return make_named_bundle(tmp_path)
 
 
 def score_cli(*args) -> object:
