@@ -160,6 +160,18 @@ def _non_finite_error(path: Path, x: np.ndarray, row: int, elem: tuple[int, ...]
     )
 
 
+def _row_major(rb: Any, names: Sequence[str], dtype: np.dtype) -> np.ndarray:
+    """Columns ``names`` of a pyarrow RecordBatch (no nulls) -> C-ordered rows (n, len(names)).
+
+    Stacking the columns contiguously and copying the transpose is about 4x faster
+    than writing each column into a strided slot of the row-major array.
+    """
+    if not names:
+        return np.empty((rb.num_rows, 0), dtype=dtype)
+    cols = np.stack([rb.column(n).to_numpy(zero_copy_only=False) for n in names])  # (k, n)
+    return np.ascontiguousarray(cols.T, dtype=dtype)
+
+
 def _rebatch(blocks: Iterator[tuple[np.ndarray, np.ndarray | None, dict[str, Any], int]],
              batch: int) -> Iterator[Chunk]:
     """Re-cut (x, y, ids, progress) blocks of any size into chunks of exactly ``batch`` rows (last: fewer)."""
@@ -520,13 +532,9 @@ def _csv_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape: tup
                     break
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                     raise fail(exc) from None
-                k = len(features)
-                x = np.empty((rb.num_rows, k), dtype=dtype)
-                for j, name in enumerate(features):
-                    col = rb.column(name)
-                    if col.null_count:
-                        raise fail(None) from None
-                    x[:, j] = col.to_numpy(zero_copy_only=False)
+                if any(rb.column(name).null_count for name in features):
+                    raise fail(None) from None
+                x = _row_major(rb, features, dtype)
                 y = None
                 if sel.label is not None:
                     lab = rb.column(sel.label)
@@ -600,14 +608,13 @@ def _parquet_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape:
     def blocks() -> Iterator[tuple[np.ndarray, np.ndarray | None, dict[str, Any], int]]:
         start = 0
         for rb in pf.iter_batches(batch_size=step, columns=read_cols, use_threads=False):
-            x = np.empty((rb.num_rows, len(sel.features)), dtype=out_dtype)
-            for j, name in enumerate(sel.features):
+            for name in sel.features:
                 col = rb.column(name)
                 if col.null_count:
                     r = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
                     raise InvalidInputError(f"{path}: missing value in column {name!r}, row {start + r}; every "
                                             "feature needs a number. Impute or drop that row first.")
-                x[:, j] = col.to_numpy(zero_copy_only=False)
+            x = _row_major(rb, sel.features, out_dtype)
             if finite:
                 bad = _first_bad(x)
                 if bad is not None:
