@@ -171,15 +171,15 @@ def _open_input(job: JobSpec, model: Any, input: Any, batch_size: int, label_col
                 id_columns: Sequence[str]) -> Any:
     if job.reads == "rows":
         return open_source(input, batch_size, label_column=label_column, row_shape=tuple(model.input_shape),
-                           feature_names=feature_names(model), id_columns=id_columns)
+                           feature_names=feature_names(model), id_columns=id_columns, read_labels=False)
     # codes: tables written by `encode` name them z0..; other tables are read positionally
     names = code_columns(model)
     probe = open_source(input, 1, label_column=label_column, id_columns=id_columns, dtype=None, finite=False,
-                        npz_key=("z", "X"))
+                        npz_key=("z", "X"), read_labels=False)
     by_name = probe.columns is not None and all(n in probe.columns for n in names)
     return open_source(input, batch_size, label_column=label_column, row_shape=tuple(model.latent_shape),
                        feature_names=names if by_name else None, id_columns=id_columns, dtype=None,
-                       npz_key=("z", "X"))
+                       npz_key=("z", "X"), read_labels=False)
 
 
 def run_job(name: str, model: Any, input: Any, out: Any, *, batch_size: int = 65536,

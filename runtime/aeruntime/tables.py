@@ -230,8 +230,20 @@ class _Selection:
 
 
 def _select(path: Path, names: list[str] | None, *, feature_names: Sequence[str] | None,
-            label_column: str | None, id_columns: Sequence[str]) -> _Selection:
-    """Which table columns are features, label, ids, or ignored; typed errors for missing ones."""
+            label_column: str | None, id_columns: Sequence[str], read_labels: bool = True) -> _Selection:
+    """Which table columns are features, label, ids, or ignored; typed errors for missing ones.
+
+    With ``read_labels=False`` the label column is only left out of the features (never parsed).
+    """
+    sel = _select_columns(path, names, feature_names=feature_names, label_column=label_column,
+                          id_columns=id_columns)
+    if not read_labels:
+        sel.label = None
+    return sel
+
+
+def _select_columns(path: Path, names: list[str] | None, *, feature_names: Sequence[str] | None,
+                    label_column: str | None, id_columns: Sequence[str]) -> _Selection:
     if names is None:  # header-less CSV: positional
         if label_column is not None:
             label_index(path, None, label_column)
@@ -651,7 +663,7 @@ def existing_file(path: str | os.PathLike[str]) -> Path:
 def open_source(path: str | os.PathLike[str], batch_size: int, *, label_column: str | None = None,
                 row_shape: tuple[int, ...] | None = None, feature_names: Sequence[str] | None = None,
                 id_columns: Sequence[str] = (), dtype: Any = np.float32, finite: bool = True,
-                npz_key: str | Sequence[str] = "X") -> Source:
+                npz_key: str | Sequence[str] = "X", read_labels: bool = True) -> Source:
     """Open ``path`` for chunked reading; chunks hold arrays of shape (<= batch_size, *row_shape).
 
     Parameters
@@ -679,6 +691,9 @@ def open_source(path: str | os.PathLike[str], batch_size: int, *, label_column: 
         NaN/Inf value.
     npz_key : str or sequence of str
         Name(s) of the array to read from an ``.npz`` archive (the first present).
+    read_labels : bool, default True
+        False: the label column is skipped, not parsed (scoring needs no labels, which
+        may then be text such as "normal" / "attack").
 
     Returns
     -------
@@ -690,7 +705,7 @@ def open_source(path: str | os.PathLike[str], batch_size: int, *, label_column: 
     suffix = path.suffix.lower()
     id_columns = list(id_columns)
     sel_args = {"feature_names": list(feature_names) if feature_names else None, "label_column": label_column,
-                "id_columns": id_columns}
+                "id_columns": id_columns, "read_labels": read_labels}
     if suffix in (".npy", ".npz"):
         _no_arrays_options(path, label_column, id_columns)
         if suffix == ".npy":

@@ -233,3 +233,14 @@ def test_score_file_layouts_unchanged(tmp_path):
     rec = np.load(tmp_path / "s.npy", allow_pickle=False)
     assert rec.dtype == np.dtype([("score", "<f4"), ("label", "i1")]) and rec["score"].tolist() == [0.25, 1.5]
     assert write_scores(None, s, lab) == "score,label\n0.25,0\n1.5,1\n"
+
+
+def test_score_skips_a_text_label_column(tmp_path):
+    X = rows(12)
+    labels = np.array(["normal", "attack"] * 6)
+    p = write_csv(tmp_path / "l.csv", X, extra={"label": labels})
+    res = score_cli(DENSE, p, "--label-column", "label", "--out", tmp_path / "s.npy")
+    assert res.exit_code == 0, res.output
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy")["score"], aeruntime.load(DENSE).score(X))
+    with pytest.raises(InvalidInputError, match=r"label column 'label' holds non-numeric values \('normal' on line 2"):
+        read_table(p, label_column="label")  # training and evaluation need numeric labels
