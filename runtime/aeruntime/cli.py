@@ -127,14 +127,14 @@ def _job_command(name: str, help_text: str, reads: str, codes_choices: list[str]
                        else f"reconstructed {result.rows} rows -> {out}", err=True)
 
 
-_job_command("encode", "Latent codes of INPUT's rows (.npy, .npz, .csv, .parquet): dimensionality reduction, "
-             "or compression with --codes float16/int8. Streams in chunks; memory stays flat.",
-             "INPUT", ["float32", "float16", "int8"], "float32")
-_job_command("decode", "Rows reconstructed from latent CODES (as written by `aeruntime encode`; int8 and "
-             "float16 codes are detected in .npy/.parquet, pass --codes int8 for CSV).",
+_job_command("encode", "Encode INPUT's rows into latent codes.\n\nINPUT: .npy, .npz, .csv or .parquet. For "
+             "dimensionality reduction, or compression with --codes float16 / int8. Streams in chunks of "
+             "--batch-size rows; memory stays flat.", "INPUT", ["float32", "float16", "int8"], "float32")
+_job_command("decode", "Decode latent CODES into rows.\n\nCODES as `aeruntime encode` writes them: int8 and float16 "
+             "codes are detected in .npy/.parquet (pass --codes int8 for CSV). Output in raw feature units.",
              "CODES", ["auto", "float32", "float16", "int8"], "auto")
-_job_command("reconstruct", "decode(encode(INPUT)): the model's reconstruction of each row, in raw units.",
-             "INPUT")
+_job_command("reconstruct", "Reconstruct INPUT's rows: decode(encode(rows)).\n\nOutput in raw feature units, "
+             "streamed like `score`.", "INPUT")
 # ---- end io helper block ----------------------------------------------------------------------------
 
 
