@@ -39,7 +39,7 @@ def _inf_row():
     ("x", "match"),
     [
         (np.ones((3, 10), np.float32), r"X has 10 features, but the model expects 64\. Pass an array of shape \(n_rows, 64\)"),
-        (_nan_row(), r"1 NaN and 0 infinite values.*first at row 2, index \(5,\).*expects finite numbers"),
+        (_nan_row(), r"1 NaN and 0 infinite values.*first at row 2, column 5;.*expects finite numbers"),
         (_inf_row(), r"0 NaN and 1 infinite values.*first at row 1"),
         (np.full((2, 64), 1e39), r"infinite values \(values beyond the float32 range"),
         (np.zeros((0, 64), np.float32), r"X has 0 rows .*expects at least one row"),

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 import aeruntime
 from aeruntime.cli import main as aeruntime_main
-from aeruntime.stream import open_sink, open_source
+from aeruntime.sinks import open_sink
+from aeruntime.tables import open_source
 
 BATCH = 128  # smaller than the file: 1797 rows -> 15 chunks
 
@@ -38,14 +39,14 @@ def test_npy_stream_equals_one_shot_and_releases_chunks(dense_bundle, one_shot, 
     X, _, s, labels = one_shot
     np.save(tmp_path / "x.npy", X)
     chunks = list(open_source(tmp_path / "x.npy", BATCH, row_shape=(64,)))
-    assert len(chunks) == -(-len(X) // BATCH) and sum(n for _, n in chunks) == len(X)
+    assert len(chunks) == -(-len(X) // BATCH) and sum(c.progress for c in chunks) == len(X)
     res = _score(dense_bundle, tmp_path / "x.npy", tmp_path / "s.npy")
     _check_npy(tmp_path / "s.npy", s, labels)
     assert "scoring" not in res.output  # no progress bar when stderr is not a terminal
     np.save(tmp_path / "x64.npy", X.astype(np.float64))
     _score(dense_bundle, tmp_path / "x64.npy", tmp_path / "s64.csv")
     got = np.loadtxt(tmp_path / "s64.csv", delimiter=",", skiprows=1)
-    np.testing.assert_allclose(got[:, 0], s, rtol=1e-8)
+    np.testing.assert_array_equal(got[:, 0].astype(np.float32), s)  # shortest round-trip float32 text
     np.testing.assert_array_equal(got[:, 1], labels)
 
 
@@ -89,7 +90,7 @@ def test_failed_stream_leaves_no_partial_output(dense_bundle, one_shot, tmp_path
     res = CliRunner().invoke(aeruntime_main, ["score", str(dense_bundle), str(tmp_path / "bad.npy"),
                                               "--out", str(tmp_path / "s.csv"), "--batch-size", str(BATCH)])
     assert res.exit_code == 2 and "NaN" in res.output
-    assert "chunk starting at row 1408" in res.output and "first at row 92" in res.output  # 1408 + 92 = 1500
+    assert "bad.npy: row 1500, column 3 holds a NaN" in res.output  # the row in the file, not in the chunk
     assert (tmp_path / "s.csv").read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npy", "s.csv"]
 

@@ -84,7 +84,11 @@ async function main(argv) {
     return 0;
   }
 
-  const table = require('./lib/table').readTable(args[1]);
+  const featureNames = (bundle.manifest.input || {}).feature_names || null;
+  const table = require('./lib/table').readTable(args[1], featureNames);
+  if (table.ignored && table.ignored.length) {
+    process.stderr.write(`note: ${args[1]}: ignored ${table.ignored.length} column(s) the model does not use: ${table.ignored.slice(0, 10).join(', ')}\n`);
+  }
   const scores = await bundle.score({ data: table.data, shape: table.shape }, { batchSize: opts.batchSize });
   const labels = bundle.label(scores);
   if (opts.json) {

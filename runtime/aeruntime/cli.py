@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import click
-import numpy as np
 
 from .clibase import DEFAULT_PROVIDERS, PROVIDER_CHOICES, AeGroup, echo_json
 
-#: inputs with named columns, where --label-column applies
-_TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 @click.group(cls=AeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +19,7 @@ def main(debug: bool) -> None:
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
 @click.argument("input", type=click.Path(dir_okay=False, exists=True))
 @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write scores and labels to .npy (structured), .npz or .csv; default: CSV on stdout.")
+              help="Write scores and labels to .npy (structured), .npz, .csv or .parquet; default: CSV on stdout.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads.")
 @click.option("--providers", type=click.Choice(PROVIDER_CHOICES), default=DEFAULT_PROVIDERS, show_default=True)
 @click.option("--threshold", type=float, default=None, help="Override the bundle's calibrated threshold.")
@@ -37,39 +34,19 @@ def score(bundle: str, input: str, out: str | None, providers: str, threshold: f
     The input is read and the output written in chunks of --batch-size rows, so memory
     stays flat however large INPUT is; a progress bar shows on a terminal.
     """
-    from pathlib import Path
-
-    from .errors import InvalidInputError
-    from .io import check_output_path
+    from .jobs import run_job
     from .model import load
-    from .stream import open_sink, open_source, progress
+    from .sinks import check_output_path
 
     check_output_path(out)  # fail before any work is done
-    if label_column is not None and Path(input).suffix.lower() not in _TABLE_SUFFIXES:
-        raise InvalidInputError(
-            f"--label-column {label_column!r} applies to tables with named columns ({', '.join(_TABLE_SUFFIXES)}), "
-            f"but {Path(input).name} is {Path(input).suffix or 'a file without suffix'}; arrays hold features only, "
-            "so drop --label-column."
-        )
     model = load(bundle, providers=providers, threshold=threshold, threads=threads)
-    source = open_source(input, batch_size, label_column=label_column, row_shape=model.input_shape)
-    thr = model.threshold
-    with open_sink(out) as sink, progress(source.total, source.unit) as bar:
-        for chunk, step in source:
-            if len(chunk):
-                try:
-                    scores = model.score(chunk)
-                except InvalidInputError as exc:  # say where in the file the bad chunk starts
-                    raise InvalidInputError(f"{input}, chunk starting at row {sink.rows}: {exc}") from None
-                sink.write(scores, (scores > thr).astype(np.int8))
-            bar.update(step)
-        if sink.rows == 0:
-            model.score(np.empty((0, *model.input_shape), np.float32))  # raises the typed empty-input error
+    result = run_job("score", model, input, out, batch_size=batch_size, label_column=label_column)
+    _report_job(input, result)
     if out is not None:
-        n = sink.rows
+        n = result.rows
         click.echo(
-            f"scored {n} rows -> {out} (threshold {thr:.6g}, "
-            f"{sink.anomalies} anomalies, {sink.anomalies / n:.1%})",
+            f"scored {n} rows -> {out} (threshold {result.threshold:.6g}, "
+            f"{result.anomalies} anomalies, {result.anomalies / n:.1%})",
             err=True,
         )
 
@@ -114,6 +91,64 @@ def doctor(as_json: bool) -> None:
         echo_json(report)
     else:
         click.echo(format_doctor(report))
+
+
+# ---- io helper: encode / decode / reconstruct (aeruntime.jobs) -------------------------------------
+def _report_job(input: str, result: object) -> None:
+    """Tell on stderr which table columns were matched by name and which were ignored."""
+    ignored = getattr(result, "ignored", [])
+    if ignored:
+        shown = ", ".join(ignored[:10]) + (f" and {len(ignored) - 10} more" if len(ignored) > 10 else "")
+        click.echo(f"note: {input}: ignored {len(ignored)} column(s) the model does not use: {shown}", err=True)
+
+
+def _job_command(name: str, help_text: str, reads: str, codes_choices: list[str] | None = None,
+                 codes_default: str = "float32") -> None:
+    def codes_option(f: object) -> object:
+        if codes_choices is None:
+            return f
+        return click.option("--codes", type=click.Choice(codes_choices), default=codes_default, show_default=True,
+                            help="Precision of the latent codes (int8: per-dimension affine, parameters in the "
+                                 "manifest).")(f)
+
+    @main.command(name=name, help=help_text)
+    @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+    @click.argument("input", metavar=reads, type=click.Path(dir_okay=False, exists=True))
+    @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+                  help="Write .npy, .npz, .csv or .parquet; default: CSV on stdout.")
+    @click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads.")
+    @click.option("--providers", type=click.Choice(_PROVIDERS), default="auto", show_default=True)
+    @click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True,
+                  help="Rows per onnxruntime call; memory stays flat.")
+    @click.option("--label-column", default=None, help="CSV/Parquet input: a label column to skip.")
+    @click.option("--id-column", "id_columns", multiple=True,
+                  help="CSV/Parquet input: a column copied to the (table) output; repeatable.")
+    @codes_option
+    def command(bundle: str, input: str, out: str | None, threads: int | None, providers: str, batch_size: int,
+                label_column: str | None, id_columns: tuple[str, ...], codes: str = "float32") -> None:
+        from .jobs import run_job
+        from .model import load
+        from .sinks import check_output_path
+
+        check_output_path(out, id_columns)
+        model = load(bundle, providers=providers, threads=threads)
+        result = run_job(name, model, input, out, batch_size=batch_size, label_column=label_column,
+                         id_columns=id_columns, codes=codes)
+        _report_job(input, result)
+        if out is not None:
+            click.echo(f"{name}d {result.rows} rows -> {out}" if name != "reconstruct"
+                       else f"reconstructed {result.rows} rows -> {out}", err=True)
+
+
+_job_command("encode", "Encode INPUT's rows into latent codes.\n\nINPUT: .npy, .npz, .csv or .parquet. For "
+             "dimensionality reduction, or compression with --codes float16 / int8. Streams in chunks of "
+             "--batch-size rows; memory stays flat.", "INPUT", ["float32", "float16", "int8"], "float32")
+_job_command("decode", "Decode latent CODES into rows.\n\nCODES as `aeruntime encode` writes them: int8 and float16 "
+             "codes are detected in .npy/.parquet (pass --codes int8 for CSV). Output in raw feature units.",
+             "CODES", ["auto", "float32", "float16", "int8"], "auto")
+_job_command("reconstruct", "Reconstruct INPUT's rows: decode(encode(rows)).\n\nOutput in raw feature units, "
+             "streamed like `score`.", "INPUT")
+# ---- end io helper block ----------------------------------------------------------------------------
 
 
 if __name__ == "__main__":  # pragma: no cover

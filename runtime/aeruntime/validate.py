@@ -70,7 +70,8 @@ def _raise_not_finite(arr: np.ndarray, name: str, cast: bool) -> None:
     n_nan = int(np.isnan(arr).sum())
     n_inf = int(bad.sum()) - n_nan
     first = np.argwhere(bad)[0]
-    where = f"row {first[0]}" + (f", index {tuple(int(i) for i in first[1:])}" if len(first) > 1 else "")
+    rest = tuple(int(i) for i in first[1:])
+    where = f"row {first[0]}" + (f", column {rest[0]}" if len(rest) == 1 else f", element {rest}" if rest else "")
     note = " (values beyond the float32 range, about ±3.4e38, become infinite when cast)" if cast else ""
     raise InvalidInputError(
         f"{name} contains {n_nan} NaN and {n_inf} infinite values{note}, first at {where}; "
@@ -142,6 +143,5 @@ def check_finite(arr: np.ndarray, name: str = "X", cast: bool = False) -> None:
     # non-finite sum sends us to the exact (slower) check.
     with np.errstate(over="ignore", invalid="ignore"):  # large finite values may overflow the sum
         total = float(np.add.reduce(arr, axis=None))
-    if not math.isfinite(total):
-        if not np.isfinite(arr).all():
-            _raise_not_finite(arr, name, cast)
+    if not math.isfinite(total) and not np.isfinite(arr).all():
+        _raise_not_finite(arr, name, cast)

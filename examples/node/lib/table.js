@@ -2,7 +2,10 @@
 /**
  * Reading input rows: `.npy` (float32/float64, C order, never pickled objects)
  * and `.csv` (optional header line, numeric columns), the same rules as
- * aeruntime's `read_table`.
+ * aeruntime's `read_table`. When the bundle's manifest names its training
+ * columns (`input.feature_names`), a CSV with a header is matched to them by
+ * name: extra columns are ignored (and reported), missing ones are an error;
+ * arrays and header-less CSV stay positional.
  */
 
 const fs = require('fs');
@@ -69,45 +72,72 @@ function readNpy(file) {
 }
 
 /**
- * Read a numeric `.csv` file: an optional header line, then one row per line.
- * @returns {{data: Float64Array, shape: number[], header: string[]|null}}
+ * Pick the columns named `featureNames` from a header, in that order.
+ * @returns {{index: number[], ignored: string[]}}
  */
-function readCsv(file) {
+function selectColumns(file, header, featureNames) {
+  const missing = featureNames.filter((n) => !header.includes(n));
+  if (missing.length) {
+    throw invalid(`${file}: missing ${missing.length} of the ${featureNames.length} feature columns the model was trained on: `
+      + `${JSON.stringify(missing.slice(0, 20))}; the file has ${JSON.stringify(header.slice(0, 20))}. Columns are matched by name: rename or add them.`);
+  }
+  const dup = header.filter((n, i) => header.indexOf(n) !== i);
+  if (dup.length) throw invalid(`${file}: the columns ${JSON.stringify([...new Set(dup)])} appear more than once; give every column its own name.`);
+  return { index: featureNames.map((n) => header.indexOf(n)), ignored: header.filter((n) => !featureNames.includes(n)) };
+}
+
+/**
+ * Read a numeric `.csv` file: an optional header line, then one row per line.
+ * @param {string} file
+ * @param {string[]|null} [featureNames] the bundle's training columns: select them by name
+ * @returns {{data: Float64Array, shape: number[], header: string[]|null, columns: string[]|null, ignored: string[]}}
+ */
+function readCsv(file, featureNames = null) {
   const text = fs.readFileSync(file, 'utf8');
-  let rows = text.split(/\r?\n/).map((l) => l.split(',')).filter((r) => r.some((c) => c.trim() !== ''));
+  const lines = text.split(/\r?\n/);
+  const rows = [];
+  lines.forEach((l, k) => {
+    const r = l.split(',');
+    if (r.some((c) => c.trim() !== '')) rows.push({ r, line: k + 1 });
+  });
   if (rows.length === 0) throw invalid(`${file}: the CSV file is empty; expected a header and numeric rows.`);
   let header = null;
-  if (!rows[0].every((c) => parseNumber(c) !== null)) {
-    header = rows[0].map((c) => c.trim());
-    rows = rows.slice(1);
+  if (!rows[0].r.every((c) => parseNumber(c) !== null)) {
+    header = rows[0].r.map((c) => c.trim().replace(/^"(.*)"$/, '$1'));
+    rows.shift();
   }
-  const width = header ? header.length : rows[0].length;
-  const data = new Float64Array(rows.length * width);
-  rows.forEach((r, i) => {
-    const line = i + 1 + (header ? 1 : 0);
+  const width = header ? header.length : rows.length ? rows[0].r.length : 0;
+  let index = [...Array(width).keys()];
+  let ignored = [];
+  if (header && featureNames && featureNames.length) ({ index, ignored } = selectColumns(file, header, featureNames));
+  const k = index.length;
+  const data = new Float64Array(rows.length * k);
+  rows.forEach(({ r, line }, i) => {
     if (r.length !== width) {
       throw invalid(`${file}: line ${line} has ${r.length} fields, but the ${header ? 'header' : 'first line'} has ${width}. Fix the malformed line.`);
     }
-    r.forEach((c, j) => {
-      const v = parseNumber(c);
+    index.forEach((j, c) => {
+      const name = header ? JSON.stringify(header[j]) : String(j + 1);
+      if (r[j].trim() === '') throw invalid(`${file}: missing value in column ${name}, line ${line}; every feature needs a number.`);
+      const v = parseNumber(r[j]);
       if (v === null) {
-        throw invalid(`${file}: line ${line}, column ${j + 1}: expected a number, got ${JSON.stringify(c)}. Drop or encode non-numeric columns first.`);
+        throw invalid(`${file}: line ${line}, column ${name}: expected a number, got ${JSON.stringify(r[j])}. Drop or encode non-numeric columns first.`);
       }
-      data[i * width + j] = v;
+      data[i * k + c] = v;
     });
   });
-  return { data, shape: [rows.length, width], header };
+  return { data, shape: [rows.length, k], header, columns: header ? index.map((j) => header[j]) : null, ignored };
 }
 
-/** Read `.npy` or `.csv` rows. */
-function readTable(file) {
+/** Read `.npy` or `.csv` rows (CSV columns by name when `featureNames` is given). */
+function readTable(file, featureNames = null) {
   if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
     throw new AeBundleError('NOT_FOUND', `input file ${JSON.stringify(file)} does not exist.`);
   }
   const ext = path.extname(file).toLowerCase();
   if (ext === '.npy') return readNpy(file);
-  if (ext === '.csv') return readCsv(file);
+  if (ext === '.csv') return readCsv(file, featureNames);
   throw invalid(`${file}: unsupported input type ${JSON.stringify(ext)}; expected .npy or .csv.`);
 }
 
-module.exports = { readTable, readNpy, readCsv };
+module.exports = { readTable, readNpy, readCsv, selectColumns };
