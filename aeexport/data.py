@@ -3,7 +3,7 @@
 Data sources: ``"digits"`` (scikit-learn's bundled 8x8 digits, 1797 x 64, values
 0-16), or a file: ``.npy`` (rows), ``.npz`` (``X`` and optional ``y``), ``.csv``
 (optional header, optional label column) or ``.parquet`` (numeric columns, optional
-label column). Files are read by :func:`aeruntime.io.read_table` (Parquet by
+label column). Files are read by :func:`aeruntime.io.load_table` (Parquet by
 pyarrow), never unpickled. Tables keep their column names
 (:attr:`Dataset.feature_names`), which export writes into the bundle so readers
 match columns by name.
@@ -17,7 +17,6 @@ anomaly; on ``digits`` the anomaly class defaults to
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 import warnings
@@ -26,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import read_table
+from aeruntime.io import load_table
+from aeruntime.tables import check_table_options
 
-__all__ = ["DIGITS_ANOMALY_CLASS", "MIN_CALIBRATION_ROWS", "TABLE_SUFFIXES", "Dataset", "FewRowsWarning",
+__all__ = ["DIGITS_ANOMALY_CLASS", "MIN_CALIBRATION_ROWS", "Dataset", "FewRowsWarning",
            "LabelLikeColumnWarning", "Split", "anomaly_labels", "as_model_input", "check_label_column", "load_dataset",
            "make_split", "warn_if_few_calibration_rows"]
 
@@ -38,7 +38,6 @@ BUILTIN = ("digits",)
 DIGITS_ANOMALY_CLASS = 0
 
 #: inputs with named columns, where ``--label-column`` applies
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 #: column names that usually hold a label rather than a feature (matched case-insensitively)
 _LABEL_LIKE = re.compile(r"^(label|labels|target|class|y|ground_?truth|gt|fraud|is_.+|anomal.*|outlier.*)$",
@@ -89,14 +88,7 @@ class Split:
 
 def check_label_column(path: str | Path, label_column: str | None) -> None:
     """Refuse ``label_column`` for inputs without named columns (.npy, .npz) instead of ignoring it."""
-    suffix = Path(path).suffix.lower()
-    if label_column is not None and suffix not in TABLE_SUFFIXES:
-        how = "store the labels as 'y' in the .npz (np.savez(path, X=X, y=y))" if suffix == ".npz" else \
-            "save the data as .npz with X and y, or as a CSV with a label column"
-        raise InvalidInputError(
-            f"--label-column {label_column!r} applies to tables with named columns ({', '.join(TABLE_SUFFIXES)}), "
-            f"but {Path(path).name} is {suffix or 'a file without suffix'}; drop --label-column, or {how}."
-        )
+    check_table_options(path, label_column)
 
 
 def load_dataset(source: str, label_column: str | None = None) -> Dataset:
@@ -120,13 +112,8 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
             "pass 'digits' or a path to a .npy, .npz, .csv or .parquet file."
         )
     check_label_column(path, label_column)
-    names: list[str] | None = None
-    if path.suffix.lower() in (".parquet", ".pq"):
-        X, y, names = _read_parquet(path, label_column)
-    else:
-        X, y = read_table(path, label_column=label_column)
-        if path.suffix.lower() == ".csv":
-            names = _csv_feature_names(path, label_column)
+    table = load_table(path, label_column=label_column)
+    X, y, names = table.X, table.y, table.feature_names
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
         raise InvalidInputError(f"{path}: features have dtype {X.dtype}; expected numbers.")
@@ -146,57 +133,6 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
         _warn_label_like(path, X, names)
     image_shape = tuple(X.shape[1:]) if X.ndim == 4 else None
     return Dataset(X.astype(np.float32), y, path.name, image_shape, names)  # type: ignore[arg-type]
-
-
-def _csv_feature_names(path: Path, label_column: str | None) -> list[str] | None:
-    """The CSV header's column names (label column removed), or None when the first line is numbers."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        first = next((r for r in csv.reader(fh) if r and any(c.strip() for c in r)), None)
-    if first is None:
-        return None
-    header = [c.strip() for c in first]
-    if all(_is_number(c) for c in header):
-        return None
-    return [c for c in header if c != label_column]
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
-def _read_parquet(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-    """Numeric columns of a Parquet file as (X (n, n_features), y or None, feature names)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-        import pyarrow.types as pat
-    except ImportError:
-        raise InvalidInputError(f"{path}: reading Parquet needs pyarrow; pip install pyarrow.") from None
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise InvalidInputError(f"{path}: not a readable Parquet file ({exc}).") from None
-    names = list(table.column_names)
-    y = None
-    if label_column is not None:
-        if label_column not in names:
-            raise InvalidInputError(f"{path}: label column {label_column!r} not found; the columns are {names}. "
-                                    "Pass one of those names.")
-        y = table.column(label_column).to_numpy(zero_copy_only=False).astype(np.float64)
-        names.remove(label_column)
-    cols = []
-    for name in names:
-        col = table.column(name)
-        if not (pat.is_integer(col.type) or pat.is_floating(col.type) or pat.is_boolean(col.type)):
-            raise InvalidInputError(f"{path}: column {name!r} has type {col.type}; expected numbers. "
-                                    "Drop or encode non-numeric columns first.")
-        cols.append(col.to_numpy(zero_copy_only=False).astype(np.float64))
-    X = np.stack(cols, axis=1) if cols else np.empty((table.num_rows, 0))
-    return X, y, names
 
 
 def _warn_label_like(path: Path, X: np.ndarray, names: list[str]) -> None:

@@ -117,7 +117,7 @@ def _job_command(name: str, help_text: str, reads: str, codes_choices: list[str]
     @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
                   help="Write .npy, .npz, .csv or .parquet; default: CSV on stdout.")
     @click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads.")
-    @click.option("--providers", type=click.Choice(_PROVIDERS), default="auto", show_default=True)
+    @click.option("--providers", type=click.Choice(PROVIDER_CHOICES), default=DEFAULT_PROVIDERS, show_default=True)
     @click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True,
                   help="Rows per onnxruntime call; memory stays flat.")
     @click.option("--label-column", default=None, help="CSV/Parquet input: a label column to skip.")

@@ -42,7 +42,7 @@ import numpy as np
 
 from .errors import BundleNotFoundError, InvalidInputError
 
-__all__ = ["INPUT_SUFFIXES", "TABLE_SUFFIXES", "Chunk", "Source", "existing_file", "label_index", "open_source",
+__all__ = ["INPUT_SUFFIXES", "TABLE_SUFFIXES", "Chunk", "Source", "check_table_options", "existing_file", "label_index", "open_source",
            "read_npz"]
 
 #: suffixes of the tables (named columns)
@@ -279,6 +279,13 @@ def _select_columns(path: Path, names: list[str] | None, *, feature_names: Seque
         return _Selection(features, label_column, list(id_columns), [n for n in names if n not in chosen], True)
     features = [n for n in names if n not in reserved]
     return _Selection(features, label_column, list(id_columns), [], False)
+
+
+def check_table_options(path: str | os.PathLike[str], label_column: str | None = None,
+                        id_columns: Sequence[str] = ()) -> None:
+    """Refuse ``--label-column``/``--id-column`` for inputs without named columns (.npy, .npz)."""
+    if Path(path).suffix.lower() not in TABLE_SUFFIXES:
+        _no_arrays_options(Path(path), label_column, id_columns)
 
 
 def _no_arrays_options(path: Path, label_column: str | None, id_columns: Sequence[str]) -> None:

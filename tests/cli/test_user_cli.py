@@ -108,13 +108,13 @@ def test_label_column_on_arrays_is_an_error(runner, tabular, tmp_path, suffix):
     else:
         np.savez(path, X=X, y=y)
     r = runner.invoke(aeexport_main, ["train", str(path), "--out", str(tmp_path / "c"), "--label-column", "y"])
-    assert r.exit_code == 2 and "--label-column 'y' applies to tables" in r.output
+    assert r.exit_code == 2 and "--label-column 'y' applies to CSV and Parquet tables only" in r.output
     np.save(tmp_path / "d.npy", np.zeros((3, 64), np.float32))
     r = runner.invoke(aeruntime_main, ["score", str(MODELS / "digits-dense"), str(tmp_path / "d.npy"),
                                        "--label-column", "y"])
-    assert r.exit_code == 2 and "--label-column 'y' applies to tables" in r.output
+    assert r.exit_code == 2 and "--label-column 'y' applies to CSV and Parquet tables only" in r.output
     r = runner.invoke(aeexport_main, ["evaluate", str(MODELS / "digits-dense"), str(path), "--label-column", "y"])
-    assert r.exit_code == 2 and "--label-column 'y' applies to tables" in r.output
+    assert r.exit_code == 2 and "--label-column 'y' applies to CSV and Parquet tables only" in r.output
 
 
 def test_multiclass_labels_take_anomaly_class_in_train_and_evaluate(runner, tabular, tmp_path, dense_bundle, digits):
