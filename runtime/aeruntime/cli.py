@@ -93,5 +93,12 @@ def doctor(as_json: bool) -> None:
         click.echo(format_doctor(report))
 
 
+# --- spark (issue 12): `aeruntime spark score ...`, implemented in spark_cli.py ---
+from .spark_cli import spark as _spark_group  # noqa: E402
+
+main.add_command(_spark_group)
+# --- end spark ---
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -163,6 +163,8 @@ class _Plan:
         rep = self.report
         if rep is not None:
             rep._loads.add(int(loaded))
+            if loaded:
+                rep._paths.add({str(model.path)})
             rep._workers.add({f"{socket.gethostname()}:{os.getpid()}"})
         offset = 0
         for batch in batches:
@@ -319,6 +321,8 @@ class ScoreReport:
         Times a Python worker loaded (and verified) the bundle; at most one per worker process.
     workers : set of str
         ``host:pid`` of every Python worker process that ran a task.
+    bundle_paths : set of str
+        Where the workers that loaded the model read the bundle (a ``SparkFiles`` copy with ``ship=True``).
     """
 
     def __init__(self, spark: Any) -> None:
@@ -329,6 +333,7 @@ class ScoreReport:
         self._batches = sc.accumulator(0)
         self._loads = sc.accumulator(0)
         self._workers = sc.accumulator(set(), _SetParam())
+        self._paths = sc.accumulator(set(), _SetParam())
 
     rows = property(lambda self: int(self._rows.value))
     invalid_rows = property(lambda self: int(self._invalid.value))
@@ -336,11 +341,13 @@ class ScoreReport:
     batches = property(lambda self: int(self._batches.value))
     model_loads = property(lambda self: int(self._loads.value))
     workers = property(lambda self: set(self._workers.value))
+    bundle_paths = property(lambda self: set(self._paths.value))
 
     def as_dict(self) -> dict[str, Any]:
         """The counts as a JSON-serializable dict."""
         return {"rows": self.rows, "invalid_rows": self.invalid_rows, "anomalies": self.anomalies,
-                "batches": self.batches, "model_loads": self.model_loads, "workers": sorted(self.workers)}
+                "batches": self.batches, "model_loads": self.model_loads, "workers": sorted(self.workers),
+                "bundle_paths": sorted(self.bundle_paths)}
 
     def __repr__(self) -> str:
         return f"ScoreReport({self.as_dict()})"
