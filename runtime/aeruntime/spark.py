@@ -261,7 +261,7 @@ class _Plan:
             full = np.zeros((n, width), np.float32)
             full[~bad] = res
             res = full
-        mask = None if bad is None else pa.array(bad)
+        mask = bad  # numpy mask for pa.array (True = null)
         arrays = [batch.column(i) for i in self.keep]
         n_anom = 0
         if self.op == "score":
@@ -276,7 +276,7 @@ class _Plan:
         else:
             offsets = pa.array(np.arange(0, (n + 1) * width, width, dtype=np.int32))
             values = pa.array(res.reshape(-1), type=pa.float32())
-            arrays.append(pa.ListArray.from_arrays(offsets, values, mask=mask))
+            arrays.append(pa.ListArray.from_arrays(offsets, values, mask=None if bad is None else pa.array(bad)))
         names = [self.names[i] for i in self.keep] + list(self.out_names)
         return pa.RecordBatch.from_arrays(arrays, names=names), int(0 if bad is None else bad.sum()), n_anom
 
