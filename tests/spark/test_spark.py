@@ -176,11 +176,12 @@ def bad_df(df):
               .withColumn("px9", F.when(F.col("id") == 1100, F.lit(float("nan"))).otherwise(F.col("px9"))))
 
 
-def test_bad_rows_fail_naming_the_column_and_the_row(bad_df):
+@pytest.mark.parametrize("keep", [None, ["id"]])  # features passed through / packed into one array
+def test_bad_rows_fail_naming_the_column_and_the_row(bad_df, keep):
     from aeruntime import spark as aespark
 
-    out = aespark.score(bad_df.filter("id < 1050"), MODELS / "digits-dense", COLS)
-    with pytest.raises(Exception, match=r"column 'px5' is null at row \d+ of partition \d+ \(id=1017, v=\[") as e:
+    out = aespark.score(bad_df.filter("id < 1050"), MODELS / "digits-dense", COLS, keep=keep)
+    with pytest.raises(Exception, match=r"column 'px5' is null at row \d+ of partition \d+ \(id=1017[,)]") as e:
         out.collect()
     assert "InvalidInputError" in str(e.value) and "on_invalid='null'" in str(e.value)
 
@@ -190,8 +191,8 @@ def test_bad_rows_get_null_scores_and_are_counted(spark, bad_df, rows):
 
     ids, X = rows
     report = aespark.ScoreReport(spark)
-    got = _collect(aespark.score(bad_df, MODELS / "digits-dense", COLS, on_invalid="null", report=report),
-                   "score", "label")
+    got = _collect(aespark.score(bad_df, MODELS / "digits-dense", COLS, on_invalid="null", report=report,
+                                 keep=["id"]), "score", "label")
     bad = {1017, 1100}
     assert [i for i, s in zip(got["id"], got["score"]) if s is None] == sorted(bad)
     assert [i for i, s in zip(got["id"], got["label"]) if s is None] == sorted(bad)
