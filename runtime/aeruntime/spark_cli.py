@@ -124,7 +124,7 @@ def score_cmd(bundle: str, input: str, out: str, features: str | None, keep: str
     Writes OUT with the input's columns (or --keep) plus `score` and `label`; a local OUT
     is written beside itself and renamed when complete.
     """
-    from . import spark as aespark
+    from aeruntime import spark as aespark
 
     fmt_in = _format(input, in_format)
     fmt_out = out_format if out_format != "auto" else _FORMATS.get(Path(out.rstrip("/")).suffix.lower(), "parquet")

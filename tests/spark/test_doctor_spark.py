@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import BIN, SUBPROCESS_ENV
+from tests.conftest import BIN, ROOT, SUBPROCESS_ENV
 
 
 def _fake_java(tmp_path, version: str):
@@ -48,3 +48,19 @@ def test_doctor_text_has_a_spark_verdict(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "spark        aeruntime.spark (pyspark + pyarrow + Java)" in res.stdout
     assert "NOT usable: no usable Java runtime (no java on PATH or in JAVA_HOME)" in res.stdout
+
+
+def test_spark_cli_runs_as_a_spark_submit_script():
+    """spark-submit runs the module file as a script: it must import aeruntime absolutely, not shadow stdlib."""
+    path = subprocess.run([str(BIN / "python"), "-m", "aeruntime.spark_cli", "--script"], env=SUBPROCESS_ENV,
+                          capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert path.endswith("aeruntime/spark_cli.py")
+    res = subprocess.run([str(BIN / "python"), path, "score", "--help"], env=SUBPROCESS_ENV, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "Score INPUT (Parquet or CSV) with BUNDLE on Spark" in res.stdout
+    res = subprocess.run([str(BIN / "python"), path, "score", str(ROOT / "models" / "digits-dense"), "table.unknown",
+                          "--out", "o.parquet"], env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith("Error: cannot tell the format of 'table.unknown'")
