@@ -59,7 +59,7 @@ def _trained_bundle(tmp_path_factory, digits_split, kind, name, **options):
     kwargs = {}
     if "feature_names" in inspect.signature(export_bundle).parameters:
         kwargs["feature_names"] = COLS
-    export_bundle(res.model, out, calibration_x=digits_split.val, training=res.summary(), **kwargs)
+    export_bundle(res.model, out, calibration_x=digits_split.val, training=res.summary(), batches=(1, 7), **kwargs)
     if not kwargs:  # export without the parameter yet: record the names the way the manifest holds them
         p = out / "manifest.json"
         m = json.loads(p.read_text())
@@ -128,8 +128,10 @@ def test_array_and_vector_columns_give_the_same_scores(df, rows):
     ref = aeruntime.load(b).score(X.reshape(-1, 1, 8, 8))
     by_array = _collect(aespark.score(df, b, "v", keep=["id"]), "score")
     by_vector = _collect(aespark.score(df.withColumn("vec", array_to_vector("v")), b, "vec", keep=["id"]), "score")
+    by_default = _collect(aespark.score(df.select("id", "v"), b), "score")  # the only array column
     np.testing.assert_allclose(by_array["score"], ref, rtol=0, atol=1e-6)
     np.testing.assert_allclose(by_vector["score"], ref, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(by_default["score"], ref, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("output", ["array", "columns", "vector"])
@@ -200,6 +202,10 @@ def test_bad_rows_get_null_scores_and_are_counted(spark, bad_df, rows):
     ref = aeruntime.load(MODELS / "digits-dense").score(X[keep])
     np.testing.assert_allclose([s for s in got["score"] if s is not None], ref, rtol=0, atol=1e-6)
     assert report.invalid_rows == 2 and report.rows == N_ROWS
+    enc = _collect(aespark.encode(bad_df, MODELS / "digits-dense", COLS, on_invalid="null", keep=["id"]), "latent")
+    assert [i for i, z in zip(enc["id"], enc["latent"]) if z is None] == sorted(bad)
+    np.testing.assert_allclose([z for z in enc["latent"] if z is not None],
+                               aeruntime.load(MODELS / "digits-dense").encode(X[keep]), rtol=0, atol=1e-6)
 
 
 def test_schema_errors_fail_before_any_task(spark, df):
