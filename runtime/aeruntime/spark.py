@@ -166,6 +166,7 @@ class _Plan:
             rep._loads.add(int(loaded))
             if loaded:
                 rep._paths.add({str(model.path)})
+            rep._threads.add({self.spec.threads})
             rep._workers.add({f"{socket.gethostname()}:{os.getpid()}"})
         offset = 0
         for batch in batches:
@@ -329,6 +330,8 @@ class ScoreReport:
         ``host:pid`` of every Python worker process that ran a task.
     bundle_paths : set of str
         Where the workers that loaded the model read the bundle (a ``SparkFiles`` copy with ``ship=True``).
+    threads : set of int
+        onnxruntime intra-op threads the tasks' models were loaded with (``spark.task.cpus`` unless ``threads=``).
     """
 
     def __init__(self, spark: Any) -> None:
@@ -340,6 +343,7 @@ class ScoreReport:
         self._loads = sc.accumulator(0)
         self._workers = sc.accumulator(set(), _SetParam())
         self._paths = sc.accumulator(set(), _SetParam())
+        self._threads = sc.accumulator(set(), _SetParam())
 
     rows = property(lambda self: int(self._rows.value))
     invalid_rows = property(lambda self: int(self._invalid.value))
@@ -348,12 +352,13 @@ class ScoreReport:
     model_loads = property(lambda self: int(self._loads.value))
     workers = property(lambda self: set(self._workers.value))
     bundle_paths = property(lambda self: set(self._paths.value))
+    threads = property(lambda self: set(self._threads.value))
 
     def as_dict(self) -> dict[str, Any]:
         """The counts as a JSON-serializable dict."""
         return {"rows": self.rows, "invalid_rows": self.invalid_rows, "anomalies": self.anomalies,
                 "batches": self.batches, "model_loads": self.model_loads, "workers": sorted(self.workers),
-                "bundle_paths": sorted(self.bundle_paths)}
+                "bundle_paths": sorted(self.bundle_paths), "threads": sorted(self.threads)}
 
     def __repr__(self) -> str:
         return f"ScoreReport({self.as_dict()})"

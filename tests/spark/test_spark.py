@@ -281,6 +281,7 @@ def test_model_loads_once_per_worker_not_per_batch(spark, df, tmp_path):
     assert first.model_loads < many.rdd.getNumPartitions()
     assert second.model_loads <= len(second.workers - first.workers)  # reused workers load nothing again
     assert first.bundle_paths == {str(b)}
+    assert first.threads == {int(spark.sparkContext.getConf().get("spark.task.cpus", "1"))} == {1}
 
 
 def test_bundle_shipped_with_addfile(spark, df, rows, tmp_path):
