@@ -151,5 +151,12 @@ _job_command("reconstruct", "Reconstruct INPUT's rows: decode(encode(rows)).\n\n
 # ---- end io helper block ----------------------------------------------------------------------------
 
 
+# --- spark (issue 12): `aeruntime spark score ...`, implemented in spark_cli.py ---
+from .spark_cli import spark as _spark_group  # noqa: E402
+
+main.add_command(_spark_group)
+# --- end spark ---
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

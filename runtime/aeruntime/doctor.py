@@ -4,13 +4,20 @@ onnxruntime lists the providers it was *built* with
 (``get_available_providers``); whether one is *usable* only shows when a
 session is created on it and ``session.get_providers()`` is read back. The
 report does exactly that with a one-node graph per provider, and probes the
-CUDA and cuDNN libraries with ``ctypes``.
+CUDA and cuDNN libraries with ``ctypes``. For ``aeruntime.spark`` it says
+whether PySpark and pyarrow are installed (without importing PySpark) and
+whether a Java runtime of the version that PySpark needs runs (``java -version``).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
 import platform
+import re
+import shutil
+import subprocess
 import warnings
 from typing import Any
 
@@ -19,7 +26,7 @@ import numpy as np
 from ._ort import ort
 from .providers import probe_cuda_libraries
 
-__all__ = ["doctor_report", "format_doctor"]
+__all__ = ["doctor_report", "format_doctor", "spark_report"]
 
 #: serialized ONNX model (IR 7, opset 13): y = Identity(x), x float[1]; built with onnx.helper
 _PROBE_MODEL = (
@@ -40,8 +47,60 @@ def _usable(provider: str) -> dict[str, Any]:
         ok = provider in ran_on and out.tolist() == [1.0]
         return {"usable": ok, "session_providers": ran_on,
                 "note": None if ok else f"session fell back to {ran_on}"}
-    except Exception as exc:  # any failure to create/run means "not usable"
+    except Exception as exc:  # noqa: BLE001  (any failure to create/run means "not usable")
         return {"usable": False, "session_providers": [], "note": str(exc).splitlines()[0][:200]}
+
+
+#: oldest Java each PySpark major version runs on (Spark 4 dropped Java 8 and 11)
+_JAVA_FOR_SPARK = {3: 8, 4: 17}
+
+
+def _version(dist: str) -> str | None:
+    if importlib.util.find_spec(dist) is None:
+        return None
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:  # importable but not installed as a distribution
+        return "unknown"
+
+
+def _java() -> dict[str, Any]:
+    """The Java runtime PySpark would start: $JAVA_HOME/bin/java, else java on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    path = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not path or not os.path.exists(path):
+        return {"path": None, "version": None, "major": None, "note": "no java on PATH or in JAVA_HOME"}
+    try:
+        res = subprocess.run([path, "-version"], check=False, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return {"path": path, "version": None, "major": None, "note": f"`java -version` failed: {exc}"}
+    m = re.search(r'version "([^"]+)"', res.stderr + res.stdout)
+    if res.returncode != 0 or m is None:
+        return {"path": path, "version": None, "major": None, "note": "`java -version` printed no version"}
+    version = m.group(1)
+    parts = version.split(".")
+    major = int(parts[1] if parts[0] == "1" and len(parts) > 1 else re.match(r"\d+", parts[0]).group())  # type: ignore[union-attr]
+    return {"path": path, "version": version, "major": major, "note": None}
+
+
+def spark_report() -> dict[str, Any]:
+    """Whether ``aeruntime.spark`` can run here: pyspark and pyarrow versions, the Java runtime, a verdict."""
+    pyspark, pyarrow = _version("pyspark"), _version("pyarrow")
+    java = _java()
+    problems = []
+    if pyspark is None:
+        problems.append("pyspark is not installed (pip install 'aeruntime[spark]')")
+    if pyarrow is None:
+        problems.append("pyarrow is not installed (pip install 'aeruntime[spark]')")
+    need = None
+    if pyspark not in (None, "unknown"):
+        need = _JAVA_FOR_SPARK.get(int(pyspark.split(".")[0]), 17)
+    if java["major"] is None:
+        problems.append(f"no usable Java runtime ({java['note']}); install Java {need or 17} or set JAVA_HOME")
+    elif need is not None and java["major"] < need:
+        problems.append(f"Java {java['major']} is too old for PySpark {pyspark} (needs {need}+)")
+    return {"pyspark": pyspark, "pyarrow": pyarrow, "java": java, "java_needed": need,
+            "usable": not problems, "problems": problems}
 
 
 def doctor_report() -> dict[str, Any]:
@@ -57,6 +116,7 @@ def doctor_report() -> dict[str, Any]:
         "available_providers": available,
         "providers": {p: _usable(p) for p in available},
         "cuda_libraries": probe_cuda_libraries(),
+        "spark": spark_report(),
     }
 
 
@@ -77,4 +137,14 @@ def format_doctor(r: dict[str, Any]) -> str:
     cuda = "CUDAExecutionProvider"
     usable = cuda in r["providers"] and r["providers"][cuda]["usable"]
     lines.append(f"verdict      providers='auto' runs on {'CUDA' if usable else 'CPU'}")
+    sp = r.get("spark")
+    if sp is not None:
+        java = sp["java"]
+        lines.append("spark        aeruntime.spark (pyspark + pyarrow + Java)")
+        lines.append(f"  {'pyspark':<32} {sp['pyspark'] or 'not installed'}")
+        lines.append(f"  {'pyarrow':<32} {sp['pyarrow'] or 'not installed'}")
+        where = f"{java['version']} at {java['path']}" if java["version"] else java["note"]
+        lines.append(f"  {'java':<32} {where}" + (f" (needs {sp['java_needed']}+)" if sp["java_needed"] else ""))
+        lines.append("  verdict                          " + ("usable" if sp["usable"] else
+                                                              "NOT usable: " + "; ".join(sp["problems"])))
     return "\n".join(lines)
