@@ -25,7 +25,7 @@ from ._reliability_helpers import (
 from .conftest import ROOT
 
 import aeruntime
-from aeruntime import integrity
+from aeruntime import sessions
 from aeruntime.errors import (
     BundleNotFoundError,
     IntegrityError,
@@ -52,7 +52,7 @@ def no_ort(monkeypatch):
         calls.append(a)
         raise AssertionError("onnxruntime saw a graph that should have been refused first")
 
-    monkeypatch.setattr(integrity.ort, "InferenceSession", refuse)
+    monkeypatch.setattr(sessions.ort, "InferenceSession", refuse)
     return calls
 
 
