@@ -151,9 +151,12 @@ def train(data: str, out: str, kind: str, label_column: str | None, preset: str,
               help="The method's parameter: percentile (95), contamination share (0.05) or target FPR (0.05).")
 @click.option("--verbose", is_flag=True, help="Show the ONNX exporter's own output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the parity report as JSON.")
+# --- format: slim export (aeexport/slim.py) ---
+@click.option("--slim", is_flag=True, help="Runtime-only bundle: no weights.safetensors, no golden vectors.")
+# --- end format ---
 def export(checkpoint: str, out: str, percentile: float, threshold: float | None, verbose: bool,
            as_json: bool, score: str = "mse", threshold_method: str = "percentile",
-           threshold_param: float | None = None) -> None:
+           threshold_param: float | None = None, slim: bool = False) -> None:
     """Export CHECKPOINT as a bundle: encoder/decoder/scorer ONNX, manifest, golden vectors."""
     from .checkpoint import load_checkpoint
     from .export import export_bundle
@@ -164,7 +167,8 @@ def export(checkpoint: str, out: str, percentile: float, threshold: float | None
         raise click.UsageError("the checkpoint holds no held-out rows to calibrate the threshold on; re-train it.")
     manifest = export_bundle(model, out, calibration_x=holdout, percentile=percentile, threshold=threshold,
                              training=config.get("training"), dataset=config.get("dataset"), verbose=verbose,
-                             score=score, threshold_method=threshold_method, threshold_param=threshold_param)
+                             score=score, threshold_method=threshold_method, threshold_param=threshold_param,
+                             slim=slim)  # format: --slim
     if as_json:
         echo_json(manifest["parity"])
     else:
@@ -191,8 +195,7 @@ def verify(bundle: str, data: str | None, atol: float | None, rtol: float | None
     For a variant bundle (int8, fp16, ORT format): decision-level parity against its parent
     at the tolerance stated in its manifest.
     """
-    from aeruntime.bundle import read_manifest
-    from aeruntime.io import read_table
+    from aeruntime.format import read_manifest
 
     from .parity import Tolerance, format_table
 
@@ -213,7 +216,9 @@ def verify(bundle: str, data: str | None, atol: float | None, rtol: float | None
 
     from .verify import verify_bundle
 
-    X = read_table(data)[0] if data else None
+    # --- format: fp32 bundles drop --label-column too; verify_bundle checks width and NaN (exit 2) ---
+    X = _read_labelled(data, label_column, anomaly_class)[0]
+    # --- end format ---
     tol = None
     if atol is not None or rtol is not None:
         tol = Tolerance(atol=1e-5 if atol is None else atol, rtol=1e-4 if rtol is None else rtol)
@@ -222,6 +227,10 @@ def verify(bundle: str, data: str | None, atol: float | None, rtol: float | None
         echo_json(report)
     else:
         click.echo(format_table(report))
+    # --- format: slim bundles (no weights): say that torch parity needs the full bundle ---
+    if report.get("torch_parity") == "skipped":
+        click.echo(f"Note: {report['note']}.", err=True)
+    # --- end format ---
     if not report["ok"]:
         click.echo("Error: parity violation: onnxruntime differs from torch beyond the tolerance.", err=True)
         raise SystemExit(1)
@@ -305,7 +314,7 @@ def optimize(bundle: str, ort_format: bool, **kw: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
 def inspect(bundle: str, as_json: bool) -> None:
     """Describe BUNDLE from its manifest (no torch needed)."""
-    from aeruntime.bundle import read_manifest
+    from aeruntime.format import read_manifest
 
     m = read_manifest(bundle)
     if as_json:
@@ -401,3 +410,21 @@ def run(dataset: str, out: str, bundle: str | None, anomaly_class: int | None, p
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# --- format: `aeexport slim` (aeexport/slim.py) ---
+@main.command()
+@click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Slim bundle directory.")
+@click.option("--keep-golden", is_flag=True, help="Keep the golden vectors (test_data/).")
+@click.option("--json", "as_json", is_flag=True, help="Print the slim bundle's manifest as JSON.")
+def slim(bundle: str, out: str, keep_golden: bool, as_json: bool) -> None:
+    """Write a runtime-only copy of BUNDLE (no weights.safetensors; golden vectors optional)."""
+    from .slim import slim_bundle
+
+    m = slim_bundle(bundle, out, keep_golden=keep_golden)
+    if as_json:
+        echo_json(m)
+    else:
+        click.echo(f"wrote slim bundle -> {out} ({len(m['files'])} files; left out: {', '.join(m['omitted'])})")
+# --- end format ---
