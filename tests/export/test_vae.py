@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from .conftest import SUBPROCESS_ENV
+from ..conftest import SUBPROCESS_ENV
 
 import aeruntime
 from aeexport.export import export_bundle

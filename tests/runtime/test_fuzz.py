@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ._reliability_helpers import copy_bundle, read_manifest
+from ..helpers import copy_bundle, read_manifest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp

@@ -14,7 +14,7 @@ import aeruntime
 from aeruntime.errors import ProviderError
 from aeexport.parity import PARITY_BATCHES
 
-from .conftest import MODELS, SUBPROCESS_ENV
+from ..conftest import MODELS, SUBPROCESS_ENV
 
 ATOL, RTOL = 1e-5, 1e-4
 

@@ -15,7 +15,7 @@ from aeexport.cli import main as aeexport_main
 from aeexport.models import REGISTRY
 from aeruntime.cli import main as aeruntime_main
 
-from .conftest import BIN, MODELS, SUBPROCESS_ENV
+from ..conftest import BIN, MODELS, SUBPROCESS_ENV
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_train_export_verify_inspect(tmp_path, runner):
 def test_verify_fails_with_exit_1_on_a_parity_violation(tmp_path, runner, dense_bundle):
     from safetensors.numpy import load_file, save_file
 
-    from aeruntime.bundle import sha256_file
+    from aeruntime.format import sha256_file
 
     b = tmp_path / "b"
     shutil.copytree(dense_bundle, b)

@@ -67,12 +67,6 @@ def test_missing_bundle_directory(tmp_path):
         aeruntime.load(tmp_path / "nope")
 
 
-@pytest.fixture
-def bundle_copy(dense_bundle, tmp_path):
-    dst = tmp_path / "b"
-    shutil.copytree(dense_bundle, dst)
-    return dst
-
 
 def test_missing_bundle_file(bundle_copy):
     (bundle_copy / "scorer.onnx").unlink()
@@ -121,7 +115,7 @@ def test_damaged_manifest(bundle_copy):
 
 def test_graphs_from_another_export_are_refused(bundle_copy, tmp_path, dense_trained, digits_split):
     from aeexport.export import export_bundle
-    from aeruntime.bundle import sha256_file
+    from aeruntime.format import sha256_file
 
     other = tmp_path / "other"
     model = dense_trained.model

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import aeruntime
-import aeruntime.model as model_mod
+import aeruntime.model as model_mod  # create_session is looked up there
 
 PROC = Path("/proc/self")
 

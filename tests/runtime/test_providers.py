@@ -11,10 +11,10 @@ import pytest
 
 import aeruntime
 from aeruntime import providers as P
-from aeruntime._ort import ort
+import onnxruntime as ort
 from aeruntime.errors import ProviderError
 
-from .conftest import BIN, SUBPROCESS_ENV
+from ..conftest import BIN, SUBPROCESS_ENV
 
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 
