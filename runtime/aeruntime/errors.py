@@ -15,14 +15,14 @@ from __future__ import annotations
 
 __all__ = [
     "AeError",
-    "InvalidInputError",
     "BundleError",
     "BundleNotFoundError",
     "IntegrityError",
-    "UnsupportedFormatError",
+    "InvalidInputError",
     "ManifestError",
     "ProviderError",
     "UnsafeBundleError",
+    "UnsupportedFormatError",
 ]
 
 

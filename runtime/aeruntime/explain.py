@@ -20,7 +20,7 @@ from .errors import InvalidInputError, ManifestError
 from .format.scores import SCORES, get_score
 from .validate import as_batch
 
-__all__ = ["Explanation", "feature_errors", "explain"]
+__all__ = ["Explanation", "explain", "feature_errors"]
 
 
 class _Bundle(Protocol):
@@ -109,7 +109,6 @@ def explain(model: _Bundle, x: Any, top_k: int = 3, feature_names: Sequence[str]
     Parameters
     ----------
     model : aeruntime.Model
-        A loaded bundle.
     x : array-like of shape (n_rows, *input_shape)
         Raw rows.
     top_k : int, default 3

@@ -11,6 +11,7 @@ import copy
 import math
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,21 @@ from .sessions import check_session, create_session, make_runner
 from .sessions import session_options as default_session_options
 from .validate import as_batch, check_finite
 
-__all__ = ["Model", "load"]
+__all__ = ["LoadOptions", "Model", "load"]
 
 #: compatibility name (the rule lives in aeruntime.format.scores)
 _check_threshold = check_threshold
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How :func:`load` opens a bundle (see its docstring for each option)."""
+
+    providers: ProviderSpec = "auto"  # "auto", "cpu", "cuda" or an onnxruntime providers list
+    threshold: float | None = None  # overrides the calibrated threshold
+    verify: bool = True  # hash every file and graph body against the manifest
+    threads: int | None = None  # onnxruntime intra-op threads; None: the CPUs this process may use
+    session_options: Any | None = None  # onnxruntime.SessionOptions for every session (threads ignored)
 
 
 class Model:
@@ -55,16 +67,10 @@ class Model:
         Shape of one latent code, e.g. ``(16,)``.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        providers: ProviderSpec = "auto",
-        threshold: float | None = None,
-        verify: bool = True,
-        threads: int | None = None,
-        session_options: Any | None = None,
-    ) -> None:
+    def __init__(self, path: str | Path, options: LoadOptions | None = None) -> None:
+        opts = options or LoadOptions()
+        providers, threshold, verify, threads, session_options = (
+            opts.providers, opts.threshold, opts.verify, opts.threads, opts.session_options)
         self.path = Path(path)
         manifest = read_manifest(self.path)
         graph_files = [graph_file(manifest, role) for role in manifest["graphs"]]
@@ -231,28 +237,16 @@ class Model:
         return self.reconstruct(x)
 
     def decode(self, z: Any) -> np.ndarray:
-        """Reconstructions, in raw feature units, of latent codes.
+        """Reconstructions of latent codes ``z`` of shape (n_rows, *latent_shape).
 
-        Parameters
-        ----------
-        z : array-like of shape (n_rows, *latent_shape)
-
-        Returns
-        -------
-        ndarray of shape (n_rows, *input_shape), float32
+        Returns an ndarray of shape (n_rows, *input_shape), float32, in raw feature units.
         """
         return self._run("decoder", as_batch(z, self.latent_shape, name="Z"))[0]
 
     def reconstruct(self, x: Any) -> np.ndarray:
-        """``decode(encode(x))``: reconstructions of raw rows in raw feature units.
+        """``decode(encode(x))`` of raw rows ``x`` of shape (n_rows, *input_shape).
 
-        Parameters
-        ----------
-        x : array-like of shape (n_rows, *input_shape)
-
-        Returns
-        -------
-        ndarray of shape (n_rows, *input_shape), float32
+        Returns an ndarray of the same shape, float32, in raw feature units.
         """
         z = self._run("encoder", as_batch(x, self.input_shape))[0]
         return self._run("decoder", z)[0]
@@ -386,11 +380,4 @@ def load(
     session_options : onnxruntime.SessionOptions, optional
         Passed to every session as is (``threads`` is then ignored).
     """
-    return Model(
-        path,
-        providers=providers,
-        threshold=threshold,
-        verify=verify,
-        threads=threads,
-        session_options=session_options,
-    )
+    return Model(path, LoadOptions(providers, threshold, verify, threads, session_options))

@@ -25,13 +25,21 @@ from typing import Any, Union
 from ._ort import ort
 from .errors import ProviderError
 
-__all__ = ["PROVIDER_CHOICES", "resolve_providers", "check_providers", "ProviderSpec",
-           "CUDA_LIBRARIES", "probe_cuda_libraries", "missing_cuda_library", "missing_cuda_text"]
+__all__ = [
+    "CUDA_LIBRARIES",
+    "PROVIDER_CHOICES",
+    "ProviderSpec",
+    "check_providers",
+    "missing_cuda_library",
+    "missing_cuda_text",
+    "probe_cuda_libraries",
+    "resolve_providers",
+]
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 
-ProviderSpec = Union[str, Sequence[Union[str, tuple[str, dict[str, Any]]]]]
+ProviderSpec = Union[str, Sequence[str | tuple[str, dict[str, Any]]]]
 
 #: named choices, read by the command line's ``click.Choice``
 PROVIDER_CHOICES: dict[str, list[str]] = {

@@ -26,7 +26,7 @@ from .format.constants import CORE_ROLES, META_PREFIX
 from .format.graphs import RECOPY
 from .providers import CPU, CUDA, missing_cuda_text
 
-__all__ = ["session_options", "create_session", "check_session", "check_session_io", "make_runner", "usable_cpus"]
+__all__ = ["check_session", "check_session_io", "create_session", "make_runner", "session_options", "usable_cpus"]
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
@@ -77,7 +77,7 @@ def create_session(data: bytes, name: str, options: Any, providers: list[Any], m
         return _provider_session(data, options, providers, mode)
     except ProviderError:
         raise
-    except Exception as exc:  # onnxruntime raises its own pybind exception types
+    except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own pybind exception types)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(
             f"onnxruntime {ort.__version__} cannot load {name}: {first[:300]}. The graph may need a newer "

@@ -6,12 +6,11 @@ import json
 import subprocess
 import warnings
 
-import numpy as np
-import pytest
-
 import aeruntime
-from aeruntime import providers as P
+import numpy as np
 import onnxruntime as ort
+import pytest
+from aeruntime import providers as P
 from aeruntime.errors import ProviderError
 
 from ..conftest import BIN, SUBPROCESS_ENV

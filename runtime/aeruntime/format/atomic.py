@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_directory", "TMP_PREFIX"]
+__all__ = ["TMP_PREFIX", "atomic_directory", "atomic_write_bytes"]
 
 #: prefix of the temporary entries we create beside a target; cleaned up on the next write
 TMP_PREFIX = ".aeexport-tmp-"

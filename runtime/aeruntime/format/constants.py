@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 __all__ = [
-    "FORMAT_VERSION",
-    "SUPPORTED_FORMAT_VERSIONS",
-    "MANIFEST_NAME",
-    "GRAPH_FILES",
     "CORE_ROLES",
-    "META_PREFIX",
-    "WEIGHTS_NAME",
-    "TEST_DATA_DIR",
+    "FORMAT_VERSION",
     "GOLDEN_BATCHES",
-    "MAX_MANIFEST_BYTES",
+    "GRAPH_FILES",
+    "MANIFEST_NAME",
     "MAX_GRAPH_BYTES",
+    "MAX_MANIFEST_BYTES",
     "MAX_RANK",
     "MAX_ROW_ELEMENTS",
+    "META_PREFIX",
+    "SUPPORTED_FORMAT_VERSIONS",
+    "TEST_DATA_DIR",
+    "WEIGHTS_NAME",
 ]
 
 #: version of the bundle format this release writes

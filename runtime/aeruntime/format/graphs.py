@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from ..errors import BundleNotFoundError, IntegrityError, UnsafeBundleError
@@ -46,7 +45,7 @@ from .constants import CORE_ROLES, GRAPH_FILES, MAX_GRAPH_BYTES, META_PREFIX
 from .onnxscan import ModelScan, ProtoError, scan_model
 from .paths import is_inside, safe_path
 
-__all__ = ["read_graph", "read_graphs", "graph_file", "is_ort_format", "RECOPY"]
+__all__ = ["RECOPY", "graph_file", "is_ort_format", "read_graph", "read_graphs"]
 
 _RECOPY = "Copy all files of one bundle together (cp -r), or re-export it."
 RECOPY = _RECOPY

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from ..errors import BundleNotFoundError, IntegrityError, ManifestError, UnsupportedFormatError
@@ -18,7 +18,7 @@ from .constants import MANIFEST_NAME, MAX_MANIFEST_BYTES, SUPPORTED_FORMAT_VERSI
 from .paths import safe_path
 from .schema import validate_manifest
 
-__all__ = ["sha256_file", "sha256_bytes", "read_manifest", "verify_files"]
+__all__ = ["read_manifest", "sha256_bytes", "sha256_file", "verify_files"]
 
 _REQUIRED = {
     "format_version": int,

@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-__all__ = ["ProtoError", "ModelScan", "scan_model", "MAX_DEPTH"]
+__all__ = ["MAX_DEPTH", "ModelScan", "ProtoError", "scan_model"]
 
 #: deepest nesting of messages (subgraphs inside attributes) accepted
 MAX_DEPTH = 64

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import UnsafeBundleError
 
-__all__ = ["safe_path", "is_inside"]
+__all__ = ["is_inside", "safe_path"]
 
 
 def is_inside(root: str | os.PathLike[str], rel: str) -> bool:

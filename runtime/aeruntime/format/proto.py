@@ -20,7 +20,7 @@ import numpy as np
 
 from .onnxscan import ProtoError, _fields, _varint
 
-__all__ = ["set_model_metadata", "tensor_bytes", "read_tensor", "TENSOR_DTYPES"]
+__all__ = ["TENSOR_DTYPES", "read_tensor", "set_model_metadata", "tensor_bytes"]
 
 # ModelProto fields
 _PRODUCER_NAME, _PRODUCER_VERSION, _DOC_STRING, _METADATA = 2, 3, 6, 14

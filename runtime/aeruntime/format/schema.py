@@ -43,7 +43,7 @@ from ..errors import ManifestError
 from .constants import CORE_ROLES, MAX_RANK, MAX_ROW_ELEMENTS
 from .scores import threshold_problem
 
-__all__ = ["validate_manifest", "check_relpath"]
+__all__ = ["check_relpath", "validate_manifest"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _BUNDLE_ID = re.compile(r"[0-9A-Za-z_-]{1,128}\Z")

@@ -31,15 +31,15 @@ import numpy as np
 from ..errors import InvalidInputError, ManifestError
 
 __all__ = [
-    "ScoreSpec",
-    "SCORES",
     "DEFAULT_SCORE",
-    "register_score",
-    "get_score",
-    "score_names",
-    "score_definition",
-    "nonnegative_scores",
+    "SCORES",
+    "ScoreSpec",
     "check_threshold",
+    "get_score",
+    "nonnegative_scores",
+    "register_score",
+    "score_definition",
+    "score_names",
     "threshold_problem",
 ]
 

@@ -44,7 +44,7 @@ from .onnxscan import scan_model
 from .paths import safe_path
 from .proto import set_model_metadata, tensor_bytes
 
-__all__ = ["BundleWriter", "copy_bundle", "graph_sha256", "bundle_id_of"]
+__all__ = ["BundleWriter", "bundle_id_of", "copy_bundle", "graph_sha256"]
 
 #: manifest keys the writer fills in
 _OWNED = ("format_version", "bundle_id", "graphs", "golden", "files", "omitted")
