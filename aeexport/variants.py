@@ -42,10 +42,9 @@ from aeruntime.format import (
     GOLDEN_BATCHES,
     META_PREFIX,
     BundleWriter,
-    read_graphs,
+    read_bundle,
     read_manifest,
     scan_model,
-    verify_files,
 )
 
 from . import __version__
@@ -215,12 +214,10 @@ def _required_operators(graphs: dict[str, bytes]) -> bytes:
 _PER_GRAPH = ("format_version", "bundle_id", "role", "graph_sha256", "partners", "inputs", "outputs")
 
 
-def _parent_graphs(parent: Path, pm: dict[str, Any]) -> tuple[dict[str, bytes], dict[str, dict[str, str]]]:
-    """Checked parent graph bytes and their aeexport.* metadata (prefix removed), by role."""
-    data = read_graphs(parent, pm)
-    meta = {role: {k[len(META_PREFIX):]: v for k, v in scan_model(b).metadata.items() if k.startswith(META_PREFIX)}
+def _graph_metadata(data: dict[str, bytes]) -> dict[str, dict[str, str]]:
+    """The aeexport.* metadata (prefix removed) of checked graph bytes, by role."""
+    return {role: {k[len(META_PREFIX):]: v for k, v in scan_model(b).metadata.items() if k.startswith(META_PREFIX)}
             for role, b in data.items()}
-    return data, meta
 
 
 def _variant_info(kind: str, spec: VariantSpec, pm: dict[str, Any], parent: Path, out: Path,
@@ -309,8 +306,7 @@ def make_variant(
     spec = VARIANTS[kind]
     tol = tol or spec.tolerance
     parent = Path(bundle)
-    pm = read_manifest(parent)
-    verify_files(parent, pm)
+    pm, parent_data = read_bundle(parent)
     out = Path(out) if out is not None else default_out(parent, kind)
     _check_parent(parent, out, pm)
     rows, data = evaluation_rows(pm, X, data_source, seed=seed)
@@ -321,7 +317,7 @@ def make_variant(
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)
 
     # 1. Transform each graph.
-    parent_data, parent_meta = _parent_graphs(parent, pm)
+    parent_meta = _graph_metadata(parent_data)
     calib = rows[np.random.default_rng(seed).permutation(len(rows))[:CALIBRATION_ROWS]]
     writer = BundleWriter(id_salt=pm["bundle_id"] + kind)
     _build_graphs(spec, pm, parent_data, parent_meta, calib, writer)

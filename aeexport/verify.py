@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from aeruntime.errors import InvalidInputError
-from aeruntime.format import WEIGHTS_NAME, read_graphs, read_manifest, safe_path, verify_files
+from aeruntime.format import WEIGHTS_NAME, read_bundle, safe_path
 
 from .golden import Tolerance, golden_report, graph_tolerances, synthetic_rows
 
@@ -116,9 +116,7 @@ def verify_bundle(
         ``"skipped"`` and ``report["note"]`` says why.
     """
     path = Path(path)
-    manifest = read_manifest(path)
-    verify_files(path, manifest)
-    read_graphs(path, manifest)  # external data, partner hashes: before onnxruntime opens a graph
+    manifest, _ = read_bundle(path)  # hashes, external data, partners: before onnxruntime opens a graph
     if X is not None:
         X = check_rows(X, manifest)
     base, tols = _tolerances(manifest, tol)

@@ -19,15 +19,7 @@ import numpy as np
 
 from . import explain as _explain
 from .errors import BundleNotFoundError, InvalidInputError
-from .format import (
-    DEFAULT_SCORE,
-    check_threshold,
-    get_score,
-    graph_file,
-    read_graphs,
-    read_manifest,
-    verify_files,
-)
+from .format import DEFAULT_SCORE, check_threshold, get_score, read_bundle
 from .providers import CPU, CUDA, ProviderSpec, check_providers, resolve_providers
 from .sampling import is_variational, prior_sample, reparameterize
 from .sessions import check_session, create_session, make_runner
@@ -72,14 +64,10 @@ class Model:
         providers, threshold, verify, threads, session_options = (
             opts.providers, opts.threshold, opts.verify, opts.threads, opts.session_options)
         self.path = Path(path)
-        manifest = read_manifest(self.path)
-        graph_files = [graph_file(manifest, role) for role in manifest["graphs"]]
-        if verify:
-            verify_files(self.path, manifest, skip=graph_files)  # graphs: hashed below, from the one read
         # Every graph is read once, scanned and cross-checked now (file hash, metadata,
         # partners, external data), before onnxruntime parses any of them; the checked
         # bytes are what the sessions are created from (aeruntime.format.graphs).
-        self._graph_bytes: dict[str, bytes] = read_graphs(self.path, manifest, check_hash=verify)
+        manifest, self._graph_bytes = read_bundle(self.path, verify=verify)
         self._manifest = manifest
         self.kind: str = str(manifest["model"].get("kind", "unknown"))
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in manifest["input"]["shape"])

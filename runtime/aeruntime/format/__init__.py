@@ -32,7 +32,7 @@ from .constants import (
     TEST_DATA_DIR,
     WEIGHTS_NAME,
 )
-from .graphs import graph_file, read_graph, read_graphs
+from .graphs import graph_file, read_bundle, read_graph, read_graphs
 from .manifest import read_manifest, sha256_bytes, sha256_file, verify_files
 from .onnxscan import ModelScan, ProtoError, scan_model
 from .paths import safe_path
@@ -78,6 +78,7 @@ __all__ = [
     "graph_file",
     "graph_sha256",
     "nonnegative_scores",
+    "read_bundle",
     "read_graph",
     "read_graphs",
     "read_manifest",

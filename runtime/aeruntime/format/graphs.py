@@ -229,3 +229,18 @@ def read_graph(root: str | os.PathLike[str], role: str, manifest: dict[str, Any]
 def read_graphs(root: str | os.PathLike[str], manifest: dict[str, Any], *, check_hash: bool = True) -> dict[str, bytes]:
     """:func:`read_graph` on every graph the manifest lists: role -> checked bytes (each file read once)."""
     return {role: read_graph(root, role, manifest, check_hash=check_hash) for role in manifest["graphs"]}
+
+
+def read_bundle(root: str | os.PathLike[str], *, verify: bool = True) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Read and check a whole bundle: ``(manifest, role -> checked graph bytes)``.
+
+    The manifest is read and validated; with ``verify`` every listed file is hashed
+    (graphs from the bytes :func:`read_graphs` reads, so each graph file is read and
+    hashed once); the safety and metadata checks always run.
+    """
+    from .manifest import read_manifest, verify_files
+
+    manifest = read_manifest(root)
+    if verify:
+        verify_files(root, manifest, skip=[graph_file(manifest, role) for role in manifest["graphs"]])
+    return manifest, read_graphs(root, manifest, check_hash=verify)
