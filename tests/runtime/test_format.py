@@ -58,12 +58,17 @@ def _rows(name: str, n: int = 40, seed: int = 0) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- composed scores (bug: always MSE)
-def test_bundle_without_scorer_scores_mae_by_its_score_name(tmp_path):
-    b = _copy("dense", tmp_path / "b")
+def _without_scorer(name: str, dst: pathlib.Path, score: str) -> aeruntime.Model:
+    """A copy of a shipped bundle without scorer.onnx whose manifest declares ``score``."""
+    b = _copy(name, dst)
     (b / "scorer.onnx").unlink()
     shutil.rmtree(b / "test_data" / "scorer")
-    _edit(b, lambda m: (_drop_scorer(m), m.update(score=fmt.score_definition("mae"))))
-    model = aeruntime.load(b, providers="cpu")
+    _edit(b, lambda m: (_drop_scorer(m), m.update(score=fmt.score_definition(score))))
+    return aeruntime.load(b, providers="cpu")
+
+
+def test_bundle_without_scorer_scores_mae_by_its_score_name(tmp_path):
+    model = _without_scorer("dense", tmp_path / "b", "mae")
     x = _rows("dense")
     scale = np.asarray(model.manifest["scaler"]["scale"], np.float32)
     want = (np.abs(x - model.reconstruct(x)) / scale).mean(axis=1)
@@ -74,11 +79,7 @@ def test_bundle_without_scorer_scores_mae_by_its_score_name(tmp_path):
 
 
 def test_bundle_without_scorer_scores_neg_elbo_with_the_elbo_formula(tmp_path):
-    b = _copy("vae", tmp_path / "vae")
-    (b / "scorer.onnx").unlink()
-    shutil.rmtree(b / "test_data" / "scorer")
-    _edit(b, lambda m: (_drop_scorer(m), m.update(score=fmt.score_definition("neg_elbo"))))
-    model = aeruntime.load(b, providers="cpu")
+    model = _without_scorer("vae", tmp_path / "vae", "neg_elbo")
     x = _rows("vae")
     mu, logvar = model.posterior(x)
     scale = np.asarray(model.manifest["scaler"]["scale"], np.float64)
