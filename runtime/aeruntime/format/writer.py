@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from .atomic import atomic_directory
 from .constants import FORMAT_VERSION, GRAPH_FILES, MANIFEST_NAME, META_PREFIX, TEST_DATA_DIR
-from .manifest import read_manifest, verify_files
+from .graphs import read_bundle
 from .onnxscan import scan_model
 from .paths import safe_path
 from .proto import set_model_metadata, tensor_bytes
@@ -244,15 +244,14 @@ def copy_bundle(src: str | os.PathLike[str], out: str | os.PathLike[str], *, omi
                 note: str | None = None) -> dict[str, Any]:
     """Copy the bundle ``src`` to ``out`` without the files under the paths in ``omit``; return the manifest.
 
-    The source is verified first (hashes, safe paths). Graphs are copied byte for
+    The source is verified first (hashes, safe paths, graph checks). Graphs are copied byte for
     byte, so ``bundle_id`` and every graph hash stay; the new manifest's ``files``
     lists exactly the files copied and ``omitted`` the paths left out (a path ending
     in ``/`` stands for a directory). Sections describing omitted files
     (``weights``, ``golden``) are dropped with them.
     """
     src = Path(src)
-    m = read_manifest(src)
-    verify_files(src, m)
+    m, _ = read_bundle(src)  # every hash, safe paths, graph metadata and partners
     omit = list(omit)
 
     def left_out(rel: str) -> bool:
