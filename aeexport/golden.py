@@ -111,7 +111,8 @@ def golden_report(bundle_dir: str | Path, graphs: dict[str, dict[str, Any]], tol
             got = sess.run(None, inputs)
             batch = next(iter(inputs.values())).shape[0]
             for i, (g, e) in enumerate(zip(got, expected)):
-                rows.append({"check": f"golden:{role}/{case.name}/output_{i}", "batch": batch, **compare(g, e, role_tol)})
+                check = f"golden:{role}/{case.name}/output_{i}"
+                rows.append({"check": check, "batch": batch, **compare(g, e, role_tol)})
     return rows
 
 

@@ -3,9 +3,10 @@
 The score of a bundle (``manifest["score"]``) is the mean over input elements
 of an element error of the scaled residual ``(x - x_hat) / scale``: squared for
 ``mse``, absolute for ``mae`` (the score registry, :mod:`aeruntime.format.scores`).
-:func:`feature_errors` computes those element errors with the encoder and decoder graphs and the manifest's scaler (numpy
-only), so their row mean equals ``score(x)`` up to float32 rounding, and
-:func:`explain` ranks them.
+:func:`feature_errors` computes those element errors with the encoder and
+decoder graphs and the manifest's scaler (numpy only), so their row mean equals
+``score(x)`` up to float32 rounding, and :func:`explain` ranks them (named by
+the bundle's ``input.feature_names`` when it has them).
 """
 
 from __future__ import annotations

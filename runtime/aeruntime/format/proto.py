@@ -130,7 +130,8 @@ def set_model_metadata(
         if not drop:
             out += buf[start:stop]
     if producer:
-        out += _bytes_field(_PRODUCER_NAME, producer[0].encode()) + _bytes_field(_PRODUCER_VERSION, producer[1].encode())
+        out += _bytes_field(_PRODUCER_NAME, producer[0].encode())
+        out += _bytes_field(_PRODUCER_VERSION, producer[1].encode())
     if doc_string is not None:
         out += _bytes_field(_DOC_STRING, doc_string.encode("utf-8"))
     for k, v in metadata.items():

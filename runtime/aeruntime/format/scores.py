@@ -56,7 +56,7 @@ class ScoreSpec:
 
     name: str  # registry key, manifest["score"]["name"]
     definition: dict[str, Any]  # the manifest's score section
-    element_error: Callable[[np.ndarray], np.ndarray] | None  # scaled residual -> element errors; None: no decomposition
+    element_error: Callable[[np.ndarray], np.ndarray] | None  # scaled residual -> element errors (None: none)
     nonnegative: bool  # scores are >= 0 by definition
     row_score: RowScore | None = field(default=None)  # composed scoring; default: mean of element_error
 

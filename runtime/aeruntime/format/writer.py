@@ -259,7 +259,8 @@ def copy_bundle(src: str | os.PathLike[str], out: str | os.PathLike[str], *, omi
 
     graph_files = {g["file"] for g in m["graphs"].values()}
     if any(left_out(f) for f in graph_files):
-        raise InvalidInputError(f"graphs {sorted(f for f in graph_files if left_out(f))} cannot be left out of a bundle.")
+        graphs = sorted(f for f in graph_files if left_out(f))
+        raise InvalidInputError(f"graphs {graphs} cannot be left out of a bundle; omit other files.")
     keep = [rel for rel in m["files"] if not left_out(rel)]
     manifest = dict(m)
     if m.get("weights") and left_out(m["weights"]):
