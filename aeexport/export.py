@@ -37,6 +37,7 @@ from aeruntime.format import (
     GOLDEN_BATCHES,
     GRAPH_FILES,
     SCORES,
+    TMP_PREFIX,
     WEIGHTS_NAME,
     BundleWriter,
     check_threshold,
@@ -299,7 +300,9 @@ def export_bundle(
         onnxruntime and torch disagree beyond ``tol``.
     """
     if slim:
-        with tempfile.TemporaryDirectory(dir=Path(out).absolute().parent) as full:
+        parent = Path(out).absolute().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=TMP_PREFIX, dir=parent) as full:
             export_bundle(model, Path(full) / "bundle", calibration_x=calibration_x, percentile=percentile,
                           threshold=threshold, tol=tol, batches=batches, training=training, dataset=dataset,
                           verbose=verbose, score=score, threshold_method=threshold_method,
