@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aeruntime._atomic import atomic_directory
 from aeruntime.errors import BundleNotFoundError, ManifestError
+from aeruntime.format import atomic_directory
 from safetensors.numpy import load_file as load_np
 from safetensors.numpy import save_file as save_np
 from safetensors.torch import load_file, save_file

@@ -227,9 +227,12 @@ def train(data: str, out: str, kind: str, label_column: str | None, anomaly_clas
 @_threshold_options
 @click.option("--verbose", is_flag=True, help="Show the ONNX exporter's own output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the parity report as JSON.")
+# --- format: slim export (aeexport/slim.py) ---
+@click.option("--slim", is_flag=True, help="Runtime-only bundle: no weights.safetensors, no golden vectors.")
+# --- end format ---
 def export(checkpoint: str, out: str, percentile: float | None, threshold: float | None, verbose: bool,
            as_json: bool, score: str = "mse", threshold_method: str = "percentile",
-           threshold_param: float | None = None) -> None:
+           threshold_param: float | None = None, slim: bool = False) -> None:
     """Export CHECKPOINT as a bundle: encoder/decoder/scorer ONNX, manifest, golden vectors."""
     thr_kw = _threshold_kwargs(percentile, threshold, threshold_method, threshold_param, score)
     from .checkpoint import load_checkpoint
@@ -245,7 +248,7 @@ def export(checkpoint: str, out: str, percentile: float | None, threshold: float
     dataset = config.get("dataset") or {}
     names = {"feature_names": dataset["feature_names"]} if dataset.get("feature_names") else {}
     manifest = export_bundle(model, out, calibration_x=holdout, training=config.get("training"), dataset=dataset,
-                             verbose=verbose, **thr_kw, **names)
+                             verbose=verbose, **thr_kw, **names, slim=slim)
     if as_json:
         echo_json(manifest["parity"])
     else:
@@ -272,7 +275,7 @@ def verify(bundle: str, data: str | None, atol: float | None, rtol: float | None
     For a variant bundle (int8, fp16, ORT format): decision-level parity against its parent
     at the tolerance stated in its manifest.
     """
-    from aeruntime.bundle import read_manifest
+    from aeruntime.format import read_manifest
 
     from .parity import Tolerance, format_table
 
@@ -302,6 +305,10 @@ def verify(bundle: str, data: str | None, atol: float | None, rtol: float | None
         echo_json(report)
     else:
         click.echo(format_table(report))
+    # --- format: slim bundles (no weights): say that torch parity needs the full bundle ---
+    if report.get("torch_parity") == "skipped":
+        click.echo(f"Note: {report['note']}.", err=True)
+    # --- end format ---
     if not report["ok"]:
         click.echo("Error: parity violation: onnxruntime differs from torch beyond the tolerance.", err=True)
         raise SystemExit(1)
@@ -391,7 +398,7 @@ def inspect(bundle: str, as_json: bool) -> None:
     """
     from pathlib import Path
 
-    from aeruntime.bundle import read_manifest
+    from aeruntime.format import read_manifest
     from aeruntime.errors import IntegrityError
 
     m = read_manifest(bundle)
@@ -573,3 +580,21 @@ _register_report_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# --- format: `aeexport slim` (aeexport/slim.py) ---
+@main.command()
+@click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Slim bundle directory.")
+@click.option("--keep-golden", is_flag=True, help="Keep the golden vectors (test_data/).")
+@click.option("--json", "as_json", is_flag=True, help="Print the slim bundle's manifest as JSON.")
+def slim(bundle: str, out: str, keep_golden: bool, as_json: bool) -> None:
+    """Write a runtime-only copy of BUNDLE (no weights.safetensors; golden vectors optional)."""
+    from .slim import slim_bundle
+
+    m = slim_bundle(bundle, out, keep_golden=keep_golden)
+    if as_json:
+        echo_json(m)
+    else:
+        click.echo(f"wrote slim bundle -> {out} ({len(m['files'])} files; left out: {', '.join(m['omitted'])})")
+# --- end format ---

@@ -1,80 +1,68 @@
 """Export a trained model as a bundle (see ``docs/bundle-format.md``).
 
-Order of work, all inside a temporary directory that replaces the target only
-at the end (so a failure never leaves a half bundle):
+The exporter is a producer: it turns the torch model into serialized graphs,
+golden arrays and manifest sections, and hands them to
+:class:`aeruntime.format.BundleWriter`, which writes hashes, metadata, the
+manifest and swaps the bundle into place atomically. Order of work:
 
-1. export encoder, decoder and scorer graphs with the scaler inside, dynamic batch;
-2. full ``onnx.checker`` check;
-3. calibrate the threshold on held-out rows scored by the *exported* scorer;
-4. write metadata into every graph, golden vectors, weights;
-5. measure parity (torch vs onnxruntime) and fail on a violation;
-6. write ``manifest.json`` with the sha256 of every file; swap into place.
+1. export encoder, decoder and scorer graphs with the scaler inside, dynamic
+   batch; strip the exporter's node metadata (stack traces hold the paths of the
+   exporting machine); full ``onnx.checker`` check;
+2. calibrate the threshold on held-out rows scored by the *exported* scorer, and
+   fit the int8 parameters of the latent codes on their codes;
+3. golden vectors (expected outputs from torch), weights, manifest sections;
+4. the writer writes everything into a temporary directory, where parity (torch
+   vs onnxruntime on the written files) is measured; a violation raises and
+   nothing is published.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
-from dataclasses import asdict
-import hashlib
 import json
 import platform
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import torch
-from aeruntime._atomic import atomic_directory
-from aeruntime._ort import ort
-from aeruntime.bundle import FORMAT_VERSION, GRAPH_FILES, MANIFEST_NAME, META_PREFIX, sha256_file
+from aeruntime.codes import fit_int8
 from aeruntime.errors import InvalidInputError
-from onnx import numpy_helper
-from safetensors.torch import save_file
+from aeruntime.format import (
+    GOLDEN_BATCHES,
+    GRAPH_FILES,
+    SCORES,
+    TMP_PREFIX,
+    WEIGHTS_NAME,
+    BundleWriter,
+    check_threshold,
+    copy_bundle,
+    score_definition,
+)
+from safetensors.torch import save as save_safetensors
 
 from . import __version__
 from ._quiet import quiet
 from .calibrate import DEFAULT_PERCENTILE, calibrate, calibrate_threshold
+from .golden import cpu_session
 from .models import Autoencoder
-from .parity import PARITY_BATCHES, graph_tolerances, ParityError, Tolerance, format_table, golden_report, parity_report
+from .models.base import ELEMENT_ERRORS
+from .parity import PARITY_BATCHES, ParityError, Tolerance, format_table, golden_report, graph_tolerances, parity_report
 
-__all__ = ["export_bundle", "SCORE_DEFINITION", "SCORE_DEFINITIONS", "WEIGHTS_NAME"]
+__all__ = ["SCORE_DEFINITION", "SCORE_DEFINITIONS", "SLIM_OMITS", "WEIGHTS_NAME", "export_bundle"]
 
-WEIGHTS_NAME = "weights.safetensors"
-#: golden vector batch sizes: one row and a batch greater than one
-GOLDEN_BATCHES = (1, 5)
-
-SCORE_DEFINITION = {
-    "name": "mse",
-    "definition": "mean over all input elements of ((x - x_hat) / scale)^2: the squared "
-    "reconstruction error in the scaled space the model was trained in",
-    "direction": "higher_is_more_anomalous",
-    "space": "scaled",
-    "output": "score",
-    "element_error": "squared",
-    "reduction": "mean",
-    "per_feature": "feature_errors(x) = ((x - x_hat) / scale)^2 per input element (aeruntime "
-    "Model.feature_errors / explain); score = their mean",
-}
-
-#: score name -> definition written to the manifest and every graph's metadata;
-#: export_bundle(score=...) selects one (the scorer graph's element error, see
-#: aeexport.models.base.ELEMENT_ERRORS)
-SCORE_DEFINITIONS: dict[str, dict[str, str]] = {
-    "mse": SCORE_DEFINITION,
-    "mae": {
-        "name": "mae",
-        "definition": "mean over all input elements of |x - x_hat| / scale: the absolute "
-        "reconstruction error in the scaled space the model was trained in (less dominated "
-        "by one extreme feature than mse)",
-        "direction": "higher_is_more_anomalous",
-        "space": "scaled",
-        "output": "score",
-        "element_error": "absolute",
-        "reduction": "mean",
-        "per_feature": "feature_errors(x) = |x - x_hat| / scale per input element (aeruntime "
-        "Model.feature_errors / explain); score = their mean",
-    },
-}
+#: the default score's manifest section (compatibility name; the registry is aeruntime.format.SCORES)
+SCORE_DEFINITION = score_definition("mse")
+#: score name -> definition of the scores ``export_bundle(score=...)`` accepts: registered in
+#: aeruntime.format.SCORES with an element error the scorer graph computes (models.base.ELEMENT_ERRORS)
+SCORE_DEFINITIONS: dict[str, dict[str, Any]] = {n: score_definition(n) for n in SCORES if n in ELEMENT_ERRORS}
+#: what ``slim=True`` leaves out (torch weights, golden vectors)
+SLIM_OMITS = (WEIGHTS_NAME, "test_data/")
 
 
 class _Graph(torch.nn.Module):
@@ -89,6 +77,43 @@ class _Graph(torch.nn.Module):
         return getattr(self.model, self.method)(x)
 
 
+def _strip(graph: onnx.GraphProto) -> None:
+    """Remove exporter metadata (stack traces, fx names, doc strings) from a graph and its subgraphs."""
+    del graph.metadata_props[:]
+    graph.doc_string = ""
+    for values in (graph.input, graph.output, graph.value_info, graph.initializer):
+        for v in values:
+            del v.metadata_props[:]
+            v.doc_string = ""
+    for node in graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                _strip(attr.g)
+            for g in attr.graphs:
+                _strip(g)
+
+
+def strip_exporter_metadata(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """``proto`` without metadata that records where and how it was exported (in place; returned).
+
+    torch's exporter writes ``pkg.torch.onnx.stack_trace`` (absolute source paths),
+    fx node names and class hierarchies into every node; they leak the exporting
+    machine's directories and make the graph hash depend on the checkout location.
+    """
+    del proto.metadata_props[:]
+    proto.doc_string = ""
+    _strip(proto.graph)
+    for fn in proto.functions:
+        del fn.metadata_props[:]
+        fn.doc_string = ""
+        for node in fn.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
+    return proto
+
+
 def _export_graph(model: Autoencoder, method: str, example: torch.Tensor, inp: str,
                   outputs: list[str], verbose: bool) -> onnx.ModelProto:
     with quiet(not verbose):
@@ -98,17 +123,13 @@ def _export_graph(model: Autoencoder, method: str, example: torch.Tensor, inp: s
             dynamic_shapes=({0: torch.export.Dim("batch")},),
             dynamo=True, external_data=False, verbose=verbose, optimize=True,
         )
-    proto = program.model_proto
+    proto = strip_exporter_metadata(program.model_proto)
     # Weights live inside the graph: single-file models, no side .data file.
     for init in proto.graph.initializer:
         if init.data_location == onnx.TensorProto.EXTERNAL:  # pragma: no cover - defensive
             raise RuntimeError("exporter produced external data; expected single-file graphs")
     onnx.checker.check_model(proto, full_check=True)
     return proto
-
-
-def _graph_sha256(proto: onnx.ModelProto) -> str:
-    return hashlib.sha256(proto.graph.SerializeToString(deterministic=True)).hexdigest()
 
 
 def _io(proto: onnx.ModelProto, which: str) -> list[dict[str, Any]]:
@@ -120,11 +141,104 @@ def _io(proto: onnx.ModelProto, which: str) -> list[dict[str, Any]]:
     return out
 
 
-def _save_tensor(path: Path, array: np.ndarray, name: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(numpy_helper.from_array(np.ascontiguousarray(array), name).SerializeToString())
+# ---------------------------------------------------------------------- inputs
+def _frozen_copy(model: Autoencoder, score: str) -> Autoencoder:
+    """A CPU, eval-mode deep copy of ``model`` scoring ``score``: the caller's model is never changed."""
+    frozen = copy.deepcopy(model).eval().cpu()
+    frozen.score_name = score
+    return frozen
 
 
+def _score_section(model: Autoencoder, score: str) -> dict[str, Any]:
+    if score not in SCORE_DEFINITIONS:
+        raise InvalidInputError(f"unknown score {score!r}; expected one of {sorted(SCORE_DEFINITIONS)}.")
+    # A kind may define its own default score (VAE: neg_elbo on request); an explicit
+    # element-wise score chosen at export takes precedence over it.
+    return (model.score_definition() if score == "mse" else None) or score_definition(score)
+
+
+def _calibration_rows(model: Autoencoder, calibration_x: np.ndarray) -> np.ndarray:
+    X = np.ascontiguousarray(calibration_x, dtype=np.float32)
+    if X.ndim != len(model.input_shape) + 1 or X.shape[1:] != model.input_shape or len(X) == 0:
+        raise InvalidInputError(
+            f"calibration rows have shape {X.shape}, but the model expects (n_rows, "
+            f"{', '.join(map(str, model.input_shape))}) with n_rows >= 1."
+        )
+    return X
+
+
+def _feature_names(names: Any, input_shape: tuple[int, ...]) -> list[str] | None:
+    if names is None:
+        return None
+    names = [str(n) for n in names]
+    n = int(np.prod(input_shape))
+    if len(names) != n or len(set(names)) != n or not all(names):
+        raise InvalidInputError(
+            f"feature_names must be {n} distinct non-empty names (one per input feature), got {len(names)} "
+            f"({len(set(names))} distinct); pass the training table's column names without the label column."
+        )
+    return names
+
+
+# ---------------------------------------------------------------------- parts
+def _graphs(model: Autoencoder, verbose: bool) -> dict[str, onnx.ModelProto]:
+    """Encoder, decoder and scorer graphs, exported and checked."""
+    io = {
+        "encoder": ("encoder_graph", "x", list(model.encoder_outputs), model.input_shape),
+        "decoder": ("decoder_graph", "z", ["x_hat"], model.latent_shape),
+        "scorer": ("scorer_graph", "x", ["score"], model.input_shape),
+    }
+    return {role: _export_graph(model, method, torch.zeros((2, *shape)), inp, outs, verbose)
+            for role, (method, inp, outs, shape) in io.items()}
+
+
+def _threshold(scores: np.ndarray, *, percentile: float, threshold: float | None, method: str,
+               param: float | None, y: np.ndarray | None) -> dict[str, Any]:
+    """The manifest's threshold section from the exported scorer's held-out scores."""
+    if method == "percentile" and param is None:
+        thr = calibrate_threshold(scores, percentile)
+    else:
+        thr = calibrate(scores, method, param, y=y)
+    if threshold is not None:
+        thr = {**thr, "value": float(threshold), "method": "fixed", "params": {"value": float(threshold)}}
+    return thr
+
+
+def _add_golden(writer: BundleWriter, model: Autoencoder, X: np.ndarray,
+                outputs: dict[str, list[str]]) -> None:
+    """Golden vectors at :data:`GOLDEN_BATCHES`, expected outputs from torch."""
+    with torch.inference_mode():
+        for b in GOLDEN_BATCHES:
+            x = X[np.arange(b) % len(X)]
+            xt = torch.from_numpy(x)
+            enc = model.encoder_graph(xt)
+            enc = list(enc) if isinstance(enc, (tuple, list)) else [enc]
+            z = enc[0].numpy()
+            writer.add_golden("encoder", [("x", x)], list(zip(outputs["encoder"], [e.numpy() for e in enc])))
+            writer.add_golden("decoder", [("z", z)], [(outputs["decoder"][0], model.decoder_graph(enc[0]).numpy())])
+            writer.add_golden("scorer", [("x", x)], [(outputs["scorer"][0], model.scorer_graph(xt).numpy())])
+
+
+def _producer(opset: int) -> dict[str, Any]:
+    return {"aeexport": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
+            "onnxruntime": ort.__version__, "opset": opset, "python": platform.python_version()}
+
+
+def _parity_check(model: Autoencoder, X: np.ndarray, graphs: dict[str, dict[str, Any]], tol: Tolerance,
+                  golden_tols: dict[str, Tolerance], batches: tuple[int, ...]) -> Any:
+    def check(tmp: Path) -> dict[str, Any]:
+        report = parity_report(model, tmp, X, graphs=graphs, batches=batches, tol=tol)
+        report["rows"] += golden_report(tmp, graphs, tol, golden_tols)
+        report["ok"] = all(r["ok"] for r in report["rows"])
+        report["max_abs"] = max(r["max_abs"] for r in report["rows"])
+        if not report["ok"]:
+            raise ParityError("export failed the parity check; nothing was written.\n" + format_table(report))
+        return {"parity": report}
+
+    return check
+
+
+# ---------------------------------------------------------------------- export
 def export_bundle(
     model: Autoencoder,
     out: str | Path,
@@ -132,7 +246,7 @@ def export_bundle(
     calibration_x: np.ndarray,
     percentile: float = DEFAULT_PERCENTILE,
     threshold: float | None = None,
-    tol: Tolerance = Tolerance(),
+    tol: Tolerance | None = None,
     batches: tuple[int, ...] = PARITY_BATCHES,
     training: dict[str, Any] | None = None,
     dataset: dict[str, Any] | None = None,
@@ -141,24 +255,30 @@ def export_bundle(
     threshold_method: str = "percentile",
     threshold_param: float | None = None,
     calibration_y: np.ndarray | None = None,
+    feature_names: list[str] | None = None,
+    slim: bool = False,
 ) -> dict[str, Any]:
     """Export ``model`` to the bundle directory ``out``; return its manifest.
 
     Parameters
     ----------
     model : Autoencoder
-        Trained model (scaler buffers set).
+        Trained model (scaler buffers set). Not modified: the export works on a copy.
     out : path
         Bundle directory; replaced atomically if it exists.
     calibration_x : ndarray of shape (n_rows, *input_shape)
         Held-out normal rows in raw units: the threshold is calibrated on their
-        scores from the exported scorer, and parity is measured on them.
+        scores from the exported scorer, the int8 code parameters on their codes,
+        and parity is measured on them.
     percentile : float
         Threshold = this percentile of the held-out scores (default 95).
     threshold : float, optional
-        A fixed threshold instead of calibrating one.
-    tol : Tolerance
-        Parity tolerance; a violation raises :class:`ParityError` and writes nothing.
+        A fixed threshold instead of calibrating one (checked against the score's rules).
+    tol : Tolerance, optional
+        Parity tolerance (default fp32: atol 1e-5, rtol 1e-4); a violation raises
+        :class:`ParityError` and writes nothing.
+    training, dataset : dict, optional
+        Recorded as ``manifest["training"]`` (with its ``history``) and ``manifest["dataset"]``.
     score : str
         Score definition, a key of :data:`SCORE_DEFINITIONS` (``"mse"`` default, ``"mae"``).
     threshold_method : str
@@ -167,146 +287,100 @@ def export_bundle(
         ``calibration_y``); ``threshold_param`` is its parameter (default: the method's).
     calibration_y : ndarray of shape (n_rows,), optional
         0/1 labels of ``calibration_x`` (1 = anomaly), for ``threshold_method="f1"``.
+    feature_names : list of str, optional
+        One name per input feature, in order (the training table's columns):
+        ``manifest["input"]["feature_names"]`` and graph metadata ``aeexport.feature_names``.
+    slim : bool
+        Write a runtime-only bundle (no torch weights, no golden vectors; see
+        :func:`aeexport.slim.slim_bundle`). Parity is still measured on the full export.
 
     Raises
     ------
     ParityError
         onnxruntime and torch disagree beyond ``tol``.
     """
-    if threshold is not None:  # same rule as aeruntime.load(threshold=...): finite, >= 0 for mse
-        from aeruntime.model import _check_threshold
+    if slim:
+        parent = Path(out).absolute().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=TMP_PREFIX, dir=parent) as full:
+            export_bundle(model, Path(full) / "bundle", calibration_x=calibration_x, percentile=percentile,
+                          threshold=threshold, tol=tol, batches=batches, training=training, dataset=dataset,
+                          verbose=verbose, score=score, threshold_method=threshold_method,
+                          threshold_param=threshold_param, calibration_y=calibration_y,
+                          feature_names=feature_names)
+            return copy_bundle(Path(full) / "bundle", out, omit=SLIM_OMITS)
+    tol = tol or Tolerance()
+    score_def = _score_section(model, score)
+    if threshold is not None:  # the same rule as aeruntime.load(threshold=...), for this score
+        threshold = check_threshold(threshold, score_def["name"])
+    model = _frozen_copy(model, score)
+    X = _calibration_rows(model, calibration_x)
+    names = _feature_names(feature_names, model.input_shape)
 
-        threshold = _check_threshold(threshold, SCORE_DEFINITION["name"])
-    model = model.eval().cpu()
-    if score not in SCORE_DEFINITIONS:
-        raise InvalidInputError(f"unknown score {score!r}; expected one of {sorted(SCORE_DEFINITIONS)}.")
-    model.score_name = score
-    score_def = SCORE_DEFINITIONS[score]
-    X = np.ascontiguousarray(calibration_x, dtype=np.float32)
-    if X.ndim != len(model.input_shape) + 1 or X.shape[1:] != model.input_shape or len(X) == 0:
-        raise InvalidInputError(
-            f"calibration rows have shape {X.shape}, but the model expects (n_rows, "
-            f"{', '.join(map(str, model.input_shape))}) with n_rows >= 1."
-        )
-    enc_outputs = list(model.encoder_outputs)
-    # A kind may define its own default score (VAE: neg_elbo on request); an explicit
-    # element-wise score chosen at export takes precedence over it.
-    score_def = (model.score_definition() if score == "mse" else None) or score_def
-    graphs_io = {
-        "encoder": ("encoder_graph", "x", enc_outputs, model.input_shape),
-        "decoder": ("decoder_graph", "z", ["x_hat"], model.latent_shape),
-        "scorer": ("scorer_graph", "x", ["score"], model.input_shape),
+    # 1. Graphs, exported, stripped and checked.
+    protos = _graphs(model, verbose)
+    io = {role: (_io(p, "inputs"), _io(p, "outputs")) for role, p in protos.items()}
+    writer = BundleWriter()
+    for role, proto in protos.items():
+        ins, outs = io[role]
+        writer.add_graph(role, proto.SerializeToString(), inputs=[i["name"] for i in ins],
+                         outputs=[o["name"] for o in outs], file=GRAPH_FILES[role],
+                         metadata={"inputs": _json(ins), "outputs": _json(outs)})
+    graphs = writer.graph_entries()
+
+    # 2. Threshold from the exported scorer's scores; int8 code parameters from the exported encoder.
+    scores = cpu_session(protos["scorer"].SerializeToString()).run(None, {"x": X})[0]
+    thr = _threshold(scores, percentile=percentile, threshold=threshold, method=threshold_method,
+                     param=threshold_param, y=calibration_y)
+    codes = cpu_session(protos["encoder"].SerializeToString()).run(None, {"x": X})[0]  # z, or mu for a VAE
+
+    # 3. Golden vectors, weights, manifest sections.
+    _add_golden(writer, model, X, {r: graphs[r]["outputs"] for r in graphs})
+    writer.add_file(WEIGHTS_NAME, save_safetensors({k: v.detach().contiguous() for k, v in model.state_dict().items()}))
+    golden_tols = graph_tolerances(tol, model.scaler_mean.numpy(), model.scaler_scale.numpy())
+    inp: dict[str, Any] = {"name": "x", "shape": list(model.input_shape), "dtype": "float32"}
+    if names is not None:
+        inp["feature_names"] = names
+    manifest = {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "model": {"kind": model.kind, "config": model.config_dict()},
+        "input": inp,
+        "latent": {"name": graphs["encoder"]["outputs"][0], "shape": list(model.latent_shape),
+                   "quantization": {"int8": fit_int8(codes)}},
+        "graphs": None,
+        "scaler": {
+            "kind": (training or {}).get("train_config", {}).get("scaler", "standard"),
+            "shape": list(model.input_shape),
+            "mean": model.scaler_mean.reshape(-1).tolist(),
+            "scale": model.scaler_scale.reshape(-1).tolist(),
+        },
+        "score": score_def,
+        "threshold": thr,
+        "golden": None,
+        "weights": WEIGHTS_NAME,
+        "files": None,
+        "producer": _producer(int(protos["encoder"].opset_import[0].version)),
+        "parity": None,
+        "training": training or {},
+        "dataset": dataset or {},
     }
-    # 1-2. Export and check each graph.
-    protos: dict[str, onnx.ModelProto] = {}
-    for role, (method, inp, outs, shape) in graphs_io.items():
-        example = torch.zeros((2, *shape), dtype=torch.float32)
-        protos[role] = _export_graph(model, method, example, inp, outs, verbose)
-    hashes = {role: _graph_sha256(p) for role, p in protos.items()}
-    bundle_id = hashlib.sha256("".join(hashes[r] for r in sorted(hashes)).encode()).hexdigest()[:32]
-
-    # 3. Threshold from the exported scorer's scores on held-out rows.
-    scorer = ort.InferenceSession(protos["scorer"].SerializeToString(), providers=["CPUExecutionProvider"])
-    cal_scores = scorer.run(None, {"x": X})[0]
-    if threshold_method == "percentile" and threshold_param is None:
-        thr = calibrate_threshold(cal_scores, percentile)
-    else:
-        thr = calibrate(cal_scores, threshold_method, threshold_param, y=calibration_y)
-    if threshold is not None:
-        thr = {**thr, "value": float(threshold), "method": "fixed", "params": {"value": float(threshold)}}
-
-    graphs = {role: {"file": GRAPH_FILES[role], "inputs": [i["name"] for i in _io(p, "inputs")],
-                     "outputs": [o["name"] for o in _io(p, "outputs")], "graph_sha256": hashes[role]}
-              for role, p in protos.items()}
-    producer = {
-        "aeexport": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
-        "onnxruntime": ort.__version__, "opset": int(protos["encoder"].opset_import[0].version),
-        "python": platform.python_version(),
+    metadata = {
+        "model_kind": model.kind,
+        "input_shape": _json(list(model.input_shape)),
+        "latent_shape": _json(list(model.latent_shape)),
+        "score": _json(score_def),
+        "threshold": repr(thr["value"]),
+        "producer": f"aeexport {__version__}",
     }
-    with atomic_directory(out) as tmp:
-        # 4. Metadata in every graph, so a single .onnx file is self-describing.
-        for role, proto in protos.items():
-            meta = {
-                "format_version": str(FORMAT_VERSION),
-                "bundle_id": bundle_id,
-                "role": role,
-                "model_kind": model.kind,
-                "inputs": json.dumps(_io(proto, "inputs")),
-                "outputs": json.dumps(_io(proto, "outputs")),
-                "input_shape": json.dumps(list(model.input_shape)),
-                "latent_shape": json.dumps(list(model.latent_shape)),
-                "score": json.dumps(score_def),
-                "threshold": repr(thr["value"]),
-                "graph_sha256": hashes[role],
-                "partners": json.dumps({r: {"file": GRAPH_FILES[r], "graph_sha256": hashes[r]}
-                                        for r in protos if r != role}),
-                "producer": f"aeexport {__version__}",
-            }
-            onnx.helper.set_model_props(proto, {META_PREFIX + k: v for k, v in meta.items()})
-            proto.producer_name, proto.producer_version = "aeexport", __version__
-            proto.doc_string = f"aeexport {role} graph of a {model.kind} autoencoder (bundle {bundle_id})"
-            (tmp / GRAPH_FILES[role]).write_bytes(proto.SerializeToString())
+    if names is not None:
+        metadata["feature_names"] = _json(names)
+    golden = {"tolerance": asdict(tol), "tolerances": {r: asdict(t) for r, t in golden_tols.items()},
+              "batches": {f"test_data_set_{i}": b for i, b in enumerate(GOLDEN_BATCHES)},
+              "rule": "abs(actual - expected) <= atol + rtol * abs(expected), element-wise"}
+    # 4. Write; parity on the written files decides whether the bundle is published.
+    return writer.write(out, manifest, metadata=metadata, golden=golden,
+                        check=_parity_check(model, X, graphs, tol, golden_tols, batches))
 
-        # Golden vectors (ONNX model-zoo layout), expected outputs from torch.
-        golden: dict[str, list[str]] = {r: [] for r in protos}
-        with torch.inference_mode():
-            for n_set, b in enumerate(GOLDEN_BATCHES):
-                x = X[np.arange(b) % len(X)]
-                xt = torch.from_numpy(x)
-                enc = model.encoder_graph(xt)
-                enc = list(enc) if isinstance(enc, (tuple, list)) else [enc]
-                cases = {
-                    "encoder": ({"x": x}, [e.numpy() for e in enc]),
-                    "decoder": ({"z": enc[0].numpy()}, [model.decoder_graph(enc[0]).numpy()]),
-                    "scorer": ({"x": x}, [model.scorer_graph(xt).numpy()]),
-                }
-                for role, (ins, outs) in cases.items():
-                    case = tmp / "test_data" / role / f"test_data_set_{n_set}"
-                    for i, (name, arr) in enumerate(ins.items()):
-                        _save_tensor(case / f"input_{i}.pb", arr, name)
-                    for i, (name, arr) in enumerate(zip(graphs[role]["outputs"], outs)):
-                        _save_tensor(case / f"output_{i}.pb", arr, name)
-                    golden[role].append(case.name)
-        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS_NAME))
 
-        # 5. Parity, measured on the written files; a violation aborts the export.
-        golden_tols = graph_tolerances(tol, model.scaler_mean.numpy(), model.scaler_scale.numpy())
-        report = parity_report(model, tmp, X, graphs=graphs, batches=batches, tol=tol)
-        report["rows"] += golden_report(tmp, graphs, tol, golden_tols)
-        report["ok"] = all(r["ok"] for r in report["rows"])
-        report["max_abs"] = max(r["max_abs"] for r in report["rows"])
-        if not report["ok"]:
-            raise ParityError("export failed the parity check; nothing was written.\n" + format_table(report))
-
-        # 6. Manifest with the sha256 of every other file.
-        files = {p.relative_to(tmp).as_posix(): sha256_file(p)
-                 for p in sorted(tmp.rglob("*")) if p.is_file()}
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "bundle_id": bundle_id,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "model": {"kind": model.kind, "config": model.config_dict()},
-            "input": {"name": "x", "shape": list(model.input_shape), "dtype": "float32"},
-            "latent": {"name": enc_outputs[0], "shape": list(model.latent_shape)},
-            "graphs": graphs,
-            "scaler": {
-                "kind": (training or {}).get("train_config", {}).get("scaler", "standard"),
-                "shape": list(model.input_shape),
-                "mean": model.scaler_mean.reshape(-1).tolist(),
-                "scale": model.scaler_scale.reshape(-1).tolist(),
-            },
-            "score": score_def,
-            "threshold": thr,
-            "golden": {"tolerance": {"atol": tol.atol, "rtol": tol.rtol}, "sets": golden,
-                       "tolerances": {r: asdict(t) for r, t in golden_tols.items()},
-                       "batches": {f"test_data_set_{i}": b for i, b in enumerate(GOLDEN_BATCHES)},
-                       "rule": "abs(actual - expected) <= atol + rtol * abs(expected), element-wise"},
-            "weights": WEIGHTS_NAME,
-            "files": files,
-            "producer": producer,
-            "parity": report,
-            "training": training or {},
-            "dataset": dataset or {},
-        }
-        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return manifest
+def _json(value: Any) -> str:
+    return json.dumps(value)

@@ -5,7 +5,8 @@ same manifest contract as its fp32 parent, so ``aeruntime.load`` runs it
 unchanged, plus ``manifest['variant']`` naming the parent (bundle_id and the
 relative path) and how it was made. See ``docs/variants.md``.
 
-Steps, all inside a temporary directory that replaces the target at the end:
+No torch: the graphs are transformed with onnx/onnxruntime tools and written by
+:class:`aeruntime.format.BundleWriter`. Steps, the bundle published atomically at the end:
 
 1. transform each parent graph (encoder, decoder, scorer) with the field's tool:
    ``onnxruntime.quantization`` (int8), ``onnxconverter_common.float16`` (fp16),
@@ -13,18 +14,17 @@ Steps, all inside a temporary directory that replaces the target at the end:
 2. score evaluation rows with parent and variant; recalibrate the threshold so
    the false-positive rate holds; measure decision-level parity
    (:mod:`aeexport.decision`) against the tolerance of the variant kind;
-3. write the graphs with updated ``aeexport.*`` metadata (bundle_id, threshold,
-   variant), golden vectors from the variant's own outputs, the manifest.
+3. hand the graphs with updated ``aeexport.*`` metadata (bundle_id, threshold,
+   variant), golden vectors from the variant's own outputs and the manifest to the writer.
 
 Evaluation rows: ``X`` given by the caller (``--data``), else rows drawn from the
-parent's scaler statistics (:func:`aeexport.verify.synthetic_rows`); the manifest
+parent's scaler statistics (:func:`aeexport.golden.synthetic_rows`); the manifest
 says which. Static int8 calibrates on the same rows.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -36,24 +36,28 @@ from typing import Any
 
 import numpy as np
 import onnx
-from aeruntime._atomic import atomic_directory
-from aeruntime._ort import ort
-from aeruntime.bundle import MANIFEST_NAME, META_PREFIX, read_manifest, sha256_file, verify_files
+import onnxruntime as ort
 from aeruntime.errors import BundleError, InvalidInputError
-from onnx import numpy_helper
+from aeruntime.format import (
+    GOLDEN_BATCHES,
+    META_PREFIX,
+    BundleWriter,
+    read_bundle,
+    read_manifest,
+    scan_model,
+)
 
 from . import __version__
 from ._quiet import quiet
 from .decision import DecisionTolerance, decision_report, recalibrate_threshold
-from .parity import Tolerance, golden_report
+from .golden import Tolerance, golden_report, synthetic_rows
 
-__all__ = ["VARIANTS", "VariantSpec", "make_variant", "verify_variant", "default_out", "evaluation_rows"]
+__all__ = ["VARIANTS", "VariantSpec", "default_out", "evaluation_rows", "make_variant", "verify_variant"]
 
 #: rows drawn from the scaler statistics when no --data is given
 SYNTHETIC_ROWS = 4096
 #: rows fed to static int8 calibration (drawn from the evaluation rows)
 CALIBRATION_ROWS = 1024
-GOLDEN_BATCHES = (1, 5)
 _CPU = ["CPUExecutionProvider"]
 
 
@@ -155,8 +159,6 @@ def default_out(bundle: str | Path, kind: str) -> Path:
 def evaluation_rows(manifest: dict[str, Any], X: np.ndarray | None, source: str | None,
                     n: int = SYNTHETIC_ROWS, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
     """``X`` as float32 (n_rows, *input_shape) with a description, or synthetic rows."""
-    from .verify import synthetic_rows
-
     shape = tuple(manifest["input"]["shape"])
     if X is None:
         return synthetic_rows(manifest, n, seed=seed), {"source": "synthetic", "rows": n, "seed": seed,
@@ -169,61 +171,103 @@ def evaluation_rows(manifest: dict[str, Any], X: np.ndarray | None, source: str 
             f"evaluation rows have shape {X.shape}, but the bundle expects (n_rows >= 2, "
             f"{', '.join(map(str, shape))}); pass --data with rows of the training features."
         )
-    return np.ascontiguousarray(X), {"source": source or "array", "rows": int(len(X))}
+    return np.ascontiguousarray(X), {"source": source or "array", "rows": len(X)}
 
 
-def _run(path: Path, inp: str, x: np.ndarray, batch: int = 65536) -> list[np.ndarray]:
-    sess = ort.InferenceSession(str(path), providers=_CPU)
+def _run(model: bytes, inp: str, x: np.ndarray, batch: int = 65536) -> list[np.ndarray]:
+    """All outputs of the graph ``model`` (bytes, ONNX or ORT format) on ``x``, in batches."""
+    sess = ort.InferenceSession(model, providers=_CPU)
     parts = [sess.run(None, {inp: x[i : i + batch]}) for i in range(0, len(x), batch)]
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
 
 
-def _graph_sha256(proto: onnx.ModelProto) -> str:
-    return hashlib.sha256(proto.graph.SerializeToString(deterministic=True)).hexdigest()
-
-
-def _write_graph(proto: onnx.ModelProto, path: Path, suffix: str) -> None:
-    if suffix == ".onnx":
-        path.write_bytes(proto.SerializeToString())
-        return
-    # ORT format: onnxruntime optimizes the graph (level "all", minus the x86-only
-    # NCHWc layout transformer, as convert_onnx_models_to_ort does) and saves it.
+def _to_ort_format(model: bytes) -> bytes:
+    """onnxruntime's ORT format: the graph optimized (level "all", minus the x86-only NCHWc
+    layout transformer, as convert_onnx_models_to_ort does) and saved as a flatbuffer."""
     with tempfile.TemporaryDirectory() as d:
-        src = Path(d) / "model.onnx"
-        onnx.save(proto, src)
+        src, dst = Path(d) / "model.onnx", Path(d) / "model.ort"
+        src.write_bytes(model)
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.optimized_model_filepath = str(path)
+        so.optimized_model_filepath = str(dst)
         so.add_session_config_entry("session.save_model_format", "ORT")
         so.add_session_config_entry("session.qdqisint8allowed", "0")
         ort.InferenceSession(str(src), so, providers=_CPU, disabled_optimizers=["NchwcTransformer"])
+        return dst.read_bytes()
 
 
-def _set_meta(proto: onnx.ModelProto, updates: dict[str, str]) -> None:
-    props = {p.key: p.value for p in proto.metadata_props}
-    props.update({META_PREFIX + k: v for k, v in updates.items()})
-    del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, props)
+def _required_operators(graphs: dict[str, bytes]) -> bytes:
+    """``required_operators.config`` of ORT-format graphs (onnxruntime's reduced-build tool)."""
+    from onnxruntime.tools.ort_format_model import create_config_from_models
+
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for role, data in graphs.items():
+            paths.append(Path(d) / f"{role}.ort")
+            paths[-1].write_bytes(data)
+        with quiet():
+            create_config_from_models(paths, Path(d) / REQUIRED_OPERATORS, False)
+        return (Path(d) / REQUIRED_OPERATORS).read_bytes()
 
 
-def _golden(tmp: Path, graphs: dict[str, dict[str, Any]], X: np.ndarray) -> dict[str, list[str]]:
-    """Golden vectors from the variant's own outputs (ONNX model-zoo layout)."""
-    sets: dict[str, list[str]] = {r: [] for r in graphs}
-    for n_set, b in enumerate(GOLDEN_BATCHES):
-        x = np.ascontiguousarray(X[np.arange(b) % len(X)])
-        z = _run(tmp / graphs["encoder"]["file"], graphs["encoder"]["inputs"][0], x)[0]
-        for role, inp in (("encoder", x), ("decoder", z), ("scorer", x)):
-            if role not in graphs:
-                continue
-            info = graphs[role]
-            outs = _run(tmp / info["file"], info["inputs"][0], inp)
-            case = tmp / "test_data" / role / f"test_data_set_{n_set}"
-            case.mkdir(parents=True, exist_ok=True)
-            (case / "input_0.pb").write_bytes(numpy_helper.from_array(inp, info["inputs"][0]).SerializeToString())
-            for i, (name, arr) in enumerate(zip(info["outputs"], outs)):
-                (case / f"output_{i}.pb").write_bytes(numpy_helper.from_array(arr, name).SerializeToString())
-            sets[role].append(case.name)
-    return sets
+#: per-graph metadata keys the writer sets itself; the parent's other aeexport.* entries are kept
+_PER_GRAPH = ("format_version", "bundle_id", "role", "graph_sha256", "partners", "inputs", "outputs")
+
+
+def _graph_metadata(data: dict[str, bytes]) -> dict[str, dict[str, str]]:
+    """The aeexport.* metadata (prefix removed) of checked graph bytes, by role."""
+    return {role: {k[len(META_PREFIX):]: v for k, v in scan_model(b).metadata.items() if k.startswith(META_PREFIX)}
+            for role, b in data.items()}
+
+
+def _variant_info(kind: str, spec: VariantSpec, pm: dict[str, Any], parent: Path, out: Path,
+                  data: dict[str, Any], calib_rows: int, real_rows: bool) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "kind": kind,
+        "description": spec.description,
+        "parent_bundle_id": pm["bundle_id"],
+        "parent_path": Path(os.path.relpath(parent.resolve(), out.resolve())).as_posix(),
+        "tool": {"int8-dynamic": "onnxruntime.quantization.quantize_dynamic",
+                 "int8-static": "onnxruntime.quantization.quantize_static (QDQ, MinMax, per-channel weights)",
+                 "fp16": "onnxconverter_common.float16.convert_float_to_float16(keep_io_types=True)",
+                 "ort": "onnxruntime ORT format (optimization level all, NchwcTransformer disabled)"}[kind],
+        "evaluation_data": data,
+    }
+    if kind == "int8-static":
+        info["calibration"] = {**data, "rows_used": calib_rows,
+                               "note": "rows from --data" if real_rows else
+                               "no training rows in the bundle: rows drawn from the scaler statistics"}
+    return info
+
+
+def _check_parent(parent: Path, out: Path, pm: dict[str, Any]) -> None:
+    not_onnx = [g["file"] for g in pm["graphs"].values() if not g["file"].endswith(".onnx")]
+    if not_onnx:
+        raise BundleError(
+            f"bundle {str(parent)!r} holds graphs {not_onnx} that are not ONNX files (an ORT-format variant?); "
+            "make variants from the fp32 ONNX bundle it came from."
+        )
+    if "scorer" not in pm["graphs"]:
+        raise BundleError("variants need a bundle with scorer.onnx; re-export the parent with a current aeexport.")
+    if out.resolve() == parent.resolve():
+        raise InvalidInputError(f"--out {str(out)!r} is the parent bundle itself; choose another directory.")
+
+
+def _build_graphs(spec: VariantSpec, pm: dict[str, Any], parent_data: dict[str, bytes],
+                  parent_meta: dict[str, dict[str, str]], calib: np.ndarray, writer: BundleWriter) -> None:
+    """Transform every parent graph with the kind's tool and add it to ``writer``."""
+    graphs = pm["graphs"]
+    # Feeds per role for static calibration: x for encoder/scorer, the parent's z for the decoder.
+    z_calib = _run(parent_data["encoder"], graphs["encoder"]["inputs"][0], calib)[0]
+    with tempfile.TemporaryDirectory() as work:
+        for role, info in graphs.items():
+            feeds = {info["inputs"][0]: (z_calib if role == "decoder" else calib)}
+            proto = spec.build(onnx.load_from_string(parent_data[role]), role, feeds, Path(work))
+            own = {k: parent_meta[role][k] for k in ("inputs", "outputs") if k in parent_meta[role]}
+            writer.add_graph(role, proto.SerializeToString(), inputs=info["inputs"], outputs=info["outputs"],
+                             file=Path(info["file"]).with_suffix(spec.suffix).name, metadata=own,
+                             convert=_to_ort_format if spec.suffix == ".ort" else None,
+                             extra={k: v for k, v in info.items() if k not in ("file", "graph_sha256")})
 
 
 def make_variant(
@@ -237,12 +281,12 @@ def make_variant(
     tol: DecisionTolerance | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Build the ``kind`` variant of ``bundle`` in ``out``; return its manifest.
+    """Build the ``kind`` variant of ``bundle`` in ``out``; return its manifest (no torch needed).
 
     Parameters
     ----------
     bundle : path
-        Parent bundle (fp32 ONNX graphs).
+        Parent bundle (fp32 ONNX graphs, with ``scorer.onnx``).
     kind : {"int8-dynamic", "int8-static", "fp16", "ort"}
     out : path, optional
         Variant bundle directory; default ``BUNDLE-<kind>``. Replaced atomically.
@@ -262,122 +306,79 @@ def make_variant(
     spec = VARIANTS[kind]
     tol = tol or spec.tolerance
     parent = Path(bundle)
-    pm = read_manifest(parent)
-    verify_files(parent, pm)
-    graphs = pm["graphs"]
-    not_onnx = [g["file"] for g in graphs.values() if not g["file"].endswith(".onnx")]
-    if not_onnx:
-        raise BundleError(
-            f"bundle {str(parent)!r} holds graphs {not_onnx} that are not ONNX files (an ORT-format variant?); "
-            "make variants from the fp32 ONNX bundle it came from."
-        )
+    pm, parent_data = read_bundle(parent)
     out = Path(out) if out is not None else default_out(parent, kind)
-    if out.resolve() == parent.resolve():
-        raise InvalidInputError(f"--out {str(out)!r} is the parent bundle itself; choose another directory.")
+    _check_parent(parent, out, pm)
     rows, data = evaluation_rows(pm, X, data_source, seed=seed)
     if y is not None:
         y = np.asarray(y).reshape(-1).astype(np.int8)
         if len(y) != len(rows):
             raise InvalidInputError(f"labels have {len(y)} entries but the data has {len(rows)} rows.")
-
-    # Feeds per role for static calibration: x for encoder/scorer, the parent's z for the decoder.
-    calib = rows[np.random.default_rng(seed).permutation(len(rows))[:CALIBRATION_ROWS]]
-    z_calib = _run(parent / graphs["encoder"]["file"], graphs["encoder"]["inputs"][0], calib)[0]
-    feeds = {role: {info["inputs"][0]: (z_calib if role == "decoder" else calib)} for role, info in graphs.items()}
-
-    protos: dict[str, onnx.ModelProto] = {}
-    with tempfile.TemporaryDirectory() as work:
-        for role, info in graphs.items():
-            protos[role] = spec.build(onnx.load(parent / info["file"]), role, feeds[role], Path(work))
-    hashes = {role: _graph_sha256(p) for role, p in protos.items()}
-    bundle_id = hashlib.sha256((pm["bundle_id"] + kind + "".join(hashes[r] for r in sorted(hashes))).encode()
-                               ).hexdigest()[:32]
-    vgraphs = {role: {**info, "file": Path(info["file"]).with_suffix(spec.suffix).name,
-                      "graph_sha256": hashes[role]} for role, info in graphs.items()}
-    parent_rel = os.path.relpath(parent.resolve(), out.resolve())
-    variant_info: dict[str, Any] = {
-        "kind": kind,
-        "description": spec.description,
-        "parent_bundle_id": pm["bundle_id"],
-        "parent_path": Path(parent_rel).as_posix(),
-        "tool": {"int8-dynamic": "onnxruntime.quantization.quantize_dynamic",
-                 "int8-static": "onnxruntime.quantization.quantize_static (QDQ, MinMax, per-channel weights)",
-                 "fp16": "onnxconverter_common.float16.convert_float_to_float16(keep_io_types=True)",
-                 "ort": "onnxruntime ORT format (optimization level all, NchwcTransformer disabled)"}[kind],
-        "evaluation_data": data,
-    }
-    if kind == "int8-static":
-        variant_info["calibration"] = {**data, "rows_used": int(len(calib)),
-                                       "note": "rows from --data" if X is not None else
-                                       "no training rows in the bundle: rows drawn from the scaler statistics"}
-
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)
-    with atomic_directory(out) as tmp:
-        def write_all(threshold: float) -> None:
-            for role, proto in protos.items():
-                p = onnx.ModelProto()
-                p.CopyFrom(proto)
-                _set_meta(p, {
-                    "bundle_id": bundle_id,
-                    "threshold": repr(threshold),
-                    "graph_sha256": hashes[role],
-                    "partners": json.dumps({r: {"file": vgraphs[r]["file"], "graph_sha256": hashes[r]}
-                                            for r in protos if r != role}),
-                    "variant": json.dumps({k: variant_info[k] for k in ("kind", "parent_bundle_id")}),
-                    "producer": f"aeexport {__version__}",
-                })
-                p.producer_name, p.producer_version = "aeexport", __version__
-                _write_graph(p, tmp / vgraphs[role]["file"], spec.suffix)
 
-        # Provisional files (threshold not known yet) to measure the variant as it will run.
-        write_all(float(pm["threshold"]["value"]))
-        scorer = "scorer" if "scorer" in graphs else None
-        sp = _scores(parent, graphs, rows)
-        sv = _scores(tmp, vgraphs, rows)
-        normal = (y == 0) if y is not None else None
-        thr = recalibrate_threshold(sp, sv, float(pm["threshold"]["value"]), normal)
-        thr["expected_false_positive_rate"] = pm["threshold"].get("expected_false_positive_rate")
-        thr["parent_method"] = pm["threshold"].get("method")
-        thr["calibration_rows"] = thr["params"]["rows"]
-        write_all(thr["value"])
-        report = decision_report(sp, sv, parent_threshold=float(pm["threshold"]["value"]),
-                                 variant_threshold=thr["value"], tol=tol, y=y)
-        report["data"] = data
-        report["scored_with"] = "scorer" if scorer else "encoder+decoder"
-        golden = _golden(tmp, vgraphs, rows)
-        g_rows = golden_report(tmp, vgraphs, spec.golden)
-        report["golden"] = g_rows
-        report["ok"] = report["ok"] and all(r["ok"] for r in g_rows)
-        if kind == "ort":
-            from onnxruntime.tools.ort_format_model import create_config_from_models
+    # 1. Transform each graph.
+    parent_meta = _graph_metadata(parent_data)
+    calib = rows[np.random.default_rng(seed).permutation(len(rows))[:CALIBRATION_ROWS]]
+    writer = BundleWriter(id_salt=pm["bundle_id"] + kind)
+    _build_graphs(spec, pm, parent_data, parent_meta, calib, writer)
+    vgraphs = writer.graph_entries()
+    info = _variant_info(kind, spec, pm, parent, out, data, len(calib), X is not None)
+    common = {k: v for k, v in parent_meta["scorer"].items() if k not in _PER_GRAPH}
+    common.update({"variant": json.dumps({k: info[k] for k in ("kind", "parent_bundle_id")}),
+                   "producer": f"aeexport {__version__}"})
 
-            with quiet():
-                create_config_from_models([tmp / g["file"] for g in vgraphs.values()], tmp / REQUIRED_OPERATORS,
-                                          False)
-            variant_info["required_operators"] = REQUIRED_OPERATORS
-        files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-        manifest = {k: v for k, v in pm.items() if k not in ("weights", "parity", "golden", "files")}
-        manifest.update({
-            "bundle_id": bundle_id,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "graphs": vgraphs,
-            "threshold": thr,
-            "variant": variant_info,
-            "golden": {"tolerance": asdict(spec.golden), "sets": golden,
-                       "note": "expected outputs are the variant's own (onnxruntime CPU), not torch's"},
-            "files": files,
-            "producer": {**pm.get("producer", {}), "aeexport": __version__, "onnxruntime": ort.__version__},
-            "parity": report,
-        })
-        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return manifest
+    # 2. Scores of parent and variant (the threshold does not change any output), new threshold, report.
+    parent_thr = float(pm["threshold"]["value"])
+    final = {role: writer.graph_bytes(role, common) for role in vgraphs}
+    sc = vgraphs["scorer"]["inputs"][0]
+    sp = _run(parent_data["scorer"], sc, rows)[0].astype(np.float64)
+    sv = _run(final["scorer"], sc, rows)[0].astype(np.float64)
+    thr = recalibrate_threshold(sp, sv, parent_thr, (y == 0) if y is not None else None)
+    thr["expected_false_positive_rate"] = pm["threshold"].get("expected_false_positive_rate")
+    thr["parent_method"] = pm["threshold"].get("method")
+    thr["calibration_rows"] = thr["params"]["rows"]
+    common["threshold"] = repr(thr["value"])
+    report = decision_report(sp, sv, parent_threshold=parent_thr, variant_threshold=thr["value"], tol=tol, y=y)
+    report["data"] = data
+    report["scored_with"] = "scorer"
+
+    # 3. Golden vectors from the variant's own outputs, extra files, manifest.
+    _add_golden(writer, vgraphs, final, rows)
+    if kind == "ort":
+        writer.add_file(REQUIRED_OPERATORS, _required_operators(final))
+        info["required_operators"] = REQUIRED_OPERATORS
+
+    def check(tmp: Path) -> dict[str, Any]:
+        report["golden"] = golden_report(tmp, vgraphs, spec.golden)
+        report["ok"] = report["ok"] and all(r["ok"] for r in report["golden"])
+        return {"parity": report}
+
+    manifest = {k: v for k, v in pm.items() if k not in ("weights", "parity", "golden", "files", "omitted")}
+    manifest.update({
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "graphs": None,
+        "threshold": thr,
+        "variant": info,
+        "golden": None,
+        "files": None,
+        "producer": {**pm.get("producer", {}), "aeexport": __version__, "onnxruntime": ort.__version__},
+        "parity": None,
+    })
+    golden = {"tolerance": asdict(spec.golden),
+              "note": "expected outputs are the variant's own (onnxruntime CPU), not torch's"}
+    return writer.write(out, manifest, metadata=common, golden=golden, check=check)
 
 
-def _scores(root: Path, graphs: dict[str, dict[str, Any]], X: np.ndarray) -> np.ndarray:
-    """Scores (n_rows,) of a bundle's graphs on X, without loading its manifest checks."""
-    if "scorer" in graphs:
-        return _run(root / graphs["scorer"]["file"], graphs["scorer"]["inputs"][0], X)[0].astype(np.float64)
-    raise BundleError("variants need a bundle with scorer.onnx; re-export the parent with a current aeexport.")
+def _add_golden(writer: BundleWriter, graphs: dict[str, dict[str, Any]], final: dict[str, bytes],
+                X: np.ndarray) -> None:
+    """Golden vectors at :data:`GOLDEN_BATCHES` from the variant's own outputs (onnxruntime CPU)."""
+    for b in GOLDEN_BATCHES:
+        x = np.ascontiguousarray(X[np.arange(b) % len(X)])
+        z = _run(final["encoder"], graphs["encoder"]["inputs"][0], x)[0]
+        for role, inp in (("encoder", x), ("decoder", z), ("scorer", x)):
+            info = graphs[role]
+            outs = _run(final[role], info["inputs"][0], inp)
+            writer.add_golden(role, [(info["inputs"][0], inp)], list(zip(info["outputs"], outs)))
 
 
 def verify_variant(

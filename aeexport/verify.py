@@ -1,4 +1,9 @@
-"""``aeexport verify``: re-measure a bundle's parity from its files alone."""
+"""``aeexport verify``: re-measure a bundle's parity from its files alone.
+
+Golden vectors are checked with numpy + onnxruntime (:mod:`aeexport.golden`);
+torch-vs-onnxruntime parity needs the bundle's ``weights.safetensors``, which a
+slim bundle leaves out: the report then says so (``"torch_parity": "skipped"``).
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,80 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aeruntime.bundle import read_manifest, verify_files
-from aeruntime.integrity import check_graphs
+from aeruntime.errors import InvalidInputError
+from aeruntime.format import WEIGHTS_NAME, read_bundle, safe_path
 
-from .checkpoint import model_from_weights
-from .models.base import ELEMENT_ERRORS
-from .parity import PARITY_BATCHES, Tolerance, golden_report, graph_tolerances, parity_report
+from .golden import Tolerance, golden_report, graph_tolerances, synthetic_rows
 
-__all__ = ["verify_bundle", "synthetic_rows"]
+__all__ = ["SLIM_NOTE", "check_rows", "synthetic_rows", "verify_bundle"]
+
+#: what the report says when the bundle has no torch weights
+SLIM_NOTE = ("this bundle has no weights.safetensors (a slim bundle, or the weights were removed): torch parity "
+             "needs the full bundle written by `aeexport export`; only the golden vectors were checked")
 
 
-def synthetic_rows(manifest: dict[str, Any], n: int, seed: int = 0) -> np.ndarray:
-    """Rows drawn around the training distribution: mean + scale * N(0, 1), raw units."""
-    shape = tuple(manifest["scaler"]["shape"])
-    mean = np.asarray(manifest["scaler"]["mean"], np.float32).reshape(shape)
-    scale = np.asarray(manifest["scaler"]["scale"], np.float32).reshape(shape)
-    rng = np.random.default_rng(seed)
-    return (mean + scale * rng.standard_normal((n, *shape))).astype(np.float32)
+def check_rows(X: Any, manifest: dict[str, Any], source: str = "--data") -> np.ndarray:
+    """``X`` as float32 (n_rows, *input_shape), or :class:`InvalidInputError` naming what is wrong.
+
+    Checks the width (before any torch code sees the rows) and that every value is
+    finite, naming the first bad row and column (with its feature name when the
+    bundle has names).
+    """
+    shape = tuple(manifest["input"]["shape"])
+    n_in = int(np.prod(shape))
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim == 2 and X.shape[1] == n_in and X.shape[1:] != shape:
+        X = X.reshape(-1, *shape)
+    if X.ndim < 2 or X.shape[1:] != shape or len(X) == 0:
+        width = X.shape[1] if X.ndim == 2 else X.shape[1:]
+        raise InvalidInputError(
+            f"{source} has rows of width {width}, but the bundle expects {n_in} features "
+            f"(shape (n_rows, {', '.join(map(str, shape))})); pass the training features only "
+            "(for CSV with a label column: --label-column NAME)."
+        )
+    bad = ~np.isfinite(X.reshape(len(X), -1))
+    if bad.any():
+        row, col = (int(v) for v in np.argwhere(bad)[0])
+        names = manifest["input"].get("feature_names")
+        column = f"column {col}" + (f" ({names[col]!r})" if names else "")
+        raise InvalidInputError(
+            f"{source} holds {int(bad.sum())} missing or non-finite values; the first is in row {row}, {column}. "
+            "Parity is measured on finite rows: drop or impute those values."
+        )
+    return np.ascontiguousarray(X)
+
+
+def _tolerances(manifest: dict[str, Any], tol: Tolerance | None) -> tuple[Tolerance, dict[str, Tolerance]]:
+    """The overall and per-graph tolerances: explicit, else the ones the manifest records."""
+    golden = manifest.get("golden", {})
+    if tol is None:
+        t = golden.get("tolerance", {})
+        base = Tolerance(atol=float(t.get("atol", 1e-5)), rtol=float(t.get("rtol", 1e-4)))
+        if golden.get("tolerances"):
+            return base, {r: Tolerance(atol=float(v["atol"]), rtol=float(v["rtol"]))
+                          for r, v in golden["tolerances"].items()}
+    else:
+        base = tol
+    sc = manifest["scaler"]  # an explicit tolerance, or a bundle written before per-graph tolerances
+    return base, graph_tolerances(base, np.asarray(sc["mean"]), np.asarray(sc["scale"]))
+
+
+def _torch_parity(path: Path, manifest: dict[str, Any], X: np.ndarray | None, tol: Tolerance,
+                  batches: tuple[int, ...]) -> dict[str, Any]:
+    from aeruntime.format import SCORES
+
+    from .checkpoint import model_from_weights
+    from .models.base import ELEMENT_ERRORS
+    from .parity import parity_report
+
+    weights = safe_path(path, manifest.get("weights", WEIGHTS_NAME))
+    model = model_from_weights(manifest["model"]["kind"], manifest["model"]["config"],
+                               manifest["input"]["shape"], weights)
+    name = manifest.get("score", {}).get("name", "mse")
+    # element-wise scores are chosen at export; kind-specific ones (neg_elbo) live in the config
+    model.score_name = name if name in ELEMENT_ERRORS and name in SCORES else "mse"
+    rows = X if X is not None else synthetic_rows(manifest, max(batches))
+    return parity_report(model, path, rows, graphs=manifest["graphs"], batches=batches, tol=tol)
 
 
 def verify_bundle(
@@ -30,7 +92,7 @@ def verify_bundle(
     *,
     X: np.ndarray | None = None,
     tol: Tolerance | None = None,
-    batches: tuple[int, ...] = PARITY_BATCHES,
+    batches: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """Check file hashes, golden vectors and torch-vs-onnxruntime parity of a bundle.
 
@@ -39,45 +101,41 @@ def verify_bundle(
     path : path
         Bundle directory.
     X : ndarray of shape (n_rows, *input_shape), optional
-        Real rows to test on; default: rows drawn from the stored scaler statistics.
+        Real rows to test on (finite, the bundle's width: :class:`InvalidInputError`
+        otherwise); default: rows drawn from the stored scaler statistics.
     tol : Tolerance, optional
         Default: the tolerance recorded in the manifest.
+    batches : tuple of int, optional
+        Batch sizes of the torch comparison (default :data:`aeexport.parity.PARITY_BATCHES`).
 
     Returns
     -------
     dict
-        The parity report; ``report["ok"]`` is False on any violation.
+        The parity report; ``report["ok"]`` is False on any violation. Without
+        ``weights.safetensors`` (slim bundles) ``report["torch_parity"]`` is
+        ``"skipped"`` and ``report["note"]`` says why.
     """
     path = Path(path)
-    manifest = read_manifest(path)
-    verify_files(path, manifest)
-    check_graphs(path, manifest)  # external data, partner hashes: before onnxruntime opens a graph
-    explicit_tol = tol
-    if tol is None:
-        t = manifest.get("golden", {}).get("tolerance", {})
-        tol = Tolerance(atol=float(t.get("atol", 1e-5)), rtol=float(t.get("rtol", 1e-4)))
-    graphs = manifest["graphs"]
-    per_role = manifest.get("golden", {}).get("tolerances") or {}
-    if explicit_tol is None and per_role:
-        tols = {r: Tolerance(atol=float(t["atol"]), rtol=float(t["rtol"])) for r, t in per_role.items()}
-    else:  # an explicit tolerance, or a bundle written before per-graph tolerances
-        sc = manifest["scaler"]
-        tols = graph_tolerances(tol, np.asarray(sc["mean"]), np.asarray(sc["scale"]))
-    golden = golden_report(path, graphs, tol, tols)
-    weights = path / manifest.get("weights", "weights.safetensors")
-    if weights.is_file():
-        model = model_from_weights(manifest["model"]["kind"], manifest["model"]["config"],
-                                   manifest["input"]["shape"], weights)
-        name = manifest.get("score", {}).get("name", "mse")
-        # element-wise scores are chosen at export; kind-specific ones (neg_elbo) live in the config
-        model.score_name = name if name in ELEMENT_ERRORS else "mse"
-        rows = X if X is not None else synthetic_rows(manifest, max(batches))
-        report = parity_report(model, path, rows, graphs=graphs, batches=batches, tol=tol)
+    manifest, _ = read_bundle(path)  # hashes, external data, partners: before onnxruntime opens a graph
+    if X is not None:
+        X = check_rows(X, manifest)
+    base, tols = _tolerances(manifest, tol)
+    golden = golden_report(path, manifest["graphs"], base, tols)
+    weights = manifest.get("weights", WEIGHTS_NAME)
+    if (path / weights).is_file() and weights in manifest["files"]:
+        from .parity import PARITY_BATCHES
+
+        report = _torch_parity(path, manifest, X, base, batches or PARITY_BATCHES)
+        report["torch_parity"] = "checked"
     else:
-        report = {"tolerance": {"atol": tol.atol, "rtol": tol.rtol}, "rows": [],
-                  "note": "bundle has no weights.safetensors: only golden vectors checked"}
+        report = {"tolerance": {"atol": base.atol, "rtol": base.rtol}, "rows": [], "torch_parity": "skipped",
+                  "note": SLIM_NOTE}
     report["rows"] += golden
+    report["golden_vectors"] = len(golden)
+    if not report["rows"]:
+        report["note"] = SLIM_NOTE.replace("only the golden vectors were checked",
+                                           "and it has no golden vectors: nothing to compare")
     report["ok"] = all(r["ok"] for r in report["rows"])
-    report["max_abs"] = max(r["max_abs"] for r in report["rows"])
-    report["max_rel"] = max(r["max_rel"] for r in report["rows"])
+    report["max_abs"] = max((r["max_abs"] for r in report["rows"]), default=0.0)
+    report["max_rel"] = max((r["max_rel"] for r in report["rows"]), default=0.0)
     return report

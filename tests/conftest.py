@@ -1,4 +1,10 @@
-"""Shared fixtures: small models trained on digits, exported once per session."""
+"""Shared fixtures: small models trained on digits, exported once per session.
+
+Tests live by the code they test: ``tests/runtime`` (aeruntime only, no torch: its
+own conftest serves the shipped ``models/`` bundles), ``tests/export``,
+``tests/train``, ``tests/cli``, ``tests/node``, ... Fixtures used by more than one
+directory live here; ``tests/helpers.py`` holds functions that tamper with bundle copies.
+"""
 
 from __future__ import annotations
 
@@ -65,3 +71,13 @@ def dense_bundle(tmp_path_factory, dense_trained, digits_split) -> Path:
     export_bundle(dense_trained.model, out, calibration_x=digits_split.val,
                   training=dense_trained.summary())
     return out
+
+
+@pytest.fixture
+def bundle_copy(dense_bundle, tmp_path) -> Path:
+    """A private copy of ``dense_bundle`` that a test may modify."""
+    import shutil
+
+    dst = tmp_path / "bundle"
+    shutil.copytree(dense_bundle, dst)
+    return dst

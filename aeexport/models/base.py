@@ -28,8 +28,10 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-#: score name -> per-element error of the scaled residual ``xs - x_hat``; the
-#: scorer graph takes the mean of these over all input elements of a row
+#: score name -> per-element error (torch) of the scaled residual ``xs - x_hat``; the
+#: scorer graph takes the mean of these over all input elements of a row. Each name is
+#: also registered in ``aeruntime.format.SCORES`` (its definition and numpy counterpart,
+#: used by the runtime for bundles without a scorer and for explanations).
 ELEMENT_ERRORS: dict[str, Any] = {
     "mse": lambda d: d * d,
     "mae": lambda d: torch.abs(d),
@@ -104,6 +106,8 @@ class Autoencoder(nn.Module):
         """Per-row anomaly score (B,) under ``score_name``: mean of the element errors, scaled space."""
         if self.score_name == "mse":
             return self.row_error(xs)
+        if self.score_name not in ELEMENT_ERRORS:
+            raise ValueError(f"score {self.score_name!r} has no element error; expected one of {sorted(ELEMENT_ERRORS)}")
         err = ELEMENT_ERRORS[self.score_name](xs - self.decode(self._code(xs)))
         return torch.mean(err, dim=tuple(range(1, xs.dim())))
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from aeruntime.format import score_definition
 from torch import nn
 
 from .base import Autoencoder
@@ -32,15 +33,7 @@ __all__ = ["VAEConfig", "VariationalAutoencoder", "VAE_SCORES"]
 #: score name -> manifest ``score`` section (``None`` = the exporter's default MSE)
 VAE_SCORES: dict[str, dict[str, Any] | None] = {
     "mse": None,
-    "neg_elbo": {
-        "name": "neg_elbo",
-        "definition": "negative ELBO per row in nats: 0.5 * sum((xs - decode(mu))^2) + 0.5 * D * log(2 pi) "
-        "+ KL(N(mu, exp(logvar)) || N(0, I)), with xs the scaled input (a unit-variance Gaussian decoder) "
-        "and the expectation evaluated deterministically at z = mu",
-        "direction": "higher_is_more_anomalous",
-        "space": "scaled",
-        "output": "score",
-    },
+    "neg_elbo": score_definition("neg_elbo"),  # the runtime computes it too (aeruntime.format.scores)
 }
 
 

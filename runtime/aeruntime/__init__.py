@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from . import _ort  # noqa: F401  (raises an ImportError naming the pip command)
-from .bundle import FORMAT_VERSION, SUPPORTED_FORMAT_VERSIONS
+from .format import FORMAT_VERSION, SUPPORTED_FORMAT_VERSIONS
 from .errors import (
     AeError,
     BundleError,

@@ -4,20 +4,25 @@ Every error a user can cause derives from :class:`AeError`. Messages follow one
 pattern: what was expected, what was received, and how to fix it. The command
 line turns an ``AeError`` into a one-line message and the error's ``exit_code``
 (1 = failure, 2 = usage error) without a traceback.
+
+One code per meaning: every :class:`BundleError` ("this bundle is not valid":
+missing directory or file, modified file, wrong format version, damaged manifest,
+unsafe path or graph) exits 1; :class:`InvalidInputError` (the user's rows or
+arguments) exits 2.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AeError",
-    "InvalidInputError",
     "BundleError",
     "BundleNotFoundError",
     "IntegrityError",
-    "UnsupportedFormatError",
+    "InvalidInputError",
     "ManifestError",
     "ProviderError",
     "UnsafeBundleError",
+    "UnsupportedFormatError",
 ]
 
 
@@ -35,13 +40,13 @@ class InvalidInputError(AeError, ValueError):
 
 
 class BundleError(AeError):
-    """A bundle directory cannot be used."""
+    """A bundle directory cannot be used (exit code 1, for every subclass)."""
+
+    exit_code = 1
 
 
 class BundleNotFoundError(BundleError, FileNotFoundError):
     """The bundle directory, or a file the manifest names, does not exist."""
-
-    exit_code = 2
 
 
 class IntegrityError(BundleError):

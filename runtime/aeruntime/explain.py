@@ -2,30 +2,36 @@
 
 The score of a bundle (``manifest["score"]``) is the mean over input elements
 of an element error of the scaled residual ``(x - x_hat) / scale``: squared for
-``mse``, absolute for ``mae``. :func:`feature_errors` computes those element
-errors with the encoder and decoder graphs and the manifest's scaler (numpy
-only), so their row mean equals ``score(x)`` up to float32 rounding, and
-:func:`explain` ranks them.
+``mse``, absolute for ``mae`` (the score registry, :mod:`aeruntime.format.scores`).
+:func:`feature_errors` computes those element errors with the encoder and
+decoder graphs and the manifest's scaler (numpy only), so their row mean equals
+``score(x)`` up to float32 rounding, and :func:`explain` ranks them (named by
+the bundle's ``input.feature_names`` when it has them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .errors import InvalidInputError, ManifestError
+from .format.scores import SCORES, get_score
 from .validate import as_batch
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Model
+__all__ = ["Explanation", "explain", "feature_errors"]
 
-__all__ = ["ELEMENT_ERRORS", "Explanation", "feature_errors", "explain"]
 
-#: score name -> element error of the scaled residual (mirrors aeexport.models.base.ELEMENT_ERRORS)
-ELEMENT_ERRORS: dict[str, Any] = {"mse": np.square, "mae": np.abs}
+class _Bundle(Protocol):
+    """What explanations need of a model (:class:`aeruntime.Model` has it); no import of model.py."""
+
+    input_shape: tuple[int, ...]
+    feature_names: list[str] | None
+    manifest: dict[str, Any]
+
+    def reconstruct(self, x: Any) -> np.ndarray: ...
 
 
 @dataclass
@@ -43,7 +49,7 @@ class Explanation:
     scores : ndarray of shape (n_rows,), float32
         The row scores recomputed from the feature errors (higher = more anomalous).
     names : list of list of str, or None
-        Feature names of ``indices`` when ``feature_names`` was given.
+        Feature names of ``indices`` when ``feature_names`` was given or the bundle has them.
     """
 
     indices: np.ndarray
@@ -67,12 +73,13 @@ class Explanation:
         return {"rows": rows}
 
 
-def feature_errors(model: Model, x: Any) -> np.ndarray:
+def feature_errors(model: _Bundle, x: Any) -> np.ndarray:
     """Element errors of each row under the bundle's score definition.
 
     Parameters
     ----------
     model : aeruntime.Model
+        A loaded bundle.
     x : array-like of shape (n_rows, *input_shape)
         Raw rows.
 
@@ -82,20 +89,22 @@ def feature_errors(model: Model, x: Any) -> np.ndarray:
         ``((x - x_hat) / scale) ** 2`` (mse) or ``|x - x_hat| / scale`` (mae);
         their mean over a row is the row's score (higher = more anomalous).
     """
-    m = model._manifest
+    m = getattr(model, "_manifest", None) or model.manifest
     name = m.get("score", {}).get("name", "mse")
-    if name not in ELEMENT_ERRORS:
+    element_error = get_score(name).element_error
+    if element_error is None:
+        have = sorted(n for n, s in SCORES.items() if s.element_error is not None)
         raise ManifestError(
             f"this bundle's score {name!r} has no per-feature decomposition; feature errors and explain "
-            f"support the scores {sorted(ELEMENT_ERRORS)}. Re-export with score='mse' or 'mae'."
+            f"support the scores {have}. Re-export with one of those scores."
         )
     xb = as_batch(x, model.input_shape)
     scale = np.asarray(m["scaler"]["scale"], dtype=np.float32).reshape(model.input_shape)
     residual = (xb - model.reconstruct(xb)) / scale
-    return ELEMENT_ERRORS[name](residual).astype(np.float32)
+    return element_error(residual).astype(np.float32)
 
 
-def explain(model: Model, x: Any, top_k: int = 3, feature_names: Sequence[str] | None = None) -> Explanation:
+def explain(model: _Bundle, x: Any, top_k: int = 3, feature_names: Sequence[str] | None = None) -> Explanation:
     """The ``top_k`` features contributing most to each row's anomaly score.
 
     Parameters
@@ -106,7 +115,8 @@ def explain(model: Model, x: Any, top_k: int = 3, feature_names: Sequence[str] |
     top_k : int, default 3
         Features per row, 1 .. number of input elements.
     feature_names : sequence of str, optional
-        One name per input element (flattened order).
+        One name per input element (flattened order); default ``model.feature_names``
+        (the manifest's ``input.feature_names``), if the bundle has them.
 
     Returns
     -------
@@ -114,6 +124,8 @@ def explain(model: Model, x: Any, top_k: int = 3, feature_names: Sequence[str] |
         Indices, element errors and shares of the top features per row, largest first.
     """
     n_features = int(np.prod(model.input_shape))
+    if feature_names is None:
+        feature_names = model.feature_names
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= n_features:
         raise InvalidInputError(f"top_k must be an integer in [1, {n_features}] (the number of input "
                                 f"features), got {top_k!r}.")

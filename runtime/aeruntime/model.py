@@ -9,52 +9,38 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._ort import ort
-from .bundle import GRAPH_FILES, META_PREFIX, read_manifest, verify_files
-from .errors import BundleNotFoundError, IntegrityError, InvalidInputError
-from .integrity import check_graphs, check_session_io, create_session, read_graph
+from . import explain as _explain
+from .errors import BundleNotFoundError, InvalidInputError
+from .format import DEFAULT_SCORE, check_threshold, get_score, read_bundle
 from .providers import CPU, CUDA, ProviderSpec, check_providers, resolve_providers
 from .sampling import is_variational, prior_sample, reparameterize
-from .schema import check_threshold_value
+from .sessions import check_session, create_session, make_runner
+from .sessions import session_options as default_session_options
 from .validate import as_batch, check_finite
 
-__all__ = ["Model", "load"]
+__all__ = ["LoadOptions", "Model", "load"]
+
+#: compatibility name (the rule lives in aeruntime.format.scores)
+_check_threshold = check_threshold
 
 
-def _usable_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+@dataclass(frozen=True)
+class LoadOptions:
+    """How :func:`load` opens a bundle (see its docstring for each option)."""
 
-
-def _check_threshold(value: Any, score_name: str | None = None) -> float:
-    """A finite float; ``>= 0`` for scores that are non-negative by definition (e.g. mse)."""
-    if isinstance(value, (bool, np.bool_)):
-        raise InvalidInputError(f"threshold must be a finite number, got {value!r}; pass e.g. threshold=0.5.")
-    try:
-        t = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidInputError(
-            f"threshold must be a finite number, got {value!r}; pass e.g. threshold=0.5."
-        ) from None
-    if not math.isfinite(t):
-        raise InvalidInputError(
-            f"threshold must be a finite number, got {t}; pass a value on the bundle's score scale "
-            "(see model.manifest['threshold']['stats'])."
-        )
-    why = check_threshold_value(t, score_name)
-    if why:
-        raise InvalidInputError(f"threshold {t!r} {why} (see model.manifest['threshold']['stats']).")
-    return t
+    providers: ProviderSpec = "auto"  # "auto", "cpu", "cuda" or an onnxruntime providers list
+    threshold: float | None = None  # overrides the calibrated threshold
+    verify: bool = True  # hash every file and graph body against the manifest
+    threads: int | None = None  # onnxruntime intra-op threads; None: the CPUs this process may use
+    session_options: Any | None = None  # onnxruntime.SessionOptions for every session (threads ignored)
 
 
 class Model:
@@ -73,41 +59,26 @@ class Model:
         Shape of one latent code, e.g. ``(16,)``.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        providers: ProviderSpec = "auto",
-        threshold: float | None = None,
-        verify: bool = True,
-        threads: int | None = None,
-        session_options: Any | None = None,
-    ) -> None:
+    def __init__(self, path: str | Path, options: LoadOptions | None = None) -> None:
+        opts = options or LoadOptions()
+        providers, threshold, verify, threads, session_options = (
+            opts.providers, opts.threshold, opts.verify, opts.threads, opts.session_options)
         self.path = Path(path)
-        manifest = read_manifest(self.path)
-        if verify:
-            verify_files(self.path, manifest)
-        # Every graph is scanned and cross-checked now (metadata, partners, external
-        # data), before onnxruntime parses any of them; see aeruntime.integrity.
-        check_graphs(self.path, manifest, check_hash=verify)
-        self._verify = verify
+        # Every graph is read once, scanned and cross-checked now (file hash, metadata,
+        # partners, external data), before onnxruntime parses any of them; the checked
+        # bytes are what the sessions are created from (aeruntime.format.graphs).
+        manifest, self._graph_bytes = read_bundle(self.path, verify=verify)
         self._manifest = manifest
         self.kind: str = str(manifest["model"].get("kind", "unknown"))
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in manifest["input"]["shape"])
         self.latent_shape: tuple[int, ...] = tuple(int(d) for d in manifest["latent"]["shape"])
         self._graphs: dict[str, dict[str, Any]] = manifest["graphs"]
-        self._threshold = _check_threshold(
+        self._threshold = check_threshold(
             manifest["threshold"].get("value") if threshold is None else threshold,
             manifest["score"].get("name"),
         )
         self._mode, self._provider_list = resolve_providers(providers)
-        if session_options is None:
-            session_options = ort.SessionOptions()
-            # onnxruntime's own default counts physical cores through cpuinfo, which
-            # reports 1 on some VMs and containers; the CPUs this process may run on
-            # is the better default (measured 1.6x throughput on a 2-vCPU VM).
-            session_options.intra_op_num_threads = int(threads) if threads is not None else _usable_cpus()
-        self._options = session_options
+        self._options = default_session_options(threads) if session_options is None else session_options
         # Large batches are scored in chunks of about 4 MB of input so that the graph's
         # intermediates stay in cache (measured +40% rows/s at 65,536 x 64 on 2 vCPUs).
         self._chunk_rows = max(1024, (4 << 20) // (4 * math.prod(self.input_shape)))
@@ -119,9 +90,13 @@ class Model:
         self._providers = check_providers(self._session(first), self._mode)
         if self._mode == "auto" and CUDA not in self._providers:
             self._provider_list = [CPU]  # "auto" settled on CPU: later sessions do not retry CUDA
-        self._score_fn: Callable[[np.ndarray], np.ndarray] = (
-            self._make_runner("scorer") if "scorer" in self._graphs else self._score_composed
-        )
+        if "scorer" in self._graphs:
+            info = self._graphs["scorer"]
+            self._score_fn: Callable[[np.ndarray], np.ndarray] = make_runner(
+                self._session("scorer"), info["inputs"][0], info["outputs"][0])
+        else:  # docs/bundle-format.md section 6: the manifest's score, from encoder + decoder
+            self._score_spec = get_score(manifest["score"].get("name", DEFAULT_SCORE))
+            self._score_fn = self._score_composed
 
     # ------------------------------------------------------------------ sessions
     def _session(self, role: str) -> Any:
@@ -132,56 +107,20 @@ class Model:
             sess = self._sessions.get(role)
             if sess is not None:
                 return sess
-            info = self._graphs.get(role)
-            if info is None:
+            if role not in self._graphs:
                 raise BundleNotFoundError(
                     f"this bundle has no {role} graph (graphs: {sorted(self._graphs)}); "
                     "re-export it with a current aeexport."
                 )
-            path = self.path / info.get("file", GRAPH_FILES[role])
+            name = Path(self._graphs[role]["file"]).name
             # The checked bytes are what onnxruntime parses (no re-read, no external data).
-            data = read_graph(self.path, role, self._manifest, check_hash=self._verify)
-            sess = create_session(data, path.name, self._options, self._provider_list, self._mode)
-            check_session_io(sess, role, self._manifest, path.name)
-            meta = sess.get_modelmeta().custom_metadata_map
-            got = meta.get(META_PREFIX + "bundle_id")
-            if got != self._manifest["bundle_id"]:
-                raise IntegrityError(
-                    f"{path.name} belongs to bundle {got!r}, but manifest.json describes bundle "
-                    f"{self._manifest['bundle_id']!r}: graphs from different exports were mixed. "
-                    "Copy all files of one bundle together, or re-export."
-                )
+            sess = create_session(self._graph_bytes[role], name, self._options, self._provider_list, self._mode)
+            check_session(sess, role, self._manifest, name)
             if self._sessions:  # later sessions must agree with the first one
                 check_providers(sess, self._mode)
             self._sessions[role] = sess
+            del self._graph_bytes[role]  # onnxruntime holds its own copy now
             return sess
-
-    def _make_runner(self, role: str) -> Callable[[np.ndarray], np.ndarray]:
-        sess = self._session(role)
-        run = sess.run
-        out = [self._graphs[role]["outputs"][0]]
-        inp = self._graphs[role]["inputs"][0]
-
-        def runner(x: np.ndarray) -> np.ndarray:
-            return run(out, {inp: x})[0]
-
-        if CUDA in sess.get_providers():
-            return self._cuda_runner(sess, inp, out[0])
-        return runner
-
-    @staticmethod
-    def _cuda_runner(sess: Any, inp: str, out: str) -> Callable[[np.ndarray], np.ndarray]:
-        """IO binding on the CUDA path: the input is copied to the GPU once as an
-        OrtValue and the output comes back in one copy, with no per-node staging."""
-
-        def runner(x: np.ndarray) -> np.ndarray:
-            binding = sess.io_binding()
-            binding.bind_ortvalue_input(inp, ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))
-            binding.bind_output(out, "cpu")
-            sess.run_with_iobinding(binding)
-            return binding.copy_outputs_to_cpu()[0]
-
-        return runner
 
     def _run(self, role: str, x: np.ndarray) -> list[np.ndarray]:
         sess = self._session(role)
@@ -196,7 +135,7 @@ class Model:
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        self._threshold = _check_threshold(value, self._manifest["score"].get("name"))
+        self._threshold = check_threshold(value, self._manifest["score"].get("name"))
 
     @property
     def providers(self) -> list[str]:
@@ -207,6 +146,16 @@ class Model:
     def manifest(self) -> dict[str, Any]:
         """A copy of the bundle's ``manifest.json``."""
         return copy.deepcopy(self._manifest)
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        """Names of the input features in order (``manifest["input"]["feature_names"]``), or None.
+
+        Set when the training data had column names (CSV, Parquet); table readers
+        then select and order columns by these names.
+        """
+        names = self._manifest["input"].get("feature_names")
+        return list(names) if names is not None else None
 
     @property
     def is_variational(self) -> bool:
@@ -276,37 +225,27 @@ class Model:
         return self.reconstruct(x)
 
     def decode(self, z: Any) -> np.ndarray:
-        """Reconstructions, in raw feature units, of latent codes.
+        """Reconstructions of latent codes ``z`` of shape (n_rows, *latent_shape).
 
-        Parameters
-        ----------
-        z : array-like of shape (n_rows, *latent_shape)
-
-        Returns
-        -------
-        ndarray of shape (n_rows, *input_shape), float32
+        Returns an ndarray of shape (n_rows, *input_shape), float32, in raw feature units.
         """
         return self._run("decoder", as_batch(z, self.latent_shape, name="Z"))[0]
 
     def reconstruct(self, x: Any) -> np.ndarray:
-        """``decode(encode(x))``: reconstructions of raw rows in raw feature units.
+        """``decode(encode(x))`` of raw rows ``x`` of shape (n_rows, *input_shape).
 
-        Parameters
-        ----------
-        x : array-like of shape (n_rows, *input_shape)
-
-        Returns
-        -------
-        ndarray of shape (n_rows, *input_shape), float32
+        Returns an ndarray of the same shape, float32, in raw feature units.
         """
         z = self._run("encoder", as_batch(x, self.input_shape))[0]
         return self._run("decoder", z)[0]
 
     def _score_composed(self, x: np.ndarray) -> np.ndarray:
-        # Bundles without scorer.onnx: the same definition, in numpy.
-        scale = np.asarray(self._manifest["scaler"]["scale"], dtype=np.float32)
-        err = ((x - self.reconstruct(x)) / scale) ** 2
-        return err.reshape(len(x), -1).mean(axis=1)
+        # Bundles without scorer.onnx: the manifest's score (registry), in numpy.
+        enc = self._run("encoder", x)
+        x_hat = self._run("decoder", enc[0])[0]
+        scale = np.asarray(self._manifest["scaler"]["scale"], dtype=np.float32).reshape(self.input_shape)
+        outputs = dict(zip(self._graphs["encoder"]["outputs"], enc))
+        return self._score_spec.score_rows((x - x_hat) / scale, outputs).astype(np.float32, copy=False)
 
     def score(self, x: Any) -> np.ndarray:
         """Anomaly score of each row: **higher = more anomalous**.
@@ -354,9 +293,7 @@ class Model:
 
     def feature_errors(self, x: Any) -> np.ndarray:
         """Per-feature errors (n_rows, *input_shape) whose row mean is the score; see :mod:`aeruntime.explain`."""
-        from .explain import feature_errors
-
-        return feature_errors(self, x)
+        return _explain.feature_errors(self, x)
 
     def explain(self, x: Any, top_k: int = 3, feature_names: Any = None) -> Any:
         """The ``top_k`` features contributing most to each row's score (an :class:`~aeruntime.explain.Explanation`).
@@ -366,10 +303,9 @@ class Model:
         x : array-like of shape (n_rows, *input_shape)
         top_k : int, default 3
         feature_names : sequence of str, optional
+            Default: :attr:`feature_names` (from the manifest), else unnamed.
         """
-        from .explain import explain
-
-        return explain(self, x, top_k, feature_names)
+        return _explain.explain(self, x, top_k, feature_names)
 
     def info(self) -> dict[str, Any]:
         """A short, JSON-serializable summary of the bundle."""
@@ -427,15 +363,9 @@ def load(
         partners, shapes, names), and the safety checks (no external data, no
         symlinks or paths leaving the bundle) always run.
     threads : int, optional
-        onnxruntime intra-op threads (default: onnxruntime's choice).
+        onnxruntime intra-op threads (default: the CPUs this process may run on,
+        ``len(os.sched_getaffinity(0))``; see :func:`aeruntime.sessions.session_options`).
     session_options : onnxruntime.SessionOptions, optional
         Passed to every session as is (``threads`` is then ignored).
     """
-    return Model(
-        path,
-        providers=providers,
-        threshold=threshold,
-        verify=verify,
-        threads=threads,
-        session_options=session_options,
-    )
+    return Model(path, LoadOptions(providers, threshold, verify, threads, session_options))

@@ -1,4 +1,4 @@
-"""Execution-provider choice, in one place.
+"""Execution-provider choice, in one place (sessions are created in :mod:`aeruntime.sessions`).
 
 ``providers`` accepted everywhere in aeruntime:
 
@@ -25,13 +25,21 @@ from typing import Any, Union
 from ._ort import ort
 from .errors import ProviderError
 
-__all__ = ["PROVIDER_CHOICES", "resolve_providers", "check_providers", "create_session", "ProviderSpec",
-           "CUDA_LIBRARIES", "probe_cuda_libraries", "missing_cuda_library"]
+__all__ = [
+    "CUDA_LIBRARIES",
+    "PROVIDER_CHOICES",
+    "ProviderSpec",
+    "check_providers",
+    "missing_cuda_library",
+    "missing_cuda_text",
+    "probe_cuda_libraries",
+    "resolve_providers",
+]
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 
-ProviderSpec = Union[str, Sequence[Union[str, tuple[str, dict[str, Any]]]]]
+ProviderSpec = Union[str, Sequence[str | tuple[str, dict[str, Any]]]]
 
 #: named choices, read by the command line's ``click.Choice``
 PROVIDER_CHOICES: dict[str, list[str]] = {
@@ -88,7 +96,8 @@ def missing_cuda_library() -> str | None:
     return None
 
 
-def _missing_text() -> str:
+def missing_cuda_text() -> str:
+    """One phrase on which CUDA library failed to load, for error messages."""
     missing = [lib["name"] for lib in probe_cuda_libraries() if not lib["loaded"]]
     if not missing:
         return "all of " + ", ".join(CUDA_LIBRARIES) + " load, so the CUDA driver or GPU is the likely cause"
@@ -112,7 +121,7 @@ def resolve_providers(spec: ProviderSpec) -> tuple[str, list[Any]]:
             raise ProviderError(
                 "providers='cuda' was requested, but this onnxruntime build "
                 f"({ort.__version__}, providers {available}) has no CUDAExecutionProvider "
-                f"({_missing_text()}). Install onnxruntime-gpu instead of onnxruntime "
+                f"({missing_cuda_text()}). Install onnxruntime-gpu instead of onnxruntime "
                 "(pip uninstall onnxruntime && pip install 'aeruntime[gpu]'), or use providers='auto'."
             )
         return key, [p for p in PROVIDER_CHOICES[key] if p in available] or [CPU]
@@ -136,7 +145,7 @@ def check_providers(session: Any, mode: str) -> list[str]:
     if mode == "cuda" and CUDA not in actual:
         raise ProviderError(
             "providers='cuda' was requested and onnxruntime lists CUDAExecutionProvider, "
-            f"but the session runs on {actual}: {_missing_text()}. "
+            f"but the session runs on {actual}: {missing_cuda_text()}. "
             "Check `aeruntime doctor` / nvidia-smi and the CUDA version onnxruntime-gpu was built for, "
             "or use providers='auto' to fall back to CPU."
         )
@@ -145,28 +154,8 @@ def check_providers(session: Any, mode: str) -> list[str]:
             _warned_fallback = True
             warnings.warn(
                 "aeruntime: CUDAExecutionProvider is listed but could not be used "
-                f"({_missing_text()}); running on CPU.",
+                f"({missing_cuda_text()}); running on CPU.",
                 RuntimeWarning,
                 stacklevel=3,
             )
     return actual
-
-
-def create_session(path: str | bytes, options: Any, providers: list[Any], mode: str) -> Any:
-    """``ort.InferenceSession`` that, for ``mode="auto"``, retries on CPU if CUDA fails to start.
-
-    Some onnxruntime-gpu builds raise instead of falling back when CUDA cannot
-    be initialized; ``"auto"`` must still run, ``"cuda"`` must still raise.
-    """
-    try:
-        return ort.InferenceSession(path, sess_options=options, providers=providers)
-    except Exception as exc:  # onnxruntime raises its own Fail/RuntimeException types
-        names = [p[0] if isinstance(p, tuple) else p for p in providers]
-        if CUDA not in names:
-            raise
-        if mode == "cuda":
-            raise ProviderError(
-                f"providers='cuda' was requested, but creating a CUDA session failed ({exc}); "
-                f"{_missing_text()}. Use providers='auto' to fall back to CPU."
-            ) from None
-        return ort.InferenceSession(path, sess_options=options, providers=[CPU])

@@ -1,1 +1,1 @@
-BscoreJ^J	>
+BscoreJ«µ>

@@ -1,1 +1,1 @@
-BscoreJ´”´>
+BscoreJ°u´>

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from ._reliability_helpers import (
+from ..helpers import (
     copy_bundle,
     edit_manifest,
     fake_other_export,
@@ -22,10 +22,10 @@ from ._reliability_helpers import (
     set_meta,
     write_manifest,
 )
-from .conftest import ROOT
+from ..conftest import ROOT
 
 import aeruntime
-from aeruntime import integrity
+from aeruntime import sessions
 from aeruntime.errors import (
     BundleNotFoundError,
     IntegrityError,
@@ -33,7 +33,7 @@ from aeruntime.errors import (
     UnsafeBundleError,
     UnsupportedFormatError,
 )
-from aeruntime.onnxscan import ProtoError, scan_model
+from aeruntime.format.onnxscan import ProtoError, scan_model
 
 X = np.linspace(0, 16, 5 * 64, dtype=np.float32).reshape(5, 64)
 
@@ -52,7 +52,7 @@ def no_ort(monkeypatch):
         calls.append(a)
         raise AssertionError("onnxruntime saw a graph that should have been refused first")
 
-    monkeypatch.setattr(integrity.ort, "InferenceSession", refuse)
+    monkeypatch.setattr(sessions.ort, "InferenceSession", refuse)
     return calls
 
 

@@ -9,11 +9,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import aeruntime
+import aeruntime.model as model_mod  # create_session is looked up there
 import numpy as np
 import pytest
-
-import aeruntime
-import aeruntime.model as model_mod
 
 PROC = Path("/proc/self")
 

@@ -6,15 +6,14 @@ import json
 import subprocess
 import warnings
 
-import numpy as np
-import pytest
-
 import aeruntime
+import numpy as np
+import onnxruntime as ort
+import pytest
 from aeruntime import providers as P
-from aeruntime._ort import ort
 from aeruntime.errors import ProviderError
 
-from .conftest import BIN, SUBPROCESS_ENV
+from ..conftest import BIN, SUBPROCESS_ENV
 
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 

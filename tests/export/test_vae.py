@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import json
 import math
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from .conftest import SUBPROCESS_ENV
+from ..conftest import SUBPROCESS_ENV
 
 import aeruntime
 from aeexport.export import export_bundle
@@ -143,3 +144,18 @@ def test_sampling_needs_a_seed_and_a_variational_bundle(vae_bundles, dense_bundl
         dense.sample(2, seed=0)
     with pytest.raises(aeruntime.InvalidInputError, match="needs a variational bundle"):
         dense.encode(x, sample=True, seed=0)
+
+
+def test_neg_elbo_without_scorer_matches_the_exported_scorer(vae_bundles, digits_split, tmp_path):
+    """docs/bundle-format.md section 6: without scorer.onnx the runtime computes manifest['score'] itself."""
+    _, _, elbo_dir = vae_bundles
+    b = tmp_path / "elbo"
+    shutil.copytree(elbo_dir, b)
+    m = json.loads((b / "manifest.json").read_text())
+    m["graphs"].pop("scorer")
+    m["files"] = {k: v for k, v in m["files"].items() if k != "scorer.onnx" and not k.startswith("test_data/scorer")}
+    (b / "manifest.json").write_text(json.dumps(m))
+    (b / "scorer.onnx").unlink()
+    x = digits_split.test[:40]
+    np.testing.assert_allclose(aeruntime.load(b, providers="cpu").score(x),
+                               aeruntime.load(elbo_dir, providers="cpu").score(x), rtol=1e-5)

@@ -15,7 +15,7 @@ from aeexport.cli import main as aeexport_main
 from aeexport.models import REGISTRY
 from aeruntime.cli import main as aeruntime_main
 
-from .conftest import BIN, MODELS, SUBPROCESS_ENV
+from ..conftest import BIN, MODELS, SUBPROCESS_ENV
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_train_export_verify_inspect(tmp_path, runner):
 def test_verify_fails_with_exit_1_on_a_parity_violation(tmp_path, runner, dense_bundle):
     from safetensors.numpy import load_file, save_file
 
-    from aeruntime.bundle import sha256_file
+    from aeruntime.format import sha256_file
 
     b = tmp_path / "b"
     shutil.copytree(dense_bundle, b)
@@ -113,11 +113,12 @@ def test_aeruntime_score_and_info(tmp_path, runner, digits):
         ("aeruntime", ["score", "MODEL", "WIDE"], 2, "X has 3 features, but the model expects 64"),
         ("aeruntime", ["score", "MODEL", "WIDE", "--out", "x.txt"], 2, "unsupported output type"),
         ("aeruntime", ["score", "MODEL", "WIDE", "--providers", "tpu"], 2, "Invalid value for '--providers'"),
-        ("aeruntime", ["info", "EMPTYDIR"], 2, "manifest.json' is missing"),
+        # not a valid bundle (or checkpoint): exit 1, like a modified or wrong-version bundle
+        ("aeruntime", ["info", "EMPTYDIR"], 1, "manifest.json' is missing"),
         ("aeexport", ["train", "nosuchdata", "--out", "o"], 2, "neither a built-in dataset"),
         ("aeexport", ["run", "--out", "o", "--model", "gan"], 2, "Invalid value for '--model'"),
-        ("aeexport", ["export", "EMPTYDIR", "--out", "o"], 2, "is not a checkpoint"),
-        ("aeexport", ["verify", "EMPTYDIR"], 2, "manifest.json' is missing"),
+        ("aeexport", ["export", "EMPTYDIR", "--out", "o"], 1, "is not a checkpoint"),
+        ("aeexport", ["verify", "EMPTYDIR"], 1, "manifest.json' is missing"),
     ],
 )
 def test_cli_errors_are_one_line_with_exit_codes(tmp_path, runner, main, args, code, message, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from .conftest import MODELS
+from ..conftest import MODELS
 
 import aeruntime
 from aeexport.verify import verify_bundle

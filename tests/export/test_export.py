@@ -12,8 +12,8 @@ import aeruntime
 from aeexport import export as export_mod
 from aeexport.export import export_bundle
 from aeexport.parity import ParityError, Tolerance
-from aeruntime._atomic import TMP_PREFIX
-from aeruntime.bundle import sha256_file
+from aeruntime.format import TMP_PREFIX
+from aeruntime.format import sha256_file
 
 
 def test_bundle_layout_and_manifest(dense_bundle):

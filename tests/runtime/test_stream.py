@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import aeruntime
 import numpy as np
 import pytest
-from click.testing import CliRunner
-
-import aeruntime
 from aeruntime.cli import main as aeruntime_main
 from aeruntime.sinks import open_sink
 from aeruntime.tables import open_source
+from click.testing import CliRunner
 
 BATCH = 128  # smaller than the file: 1797 rows -> 15 chunks
 
@@ -96,6 +95,5 @@ def test_failed_stream_leaves_no_partial_output(dense_bundle, one_shot, tmp_path
 
 
 def test_sink_rejects_unknown_suffix(tmp_path):
-    with pytest.raises(aeruntime.InvalidInputError, match="unsupported output type"):
-        with open_sink(tmp_path / "s.txt"):
-            pass
+    with pytest.raises(aeruntime.InvalidInputError, match="unsupported output type"), open_sink(tmp_path / "s.txt"):
+        pass

@@ -11,9 +11,9 @@ import subprocess
 
 import numpy as np
 import pytest
-from ._reliability_helpers import copy_bundle
+from ..helpers import copy_bundle
 from click.testing import CliRunner
-from .conftest import BIN, SUBPROCESS_ENV
+from ..conftest import BIN, SUBPROCESS_ENV
 
 import aeruntime
 from aeruntime.cli import main as rt_main

@@ -1,6 +1,6 @@
 """Atomic writes: a killed export leaves the old complete bundle or the new one, never a mix.
 
-The export runs in real subprocesses (tests/_reliability_export_worker.py) that are
+The export runs in real subprocesses (tests/export/_export_worker.py) that are
 SIGKILLed at fixed points inside the atomic swap and at random moments of an
 export loop; afterwards the target must load with ``verify=True`` as exactly the
 old bundle or exactly one new bundle, and the next successful export must leave
@@ -21,20 +21,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from .conftest import SUBPROCESS_ENV
+from ..conftest import SUBPROCESS_ENV
 
 import aeruntime
-from aeruntime._atomic import TMP_PREFIX, atomic_directory, atomic_write_bytes
+from aeruntime.format.atomic import TMP_PREFIX, atomic_directory, atomic_write_bytes
 from aeruntime.io import write_scores
 
-WORKER = Path(__file__).with_name("_reliability_export_worker.py")
+WORKER = Path(__file__).with_name("_export_worker.py")
 BASE = 100.0
 
 
 @pytest.fixture(scope="module")
 def graph_cache(tmp_path_factory) -> Path:
     """The worker model's traced graphs, made once in this process."""
-    from . import _reliability_export_worker as worker
+    from . import _export_worker as worker
 
     cache = tmp_path_factory.mktemp("graph-cache")
     with worker.cached_exporter(cache) as export:
@@ -64,7 +64,7 @@ def _tmp_entries(parent: Path) -> list[str]:
 
 
 def test_sigkill_during_export_leaves_old_or_new_bundle(tmp_path, dense_bundle, graph_cache):
-    from . import _reliability_export_worker as worker
+    from . import _export_worker as worker
 
     old = json.loads((dense_bundle / "manifest.json").read_text())
     rng = random.Random(7)
@@ -163,7 +163,7 @@ def test_checkpoint_write_failure_keeps_old_checkpoint(tmp_path, dense_trained, 
 
 @pytest.mark.parametrize("suffix", [".csv", ".npy", ".npz"])
 def test_write_scores_failure_keeps_old_file(tmp_path, monkeypatch, suffix):
-    import aeruntime._atomic as atomic
+    import aeruntime.format.atomic as atomic
 
     out = tmp_path / f"scores{suffix}"
     write_scores(out, np.array([0.5, 2.0], np.float32), np.array([0, 1], np.int8))

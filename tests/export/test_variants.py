@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 import aeruntime
 from aeexport.cli import main as aeexport_main
 from aeexport.variants import VARIANTS, make_variant, verify_variant
-from aeruntime.bundle import sha256_file
+from aeruntime.format import sha256_file
 from aeruntime.errors import BundleError
 
 KINDS = ["int8-dynamic", "int8-static", "fp16", "ort"]

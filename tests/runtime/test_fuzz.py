@@ -9,15 +9,15 @@ import json
 import math
 from typing import Any
 
+import aeruntime
 import numpy as np
 import pytest
-from ._reliability_helpers import copy_bundle, read_manifest
+from aeruntime.errors import AeError, InvalidInputError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import aeruntime
-from aeruntime.errors import AeError, InvalidInputError
+from ..helpers import copy_bundle, read_manifest
 
 N = 64
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow],

@@ -1,6 +1,6 @@
 """Helper for tests/test_reliability_atomic.py: export bundles until killed.
 
-    python _reliability_export_worker.py CACHE TARGET [TARGET ...] --iterations N --base B [--kill-at POINT]
+    python _export_worker.py CACHE TARGET [TARGET ...] --iterations N --base B [--kill-at POINT]
 
 Builds a small dense model (64 features, fixed seed) and calls the real
 ``aeexport.export.export_bundle`` for each TARGET, ``N`` times, with the fixed
@@ -51,12 +51,13 @@ def cached_exporter(cache: str | os.PathLike[str], kill_at: str | None = None) -
     import onnx
 
     import aeexport.export as ex
-    from aeruntime import _atomic
+    import aeruntime.format.writer as wr
+    from aeruntime.format import atomic as _atomic
 
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     model, X = make_model_and_rows()
-    real = {"graph": ex._export_graph, "atomic": ex.atomic_directory, "save": ex._save_tensor,
+    real = {"graph": ex._export_graph, "atomic": wr.atomic_directory, "save": wr.tensor_bytes,
             "exchange": _atomic._exchange}
     state = {"i": -1, "saves": 0}
 
@@ -92,7 +93,7 @@ def cached_exporter(cache: str | os.PathLike[str], kill_at: str | None = None) -
         die("after-swap")
         return ok
 
-    ex._export_graph, ex.atomic_directory, ex._save_tensor = export_graph, marked_atomic, save_tensor
+    ex._export_graph, wr.atomic_directory, wr.tensor_bytes = export_graph, marked_atomic, save_tensor
     _atomic._exchange = exchange
 
     def export(target: str | os.PathLike[str], threshold: float, i: int = 0) -> None:
@@ -102,7 +103,7 @@ def cached_exporter(cache: str | os.PathLike[str], kill_at: str | None = None) -
     try:
         yield export
     finally:
-        ex._export_graph, ex.atomic_directory, ex._save_tensor = real["graph"], real["atomic"], real["save"]
+        ex._export_graph, wr.atomic_directory, wr.tensor_bytes = real["graph"], real["atomic"], real["save"]
         _atomic._exchange = real["exchange"]
 
 

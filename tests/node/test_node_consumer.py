@@ -24,7 +24,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from .conftest import MODELS, ROOT
+from ..conftest import MODELS, ROOT
 
 NODE = shutil.which("node")
 NODE_DIR = ROOT / "examples" / "node"
@@ -61,10 +61,8 @@ def bundle(request, dense_bundle) -> Path:
 
 
 @pytest.fixture
-def fresh_copy(dense_bundle, tmp_path) -> Path:
-    dst = tmp_path / "bundle"
-    shutil.copytree(dense_bundle, dst)
-    return dst
+def fresh_copy(bundle_copy) -> Path:
+    return bundle_copy
 
 
 def rows_for(manifest: dict, digits: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

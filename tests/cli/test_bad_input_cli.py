@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ._reliability_helpers import copy_bundle, edit_manifest, rehash
+from ..helpers import copy_bundle, edit_manifest, rehash
 from click.testing import CliRunner
 
 import aeruntime

@@ -1,0 +1,131 @@
+"""Atomic writes: a reader sees the old complete file/directory or the new one.
+
+Files are written to a temporary name in the same directory, flushed, fsynced and
+renamed over the target (``os.replace`` is atomic on POSIX and Windows).
+
+Directories (bundles, checkpoints) are built in a temporary directory beside the
+target. If the target does not exist the temporary directory is renamed into
+place. If it does, the two are swapped atomically with ``renameat2`` and
+``RENAME_EXCHANGE`` on Linux; elsewhere (or on file systems without exchange
+support) the old directory is first renamed aside, which leaves a window where the
+target name is briefly absent but never holds a mix of old and new files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["TMP_PREFIX", "atomic_directory", "atomic_write_bytes"]
+
+#: prefix of the temporary entries we create beside a target; cleaned up on the next write
+TMP_PREFIX = ".aeexport-tmp-"
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_modes(root: Path) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) entries; give them the usual umask modes."""
+    mask = _umask()
+    os.chmod(root, 0o777 & ~mask)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            os.chmod(os.path.join(dirpath, d), 0o777 & ~mask)
+        for f in filenames:
+            os.chmod(os.path.join(dirpath, f), 0o666 & ~mask)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False if unsupported."""
+    if not hasattr(os, "uname") or os.uname().sysname != "Linux":
+        return False
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Remove temporary directories left by an earlier write that was killed."""
+    for entry in parent.glob(f"{TMP_PREFIX}{name}-*"):
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a fresh temporary directory; on normal exit it replaces ``target``.
+
+    On an exception the temporary directory is removed and ``target`` is untouched.
+    """
+    target = Path(target).absolute()
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(parent, target.name)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=parent))
+    try:
+        yield tmp
+        _publish_modes(tmp)
+        _fsync_dir(tmp)
+        if not target.exists() and not target.is_symlink():
+            os.rename(tmp, target)
+        elif target.is_dir() and not target.is_symlink() and _exchange(tmp, target):
+            shutil.rmtree(tmp)  # tmp now holds the old contents
+        else:
+            old = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=parent))
+            os.rmdir(old)
+            os.rename(target, old)
+            os.rename(tmp, target)
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

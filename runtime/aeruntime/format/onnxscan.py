@@ -1,0 +1,211 @@
+"""A minimal, onnx-free reader of the parts of an ``.onnx`` file a loader must check first.
+
+aeruntime does not depend on the ``onnx`` package, yet it must look inside a graph
+file *before* onnxruntime parses it: to refuse external-data references (which
+make onnxruntime open other files, possibly outside the bundle), to read the
+``aeexport.*`` metadata and to hash the graph body. This module walks the
+protobuf wire format of ``ModelProto`` directly, following only the message
+fields that can hold tensors:
+
+======================  ==============================================================
+message                 fields followed (field number: type)
+======================  ==============================================================
+ModelProto              7: GraphProto, 14: metadata_props, 20: TrainingInfoProto,
+                        25: FunctionProto
+GraphProto              1: NodeProto, 5: TensorProto (initializer),
+                        15: SparseTensorProto
+NodeProto               5: AttributeProto
+AttributeProto          5/10: TensorProto, 6/11: GraphProto, 22/23: SparseTensorProto
+SparseTensorProto       1/2: TensorProto
+TrainingInfoProto       1/2: GraphProto
+FunctionProto           7: NodeProto, 11: AttributeProto
+TensorProto             8: name, 13: external_data entries, 14: data_location
+======================  ==============================================================
+
+Every other field is skipped by its wire length, so the cost grows with the number
+of protobuf fields, not with the size of the weights. The top level (graph body,
+metadata) is always parsed; the deep walk runs whenever the file contains the bytes
+``b"location"``: a tensor can only point to another file through an external_data
+entry whose key is the literal string ``location``, so a file without those bytes
+cannot reference external data (bundles written by aeexport never contain them).
+Anything that is not well-formed protobuf where it is parsed (truncated files, bad
+lengths, deprecated group wire types, nesting deeper than :data:`MAX_DEPTH`)
+raises :class:`ProtoError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+__all__ = ["MAX_DEPTH", "ModelScan", "ProtoError", "scan_model"]
+
+#: deepest nesting of messages (subgraphs inside attributes) accepted
+MAX_DEPTH = 64
+
+_MODEL, _GRAPH, _NODE, _ATTR, _SPARSE, _TENSOR, _TRAINING, _FUNCTION, _ENTRY = range(9)
+
+#: message kind -> {field number: message kind of that (length-delimited) field}
+_CHILDREN: dict[int, dict[int, int]] = {
+    _MODEL: {7: _GRAPH, 20: _TRAINING, 25: _FUNCTION},
+    _GRAPH: {1: _NODE, 5: _TENSOR, 15: _SPARSE},
+    _NODE: {5: _ATTR},
+    _ATTR: {5: _TENSOR, 10: _TENSOR, 6: _GRAPH, 11: _GRAPH, 22: _SPARSE, 23: _SPARSE},
+    _SPARSE: {1: _TENSOR, 2: _TENSOR},
+    _TRAINING: {1: _GRAPH, 2: _GRAPH},
+    _FUNCTION: {7: _NODE, 11: _ATTR},
+    _TENSOR: {},
+    _ENTRY: {},
+}
+_EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
+
+
+class ProtoError(ValueError):
+    """The bytes are not a well-formed ONNX ModelProto."""
+
+
+@dataclass
+class ModelScan:
+    """What :func:`scan_model` found in one ``.onnx`` file."""
+
+    #: sha256 of the serialized GraphProto (ModelProto field 7), as aeexport records it
+    graph_sha256: str
+    #: ModelProto.metadata_props as a dict
+    metadata: dict[str, str] = field(default_factory=dict)
+    #: (tensor name, external_data location or "") of every tensor stored outside the file
+    external: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        if pos >= end:
+            raise ProtoError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ProtoError("varint longer than 10 bytes")
+
+
+def _fields(buf: memoryview, start: int, end: int):  # type: ignore[no-untyped-def]
+    """Yield ``(field number, wire type, value)``; value is an int or a (start, end) span."""
+    pos = start
+    while pos < end:
+        key, pos = _varint(buf, pos, end)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ProtoError("field number 0")
+        if wire == 0:
+            value, pos = _varint(buf, pos, end)
+            yield number, wire, value
+        elif wire == 1:
+            if pos + 8 > end:
+                raise ProtoError("truncated fixed64 field")
+            pos += 8
+        elif wire == 2:
+            length, pos = _varint(buf, pos, end)
+            if pos + length > end:
+                raise ProtoError(f"field {number} claims {length} bytes but only {end - pos} remain (truncated file?)")
+            yield number, wire, (pos, pos + length)
+            pos += length
+        elif wire == 5:
+            if pos + 4 > end:
+                raise ProtoError("truncated fixed32 field")
+            pos += 4
+        else:
+            raise ProtoError(f"unsupported wire type {wire} (field {number})")
+    if pos != end:  # pragma: no cover - the loop above cannot overshoot
+        raise ProtoError("message overruns its length")
+
+
+def _entry(buf: memoryview, span: tuple[int, int]) -> tuple[str, str]:
+    key = value = ""
+    for number, wire, v in _fields(buf, *span):
+        if wire == 2 and number in (1, 2):
+            try:
+                text = bytes(buf[v[0] : v[1]]).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProtoError("metadata or external_data entry is not UTF-8") from None
+            if number == 1:
+                key = text
+            else:
+                value = text
+    return key, value
+
+
+def _walk(buf: memoryview, span: tuple[int, int], kind: int, depth: int, scan: ModelScan) -> None:
+    if depth > MAX_DEPTH:
+        raise ProtoError(f"messages nested deeper than {MAX_DEPTH} levels")
+    children = _CHILDREN[kind]
+    name = ""
+    location = None
+    external = False
+    for number, wire, value in _fields(buf, *span):
+        if kind == _TENSOR:
+            if number == 8 and wire == 2:
+                name = bytes(buf[value[0] : value[1]]).decode("utf-8", "replace")
+            elif number == 13 and wire == 2:
+                external = True
+                k, v = _entry(buf, value)
+                if k == "location":
+                    location = v
+            elif number == 14 and wire == 0 and value == _EXTERNAL:
+                external = True
+            continue
+        if kind == _MODEL and number == 14 and wire == 2:
+            k, v = _entry(buf, value)
+            scan.metadata[k] = v
+            continue
+        child = children.get(number)
+        if child is not None:
+            if wire != 2:
+                raise ProtoError(f"field {number} should hold a message but has wire type {wire}")
+            _walk(buf, value, child, depth + 1, scan)
+    if external:
+        scan.external.append((name, location or ""))
+
+
+def scan_model(data: bytes) -> ModelScan:
+    """Scan the bytes of an ``.onnx`` file without the ``onnx`` package.
+
+    Parameters
+    ----------
+    data : bytes
+        Contents of an ``.onnx`` file.
+
+    Returns
+    -------
+    ModelScan
+        The graph body's sha256, the metadata and every external-data reference.
+
+    Raises
+    ------
+    ProtoError
+        ``data`` is not a well-formed ModelProto (empty, truncated, no graph, two
+        graphs, malformed fields).
+    """
+    buf = memoryview(data)
+    end = len(buf)
+    graphs = []
+    metadata = {}
+    for number, wire, value in _fields(buf, 0, end):
+        if number == 7 and wire == 2:
+            graphs.append(value)
+        elif number == 14 and wire == 2:
+            k, v = _entry(buf, value)
+            metadata[k] = v
+    if len(graphs) != 1:
+        raise ProtoError(f"expected exactly one graph in the model, found {len(graphs)}")
+    start, stop = graphs[0]
+    scan = ModelScan(graph_sha256=hashlib.sha256(buf[start:stop]).hexdigest(), metadata=metadata)
+    # External data is only usable with a "location" entry, whose key is stored as the
+    # literal bytes b"location"; without them no tensor can point to another file, and the
+    # deep walk (the slow part) is skipped. Every bundle aeexport writes takes this path.
+    if b"location" in data:
+        _walk(buf, (0, end), _MODEL, 0, scan)
+    return scan
