@@ -598,7 +598,7 @@ def write_report(bundle: str | Path, out: str | Path, data: str | None = None, *
     dict with ``out``, ``sections`` (ids written), ``figures`` (names embedded), ``skipped``.
     """
     import aeruntime
-    from aeruntime._atomic import atomic_write_bytes
+    from aeruntime.format import atomic_write_bytes
 
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):

@@ -35,7 +35,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._atomic import TMP_PREFIX
+from .format import TMP_PREFIX
 from .errors import InvalidInputError
 
 __all__ = ["OUTPUT_SUFFIXES", "SCORE_DTYPE", "SCORE_FIELDS", "Field", "check_output_path", "open_sink"]
