@@ -240,7 +240,7 @@ def test_run_takes_data_positionally_with_threshold_score_and_plot(runner, tmp_p
     assert s["score"] == "mae" and s["threshold_method"] == "target_fpr" and s["threshold_params"] == {"fpr": 0.1}
     assert (tmp_path / "p.png").stat().st_size > 1000 and s["stopped_at_cap"] is True
     # the hint's figures are what that threshold gives on the stored test scores
-    t = np.load(out / "test_scores.npz")
+    t = np.load(out / "test_scores.npz", allow_pickle=False)
     hint = s["threshold_hint"]
     flagged = t["score"] > hint["threshold"]
     assert hint["recall"] == pytest.approx(flagged[t["y"] == 1].mean())

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 import aeruntime
-from aeexport.cli import MODEL_KINDS
 from aeexport.data import as_model_input, binary_labels, make_split
 from aeexport.export import export_bundle
 from aeexport.models import REGISTRY
@@ -21,9 +20,6 @@ TOL = dict(rtol=1e-4, atol=1e-5)
 BATCHES = (1, 7, 1024)  # one row, an odd batch, a large batch (drawn with replacement)
 
 
-def test_cli_model_kinds_mirror_the_registry():
-    assert MODEL_KINDS == list(REGISTRY)
-    assert set(MODEL_KINDS) >= {"dense", "conv", "sparse", "denoising", "vae"}
 
 
 @pytest.fixture(scope="session", params=list(REGISTRY))

@@ -61,7 +61,7 @@ def test_encode_decode_reconstruct_npy_match_the_api(model, X, tmp_path):
     assert z.dtype == np.float32 and z.shape == (100, 16)
     np.testing.assert_allclose(z, model.encode(X), rtol=1e-6, atol=1e-6)
     ok("decode", DENSE, tmp_path / "z.npy", "--out", tmp_path / "xd.npy", "--batch-size", BATCH)
-    np.testing.assert_allclose(np.load(tmp_path / "xd.npy"), model.decode(z), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "xd.npy", allow_pickle=False), model.decode(z), rtol=1e-5, atol=1e-5)
     ok("reconstruct", DENSE, tmp_path / "x.npy", "--out", tmp_path / "xr.npz", "--batch-size", BATCH)
     with np.load(tmp_path / "xr.npz", allow_pickle=False) as d:
         np.testing.assert_allclose(d["X"], model.reconstruct(X), rtol=1e-5, atol=1e-5)
@@ -107,7 +107,7 @@ def test_float16_codes_round_trip(model, X, tmp_path):
     got = np.column_stack([t.column(f"z{i}").to_numpy() for i in range(16)])
     np.testing.assert_array_equal(got, z16)
     ok("decode", DENSE, tmp_path / "z.parquet", "--out", tmp_path / "xd.npy")
-    np.testing.assert_allclose(np.load(tmp_path / "xd.npy"), model.decode(z16.astype(np.float32)),
+    np.testing.assert_allclose(np.load(tmp_path / "xd.npy", allow_pickle=False), model.decode(z16.astype(np.float32)),
                                rtol=1e-5, atol=1e-5)
 
 
@@ -120,7 +120,7 @@ def test_int8_codes_round_trip(int8_bundle, X, tmp_path, fmt):
        "--batch-size", BATCH)
     q_ref = quantize_int8(m.encode(X), params)
     if fmt == ".npy":
-        q = np.load(tmp_path / "q.npy")
+        q = np.load(tmp_path / "q.npy", allow_pickle=False)
         assert q.dtype == np.int8
         np.testing.assert_array_equal(q, q_ref)
     elif fmt == ".parquet":
@@ -129,19 +129,24 @@ def test_int8_codes_round_trip(int8_bundle, X, tmp_path, fmt):
     extra = ["--codes", "int8"] if fmt == ".csv" else []  # CSV text has no dtype: say it
     ok("decode", int8_bundle, tmp_path / f"q{fmt}", "--out", out, *extra)
     expected = m.decode(dequantize_int8(q_ref, params))
-    np.testing.assert_allclose(np.load(out), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.load(out, allow_pickle=False), expected, rtol=1e-5, atol=1e-5)
     # int8 codes cost a quarter of float32 and still reconstruct close to the float codes
-    err_q = np.mean((np.load(out) - m.reconstruct(X)) ** 2)
+    err_q = np.mean((np.load(out, allow_pickle=False) - m.reconstruct(X)) ** 2)
     assert err_q < 0.05 * np.mean((m.reconstruct(X) - X.mean(0)) ** 2)
 
 
 def test_int8_without_parameters_says_reexport(X, tmp_path):
     np.save(tmp_path / "x.npy", X)
-    res = cli("encode", DENSE, tmp_path / "x.npy", "--out", tmp_path / "q.npy", "--codes", "int8")
+    old = tmp_path / "old"  # a bundle exported before int8 code parameters were stored
+    shutil.copytree(DENSE, old)
+    m = json.loads((old / "manifest.json").read_text())
+    m["latent"].pop("quantization", None)
+    (old / "manifest.json").write_text(json.dumps(m, indent=1))
+    res = cli("encode", old, tmp_path / "x.npy", "--out", tmp_path / "q.npy", "--codes", "int8")
     assert res.exit_code == 2 and "no int8 code parameters" in res.output and "Re-export" in res.output
     assert not (tmp_path / "q.npy").exists()
     np.save(tmp_path / "q.npy", np.zeros((3, 16), np.int8))
-    res = cli("decode", DENSE, tmp_path / "q.npy")
+    res = cli("decode", old, tmp_path / "q.npy")
     assert res.exit_code == 2 and "no int8 code parameters" in res.output
 
 
@@ -170,7 +175,7 @@ def test_image_bundle_reads_flat_rows_and_writes_images(tmp_path, X):
     conv = aeruntime.load(MODELS / "digits-conv", providers="cpu")
     p = write_csv(tmp_path / "x.csv", X)
     ok("reconstruct", MODELS / "digits-conv", p, "--out", tmp_path / "r.npy", "--batch-size", BATCH)
-    r = np.load(tmp_path / "r.npy")
+    r = np.load(tmp_path / "r.npy", allow_pickle=False)
     assert r.shape == (100, 1, 8, 8)
     np.testing.assert_allclose(r, conv.reconstruct(X.reshape(-1, 1, 8, 8)), rtol=1e-4, atol=1e-4)
 

@@ -138,12 +138,12 @@ def test_named_bundle_reads_csv_by_name(named_bundle, tmp_path):
     p = write_csv(tmp_path / "rev.csv", X[:, ::-1], order, {"note": np.arange(40.0)})
     res = score_cli(named_bundle, p, "--out", tmp_path / "s.npy", "--batch-size", "16")
     assert res.exit_code == 0, res.output
-    np.testing.assert_array_equal(np.load(tmp_path / "s.npy")["score"], expected)
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy", allow_pickle=False)["score"], expected)
     assert "ignored 1 column(s) the model does not use: note" in res.stderr
     # the same file against a bundle without names: positional, so reversed columns score differently
     res = score_cli(DENSE, write_csv(tmp_path / "rev2.csv", X[:, ::-1], order), "--out", tmp_path / "s2.npy")
     assert res.exit_code == 0
-    assert not np.allclose(np.load(tmp_path / "s2.npy")["score"], expected)
+    assert not np.allclose(np.load(tmp_path / "s2.npy", allow_pickle=False)["score"], expected)
 
 
 def test_named_bundle_missing_columns_listed(named_bundle, tmp_path):
@@ -167,7 +167,7 @@ def test_named_bundle_reads_parquet_by_name_and_arrays_positionally(named_bundle
     np.save(tmp_path / "x.npy", X)
     res = score_cli(named_bundle, tmp_path / "x.npy", "--out", tmp_path / "s.npy")
     assert res.exit_code == 0
-    np.testing.assert_array_equal(np.load(tmp_path / "s.npy")["score"], expected)
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy", allow_pickle=False)["score"], expected)
 
 
 def test_load_table_returns_names_and_reorders(tmp_path):
@@ -241,6 +241,6 @@ def test_score_skips_a_text_label_column(tmp_path):
     p = write_csv(tmp_path / "l.csv", X, extra={"label": labels})
     res = score_cli(DENSE, p, "--label-column", "label", "--out", tmp_path / "s.npy")
     assert res.exit_code == 0, res.output
-    np.testing.assert_array_equal(np.load(tmp_path / "s.npy")["score"], aeruntime.load(DENSE).score(X))
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy", allow_pickle=False)["score"], aeruntime.load(DENSE).score(X))
     with pytest.raises(InvalidInputError, match=r"label column 'label' holds non-numeric values \('normal' on line 2"):
         read_table(p, label_column="label")  # training and evaluation need numeric labels
