@@ -39,10 +39,15 @@ def _train_options(f: Any) -> Any:
                      help="Model option of the kind's config, repeatable; VALUE is JSON or a string, e.g. "
                           "-o penalty=kl -o rho=0.05, -o noise=masking, -o score=neg_elbo, -o channels=[8,16]."),
         click.option("--label-column", default=None, help="CSV: name of a label column (1 = anomaly)."),
-        click.option("--preset", type=click.Choice(["default", "tabular"]), default="default", show_default=True,
-                     help="tabular: the defaults tuned for tabular anomaly detection (dense only; see "
-                          "aeexport.tabular): hidden [64, 32], latent 8, dropout 0.2, robust loss, <= 60 epochs. "
+        # --- issue 11 (quality): --preset auto is the default; aeexport.tabular decides ---
+        click.option("--preset", type=click.Choice(["auto", "default", "tabular", "tabular-v1"]), default="auto",
+                     show_default=True,
+                     help="auto: 'tabular' for rows of features (.csv/.npy/.npz), 'default' for images or an "
+                          "explicit --model. tabular: the tabular anomaly-detection defaults (dense; see "
+                          "aeexport.tabular): robust (median/IQR) scaling, hidden [64, 32], latent 8, dropout "
+                          "0.2, robust loss, <= 60 epochs; tabular-v1: the same with standard scaling. "
                           "Options given explicitly still win."),
+        # --- end issue 11 ---
         click.option("--threads", type=click.IntRange(min=0), default=1, show_default=True,
                      help="torch threads while training (0 = torch's default; 1 is fastest for small models)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
@@ -122,9 +127,10 @@ def train(data: str, out: str, kind: str, label_column: str | None, preset: str,
         y = binary_labels(ds.y)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     split = make_split(X, y, val_fraction=cfg.val_fraction, seed=cfg.seed)
-    from .tabular import apply_preset
+    from .tabular import apply_preset, is_image_data
 
-    cfg, options = apply_preset(preset, kind, cfg, options, len(split.train), int(X[0].size), _explicit())
+    cfg, options = apply_preset(preset, kind, cfg, options, len(split.train), int(X[0].size), _explicit(),
+                                image=is_image_data(ds))  # issue 11: --preset auto
     result = train_model(split.train, split.val, kind=kind, model_options=options, config=cfg)
     save_checkpoint(out, result.model, holdout=split.val, summary=result.summary(),
                     dataset={"source": ds.name, "rows": len(X)})

@@ -15,7 +15,7 @@ from .data import as_model_input, binary_labels, load_dataset, make_split
 from .export import export_bundle
 from .models import get_spec
 from .parity import ParityError, format_table
-from .tabular import apply_preset
+from .tabular import apply_preset, is_image_data
 from .train import TrainConfig, train_model
 from .verify import verify_bundle
 
@@ -45,7 +45,7 @@ def run_pipeline(
 
     ``bundle`` writes the bundle elsewhere than ``out/bundle`` (e.g. into ``models/``).
     ``preset="tabular"`` applies :func:`aeexport.tabular.apply_preset` to every setting
-    not named in ``explicit``.
+    not named in ``explicit``; ``"auto"`` (the CLI's default) picks it for rows of features.
 
     With labels (digits: ``anomaly_class``, default 0; files: a 0/1 ``y``), the
     model trains on normal rows only and the test split holds the anomalies, so
@@ -67,7 +67,7 @@ def run_pipeline(
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     split = make_split(X, y, val_fraction=cfg.val_fraction, test_fraction=test_fraction, seed=cfg.seed)
     cfg, model_options = apply_preset(preset, kind, cfg, dict(model_options or {}), len(split.train),
-                                      int(np.prod(X.shape[1:])), explicit)
+                                      int(np.prod(X.shape[1:])), explicit, image=is_image_data(ds))  # issue 11
 
     result = train_model(split.train, split.val, kind=kind, model_options=model_options, config=cfg)
     dataset_info = {"source": ds.name, "rows": len(X), "anomaly_class": anomaly_class,

@@ -24,7 +24,8 @@ from .models import Autoencoder, build_model, get_spec, make_config, warn_if_ove
 __all__ = ["TrainConfig", "TrainResult", "train_model", "fit_scaler", "resolve_device", "SCALERS"]
 
 #: scaler name -> output activation that fits data scaled that way
-SCALERS: dict[str, str] = {"standard": "identity", "minmax": "sigmoid", "none": "identity"}
+SCALERS: dict[str, str] = {"standard": "identity", "minmax": "sigmoid", "none": "identity",
+                           "robust": "identity"}  # robust: see aeexport.tabular.robust_scaler (issue 11)
 
 
 @dataclass
@@ -38,7 +39,8 @@ class TrainConfig:
     val_fraction: float = 0.15   # share of (normal) rows held out for early stopping and the threshold
     seed: int = 0                # seeds the split, the init and the shuffling
     device: str = "auto"         # "auto" (cuda if available), "cpu" or "cuda"
-    scaler: str = "standard"     # "standard" (z-score), "minmax" ([0, 1]; sigmoid output) or "none"
+    scaler: str = "standard"     # "standard" (z-score), "minmax" ([0, 1]; sigmoid output), "robust"
+                                 # (median / IQR, the tabular default) or "none"
     progress: bool = True        # tqdm progress bar on stderr
     threads: int = 1             # torch intra-op threads while training; 1 is fastest for small
                                  # models (per-step overhead dominates) and immune to oversubscription;
@@ -102,6 +104,10 @@ def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
         mean, scale = X64.mean(axis=0), X64.std(axis=0)
     elif kind == "minmax":
         mean, scale = X64.min(axis=0), X64.max(axis=0) - X64.min(axis=0)
+    elif kind == "robust":  # median / IQR; owned by aeexport.tabular
+        from .tabular import robust_scaler
+
+        mean, scale = robust_scaler(X64)
     else:
         mean, scale = np.zeros(X.shape[1:]), np.ones(X.shape[1:])
     scale = np.where(scale < 1e-8, 1.0, scale)
