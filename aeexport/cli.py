@@ -15,7 +15,7 @@ from .calibrate import DEFAULT_PERCENTILE
 
 # Read without importing torch: the registry module imports torch, so the kind
 # names are listed here and checked against the registry by a test.
-MODEL_KINDS = ["dense", "conv", "sparse", "denoising", "vae"]
+MODEL_KINDS = ["dense", "conv", "sparse", "denoising", "vae", "ensemble"]  # ensemble: issue 11 (quality)
 
 
 def _train_options(f: Any) -> Any:

@@ -86,7 +86,7 @@ REGISTRY: dict[str, ModelSpec] = {
         config_from_shape=_rows_config(VAEConfig),
     ),
     "ensemble": ModelSpec(kind="ensemble", config_cls=EnsembleConfig, model_cls=EnsembleAutoencoder, input_rank=1,
-                          description="ensemble of small MLP autoencoders in one graph (the tabular default)",
+                          description="ensemble of small MLP autoencoders in one graph (block-diagonal layers)",
                           config_from_shape=_rows_config(EnsembleConfig)),
 }
 
