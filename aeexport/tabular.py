@@ -18,8 +18,10 @@ tabular defaults favour a model that generalizes the bulk of the data:
   code is wider than the input: the dropout, not the bottleneck, keeps the
   model from learning the identity;
 - **dropout** 0.2 after each hidden activation (training only);
-- **robust loss**: in every mini-batch the 20% of rows with the highest
-  reconstruction error are left out of the step (``trim_fraction=0.2``);
+- **robust loss**: in every mini-batch the 35% of rows with the highest
+  reconstruction error are left out of the step (``trim_fraction=0.35``): on
+  contaminated data the model then fits the bulk and leaves the anomalies poorly
+  reconstructed (0.35 beat 0.2 on the development sets for two seeds);
 - **a fixed step budget**: batches of ``max(64, n_rows / 40)`` rows (about 40
   steps per epoch), at most :data:`TABULAR_EPOCHS` epochs, early stopping with
   patience 10 on a 15% validation split (whose rows also calibrate the threshold).
@@ -27,7 +29,7 @@ tabular defaults favour a model that generalizes the bulk of the data:
 Chosen as one setting for the 24 shared ODDS/ADBench sets together (never per
 dataset); every variant measured is in ``benchmarks/results/anomaly_experiments.md``,
 the side-by-side run with PyOD in ``benchmarks/results/anomaly.md``.
-``tabular-v1`` is the tabular preset before that (standard scaling).
+``tabular-v1`` is the tabular preset before that (standard scaling, ``trim_fraction=0.2``).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def robust_scaler(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def tabular_config(n_rows: int, **overrides: Any) -> TrainConfig:
     """The :class:`TrainConfig` of the tabular defaults for ``n_rows`` training rows."""
-    base: dict[str, Any] = {"epochs": TABULAR_EPOCHS, "patience": 10, "trim_fraction": 0.2,
+    base: dict[str, Any] = {"epochs": TABULAR_EPOCHS, "patience": 10, "trim_fraction": 0.35,
                             "batch_size": int(max(64, n_rows // 40)), "scaler": "robust"}
     base.update(overrides)
     return TrainConfig(**base)
@@ -101,7 +103,7 @@ PRESETS: dict[str, TabularPreset | None] = {
     "auto": None,
     "default": None,
     "tabular": TabularPreset(kind="dense", train=tabular_config, model=tabular_model_options),
-    "tabular-v1": TabularPreset(kind="dense", train=lambda n: tabular_config(n, scaler="standard"),
+    "tabular-v1": TabularPreset(kind="dense", train=lambda n: tabular_config(n, scaler="standard", trim_fraction=0.2),
                                 model=tabular_model_options),
 }
 

@@ -39,7 +39,7 @@ def test_auto_resolves_to_tabular_for_rows_and_default_for_images_or_an_explicit
     with pytest.raises(InvalidInputError, match="preset must be one of"):
         choose_preset("fast", image=False)
     cfg, opts = apply_preset("auto", "dense", TrainConfig(), {}, 4000, 21)
-    assert (cfg.scaler, cfg.epochs, cfg.trim_fraction, cfg.batch_size) == ("robust", 60, 0.2, 100)
+    assert (cfg.scaler, cfg.epochs, cfg.trim_fraction, cfg.batch_size) == ("robust", 60, 0.35, 100)
     assert opts == {"hidden": [64, 32], "latent_dim": 8, "dropout": 0.2}
     assert apply_preset("auto", "dense", TrainConfig(), {}, 4000, 64, image=True) == (TrainConfig(), {})
     assert apply_preset("auto", "conv", TrainConfig(), {}, 4000, 64, {"kind"}) == (TrainConfig(), {})
@@ -64,7 +64,7 @@ def test_cli_train_without_flags_uses_the_tabular_default_on_rows_only(tmp_path)
     assert r.exit_code == 0, r.output
     meta = json.loads((tmp_path / "t" / "config.json").read_text())
     tc = meta["training"]["train_config"]
-    assert tc["scaler"] == "robust" and tc["trim_fraction"] == 0.2 and tc["epochs"] == 2  # explicit wins
+    assert tc["scaler"] == "robust" and tc["trim_fraction"] == 0.35 and tc["epochs"] == 2  # explicit wins
     assert meta["model_config"]["hidden"] == [64, 32] and meta["model_config"]["dropout"] == 0.2
     # explicit scaler and --preset default keep today's behaviour
     r = runner.invoke(main, ["train", str(tmp_path / "rows.npy"), "--out", str(tmp_path / "s"), "--epochs", "2",
