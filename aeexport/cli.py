@@ -31,8 +31,9 @@ def _train_options(f: Any) -> Any:
                      default=0.15, show_default=True),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
-        click.option("--scaler", type=click.Choice(["standard", "minmax", "none"]), default="standard",
-                     show_default=True, help="minmax scales to [0, 1] and uses a sigmoid output."),
+        click.option("--scaler", type=click.Choice(["standard", "minmax", "robust", "none"]), default="standard",
+                     show_default=True, help="minmax scales to [0, 1] and uses a sigmoid output; robust: median / IQR "
+                          "(the tabular preset's)."),
         click.option("--latent-dim", type=click.IntRange(min=1), default=None, help="Default: from the input width."),
         click.option("--hidden", default=None, help="Encoder hidden widths, e.g. 32 or 128,64 (decoder mirrors)."),
         click.option("--option", "-o", "model_option", multiple=True, metavar="KEY=VALUE",
