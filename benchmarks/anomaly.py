@@ -245,6 +245,17 @@ def report(recs: list[dict], role_of: dict[str, str], n_seeds: int) -> str:
     return "\n".join(lines)
 
 
+def _argv() -> list[str]:
+    """The command-line arguments without ``--note`` and its text (printed on its own)."""
+    argv, skip = [], False
+    for a in sys.argv[1:]:
+        if skip or a == "--note":
+            skip = not skip
+            continue
+        argv.append(a)
+    return argv
+
+
 def _parity_note(recs: list[dict]) -> str:
     rel = [r["parity_max_rel"] for r in recs if "parity_max_rel" in r]
     if not rel:
@@ -302,7 +313,7 @@ def main() -> None:
     recs = _records(jsonl)
     text = (
         "# Anomaly detection: our tabular default vs PyOD peers\n\n"
-        f"Command: `PYTHONPATH=.:runtime python benchmarks/{' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}`"
+        f"Command: `PYTHONPATH=.:runtime python benchmarks/{' '.join([Path(sys.argv[0]).name, *_argv()])}`"
         + (f"\n\n{args.note}" if args.note else "") + "\n\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other work), "
         f"python {platform.python_version()}, torch {torch.__version__} (1 thread), pyod {pyod.__version__}.\n\n"
