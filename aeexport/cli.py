@@ -55,7 +55,8 @@ def _train_options(f: Any) -> Any:
         click.option("--seed", type=int, default=default("seed"), show_default=True),
         click.option("--device", type=click.Choice(DEVICES), default=default("device"), show_default=True),
         click.option("--scaler", type=click.Choice(list(SCALERS)), default=default("scaler"),
-                     show_default=True, help="minmax scales to [0, 1] and uses a sigmoid output."),
+                     show_default=True, help="minmax scales to [0, 1] and uses a sigmoid output; robust: median / IQR "
+                          "(the tabular preset's).),
         click.option("--latent-dim", type=click.IntRange(min=1), default=None, help="Default: from the input width."),
         click.option("--hidden", default=None, help="Encoder hidden widths, e.g. 32 or 128,64 (decoder mirrors)."),
         click.option("--option", "-o", "model_option", multiple=True, metavar="KEY=VALUE",
@@ -65,9 +66,12 @@ def _train_options(f: Any) -> Any:
                      help="CSV/Parquet: name of a label column (1 = anomaly, or classes with --anomaly-class)."),
         click.option("--anomaly-class", type=int, default=None,
                      help="Labels with classes: the class held out of training as the anomaly (digits default: 0)."),
-        click.option("--preset", type=click.Choice(PRESETS), default="default", show_default=True,
-                     help="tabular: the defaults tuned for tabular anomaly detection (dense only; see "
-                          "aeexport.tabular): hidden [64, 32], latent 8, dropout 0.2, robust loss, <= 60 epochs. "
+        click.option("--preset", type=click.Choice(PRESETS), default="auto", show_default=True,
+                     help="auto: 'tabular' for rows of features (.csv/.npy/.npz/.parquet), 'default' for images or "
+                          "an explicit --model. tabular: the tabular anomaly-detection defaults (dense; see "
+                          "aeexport.tabular): robust (median/IQR) scaling, hidden [64, 32], latent 8, dropout "
+                          "0.2, a loss that leaves each batch's worst 35% of rows out, <= 60 epochs; tabular-v1: "
+                          "the preset before (standard scaling, 20% left out). "
                           "Options given explicitly still win."),
         click.option("--threads", type=click.IntRange(min=0), default=default("threads"), show_default=True,
                      help="torch threads while training (0 = torch's default; 1 is fastest for small models)."),
@@ -194,7 +198,7 @@ def train(data: str, out: str, kind: str, label_column: str | None, anomaly_clas
     from .checkpoint import save_checkpoint
     from .data import anomaly_labels, as_model_input, load_dataset, make_split, warn_if_few_calibration_rows
     from .models import get_spec
-    from .tabular import apply_preset
+    from .tabular import apply_preset, is_image_data
     from .train import train_model
 
     cfg, options = _configs(kind, **kw)
@@ -202,7 +206,8 @@ def train(data: str, out: str, kind: str, label_column: str | None, anomaly_clas
     y, anomaly_class = anomaly_labels(ds, anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     split = make_split(X, y, val_fraction=cfg.val_fraction, seed=cfg.seed)
-    cfg, options = apply_preset(preset, kind, cfg, options, len(split.train), int(X[0].size), _explicit())
+    cfg, options = apply_preset(preset, kind, cfg, options, len(split.train), int(X[0].size), _explicit(),
+                                image=is_image_data(ds))
     warn_if_few_calibration_rows(len(split.val))
     result = train_model(split.train, split.val, kind=kind, model_options=options, config=cfg)
     dataset: dict[str, Any] = {"source": ds.name, "rows": len(X), "anomaly_class": anomaly_class,

@@ -16,16 +16,16 @@ __all__ = ["DEVICES", "MODEL_KINDS", "PRESETS", "SCALERS", "TrainConfig", "defau
 
 #: model kinds of :data:`aeexport.models.REGISTRY` (which imports torch), in ``--help`` order;
 #: a new kind adds its name here too (``tests/cli`` checks both lists are the same)
-MODEL_KINDS: tuple[str, ...] = ("dense", "conv", "sparse", "denoising", "vae")
+MODEL_KINDS: tuple[str, ...] = ("dense", "conv", "sparse", "denoising", "vae", "ensemble")
 
 #: scaler name -> output activation that fits data scaled that way
-SCALERS: dict[str, str] = {"standard": "identity", "minmax": "sigmoid", "none": "identity"}
+SCALERS: dict[str, str] = {"standard": "identity", "minmax": "sigmoid", "robust": "identity", "none": "identity"}
 
 #: ``--device`` choices: "auto" takes CUDA when torch sees it
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 #: ``--preset`` choices of ``aeexport train|run`` (see :mod:`aeexport.tabular`)
-PRESETS: tuple[str, ...] = ("default", "tabular")
+PRESETS: tuple[str, ...] = ("auto", "default", "tabular", "tabular-v1")
 
 
 @dataclass
@@ -39,7 +39,8 @@ class TrainConfig:
     val_fraction: float = 0.15   # share of (normal) rows held out for early stopping and the threshold
     seed: int = 0                # seeds the split, the init and the shuffling
     device: str = "auto"         # "auto" (cuda if available), "cpu" or "cuda"
-    scaler: str = "standard"     # "standard" (z-score), "minmax" ([0, 1]; sigmoid output) or "none"
+    scaler: str = "standard"     # "standard" (z-score), "minmax" ([0, 1]; sigmoid output), "robust"
+                                 # (median / IQR, the tabular default; aeexport.tabular.robust_scaler) or "none"
     progress: bool = True        # tqdm progress bar on stderr
     threads: int = 1             # torch intra-op threads while training; 1 is fastest for small
                                  # models (per-step overhead dominates) and immune to oversubscription;

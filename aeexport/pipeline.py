@@ -25,7 +25,7 @@ from .data import (
 from .export import export_bundle
 from .models import get_spec
 from .parity import ParityError, format_table
-from .tabular import apply_preset
+from .tabular import apply_preset, is_image_data
 from .train import TrainConfig, train_model
 from .verify import verify_bundle
 
@@ -57,7 +57,7 @@ def run_pipeline(
 
     ``bundle`` writes the bundle elsewhere than ``out/bundle`` (e.g. into ``models/``).
     ``preset="tabular"`` applies :func:`aeexport.tabular.apply_preset` to every setting
-    not named in ``explicit``. ``score``, ``threshold``, ``threshold_method`` and
+    not named in ``explicit``; ``"auto"`` (the CLI's default) picks it for rows of features. ``score``, ``threshold``, ``threshold_method`` and
     ``threshold_param`` are passed to :func:`aeexport.export.export_bundle`; ``plot``
     writes the evaluation figure of the test split (needs labels).
 
@@ -77,7 +77,7 @@ def run_pipeline(
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     split = make_split(X, y, val_fraction=cfg.val_fraction, test_fraction=test_fraction, seed=cfg.seed)
     cfg, model_options = apply_preset(preset, kind, cfg, dict(model_options or {}), len(split.train),
-                                      int(np.prod(X.shape[1:])), explicit)
+                                      int(np.prod(X.shape[1:])), explicit, image=is_image_data(ds))
     if plot is not None and y is None:
         raise InvalidInputError("--plot needs a labelled test split, but this data has no labels; pass "
                                 "--label-column (CSV, Parquet) or an .npz with y, or drop --plot.")

@@ -1,18 +1,22 @@
-"""Anomaly-detection quality: our dense AE (trained, exported, scored through
+"""Anomaly-detection quality: our tabular default (trained, exported, scored through
 aeruntime) against PyOD's AutoEncoder, PCA and IForest on the shared ODDS/ADBench sets.
 
 Protocol (PyOD's benchmark): per seed, a stratified 60/40 split; standardization
 fitted on the training split (ours: the scaler inside the bundle, fitted on the
 training rows; PyOD's detectors get StandardScaler output); detectors trained
 unsupervised on the training split with its anomalies in it; ROC-AUC on the test
-split; mean and std over 3 seeds. ``ae-novelty`` is our AE trained on the normal
-training rows only (the novelty protocol). Peers run with their defaults.
+split; mean and std over 3 seeds. Peers run with their defaults.
 
-Results go to a JSONL file one line per (dataset, detector, seed), so an
-interrupted run resumes where it stopped; ``--report`` writes the markdown table.
+Datasets: every ``*.npz`` of the dataset folder's README with the role *benchmark*
+(9 sets) or *development* (15 sets); the *large* one is left out unless named with
+``--datasets``. The two means are reported separately.
 
-    PYTHONPATH=.:runtime python benchmarks/anomaly.py            # run (resumes) + report
-    PYTHONPATH=.:runtime python benchmarks/anomaly.py --report   # table from the JSONL only
+Results go to ``OUT/anomaly.jsonl``, one line per (dataset, detector, seed), so an
+interrupted run resumes where it stopped; the table goes to ``OUT/anomaly.md``, and
+with ``--record`` also to ``benchmarks/results/anomaly.{md,jsonl}``.
+
+    PYTHONPATH=.:runtime python benchmarks/anomaly.py --data ../shared/datasets --out /tmp/anomaly
+    PYTHONPATH=.:runtime python benchmarks/anomaly.py --out /tmp/anomaly --report --record
 """
 
 from __future__ import annotations
@@ -21,25 +25,44 @@ import argparse
 import json
 import os
 import platform
+import re
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-import numpy as np  # noqa: E402
+import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/datasets")
-RESULTS = Path(__file__).resolve().parent / "results"
-SMALL = ["2_annthyroid", "6_cardio", "20_letter", "23_mammography", "24_mnist", "30_satellite",
-         "32_shuttle", "38_thyroid", "40_vowels"]
-DETECTORS = ["ae", "pyod-AutoEncoder", "pyod-PCA", "pyod-IForest", "ae-novelty"]
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / ".." / "shared" / "datasets"
+RESULTS = REPO / "benchmarks" / "results"
+#: fallback roles when the dataset folder has no README table
+ROLES = {
+    "benchmark": ["2_annthyroid", "6_cardio", "20_letter", "23_mammography", "24_mnist", "30_satellite",
+                  "32_shuttle", "38_thyroid", "40_vowels"],
+    "development": ["7_Cardiotocography", "12_fault", "14_glass", "15_Hepatitis", "18_Ionosphere", "19_landsat",
+                    "21_Lymphography", "22_magic.gamma", "35_SpamBase", "37_Stamps", "41_Waveform", "42_WBC",
+                    "44_Wilt", "45_wine", "46_WPBC"],
+}
 SEEDS = (0, 1, 2)
 #: parity tolerance of the benchmark's exports: raw pixel values up to 255 (24_mnist) put the
 #: float32 spacing (3e-5 at 255) above the default atol 1e-5 in the decoder's raw-unit output
 PARITY_TOL = (1e-4, 1e-4)
+
+
+def roles(data: Path) -> dict[str, str]:
+    """dataset stem -> role, read from the README table of ``data`` (fallback: :data:`ROLES`)."""
+    readme = data / "README.md"
+    found: dict[str, str] = {}
+    if readme.is_file():
+        for line in readme.read_text().splitlines():
+            m = re.match(r"\|\s*`([^`]+)\.npz`\s*\|.*\|\s*([a-z]+)[^|]*\|\s*$", line)
+            if m:
+                found[m.group(1)] = m.group(2)
+    return found or {s: r for r, sets in ROLES.items() for s in sets}
 
 
 def split(X: np.ndarray, y: np.ndarray, seed: int):
@@ -48,41 +71,81 @@ def split(X: np.ndarray, y: np.ndarray, seed: int):
     return train_test_split(X, y, test_size=0.4, stratify=y, random_state=seed)
 
 
-def run_ours(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, seed: int, novelty: bool) -> np.ndarray:
-    """Train with the tabular defaults, export a bundle, score the test split through aeruntime."""
+#: seeds whose fits are exported and scored through aeruntime (``--bundle-seeds``); the other
+#: seeds score with the trained torch model's scorer (the function the bundle's scorer.onnx
+#: exports; parity of the two is measured on the exported seeds and recorded)
+BUNDLE_SEEDS: set[int] = {0}
+#: extra fields of the last record (how it was scored)
+EXTRA: dict[str, object] = {}
+
+
+def _scores(result, val: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        ref = result.model.eval().scorer_graph(torch.from_numpy(np.ascontiguousarray(Xte))).numpy()
+    if seed not in BUNDLE_SEEDS:
+        EXTRA["scored_by"] = "torch"
+        return ref
     import aeruntime
+
     from aeexport.export import export_bundle
     from aeexport.parity import Tolerance
-    from aeexport.tabular import fit_tabular
 
-    rows = Xtr[ytr == 0] if novelty else Xtr
-    result, val = fit_tabular(rows, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
         export_bundle(result.model, Path(tmp) / "b", calibration_x=val, training=result.summary(),
-                      batches=(1, 7), tol=PARITY_TOL and Tolerance(*PARITY_TOL))
+                      batches=(1, 7), tol=Tolerance(*PARITY_TOL))
         model = aeruntime.load(Path(tmp) / "b", providers="cpu", threads=1)
-        return model.score(Xte)
+        s = model.score(Xte)
+    EXTRA.update(scored_by="aeruntime", parity_max_rel=float(np.max(np.abs(s - ref) / (np.abs(ref) + 1e-6))))
+    return s
 
 
-def run_pyod(name: str, Xtr: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
-    from sklearn.preprocessing import StandardScaler
+def ours(preset: str, novelty: bool = False) -> Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]:
+    """Our detector under ``preset``: train, export a bundle, score the test split through aeruntime."""
+    def run(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
+        from aeexport.tabular import fit_tabular
 
-    sc = StandardScaler().fit(Xtr)
-    a, b = sc.transform(Xtr), sc.transform(Xte)
-    if name == "pyod-AutoEncoder":
-        from pyod.models.auto_encoder import AutoEncoder
+        rows = Xtr[ytr == 0] if novelty else Xtr
+        result, val = fit_tabular(rows, seed=seed, preset=preset)
+        return _scores(result, val, Xte, seed)
+    return run
 
-        det = AutoEncoder(verbose=0, random_state=seed, device="cpu")
-    elif name == "pyod-PCA":
-        from pyod.models.pca import PCA
 
-        det = PCA(random_state=seed)
-    else:
-        from pyod.models.iforest import IForest
+def pyod(name: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]:
+    def run(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
+        from sklearn.preprocessing import StandardScaler
 
-        det = IForest(random_state=seed)
-    det.fit(a)
-    return det.decision_function(b)
+        sc = StandardScaler().fit(Xtr)
+        a, b = sc.transform(Xtr), sc.transform(Xte)
+        if name == "AutoEncoder":
+            from pyod.models.auto_encoder import AutoEncoder
+
+            det = AutoEncoder(verbose=0, random_state=seed, device="cpu")
+        elif name == "PCA":
+            from pyod.models.pca import PCA
+
+            det = PCA(random_state=seed)
+        else:
+            from pyod.models.iforest import IForest
+
+            det = IForest(random_state=seed)
+        det.fit(a)
+        return det.decision_function(b)
+    return run
+
+
+#: detector name -> (fit on train rows, score test rows); the first four run by default
+DETECTORS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]] = {
+    "ae": ours("tabular"),
+    "pyod-AutoEncoder": pyod("AutoEncoder"),
+    "pyod-PCA": pyod("PCA"),
+    "pyod-IForest": pyod("IForest"),
+    "ae-previous": ours("tabular-v1"),   # the tabular preset before issue 11
+    "ae-generic": ours("default"),       # the generic dense defaults
+    "ae-novelty": ours("tabular", novelty=True),  # trained on normal rows only (uses labels)
+}
+DEFAULT_DETECTORS = ["ae", "pyod-AutoEncoder", "pyod-PCA", "pyod-IForest"]
 
 
 def auc(y: np.ndarray, s: np.ndarray) -> tuple[float, int]:
@@ -97,95 +160,116 @@ def auc(y: np.ndarray, s: np.ndarray) -> tuple[float, int]:
     return float(roc_auc_score(y, s)), bad
 
 
-def run(args: argparse.Namespace) -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    out = Path(args.jsonl)
-
-    def finished() -> set[tuple[str, str, int]]:  # re-read: several workers may share the file
-        if not out.exists():
-            return set()
-        return {(r["dataset"], r["detector"], r["seed"]) for r in map(json.loads, out.read_text().splitlines())}
-
-    for ds in args.datasets:
-        d = np.load(DATA / f"{ds}.npz", allow_pickle=False)
-        X, y = d["X"].astype(np.float32), d["y"].astype(np.int64)
-        for seed in SEEDS:
-            Xtr, Xte, ytr, yte = split(X, y, seed)
-            for det in args.detectors:
-                if (ds, det, seed) in finished():
-                    continue
-                t0 = time.perf_counter()
-                if det.startswith("ae"):
-                    s = run_ours(Xtr, ytr, Xte, seed, novelty=det == "ae-novelty")
-                else:
-                    s = run_pyod(det, Xtr, Xte, seed)
-                value, bad = auc(yte, s)
-                rec = {"dataset": ds, "detector": det, "seed": seed, "roc_auc": value, "nonfinite": bad,
-                       "seconds": round(time.perf_counter() - t0, 2)}
-                with out.open("a") as fh:
-                    fh.write(json.dumps(rec) + "\n")
-                print(json.dumps(rec), flush=True)
-
-
-def report(args: argparse.Namespace) -> str:
+def _records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
     recs, seen = [], set()
-    for r in map(json.loads, Path(args.jsonl).read_text().splitlines()):
+    for r in map(json.loads, path.read_text().splitlines()):
         key = (r["dataset"], r["detector"], r["seed"])
         if key not in seen:  # two workers may have finished the same item
             seen.add(key)
             recs.append(r)
+    return recs
+
+
+def run(args: argparse.Namespace, jsonl: Path) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    for ds in args.datasets:
+        d = np.load(Path(args.data) / f"{ds}.npz", allow_pickle=False)
+        X, y = d["X"].astype(np.float32), d["y"].astype(np.int64)
+        for seed in args.seeds:
+            Xtr, Xte, ytr, yte = split(X, y, seed)
+            for det in args.detectors:
+                done = {(r["dataset"], r["detector"], r["seed"]) for r in _records(jsonl)}  # re-read: shared file
+                if (ds, det, seed) in done:
+                    continue
+                t0 = time.perf_counter()
+                EXTRA.clear()
+                s = DETECTORS[det](Xtr, ytr, Xte, seed)
+                value, bad = auc(yte, s)
+                rec = {"dataset": ds, "detector": det, "seed": seed, "roc_auc": value, "nonfinite": bad,
+                       "seconds": round(time.perf_counter() - t0, 2), **EXTRA}
+                with jsonl.open("a") as fh:
+                    fh.write(json.dumps(rec) + "\n")
+                print(json.dumps(rec), flush=True)
+
+
+def report(recs: list[dict], role_of: dict[str, str], n_seeds: int) -> str:
     table: dict[str, dict[str, list[float]]] = {}
-    nonfinite: dict[tuple[str, str], int] = {}
-    secs: dict[str, float] = {}
+    nonfinite: set[tuple[str, str]] = set()
+    secs: dict[str, list[float]] = {}
     for r in recs:
         table.setdefault(r["dataset"], {}).setdefault(r["detector"], []).append(r["roc_auc"])
         if r["nonfinite"]:
-            nonfinite[(r["dataset"], r["detector"])] = r["nonfinite"]
-        secs[r["detector"]] = secs.get(r["detector"], 0.0) + r["seconds"]
-    dets = [d for d in DETECTORS if any(d in v for v in table.values())]
-    sets = [s for s in SMALL + ["11_donors"] if s in table]
-    lines = ["| dataset | " + " | ".join(dets) + " |", "|---|" + "---|" * len(dets)]
-    means: dict[str, list[float]] = {d: [] for d in dets}
+            nonfinite.add((r["dataset"], r["detector"]))
+        secs.setdefault(r["detector"], []).append(r["seconds"])
+    dets = [d for d in DETECTORS if d in secs]
+    compared = [d for d in dets if d != "ae-novelty"]
+    order = {"benchmark": 0, "development": 1}
+    sets = sorted(table, key=lambda s: (order.get(role_of.get(s, ""), 2), int(s.split("_")[0])))
+    lines = ["| dataset | role | " + " | ".join(dets) + " |", "|---|---|" + "---|" * len(dets)]
+    means: dict[str, dict[str, list[float]]] = {role: {d: [] for d in dets} for role in order}
     for s in sets:
+        role = role_of.get(s, "other")
+        full = {d: float(np.mean(table[s][d])) for d in dets if len(table[s].get(d, [])) == n_seeds}
+        best = max((v for d, v in full.items() if d in compared), default=None)
         cells = []
-        best = max(np.mean(table[s][d]) for d in dets if d in table[s] and d != "ae-novelty")
         for d in dets:
             v = table[s].get(d, [])
             if not v:
                 cells.append("-")
                 continue
             m = float(np.mean(v))
-            if s in SMALL and len(v) == len(SEEDS):
-                means[d].append(m)
-            cell = f"{m:.3f} ± {np.std(v):.3f}"
-            if len(v) != len(SEEDS):
-                cell += f" ({len(v)} seeds)"
-            if (s, d) in nonfinite:
-                cell += " †"
-            if d != "ae-novelty" and m == best:
-                cell = f"**{cell}**"
-            cells.append(cell)
-        lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    mean_of = {d: float(np.mean(means[d])) if means[d] else float("nan") for d in dets}
-    best_mean = max((v for d, v in mean_of.items() if d != "ae-novelty" and means[d]), default=None)
-    cells = []
-    for d in dets:
-        cell = f"{mean_of[d]:.3f}" + ("" if len(means[d]) == len(SMALL) else f" ({len(means[d])} sets)")
-        cells.append(f"**{cell}**" if mean_of[d] == best_mean else cell)
-    lines.append("| mean (nine sets) | " + " | ".join(cells) + " |")
-    lines.append("| total seconds | " + " | ".join(f"{secs[d]:.0f}" for d in dets) + " |")
+            if d in full and role in means:
+                means[role][d].append(m)
+            cell = f"{m:.3f} ± {np.std(v):.3f}" + ("" if len(v) == n_seeds else f" ({len(v)} seeds)")
+            cell += " †" if (s, d) in nonfinite else ""
+            cells.append(f"**{cell}**" if d in compared and m == best else cell)
+        lines.append(f"| {s} | {role} | " + " | ".join(cells) + " |")
+    for role, label in (("development", "mean, 15 development sets"), ("benchmark", "mean, 9 benchmark sets")):
+        vals = {d: float(np.mean(means[role][d])) for d in dets if means[role][d]}
+        best = max((v for d, v in vals.items() if d in compared), default=None)
+        cells = []
+        n_role = sum(1 for s in sets if role_of.get(s) == role)
+        for d in dets:
+            if d not in vals:
+                cells.append("-")
+                continue
+            cell = f"{vals[d]:.3f}" + ("" if len(means[role][d]) == n_role else f" ({len(means[role][d])} sets)")
+            cells.append(f"**{cell}**" if d in compared and vals[d] == best else cell)
+        lines.append(f"| {label} | | " + " | ".join(cells) + " |")
+    lines.append("| total seconds | | " + " | ".join(f"{sum(secs[d]):.0f}" for d in dets) + " |")
+    lines.append("| seconds per fit (median) | | " + " | ".join(f"{np.median(secs[d]):.1f}" for d in dets) + " |")
     return "\n".join(lines)
 
 
-def published() -> str:
+def _argv() -> list[str]:
+    """The command-line arguments without ``--note`` and its text (printed on its own)."""
+    argv, skip = [], False
+    for a in sys.argv[1:]:
+        if skip or a == "--note":
+            skip = not skip
+            continue
+        argv.append(a)
+    return argv
+
+
+def _parity_note(recs: list[dict]) -> str:
+    rel = [r["parity_max_rel"] for r in recs if "parity_max_rel" in r]
+    if not rel:
+        return ""
+    return f" (largest relative difference of aeruntime vs torch scores over {len(rel)} exported fits: {max(rel):.1e})"
+
+
+def published(data: Path, sets: list[str]) -> str:
     import csv
 
-    path = DATA / "published" / "pyod_notebooks_roc.csv"
+    path = data / "published" / "pyod_notebooks_roc.csv"
     if not path.is_file():
         return ""
-    names = {s.split("_", 1)[1]: s for s in SMALL}
+    names = {s.split("_", 1)[1]: s for s in sets}
     rows = ["| dataset | AutoEncoder | PCA | IForest |", "|---|---|---|---|"]
     with path.open() as fh:
         for r in csv.DictReader(fh):
@@ -197,33 +281,62 @@ def published() -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", nargs="+", default=SMALL, help="dataset stems (add 11_donors for the large one)")
-    p.add_argument("--detectors", nargs="+", default=DETECTORS, choices=DETECTORS)
-    p.add_argument("--jsonl", default=str(RESULTS / "anomaly.jsonl"))
-    p.add_argument("--out", default=str(RESULTS / "anomaly.md"))
-    p.add_argument("--report", action="store_true", help="only write the table from the JSONL")
+    p.add_argument("--data", default=str(DATA), help="dataset folder (default: ../shared/datasets beside the repo)")
+    p.add_argument("--datasets", nargs="+", default=None,
+                   help="dataset stems (default: all benchmark and development sets of the folder's README)")
+    p.add_argument("--detectors", nargs="+", default=DEFAULT_DETECTORS, choices=list(DETECTORS))
+    p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    p.add_argument("--bundle-seeds", nargs="*", type=int, default=[0],
+                   help="seeds whose fits of ours are exported and scored through aeruntime (others: torch)")
+    p.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "aeexport-anomaly"),
+                   help="folder for anomaly.jsonl (resumed) and anomaly.md")
+    p.add_argument("--report", action="store_true", help="only write the table from OUT/anomaly.jsonl")
+    p.add_argument("--record", action="store_true", help="also write benchmarks/results/anomaly.{md,jsonl}")
+    p.add_argument("--note", default="", help="a line added under the command (e.g. how the run was split)")
     args = p.parse_args()
+    data = Path(args.data)
+    role_of = roles(data)
+    if args.datasets is None:
+        args.datasets = [s for s, r in role_of.items() if r in ("benchmark", "development")]
+    BUNDLE_SEEDS.clear()
+    BUNDLE_SEEDS.update(args.bundle_seeds)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    jsonl = out / "anomaly.jsonl"
     if not args.report:
-        run(args)
+        if not data.is_dir():
+            sys.exit(f"dataset folder {data} not found; pass --data")
+        run(args, jsonl)
     import pyod
     import torch
 
+    recs = _records(jsonl)
     text = (
-        "# Anomaly detection: our dense AE vs PyOD peers\n\n"
-        f"Command: `PYTHONPATH=.:runtime python {' '.join(sys.argv)}`\n\n"
-        f"Machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPU cores (shared), "
+        "# Anomaly detection: our tabular default vs PyOD peers\n\n"
+        f"Command: `PYTHONPATH=.:runtime python benchmarks/{' '.join([Path(sys.argv[0]).name, *_argv()])}`"
+        + (f"\n\n{args.note}" if args.note else "") + "\n\n"
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other work), "
         f"python {platform.python_version()}, torch {torch.__version__} (1 thread), pyod {pyod.__version__}.\n\n"
-        "Protocol: stratified 60/40 split per seed (0, 1, 2); standardization fitted on the training split; "
-        "unsupervised training on the training split *with* its anomalies; ROC-AUC on the test split, "
-        "mean ± std over 3 seeds. `ae`: our dense AE with the tabular defaults (`aeexport.tabular`), "
-        "exported to a bundle and scored by aeruntime (onnxruntime); `ae-novelty`: the same trained on the "
-        "normal training rows only (not comparable to the others: it uses labels). Peers: PyOD defaults. "
-        "Bold: best unsupervised detector per row. †: some test scores were non-finite (PCA: +inf), "
-        "clipped to the finite range for ROC-AUC.\n\n"
-        + report(args) + "\n\n## Published PyOD benchmark (pyod_notebooks_roc.csv, same 60/40 protocol)\n\n"
-        + published() + "\n"
+        f"Protocol: stratified 60/40 split per seed ({', '.join(map(str, args.seeds))}); unsupervised training on "
+        "the training split *with* its anomalies; ROC-AUC on the test split, mean ± std over the seeds. `ae`: "
+        "what `aeexport run|train` trains on tabular data without flags (`aeexport.tabular`, preset `tabular`), "
+        "exported to a bundle and scored by aeruntime (onnxruntime); `ae-previous`: the tabular preset before "
+        "issue 11; `ae-generic`: the generic dense defaults; `ae-novelty`: trained on normal rows only (uses "
+        "labels; not comparable). Peers: PyOD defaults on StandardScaler output. Bold: best per row. "
+        "†: some test scores were non-finite (PCA: +inf), clipped to the finite range for ROC-AUC. "
+        f"Our detectors' fits of seed(s) {', '.join(map(str, sorted(BUNDLE_SEEDS))) or 'none'} are exported "
+        "(parity-checked) and scored through aeruntime; the other seeds score with the trained torch model's "
+        "scorer, the function scorer.onnx exports" + _parity_note(recs) + ". Seconds include training, "
+        "export (exported seeds) and scoring.\n\n"
+        + report(recs, role_of, len(args.seeds))
+        + "\n\n## Published PyOD benchmark (pyod_notebooks_roc.csv, same 60/40 protocol)\n\n"
+        + published(data, sorted({r["dataset"] for r in recs})) + "\n"
     )
-    Path(args.out).write_text(text)
+    (out / "anomaly.md").write_text(text)
+    if args.record:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "anomaly.md").write_text(text)
+        shutil.copyfile(jsonl, RESULTS / "anomaly.jsonl")
     print(text)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from .base import Autoencoder
 from .conv import ConvAutoencoder, ConvConfig, conv_config_from_shape
 from .denoising import DenoisingAutoencoder, DenoisingConfig
+from .ensemble import EnsembleAutoencoder, EnsembleConfig
 from .dense import DenseAutoencoder, DenseConfig
 from .sparse import SparseAutoencoder, SparseConfig
 from .vae import VAEConfig, VariationalAutoencoder
@@ -84,6 +85,9 @@ REGISTRY: dict[str, ModelSpec] = {
         description="variational autoencoder (encoder -> mu, logvar); deterministic scores",
         config_from_shape=_rows_config(VAEConfig),
     ),
+    "ensemble": ModelSpec(kind="ensemble", config_cls=EnsembleConfig, model_cls=EnsembleAutoencoder, input_rank=1,
+                          description="ensemble of small MLP autoencoders in one graph (block-diagonal layers)",
+                          config_from_shape=_rows_config(EnsembleConfig)),
 }
 
 

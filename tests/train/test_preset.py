@@ -18,7 +18,7 @@ def test_apply_preset_fills_only_what_was_not_given():
     cfg, opts = apply_preset("tabular", "dense", TrainConfig(epochs=7), {"latent_dim": 4}, 4000, 21, {"epochs"})
     tab = tabular_config(4000)
     assert cfg.epochs == 7  # explicit
-    assert (cfg.patience, cfg.batch_size, cfg.trim_fraction) == (tab.patience, tab.batch_size, 0.2)
+    assert (cfg.patience, cfg.batch_size, cfg.trim_fraction) == (tab.patience, tab.batch_size, 0.35)
     assert opts == {**tabular_model_options(21), "latent_dim": 4}
     same = apply_preset("default", "dense", TrainConfig(), {}, 4000, 21)
     assert same == (TrainConfig(), {})
@@ -41,5 +41,5 @@ def test_cli_run_with_the_tabular_preset(tmp_path):
     assert m["model"]["config"]["hidden"] == [64, 32] and m["model"]["config"]["latent_dim"] == 8
     assert m["model"]["config"]["dropout"] == 0.2
     tc = m["training"]["train_config"]
-    assert tc["trim_fraction"] == 0.2 and tc["epochs"] == 60 and tc["patience"] == 3
+    assert tc["trim_fraction"] == 0.35 and tc["epochs"] == 60 and tc["patience"] == 3
     assert s["roc_auc"] > 0.9  # shifted rows are easy anomalies

@@ -109,7 +109,7 @@ def test_bad_training_inputs_raise_typed_errors(digits_split):
         train_model(digits_split.train.reshape(-1, 1, 8, 8), digits_split.val.reshape(-1, 1, 8, 8),
                     config=TrainConfig(epochs=1, progress=False))
     with pytest.raises(InvalidInputError, match="scaler must be one of"):
-        TrainConfig(scaler="robust")
+        TrainConfig(scaler="quantile")  # "robust" became a scaler in issue 11
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
