@@ -56,7 +56,7 @@ def _train_options(f: Any) -> Any:
         click.option("--device", type=click.Choice(DEVICES), default=default("device"), show_default=True),
         click.option("--scaler", type=click.Choice(list(SCALERS)), default=default("scaler"),
                      show_default=True, help="minmax scales to [0, 1] and uses a sigmoid output; robust: median / IQR "
-                          "(the tabular preset's).),
+                          "(the tabular preset's)."),
         click.option("--latent-dim", type=click.IntRange(min=1), default=None, help="Default: from the input width."),
         click.option("--hidden", default=None, help="Encoder hidden widths, e.g. 32 or 128,64 (decoder mirrors)."),
         click.option("--option", "-o", "model_option", multiple=True, metavar="KEY=VALUE",
