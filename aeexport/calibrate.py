@@ -23,10 +23,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from aeruntime.errors import InvalidInputError
 
-__all__ = ["DEFAULT_PERCENTILE", "CALIBRATORS", "calibrate", "calibrate_threshold", "score_stats",
-           "as_binary_labels"]
+__all__ = ["DEFAULT_PERCENTILE", "CALIBRATORS", "calibrate", "calibrate_threshold", "score_stats", "as_binary_labels"]
 
 #: default percentile of held-out normal scores used as the threshold
 DEFAULT_PERCENTILE = 95.0
@@ -37,8 +37,15 @@ def score_stats(scores: np.ndarray) -> dict[str, float]:
     s = np.asarray(scores, dtype=np.float64)
     q = np.percentile(s, [50, 90, 95, 99])
     return {
-        "n": int(s.size), "mean": float(s.mean()), "std": float(s.std()), "min": float(s.min()),
-        "p50": float(q[0]), "p90": float(q[1]), "p95": float(q[2]), "p99": float(q[3]), "max": float(s.max()),
+        "n": int(s.size),
+        "mean": float(s.mean()),
+        "std": float(s.std()),
+        "min": float(s.min()),
+        "p50": float(q[0]),
+        "p90": float(q[1]),
+        "p95": float(q[2]),
+        "p99": float(q[3]),
+        "max": float(s.max()),
     }
 
 
@@ -99,8 +106,14 @@ def as_binary_labels(y: Any, n_rows: int | None = None, what: str = "labels") ->
 
 
 def _section(value: float, method: str, params: dict[str, float], s: np.ndarray, **extra: Any) -> dict[str, Any]:
-    return {"value": float(value), "method": method, "params": params, **extra,
-            "calibration_rows": int(s.size), "stats": score_stats(s)}
+    return {
+        "value": float(value),
+        "method": method,
+        "params": params,
+        **extra,
+        "calibration_rows": int(s.size),
+        "stats": score_stats(s),
+    }
 
 
 def _contamination(scores: np.ndarray, contamination: float = 0.05, y: Any = None) -> dict[str, Any]:
@@ -108,8 +121,9 @@ def _contamination(scores: np.ndarray, contamination: float = 0.05, y: Any = Non
     if not 0.0 < contamination < 0.5:
         raise InvalidInputError(f"contamination must be in (0, 0.5), got {contamination}.")
     value = float(np.quantile(s, 1.0 - contamination))
-    return _section(value, "contamination", {"contamination": float(contamination)}, s,
-                    flagged_share=float((s > value).mean()))
+    return _section(
+        value, "contamination", {"contamination": float(contamination)}, s, flagged_share=float((s > value).mean())
+    )
 
 
 def _target_fpr(scores: np.ndarray, fpr: float = 0.05, y: Any = None) -> dict[str, Any]:
@@ -118,9 +132,14 @@ def _target_fpr(scores: np.ndarray, fpr: float = 0.05, y: Any = None) -> dict[st
         raise InvalidInputError(f"target false-positive rate must be in (0, 1), got {fpr}.")
     # "higher": the threshold is one of the scores, so at most fpr * n rows lie strictly above it.
     value = float(np.quantile(s, 1.0 - fpr, method="higher"))
-    return _section(value, "target_fpr", {"fpr": float(fpr)}, s,
-                    expected_false_positive_rate=float(fpr),
-                    calibration_false_positive_rate=float((s > value).mean()))
+    return _section(
+        value,
+        "target_fpr",
+        {"fpr": float(fpr)},
+        s,
+        expected_false_positive_rate=float(fpr),
+        calibration_false_positive_rate=float((s > value).mean()),
+    )
 
 
 def _f1(scores: np.ndarray, param: Any = None, y: Any = None) -> dict[str, Any]:
@@ -128,20 +147,25 @@ def _f1(scores: np.ndarray, param: Any = None, y: Any = None) -> dict[str, Any]:
 
     s = _finite_scores(scores)
     if y is None:
-        raise InvalidInputError("threshold method 'f1' needs labels (1 = anomaly) for the calibration rows; "
-                                "pass calibration_y, or use percentile / contamination / target_fpr.")
+        raise InvalidInputError(
+            "threshold method 'f1' needs labels (1 = anomaly) for the calibration rows; "
+            "pass calibration_y, or use percentile / contamination / target_fpr."
+        )
     labels = as_binary_labels(y, s.size, "calibration labels")
     if labels.min() == labels.max():
-        raise InvalidInputError("threshold method 'f1' needs both normal (0) and anomalous (1) calibration rows, "
-                                f"got only class {int(labels[0])}.")
+        raise InvalidInputError(
+            "threshold method 'f1' needs both normal (0) and anomalous (1) calibration rows, "
+            f"got only class {int(labels[0])}."
+        )
     precision, recall, thresholds = precision_recall_curve(labels, s)
     f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-300)
     best = int(np.argmax(f1))
     t = thresholds[best]  # sklearn flags score >= t; we flag score > value: step just below t
     below = s[s < t]
     value = float((below.max() + t) / 2.0) if below.size else float(np.nextafter(t, -np.inf))
-    return _section(value, "f1", {}, s, f1=float(f1[best]), precision=float(precision[best]),
-                    recall=float(recall[best]))
+    return _section(
+        value, "f1", {}, s, f1=float(f1[best]), precision=float(precision[best]), recall=float(recall[best])
+    )
 
 
 def _percentile(scores: np.ndarray, percentile: float = DEFAULT_PERCENTILE, y: Any = None) -> dict[str, Any]:
@@ -157,8 +181,9 @@ CALIBRATORS: dict[str, Any] = {
 }
 
 
-def calibrate(scores: np.ndarray, method: str = "percentile", param: float | None = None,
-              y: np.ndarray | None = None) -> dict[str, Any]:
+def calibrate(
+    scores: np.ndarray, method: str = "percentile", param: float | None = None, y: np.ndarray | None = None
+) -> dict[str, Any]:
     """Calibrate a threshold on held-out ``scores`` (n,) with ``method`` (see :data:`CALIBRATORS`).
 
     Parameters

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aeruntime.errors import BundleNotFoundError, ManifestError
-from aeruntime.format import atomic_directory
 from safetensors.numpy import load_file as load_np
 from safetensors.numpy import save_file as save_np
 from safetensors.torch import load_file, save_file
+
+from aeruntime.errors import BundleNotFoundError, ManifestError
+from aeruntime.format import atomic_directory
 
 from .models import Autoencoder, build_model
 
@@ -82,12 +83,13 @@ def load_checkpoint(path: str | Path) -> tuple[Autoencoder, dict[str, Any], np.n
         raise ManifestError(f"{cfg_path}: not valid JSON ({exc}).") from None
     if config.get("format") != CHECKPOINT_FORMAT:
         raise ManifestError(
-            f"{cfg_path}: format {config.get('format')!r}, expected {CHECKPOINT_FORMAT!r}; "
-            "re-train with this aeexport."
+            f"{cfg_path}: format {config.get('format')!r}, expected {CHECKPOINT_FORMAT!r}; re-train with this aeexport."
         )
-    model = model_from_weights(config["kind"], config["model_config"], config["input_shape"], path / "model.safetensors")
+    model = model_from_weights(
+        config["kind"], config["model_config"], config["input_shape"], path / "model.safetensors"
+    )
     holdout_path = path / "holdout.safetensors"
-    holdout = load_np(str(holdout_path))["x"] if holdout_path.is_file() else np.empty((0, *config["input_shape"]), np.float32)
+    holdout = (
+        load_np(str(holdout_path))["x"] if holdout_path.is_file() else np.empty((0, *config["input_shape"]), np.float32)
+    )
     return model, config, holdout
-
-

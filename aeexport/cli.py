@@ -9,10 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 import click
+
 from aeruntime.clibase import DEFAULT_PROVIDERS, PROVIDER_CHOICES, AeGroup, echo_json
 
 from .calibrate import CALIBRATORS, DEFAULT_PERCENTILE
 from .config import DEVICES, MODEL_KINDS, PRESETS, SCALERS, default
+from .options import label_options
+
+
+def _stack(f: Any, options: list[Any]) -> Any:
+    """Apply click option decorators in list order (the first is the first in --help)."""
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
 
 #: threshold methods that need labelled calibration rows (library only, not offered on the command line)
 _LABELLED_METHODS = frozenset({"f1"})
@@ -42,49 +52,92 @@ def _score_names() -> list[str]:
 
 def _train_options(f: Any) -> Any:
     opts = [
-        click.option("--model", "kind", type=click.Choice(MODEL_KINDS), default="dense", show_default=True,
-                     help="Model kind from the registry."),
-        click.option("--epochs", type=click.IntRange(min=1), default=default("epochs"), show_default=True,
-                     help="Upper bound; early stopping usually ends sooner."),
+        click.option(
+            "--model",
+            "kind",
+            type=click.Choice(MODEL_KINDS),
+            default="dense",
+            show_default=True,
+            help="Model kind from the registry.",
+        ),
+        click.option(
+            "--epochs",
+            type=click.IntRange(min=1),
+            default=default("epochs"),
+            show_default=True,
+            help="Upper bound; early stopping usually ends sooner.",
+        ),
         click.option("--batch-size", type=click.IntRange(min=1), default=default("batch_size"), show_default=True),
         click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=default("lr"), show_default=True),
         click.option("--patience", type=click.IntRange(min=1), default=default("patience"), show_default=True),
-        click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-                     default=default("val_fraction"), show_default=True,
-                     help="Share of (normal) rows held out for early stopping and the threshold."),
+        click.option(
+            "--val-fraction",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=default("val_fraction"),
+            show_default=True,
+            help="Share of (normal) rows held out for early stopping and the threshold.",
+        ),
         click.option("--seed", type=int, default=default("seed"), show_default=True),
         click.option("--device", type=click.Choice(DEVICES), default=default("device"), show_default=True),
-        click.option("--scaler", type=click.Choice(list(SCALERS)), default=default("scaler"),
-                     show_default=True, help="minmax scales to [0, 1] and uses a sigmoid output; robust: median / IQR "
-                          "(the tabular preset's)."),
+        click.option(
+            "--scaler",
+            type=click.Choice(list(SCALERS)),
+            default=default("scaler"),
+            show_default=True,
+            help="minmax scales to [0, 1] and uses a sigmoid output; robust: median / IQR (the tabular preset's).",
+        ),
         click.option("--latent-dim", type=click.IntRange(min=1), default=None, help="Default: from the input width."),
         click.option("--hidden", default=None, help="Encoder hidden widths, e.g. 32 or 128,64 (decoder mirrors)."),
-        click.option("--option", "-o", "model_option", multiple=True, metavar="KEY=VALUE",
-                     help="Model option of the kind's config, repeatable; VALUE is JSON or a string, e.g. "
-                          "-o penalty=kl -o rho=0.05, -o noise=masking, -o score=neg_elbo, -o channels=[8,16]."),
-        click.option("--label-column", default=None,
-                     help="CSV/Parquet: name of a label column (1 = anomaly, or classes with --anomaly-class)."),
-        click.option("--anomaly-class", type=int, default=None,
-                     help="Labels with classes: the class held out of training as the anomaly (digits default: 0)."),
-        click.option("--preset", type=click.Choice(PRESETS), default="auto", show_default=True,
-                     help="auto: 'tabular' for rows of features (.csv/.npy/.npz/.parquet), 'default' for images or "
-                          "an explicit --model. tabular: the tabular anomaly-detection defaults (dense; see "
-                          "aeexport.tabular): robust (median/IQR) scaling, hidden [64, 32], latent 8, dropout "
-                          "0.2, a loss that leaves each batch's worst 35% of rows out, <= 60 epochs; tabular-v1: "
-                          "the preset before (standard scaling, 20% left out). "
-                          "Options given explicitly still win."),
-        click.option("--threads", type=click.IntRange(min=0), default=default("threads"), show_default=True,
-                     help="torch threads while training (0 = torch's default; 1 is fastest for small models)."),
+        click.option(
+            "--option",
+            "-o",
+            "model_option",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Model option of the kind's config, repeatable; VALUE is JSON or a string, e.g. "
+            "-o penalty=kl -o rho=0.05, -o noise=masking, -o score=neg_elbo, -o channels=[8,16].",
+        ),
+        label_options("DATA", "the class held out of training as the anomaly"),
+        click.option(
+            "--preset",
+            type=click.Choice(PRESETS),
+            default="auto",
+            show_default=True,
+            help="auto: 'tabular' for rows of features (.csv/.npy/.npz/.parquet), 'default' for images or "
+            "an explicit --model. tabular: the tabular anomaly-detection defaults (dense; see "
+            "aeexport.tabular): robust (median/IQR) scaling, hidden [64, 32], latent 8, dropout "
+            "0.2, a loss that leaves each batch's worst 35% of rows out, <= 60 epochs; tabular-v1: "
+            "the preset before (standard scaling, 20% left out). "
+            "Options given explicitly still win.",
+        ),
+        click.option(
+            "--threads",
+            type=click.IntRange(min=0),
+            default=default("threads"),
+            show_default=True,
+            help="torch threads while training (0 = torch's default; 1 is fastest for small models).",
+        ),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _stack(f, opts)
 
 
-def _configs(kind: str, epochs: int, batch_size: int, lr: float, patience: int, val_fraction: float, seed: int,
-             device: str, scaler: str, latent_dim: int | None, hidden: str | None, threads: int,
-             quiet: bool, model_option: tuple[str, ...] = ()) -> tuple[Any, dict]:
+def _configs(
+    kind: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    patience: int,
+    val_fraction: float,
+    seed: int,
+    device: str,
+    scaler: str,
+    latent_dim: int | None,
+    hidden: str | None,
+    threads: int,
+    quiet: bool,
+    model_option: tuple[str, ...] = (),
+) -> tuple[Any, dict]:
     from .train import TrainConfig
 
     options: dict[str, Any] = _parse_model_options(model_option)
@@ -94,10 +147,21 @@ def _configs(kind: str, epochs: int, batch_size: int, lr: float, patience: int, 
         try:
             options["hidden"] = [int(h) for h in hidden.split(",") if h.strip()]
         except ValueError:
-            raise click.BadParameter(f"expected comma-separated integers such as 128,64, got {hidden!r}",
-                                     param_hint="--hidden") from None
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, val_fraction=val_fraction,
-                      seed=seed, device=device, scaler=scaler, progress=not quiet, threads=threads)
+            raise click.BadParameter(
+                f"expected comma-separated integers such as 128,64, got {hidden!r}", param_hint="--hidden"
+            ) from None
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        val_fraction=val_fraction,
+        seed=seed,
+        device=device,
+        scaler=scaler,
+        progress=not quiet,
+        threads=threads,
+    )
     return cfg, options
 
 
@@ -120,8 +184,9 @@ def _parse_model_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 def _explicit() -> frozenset[str]:
     """Names of the options the user gave on the command line (not defaults)."""
     ctx = click.get_current_context()
-    return frozenset(name for name in ctx.params
-                     if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT)
+    return frozenset(
+        name for name in ctx.params if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    )
 
 
 @click.group(cls=AeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,37 +199,66 @@ def main(debug: bool) -> None:
 def _threshold_options(f: Any) -> Any:
     methods = [m for m in CALIBRATORS if m not in _LABELLED_METHODS]
     opts = [
-        click.option("--percentile", type=click.FloatRange(0, 100, min_open=True, max_open=True), default=None,
-                     help=f"Threshold = this percentile of held-out normal scores [default: {DEFAULT_PERCENTILE:g}]; "
-                          "the same as --threshold-method percentile --threshold-param P."),
+        click.option(
+            "--percentile",
+            type=click.FloatRange(0, 100, min_open=True, max_open=True),
+            default=None,
+            help=f"Threshold = this percentile of held-out normal scores [default: {DEFAULT_PERCENTILE:g}]; "
+            "the same as --threshold-method percentile --threshold-param P.",
+        ),
         click.option("--threshold", type=float, default=None, help="A fixed threshold instead of calibrating one."),
-        click.option("--score", type=_LazyChoice(_score_names), default="mse", show_default=True,
-                     help="Score definition: mean squared or mean absolute reconstruction error (scaled space)."),
-        click.option("--threshold-method", type=click.Choice(methods), default="percentile", show_default=True,
-                     help="How to calibrate on the held-out normal rows (f1 needs labels: library only)."),
-        click.option("--threshold-param", type=float, default=None,
-                     help="The method's parameter: percentile (95), contamination share (0.05) or target FPR (0.05)."),
+        click.option(
+            "--score",
+            type=_LazyChoice(_score_names),
+            default="mse",
+            show_default=True,
+            help="Score definition: mean squared or mean absolute reconstruction error (scaled space).",
+        ),
+        click.option(
+            "--threshold-method",
+            type=click.Choice(methods),
+            default="percentile",
+            show_default=True,
+            help="How to calibrate on the held-out normal rows (f1 needs labels: library only).",
+        ),
+        click.option(
+            "--threshold-param",
+            type=float,
+            default=None,
+            help="The method's parameter: percentile (95), contamination share (0.05) or target FPR (0.05).",
+        ),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _stack(f, opts)
 
 
-def _threshold_kwargs(percentile: float | None, threshold: float | None, threshold_method: str,
-                      threshold_param: float | None, score: str) -> dict[str, Any]:
+def _threshold_kwargs(
+    percentile: float | None, threshold: float | None, threshold_method: str, threshold_param: float | None, score: str
+) -> dict[str, Any]:
     """export_bundle's threshold arguments; contradictory options are a usage error (exit 2)."""
     if percentile is not None and threshold_param is not None:
-        raise click.UsageError("--percentile and --threshold-param both set the threshold's parameter; pass one "
-                               "(--percentile P is --threshold-method percentile --threshold-param P).")
+        raise click.UsageError(
+            "--percentile and --threshold-param both set the threshold's parameter; pass one "
+            "(--percentile P is --threshold-method percentile --threshold-param P)."
+        )
     if percentile is not None and threshold_method != "percentile":
-        raise click.UsageError(f"--percentile applies to --threshold-method percentile, not {threshold_method}; "
-                               "pass --threshold-param for that method's parameter.")
-    if threshold is not None and (percentile is not None or threshold_param is not None
-                                  or threshold_method != "percentile"):
-        raise click.UsageError("--threshold fixes the threshold, so it cannot be calibrated as well; drop "
-                               "--percentile / --threshold-method / --threshold-param, or drop --threshold.")
-    return {"percentile": DEFAULT_PERCENTILE if percentile is None else percentile, "threshold": threshold,
-            "threshold_method": threshold_method, "threshold_param": threshold_param, "score": score}
+        raise click.UsageError(
+            f"--percentile applies to --threshold-method percentile, not {threshold_method}; "
+            "pass --threshold-param for that method's parameter."
+        )
+    if threshold is not None and (
+        percentile is not None or threshold_param is not None or threshold_method != "percentile"
+    ):
+        raise click.UsageError(
+            "--threshold fixes the threshold, so it cannot be calibrated as well; drop "
+            "--percentile / --threshold-method / --threshold-param, or drop --threshold."
+        )
+    return {
+        "percentile": DEFAULT_PERCENTILE if percentile is None else percentile,
+        "threshold": threshold,
+        "threshold_method": threshold_method,
+        "threshold_param": threshold_param,
+        "score": score,
+    }
 
 
 def _threshold_text(section: dict[str, Any]) -> str:
@@ -176,8 +270,10 @@ def _threshold_text(section: dict[str, Any]) -> str:
 def _epoch_cap_note(cap: int, stopped_at_cap: bool) -> str | None:
     if not stopped_at_cap:
         return None
-    return (f"training stopped at the epoch cap (--epochs {cap}) with the validation loss still improving; "
-            "a larger --epochs may give a better model.")
+    return (
+        f"training stopped at the epoch cap (--epochs {cap}) with the validation loss still improving; "
+        "a larger --epochs may give a better model."
+    )
 
 
 def _model_report_text(report: dict[str, Any]) -> str:
@@ -188,8 +284,9 @@ def _model_report_text(report: dict[str, Any]) -> str:
 @click.argument("data")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Checkpoint directory to write.")
 @_train_options
-def train(data: str, out: str, kind: str, label_column: str | None, anomaly_class: int | None, preset: str,
-          **kw: Any) -> None:
+def train(
+    data: str, out: str, kind: str, label_column: str | None, anomaly_class: int | None, preset: str, **kw: Any
+) -> None:
     """Train on DATA ('digits', .npy, .npz, .csv or .parquet) and write a checkpoint (safetensors + JSON).
 
     With labels (npz 'y' or --label-column, 1 = anomaly; classes with --anomaly-class; digits:
@@ -206,19 +303,30 @@ def train(data: str, out: str, kind: str, label_column: str | None, anomaly_clas
     y, anomaly_class = anomaly_labels(ds, anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     split = make_split(X, y, val_fraction=cfg.val_fraction, seed=cfg.seed)
-    cfg, options = apply_preset(preset, kind, cfg, options, len(split.train), int(X[0].size), _explicit(),
-                                image=is_image_data(ds))
+    cfg, options = apply_preset(
+        preset, kind, cfg, options, len(split.train), int(X[0].size), _explicit(), image=is_image_data(ds)
+    )
     warn_if_few_calibration_rows(len(split.val))
     result = train_model(split.train, split.val, kind=kind, model_options=options, config=cfg)
-    dataset: dict[str, Any] = {"source": ds.name, "rows": len(X), "anomaly_class": anomaly_class,
-                               "train_rows": len(split.train), "val_rows": len(split.val)}
+    dataset: dict[str, Any] = {
+        "source": ds.name,
+        "rows": len(X),
+        "anomaly_class": anomaly_class,
+        "train_rows": len(split.train),
+        "val_rows": len(split.val),
+    }
     if ds.feature_names:
         dataset["feature_names"] = list(ds.feature_names)
     save_checkpoint(out, result.model, holdout=split.val, summary=result.summary(), dataset=dataset)
-    held_out = "" if anomaly_class is None and y is None else \
-        f" (anomalies held out{f': class {anomaly_class}' if anomaly_class is not None else ''})"
-    click.echo(f"trained {kind} on {len(split.train)} rows{held_out}: {len(result.history)} epochs, best val loss "
-               f"{result.best_val_loss:.5f} at epoch {result.best_epoch} ({result.seconds:.1f}s) -> {out}")
+    held_out = (
+        ""
+        if anomaly_class is None and y is None
+        else f" (anomalies held out{f': class {anomaly_class}' if anomaly_class is not None else ''})"
+    )
+    click.echo(
+        f"trained {kind} on {len(split.train)} rows{held_out}: {len(result.history)} epochs, best val loss "
+        f"{result.best_val_loss:.5f} at epoch {result.best_epoch} ({result.seconds:.1f}s) -> {out}"
+    )
     if result.model_report:
         click.echo("model      " + _model_report_text(result.model_report))
     note = _epoch_cap_note(cfg.epochs, result.hit_epoch_cap)
@@ -235,9 +343,18 @@ def train(data: str, out: str, kind: str, label_column: str | None, anomaly_clas
 # --- format: slim export (aeexport/slim.py) ---
 @click.option("--slim", is_flag=True, help="Runtime-only bundle: no weights.safetensors, no golden vectors.")
 # --- end format ---
-def export(checkpoint: str, out: str, percentile: float | None, threshold: float | None, verbose: bool,
-           as_json: bool, score: str = "mse", threshold_method: str = "percentile",
-           threshold_param: float | None = None, slim: bool = False) -> None:
+def export(
+    checkpoint: str,
+    out: str,
+    percentile: float | None,
+    threshold: float | None,
+    verbose: bool,
+    as_json: bool,
+    score: str = "mse",
+    threshold_method: str = "percentile",
+    threshold_param: float | None = None,
+    slim: bool = False,
+) -> None:
     """Export CHECKPOINT as a bundle: encoder/decoder/scorer ONNX, manifest, golden vectors."""
     thr_kw = _threshold_kwargs(percentile, threshold, threshold_method, threshold_param, score)
     from .checkpoint import load_checkpoint
@@ -252,29 +369,54 @@ def export(checkpoint: str, out: str, percentile: float | None, threshold: float
         warn_if_few_calibration_rows(len(holdout))
     dataset = config.get("dataset") or {}
     names = {"feature_names": dataset["feature_names"]} if dataset.get("feature_names") else {}
-    manifest = export_bundle(model, out, calibration_x=holdout, training=config.get("training"), dataset=dataset,
-                             verbose=verbose, **thr_kw, **names, slim=slim)
+    manifest = export_bundle(
+        model,
+        out,
+        calibration_x=holdout,
+        training=config.get("training"),
+        dataset=dataset,
+        verbose=verbose,
+        **thr_kw,
+        **names,
+        slim=slim,
+    )
     if as_json:
         echo_json(manifest["parity"])
     else:
         click.echo(format_table(manifest["parity"]))
-        click.echo(f"exported {manifest['model']['kind']} bundle -> {out} "
-                   f"(threshold {_threshold_text(manifest['threshold'])})")
+        click.echo(
+            f"exported {manifest['model']['kind']} bundle -> {out} (threshold {_threshold_text(manifest['threshold'])})"
+        )
 
 
 @main.command()
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
-@click.option("--data", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Real rows (.npy/.npz/.csv) to test on; default: rows drawn from the scaler statistics.")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Real rows (.npy/.npz/.csv) to test on; default: rows drawn from the scaler statistics.",
+)
 @click.option("--atol", type=float, default=None, help="Absolute tolerance (default: the bundle's).")
 @click.option("--rtol", type=float, default=None, help="Relative tolerance (default: the bundle's).")
-@click.option("--parent", type=click.Path(file_okay=False, exists=True), default=None,
-              help="Variant bundles: the fp32 parent (default: the path recorded in the manifest).")
-@click.option("--label-column", default=None, help="CSV --data: label column (1 = anomaly) for ROC-AUC.")
-@click.option("--anomaly-class", type=int, default=None, help="--data labels: the class treated as anomalies.")
+@click.option(
+    "--parent",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="Variant bundles: the fp32 parent (default: the path recorded in the manifest).",
+)
+@label_options("--data")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def verify(bundle: str, data: str | None, atol: float | None, rtol: float | None, parent: str | None,
-           label_column: str | None, anomaly_class: int | None, as_json: bool) -> None:
+def verify(
+    bundle: str,
+    data: str | None,
+    atol: float | None,
+    rtol: float | None,
+    parent: str | None,
+    label_column: str | None,
+    anomaly_class: int | None,
+    as_json: bool,
+) -> None:
     """Re-measure BUNDLE's parity (torch vs onnxruntime) and golden vectors; exit 1 on a violation.
 
     For a variant bundle (int8, fp16, ORT format): decision-level parity against its parent
@@ -336,22 +478,34 @@ def _read_labelled(data: str | None, label_column: str | None, anomaly_class: in
 
 def _variant_options(f: Any) -> Any:
     opts = [
-        click.option("--out", type=click.Path(file_okay=False), default=None,
-                     help="Variant bundle directory (default: BUNDLE-<kind> beside BUNDLE)."),
-        click.option("--data", type=click.Path(dir_okay=False, exists=True), default=None,
-                     help="Real rows (.npy/.npz/.csv, optional labels) for calibration and the decision-level "
-                          "report; default: rows drawn from the bundle's scaler statistics."),
-        click.option("--label-column", default=None, help="CSV --data: label column (1 = anomaly)."),
-        click.option("--anomaly-class", type=int, default=None, help="--data labels: the class treated as anomalies."),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="Variant bundle directory (default: BUNDLE-<kind> beside BUNDLE).",
+        ),
+        click.option(
+            "--data",
+            type=click.Path(dir_okay=False, exists=True),
+            default=None,
+            help="Real rows (.npy/.npz/.csv, optional labels) for calibration and the decision-level "
+            "report; default: rows drawn from the bundle's scaler statistics.",
+        ),
+        label_options("--data"),
         click.option("--json", "as_json", is_flag=True, help="Print the decision-level report as JSON."),
     ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+    return _stack(f, opts)
 
 
-def _make_variant(bundle: str, kind: str, out: str | None, data: str | None, label_column: str | None,
-                  anomaly_class: int | None, as_json: bool) -> None:
+def _make_variant(
+    bundle: str,
+    kind: str,
+    out: str | None,
+    data: str | None,
+    label_column: str | None,
+    anomaly_class: int | None,
+    as_json: bool,
+) -> None:
     from .decision import format_decision_table
     from .variants import default_out, make_variant
 
@@ -361,18 +515,26 @@ def _make_variant(bundle: str, kind: str, out: str | None, data: str | None, lab
         echo_json(m["parity"])
     else:
         click.echo(format_decision_table(m["parity"]))
-        click.echo(f"wrote {kind} variant -> {out or default_out(bundle, kind)} "
-                   f"(threshold {m['threshold']['value']:.6g}, {m['threshold']['method']})")
+        click.echo(
+            f"wrote {kind} variant -> {out or default_out(bundle, kind)} "
+            f"(threshold {m['threshold']['value']:.6g}, {m['threshold']['method']})"
+        )
     if not m["parity"]["ok"]:
-        click.echo(f"Error: the {kind} variant misses its decision-level tolerance (written, but verify fails).",
-                   err=True)
+        click.echo(
+            f"Error: the {kind} variant misses its decision-level tolerance (written, but verify fails).", err=True
+        )
         raise SystemExit(1)
 
 
 @main.command()
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
-@click.option("--int8", "int8", type=click.Choice(["dynamic", "static"]), default=None,
-              help="int8 weights; static = QDQ with activation ranges calibrated on rows.")
+@click.option(
+    "--int8",
+    "int8",
+    type=click.Choice(["dynamic", "static"]),
+    default=None,
+    help="int8 weights; static = QDQ with activation ranges calibrated on rows.",
+)
 @click.option("--fp16", is_flag=True, help="float16 weights and arithmetic, float32 inputs/outputs.")
 @_variant_options
 def quantize(bundle: str, int8: str | None, fp16: bool, **kw: Any) -> None:
@@ -403,8 +565,8 @@ def inspect(bundle: str, as_json: bool) -> None:
     """
     from pathlib import Path
 
-    from aeruntime.format import read_manifest
     from aeruntime.errors import IntegrityError
+    from aeruntime.format import read_manifest
 
     m = read_manifest(bundle)
     missing = sorted(name for name in m.get("files", {}) if not (Path(bundle) / name).is_file())
@@ -414,8 +576,10 @@ def inspect(bundle: str, as_json: bool) -> None:
         for k, v in _inspect_rows(bundle, m):
             click.echo(f"{k:<10} {v}")
     if missing:
-        raise IntegrityError(f"bundle not valid: {bundle} lacks {len(missing)} file(s) its manifest lists: "
-                             f"{', '.join(missing)}; re-export it or restore the files.")
+        raise IntegrityError(
+            f"bundle not valid: {bundle} lacks {len(missing)} file(s) its manifest lists: "
+            f"{', '.join(missing)}; re-export it or restore the files."
+        )
 
 
 def _inspect_rows(bundle: str, m: dict[str, Any]) -> list[tuple[str, str]]:
@@ -442,8 +606,13 @@ def _inspect_rows(bundle: str, m: dict[str, Any]) -> list[tuple[str, str]]:
     rows += [
         ("score", f"{m['score']['name']} ({m['score']['direction'].replace('_', ' ')})"),
         ("threshold", _threshold_text(m["threshold"])),
-        ("parity", (f"{'ok' if parity.get('ok') else 'FAIL'} (export time), max abs diff "
-                    f"{parity.get('max_abs', float('nan')):.3e}")),
+        (
+            "parity",
+            (
+                f"{'ok' if parity.get('ok') else 'FAIL'} (export time), max abs diff "
+                f"{parity.get('max_abs', float('nan')):.3e}"
+            ),
+        ),
         ("producer", ", ".join(f"{k} {v}" for k, v in m.get("producer", {}).items())),
     ]
     return rows
@@ -451,6 +620,7 @@ def _inspect_rows(bundle: str, m: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _kv_text(d: dict[str, Any]) -> str:
     """``{"hidden": [128, 64], "latent_dim": 16}`` -> ``hidden 128x64, latent_dim 16``."""
+
     def value(v: Any) -> str:
         if isinstance(v, (list, tuple)):
             return "x".join(map(str, v)) if v else "none"
@@ -464,23 +634,40 @@ def _kv_text(d: dict[str, Any]) -> str:
 @main.command()
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
 @click.argument("data", type=click.Path(dir_okay=False, exists=True))
-@click.option("--label-column", default=None, help="CSV: name of the label column (1 = anomaly, 0 = normal).")
-@click.option("--anomaly-class", type=int, default=None,
-              help="Labels with classes: the class treated as anomalies (the others are normal).")
+@label_options("DATA")
 @click.option("--threshold", type=float, default=None, help="Override the bundle's stored threshold.")
-@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
-              help="Write a PNG: score histograms (normal vs anomalous, threshold line) and the ROC curve.")
-@click.option("--providers", type=click.Choice(PROVIDER_CHOICES), default=DEFAULT_PROVIDERS, show_default=True,
-              help="aeruntime providers (the same default as `aeruntime score`).")
+@click.option(
+    "--plot",
+    "plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write a PNG: score histograms (normal vs anomalous, threshold line) and the ROC curve.",
+)
+@click.option(
+    "--providers",
+    type=click.Choice(PROVIDER_CHOICES),
+    default=DEFAULT_PROVIDERS,
+    show_default=True,
+    help="aeruntime providers (the same default as `aeruntime score`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def evaluate(bundle: str, data: str, label_column: str | None, anomaly_class: int | None, threshold: float | None,
-             plot: str | None, providers: str, as_json: bool) -> None:
+def evaluate(
+    bundle: str,
+    data: str,
+    label_column: str | None,
+    anomaly_class: int | None,
+    threshold: float | None,
+    plot: str | None,
+    providers: str,
+    as_json: bool,
+) -> None:
     """Score labelled DATA (.npz with X, y or .csv with --label-column) with BUNDLE through aeruntime and
     report ROC-AUC, average precision and precision / recall / F1 at the threshold."""
     from .evaluate import evaluate_bundle, format_report, plot_evaluation
 
-    report, scores, y = evaluate_bundle(bundle, data, label_column=label_column, threshold=threshold,
-                                        providers=providers, anomaly_class=anomaly_class)
+    report, scores, y = evaluate_bundle(
+        bundle, data, label_column=label_column, threshold=threshold, providers=providers, anomaly_class=anomaly_class
+    )
     if plot:
         report["plot"] = str(plot_evaluation(scores, y, report["threshold"], plot, title=f"{bundle} on {data}"))
     if as_json:
@@ -494,20 +681,49 @@ def evaluate(bundle: str, data: str, label_column: str | None, anomaly_class: in
 @main.command()
 @click.argument("data", required=False, default=None)
 @click.option("--dataset", default=None, hidden=True, help="Deprecated: pass DATA as the first argument.")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Output directory: checkpoint/, bundle/, test_scores.npz, summary.json.")
-@click.option("--bundle", "bundle", type=click.Path(file_okay=False), default=None,
-              help="Write the bundle here instead of OUT/bundle (e.g. models/digits-dense).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output directory: checkpoint/, bundle/, test_scores.npz, summary.json.",
+)
+@click.option(
+    "--bundle",
+    "bundle",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the bundle here instead of OUT/bundle (e.g. models/digits-dense).",
+)
 @_threshold_options
-@click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None,
-              help="Write a PNG of the test split: score histograms with the threshold, and the ROC curve.")
+@click.option(
+    "--plot",
+    "plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write a PNG of the test split: score histograms with the threshold, and the ROC curve.",
+)
 @click.option("--verbose", is_flag=True, help="Show the ONNX exporter's own output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_train_options
-def run(data: str | None, dataset: str | None, out: str, bundle: str | None, percentile: float | None,
-        threshold: float | None, score: str, threshold_method: str, threshold_param: float | None, plot: str | None,
-        verbose: bool, as_json: bool, kind: str, label_column: str | None, anomaly_class: int | None, preset: str,
-        **kw: Any) -> None:
+def run(
+    data: str | None,
+    dataset: str | None,
+    out: str,
+    bundle: str | None,
+    percentile: float | None,
+    threshold: float | None,
+    score: str,
+    threshold_method: str,
+    threshold_param: float | None,
+    plot: str | None,
+    verbose: bool,
+    as_json: bool,
+    kind: str,
+    label_column: str | None,
+    anomaly_class: int | None,
+    preset: str,
+    **kw: Any,
+) -> None:
     """The main job on DATA ('digits' by default, or a .npy/.npz/.csv/.parquet file): train -> export ->
     verify -> score the held-out test split, then a summary."""
     import warnings
@@ -515,16 +731,31 @@ def run(data: str | None, dataset: str | None, out: str, bundle: str | None, per
     if dataset is not None:
         if data is not None:
             raise click.UsageError("pass the data once: as DATA (the first argument), not also as --dataset.")
-        warnings.warn(f"--dataset is deprecated; pass the data as the first argument: aeexport run {dataset} ...",
-                      FutureWarning, stacklevel=1)
+        warnings.warn(
+            f"--dataset is deprecated; pass the data as the first argument: aeexport run {dataset} ...",
+            FutureWarning,
+            stacklevel=1,
+        )
         data = dataset
     thr_kw = _threshold_kwargs(percentile, threshold, threshold_method, threshold_param, score)
     from .pipeline import run_pipeline
 
     cfg, options = _configs(kind, **kw)
-    s = run_pipeline(data or "digits", out, kind=kind, anomaly_class=anomaly_class, label_column=label_column,
-                     model_options=options, train_config=cfg, verbose=verbose, bundle=bundle, preset=preset,
-                     explicit=_explicit(), plot=plot, **thr_kw)
+    s = run_pipeline(
+        data or "digits",
+        out,
+        kind=kind,
+        anomaly_class=anomaly_class,
+        label_column=label_column,
+        model_options=options,
+        train_config=cfg,
+        verbose=verbose,
+        bundle=bundle,
+        preset=preset,
+        explicit=_explicit(),
+        plot=plot,
+        **thr_kw,
+    )
     if as_json:
         echo_json(s)
         return
@@ -537,9 +768,14 @@ def _run_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     from .evaluate import describe_threshold
 
     r = s["rows"]
-    rows = [("dataset", f"{s['dataset']}: {r['rows']} rows -> train {r['train_rows']}, val {r['val_rows']}, "
-                        f"test {r['test_rows']}" + (f" (class {r['anomaly_class']} = anomaly)"
-                                                    if r.get("anomaly_class") is not None else ""))]
+    rows = [
+        (
+            "dataset",
+            f"{s['dataset']}: {r['rows']} rows -> train {r['train_rows']}, val {r['val_rows']}, "
+            f"test {r['test_rows']}"
+            + (f" (class {r['anomaly_class']} = anomaly)" if r.get("anomaly_class") is not None else ""),
+        )
+    ]
     rows.append(("model", f"{s['model']}, {s['epochs_run']} epochs (best {s['best_epoch']})"))
     note = _epoch_cap_note(s.get("epoch_cap", 0), s.get("stopped_at_cap", False))
     if note:
@@ -552,16 +788,25 @@ def _run_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     if "test_anomaly_rate" in s:
         line = f"flagged {s['test_anomaly_rate']:.1%}"
         if "roc_auc" in s:
-            line += (f" (true anomalies {s['test_true_anomaly_share']:.1%}); ROC-AUC {s['roc_auc']:.3f}, "
-                     f"AP {s['average_precision']:.3f}, recall {s['recall']:.1%}, FPR {s['false_positive_rate']:.1%}")
+            line += (
+                f" (true anomalies {s['test_true_anomaly_share']:.1%}); ROC-AUC {s['roc_auc']:.3f}, "
+                f"AP {s['average_precision']:.3f}, recall {s['recall']:.1%}, FPR {s['false_positive_rate']:.1%}"
+            )
         rows.append(("test", line))
     hint = s.get("threshold_hint")
     if hint:
-        rows.append(("hint", (f"on the test split, threshold {hint['threshold']:.6g} gives recall {hint['recall']:.1%} "
-                              f"at FPR {hint['false_positive_rate']:.1%} (the stored one: recall {s['recall']:.1%} at "
-                              f"FPR {s['false_positive_rate']:.1%}); to use it: aeruntime score --threshold "
-                              f"{hint['threshold']:.6g}, or re-export with --threshold-method target_fpr "
-                              f"--threshold-param {max(hint['false_positive_rate'], 0.001):.3g}")))
+        rows.append(
+            (
+                "hint",
+                (
+                    f"on the test split, threshold {hint['threshold']:.6g} gives recall {hint['recall']:.1%} "
+                    f"at FPR {hint['false_positive_rate']:.1%} (the stored one: recall {s['recall']:.1%} at "
+                    f"FPR {s['false_positive_rate']:.1%}); to use it: aeruntime score --threshold "
+                    f"{hint['threshold']:.6g}, or re-export with --threshold-method target_fpr "
+                    f"--threshold-param {max(hint['false_positive_rate'], 0.001):.3g}"
+                ),
+            )
+        )
     if s.get("plot"):
         rows.append(("plot", s["plot"]))
     rows.append(("time", f"{s['seconds']:.1f}s -> {s['bundle']}"))
@@ -602,4 +847,6 @@ def slim(bundle: str, out: str, keep_golden: bool, as_json: bool) -> None:
         echo_json(m)
     else:
         click.echo(f"wrote slim bundle -> {out} ({len(m['files'])} files; left out: {', '.join(m['omitted'])})")
+
+
 # --- end format ---

@@ -26,19 +26,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from aeruntime.errors import InvalidInputError
 
-__all__ = ["RowSplit", "bundle_split", "compare_pca", "compare_pca_bundle", "fit_pca", "format_comparison",
-           "reconstruction_metrics", "scaler_of"]
+__all__ = [
+    "RowSplit",
+    "bundle_split",
+    "compare_pca",
+    "compare_pca_bundle",
+    "fit_pca",
+    "format_comparison",
+    "reconstruction_metrics",
+    "scaler_of",
+]
 
 
 @dataclass
 class RowSplit:
-    train: np.ndarray              # (n_train, *input_shape) rows the model (and PCA) are fitted on
-    heldout: np.ndarray            # (n_heldout, *input_shape) rows neither was fitted on
-    y_heldout: np.ndarray | None   # (n_heldout,) 1 = anomaly, 0 = normal; None when unlabelled
-    how: str                       # one sentence: where the rows came from
-    exact: bool                    # True when ``train`` are the bundle's own training rows
+    train: np.ndarray  # (n_train, *input_shape) rows the model (and PCA) are fitted on
+    heldout: np.ndarray  # (n_heldout, *input_shape) rows neither was fitted on
+    y_heldout: np.ndarray | None  # (n_heldout,) 1 = anomaly, 0 = normal; None when unlabelled
+    how: str  # one sentence: where the rows came from
+    exact: bool  # True when ``train`` are the bundle's own training rows
 
 
 def scaler_of(manifest: dict[str, Any], input_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +69,9 @@ def fit_pca(Xs_train: np.ndarray, k: int, seed: int = 0) -> Any:
     return PCA(n_components=min(k, n, d), svd_solver="full", random_state=seed).fit(Xs_train)
 
 
-def reconstruction_metrics(x: np.ndarray, x_hat: np.ndarray, mean: np.ndarray, scale: np.ndarray,
-                           centre_raw: np.ndarray) -> dict[str, float]:
+def reconstruction_metrics(
+    x: np.ndarray, x_hat: np.ndarray, mean: np.ndarray, scale: np.ndarray, centre_raw: np.ndarray
+) -> dict[str, float]:
     """Error figures of reconstructions ``x_hat`` of raw rows ``x`` (both (n, *shape)).
 
     ``mean``/``scale`` are the scaler (shape ``shape``); ``centre_raw`` (shape ``shape``) the
@@ -81,8 +91,9 @@ def reconstruction_metrics(x: np.ndarray, x_hat: np.ndarray, mean: np.ndarray, s
     }
 
 
-def compare_pca(model: Any, X_train: np.ndarray, X_test: np.ndarray, *, n_components: int | None = None,
-                seed: int = 0) -> dict[str, Any]:
+def compare_pca(
+    model: Any, X_train: np.ndarray, X_test: np.ndarray, *, n_components: int | None = None, seed: int = 0
+) -> dict[str, Any]:
     """Reconstruction error and explained variance of ``model`` vs PCA on held-out rows.
 
     Parameters
@@ -110,8 +121,8 @@ def compare_pca(model: Any, X_train: np.ndarray, X_test: np.ndarray, *, n_compon
     d = math.prod(shape)
     flat_scale = scale.reshape(1, d)
     flat_mean = mean.reshape(1, d)
-    xs_train = (X_train.reshape(len(X_train), d) - flat_mean) / flat_scale   # (n_train, d)
-    xs_test = (X_test.reshape(len(X_test), d) - flat_mean) / flat_scale      # (n_test, d)
+    xs_train = (X_train.reshape(len(X_train), d) - flat_mean) / flat_scale  # (n_train, d)
+    xs_test = (X_test.reshape(len(X_test), d) - flat_mean) / flat_scale  # (n_test, d)
     pca = fit_pca(xs_train, k, seed)
     pca_hat = (pca.inverse_transform(pca.transform(xs_test)) * flat_scale + flat_mean).reshape(X_test.shape)
     centre_raw = (pca.mean_.reshape(1, d) * flat_scale + flat_mean).reshape(shape)  # training mean, raw units
@@ -155,9 +166,16 @@ def _binary(y: np.ndarray | None, anomaly_class: int | None) -> np.ndarray | Non
     return None
 
 
-def bundle_split(manifest: dict[str, Any], source: str, input_shape: tuple[int, ...], *,
-                 label_column: str | None = None, anomaly_class: int | None = None,
-                 holdout_fraction: float = 0.2, seed: int = 0) -> RowSplit:
+def bundle_split(
+    manifest: dict[str, Any],
+    source: str,
+    input_shape: tuple[int, ...],
+    *,
+    label_column: str | None = None,
+    anomaly_class: int | None = None,
+    holdout_fraction: float = 0.2,
+    seed: int = 0,
+) -> RowSplit:
     """Training and held-out rows of DATA ``source`` for a bundle.
 
     When ``source`` is the dataset the bundle was trained on (``"digits"``) and the manifest's
@@ -195,14 +213,20 @@ def bundle_split(manifest: dict[str, Any], source: str, input_shape: tuple[int, 
     train_idx, hold_idx = normal[n_hold:], normal[:n_hold]
     if y is not None:
         hold_idx = np.concatenate([hold_idx, np.flatnonzero(y == 1)])
-    return RowSplit(X[train_idx], X[hold_idx], None if y is None else y[hold_idx],
-                    f"{ds.name}: random split (seed {seed}): {len(train_idx)} training rows (normal only when "
-                    f"labelled), {len(hold_idx)} held out; the bundle's own training rows are not known, "
-                    "so held-out rows may include rows it was trained on", False)
+    return RowSplit(
+        X[train_idx],
+        X[hold_idx],
+        None if y is None else y[hold_idx],
+        f"{ds.name}: random split (seed {seed}): {len(train_idx)} training rows (normal only when "
+        f"labelled), {len(hold_idx)} held out; the bundle's own training rows are not known, "
+        "so held-out rows may include rows it was trained on",
+        False,
+    )
 
 
-def _reproduce(X: np.ndarray, y_raw: np.ndarray | None, info: dict[str, Any], tc: dict[str, Any],
-               anomaly_class: int | None) -> RowSplit | None:
+def _reproduce(
+    X: np.ndarray, y_raw: np.ndarray | None, info: dict[str, Any], tc: dict[str, Any], anomaly_class: int | None
+) -> RowSplit | None:
     from .data import make_split
 
     seed, vf = int(tc.get("seed", 0)), float(tc["val_fraction"])
@@ -211,42 +235,77 @@ def _reproduce(X: np.ndarray, y_raw: np.ndarray | None, info: dict[str, Any], tc
         for tf in (0.2,):  # run_pipeline's test fraction
             s = make_split(X, y, val_fraction=vf, test_fraction=tf, seed=seed)
             if (len(s.train), len(s.val), 0 if s.test is None else len(s.test)) == (
-                    info["train_rows"], info["val_rows"], info["test_rows"]) and s.test is not None:
-                return RowSplit(s.train, s.test, s.y_test,
-                                f"{info['source']}: the bundle's own split, reproduced (seed {seed}): "
-                                f"{len(s.train)} training rows, {len(s.test)} held-out test rows "
-                                f"(class {anomaly_class} = anomaly, never trained on)", True)
+                info["train_rows"],
+                info["val_rows"],
+                info["test_rows"],
+            ) and s.test is not None:
+                return RowSplit(
+                    s.train,
+                    s.test,
+                    s.y_test,
+                    f"{info['source']}: the bundle's own split, reproduced (seed {seed}): "
+                    f"{len(s.train)} training rows, {len(s.test)} held-out test rows "
+                    f"(class {anomaly_class} = anomaly, never trained on)",
+                    True,
+                )
         return None
     if "train_rows" not in info:  # `aeexport train`: all rows, no labels
         s = make_split(X, None, val_fraction=vf, seed=seed)
-        return RowSplit(s.train, s.val, None,
-                        f"{info['source']}: the bundle's own split, reproduced (seed {seed}): {len(s.train)} "
-                        f"training rows, {len(s.val)} held-out validation rows", True)
+        return RowSplit(
+            s.train,
+            s.val,
+            None,
+            f"{info['source']}: the bundle's own split, reproduced (seed {seed}): {len(s.train)} "
+            f"training rows, {len(s.val)} held-out validation rows",
+            True,
+        )
     return None
 
 
-def compare_pca_bundle(bundle: str | Path, data: str, *, label_column: str | None = None,
-                       anomaly_class: int | None = None, holdout_fraction: float = 0.2, seed: int = 0,
-                       providers: Any = "cpu") -> dict[str, Any]:
+def compare_pca_bundle(
+    bundle: str | Path,
+    data: str,
+    *,
+    label_column: str | None = None,
+    anomaly_class: int | None = None,
+    holdout_fraction: float = 0.2,
+    seed: int = 0,
+    providers: Any = "cpu",
+) -> dict[str, Any]:
     """:func:`compare_pca` of ``bundle`` on DATA, split by :func:`bundle_split`; held-out normal rows only."""
     import aeruntime
 
     model = aeruntime.load(bundle, providers=providers)
-    split = bundle_split(model.manifest, data, tuple(model.input_shape), label_column=label_column,
-                         anomaly_class=anomaly_class, holdout_fraction=holdout_fraction, seed=seed)
+    split = bundle_split(
+        model.manifest,
+        data,
+        tuple(model.input_shape),
+        label_column=label_column,
+        anomaly_class=anomaly_class,
+        holdout_fraction=holdout_fraction,
+        seed=seed,
+    )
     test = split.heldout if split.y_heldout is None else split.heldout[split.y_heldout == 0]
     report = compare_pca(model, split.train, test, seed=seed)
-    report.update({"bundle": str(bundle), "data": str(data), "rows_from": split.how, "exact_split": split.exact,
-                   "heldout": "normal rows" if split.y_heldout is not None else "all held-out rows"})
+    report.update(
+        {
+            "bundle": str(bundle),
+            "data": str(data),
+            "rows_from": split.how,
+            "exact_split": split.exact,
+            "heldout": "normal rows" if split.y_heldout is not None else "all held-out rows",
+        }
+    )
     return report
 
 
 def format_comparison(r: dict[str, Any]) -> str:
     """The comparison as a fixed-width text table."""
-    head = (f"autoencoder vs PCA at code size {r['code_size']} ({r['n_features']} features): fitted on "
-            f"{r['train_rows']} rows, measured on {r['test_rows']} held-out rows")
-    lines = [head,
-             f"{'method':<14} {'MSE raw':>12} {'MSE scaled':>12} {'expl. var':>10}"]
+    head = (
+        f"autoencoder vs PCA at code size {r['code_size']} ({r['n_features']} features): fitted on "
+        f"{r['train_rows']} rows, measured on {r['test_rows']} held-out rows"
+    )
+    lines = [head, f"{'method':<14} {'MSE raw':>12} {'MSE scaled':>12} {'expl. var':>10}"]
     for name in ("autoencoder", "pca"):
         m = r[name]
         label = name if name == "autoencoder" else f"pca ({r['pca_components']})"
@@ -261,18 +320,32 @@ def _cli() -> Any:
     """The ``aeexport compare-pca`` click command (registered in :mod:`aeexport.cli`)."""
     import click
 
+    from .options import label_options
+
     @click.command("compare-pca")
     @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
     @click.argument("data")
-    @click.option("--label-column", default=None, help="CSV DATA: label column (1 = anomaly; PCA fits normal rows).")
-    @click.option("--anomaly-class", type=int, default=None, help="DATA labels with classes: the anomaly class.")
-    @click.option("--holdout-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
-                  show_default=True, help="Share of DATA held out when the bundle's own split cannot be reproduced.")
+    @label_options("DATA", "the anomaly class (PCA and the AE are compared on normal rows)")
+    @click.option(
+        "--holdout-fraction",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=0.2,
+        show_default=True,
+        help="Share of DATA held out when the bundle's own split cannot be reproduced.",
+    )
     @click.option("--seed", type=int, default=0, show_default=True, help="Seeds that split and PCA.")
     @click.option("--providers", default="cpu", show_default=True, help="aeruntime providers: cpu, cuda or auto.")
     @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-    def compare_pca_command(bundle: str, data: str, label_column: str | None, anomaly_class: int | None,
-                            holdout_fraction: float, seed: int, providers: str, as_json: bool) -> None:
+    def compare_pca_command(
+        bundle: str,
+        data: str,
+        label_column: str | None,
+        anomaly_class: int | None,
+        holdout_fraction: float,
+        seed: int,
+        providers: str,
+        as_json: bool,
+    ) -> None:
         """Reconstruction error and explained variance of BUNDLE vs PCA with as many components, on DATA.
 
         PCA is fitted on the training rows (the bundle's own split when DATA is the data it was
@@ -281,8 +354,15 @@ def _cli() -> Any:
         """
         from aeruntime.clibase import echo_json
 
-        r = compare_pca_bundle(bundle, data, label_column=label_column, anomaly_class=anomaly_class,
-                               holdout_fraction=holdout_fraction, seed=seed, providers=providers)
+        r = compare_pca_bundle(
+            bundle,
+            data,
+            label_column=label_column,
+            anomaly_class=anomaly_class,
+            holdout_fraction=holdout_fraction,
+            seed=seed,
+            providers=providers,
+        )
         if as_json:
             echo_json(r)
         else:

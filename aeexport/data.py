@@ -24,13 +24,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from aeruntime.errors import InvalidInputError
 from aeruntime.io import load_table
 from aeruntime.tables import check_table_options
 
-__all__ = ["DIGITS_ANOMALY_CLASS", "MIN_CALIBRATION_ROWS", "Dataset", "FewRowsWarning",
-           "LabelLikeColumnWarning", "Split", "anomaly_labels", "as_model_input", "check_label_column", "load_dataset",
-           "make_split", "warn_if_few_calibration_rows"]
+__all__ = [
+    "DIGITS_ANOMALY_CLASS",
+    "MIN_CALIBRATION_ROWS",
+    "Dataset",
+    "FewRowsWarning",
+    "LabelLikeColumnWarning",
+    "Split",
+    "anomaly_labels",
+    "as_model_input",
+    "check_label_column",
+    "load_dataset",
+    "make_split",
+    "warn_if_few_calibration_rows",
+]
 
 BUILTIN = ("digits",)
 
@@ -40,8 +52,9 @@ DIGITS_ANOMALY_CLASS = 0
 #: inputs with named columns, where ``--label-column`` applies
 
 #: column names that usually hold a label rather than a feature (matched case-insensitively)
-_LABEL_LIKE = re.compile(r"^(label|labels|target|class|y|ground_?truth|gt|fraud|is_.+|anomal.*|outlier.*)$",
-                         re.IGNORECASE)
+_LABEL_LIKE = re.compile(
+    r"^(label|labels|target|class|y|ground_?truth|gt|fraud|is_.+|anomal.*|outlier.*)$", re.IGNORECASE
+)
 
 
 #: fewer held-out rows than this make a calibrated threshold unstable (warned about)
@@ -64,26 +77,27 @@ def warn_if_few_calibration_rows(n_rows: int) -> bool:
         f"the threshold rests on only {n_rows} held-out rows (e.g. their 95th percentile is set by the "
         f"top {max(1, round(0.05 * n_rows))} score(s)), so it is unstable; train on more rows (at least "
         f"{MIN_CALIBRATION_ROWS} held out), raise --val-fraction, or give a fixed --threshold.",
-        FewRowsWarning, stacklevel=2,
+        FewRowsWarning,
+        stacklevel=2,
     )
     return True
 
 
 @dataclass
 class Dataset:
-    X: np.ndarray                             # (n_rows, *row_shape) raw values, float32
-    y: np.ndarray | None                      # (n_rows,) labels: classes or 1 = anomaly; None if unlabelled
-    name: str                                 # "digits" or the file name
+    X: np.ndarray  # (n_rows, *row_shape) raw values, float32
+    y: np.ndarray | None  # (n_rows,) labels: classes or 1 = anomaly; None if unlabelled
+    name: str  # "digits" or the file name
     image_shape: tuple[int, int, int] | None = None  # (C, H, W) when rows are images (digits: (1, 8, 8))
-    feature_names: list[str] | None = None    # column names of X in order (CSV header, Parquet); None for arrays
+    feature_names: list[str] | None = None  # column names of X in order (CSV header, Parquet); None for arrays
 
 
 @dataclass
 class Split:
-    train: np.ndarray            # rows the model is fitted on (normal rows when labels exist)
-    val: np.ndarray              # held-out normal rows: early stopping and threshold calibration
-    test: np.ndarray | None      # held-out rows for the final evaluation (may hold anomalies)
-    y_test: np.ndarray | None    # (n_test,) 1 = anomaly, 0 = normal
+    train: np.ndarray  # rows the model is fitted on (normal rows when labels exist)
+    val: np.ndarray  # held-out normal rows: early stopping and threshold calibration
+    test: np.ndarray | None  # held-out rows for the final evaluation (may hold anomalies)
+    y_test: np.ndarray | None  # (n_test,) 1 = anomaly, 0 = normal
 
 
 def check_label_column(path: str | Path, label_column: str | None) -> None:
@@ -99,8 +113,10 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
     """
     if source == "digits":
         if label_column is not None:
-            raise InvalidInputError(f"--label-column {label_column!r} does not apply to 'digits' (its labels are "
-                                    "the digit classes); drop it, or pick the anomaly digit with --anomaly-class.")
+            raise InvalidInputError(
+                f"--label-column {label_column!r} does not apply to 'digits' (its labels are "
+                "the digit classes); drop it, or pick the anomaly digit with --anomaly-class."
+            )
         from sklearn.datasets import load_digits
 
         d = load_digits()
@@ -141,7 +157,8 @@ def _warn_label_like(path: Path, X: np.ndarray, names: list[str]) -> None:
             warnings.warn(
                 f"{path.name}: column {name!r} holds only 0/1 and is named like a label, but it is being used "
                 f"as a feature; if it marks anomalies, pass --label-column {name}.",
-                LabelLikeColumnWarning, stacklevel=3,
+                LabelLikeColumnWarning,
+                stacklevel=3,
             )
 
 
@@ -150,8 +167,9 @@ def binary_labels(y: np.ndarray, anomaly_class: int | None = None) -> np.ndarray
     if anomaly_class is not None:
         if not (y == anomaly_class).any():
             shown = sorted(np.unique(y).tolist())[:10]
-            raise InvalidInputError(f"--anomaly-class {anomaly_class}: no row has that label; the labels are "
-                                    f"{shown}. Pass one of them.")
+            raise InvalidInputError(
+                f"--anomaly-class {anomaly_class}: no row has that label; the labels are {shown}. Pass one of them."
+            )
         return (y == anomaly_class).astype(np.int8)
     values = set(np.unique(y).tolist())
     if not values <= {0, 1}:
@@ -170,8 +188,10 @@ def anomaly_labels(ds: Dataset, anomaly_class: int | None = None) -> tuple[np.nd
     """
     if ds.y is None:
         if anomaly_class is not None:
-            raise InvalidInputError(f"--anomaly-class {anomaly_class} needs labels, but {ds.name} has none; "
-                                    "pass --label-column (CSV, Parquet) or store 'y' in the .npz.")
+            raise InvalidInputError(
+                f"--anomaly-class {anomaly_class} needs labels, but {ds.name} has none; "
+                "pass --label-column (CSV, Parquet) or store 'y' in the .npz."
+            )
         return None, None
     if ds.name == "digits" and anomaly_class is None:
         anomaly_class = DIGITS_ANOMALY_CLASS

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .calibrate import score_stats
+from .golden import verdict
 
 __all__ = ["DecisionTolerance", "decision_report", "recalibrate_threshold", "format_decision_table"]
 
@@ -39,8 +40,9 @@ class DecisionTolerance:
     roc_auc_drop_max: float = 0.02  # parent AUC - variant AUC, <= (labelled data only)
 
 
-def recalibrate_threshold(parent_scores: np.ndarray, variant_scores: np.ndarray, parent_threshold: float,
-                          normal: np.ndarray | None = None) -> dict[str, Any]:
+def recalibrate_threshold(
+    parent_scores: np.ndarray, variant_scores: np.ndarray, parent_threshold: float, normal: np.ndarray | None = None
+) -> dict[str, Any]:
     """The variant's threshold, placed so its false-positive rate equals the parent's.
 
     Quantile matching: ``q`` = share of normal rows whose parent score is <= the
@@ -165,22 +167,34 @@ def decision_report(
     }
 
 
+def _value(v: float | None) -> str:
+    return str(v) if v is None else format(v, ">12.6g")
+
+
 def format_decision_table(report: dict[str, Any]) -> str:
     """The decision-level report as a fixed-width text table."""
     m = report["metrics"]
-    lines = [f"decision-level parity vs parent on {m['rows']} rows ({report.get('data', {}).get('source', '?')})",
-             f"{'check':<24} {'value':>12} {'limit':>10}  result"]
-    for c in report["checks"]:
-        v = c["value"]
-        lines.append(f"{c['check']:<24} {v if v is None else format(v, '>12.6g'):>12} {c['limit']:>10}  "
-                     f"{'ok' if c['ok'] else 'FAIL'}")
-    extra = [k for k in ("score_rel_err_max", "label_agreement_at_parent_threshold", "roc_auc_parent",
-                         "roc_auc_variant", "false_positive_rate_parent", "false_positive_rate_variant") if k in m]
+    title = f"decision-level parity vs parent on {m['rows']} rows ({report.get('data', {}).get('source', '?')})"
+    row = "{:<24} {:>12} {:>10}  {}"
+    lines = [title, row.format("check", "value", "limit", "result")]
+    lines += [row.format(c["check"], _value(c["value"]), c["limit"], verdict(c["ok"])) for c in report["checks"]]
+    extra = [
+        k
+        for k in (
+            "score_rel_err_max",
+            "label_agreement_at_parent_threshold",
+            "roc_auc_parent",
+            "roc_auc_variant",
+            "false_positive_rate_parent",
+            "false_positive_rate_variant",
+        )
+        if k in m
+    ]
     for k in extra:
         lines.append(f"{k:<36} {m[k]:.6g}")
     golden = report.get("golden") or []
     if golden:
         bad = [r["check"] for r in golden if not r["ok"]]
         lines.append(f"golden vectors: {'ok' if not bad else 'FAIL ' + ', '.join(bad)} ({len(golden)} outputs)")
-    lines.append(f"overall: {'ok' if report['ok'] else 'FAIL'}")
+    lines.append(f"overall: {verdict(report['ok'])}")
     return "\n".join(lines)

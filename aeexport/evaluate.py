@@ -14,13 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from aeruntime.errors import InvalidInputError
 from aeruntime.io import read_table
 
 from .calibrate import as_binary_labels
 
-__all__ = ["describe_threshold", "evaluate_bundle", "evaluate_scores", "format_report", "load_labelled",
-           "plot_evaluation", "suggest_threshold"]
+__all__ = [
+    "describe_threshold",
+    "evaluate_bundle",
+    "evaluate_scores",
+    "format_report",
+    "load_labelled",
+    "plot_evaluation",
+    "suggest_threshold",
+]
 
 #: the parameter name each threshold method shows in text ("percentile 95", "target FPR 0.05")
 _PARAM_TEXT = {"percentile": "percentile", "contamination": "contamination", "fpr": "target FPR", "value": "fixed"}
@@ -54,8 +62,11 @@ def suggest_threshold(scores: np.ndarray, y: np.ndarray) -> dict[str, float]:
     below = s[s < t]
     value = float((below.max() + t) / 2.0) if below.size and np.isfinite(t) else float(s.max())
     pred = s > value
-    return {"threshold": value, "recall": float(pred[labels == 1].mean()),
-            "false_positive_rate": float(pred[labels == 0].mean())}
+    return {
+        "threshold": value,
+        "recall": float(pred[labels == 1].mean()),
+        "false_positive_rate": float(pred[labels == 0].mean()),
+    }
 
 
 def evaluate_scores(scores: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, Any]:
@@ -94,8 +105,9 @@ def evaluate_scores(scores: np.ndarray, y: np.ndarray, threshold: float) -> dict
     }
 
 
-def load_labelled(data: str | Path, input_shape: tuple[int, ...], label_column: str | None = None,
-                  anomaly_class: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_labelled(
+    data: str | Path, input_shape: tuple[int, ...], label_column: str | None = None, anomaly_class: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows (n, *input_shape) and 0/1 labels (n,) from an .npz (``X``, ``y``) or a CSV label column.
 
     Labels are 0/1 (1 = anomaly), or classes of which ``anomaly_class`` is the anomaly.
@@ -105,10 +117,14 @@ def load_labelled(data: str | Path, input_shape: tuple[int, ...], label_column: 
     check_label_column(data, label_column)
     X, y = read_table(data, label_column=label_column)
     if y is None:
-        how = ("pass --label-column NAME" if Path(data).suffix.lower() == ".csv"
-               else "save it with np.savez(path, X=X, y=y)")
-        raise InvalidInputError(f"{data}: evaluation needs labels (1 = anomaly, 0 = normal) but none were "
-                                f"found; {how}.")
+        how = (
+            "pass --label-column NAME"
+            if Path(data).suffix.lower() == ".csv"
+            else "save it with np.savez(path, X=X, y=y)"
+        )
+        raise InvalidInputError(
+            f"{data}: evaluation needs labels (1 = anomaly, 0 = normal) but none were found; {how}."
+        )
     X = np.asarray(X)
     n_in = math.prod(input_shape)
     if X.ndim < 2 or math.prod(X.shape[1:]) != n_in:
@@ -125,14 +141,21 @@ def load_labelled(data: str | Path, input_shape: tuple[int, ...], label_column: 
         classes = np.asarray(y).dtype.kind in "fiub" and not set(np.unique(y).tolist()) <= {0, 1}
         if not classes:
             raise
-        raise InvalidInputError(f"{exc} On the command line: pass --anomaly-class C to treat class C as the "
-                                "anomalies.") from None
+        raise InvalidInputError(
+            f"{exc} On the command line: pass --anomaly-class C to treat class C as the anomalies."
+        ) from None
     return X.reshape(len(X), *input_shape), y
 
 
-def evaluate_bundle(bundle: str | Path, data: str | Path, *, label_column: str | None = None,
-                    threshold: float | None = None, providers: Any = "auto",
-                    anomaly_class: int | None = None) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+def evaluate_bundle(
+    bundle: str | Path,
+    data: str | Path,
+    *,
+    label_column: str | None = None,
+    threshold: float | None = None,
+    providers: Any = "auto",
+    anomaly_class: int | None = None,
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Score labelled ``data`` with the deployed ``bundle`` (aeruntime) and measure detection.
 
     Returns ``(report, scores (n,), labels (n,))``; ``threshold`` overrides the stored one;
@@ -145,11 +168,15 @@ def evaluate_bundle(bundle: str | Path, data: str | Path, *, label_column: str |
     scores = model.score(X)
     report = evaluate_scores(scores, y, model.threshold)
     thr = model.manifest["threshold"]
-    report.update({
-        "bundle": str(bundle), "data": str(data), "score": model.manifest["score"].get("name"),
-        "threshold_method": "override" if threshold is not None else thr.get("method"),
-        "threshold_params": {} if threshold is not None else thr.get("params", {}),
-    })
+    report.update(
+        {
+            "bundle": str(bundle),
+            "data": str(data),
+            "score": model.manifest["score"].get("name"),
+            "threshold_method": "override" if threshold is not None else thr.get("method"),
+            "threshold_params": {} if threshold is not None else thr.get("params", {}),
+        }
+    )
     return report, scores, y
 
 
@@ -161,7 +188,10 @@ def format_report(r: dict[str, Any]) -> str:
         ("score", f"{r.get('score', '')} (higher = more anomalous)"),
         ("ROC-AUC", f"{r['roc_auc']:.4f}"),
         ("avg prec", f"{r['average_precision']:.4f}"),
-        ("threshold", f"{r['threshold']:.6g} ({describe_threshold(r.get('threshold_method'), r.get('threshold_params'))})"),
+        (
+            "threshold",
+            f"{r['threshold']:.6g} ({describe_threshold(r.get('threshold_method'), r.get('threshold_params'))})",
+        ),
         ("precision", f"{r['precision']:.4f}"),
         ("recall", f"{r['recall']:.4f}"),
         ("F1", f"{r['f1']:.4f}"),
@@ -171,8 +201,7 @@ def format_report(r: dict[str, Any]) -> str:
     return "\n".join(f"{k:<10} {v}" for k, v in rows)
 
 
-def plot_evaluation(scores: np.ndarray, y: np.ndarray, threshold: float, path: str | Path,
-                    title: str = "") -> Path:
+def plot_evaluation(scores: np.ndarray, y: np.ndarray, threshold: float, path: str | Path, title: str = "") -> Path:
     """Write a PNG: score histograms of normal vs anomalous rows with the threshold, and the ROC curve."""
     try:
         import matplotlib
@@ -200,10 +229,9 @@ def plot_evaluation(scores: np.ndarray, y: np.ndarray, threshold: float, path: s
         ax1.set_xscale("log")
     else:
         bins = np.linspace(s.min(), s.max(), 50)
-    ax1.hist(s[labels == 0], bins=bins, alpha=0.6, density=True, color="tab:blue",
-             label=f"normal (n={int((labels == 0).sum())})")
-    ax1.hist(s[labels == 1], bins=bins, alpha=0.6, density=True, color="tab:red",
-             label=f"anomalous (n={int((labels == 1).sum())})")
+    for value, name, color in ((0, "normal", "tab:blue"), (1, "anomalous", "tab:red")):
+        rows = labels == value
+        ax1.hist(s[rows], bins=bins, alpha=0.6, density=True, color=color, label=f"{name} (n={int(rows.sum())})")
     ax1.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.4g}")
     ax1.set_xlabel("anomaly score (higher = more anomalous)")
     ax1.set_ylabel("density")

@@ -31,6 +31,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from safetensors.torch import save as save_safetensors
+
 from aeruntime.codes import fit_int8
 from aeruntime.errors import InvalidInputError
 from aeruntime.format import (
@@ -44,7 +46,6 @@ from aeruntime.format import (
     copy_bundle,
     score_definition,
 )
-from safetensors.torch import save as save_safetensors
 
 from . import __version__
 from ._quiet import quiet
@@ -114,14 +115,21 @@ def strip_exporter_metadata(proto: onnx.ModelProto) -> onnx.ModelProto:
     return proto
 
 
-def _export_graph(model: Autoencoder, method: str, example: torch.Tensor, inp: str,
-                  outputs: list[str], verbose: bool) -> onnx.ModelProto:
+def _export_graph(
+    model: Autoencoder, method: str, example: torch.Tensor, inp: str, outputs: list[str], verbose: bool
+) -> onnx.ModelProto:
     with quiet(not verbose):
         program = torch.onnx.export(
-            _Graph(model, method), (example,), None,
-            input_names=[inp], output_names=outputs,
+            _Graph(model, method),
+            (example,),
+            None,
+            input_names=[inp],
+            output_names=outputs,
             dynamic_shapes=({0: torch.export.Dim("batch")},),
-            dynamo=True, external_data=False, verbose=verbose, optimize=True,
+            dynamo=True,
+            external_data=False,
+            verbose=verbose,
+            optimize=True,
         )
     proto = strip_exporter_metadata(program.model_proto)
     # Weights live inside the graph: single-file models, no side .data file.
@@ -188,12 +196,21 @@ def _graphs(model: Autoencoder, verbose: bool) -> dict[str, onnx.ModelProto]:
         "decoder": ("decoder_graph", "z", ["x_hat"], model.latent_shape),
         "scorer": ("scorer_graph", "x", ["score"], model.input_shape),
     }
-    return {role: _export_graph(model, method, torch.zeros((2, *shape)), inp, outs, verbose)
-            for role, (method, inp, outs, shape) in io.items()}
+    return {
+        role: _export_graph(model, method, torch.zeros((2, *shape)), inp, outs, verbose)
+        for role, (method, inp, outs, shape) in io.items()
+    }
 
 
-def _threshold(scores: np.ndarray, *, percentile: float, threshold: float | None, method: str,
-               param: float | None, y: np.ndarray | None) -> dict[str, Any]:
+def _threshold(
+    scores: np.ndarray,
+    *,
+    percentile: float,
+    threshold: float | None,
+    method: str,
+    param: float | None,
+    y: np.ndarray | None,
+) -> dict[str, Any]:
     """The manifest's threshold section from the exported scorer's held-out scores."""
     if method == "percentile" and param is None:
         thr = calibrate_threshold(scores, percentile)
@@ -204,8 +221,7 @@ def _threshold(scores: np.ndarray, *, percentile: float, threshold: float | None
     return thr
 
 
-def _add_golden(writer: BundleWriter, model: Autoencoder, X: np.ndarray,
-                outputs: dict[str, list[str]]) -> None:
+def _add_golden(writer: BundleWriter, model: Autoencoder, X: np.ndarray, outputs: dict[str, list[str]]) -> None:
     """Golden vectors at :data:`GOLDEN_BATCHES`, expected outputs from torch."""
     with torch.inference_mode():
         for b in GOLDEN_BATCHES:
@@ -220,12 +236,24 @@ def _add_golden(writer: BundleWriter, model: Autoencoder, X: np.ndarray,
 
 
 def _producer(opset: int) -> dict[str, Any]:
-    return {"aeexport": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
-            "onnxruntime": ort.__version__, "opset": opset, "python": platform.python_version()}
+    return {
+        "aeexport": __version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": ort.__version__,
+        "opset": opset,
+        "python": platform.python_version(),
+    }
 
 
-def _parity_check(model: Autoencoder, X: np.ndarray, graphs: dict[str, dict[str, Any]], tol: Tolerance,
-                  golden_tols: dict[str, Tolerance], batches: tuple[int, ...]) -> Any:
+def _parity_check(
+    model: Autoencoder,
+    X: np.ndarray,
+    graphs: dict[str, dict[str, Any]],
+    tol: Tolerance,
+    golden_tols: dict[str, Tolerance],
+    batches: tuple[int, ...],
+) -> Any:
     def check(tmp: Path) -> dict[str, Any]:
         report = parity_report(model, tmp, X, graphs=graphs, batches=batches, tol=tol)
         report["rows"] += golden_report(tmp, graphs, tol, golden_tols)
@@ -303,11 +331,23 @@ def export_bundle(
         parent = Path(out).absolute().parent
         parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=TMP_PREFIX, dir=parent) as full:
-            export_bundle(model, Path(full) / "bundle", calibration_x=calibration_x, percentile=percentile,
-                          threshold=threshold, tol=tol, batches=batches, training=training, dataset=dataset,
-                          verbose=verbose, score=score, threshold_method=threshold_method,
-                          threshold_param=threshold_param, calibration_y=calibration_y,
-                          feature_names=feature_names)
+            export_bundle(
+                model,
+                Path(full) / "bundle",
+                calibration_x=calibration_x,
+                percentile=percentile,
+                threshold=threshold,
+                tol=tol,
+                batches=batches,
+                training=training,
+                dataset=dataset,
+                verbose=verbose,
+                score=score,
+                threshold_method=threshold_method,
+                threshold_param=threshold_param,
+                calibration_y=calibration_y,
+                feature_names=feature_names,
+            )
             return copy_bundle(Path(full) / "bundle", out, omit=SLIM_OMITS)
     tol = tol or Tolerance()
     score_def = _score_section(model, score)
@@ -323,15 +363,26 @@ def export_bundle(
     writer = BundleWriter()
     for role, proto in protos.items():
         ins, outs = io[role]
-        writer.add_graph(role, proto.SerializeToString(), inputs=[i["name"] for i in ins],
-                         outputs=[o["name"] for o in outs], file=GRAPH_FILES[role],
-                         metadata={"inputs": _json(ins), "outputs": _json(outs)})
+        writer.add_graph(
+            role,
+            proto.SerializeToString(),
+            inputs=[i["name"] for i in ins],
+            outputs=[o["name"] for o in outs],
+            file=GRAPH_FILES[role],
+            metadata={"inputs": _json(ins), "outputs": _json(outs)},
+        )
     graphs = writer.graph_entries()
 
     # 2. Threshold from the exported scorer's scores; int8 code parameters from the exported encoder.
     scores = cpu_session(protos["scorer"].SerializeToString()).run(None, {"x": X})[0]
-    thr = _threshold(scores, percentile=percentile, threshold=threshold, method=threshold_method,
-                     param=threshold_param, y=calibration_y)
+    thr = _threshold(
+        scores,
+        percentile=percentile,
+        threshold=threshold,
+        method=threshold_method,
+        param=threshold_param,
+        y=calibration_y,
+    )
     codes = cpu_session(protos["encoder"].SerializeToString()).run(None, {"x": X})[0]  # z, or mu for a VAE
 
     # 3. Golden vectors, weights, manifest sections.
@@ -345,8 +396,11 @@ def export_bundle(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "model": {"kind": model.kind, "config": model.config_dict()},
         "input": inp,
-        "latent": {"name": graphs["encoder"]["outputs"][0], "shape": list(model.latent_shape),
-                   "quantization": {"int8": fit_int8(codes)}},
+        "latent": {
+            "name": graphs["encoder"]["outputs"][0],
+            "shape": list(model.latent_shape),
+            "quantization": {"int8": fit_int8(codes)},
+        },
         "graphs": None,
         "scaler": {
             "kind": (training or {}).get("train_config", {}).get("scaler", "standard"),
@@ -374,12 +428,20 @@ def export_bundle(
     }
     if names is not None:
         metadata["feature_names"] = _json(names)
-    golden = {"tolerance": asdict(tol), "tolerances": {r: asdict(t) for r, t in golden_tols.items()},
-              "batches": {f"test_data_set_{i}": b for i, b in enumerate(GOLDEN_BATCHES)},
-              "rule": "abs(actual - expected) <= atol + rtol * abs(expected), element-wise"}
+    golden = {
+        "tolerance": asdict(tol),
+        "tolerances": {r: asdict(t) for r, t in golden_tols.items()},
+        "batches": {f"test_data_set_{i}": b for i, b in enumerate(GOLDEN_BATCHES)},
+        "rule": "abs(actual - expected) <= atol + rtol * abs(expected), element-wise",
+    }
     # 4. Write; parity on the written files decides whether the bundle is published.
-    return writer.write(out, manifest, metadata=metadata, golden=golden,
-                        check=_parity_check(model, X, graphs, tol, golden_tols, batches))
+    return writer.write(
+        out,
+        manifest,
+        metadata=metadata,
+        golden=golden,
+        check=_parity_check(model, X, graphs, tol, golden_tols, batches),
+    )
 
 
 def _json(value: Any) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from aeruntime.errors import AeError
 from aeruntime.format import TEST_DATA_DIR, read_tensor, safe_path
 
@@ -66,8 +67,12 @@ def compare(actual: np.ndarray, reference: np.ndarray, tol: Tolerance) -> dict[s
     a = np.asarray(actual, dtype=np.float64)
     r = np.asarray(reference, dtype=np.float64)
     if a.shape != r.shape:
-        return {"max_abs": float("inf"), "max_rel": float("inf"), "ok": False,
-                "note": f"shape {a.shape} != reference {r.shape}"}
+        return {
+            "max_abs": float("inf"),
+            "max_rel": float("inf"),
+            "ok": False,
+            "note": f"shape {a.shape} != reference {r.shape}",
+        }
     diff = np.abs(a - r)
     big = np.abs(r) > tol.atol
     max_rel = float((diff[big] / np.abs(r[big])).max()) if big.any() else 0.0
@@ -81,8 +86,9 @@ def cpu_session(model: str | Path | bytes) -> Any:
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1  # one thread avoids oversubscription
-    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts,
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        model if isinstance(model, bytes) else str(model), opts, providers=["CPUExecutionProvider"]
+    )
 
 
 def synthetic_rows(manifest: dict[str, Any], n: int, seed: int = 0) -> np.ndarray:
@@ -94,8 +100,12 @@ def synthetic_rows(manifest: dict[str, Any], n: int, seed: int = 0) -> np.ndarra
     return (mean + scale * rng.standard_normal((n, *shape))).astype(np.float32)
 
 
-def golden_report(bundle_dir: str | Path, graphs: dict[str, dict[str, Any]], tol: Tolerance,
-                  tolerances: dict[str, Tolerance] | None = None) -> list[dict[str, Any]]:
+def golden_report(
+    bundle_dir: str | Path,
+    graphs: dict[str, dict[str, Any]],
+    tol: Tolerance,
+    tolerances: dict[str, Tolerance] | None = None,
+) -> list[dict[str, Any]]:
     """Run every golden vector set through onnxruntime and compare with its stored outputs.
 
     ``tolerances`` overrides ``tol`` per graph role (see :func:`graph_tolerances`).
@@ -116,13 +126,19 @@ def golden_report(bundle_dir: str | Path, graphs: dict[str, dict[str, Any]], tol
     return rows
 
 
+def verdict(ok: bool) -> str:
+    """``"ok"`` or ``"FAIL"``: the result column of the parity tables."""
+    return "ok" if ok else "FAIL"
+
+
 def format_table(report: dict[str, Any]) -> str:
     """The parity report as a fixed-width text table."""
     tol = report["tolerance"]
-    lines = [f"parity: onnxruntime vs torch (atol {tol['atol']:g}, rtol {tol['rtol']:g})",
-             f"{'check':<44} {'batch':>6} {'max abs':>11} {'max rel':>11}  result"]
+    title = f"parity: onnxruntime vs torch (atol {tol['atol']:g}, rtol {tol['rtol']:g})"
+    lines = [title, f"{'check':<44} {'batch':>6} {'max abs':>11} {'max rel':>11}  result"]
     for r in report["rows"]:
-        lines.append(f"{r['check']:<44} {r['batch']:>6} {r['max_abs']:>11.3e} {r['max_rel']:>11.3e}  "
-                     f"{'ok' if r['ok'] else 'FAIL'}")
-    lines.append(f"overall: {'ok' if report['ok'] else 'FAIL'} (max abs {report['max_abs']:.3e})")
+        lines.append(
+            f"{r['check']:<44} {r['batch']:>6} {r['max_abs']:>11.3e} {r['max_rel']:>11.3e}  {verdict(r['ok'])}"
+        )
+    lines.append(f"overall: {verdict(report['ok'])} (max abs {report['max_abs']:.3e})")
     return "\n".join(lines)

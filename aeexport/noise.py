@@ -8,9 +8,10 @@ still a valid image.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
+
 from aeruntime.errors import InvalidInputError
 
 __all__ = ["CORRUPTIONS", "corrupt", "mse", "psnr"]

@@ -84,5 +84,11 @@ def parity_report(
         if "scorer" in sessions:
             sc = sessions["scorer"].run(None, {graphs["scorer"]["inputs"][0]: x})[0]
             rows.append({"check": "score", "batch": b, **compare(sc, ref["score"][0], tol)})
-    return {"tolerance": asdict(tol), "raw_tolerance": asdict(raw_tol), "ok": all(r["ok"] for r in rows), "rows": rows,
-            "max_abs": max(r["max_abs"] for r in rows), "max_rel": max(r["max_rel"] for r in rows)}
+    return {
+        "tolerance": asdict(tol),
+        "raw_tolerance": asdict(raw_tol),
+        "ok": all(r["ok"] for r in rows),
+        "rows": rows,
+        "max_abs": max(r["max_abs"] for r in rows),
+        "max_rel": max(r["max_rel"] for r in rows),
+    }

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from aeruntime.errors import InvalidInputError
 
 from .calibrate import DEFAULT_PERCENTILE
@@ -76,11 +77,21 @@ def run_pipeline(
     y, anomaly_class = anomaly_labels(ds, anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     split = make_split(X, y, val_fraction=cfg.val_fraction, test_fraction=test_fraction, seed=cfg.seed)
-    cfg, model_options = apply_preset(preset, kind, cfg, dict(model_options or {}), len(split.train),
-                                      int(np.prod(X.shape[1:])), explicit, image=is_image_data(ds))
+    cfg, model_options = apply_preset(
+        preset,
+        kind,
+        cfg,
+        dict(model_options or {}),
+        len(split.train),
+        int(np.prod(X.shape[1:])),
+        explicit,
+        image=is_image_data(ds),
+    )
     if plot is not None and y is None:
-        raise InvalidInputError("--plot needs a labelled test split, but this data has no labels; pass "
-                                "--label-column (CSV, Parquet) or an .npz with y, or drop --plot.")
+        raise InvalidInputError(
+            "--plot needs a labelled test split, but this data has no labels; pass "
+            "--label-column (CSV, Parquet) or an .npz with y, or drop --plot."
+        )
     if threshold is None:
         warn_if_few_calibration_rows(len(split.val))
 
@@ -89,22 +100,40 @@ def run_pipeline(
     dataset_info = _dataset_info(ds, X, split, anomaly_class)
     save_checkpoint(out / "checkpoint", result.model, holdout=split.val, summary=result.summary(), dataset=dataset_info)
     names = {"feature_names": ds.feature_names} if ds.feature_names else {}
-    manifest = export_bundle(result.model, bundle_dir, calibration_x=split.val, percentile=percentile,
-                             threshold=threshold, training=result.summary(), dataset=dataset_info, verbose=verbose,
-                             score=score, threshold_method=threshold_method, threshold_param=threshold_param,
-                             **names)
+    manifest = export_bundle(
+        result.model,
+        bundle_dir,
+        calibration_x=split.val,
+        percentile=percentile,
+        threshold=threshold,
+        training=result.summary(),
+        dataset=dataset_info,
+        verbose=verbose,
+        score=score,
+        threshold_method=threshold_method,
+        threshold_param=threshold_param,
+        **names,
+    )
     report = verify_bundle(bundle_dir, X=split.val)
     if not report["ok"]:
         raise ParityError("verify failed after export.\n" + format_table(report))
 
     summary: dict[str, Any] = {
-        "dataset": ds.name, "model": kind, "out": str(out), "bundle": str(bundle_dir),
-        "rows": dataset_info, "epochs_run": len(result.history), "best_epoch": result.best_epoch,
-        "epoch_cap": cfg.epochs, "stopped_at_cap": result.hit_epoch_cap,
+        "dataset": ds.name,
+        "model": kind,
+        "out": str(out),
+        "bundle": str(bundle_dir),
+        "rows": dataset_info,
+        "epochs_run": len(result.history),
+        "best_epoch": result.best_epoch,
+        "epoch_cap": cfg.epochs,
+        "stopped_at_cap": result.hit_epoch_cap,
         "score": manifest["score"]["name"],
-        "threshold": manifest["threshold"]["value"], "threshold_method": manifest["threshold"]["method"],
+        "threshold": manifest["threshold"]["value"],
+        "threshold_method": manifest["threshold"]["method"],
         "threshold_params": manifest["threshold"].get("params", {}),
-        "parity_max_abs": max(manifest["parity"]["max_abs"], report["max_abs"]), "parity_ok": True,
+        "parity_max_abs": max(manifest["parity"]["max_abs"], report["max_abs"]),
+        "parity_ok": True,
     }
     if result.model_report:
         summary["model_report"] = result.model_report
@@ -119,9 +148,14 @@ def run_pipeline(
 
 
 def _dataset_info(ds: Dataset, X: np.ndarray, split: Split, anomaly_class: int | None) -> dict[str, Any]:
-    info: dict[str, Any] = {"source": ds.name, "rows": len(X), "anomaly_class": anomaly_class,
-                            "train_rows": len(split.train), "val_rows": len(split.val),
-                            "test_rows": 0 if split.test is None else len(split.test)}
+    info: dict[str, Any] = {
+        "source": ds.name,
+        "rows": len(X),
+        "anomaly_class": anomaly_class,
+        "train_rows": len(split.train),
+        "val_rows": len(split.val),
+        "test_rows": 0 if split.test is None else len(split.test),
+    }
     if ds.feature_names:
         info["feature_names"] = list(ds.feature_names)
     return info
@@ -129,8 +163,9 @@ def _dataset_info(ds: Dataset, X: np.ndarray, split: Split, anomaly_class: int |
 
 def _test_figures(bundle_dir: Path, split: Split, out: Path, plot: str | Path | None, title: str) -> dict[str, Any]:
     """Scores of the test split from the exported bundle; detection figures and a threshold hint with labels."""
-    import aeruntime
     from sklearn.metrics import average_precision_score, roc_auc_score
+
+    import aeruntime
 
     from .evaluate import plot_evaluation, suggest_threshold
 
@@ -152,6 +187,7 @@ def _test_figures(bundle_dir: Path, split: Split, out: Path, plot: str | Path | 
     if plot is not None and "plot" not in figures:
         raise InvalidInputError("--plot needs both normal and anomalous rows in the test split; pass labelled data.")
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "test_scores.npz", score=scores, label=labels,
-             **({"y": split.y_test} if split.y_test is not None else {}))
+    np.savez(
+        out / "test_scores.npz", score=scores, label=labels, **({"y": split.y_test} if split.y_test is not None else {})
+    )
     return figures

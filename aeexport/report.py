@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from aeruntime.errors import AeError, InvalidInputError
 
 __all__ = ["SECTIONS", "ReportContext", "Section", "build_report", "image_shape_of", "write_report"]
@@ -38,28 +39,28 @@ LATENT_ROWS = 5000
 
 @dataclass
 class ReportContext:
-    bundle: Path                         # bundle directory
-    model: Any                           # aeruntime.Model of the bundle
-    manifest: dict[str, Any]             # its manifest
-    data: str | None = None              # DATA as given, or None
-    X: np.ndarray | None = None          # (n, *input_shape) rows the data sections describe
-    y: np.ndarray | None = None          # (n,) 1 = anomaly, 0 = normal; None when unlabelled
-    scores: np.ndarray | None = None     # (n,) aeruntime scores of X, higher = more anomalous
-    rows_from: str = ""                  # one sentence: which rows of DATA X holds
-    split: Any = None                    # aeexport.compare.RowSplit for the PCA comparison, or None
-    parent: Path | None = None           # variant: the parent bundle, when found
+    bundle: Path  # bundle directory
+    model: Any  # aeruntime.Model of the bundle
+    manifest: dict[str, Any]  # its manifest
+    data: str | None = None  # DATA as given, or None
+    X: np.ndarray | None = None  # (n, *input_shape) rows the data sections describe
+    y: np.ndarray | None = None  # (n,) 1 = anomaly, 0 = normal; None when unlabelled
+    scores: np.ndarray | None = None  # (n,) aeruntime scores of X, higher = more anomalous
+    rows_from: str = ""  # one sentence: which rows of DATA X holds
+    split: Any = None  # aeexport.compare.RowSplit for the PCA comparison, or None
+    parent: Path | None = None  # variant: the parent bundle, when found
     image_shape: tuple[int, ...] | None = None  # (C, H, W) when rows are images
-    figures: list[str] = field(default_factory=list)   # names of the figures embedded so far
+    figures: list[str] = field(default_factory=list)  # names of the figures embedded so far
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (section title, why) left out
     headline: dict[str, str] = field(default_factory=dict)  # key figures shown as tiles at the top
 
 
 @dataclass(frozen=True)
 class Section:
-    key: str                                             # HTML id of the section
-    title: str                                           # heading
-    build: Callable[[ReportContext], str | None]         # HTML body, or None when it does not apply
-    needs: str = ""                                      # why it may be left out (shown when it is)
+    key: str  # HTML id of the section
+    title: str  # heading
+    build: Callable[[ReportContext], str | None]  # HTML body, or None when it does not apply
+    needs: str = ""  # why it may be left out (shown when it is)
 
 
 def _e(x: Any) -> str:
@@ -93,8 +94,10 @@ def _plt() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise AeError("the report needs matplotlib, which is not installed; install it with "
-                      "pip install 'aeexport[report]' (or pip install matplotlib).") from None
+        raise AeError(
+            "the report needs matplotlib, which is not installed; install it with "
+            "pip install 'aeexport[report]' (or pip install matplotlib)."
+        ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -109,8 +112,10 @@ def _figure(ctx: ReportContext, name: str, fig: Any, caption: str) -> str:
     plt.close(fig)
     ctx.figures.append(name)
     b64 = base64.b64encode(buf.getvalue()).decode("ascii")
-    return (f'<figure data-figure="{_e(name)}"><img alt="{_e(caption)}" src="data:image/png;base64,{b64}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return (
+        f'<figure data-figure="{_e(name)}"><img alt="{_e(caption)}" src="data:image/png;base64,{b64}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
 def _p(text: str, cls: str = "") -> str:
@@ -156,13 +161,21 @@ def _parameter_count(bundle: Path, manifest: dict[str, Any]) -> tuple[int | None
 def _model_section(ctx: ReportContext) -> str:
     m = ctx.manifest
     n_params, how = _parameter_count(ctx.bundle, m)
-    sizes = [[name, f"{p.stat().st_size / 1024:.1f} KiB"] for name in sorted(m.get("files", {}))
-             if "/" not in name and (p := ctx.bundle / name).is_file()]
+    sizes = [
+        [name, f"{p.stat().st_size / 1024:.1f} KiB"]
+        for name in sorted(m.get("files", {}))
+        if "/" not in name and (p := ctx.bundle / name).is_file()
+    ]
     d = int(np.prod(m["input"]["shape"]))
     k = int(np.prod(m["latent"]["shape"]))
-    ctx.headline.update({"kind": m["model"]["kind"], "features → code": f"{d} → {k}",
-                         "parameters": f"{n_params:,}" if n_params is not None else "?",
-                         "threshold": f"{m['threshold']['value']:.4g}"})
+    ctx.headline.update(
+        {
+            "kind": m["model"]["kind"],
+            "features → code": f"{d} → {k}",
+            "parameters": f"{n_params:,}" if n_params is not None else "?",
+            "threshold": f"{m['threshold']['value']:.4g}",
+        }
+    )
     rows: list[tuple[str, Any]] = [
         ("kind", m["model"]["kind"]),
         ("input", f"{m['input']['shape']} {m['input'].get('dtype', 'float32')} ({d} values per row)"),
@@ -186,11 +199,15 @@ def _model_section(ctx: ReportContext) -> str:
     right = ""
     if ds or tr:
         info = [(f"data: {k}", v) for k, v in ds.items()]
-        info += [(k, tr[k]) for k in ("epochs_run", "best_epoch", "best_val_loss", "train_seconds", "device")
-                 if k in tr]
+        info += [
+            (k, tr[k]) for k in ("epochs_run", "best_epoch", "best_val_loss", "train_seconds", "device") if k in tr
+        ]
         tc = tr.get("train_config") or {}
-        info += [(f"train: {k}", tc[k]) for k in ("epochs", "batch_size", "lr", "patience", "val_fraction", "seed",
-                                                  "scaler") if k in tc]
+        info += [
+            (f"train: {k}", tc[k])
+            for k in ("epochs", "batch_size", "lr", "patience", "val_fraction", "seed", "scaler")
+            if k in tc
+        ]
         if tr.get("model_report"):
             info += [(f"model report: {k}", v) for k, v in tr["model_report"].items()]
         right = "<h3>Training data and run</h3>" + _kv(info)
@@ -201,8 +218,11 @@ def _model_section(ctx: ReportContext) -> str:
 def _training_section(ctx: ReportContext) -> str | None:
     hist = (ctx.manifest.get("training") or {}).get("history") or []
     if not hist:
-        return _p("This bundle records no per-epoch history (it was exported before aeexport recorded it, or "
-                  "from a checkpoint without it); re-train and re-export to see the loss curves.", "note")
+        return _p(
+            "This bundle records no per-epoch history (it was exported before aeexport recorded it, or "
+            "from a checkpoint without it); re-train and re-export to see the loss curves.",
+            "note",
+        )
     plt = _plt()
     ep = [h["epoch"] for h in hist]
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
@@ -227,21 +247,31 @@ def _parity_section(ctx: ReportContext) -> str | None:
     if par.get("kind") == "decision" or "rows" not in par:
         return _p("This bundle is a variant: its parity is decision-level, against its parent (below).", "note")
     tol = par.get("tolerance", {})
-    rows = [[r["check"], r["batch"], f"{r['max_abs']:.3e}", f"{r['max_rel']:.3e}", "ok" if r["ok"] else "FAIL"]
-            for r in par["rows"]]
-    head = (f"onnxruntime vs torch at export, atol {tol.get('atol')}, rtol {tol.get('rtol')}: "
-            f"{'all ' + str(len(rows)) + ' checks pass' if par.get('ok') else 'VIOLATION'} "
-            f"(max abs {par.get('max_abs', 0):.3e}).")
-    return (f"<details><summary>{_e(head)} Show the table.</summary>"
-            + _table(["check", "batch", "max abs", "max rel", "result"], rows) + "</details>")
+    rows = [
+        [r["check"], r["batch"], f"{r['max_abs']:.3e}", f"{r['max_rel']:.3e}", "ok" if r["ok"] else "FAIL"]
+        for r in par["rows"]
+    ]
+    head = (
+        f"onnxruntime vs torch at export, atol {tol.get('atol')}, rtol {tol.get('rtol')}: "
+        f"{'all ' + str(len(rows)) + ' checks pass' if par.get('ok') else 'VIOLATION'} "
+        f"(max abs {par.get('max_abs', 0):.3e})."
+    )
+    return (
+        f"<details><summary>{_e(head)} Show the table.</summary>"
+        + _table(["check", "batch", "max abs", "max rel", "result"], rows)
+        + "</details>"
+    )
 
 
 def _threshold_section(ctx: ReportContext) -> str | None:
     t = ctx.manifest["threshold"]
-    rows: list[tuple[str, Any]] = [("threshold", t["value"]), ("method", t.get("method")),
-                                   ("parameters", t.get("params", {})),
-                                   ("expected false-positive rate", t.get("expected_false_positive_rate")),
-                                   ("calibration rows", t.get("calibration_rows"))]
+    rows: list[tuple[str, Any]] = [
+        ("threshold", t["value"]),
+        ("method", t.get("method")),
+        ("parameters", t.get("params", {})),
+        ("expected false-positive rate", t.get("expected_false_positive_rate")),
+        ("calibration rows", t.get("calibration_rows")),
+    ]
     rows += [(f"calibration {k}", v) for k, v in (t.get("stats") or {}).items()]
     out = _kv(rows)
     if ctx.scores is None:
@@ -271,7 +301,6 @@ def _threshold_section(ctx: ReportContext) -> str | None:
     return f'<div class="cols"><div>{out}</div><div>{fig_html}</div></div>'
 
 
-
 def _detection_section(ctx: ReportContext) -> str | None:
     if ctx.y is None or ctx.scores is None or ctx.y.min() == ctx.y.max():
         return None
@@ -281,15 +310,29 @@ def _detection_section(ctx: ReportContext) -> str | None:
 
     r = evaluate_scores(ctx.scores, ctx.y, float(ctx.model.threshold))
     c = r["confusion"]
-    ctx.headline.update({"ROC-AUC": f"{r['roc_auc']:.3f}", "recall at threshold": f"{r['recall']:.1%}",
-                         "false-positive rate": f"{r['false_positive_rate']:.1%}"})
-    out = _kv([("rows", f"{r['rows']} ({r['anomalies']} anomalies, {r['anomaly_share']:.1%})"),
-               ("ROC-AUC", r["roc_auc"]), ("average precision", r["average_precision"]),
-               ("precision at threshold", r["precision"]), ("recall at threshold", r["recall"]),
-               ("F1 at threshold", r["f1"]), ("false-positive rate", r["false_positive_rate"])])
+    ctx.headline.update(
+        {
+            "ROC-AUC": f"{r['roc_auc']:.3f}",
+            "recall at threshold": f"{r['recall']:.1%}",
+            "false-positive rate": f"{r['false_positive_rate']:.1%}",
+        }
+    )
+    out = _kv(
+        [
+            ("rows", f"{r['rows']} ({r['anomalies']} anomalies, {r['anomaly_share']:.1%})"),
+            ("ROC-AUC", r["roc_auc"]),
+            ("average precision", r["average_precision"]),
+            ("precision at threshold", r["precision"]),
+            ("recall at threshold", r["recall"]),
+            ("F1 at threshold", r["f1"]),
+            ("false-positive rate", r["false_positive_rate"]),
+        ]
+    )
     out += "<h3>Confusion counts at the threshold</h3>" + _table(
         ["", "flagged (score > threshold)", "not flagged"],
-        [["anomaly (label 1)", c["tp"], c["fn"]], ["normal (label 0)", c["fp"], c["tn"]]], "grid confusion")
+        [["anomaly (label 1)", c["tp"], c["fn"]], ["normal (label 0)", c["fp"], c["tn"]]],
+        "grid confusion",
+    )
     plt = _plt()
     s, y = ctx.scores.astype(np.float64), ctx.y
     fpr, tpr, _ = roc_curve(y, s)
@@ -393,9 +436,13 @@ def _reconstruction_section(ctx: ReportContext) -> str | None:
             if r == 0:
                 lab = "" if ctx.y is None else ("anomaly " if ctx.y[idx[c]] == 1 else "normal ")
                 ax.set_title(f"{lab}{s[c]:.2f}", fontsize=7)
-    return _figure(ctx, "reconstructions", fig, "originals (top, titled with label and score) and their "
-                   "reconstructions" + (", then noisy inputs and the model's denoised output" if len(panels) > 2
-                                        else ""))
+    return _figure(
+        ctx,
+        "reconstructions",
+        fig,
+        "originals (top, titled with label and score) and their "
+        "reconstructions" + (", then noisy inputs and the model's denoised output" if len(panels) > 2 else ""),
+    )
 
 
 def _feature_label(j: int, names: list[str] | None, shape: tuple[int, ...], image: tuple[int, ...] | None) -> str:
@@ -417,12 +464,16 @@ def _anomalies_section(ctx: ReportContext) -> str | None:
     shape = tuple(ctx.manifest["input"]["shape"])
     rows = []
     for i, row in enumerate(top):
-        feats = "; ".join(f"{_feature_label(int(j), names, shape, ctx.image_shape)} ({sh:.0%})"
-                          for j, sh in zip(ex.indices[i], ex.shares[i]))
+        feats = "; ".join(
+            f"{_feature_label(int(j), names, shape, ctx.image_shape)} ({sh:.0%})"
+            for j, sh in zip(ex.indices[i], ex.shares[i])
+        )
         label = "" if ctx.y is None else ("anomaly" if ctx.y[row] == 1 else "normal")
         rows.append([int(row), f"{ctx.scores[row]:.4g}", label, feats])
-    out = _p(f"The {len(top)} highest-scoring rows and the three features with the largest share of each row's "
-             "error (aeruntime Model.explain, scaled space).")
+    out = _p(
+        f"The {len(top)} highest-scoring rows and the three features with the largest share of each row's "
+        "error (aeruntime Model.explain, scaled space)."
+    )
     out += _table(["row", "score", "label", "top features (share of the row's error)"], rows)
     if ctx.image_shape is None:
         return out
@@ -432,9 +483,13 @@ def _anomalies_section(ctx: ReportContext) -> str | None:
     fig, axes = plt.subplots(3, len(top), figsize=(1.1 * len(top), 3.6), squeeze=False)
     vmin, vmax = float(ctx.X.min()), float(ctx.X.max())
     for c in range(len(top)):
-        for r, (img, kw) in enumerate(((ctx.X[top[c]], {"cmap": "gray_r", "vmin": vmin, "vmax": vmax}),
-                                       (rec[c], {"cmap": "gray_r", "vmin": vmin, "vmax": vmax}),
-                                       (errs[c], {"cmap": "magma"}))):
+        for r, (img, kw) in enumerate(
+            (
+                (ctx.X[top[c]], {"cmap": "gray_r", "vmin": vmin, "vmax": vmax}),
+                (rec[c], {"cmap": "gray_r", "vmin": vmin, "vmax": vmax}),
+                (errs[c], {"cmap": "magma"}),
+            )
+        ):
             a = _show(img, ctx.image_shape)
             axes[r][c].imshow(a if a.ndim == 2 else a.mean(axis=2), **kw)
             axes[r][c].set_xticks([])
@@ -456,13 +511,24 @@ def _pca_section(ctx: ReportContext) -> str | None:
         return _p("Too few held-out normal rows to compare with PCA.", "note")
     r = compare_pca(ctx.model, sp.train, test)
     ctx.headline["AE / PCA error"] = f"{r['mse_ratio_ae_to_pca']:.2f}"
-    rows = [[name if name == "autoencoder" else f"PCA, {r['pca_components']} components", r[name]["mse_raw"],
-             r[name]["mse_scaled"], r[name]["explained_variance"]] for name in ("autoencoder", "pca")]
-    return (_p(f"Reconstruction of {r['test_rows']} held-out normal rows at code size {r['code_size']}: the "
-               f"autoencoder against PCA fitted on {r['train_rows']} training rows in the bundle's scaled space. "
-               f"{sp.how}.")
-            + _table(["method", "MSE (raw units)", "MSE (scaled)", "explained variance (scaled)"], rows)
-            + _p(f"AE / PCA scaled MSE = {r['mse_ratio_ae_to_pca']:.3f}: the {r['winner']} reconstructs better."))
+    rows = [
+        [
+            name if name == "autoencoder" else f"PCA, {r['pca_components']} components",
+            r[name]["mse_raw"],
+            r[name]["mse_scaled"],
+            r[name]["explained_variance"],
+        ]
+        for name in ("autoencoder", "pca")
+    ]
+    return (
+        _p(
+            f"Reconstruction of {r['test_rows']} held-out normal rows at code size {r['code_size']}: the "
+            f"autoencoder against PCA fitted on {r['train_rows']} training rows in the bundle's scaled space. "
+            f"{sp.how}."
+        )
+        + _table(["method", "MSE (raw units)", "MSE (scaled)", "explained variance (scaled)"], rows)
+        + _p(f"AE / PCA scaled MSE = {r['mse_ratio_ae_to_pca']:.3f}: the {r['winner']} reconstructs better.")
+    )
 
 
 def _variant_section(ctx: ReportContext) -> str | None:
@@ -476,17 +542,35 @@ def _variant_section(ctx: ReportContext) -> str | None:
 
         report = verify_variant(ctx.bundle, parent=ctx.parent, X=ctx.X, y=ctx.y, data_source=ctx.data)
         where = f"re-measured on the DATA rows against {ctx.parent}"
-    out = _kv([("variant kind", v.get("kind")), ("description", v.get("description")), ("tool", v.get("tool")),
-               ("parent bundle id", v.get("parent_bundle_id")), ("parent path", v.get("parent_path"))])
+    out = _kv(
+        [
+            ("variant kind", v.get("kind")),
+            ("description", v.get("description")),
+            ("tool", v.get("tool")),
+            ("parent bundle id", v.get("parent_bundle_id")),
+            ("parent path", v.get("parent_path")),
+        ]
+    )
     if "checks" not in report:
         return out + _p("The manifest holds no decision-level report.", "note")
     rows = [[c["check"], c["value"], c["limit"], "ok" if c["ok"] else "FAIL"] for c in report["checks"]]
-    out += _p(f"Decision-level parity against the parent, {where}: "
-              f"{'ok' if report.get('ok') else 'FAIL'} on {report['metrics']['rows']} rows.")
+    out += _p(
+        f"Decision-level parity against the parent, {where}: "
+        f"{'ok' if report.get('ok') else 'FAIL'} on {report['metrics']['rows']} rows."
+    )
     out += _table(["check", "value", "limit", "result"], rows)
-    extra = [(k, report["metrics"][k]) for k in ("score_rel_err_max", "label_agreement_at_parent_threshold",
-                                                 "flagged_parent", "flagged_variant", "roc_auc_parent",
-                                                 "roc_auc_variant") if k in report["metrics"]]
+    extra = [
+        (k, report["metrics"][k])
+        for k in (
+            "score_rel_err_max",
+            "label_agreement_at_parent_threshold",
+            "flagged_parent",
+            "flagged_variant",
+            "roc_auc_parent",
+            "roc_auc_variant",
+        )
+        if k in report["metrics"]
+    ]
     return out + _kv(extra)
 
 
@@ -539,22 +623,29 @@ def build_report(ctx: ReportContext) -> str:
         toc.append(f'<a href="#{_e(sec.key)}">{_e(sec.title)}</a>')
         parts.append(f'<section id="{_e(sec.key)}"><h2>{_e(sec.title)}</h2>{body}</section>')
     if ctx.data is None:
-        intro = _p("No DATA was given: this report shows what the manifest records. Sections that need rows "
-                   "(score distribution, detection, latent space, reconstructions, anomalies, PCA) are left out; "
-                   "run `aeexport report BUNDLE DATA --out report.html` to add them.", "note")
+        intro = _p(
+            "No DATA was given: this report shows what the manifest records. Sections that need rows "
+            "(score distribution, detection, latent space, reconstructions, anomalies, PCA) are left out; "
+            "run `aeexport report BUNDLE DATA --out report.html` to add them.",
+            "note",
+        )
     else:
-        intro = _p(f"DATA {ctx.data!r}; rows: {ctx.rows_from}. Scores from aeruntime (the deployed ONNX graphs); "
-                   "higher = more anomalous, flagged when score > threshold.")
+        intro = _p(
+            f"DATA {ctx.data!r}; rows: {ctx.rows_from}. Scores from aeruntime (the deployed ONNX graphs); "
+            "higher = more anomalous, flagged when score > threshold."
+        )
     if ctx.skipped:
         intro += _p("Left out: " + "; ".join(f"{t} (needs {w})" for t, w in ctx.skipped) + ".", "note")
     created = ctx.manifest.get("created", "")
     tiles = "".join(f"<div><b>{_e(v)}</b><span>{_e(k)}</span></div>" for k, v in ctx.headline.items())
     intro = f'<div class="headline">{tiles}</div>' + intro
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(_title(ctx))}</title>"
-            f"<style>{_CSS}</style></head><body><header><h1>{_e(_title(ctx))}</h1>"
-            f"<p>bundle {_e(ctx.bundle)} · id {_e(ctx.manifest.get('bundle_id', ''))} · created {_e(created)}</p>"
-            f"</header><main><nav>{''.join(toc)}</nav>{intro}{''.join(parts)}</main></body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(_title(ctx))}</title>'
+        f"<style>{_CSS}</style></head><body><header><h1>{_e(_title(ctx))}</h1>"
+        f"<p>bundle {_e(ctx.bundle)} · id {_e(ctx.manifest.get('bundle_id', ''))} · created {_e(created)}</p>"
+        f"</header><main><nav>{''.join(toc)}</nav>{intro}{''.join(parts)}</main></body></html>\n"
+    )
 
 
 def _load_rows(ctx: ReportContext, data: str, label_column: str | None, anomaly_class: int | None) -> None:
@@ -577,9 +668,16 @@ def _load_rows(ctx: ReportContext, data: str, label_column: str | None, anomaly_
     ctx.scores = ctx.model.score(ctx.X)
 
 
-def write_report(bundle: str | Path, out: str | Path, data: str | None = None, *, label_column: str | None = None,
-                 anomaly_class: int | None = None, parent: str | Path | None = None,
-                 providers: Any = "cpu") -> dict[str, Any]:
+def write_report(
+    bundle: str | Path,
+    out: str | Path,
+    data: str | None = None,
+    *,
+    label_column: str | None = None,
+    anomaly_class: int | None = None,
+    parent: str | Path | None = None,
+    providers: Any = "cpu",
+) -> dict[str, Any]:
     """Write the HTML report of ``bundle`` (measured on ``data`` when given) to ``out`` atomically.
 
     Parameters
@@ -606,8 +704,9 @@ def write_report(bundle: str | Path, out: str | Path, data: str | None = None, *
     _plt()
     model = aeruntime.load(bundle, providers=providers)
     manifest = model.manifest
-    ctx = ReportContext(bundle=Path(bundle), model=model, manifest=manifest, data=data,
-                        image_shape=image_shape_of(manifest))
+    ctx = ReportContext(
+        bundle=Path(bundle), model=model, manifest=manifest, data=data, image_shape=image_shape_of(manifest)
+    )
     if manifest.get("variant"):
         p = Path(parent) if parent else Path(bundle) / manifest["variant"].get("parent_path", "")
         ctx.parent = p if (p / "manifest.json").is_file() else None
@@ -616,29 +715,44 @@ def write_report(bundle: str | Path, out: str | Path, data: str | None = None, *
     page = build_report(ctx)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, page.encode("utf-8"))
-    return {"out": str(out), "bytes": len(page.encode("utf-8")),
-            "sections": [s.key for s in SECTIONS if s.title not in {t for t, _ in ctx.skipped}],
-            "figures": list(ctx.figures), "skipped": [{"section": t, "needs": w} for t, w in ctx.skipped]}
-
+    return {
+        "out": str(out),
+        "bytes": len(page.encode("utf-8")),
+        "sections": [s.key for s in SECTIONS if s.title not in {t for t, _ in ctx.skipped}],
+        "figures": list(ctx.figures),
+        "skipped": [{"section": t, "needs": w} for t, w in ctx.skipped],
+    }
 
 
 def _cli() -> Any:
     """The ``aeexport report`` click command (registered in :mod:`aeexport.cli`)."""
     import click
 
+    from .options import label_options
+
     @click.command("report")
     @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
     @click.argument("data", required=False, default=None)
     @click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
-    @click.option("--label-column", default=None, help="CSV DATA: label column (1 = anomaly).")
-    @click.option("--anomaly-class", type=int, default=None,
-                  help="DATA labels with classes: the class treated as anomalies (digits: the bundle's).")
-    @click.option("--parent", type=click.Path(file_okay=False, exists=True), default=None,
-                  help="Variant bundles: the fp32 parent (default: the path recorded in the manifest).")
+    @label_options("DATA")
+    @click.option(
+        "--parent",
+        type=click.Path(file_okay=False, exists=True),
+        default=None,
+        help="Variant bundles: the fp32 parent (default: the path recorded in the manifest).",
+    )
     @click.option("--providers", default="cpu", show_default=True, help="aeruntime providers: cpu, cuda or auto.")
     @click.option("--json", "as_json", is_flag=True, help="Print what was written (sections, figures) as JSON.")
-    def report(bundle: str, data: str | None, out: str, label_column: str | None, anomaly_class: int | None,
-               parent: str | None, providers: str, as_json: bool) -> None:
+    def report(
+        bundle: str,
+        data: str | None,
+        out: str,
+        label_column: str | None,
+        anomaly_class: int | None,
+        parent: str | None,
+        providers: str,
+        as_json: bool,
+    ) -> None:
         """Write a self-contained HTML report (model card) of BUNDLE, measured on DATA when given.
 
         DATA: 'digits' or a .npy/.npz/.csv file (labels: npz 'y' or --label-column, 1 = anomaly).
@@ -646,13 +760,22 @@ def _cli() -> Any:
         """
         from aeruntime.clibase import echo_json
 
-        r = write_report(bundle, out, data, label_column=label_column, anomaly_class=anomaly_class,
-                         parent=parent, providers=providers)
+        r = write_report(
+            bundle,
+            out,
+            data,
+            label_column=label_column,
+            anomaly_class=anomaly_class,
+            parent=parent,
+            providers=providers,
+        )
         if as_json:
             echo_json(r)
             return
-        click.echo(f"wrote {r['out']} ({r['bytes'] / 1024:.0f} KiB): {len(r['sections'])} sections, "
-                   f"{len(r['figures'])} figures")
+        click.echo(
+            f"wrote {r['out']} ({r['bytes'] / 1024:.0f} KiB): {len(r['sections'])} sections, "
+            f"{len(r['figures'])} figures"
+        )
         for s in r["skipped"]:
             click.echo(f"left out   {s['section']} (needs {s['needs']})")
 

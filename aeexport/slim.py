@@ -20,8 +20,9 @@ from aeruntime.format import TEST_DATA_DIR, WEIGHTS_NAME, copy_bundle
 __all__ = ["slim_bundle"]
 
 
-def slim_bundle(bundle: str | os.PathLike[str], out: str | os.PathLike[str], *,
-                keep_golden: bool = False) -> dict[str, Any]:
+def slim_bundle(
+    bundle: str | os.PathLike[str], out: str | os.PathLike[str], *, keep_golden: bool = False
+) -> dict[str, Any]:
     """Write the runtime-only copy of ``bundle`` to ``out`` (atomically); return its manifest.
 
     Parameters

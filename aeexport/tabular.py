@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from aeruntime.errors import InvalidInputError
 
 from .train import TrainConfig, TrainResult, train_model

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from aeruntime.errors import InvalidInputError
 
 from .config import SCALERS, TrainConfig

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import onnx
 import onnxruntime as ort
+
 from aeruntime.errors import BundleError, InvalidInputError
 from aeruntime.format import (
     GOLDEN_BATCHES,
@@ -88,7 +89,7 @@ class _Reader:
     """CalibrationDataReader over fixed feeds, in batches of 128 rows."""
 
     def __init__(self, feeds: dict[str, np.ndarray]) -> None:
-        (name, arr), = feeds.items()
+        ((name, arr),) = feeds.items()
         self._it = iter([{name: arr[i : i + 128]} for i in range(0, len(arr), 128)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
@@ -102,14 +103,22 @@ def _quantize_static(proto: onnx.ModelProto, role: str, feeds: dict[str, np.ndar
     onnx.save(proto, src)
     with quiet():
         quantize_static(
-            src, dst, _Reader(feeds), quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
+            src,
+            dst,
+            _Reader(feeds),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
             op_types_to_quantize=["MatMul", "Gemm", "Conv", "ConvTranspose"],
             calibrate_method=CalibrationMethod.MinMax,
             # Keep Gemm/MatMul outputs in float: quantizing the final reconstruction to 8 bits
             # doubled the score error on digits (median rel. error 0.18 -> 0.09).
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True,
-                           "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"]},
+            extra_options={
+                "ActivationSymmetric": False,
+                "WeightSymmetric": True,
+                "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"],
+            },
         )
     return onnx.load(dst)
 
@@ -126,25 +135,45 @@ def _identity(proto: onnx.ModelProto, role: str, feeds: dict[str, np.ndarray], t
 
 
 #: both int8 kinds are held to the same decision-level tolerance
-_INT8_TOLERANCE = DecisionTolerance(spearman_min=0.99, label_agreement_min=0.97, median_rel_err_max=0.15,
-                                    roc_auc_drop_max=0.02)
+_INT8_TOLERANCE = DecisionTolerance(
+    spearman_min=0.99, label_agreement_min=0.97, median_rel_err_max=0.15, roc_auc_drop_max=0.02
+)
 
 #: variant kind -> spec. Tolerances: see docs/variants.md for the reasoning.
 VARIANTS: dict[str, VariantSpec] = {
     "int8-dynamic": VariantSpec(
-        "int8-dynamic", "int8 weights, activations quantized per call (onnxruntime quantize_dynamic)",
-        _INT8_TOLERANCE, Tolerance(atol=1e-4, rtol=1e-2), _quantize_dynamic),
+        "int8-dynamic",
+        "int8 weights, activations quantized per call (onnxruntime quantize_dynamic)",
+        _INT8_TOLERANCE,
+        Tolerance(atol=1e-4, rtol=1e-2),
+        _quantize_dynamic,
+    ),
     "int8-static": VariantSpec(
-        "int8-static", "int8 QDQ weights and activations, ranges calibrated on rows (onnxruntime quantize_static)",
-        _INT8_TOLERANCE, Tolerance(atol=1e-4, rtol=1e-2), _quantize_static),
+        "int8-static",
+        "int8 QDQ weights and activations, ranges calibrated on rows (onnxruntime quantize_static)",
+        _INT8_TOLERANCE,
+        Tolerance(atol=1e-4, rtol=1e-2),
+        _quantize_static,
+    ),
     "fp16": VariantSpec(
-        "fp16", "float16 weights and arithmetic, float32 inputs/outputs (onnxconverter-common)",
-        DecisionTolerance(spearman_min=0.999, label_agreement_min=0.99, median_rel_err_max=0.01, roc_auc_drop_max=0.005),
-        Tolerance(atol=1e-3, rtol=1e-2), _fp16),
+        "fp16",
+        "float16 weights and arithmetic, float32 inputs/outputs (onnxconverter-common)",
+        DecisionTolerance(
+            spearman_min=0.999, label_agreement_min=0.99, median_rel_err_max=0.01, roc_auc_drop_max=0.005
+        ),
+        Tolerance(atol=1e-3, rtol=1e-2),
+        _fp16,
+    ),
     "ort": VariantSpec(
-        "ort", "fp32 graph in onnxruntime's ORT format for minimal/mobile builds, with required_operators.config",
-        DecisionTolerance(spearman_min=0.9999, label_agreement_min=0.999, median_rel_err_max=1e-4, roc_auc_drop_max=1e-4),
-        Tolerance(atol=1e-5, rtol=1e-4), _identity, suffix=".ort"),
+        "ort",
+        "fp32 graph in onnxruntime's ORT format for minimal/mobile builds, with required_operators.config",
+        DecisionTolerance(
+            spearman_min=0.9999, label_agreement_min=0.999, median_rel_err_max=1e-4, roc_auc_drop_max=1e-4
+        ),
+        Tolerance(atol=1e-5, rtol=1e-4),
+        _identity,
+        suffix=".ort",
+    ),
 }
 
 REQUIRED_OPERATORS = "required_operators.config"
@@ -156,13 +185,18 @@ def default_out(bundle: str | Path, kind: str) -> Path:
     return p.with_name(f"{p.resolve().name}-{kind}") if p.name in ("", ".") else p.with_name(f"{p.name}-{kind}")
 
 
-def evaluation_rows(manifest: dict[str, Any], X: np.ndarray | None, source: str | None,
-                    n: int = SYNTHETIC_ROWS, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+def evaluation_rows(
+    manifest: dict[str, Any], X: np.ndarray | None, source: str | None, n: int = SYNTHETIC_ROWS, seed: int = 0
+) -> tuple[np.ndarray, dict[str, Any]]:
     """``X`` as float32 (n_rows, *input_shape) with a description, or synthetic rows."""
     shape = tuple(manifest["input"]["shape"])
     if X is None:
-        return synthetic_rows(manifest, n, seed=seed), {"source": "synthetic", "rows": n, "seed": seed,
-                                                        "how": "mean + scale * N(0, 1) from manifest['scaler']"}
+        return synthetic_rows(manifest, n, seed=seed), {
+            "source": "synthetic",
+            "rows": n,
+            "seed": seed,
+            "how": "mean + scale * N(0, 1) from manifest['scaler']",
+        }
     X = np.asarray(X, dtype=np.float32)
     if X.ndim == 2 and X.shape[1:] != shape and X.shape[1] == int(np.prod(shape)):
         X = X.reshape(-1, *shape)
@@ -216,27 +250,43 @@ _PER_GRAPH = ("format_version", "bundle_id", "role", "graph_sha256", "partners",
 
 def _graph_metadata(data: dict[str, bytes]) -> dict[str, dict[str, str]]:
     """The aeexport.* metadata (prefix removed) of checked graph bytes, by role."""
-    return {role: {k[len(META_PREFIX):]: v for k, v in scan_model(b).metadata.items() if k.startswith(META_PREFIX)}
-            for role, b in data.items()}
+    return {
+        role: {k[len(META_PREFIX) :]: v for k, v in scan_model(b).metadata.items() if k.startswith(META_PREFIX)}
+        for role, b in data.items()
+    }
 
 
-def _variant_info(kind: str, spec: VariantSpec, pm: dict[str, Any], parent: Path, out: Path,
-                  data: dict[str, Any], calib_rows: int, real_rows: bool) -> dict[str, Any]:
+def _variant_info(
+    kind: str,
+    spec: VariantSpec,
+    pm: dict[str, Any],
+    parent: Path,
+    out: Path,
+    data: dict[str, Any],
+    calib_rows: int,
+    real_rows: bool,
+) -> dict[str, Any]:
     info: dict[str, Any] = {
         "kind": kind,
         "description": spec.description,
         "parent_bundle_id": pm["bundle_id"],
         "parent_path": Path(os.path.relpath(parent.resolve(), out.resolve())).as_posix(),
-        "tool": {"int8-dynamic": "onnxruntime.quantization.quantize_dynamic",
-                 "int8-static": "onnxruntime.quantization.quantize_static (QDQ, MinMax, per-channel weights)",
-                 "fp16": "onnxconverter_common.float16.convert_float_to_float16(keep_io_types=True)",
-                 "ort": "onnxruntime ORT format (optimization level all, NchwcTransformer disabled)"}[kind],
+        "tool": {
+            "int8-dynamic": "onnxruntime.quantization.quantize_dynamic",
+            "int8-static": "onnxruntime.quantization.quantize_static (QDQ, MinMax, per-channel weights)",
+            "fp16": "onnxconverter_common.float16.convert_float_to_float16(keep_io_types=True)",
+            "ort": "onnxruntime ORT format (optimization level all, NchwcTransformer disabled)",
+        }[kind],
         "evaluation_data": data,
     }
     if kind == "int8-static":
-        info["calibration"] = {**data, "rows_used": calib_rows,
-                               "note": "rows from --data" if real_rows else
-                               "no training rows in the bundle: rows drawn from the scaler statistics"}
+        info["calibration"] = {
+            **data,
+            "rows_used": calib_rows,
+            "note": "rows from --data"
+            if real_rows
+            else "no training rows in the bundle: rows drawn from the scaler statistics",
+        }
     return info
 
 
@@ -253,8 +303,14 @@ def _check_parent(parent: Path, out: Path, pm: dict[str, Any]) -> None:
         raise InvalidInputError(f"--out {str(out)!r} is the parent bundle itself; choose another directory.")
 
 
-def _build_graphs(spec: VariantSpec, pm: dict[str, Any], parent_data: dict[str, bytes],
-                  parent_meta: dict[str, dict[str, str]], calib: np.ndarray, writer: BundleWriter) -> None:
+def _build_graphs(
+    spec: VariantSpec,
+    pm: dict[str, Any],
+    parent_data: dict[str, bytes],
+    parent_meta: dict[str, dict[str, str]],
+    calib: np.ndarray,
+    writer: BundleWriter,
+) -> None:
     """Transform every parent graph with the kind's tool and add it to ``writer``."""
     graphs = pm["graphs"]
     # Feeds per role for static calibration: x for encoder/scorer, the parent's z for the decoder.
@@ -264,10 +320,16 @@ def _build_graphs(spec: VariantSpec, pm: dict[str, Any], parent_data: dict[str, 
             feeds = {info["inputs"][0]: (z_calib if role == "decoder" else calib)}
             proto = spec.build(onnx.load_from_string(parent_data[role]), role, feeds, Path(work))
             own = {k: parent_meta[role][k] for k in ("inputs", "outputs") if k in parent_meta[role]}
-            writer.add_graph(role, proto.SerializeToString(), inputs=info["inputs"], outputs=info["outputs"],
-                             file=Path(info["file"]).with_suffix(spec.suffix).name, metadata=own,
-                             convert=_to_ort_format if spec.suffix == ".ort" else None,
-                             extra={k: v for k, v in info.items() if k not in ("file", "graph_sha256")})
+            writer.add_graph(
+                role,
+                proto.SerializeToString(),
+                inputs=info["inputs"],
+                outputs=info["outputs"],
+                file=Path(info["file"]).with_suffix(spec.suffix).name,
+                metadata=own,
+                convert=_to_ort_format if spec.suffix == ".ort" else None,
+                extra={k: v for k, v in info.items() if k not in ("file", "graph_sha256")},
+            )
 
 
 def make_variant(
@@ -324,8 +386,12 @@ def make_variant(
     vgraphs = writer.graph_entries()
     info = _variant_info(kind, spec, pm, parent, out, data, len(calib), X is not None)
     common = {k: v for k, v in parent_meta["scorer"].items() if k not in _PER_GRAPH}
-    common.update({"variant": json.dumps({k: info[k] for k in ("kind", "parent_bundle_id")}),
-                   "producer": f"aeexport {__version__}"})
+    common.update(
+        {
+            "variant": json.dumps({k: info[k] for k in ("kind", "parent_bundle_id")}),
+            "producer": f"aeexport {__version__}",
+        }
+    )
 
     # 2. Scores of parent and variant (the threshold does not change any output), new threshold, report.
     parent_thr = float(pm["threshold"]["value"])
@@ -354,23 +420,28 @@ def make_variant(
         return {"parity": report}
 
     manifest = {k: v for k, v in pm.items() if k not in ("weights", "parity", "golden", "files", "omitted")}
-    manifest.update({
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "graphs": None,
-        "threshold": thr,
-        "variant": info,
-        "golden": None,
-        "files": None,
-        "producer": {**pm.get("producer", {}), "aeexport": __version__, "onnxruntime": ort.__version__},
-        "parity": None,
-    })
-    golden = {"tolerance": asdict(spec.golden),
-              "note": "expected outputs are the variant's own (onnxruntime CPU), not torch's"}
+    manifest.update(
+        {
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "graphs": None,
+            "threshold": thr,
+            "variant": info,
+            "golden": None,
+            "files": None,
+            "producer": {**pm.get("producer", {}), "aeexport": __version__, "onnxruntime": ort.__version__},
+            "parity": None,
+        }
+    )
+    golden = {
+        "tolerance": asdict(spec.golden),
+        "note": "expected outputs are the variant's own (onnxruntime CPU), not torch's",
+    }
     return writer.write(out, manifest, metadata=common, golden=golden, check=check)
 
 
-def _add_golden(writer: BundleWriter, graphs: dict[str, dict[str, Any]], final: dict[str, bytes],
-                X: np.ndarray) -> None:
+def _add_golden(
+    writer: BundleWriter, graphs: dict[str, dict[str, Any]], final: dict[str, bytes], X: np.ndarray
+) -> None:
     """Golden vectors at :data:`GOLDEN_BATCHES` from the variant's own outputs (onnxruntime CPU)."""
     for b in GOLDEN_BATCHES:
         x = np.ascontiguousarray(X[np.arange(b) % len(X)])
@@ -422,13 +493,15 @@ def verify_variant(
     variant = aeruntime.load(path, providers="cpu")
     parent_model = aeruntime.load(parent, providers="cpu")
     d = info.get("evaluation_data", {})
-    rows, data = evaluation_rows(pm, X, data_source, n=int(d.get("rows", SYNTHETIC_ROWS)) if X is None else 0,
-                                 seed=int(d.get("seed", 0)))
+    rows, data = evaluation_rows(
+        pm, X, data_source, n=int(d.get("rows", SYNTHETIC_ROWS)) if X is None else 0, seed=int(d.get("seed", 0))
+    )
     sp = np.concatenate([parent_model.score(rows[i : i + 65536]) for i in range(0, len(rows), 65536)])
     sv = np.concatenate([variant.score(rows[i : i + 65536]) for i in range(0, len(rows), 65536)])
     tol = DecisionTolerance(**vm["parity"]["tolerance"])
-    report = decision_report(sp, sv, parent_threshold=parent_model.threshold, variant_threshold=variant.threshold,
-                             tol=tol, y=y)
+    report = decision_report(
+        sp, sv, parent_threshold=parent_model.threshold, variant_threshold=variant.threshold, tol=tol, y=y
+    )
     report["data"] = data
     gt = vm.get("golden", {}).get("tolerance", {})
     report["golden"] = golden_report(path, vm["graphs"], Tolerance(**gt) if gt else Tolerance())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from aeruntime.errors import InvalidInputError
 from aeruntime.format import WEIGHTS_NAME, read_bundle, safe_path
 
@@ -19,8 +20,10 @@ from .golden import Tolerance, golden_report, graph_tolerances, synthetic_rows
 __all__ = ["SLIM_NOTE", "check_rows", "synthetic_rows", "verify_bundle"]
 
 #: what the report says when the bundle has no torch weights
-SLIM_NOTE = ("this bundle has no weights.safetensors (a slim bundle, or the weights were removed): torch parity "
-             "needs the full bundle written by `aeexport export`; only the golden vectors were checked")
+SLIM_NOTE = (
+    "this bundle has no weights.safetensors (a slim bundle, or the weights were removed): torch parity "
+    "needs the full bundle written by `aeexport export`; only the golden vectors were checked"
+)
 
 
 def check_rows(X: Any, manifest: dict[str, Any], source: str = "--data") -> np.ndarray:
@@ -61,16 +64,18 @@ def _tolerances(manifest: dict[str, Any], tol: Tolerance | None) -> tuple[Tolera
         t = golden.get("tolerance", {})
         base = Tolerance(atol=float(t.get("atol", 1e-5)), rtol=float(t.get("rtol", 1e-4)))
         if golden.get("tolerances"):
-            return base, {r: Tolerance(atol=float(v["atol"]), rtol=float(v["rtol"]))
-                          for r, v in golden["tolerances"].items()}
+            return base, {
+                r: Tolerance(atol=float(v["atol"]), rtol=float(v["rtol"])) for r, v in golden["tolerances"].items()
+            }
     else:
         base = tol
     sc = manifest["scaler"]  # an explicit tolerance, or a bundle written before per-graph tolerances
     return base, graph_tolerances(base, np.asarray(sc["mean"]), np.asarray(sc["scale"]))
 
 
-def _torch_parity(path: Path, manifest: dict[str, Any], X: np.ndarray | None, tol: Tolerance,
-                  batches: tuple[int, ...]) -> dict[str, Any]:
+def _torch_parity(
+    path: Path, manifest: dict[str, Any], X: np.ndarray | None, tol: Tolerance, batches: tuple[int, ...]
+) -> dict[str, Any]:
     from aeruntime.format import SCORES
 
     from .checkpoint import model_from_weights
@@ -78,8 +83,9 @@ def _torch_parity(path: Path, manifest: dict[str, Any], X: np.ndarray | None, to
     from .parity import parity_report
 
     weights = safe_path(path, manifest.get("weights", WEIGHTS_NAME))
-    model = model_from_weights(manifest["model"]["kind"], manifest["model"]["config"],
-                               manifest["input"]["shape"], weights)
+    model = model_from_weights(
+        manifest["model"]["kind"], manifest["model"]["config"], manifest["input"]["shape"], weights
+    )
     name = manifest.get("score", {}).get("name", "mse")
     # element-wise scores are chosen at export; kind-specific ones (neg_elbo) live in the config
     model.score_name = name if name in ELEMENT_ERRORS and name in SCORES else "mse"
@@ -128,13 +134,18 @@ def verify_bundle(
         report = _torch_parity(path, manifest, X, base, batches or PARITY_BATCHES)
         report["torch_parity"] = "checked"
     else:
-        report = {"tolerance": {"atol": base.atol, "rtol": base.rtol}, "rows": [], "torch_parity": "skipped",
-                  "note": SLIM_NOTE}
+        report = {
+            "tolerance": {"atol": base.atol, "rtol": base.rtol},
+            "rows": [],
+            "torch_parity": "skipped",
+            "note": SLIM_NOTE,
+        }
     report["rows"] += golden
     report["golden_vectors"] = len(golden)
     if not report["rows"]:
-        report["note"] = SLIM_NOTE.replace("only the golden vectors were checked",
-                                           "and it has no golden vectors: nothing to compare")
+        report["note"] = SLIM_NOTE.replace(
+            "only the golden vectors were checked", "and it has no golden vectors: nothing to compare"
+        )
     report["ok"] = all(r["ok"] for r in report["rows"])
     report["max_abs"] = max((r["max_abs"] for r in report["rows"]), default=0.0)
     report["max_rel"] = max((r["max_rel"] for r in report["rows"]), default=0.0)

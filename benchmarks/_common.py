@@ -24,10 +24,15 @@ SCRATCH = Path(tempfile.gettempdir()) / "aeexport-benchmarks"
 def add_output_args(ap: argparse.ArgumentParser) -> None:
     """``--out FILE`` and ``--record`` (write the tracked benchmarks/results/<name>.md)."""
     group = ap.add_mutually_exclusive_group()
-    group.add_argument("--out", type=Path, default=None,
-                       help=f"write the markdown result here (default: a scratch file under {SCRATCH})")
-    group.add_argument("--record", action="store_true",
-                       help="write the tracked benchmarks/results/<name>.md that the README quotes")
+    group.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"write the markdown result here (default: a scratch file under {SCRATCH})",
+    )
+    group.add_argument(
+        "--record", action="store_true", help="write the tracked benchmarks/results/<name>.md that the README quotes"
+    )
 
 
 def result_path(name: str, out: Path | None = None, record: bool = False) -> Path:
@@ -47,8 +52,10 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, load average {load:.2f} at start")
+    return (
+        f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, load average {load:.2f} at start"
+    )
 
 
 def command() -> str:
@@ -82,8 +89,20 @@ def write(name: str, title: str, body: list[str], out: Path | None = None, recor
     """Write the result (see :func:`result_path`) with the command and the machine; print it too."""
     path = result_path(name, out, record)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "\n".join([f"# {title}", "", f"command: `{command()}`  ", f"machine: {machine()}  ",
-                      f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "", *body]) + "\n"
+    text = (
+        "\n".join(
+            [
+                f"# {title}",
+                "",
+                f"command: `{command()}`  ",
+                f"machine: {machine()}  ",
+                f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+                "",
+                *body,
+            ]
+        )
+        + "\n"
+    )
     path.write_text(text, encoding="utf-8")
     print(text)
     print(f"wrote {path}", file=sys.stderr)

@@ -21,12 +21,12 @@ DEFAULT_DATASETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data
 @dataclass
 class Prepared:
     name: str
-    train: np.ndarray        # (n_train, d) normal rows the AE and PCA are fitted on
-    val: np.ndarray          # (n_val, d) normal rows: early stopping and threshold
-    test: np.ndarray         # (n_test, d) held-out normal rows the figures are measured on
-    model: object            # aeruntime.Model of the exported bundle
-    epochs: int              # epochs run
-    seconds: float           # training seconds
+    train: np.ndarray  # (n_train, d) normal rows the AE and PCA are fitted on
+    val: np.ndarray  # (n_val, d) normal rows: early stopping and threshold
+    test: np.ndarray  # (n_test, d) held-out normal rows the figures are measured on
+    model: object  # aeruntime.Model of the exported bundle
+    epochs: int  # epochs run
+    seconds: float  # training seconds
 
 
 def load(name: str, datasets: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +45,6 @@ def load(name: str, datasets: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def prepare(name: str, datasets: Path, *, latent_dim: int | None, epochs: int, seed: int, workdir: Path) -> Prepared:
     import aeruntime
-
     from aeexport.data import make_split
     from aeexport.export import export_bundle
     from aeexport.train import TrainConfig, train_model
@@ -56,10 +55,8 @@ def prepare(name: str, datasets: Path, *, latent_dim: int | None, epochs: int, s
     cfg = TrainConfig(epochs=epochs, patience=10, progress=False, seed=seed)
     # An explicit code size without widths gets no hidden layer from make_config (a near-linear AE):
     # keep one hidden layer of max(d / 2, 2k), aeexport's default shape, so every code size is nonlinear.
-    options = {} if latent_dim is None else {"latent_dim": latent_dim,
-                                             "hidden": [max(X.shape[1] // 2, 2 * latent_dim)]}
+    options = {} if latent_dim is None else {"latent_dim": latent_dim, "hidden": [max(X.shape[1] // 2, 2 * latent_dim)]}
     r = train_model(split.train, split.val, kind="dense", model_options=options, config=cfg)
     out = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=workdir)) / "bundle"
     export_bundle(r.model, out, calibration_x=split.val, training=r.summary(), dataset={"source": name})
-    return Prepared(name, split.train, split.val, test, aeruntime.load(out, providers="cpu"), len(r.history),
-                    r.seconds)
+    return Prepared(name, split.train, split.val, test, aeruntime.load(out, providers="cpu"), len(r.history), r.seconds)

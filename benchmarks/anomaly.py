@@ -88,7 +88,6 @@ def _scores(result, val: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
         EXTRA["scored_by"] = "torch"
         return ref
     import aeruntime
-
     from aeexport.export import export_bundle
     from aeexport.parity import Tolerance
 

@@ -68,26 +68,34 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])}
     bundle = str(args.bundle.resolve())
-    codes = {"aeruntime (numpy + onnxruntime)": AERUNTIME.format(bundle=bundle),
-             "torch eager (import torch + checkpoint)": TORCH.format(bundle=bundle)}
+    codes = {
+        "aeruntime (numpy + onnxruntime)": AERUNTIME.format(bundle=bundle),
+        "torch eager (import torch + checkpoint)": TORCH.format(bundle=bundle),
+    }
     for code in codes.values():  # warm the OS file cache once for both
         run(code, env)
     inside: dict[str, list[float]] = {k: [] for k in codes}
     wall: dict[str, list[float]] = {k: [] for k in codes}
     for r in range(args.repeats):
-        for k in (list(codes) if r % 2 == 0 else list(reversed(codes))):
+        for k in list(codes) if r % 2 == 0 else list(reversed(codes)):
             a, b = run(codes[k], env)
             inside[k].append(a)
             wall[k].append(b)
     med = {k: statistics.median(v) for k, v in inside.items()}
     medw = {k: statistics.median(v) for k, v in wall.items()}
     a, t = list(codes)
-    body = [f"Bundle `{args.bundle}`; median of {args.repeats} fresh processes each, alternating.", "",
-            "| path | import + load + first score (s) | whole process incl. interpreter (s) |",
-            "|---|---:|---:|"]
+    body = [
+        f"Bundle `{args.bundle}`; median of {args.repeats} fresh processes each, alternating.",
+        "",
+        "| path | import + load + first score (s) | whole process incl. interpreter (s) |",
+        "|---|---:|---:|",
+    ]
     body += [f"| {k} | {med[k]:.3f} | {medw[k]:.3f} |" for k in codes]
-    body += ["", f"aeruntime is **{med[t] / med[a]:.1f}x** faster to first score "
-                 f"({medw[t] / medw[a]:.1f}x for the whole process); target >= 5x."]
+    body += [
+        "",
+        f"aeruntime is **{med[t] / med[a]:.1f}x** faster to first score "
+        f"({medw[t] / medw[a]:.1f}x for the whole process); target >= 5x.",
+    ]
     write("cold_start", "Cold start: aeruntime vs torch", body, args.out, args.record)
     return 0
 

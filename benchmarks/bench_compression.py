@@ -51,8 +51,11 @@ def _figures(p, x_hat: np.ndarray) -> dict:
     peak = float(p.train.max() - p.train.min())
     r = test - x_hat.reshape(len(test), d)
     mse_raw = float(np.mean(r**2))
-    return {"mse_scaled": float(np.mean((r / scale.reshape(1, d)) ** 2)), "mse_raw": mse_raw,
-            "psnr": 10 * math.log10(peak**2 / max(mse_raw, 1e-300))}
+    return {
+        "mse_scaled": float(np.mean((r / scale.reshape(1, d)) ** 2)),
+        "mse_raw": mse_raw,
+        "psnr": 10 * math.log10(peak**2 / max(mse_raw, 1e-300)),
+    }
 
 
 def measure_ae(p) -> list[dict]:
@@ -67,8 +70,16 @@ def measure_ae(p) -> list[dict]:
         codec = _codec(prec, z_train, stored if prec == "int8" else None)
         x_hat = model.decode(codec(z_test).reshape(len(p.test), *model.latent_shape))
         note = ("manifest params" if stored else "fit_int8 on training codes") if prec == "int8" else ""
-        out.append({"method": "autoencoder", "precision": prec, "values": k, "bytes": k * nbytes,
-                    "note": note, **_figures(p, x_hat)})
+        out.append(
+            {
+                "method": "autoencoder",
+                "precision": prec,
+                "values": k,
+                "bytes": k * nbytes,
+                "note": note,
+                **_figures(p, x_hat),
+            }
+        )
     return out
 
 
@@ -89,8 +100,16 @@ def measure_pca(p, budgets: set[int], seed: int) -> list[dict]:
             pca = fit_pca(xs_train, budget // b, seed)
             c_train, c_test = pca.transform(xs_train).astype(np.float32), pca.transform(xs_test).astype(np.float32)
             x_hat = pca.inverse_transform(_codec(prec, c_train)(c_test)) * scale + mean
-            out.append({"method": "pca", "precision": prec, "values": int(pca.n_components_), "bytes": budget,
-                        "note": "", **_figures(p, x_hat)})
+            out.append(
+                {
+                    "method": "pca",
+                    "precision": prec,
+                    "values": int(pca.n_components_),
+                    "bytes": budget,
+                    "note": "",
+                    **_figures(p, x_hat),
+                }
+            )
     return out
 
 
@@ -98,8 +117,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="directory of the shared .npz sets")
     ap.add_argument("--names", default="digits,30_satellite", help="comma-separated dataset names")
-    ap.add_argument("--latent-dims", default="default",
-                    help="comma-separated code sizes, one AE each; 'default' = aeexport's default for the width")
+    ap.add_argument(
+        "--latent-dims",
+        default="default",
+        help="comma-separated code sizes, one AE each; 'default' = aeexport's default for the width",
+    )
     ap.add_argument("--epochs", type=int, default=200, help="upper bound (early stopping, patience 10)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "aeexport-bench" / "compression.md")
@@ -107,38 +129,55 @@ def main() -> None:
     args = ap.parse_args()
 
     body = [
-        ("Held-out normal test rows (normal rows split 60/15/25 train/val/test as `aeexport run` does, seed 0). "
-        "A small dense autoencoder (one hidden layer of max(d/2, 2k) units (aeexport's default shape), Adam, at most "
-        f"{args.epochs} epochs, early stopping with patience 10: quick, not tuned). Bytes per row count the "
-        "code only; int8 codes also need the per-dimension parameters once per stream (scale float32 + zero "
-        "point, 8 bytes per code value, in the manifest). PSNR = 10 log10(peak^2 / MSE raw), peak = range "
-        "of the training rows in raw units. PCA is fitted on the training rows in the bundle's scaled space."),
+        (
+            "Held-out normal test rows (normal rows split 60/15/25 train/val/test as `aeexport run` does, seed 0). "
+            "A small dense autoencoder (one hidden layer of max(d/2, 2k) units (aeexport's default shape), Adam, at most "
+            f"{args.epochs} epochs, early stopping with patience 10: quick, not tuned). Bytes per row count the "
+            "code only; int8 codes also need the per-dimension parameters once per stream (scale float32 + zero "
+            "point, 8 bytes per code value, in the manifest). PSNR = 10 log10(peak^2 / MSE raw), peak = range "
+            "of the training rows in raw units. PCA is fitted on the training rows in the bundle's scaled space."
+        ),
         "",
     ]
     dims = [None if v == "default" else int(v) for v in args.latent_dims.split(",")]
     with tempfile.TemporaryDirectory() as work:
         for name in args.names.split(","):
-            preps = [prepare(name, args.datasets, latent_dim=k, epochs=args.epochs, seed=args.seed,
-                             workdir=Path(work)) for k in dims]
+            preps = [
+                prepare(name, args.datasets, latent_dim=k, epochs=args.epochs, seed=args.seed, workdir=Path(work))
+                for k in dims
+            ]
             p = preps[0]  # same seeded split for every code size
             d = math.prod(p.model.input_shape)
             ae = [r for q in preps for r in measure_ae(q)]
             codes = ", ".join(f"{math.prod(q.model.latent_shape)} ({q.epochs} epochs)" for q in preps)
-            body += [(f"## {name}: {d} features ({4 * d} bytes per row at fp32); AE codes {codes}; "
-                     f"{len(p.train)} training / {len(p.test)} test rows"), "",
-                     ("| bytes / row | ratio vs fp32 row | method | precision | code values | MSE (scaled) "
-                     "| MSE (raw) | PSNR (dB) | int8 params |"),
-                     "| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+            body += [
+                (
+                    f"## {name}: {d} features ({4 * d} bytes per row at fp32); AE codes {codes}; "
+                    f"{len(p.train)} training / {len(p.test)} test rows"
+                ),
+                "",
+                (
+                    "| bytes / row | ratio vs fp32 row | method | precision | code values | MSE (scaled) "
+                    "| MSE (raw) | PSNR (dB) | int8 params |"
+                ),
+                "| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |",
+            ]
             rows = ae + measure_pca(p, {r["bytes"] for r in ae}, args.seed)
             rows.sort(key=lambda r: (-r["bytes"], r["method"], -r["psnr"]))
             for r in rows:
-                body.append(f"| {r['bytes']} | {4 * d / r['bytes']:.1f}x | {r['method']} | {r['precision']} "
-                            f"| {r['values']} | {r['mse_scaled']:.4f} | {r['mse_raw']:.4g} | {r['psnr']:.2f} "
-                            f"| {r['note']} |")
+                body.append(
+                    f"| {r['bytes']} | {4 * d / r['bytes']:.1f}x | {r['method']} | {r['precision']} "
+                    f"| {r['values']} | {r['mse_scaled']:.4f} | {r['mse_raw']:.4g} | {r['psnr']:.2f} "
+                    f"| {r['note']} |"
+                )
             body.append("")
-            print("\n".join(body[-len(rows) - 4:]), flush=True)
-    write("compression", "Compression: code bytes per row vs reconstruction error, AE vs PCA", body,
-          RESULTS / "compression.md" if args.record else args.out)
+            print("\n".join(body[-len(rows) - 4 :]), flush=True)
+    write(
+        "compression",
+        "Compression: code bytes per row vs reconstruction error, AE vs PCA",
+        body,
+        RESULTS / "compression.md" if args.record else args.out,
+    )
 
 
 if __name__ == "__main__":

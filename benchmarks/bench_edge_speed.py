@@ -51,8 +51,10 @@ def flops_per_row(scorer_path: Path) -> int:
     model = shape_inference.infer_shapes(onnx.load(scorer_path))
     g = model.graph
     inits = {i.name: numpy_helper.to_array(i).shape for i in g.initializer}
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-              for v in list(g.value_info) + list(g.output) + list(g.input)}
+    shapes = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in list(g.value_info) + list(g.output) + list(g.input)
+    }
     total = 0
     for n in g.node:
         if n.op_type in ("Gemm", "MatMul") and n.input[1] in inits:
@@ -84,10 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     from aeexport.verify import synthetic_rows
 
     peak = gemm_flops(repeats=args.repeats)
-    body = [f"onnxruntime {ort.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-            f"median of {args.repeats} repeats, runners interleaved within each repeat; "
-            f"batch-1 = mean of {args.calls} calls per repeat.", "",
-            f"Measured float32 GEMM peak (numpy 2048x2048 matmul): **{peak / 1e9:.1f} GFLOP/s**.", ""]
+    body = [
+        f"onnxruntime {ort.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"median of {args.repeats} repeats, runners interleaved within each repeat; "
+        f"batch-1 = mean of {args.calls} calls per repeat.",
+        "",
+        f"Measured float32 GEMM peak (numpy 2048x2048 matmul): **{peak / 1e9:.1f} GFLOP/s**.",
+        "",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for bundle in args.bundles:
             m = aeruntime.load(bundle, providers="cpu")
@@ -98,9 +104,12 @@ def main(argv: list[str] | None = None) -> int:
                 vm = make_variant(bundle, kind, out)
                 variants[f"aeruntime {kind}"] = aeruntime.load(out, providers="cpu")
                 variants[f"aeruntime {kind}"].report = vm["parity"]  # type: ignore[attr-defined]
-            sess = ort.InferenceSession(str(bundle / man["graphs"]["scorer"]["file"]), providers=["CPUExecutionProvider"])
-            tmodel = model_from_weights(man["model"]["kind"], man["model"]["config"], man["input"]["shape"],
-                                        bundle / man["weights"])
+            sess = ort.InferenceSession(
+                str(bundle / man["graphs"]["scorer"]["file"]), providers=["CPUExecutionProvider"]
+            )
+            tmodel = model_from_weights(
+                man["model"]["kind"], man["model"]["config"], man["input"]["shape"], bundle / man["weights"]
+            )
 
             def raw(x, sess=sess):
                 return sess.run(["score"], {"x": x})[0]
@@ -119,27 +128,38 @@ def main(argv: list[str] | None = None) -> int:
             thr = {k: len(big) / v for k, v in interleaved(runners, big, args.repeats).items()}
             fpr = flops_per_row(bundle / man["graphs"]["scorer"]["file"])
             t_ref = "torch eager (fp32)"
-            body += [f"## {bundle.name}: {man['model']['kind']} {man['input']['shape']} -> {man['latent']['shape']}, "
-                     f"{fpr:,} FLOPs/row in the scorer", "",
-                     f"| runner | batch 1 (µs/call) | speed-up vs torch | batch {args.batch:,} (rows/s) | "
-                     f"vs torch | GFLOP/s | % of GEMM peak | spearman vs fp32 | label agreement |",
-                     "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            body += [
+                f"## {bundle.name}: {man['model']['kind']} {man['input']['shape']} -> {man['latent']['shape']}, "
+                f"{fpr:,} FLOPs/row in the scorer",
+                "",
+                f"| runner | batch 1 (µs/call) | speed-up vs torch | batch {args.batch:,} (rows/s) | "
+                f"vs torch | GFLOP/s | % of GEMM peak | spearman vs fp32 | label agreement |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            ]
             for k in runners:
                 rep = getattr(variants.get(k), "report", None)
                 sp = f"{rep['metrics']['spearman']:.5f}" if rep else "1 (reference)" if k == "aeruntime fp32" else ""
                 ag = f"{rep['metrics']['label_agreement']:.4f}" if rep else ""
                 gf = thr[k] * fpr / 1e9
-                body.append(f"| {k} | {lat[k]:.1f} | {lat[t_ref] / lat[k]:.2f}x | {thr[k]:,.0f} | "
-                            f"{thr[k] / thr[t_ref]:.2f}x | {gf:.2f} | {100 * gf * 1e9 / peak:.1f}% | {sp} | {ag} |")
+                body.append(
+                    f"| {k} | {lat[k]:.1f} | {lat[t_ref] / lat[k]:.2f}x | {thr[k]:,.0f} | "
+                    f"{thr[k] / thr[t_ref]:.2f}x | {gf:.2f} | {100 * gf * 1e9 / peak:.1f}% | {sp} | {ag} |"
+                )
             body.append("")
             f32 = "aeruntime fp32"
-            body += [f"Targets (fp32): batch-1 >= 4x torch: **{lat[t_ref] / lat[f32]:.2f}x**; "
-                     f"batch-{args.batch:,} >= 2x torch: **{thr[f32] / thr[t_ref]:.2f}x**; "
-                     f">= 50% of GEMM peak: **{100 * thr[f32] * fpr / peak:.1f}%**.", ""]
+            body += [
+                f"Targets (fp32): batch-1 >= 4x torch: **{lat[t_ref] / lat[f32]:.2f}x**; "
+                f"batch-{args.batch:,} >= 2x torch: **{thr[f32] / thr[t_ref]:.2f}x**; "
+                f">= 50% of GEMM peak: **{100 * thr[f32] * fpr / peak:.1f}%**.",
+                "",
+            ]
             slower = [k for k in variants if k != f32 and thr[k] < thr[f32]]
             if slower:
-                body.append("Variants that do not pay off in throughput here (slower than fp32): " + ", ".join(
-                    f"{k} ({thr[k] / thr[f32]:.2f}x)" for k in slower) + ".")
+                body.append(
+                    "Variants that do not pay off in throughput here (slower than fp32): "
+                    + ", ".join(f"{k} ({thr[k] / thr[f32]:.2f}x)" for k in slower)
+                    + "."
+                )
                 body.append("")
     write("edge_speed", "Edge variants: latency and throughput side by side", body, args.out, args.record)
     return 0

@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -87,8 +86,10 @@ def fresh_venv() -> tuple[int, float, str]:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(d)], check=True)
         site = next((d / "lib").glob("python*/site-packages"))
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(site),
-                        f"{ROOT / 'runtime'}[cpu]"], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--target", str(site), f"{ROOT / 'runtime'}[cpu]"],
+            check=True,
+        )
         seconds = time.perf_counter() - t0
         pkgs = sorted(p.name for p in site.iterdir() if p.name.endswith(".dist-info"))
         return du(site), seconds, ", ".join(re.sub(r"\.dist-info$", "", p) for p in pkgs)
@@ -104,13 +105,19 @@ def main(argv: list[str] | None = None) -> int:
     body = []
     if not args.no_fresh_venv:
         size, secs, pkgs = fresh_venv()
-        body += [f"Fresh venv, `pip install --target <venv site-packages> ./runtime[cpu]` ({secs:.0f} s): "
-                 f"**{mb(size)}** (du of site-packages). Installed: {pkgs}.", ""]
-    paths = {"aeruntime[cpu]": ["numpy", "click", "onnxruntime"],
-             "torch path": ["torch", "numpy", "safetensors"]}
+        body += [
+            f"Fresh venv, `pip install --target <venv site-packages> ./runtime[cpu]` ({secs:.0f} s): "
+            f"**{mb(size)}** (du of site-packages). Installed: {pkgs}.",
+            "",
+        ]
+    paths = {"aeruntime[cpu]": ["numpy", "click", "onnxruntime"], "torch path": ["torch", "numpy", "safetensors"]}
     sizes = {}
-    body += ["Dependency closures measured in the current environment (sum of installed file sizes):", "",
-             "| path | distributions | size |", "|---|---:|---:|"]
+    body += [
+        "Dependency closures measured in the current environment (sum of installed file sizes):",
+        "",
+        "| path | distributions | size |",
+        "|---|---:|---:|",
+    ]
     detail = []
     for label, roots in paths.items():
         names = closure(roots)
@@ -121,13 +128,18 @@ def main(argv: list[str] | None = None) -> int:
         detail.append(f"- {label}: " + ", ".join(f"{n} {mb(s)}" for n, s in top))
     nvidia = sum(dist_size(n) for n in closure(["torch"]) if n.startswith("nvidia") or n == "triton")
     torch_only = dist_size("torch")
-    body += ["", *detail, "",
-             f"torch here is {metadata.version('torch')}: the `torch` distribution alone is {mb(torch_only)}, "
-             f"its CUDA wheels (nvidia-*, triton) {mb(nvidia)}. Without those the torch path is still "
-             f"{mb(sizes['torch path'] - nvidia)}; this torch distribution itself carries CUDA kernels, so a "
-             "CPU-only torch wheel would be smaller than that (not installed here, not measured).", "",
-             f"The torch path is **{sizes['torch path'] / sizes['aeruntime[cpu]']:.1f}x** larger "
-             f"({(sizes['torch path'] - nvidia) / sizes['aeruntime[cpu]']:.1f}x without the CUDA wheels)."]
+    body += [
+        "",
+        *detail,
+        "",
+        f"torch here is {metadata.version('torch')}: the `torch` distribution alone is {mb(torch_only)}, "
+        f"its CUDA wheels (nvidia-*, triton) {mb(nvidia)}. Without those the torch path is still "
+        f"{mb(sizes['torch path'] - nvidia)}; this torch distribution itself carries CUDA kernels, so a "
+        "CPU-only torch wheel would be smaller than that (not installed here, not measured).",
+        "",
+        f"The torch path is **{sizes['torch path'] / sizes['aeruntime[cpu]']:.1f}x** larger "
+        f"({(sizes['torch path'] - nvidia) / sizes['aeruntime[cpu]']:.1f}x without the CUDA wheels).",
+    ]
     write("footprint", "Installed footprint: aeruntime[cpu] vs torch", body, args.out, args.record)
     return 0
 

@@ -25,8 +25,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="directory of the shared .npz sets")
     ap.add_argument("--names", default=",".join(DATASETS), help="comma-separated dataset names")
-    ap.add_argument("--latent-dims", default="default",
-                    help="comma-separated code sizes, 'default' = aeexport's default for the width")
+    ap.add_argument(
+        "--latent-dims",
+        default="default",
+        help="comma-separated code sizes, 'default' = aeexport's default for the width",
+    )
     ap.add_argument("--epochs", type=int, default=60, help="upper bound (early stopping, patience 10)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "aeexport-bench" / "pca.md")
@@ -36,28 +39,36 @@ def main() -> None:
     from aeexport.compare import compare_pca
 
     dims = [None if d == "default" else int(d) for d in args.latent_dims.split(",")]
-    rows = [("| dataset | features | train / test rows | code k | epochs | AE MSE (scaled) | PCA MSE (scaled) "
-            "| AE / PCA | AE expl. var | PCA expl. var | AE MSE (raw) | PCA MSE (raw) |"),
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [
+        (
+            "| dataset | features | train / test rows | code k | epochs | AE MSE (scaled) | PCA MSE (scaled) "
+            "| AE / PCA | AE expl. var | PCA expl. var | AE MSE (raw) | PCA MSE (raw) |"
+        ),
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     with tempfile.TemporaryDirectory() as work:
         for name in args.names.split(","):
             for k in dims:
                 p = prepare(name, args.datasets, latent_dim=k, epochs=args.epochs, seed=args.seed, workdir=Path(work))
                 r = compare_pca(p.model, p.train, p.test, seed=args.seed)
                 ae, pc = r["autoencoder"], r["pca"]
-                rows.append(f"| {name} | {r['n_features']} | {r['train_rows']} / {r['test_rows']} | {r['code_size']} "
-                            f"| {p.epochs} | {ae['mse_scaled']:.4f} | {pc['mse_scaled']:.4f} "
-                            f"| {r['mse_ratio_ae_to_pca']:.3f} | {ae['explained_variance']:.3f} "
-                            f"| {pc['explained_variance']:.3f} | {ae['mse_raw']:.4g} | {pc['mse_raw']:.4g} |")
+                rows.append(
+                    f"| {name} | {r['n_features']} | {r['train_rows']} / {r['test_rows']} | {r['code_size']} "
+                    f"| {p.epochs} | {ae['mse_scaled']:.4f} | {pc['mse_scaled']:.4f} "
+                    f"| {r['mse_ratio_ae_to_pca']:.3f} | {ae['explained_variance']:.3f} "
+                    f"| {pc['explained_variance']:.3f} | {ae['mse_raw']:.4g} | {pc['mse_raw']:.4g} |"
+                )
                 print(rows[-1], flush=True)
     body = [
-        ("A small dense autoencoder (one hidden layer of max(d/2, 2k) units, aeexport's default shape, Adam, at most "
-        f"{args.epochs} epochs with early stopping, patience 10: quick, not tuned) against PCA with as many "
-        "components as the code, both fitted on the same normal training rows (PCA in the bundle's standard-"
-        "scaled space) and measured on held-out normal test rows (split as `aeexport run` does: normal rows "
-        "60/15/25 train/val/test, seed 0). MSE (scaled) is the mean squared error in the scaled space (the "
-        "`mse` anomaly score); explained variance = 1 - SSE/SST there, SST about the training mean. "
-        "AE / PCA < 1: the autoencoder reconstructs better."),
+        (
+            "A small dense autoencoder (one hidden layer of max(d/2, 2k) units, aeexport's default shape, Adam, at most "
+            f"{args.epochs} epochs with early stopping, patience 10: quick, not tuned) against PCA with as many "
+            "components as the code, both fitted on the same normal training rows (PCA in the bundle's standard-"
+            "scaled space) and measured on held-out normal test rows (split as `aeexport run` does: normal rows "
+            "60/15/25 train/val/test, seed 0). MSE (scaled) is the mean squared error in the scaled space (the "
+            "`mse` anomaly score); explained variance = 1 - SSE/SST there, SST about the training mean. "
+            "AE / PCA < 1: the autoencoder reconstructs better."
+        ),
         "",
         *rows,
     ]

@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         opts.intra_op_num_threads = args.threads
     sess = ort.InferenceSession(str(args.bundle / "scorer.onnx"), opts, providers=["CPUExecutionProvider"])
-    tmodel = model_from_weights(m["model"]["kind"], m["model"]["config"], m["input"]["shape"],
-                                args.bundle / m["weights"])
+    tmodel = model_from_weights(
+        m["model"]["kind"], m["model"]["config"], m["input"]["shape"], args.bundle / m["weights"]
+    )
 
     def raw(x):
         return sess.run(["score"], {"x": x})[0]

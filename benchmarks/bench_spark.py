@@ -80,8 +80,9 @@ def _donors_bundle(X: np.ndarray, y: np.ndarray, out: Path) -> Path:
     normal = X[y == 0]
     sub = normal[rng.choice(len(normal), size=min(40_000, len(normal)), replace=False)].astype(np.float32)
     split = make_split(sub, None, val_fraction=0.2, seed=0)
-    res = train_model(split.train, split.val, kind="dense",
-                      config=TrainConfig(epochs=3, patience=3, progress=False, seed=0))
+    res = train_model(
+        split.train, split.val, kind="dense", config=TrainConfig(epochs=3, patience=3, progress=False, seed=0)
+    )
     export_bundle(res.model, out, calibration_x=split.val, training=res.summary())
     return out
 
@@ -116,8 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     X = _synthetic(args.rows)
     _write_parquet(scratch / "synthetic.parquet", X, with_id=True)
     _write_parquet(scratch / "synthetic-features.parquet", X, with_id=False)
-    inputs["synthetic"] = (scratch / "synthetic.parquet", scratch / "synthetic-features.parquet",
-                           ROOT / "models" / "digits-dense", X.shape)
+    inputs["synthetic"] = (
+        scratch / "synthetic.parquet",
+        scratch / "synthetic-features.parquet",
+        ROOT / "models" / "digits-dense",
+        X.shape,
+    )
     del X
     donors = args.datasets / "11_donors.npz"
     if donors.exists():
@@ -135,12 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     paths = [str(ROOT), str(ROOT / "runtime"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    from aeruntime import spark as aespark
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master(f"local[{CORES}]").appName("bench_spark")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.driver.memory", "4g").getOrCreate())
+    from aeruntime import spark as aespark
+
+    spark = (
+        SparkSession.builder.master(f"local[{CORES}]")
+        .appName("bench_spark")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "4g")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
 
     def identity(batches):
@@ -166,20 +177,36 @@ def main(argv: list[str] | None = None) -> int:
 
         def score_id(pq_in=pq_in, out=out, bundle=bundle):
             df = spark.read.parquet(str(pq_in))
-            aespark.score(df, bundle, [c for c in df.columns if c != "id"], keep=["id"]) \
-                .write.mode("overwrite").parquet(str(out))
+            aespark.score(df, bundle, [c for c in df.columns if c != "id"], keep=["id"]).write.mode(
+                "overwrite"
+            ).parquet(str(out))
 
         def single(feat_in=feat_in, bundle=bundle, out=out):
-            subprocess.run([str(Path(sys.executable).parent / "aeruntime"), "score", str(bundle), str(feat_in),
-                            "--out", str(out) + ".npy"], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    str(Path(sys.executable).parent / "aeruntime"),
+                    "score",
+                    str(bundle),
+                    str(feat_in),
+                    "--out",
+                    str(out) + ".npy",
+                ],
+                check=True,
+                capture_output=True,
+            )
 
-        jobs = {"spark read+write": rw, "spark read+arrow+write": arrow, "spark read+score+write": score_all,
-                "spark read+score+write (id only)": score_id, "aeruntime score (single process)": single}
+        jobs = {
+            "spark read+write": rw,
+            "spark read+arrow+write": arrow,
+            "spark read+score+write": score_all,
+            "spark read+score+write (id only)": score_id,
+            "aeruntime score (single process)": single,
+        }
         for fn in jobs.values():  # warm-up: JVM JIT, Python workers, model caches, page cache
             fn()
         samples: dict[str, list[float]] = {k: [] for k in jobs}
         for r in range(args.repeats):
-            for k in (list(jobs) if r % 2 == 0 else list(reversed(jobs))):
+            for k in list(jobs) if r % 2 == 0 else list(reversed(jobs)):
                 samples[k].append(_timed(jobs[k]))
         results[name] = {k: statistics.median(v) for k, v in samples.items()}
         results[name]["_rows"] = n
@@ -189,8 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     spark.stop()
 
     # ---------------------------------------------------------------- report
-    raw = {"pyspark": __import__("pyspark").__version__, "repeats": args.repeats, "load_start": load_start,
-           "load_end": os.getloadavg()[0], "partitions": parts, "results": results}
+    raw = {
+        "pyspark": __import__("pyspark").__version__,
+        "repeats": args.repeats,
+        "load_start": load_start,
+        "load_end": os.getloadavg()[0],
+        "partitions": parts,
+        "results": results,
+    }
     target = RESULTS / "spark.md" if args.record else scratch / "spark.md"
     target.with_suffix(".json").write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
     write("spark", "Spark scale-out: read -> score -> write", render(raw), out=target)
@@ -200,12 +233,19 @@ def main(argv: list[str] | None = None) -> int:
 def render(raw: dict) -> list[str]:
     """The markdown body from the raw figures (``--render spark.json`` re-renders without measuring)."""
     results, parts = raw["results"], raw["partitions"]
-    body = [(f"Spark {raw['pyspark']} `local[{CORES}]` (1 onnxruntime thread per task), Parquet/snappy in and out; "
-             f"median of {raw['repeats']} interleaved repeats after a warm-up run. Load average "
-             f"{raw['load_start']:.1f} at start, {raw['load_end']:.1f} at the end on 2 cores (the machine is shared "
-             "with other agents: absolute figures are pessimistic, ratios are side by side)."), ""]
-    body += ["| data | job | seconds | rows/s | rows/s per core | vs read+write |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    body = [
+        (
+            f"Spark {raw['pyspark']} `local[{CORES}]` (1 onnxruntime thread per task), Parquet/snappy in and out; "
+            f"median of {raw['repeats']} interleaved repeats after a warm-up run. Load average "
+            f"{raw['load_start']:.1f} at start, {raw['load_end']:.1f} at the end on 2 cores (the machine is shared "
+            "with other agents: absolute figures are pessimistic, ratios are side by side)."
+        ),
+        "",
+    ]
+    body += [
+        "| data | job | seconds | rows/s | rows/s per core | vs read+write |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
     summary = []
     for name, r in results.items():
         n = r["_rows"]
@@ -214,8 +254,10 @@ def render(raw: dict) -> list[str]:
             if k.startswith("_"):
                 continue
             rel = f"{t / base:.2f}x" if k.startswith("spark") else ""
-            body.append(f"| {name} ({n:,} x {r['_cols']}, {parts[name]} partitions) | {k} | {t:.2f} | "
-                        f"{n / t:,.0f} | {n / t / CORES:,.0f} | {rel} |")
+            body.append(
+                f"| {name} ({n:,} x {r['_cols']}, {parts[name]} partitions) | {k} | {t:.2f} | "
+                f"{n / t:,.0f} | {n / t / CORES:,.0f} | {rel} |"
+            )
         added = r["spark read+score+write"] / base - 1
         boundary = r["spark read+arrow+write"] / base - 1
         over = r["spark read+score+write"] / r["spark read+arrow+write"] - 1
@@ -225,18 +267,29 @@ def render(raw: dict) -> list[str]:
         summary.append(
             f"- {name}: scoring with every column kept adds **{added:+.0%}** to Spark's read+write (goal <= +30%); "
             f"Spark's own Python/Arrow boundary (an identity `mapInArrow`) alone adds {boundary:+.0%}, so the "
-            + (f"model adds {over:+.0%} on top of it" if over >= 0.03 else
-               f"model's own cost is within the noise ({over:+.0%})")
+            + (
+                f"model adds {over:+.0%} on top of it"
+                if over >= 0.03
+                else f"model's own cost is within the noise ({over:+.0%})"
+            )
             + f". Per core, single-process `aeruntime score` is **{ratio_id:.2f}x** "
             f"the Spark job with the same outputs (id, score, label; goal <= 2x), {ratio_all:.2f}x the job that "
-            "also writes every input column back.")
+            "also writes every input column back."
+        )
     body += ["", "Goals:", "", *summary, ""]
     rate = results["synthetic"]["_rows"] / results["synthetic"]["spark read+score+write (id only)"] / CORES
-    body += ["## Projection: 1 billion rows x 64 features (on paper, not measured)", "",
-             (f"From the measured per-core rate of the synthetic `spark read+score+write (id only)` job "
-              f"({rate:,.0f} rows/s per core, Parquet read and write included), assuming linear scaling, storage "
-              "that keeps up, and no stragglers:"), "",
-             "| executors | cores each | total cores | projected time |", "| ---: | ---: | ---: | ---: |"]
+    body += [
+        "## Projection: 1 billion rows x 64 features (on paper, not measured)",
+        "",
+        (
+            f"From the measured per-core rate of the synthetic `spark read+score+write (id only)` job "
+            f"({rate:,.0f} rows/s per core, Parquet read and write included), assuming linear scaling, storage "
+            "that keeps up, and no stragglers:"
+        ),
+        "",
+        "| executors | cores each | total cores | projected time |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
     for ex, cores in [(1, 4), (10, 4), (50, 4), (100, 8), (250, 8)]:
         secs = 1e9 / (rate * ex * cores)
         when = f"{secs / 3600:.1f} h" if secs >= 3600 else f"{secs / 60:.1f} min"

@@ -71,9 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()))
     add_output_args(ap)
     args = ap.parse_args(argv)
-    import json
 
-    manifest = json.loads((args.bundle / "manifest.json").read_text())
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])}
     exe = [sys.executable, "-m", "aeruntime.cli"]
     rss: dict[int, float] = {}
@@ -83,12 +81,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for n in args.rows:
             inp, out = work / f"x{n}.npy", work / f"s{n}.npy"
-            subprocess.run([sys.executable, __file__, "--generate", str(inp), str(n), str(args.bundle)],
-                           env=env, check=True)
+            subprocess.run(
+                [sys.executable, __file__, "--generate", str(inp), str(n), str(args.bundle)], env=env, check=True
+            )
             sizes[n] = inp.stat().st_size
-            samples = [peak_rss_mb(exe + ["score", str(args.bundle), str(inp), "--out", str(out),
-                                          "--batch-size", str(args.batch_size), "--providers", "cpu"], env)
-                       for _ in range(args.repeats)]
+            samples = [
+                peak_rss_mb(
+                    exe
+                    + [
+                        "score",
+                        str(args.bundle),
+                        str(inp),
+                        "--out",
+                        str(out),
+                        "--batch-size",
+                        str(args.batch_size),
+                        "--providers",
+                        "cpu",
+                    ],
+                    env,
+                )
+                for _ in range(args.repeats)
+            ]
             assert len(np.load(out, mmap_mode="r", allow_pickle=False)) == n
             rss[n] = statistics.median(s[0] for s in samples)
             secs[n] = statistics.median(s[1] for s in samples)
@@ -99,14 +113,23 @@ def main(argv: list[str] | None = None) -> int:
             p.unlink()
         work.rmdir()
     lo, hi = min(args.rows), max(args.rows)
-    body = [f"`aeruntime score {args.bundle} IN.npy --out OUT.npy --batch-size {args.batch_size}` in a child "
-            f"process; peak RSS = the child's ru_maxrss (os.wait4); median of {args.repeats}.", "",
-            "| rows | input size | peak RSS | wall time | rows/s |", "|---:|---:|---:|---:|---:|"]
-    body += [f"| {n:,} | {sizes[n] / 1e6:,.0f} MB | {rss[n]:,.1f} MB | {secs[n]:.1f} s | {n / secs[n]:,.0f} |"
-             for n in args.rows]
+    body = [
+        f"`aeruntime score {args.bundle} IN.npy --out OUT.npy --batch-size {args.batch_size}` in a child "
+        f"process; peak RSS = the child's ru_maxrss (os.wait4); median of {args.repeats}.",
+        "",
+        "| rows | input size | peak RSS | wall time | rows/s |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    body += [
+        f"| {n:,} | {sizes[n] / 1e6:,.0f} MB | {rss[n]:,.1f} MB | {secs[n]:.1f} s | {n / secs[n]:,.0f} |"
+        for n in args.rows
+    ]
     change = rss[hi] / rss[lo] - 1
-    body += ["", f"Peak RSS grows by **{100 * change:+.1f}%** from {lo:,} to {hi:,} rows "
-                 f"({sizes[hi] / sizes[lo]:.0f}x the input); target: within 10%."]
+    body += [
+        "",
+        f"Peak RSS grows by **{100 * change:+.1f}%** from {lo:,} to {hi:,} rows "
+        f"({sizes[hi] / sizes[lo]:.0f}x the input); target: within 10%.",
+    ]
     write("stream_rss", "Streaming: peak memory vs input size", body, args.out, args.record)
     return 0
 

@@ -90,8 +90,9 @@ else:
     t = pa.table({f"f{j}": rng.standard_normal(rows, dtype=np.float32) * 4 + 8 for j in range(cols)})
     pq.write_table(t, path, row_group_size=rg or rows)
 """
-    subprocess.run([sys.executable, "-c", code, str(path), str(rows), str(columns), str(row_group or 0)],
-                   check=True, env=ENV)
+    subprocess.run(
+        [sys.executable, "-c", code, str(path), str(rows), str(columns), str(row_group or 0)], check=True, env=ENV
+    )
 
 
 def _cpu_seconds() -> float:
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in runners.values():  # warm-up: imports, page cache
             f(csv_path, args.batch_size)
         for r in range(args.repeats):
-            for k in (list(runners) if r % 2 == 0 else list(reversed(runners))):
+            for k in list(runners) if r % 2 == 0 else list(reversed(runners)):
                 t0, c0 = time.perf_counter(), _cpu_seconds()
                 assert runners[k](csv_path, args.batch_size) == args.rows
                 samples[k].append(time.perf_counter() - t0)
@@ -168,46 +169,94 @@ def main(argv: list[str] | None = None) -> int:
         score_secs = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "aeruntime.cli", "score", str(args.bundle), str(csv_path),
-                            "--out", str(work / "s.npy"), "--providers", "cpu"], env=ENV, check=True,
-                           capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "aeruntime.cli",
+                    "score",
+                    str(args.bundle),
+                    str(csv_path),
+                    "--out",
+                    str(work / "s.npy"),
+                    "--providers",
+                    "cpu",
+                ],
+                env=ENV,
+                check=True,
+                capture_output=True,
+            )
             score_secs.append(time.perf_counter() - t0)
         score_s = statistics.median(score_secs)
         base = med["python csv (previous)"]
-        body += [f"## CSV: {args.rows:,} rows x {args.columns} float32 columns ({size_mb:,.0f} MB)", "",
-                 f"Reading in chunks of {args.batch_size} rows, median of {args.repeats} interleaved repeats.", "",
-                 ("Wall time depends on how many cores are free; CPU time (all threads of this process) "
-                 "much less: rows per CPU-second is the figure that carries over between machines."), "",
-                 "| reader | wall s | rows/s (wall) | MB/s | vs previous | CPU s | rows per CPU-second |",
-                 "|---|---:|---:|---:|---:|---:|---:|"]
-        body += [f"| {k} | {v:.2f} | {args.rows / v:,.0f} | {size_mb / v:,.0f} | {base / v:.1f}x | "
-                 f"{med_cpu[k]:.2f} | {args.rows / med_cpu[k]:,.0f} |" for k, v in med.items()]
-        body += ["", (f"`aeruntime score {args.bundle.name} x.csv --out s.npy` end to end (child process, "
-                      f"start-up included): {score_s:.2f} s, **{args.rows / score_s:,.0f} rows/s**."), ""]
+        body += [
+            f"## CSV: {args.rows:,} rows x {args.columns} float32 columns ({size_mb:,.0f} MB)",
+            "",
+            f"Reading in chunks of {args.batch_size} rows, median of {args.repeats} interleaved repeats.",
+            "",
+            (
+                "Wall time depends on how many cores are free; CPU time (all threads of this process) "
+                "much less: rows per CPU-second is the figure that carries over between machines."
+            ),
+            "",
+            "| reader | wall s | rows/s (wall) | MB/s | vs previous | CPU s | rows per CPU-second |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        body += [
+            f"| {k} | {v:.2f} | {args.rows / v:,.0f} | {size_mb / v:,.0f} | {base / v:.1f}x | "
+            f"{med_cpu[k]:.2f} | {args.rows / med_cpu[k]:,.0f} |"
+            for k, v in med.items()
+        ]
+        body += [
+            "",
+            (
+                f"`aeruntime score {args.bundle.name} x.csv --out s.npy` end to end (child process, "
+                f"start-up included): {score_s:.2f} s, **{args.rows / score_s:,.0f} rows/s**."
+            ),
+            "",
+        ]
         csv_path.unlink()
         # ---------------------------------------------------------------- Parquet memory
-        body += [f"## Parquet: peak RSS, {args.columns} float32 columns in one row group", "",
-                 (f"Child processes, `--batch-size {args.batch_size}`; peak RSS = the child's VmHWM; "
-                  f"median of {args.repeats}."), "",
-                 "| rows | file | open_source | plain iter_batches (previous) | aeruntime score |",
-                 "|---:|---:|---:|---:|---:|"]
+        body += [
+            f"## Parquet: peak RSS, {args.columns} float32 columns in one row group",
+            "",
+            (
+                f"Child processes, `--batch-size {args.batch_size}`; peak RSS = the child's VmHWM; "
+                f"median of {args.repeats}."
+            ),
+            "",
+            "| rows | file | open_source | plain iter_batches (previous) | aeruntime score |",
+            "|---:|---:|---:|---:|---:|",
+        ]
         peaks: dict[int, float] = {}
         for n in args.parquet_rows:
             p = work / f"x{n}.parquet"
             make_table(p, n, args.columns, n)
-            new = statistics.median(child_kb(["new", str(p), str(args.batch_size)], _CHILD_READ)[0]
-                                    for _ in range(args.repeats))
-            old = statistics.median(child_kb(["old", str(p), str(args.batch_size)], _CHILD_READ)[0]
-                                    for _ in range(args.repeats))
-            sc = statistics.median(child_kb(["score", str(args.bundle), str(p), "--out", str(work / "s.npy"),
-                                             "--providers", "cpu"], _CHILD_SCORE, "stderr")[0]
-                                   for _ in range(args.repeats))
+            new = statistics.median(
+                child_kb(["new", str(p), str(args.batch_size)], _CHILD_READ)[0] for _ in range(args.repeats)
+            )
+            old = statistics.median(
+                child_kb(["old", str(p), str(args.batch_size)], _CHILD_READ)[0] for _ in range(args.repeats)
+            )
+            sc = statistics.median(
+                child_kb(
+                    ["score", str(args.bundle), str(p), "--out", str(work / "s.npy"), "--providers", "cpu"],
+                    _CHILD_SCORE,
+                    "stderr",
+                )[0]
+                for _ in range(args.repeats)
+            )
             peaks[n] = sc
             body.append(f"| {n:,} | {p.stat().st_size / 1e6:,.0f} MB | {new:,.0f} MB | {old:,.0f} MB | {sc:,.0f} MB |")
             p.unlink()
         lo, hi = min(peaks), max(peaks)
-        body += ["", (f"`aeruntime score` peak RSS changes by **{100 * (peaks[hi] / peaks[lo] - 1):+.0f}%** "
-                      f"from {lo:,} to {hi:,} rows ({hi / lo:.0f}x the rows, one row group each).")]
+        body += [
+            "",
+            (
+                f"`aeruntime score` peak RSS changes by **{100 * (peaks[hi] / peaks[lo] - 1):+.0f}%** "
+                f"from {lo:,} to {hi:,} rows ({hi / lo:.0f}x the rows, one row group each)."
+            ),
+        ]
     finally:
         for f in work.iterdir():
             if f != out:

@@ -32,15 +32,20 @@ EVAL_LEVEL = {"gaussian": 0.25, "masking": 0.3, "salt_pepper": 0.2}
 TRAIN_LEVEL = {"gaussian": 4.0, "masking": 0.3, "salt_pepper": 0.2}
 
 
-def run(noise: str = "gaussian", epochs: int = 60, seed: int = 0, bundle: str | None = None,
-        png: str | None = None, n_show: int = 10) -> dict:
+def run(
+    noise: str = "gaussian",
+    epochs: int = 60,
+    seed: int = 0,
+    bundle: str | None = None,
+    png: str | None = None,
+    n_show: int = 10,
+) -> dict:
     """Train (or load ``bundle``), denoise held-out digits; return the figures, write the PNG grid."""
     ds = load_dataset("digits")
     split = make_split(ds.X, None, val_fraction=0.2, seed=seed)  # val = held-out digits, never trained on
     work = Path(tempfile.mkdtemp(prefix="denoise-"))
     if bundle is None:
-        cfg = TrainConfig(epochs=epochs, batch_size=64, lr=3e-3, patience=10, seed=seed, scaler="none",
-                          progress=False)
+        cfg = TrainConfig(epochs=epochs, batch_size=64, lr=3e-3, patience=10, seed=seed, scaler="none", progress=False)
         options = {"noise": noise, "noise_level": TRAIN_LEVEL[noise], "hidden": [128], "latent_dim": 32}
         # Early stopping watches the reconstruction of the first half of the held-out rows;
         # the figures come from the second half only.
@@ -57,9 +62,13 @@ def run(noise: str = "gaussian", epochs: int = 60, seed: int = 0, bundle: str | 
     denoised = np.clip(model.denoise(noisy), *DATA_RANGE)
     span = DATA_RANGE[1] - DATA_RANGE[0]
     figures = {
-        "noise": noise, "eval_level": EVAL_LEVEL[noise], "held_out_rows": len(clean),
-        "mse_noisy": mse(noisy, clean), "mse_denoised": mse(denoised, clean),
-        "psnr_noisy_db": psnr(noisy, clean, span), "psnr_denoised_db": psnr(denoised, clean, span),
+        "noise": noise,
+        "eval_level": EVAL_LEVEL[noise],
+        "held_out_rows": len(clean),
+        "mse_noisy": mse(noisy, clean),
+        "mse_denoised": mse(denoised, clean),
+        "psnr_noisy_db": psnr(noisy, clean, span),
+        "psnr_denoised_db": psnr(denoised, clean, span),
     }
     if png:
         write_grid(png, clean[:n_show], noisy[:n_show], denoised[:n_show], figures)
@@ -73,8 +82,11 @@ def write_grid(path: str, clean: np.ndarray, noisy: np.ndarray, denoised: np.nda
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [("clean", clean), (f"noisy\n{figures['psnr_noisy_db']:.1f} dB", noisy),
-            (f"denoised\n{figures['psnr_denoised_db']:.1f} dB", denoised)]
+    rows = [
+        ("clean", clean),
+        (f"noisy\n{figures['psnr_noisy_db']:.1f} dB", noisy),
+        (f"denoised\n{figures['psnr_denoised_db']:.1f} dB", denoised),
+    ]
     n = len(clean)
     fig, axes = plt.subplots(3, n, figsize=(1.1 * n, 3.6))
     for r, (label, imgs) in enumerate(rows):

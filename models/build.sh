@@ -13,7 +13,7 @@ declare -A RECIPES=(
 
 if [ "$#" -eq 0 ]; then
   for name in "${!RECIPES[@]}"; do
-    echo "$name: aeexport run --dataset digits ${RECIPES[$name]} --out runs/$name --bundle models/$name"
+    echo "$name: aeexport run digits ${RECIPES[$name]} --out runs/$name --bundle models/$name"
   done | sort
   exit 0
 fi
@@ -22,5 +22,5 @@ for name in "$@"; do
   recipe="${RECIPES[$name]:-}"
   if [ -z "$recipe" ]; then echo "unknown bundle $name; known: ${!RECIPES[*]}" >&2; exit 2; fi
   # shellcheck disable=SC2086
-  aeexport run --dataset digits $recipe --quiet --out "runs/$name" --bundle "models/$name"
+  aeexport run digits $recipe --quiet --out "runs/$name" --bundle "models/$name"
 done

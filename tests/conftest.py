@@ -68,8 +68,7 @@ def dense_bundle(tmp_path_factory, dense_trained, digits_split) -> Path:
     from aeexport.export import export_bundle
 
     out = tmp_path_factory.mktemp("bundles") / "dense"
-    export_bundle(dense_trained.model, out, calibration_x=digits_split.val,
-                  training=dense_trained.summary())
+    export_bundle(dense_trained.model, out, calibration_x=digits_split.val, training=dense_trained.summary())
     return out
 
 

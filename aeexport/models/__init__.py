@@ -8,86 +8,88 @@ parametrized over it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .base import Autoencoder
 from .conv import ConvAutoencoder, ConvConfig, conv_config_from_shape
 from .denoising import DenoisingAutoencoder, DenoisingConfig
-from .ensemble import EnsembleAutoencoder, EnsembleConfig
 from .dense import DenseAutoencoder, DenseConfig
+from .ensemble import EnsembleAutoencoder, EnsembleConfig
 from .sparse import SparseAutoencoder, SparseConfig
 from .vae import VAEConfig, VariationalAutoencoder
 
-__all__ = ["REGISTRY", "ModelSpec", "build_model", "make_config", "Autoencoder", "OvercompleteWarning",
-           "warn_if_overcomplete"]
+__all__ = [
+    "REGISTRY",
+    "ModelSpec",
+    "build_model",
+    "make_config",
+    "Autoencoder",
+    "OvercompleteWarning",
+    "warn_if_overcomplete",
+]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    kind: str                                   # registry key, stored in the manifest
-    config_cls: type                            # dataclass with one field per hyper-parameter
-    model_cls: type[Autoencoder]                # the nn.Module
-    input_rank: int                             # 1 = rows of features, 3 = (C, H, W) images
-    description: str                            # one line for --help and `inspect`
+    kind: str  # registry key, stored in the manifest
+    config_cls: type  # dataclass with one field per hyper-parameter
+    model_cls: type[Autoencoder]  # the nn.Module
+    input_rank: int  # 1 = rows of features, 3 = (C, H, W) images
+    description: str  # one line for --help and `inspect`
     config_from_shape: Callable[[tuple[int, ...], dict[str, Any]], Any]  # build a config for an input shape
-
-
-def _dense_config(shape: tuple[int, ...], overrides: dict[str, Any]) -> DenseConfig:
-    return DenseConfig(n_features=int(shape[0]), **overrides)
 
 
 def _rows_config(config_cls: type) -> Callable[[tuple[int, ...], dict[str, Any]], Any]:
     """config_from_shape for kinds over rows of features: ``n_features`` from the shape."""
+
     def make(shape: tuple[int, ...], overrides: dict[str, Any]) -> Any:
         return config_cls(n_features=int(shape[0]), **overrides)
+
     return make
 
 
+def _rows(kind: str, config_cls: type, model_cls: type[Autoencoder], description: str) -> ModelSpec:
+    """The spec of a kind over rows of features (input rank 1)."""
+    return ModelSpec(kind, config_cls, model_cls, 1, description, _rows_config(config_cls))
+
+
+#: kind -> spec; the CLI's --model choices and the parametrized tests read it
 REGISTRY: dict[str, ModelSpec] = {
-    "dense": ModelSpec(
-        kind="dense",
-        config_cls=DenseConfig,
-        model_cls=DenseAutoencoder,
-        input_rank=1,
-        description="MLP autoencoder for rows of features",
-        config_from_shape=_dense_config,
-    ),
-    "conv": ModelSpec(
-        kind="conv",
-        config_cls=ConvConfig,
-        model_cls=ConvAutoencoder,
-        input_rank=3,
-        description="convolutional autoencoder for (C, H, W) images",
-        config_from_shape=conv_config_from_shape,
-    ),
-    "sparse": ModelSpec(
-        kind="sparse",
-        config_cls=SparseConfig,
-        model_cls=SparseAutoencoder,
-        input_rank=1,
-        description="MLP autoencoder with an L1 or KL sparsity penalty on the code",
-        config_from_shape=_rows_config(SparseConfig),
-    ),
-    "denoising": ModelSpec(
-        kind="denoising",
-        config_cls=DenoisingConfig,
-        model_cls=DenoisingAutoencoder,
-        input_rank=1,
-        description="MLP autoencoder trained to undo gaussian / masking / salt-and-pepper noise",
-        config_from_shape=_rows_config(DenoisingConfig),
-    ),
-    "vae": ModelSpec(
-        kind="vae",
-        config_cls=VAEConfig,
-        model_cls=VariationalAutoencoder,
-        input_rank=1,
-        description="variational autoencoder (encoder -> mu, logvar); deterministic scores",
-        config_from_shape=_rows_config(VAEConfig),
-    ),
-    "ensemble": ModelSpec(kind="ensemble", config_cls=EnsembleConfig, model_cls=EnsembleAutoencoder, input_rank=1,
-                          description="ensemble of small MLP autoencoders in one graph (block-diagonal layers)",
-                          config_from_shape=_rows_config(EnsembleConfig)),
+    spec.kind: spec
+    for spec in (
+        _rows("dense", DenseConfig, DenseAutoencoder, "MLP autoencoder for rows of features"),
+        ModelSpec(
+            "conv",
+            ConvConfig,
+            ConvAutoencoder,
+            3,
+            "convolutional autoencoder for (C, H, W) images",
+            conv_config_from_shape,
+        ),
+        _rows(
+            "sparse", SparseConfig, SparseAutoencoder, "MLP autoencoder with an L1 or KL sparsity penalty on the code"
+        ),
+        _rows(
+            "denoising",
+            DenoisingConfig,
+            DenoisingAutoencoder,
+            "MLP autoencoder trained to undo gaussian / masking / salt-and-pepper noise",
+        ),
+        _rows(
+            "vae",
+            VAEConfig,
+            VariationalAutoencoder,
+            "variational autoencoder (encoder -> mu, logvar); deterministic scores",
+        ),
+        _rows(
+            "ensemble",
+            EnsembleConfig,
+            EnsembleAutoencoder,
+            "ensemble of small MLP autoencoders in one graph (block-diagonal layers)",
+        ),
+    )
 }
 
 
@@ -107,7 +109,8 @@ def warn_if_overcomplete(model: Autoencoder, *, weight_decay: float = 0.0) -> bo
         f"overcomplete {model.kind} autoencoder: the code has {n_code} units for {n_in} input values and no "
         "regularizer, so it can learn the identity map and detect nothing. Use a smaller latent_dim, or a "
         "regularized kind (sparse, denoising, vae), dropout or weight decay.",
-        OvercompleteWarning, stacklevel=3,
+        OvercompleteWarning,
+        stacklevel=3,
     )
     return True
 
@@ -118,9 +121,7 @@ def get_spec(kind: str) -> ModelSpec:
     except KeyError:
         from aeruntime.errors import InvalidInputError
 
-        raise InvalidInputError(
-            f"unknown model kind {kind!r}; expected one of {sorted(REGISTRY)}."
-        ) from None
+        raise InvalidInputError(f"unknown model kind {kind!r}; expected one of {sorted(REGISTRY)}.") from None
 
 
 def make_config(kind: str, input_shape: tuple[int, ...], overrides: dict[str, Any] | None = None) -> Any:
@@ -131,16 +132,15 @@ def make_config(kind: str, input_shape: tuple[int, ...], overrides: dict[str, An
     if unknown:
         from aeruntime.errors import InvalidInputError
 
-        raise InvalidInputError(
-            f"unknown option(s) {sorted(unknown)} for model kind {kind!r}; known: {sorted(names)}."
-        )
+        raise InvalidInputError(f"unknown option(s) {sorted(unknown)} for model kind {kind!r}; known: {sorted(names)}.")
     try:
         return spec.config_from_shape(tuple(input_shape), dict(overrides or {}))
     except (ValueError, TypeError) as exc:
         from aeruntime.errors import InvalidInputError
 
-        raise InvalidInputError(f"invalid options for model kind {kind!r} and input shape {tuple(input_shape)}: "
-                                f"{exc}.") from None
+        raise InvalidInputError(
+            f"invalid options for model kind {kind!r} and input shape {tuple(input_shape)}: {exc}."
+        ) from None
 
 
 def build_model(kind: str, config: Any | dict[str, Any], input_shape: tuple[int, ...]) -> Autoencoder:

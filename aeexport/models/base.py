@@ -107,7 +107,9 @@ class Autoencoder(nn.Module):
         if self.score_name == "mse":
             return self.row_error(xs)
         if self.score_name not in ELEMENT_ERRORS:
-            raise ValueError(f"score {self.score_name!r} has no element error; expected one of {sorted(ELEMENT_ERRORS)}")
+            raise ValueError(
+                f"score {self.score_name!r} has no element error; expected one of {sorted(ELEMENT_ERRORS)}"
+            )
         err = ELEMENT_ERRORS[self.score_name](xs - self.decode(self._code(xs)))
         return torch.mean(err, dim=tuple(range(1, xs.dim())))
 

@@ -23,21 +23,22 @@ __all__ = ["ConvConfig", "ConvAutoencoder", "conv_config_from_shape"]
 
 @dataclass
 class ConvConfig:
-    in_channels: int                                    # C of the (C, H, W) input
-    height: int                                         # H
-    width: int                                          # W
+    in_channels: int  # C of the (C, H, W) input
+    height: int  # H
+    width: int  # W
     channels: list[int] = field(default_factory=lambda: [16, 32])  # conv channels per stride-2 layer
-    latent_dim: int = 16                                # size of the flat code
-    activation: str = "relu"                            # after every conv / transposed conv but the last
-    output_activation: str = "identity"                 # identity for standardized data, sigmoid for [0, 1]
+    latent_dim: int = 16  # size of the flat code
+    activation: str = "relu"  # after every conv / transposed conv but the last
+    output_activation: str = "identity"  # identity for standardized data, sigmoid for [0, 1]
 
     def __post_init__(self) -> None:
         self.channels = [int(c) for c in self.channels]
         if min(self.in_channels, self.height, self.width) < 1:
             raise ValueError(f"image shape must be positive, got {(self.in_channels, self.height, self.width)}")
         if not self.channels or min(self.channels) < 1 or self.latent_dim < 1:
-            raise ValueError(f"need >= 1 conv layer and positive widths, got channels={self.channels}, "
-                             f"latent_dim={self.latent_dim}")
+            raise ValueError(
+                f"need >= 1 conv layer and positive widths, got channels={self.channels}, latent_dim={self.latent_dim}"
+            )
 
 
 def conv_config_from_shape(shape: tuple[int, ...], overrides: dict[str, Any]) -> ConvConfig:
@@ -71,16 +72,16 @@ class ConvAutoencoder(Autoencoder):
         for a, b in zip(chans[:-1], chans[1:]):
             enc += [nn.Conv2d(a, b, 3, stride=2, padding=1), make_activation(config.activation)]
         self.encoder_conv = nn.Sequential(*enc)
-        self.feature_shape = (chans[-1], *sizes[-1])                  # (C_last, h, w)
+        self.feature_shape = (chans[-1], *sizes[-1])  # (C_last, h, w)
         n_flat = chans[-1] * sizes[-1][0] * sizes[-1][1]
-        self.encoder_fc = nn.Linear(n_flat, config.latent_dim)       # linear code: no activation
+        self.encoder_fc = nn.Linear(n_flat, config.latent_dim)  # linear code: no activation
         self.decoder_fc = nn.Linear(config.latent_dim, n_flat)
 
         dec: list[nn.Module] = [make_activation(config.activation)]
-        rev = list(range(len(config.channels), 0, -1))                # layer index i: sizes[i] -> sizes[i-1]
+        rev = list(range(len(config.channels), 0, -1))  # layer index i: sizes[i] -> sizes[i-1]
         for j, i in enumerate(rev):
             (h_in, w_in), (h_out, w_out) = sizes[i], sizes[i - 1]
-            pad = (h_out - (2 * h_in - 1), w_out - (2 * w_in - 1))   # 0 or 1: exact inverse of _down
+            pad = (h_out - (2 * h_in - 1), w_out - (2 * w_in - 1))  # 0 or 1: exact inverse of _down
             dec.append(nn.ConvTranspose2d(chans[i], chans[i - 1], 3, stride=2, padding=1, output_padding=pad))
             if j < len(rev) - 1:
                 dec.append(make_activation(config.activation))
@@ -93,8 +94,8 @@ class ConvAutoencoder(Autoencoder):
         return (self.config.latent_dim,)
 
     def encode(self, xs: torch.Tensor) -> torch.Tensor:
-        return self.encoder_fc(self.encoder_conv(xs).flatten(1))    # (B, C, H, W) -> (B, L)
+        return self.encoder_fc(self.encoder_conv(xs).flatten(1))  # (B, C, H, W) -> (B, L)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.decoder_fc(z).unflatten(1, self.feature_shape)     # (B, L) -> (B, C_last, h, w)
-        return self.decoder_conv(h)                                  # -> (B, C, H, W)
+        h = self.decoder_fc(z).unflatten(1, self.feature_shape)  # (B, L) -> (B, C_last, h, w)
+        return self.decoder_conv(h)  # -> (B, C, H, W)

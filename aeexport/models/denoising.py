@@ -18,8 +18,8 @@ Corruptions (``noise``), all in the scaled space the model trains in:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -28,17 +28,17 @@ from .dense import DenseAutoencoder, DenseConfig
 __all__ = ["DenoisingConfig", "DenoisingAutoencoder", "NOISES"]
 
 
-def _gaussian(m: "DenoisingAutoencoder", xs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def _gaussian(m: DenoisingAutoencoder, xs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     noise = torch.randn(xs.shape, generator=gen).to(xs.device)
     return xs + m.config.noise_level * noise
 
 
-def _masking(m: "DenoisingAutoencoder", xs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def _masking(m: DenoisingAutoencoder, xs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     hit = (torch.rand(xs.shape, generator=gen) < m.config.noise_level).to(xs.device)
     return torch.where(hit, m.data_min.expand_as(xs), xs)
 
 
-def _salt_pepper(m: "DenoisingAutoencoder", xs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def _salt_pepper(m: DenoisingAutoencoder, xs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     u = torch.rand(xs.shape, generator=gen).to(xs.device)
     p = m.config.noise_level
     out = torch.where(u < p / 2, m.data_min.expand_as(xs), xs)
@@ -46,7 +46,7 @@ def _salt_pepper(m: "DenoisingAutoencoder", xs: torch.Tensor, gen: torch.Generat
 
 
 #: noise name -> corruption of a scaled batch (model, xs, generator) -> corrupted xs
-NOISES: dict[str, Callable[["DenoisingAutoencoder", torch.Tensor, torch.Generator], torch.Tensor]] = {
+NOISES: dict[str, Callable[[DenoisingAutoencoder, torch.Tensor, torch.Generator], torch.Tensor]] = {
     "gaussian": _gaussian,
     "masking": _masking,
     "salt_pepper": _salt_pepper,
@@ -55,8 +55,8 @@ NOISES: dict[str, Callable[["DenoisingAutoencoder", torch.Tensor, torch.Generato
 
 @dataclass
 class DenoisingConfig(DenseConfig):
-    noise: str = "gaussian"      # "gaussian", "masking" or "salt_pepper" (training time only)
-    noise_level: float = 0.5     # gaussian: sigma in scaled units; masking / salt_pepper: probability per element
+    noise: str = "gaussian"  # "gaussian", "masking" or "salt_pepper" (training time only)
+    noise_level: float = 0.5  # gaussian: sigma in scaled units; masking / salt_pepper: probability per element
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -43,12 +43,12 @@ def resolve_widths(n_features: int, hidden: list[int], latent_dim: int) -> tuple
 
 @dataclass
 class DenseConfig:
-    n_features: int                      # input width (features per row)
+    n_features: int  # input width (features per row)
     hidden: list[int] = field(default_factory=list)  # encoder hidden widths; decoder mirrors them. [] = default_widths
-    latent_dim: int = 0                  # size of the code; 0 = default_widths
-    activation: str = "relu"             # hidden-layer activation (see ACTIVATIONS)
+    latent_dim: int = 0  # size of the code; 0 = default_widths
+    activation: str = "relu"  # hidden-layer activation (see ACTIVATIONS)
     output_activation: str = "identity"  # identity for standardized data, sigmoid for [0, 1] data
-    dropout: float = 0.0                 # dropout after each hidden activation (training only)
+    dropout: float = 0.0  # dropout after each hidden activation (training only)
 
     def __post_init__(self) -> None:
         if self.n_features < 1:

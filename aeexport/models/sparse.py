@@ -31,14 +31,14 @@ PENALTIES: dict[str, tuple[str, float]] = {"l1": ("relu", 1e-3), "kl": ("sigmoid
 
 @dataclass
 class SparseConfig:
-    n_features: int                                   # input width
-    hidden: list[int] = field(default_factory=list)   # encoder hidden widths; [] with latent_dim 0 = default_widths
-    latent_dim: int = 0                               # code size; may exceed n_features (overcomplete)
-    activation: str = "relu"                          # hidden-layer activation
-    output_activation: str = "identity"               # identity for standardized data, sigmoid for [0, 1]
-    penalty: str = "l1"                               # "l1" (ReLU code) or "kl" (sigmoid code, target rho)
-    weight: float | None = None                       # penalty weight; None = 1e-3 (l1) or 0.1 (kl)
-    rho: float = 0.05                                 # target mean activation of the "kl" penalty
+    n_features: int  # input width
+    hidden: list[int] = field(default_factory=list)  # encoder hidden widths; [] with latent_dim 0 = default_widths
+    latent_dim: int = 0  # code size; may exceed n_features (overcomplete)
+    activation: str = "relu"  # hidden-layer activation
+    output_activation: str = "identity"  # identity for standardized data, sigmoid for [0, 1]
+    penalty: str = "l1"  # "l1" (ReLU code) or "kl" (sigmoid code, target rho)
+    weight: float | None = None  # penalty weight; None = 1e-3 (l1) or 0.1 (kl)
+    rho: float = 0.05  # target mean activation of the "kl" penalty
 
     def __post_init__(self) -> None:
         if self.penalty not in PENALTIES:

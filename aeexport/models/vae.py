@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from aeruntime.format import score_definition
 from torch import nn
+
+from aeruntime.format import score_definition
 
 from .base import Autoencoder
 from .dense import _mlp, resolve_widths
@@ -39,13 +40,13 @@ VAE_SCORES: dict[str, dict[str, Any] | None] = {
 
 @dataclass
 class VAEConfig:
-    n_features: int                                   # input width
-    hidden: list[int] = field(default_factory=list)   # encoder hidden widths; decoder mirrors; [] = default_widths
-    latent_dim: int = 0                               # size of z; 0 = default_widths
-    activation: str = "relu"                          # hidden-layer activation
-    output_activation: str = "identity"               # identity for standardized data, sigmoid for [0, 1]
-    beta: float = 1.0                                 # weight of the KL term in the training loss (beta-VAE)
-    score: str = "mse"                                # "mse" (mean decoding) or "neg_elbo"
+    n_features: int  # input width
+    hidden: list[int] = field(default_factory=list)  # encoder hidden widths; decoder mirrors; [] = default_widths
+    latent_dim: int = 0  # size of z; 0 = default_widths
+    activation: str = "relu"  # hidden-layer activation
+    output_activation: str = "identity"  # identity for standardized data, sigmoid for [0, 1]
+    beta: float = 1.0  # weight of the KL term in the training loss (beta-VAE)
+    score: str = "mse"  # "mse" (mean decoding) or "neg_elbo"
 
     def __post_init__(self) -> None:
         if self.score not in VAE_SCORES:
@@ -71,8 +72,9 @@ class VariationalAutoencoder(Autoencoder):
         self.mu_head = nn.Linear(widths[-1], config.latent_dim)
         self.logvar_head = nn.Linear(widths[-1], config.latent_dim)
         out_act = None if config.output_activation == "identity" else config.output_activation
-        self.decoder = _mlp([config.latent_dim, *config.hidden[::-1], config.n_features],
-                            config.activation, 0.0, out_act)
+        self.decoder = _mlp(
+            [config.latent_dim, *config.hidden[::-1], config.n_features], config.activation, 0.0, out_act
+        )
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -123,6 +125,8 @@ class VariationalAutoencoder(Autoencoder):
     def training_report(self, xs_train: torch.Tensor) -> dict[str, Any]:
         mu, logvar = self.encode(xs_train)
         kl_per_unit = (-0.5 * (1 + logvar - mu**2 - torch.exp(logvar))).mean(dim=0)
-        return {"mean_kl": float(kl_per_unit.sum()),
-                "active_units": int((kl_per_unit > 0.01).sum()),  # units the posterior really uses
-                "score": self.config.score}
+        return {
+            "mean_kl": float(kl_per_unit.sum()),
+            "active_units": int((kl_per_unit > 0.01).sum()),  # units the posterior really uses
+            "score": self.config.score,
+        }

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from . import _ort  # noqa: F401  (raises an ImportError naming the pip command)
-from .format import FORMAT_VERSION, SUPPORTED_FORMAT_VERSIONS
 from .errors import (
     AeError,
     BundleError,
@@ -20,6 +19,7 @@ from .errors import (
     UnsafeBundleError,
     UnsupportedFormatError,
 )
+from .format import FORMAT_VERSION, SUPPORTED_FORMAT_VERSIONS
 from .model import Model, load
 
 __version__ = "0.1.0"

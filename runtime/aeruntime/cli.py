@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from .clibase import DEFAULT_PROVIDERS, PROVIDER_CHOICES, AeGroup, echo_json
 
+
+def _stream_options(out_help: str, batch_help: str = "Rows per onnxruntime call; memory stays flat.") -> Any:
+    """Options of every streaming command (score, encode, decode, reconstruct): one definition."""
+    options = [
+        click.argument("bundle", type=click.Path(file_okay=False, exists=True)),
+        click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help=out_help),
+        click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads."),
+        click.option("--providers", type=click.Choice(PROVIDER_CHOICES), default=DEFAULT_PROVIDERS, show_default=True),
+        click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True, help=batch_help),
+        click.option(
+            "--label-column", default=None, help="CSV/Parquet input: a label column to skip (an error for .npy/.npz)."
+        ),
+        click.option(
+            "--id-column",
+            "id_columns",
+            multiple=True,
+            help="CSV/Parquet input: a column copied to the (table) output; repeatable.",
+        ),
+    ]
+
+    def apply(f: Any) -> Any:
+        for opt in reversed(options):
+            f = opt(f)
+        return f
+
+    return apply
 
 
 @click.group(cls=AeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,19 +44,23 @@ def main(debug: bool) -> None:
 
 
 @main.command()
-@click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+@_stream_options(
+    "Write scores and labels to .npy (structured), .npz, .csv or .parquet; default: CSV on stdout.",
+    "Rows scored per onnxruntime call.",
+)
 @click.argument("input", type=click.Path(dir_okay=False, exists=True))
-@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write scores and labels to .npy (structured), .npz, .csv or .parquet; default: CSV on stdout.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads.")
-@click.option("--providers", type=click.Choice(PROVIDER_CHOICES), default=DEFAULT_PROVIDERS, show_default=True)
 @click.option("--threshold", type=float, default=None, help="Override the bundle's calibrated threshold.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True,
-              help="Rows scored per onnxruntime call.")
-@click.option("--label-column", default=None,
-              help="CSV/Parquet input: a label column to drop before scoring (an error for .npy/.npz).")
-def score(bundle: str, input: str, out: str | None, providers: str, threshold: float | None,
-          batch_size: int, label_column: str | None, threads: int | None) -> None:
+def score(
+    bundle: str,
+    input: str,
+    out: str | None,
+    providers: str,
+    threshold: float | None,
+    batch_size: int,
+    label_column: str | None,
+    threads: int | None,
+    id_columns: tuple[str, ...] = (),
+) -> None:
     """Score INPUT (.npy, .npz, .csv, .parquet) with BUNDLE: higher = more anomalous; label 1 = anomaly.
 
     The input is read and the output written in chunks of --batch-size rows, so memory
@@ -38,9 +70,11 @@ def score(bundle: str, input: str, out: str | None, providers: str, threshold: f
     from .model import load
     from .sinks import check_output_path
 
-    check_output_path(out)  # fail before any work is done
+    check_output_path(out, id_columns)  # fail before any work is done
     model = load(bundle, providers=providers, threshold=threshold, threads=threads)
-    result = run_job("score", model, input, out, batch_size=batch_size, label_column=label_column)
+    result = run_job(
+        "score", model, input, out, batch_size=batch_size, label_column=label_column, id_columns=id_columns
+    )
     _report_job(input, result)
     if out is not None:
         n = result.rows
@@ -102,52 +136,83 @@ def _report_job(input: str, result: object) -> None:
         click.echo(f"note: {input}: ignored {len(ignored)} column(s) the model does not use: {shown}", err=True)
 
 
-def _job_command(name: str, help_text: str, reads: str, codes_choices: list[str] | None = None,
-                 codes_default: str = "float32") -> None:
+def _job_command(
+    name: str, help_text: str, reads: str, codes_choices: list[str] | None = None, codes_default: str = "float32"
+) -> None:
     def codes_option(f: object) -> object:
         if codes_choices is None:
             return f
-        return click.option("--codes", type=click.Choice(codes_choices), default=codes_default, show_default=True,
-                            help="Precision of the latent codes (int8: per-dimension affine, parameters in the "
-                                 "manifest).")(f)
+        return click.option(
+            "--codes",
+            type=click.Choice(codes_choices),
+            default=codes_default,
+            show_default=True,
+            help="Precision of the latent codes (int8: per-dimension affine, parameters in the manifest).",
+        )(f)
 
     @main.command(name=name, help=help_text)
-    @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+    @_stream_options("Write .npy, .npz, .csv or .parquet; default: CSV on stdout.")
     @click.argument("input", metavar=reads, type=click.Path(dir_okay=False, exists=True))
-    @click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
-                  help="Write .npy, .npz, .csv or .parquet; default: CSV on stdout.")
-    @click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads.")
-    @click.option("--providers", type=click.Choice(PROVIDER_CHOICES), default=DEFAULT_PROVIDERS, show_default=True)
-    @click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True,
-                  help="Rows per onnxruntime call; memory stays flat.")
-    @click.option("--label-column", default=None, help="CSV/Parquet input: a label column to skip.")
-    @click.option("--id-column", "id_columns", multiple=True,
-                  help="CSV/Parquet input: a column copied to the (table) output; repeatable.")
     @codes_option
-    def command(bundle: str, input: str, out: str | None, threads: int | None, providers: str, batch_size: int,
-                label_column: str | None, id_columns: tuple[str, ...], codes: str = "float32") -> None:
+    def command(
+        bundle: str,
+        input: str,
+        out: str | None,
+        threads: int | None,
+        providers: str,
+        batch_size: int,
+        label_column: str | None,
+        id_columns: tuple[str, ...],
+        codes: str = "float32",
+    ) -> None:
         from .jobs import run_job
         from .model import load
         from .sinks import check_output_path
 
         check_output_path(out, id_columns)
         model = load(bundle, providers=providers, threads=threads)
-        result = run_job(name, model, input, out, batch_size=batch_size, label_column=label_column,
-                         id_columns=id_columns, codes=codes)
+        result = run_job(
+            name,
+            model,
+            input,
+            out,
+            batch_size=batch_size,
+            label_column=label_column,
+            id_columns=id_columns,
+            codes=codes,
+        )
         _report_job(input, result)
         if out is not None:
-            click.echo(f"{name}d {result.rows} rows -> {out}" if name != "reconstruct"
-                       else f"reconstructed {result.rows} rows -> {out}", err=True)
+            click.echo(
+                f"{name}d {result.rows} rows -> {out}"
+                if name != "reconstruct"
+                else f"reconstructed {result.rows} rows -> {out}",
+                err=True,
+            )
 
 
-_job_command("encode", "Encode INPUT's rows into latent codes.\n\nINPUT: .npy, .npz, .csv or .parquet. For "
-             "dimensionality reduction, or compression with --codes float16 / int8. Streams in chunks of "
-             "--batch-size rows; memory stays flat.", "INPUT", ["float32", "float16", "int8"], "float32")
-_job_command("decode", "Decode latent CODES into rows.\n\nCODES as `aeruntime encode` writes them: int8 and float16 "
-             "codes are detected in .npy/.parquet (pass --codes int8 for CSV). Output in raw feature units.",
-             "CODES", ["auto", "float32", "float16", "int8"], "auto")
-_job_command("reconstruct", "Reconstruct INPUT's rows: decode(encode(rows)).\n\nOutput in raw feature units, "
-             "streamed like `score`.", "INPUT")
+_job_command(
+    "encode",
+    "Encode INPUT's rows into latent codes.\n\nINPUT: .npy, .npz, .csv or .parquet. For "
+    "dimensionality reduction, or compression with --codes float16 / int8. Streams in chunks of "
+    "--batch-size rows; memory stays flat.",
+    "INPUT",
+    ["float32", "float16", "int8"],
+    "float32",
+)
+_job_command(
+    "decode",
+    "Decode latent CODES into rows.\n\nCODES as `aeruntime encode` writes them: int8 and float16 "
+    "codes are detected in .npy/.parquet (pass --codes int8 for CSV). Output in raw feature units.",
+    "CODES",
+    ["auto", "float32", "float16", "int8"],
+    "auto",
+)
+_job_command(
+    "reconstruct",
+    "Reconstruct INPUT's rows: decode(encode(rows)).\n\nOutput in raw feature units, streamed like `score`.",
+    "INPUT",
+)
 # ---- end io helper block ----------------------------------------------------------------------------
 
 

@@ -29,8 +29,14 @@ PROVIDER_CHOICES = ("auto", "cpu", "cuda")
 DEFAULT_PROVIDERS = "auto"
 
 
-def format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                   file: Any = None, line: str | None = None) -> None:
+def format_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
     """A ``warnings.showwarning`` that prints ``Warning: <message>`` (one entry, no source line)."""
     text = str(message).strip()
     click.echo(f"Warning: {text}", err=True)
@@ -63,8 +69,9 @@ class AeGroup(click.Group):
         except click.ClickException as exc:
             message = " ".join(exc.format_message().split())
             ctx = getattr(exc, "ctx", None)
-            hint = f" (see '{ctx.command_path} --help')" if ctx is not None and isinstance(
-                exc, click.UsageError) else ""
+            hint = (
+                f" (see '{ctx.command_path} --help')" if ctx is not None and isinstance(exc, click.UsageError) else ""
+            )
             click.echo(f"Error: {message}{hint}", err=True)
             sys.exit(exc.exit_code)
         if isinstance(rv, int):

@@ -31,7 +31,7 @@ __all__ = ["doctor_report", "format_doctor", "spark_report"]
 #: serialized ONNX model (IR 7, opset 13): y = Identity(x), x float[1]; built with onnx.helper
 _PROBE_MODEL = (
     b'\x08\x07:;\n\x10\n\x01x\x12\x01y"\x08Identity\x12\x05probeZ\x0f\n\x01x\x12\n\n\x08\x08\x01\x12\x04\n'
-    b'\x02\x08\x01b\x0f\n\x01y\x12\n\n\x08\x08\x01\x12\x04\n\x02\x08\x01B\x04\n\x00\x10\r'
+    b"\x02\x08\x01b\x0f\n\x01y\x12\n\n\x08\x08\x01\x12\x04\n\x02\x08\x01B\x04\n\x00\x10\r"
 )
 
 
@@ -45,8 +45,7 @@ def _usable(provider: str) -> dict[str, Any]:
         ran_on = sess.get_providers()
         out = sess.run(None, {"x": np.ones(1, np.float32)})[0]
         ok = provider in ran_on and out.tolist() == [1.0]
-        return {"usable": ok, "session_providers": ran_on,
-                "note": None if ok else f"session fell back to {ran_on}"}
+        return {"usable": ok, "session_providers": ran_on, "note": None if ok else f"session fell back to {ran_on}"}
     except Exception as exc:  # noqa: BLE001  (any failure to create/run means "not usable")
         return {"usable": False, "session_providers": [], "note": str(exc).splitlines()[0][:200]}
 
@@ -99,8 +98,14 @@ def spark_report() -> dict[str, Any]:
         problems.append(f"no usable Java runtime ({java['note']}); install Java {need or 17} or set JAVA_HOME")
     elif need is not None and java["major"] < need:
         problems.append(f"Java {java['major']} is too old for PySpark {pyspark} (needs {need}+)")
-    return {"pyspark": pyspark, "pyarrow": pyarrow, "java": java, "java_needed": need,
-            "usable": not problems, "problems": problems}
+    return {
+        "pyspark": pyspark,
+        "pyarrow": pyarrow,
+        "java": java,
+        "java_needed": need,
+        "usable": not problems,
+        "problems": problems,
+    }
 
 
 def doctor_report() -> dict[str, Any]:
@@ -122,14 +127,17 @@ def doctor_report() -> dict[str, Any]:
 
 def format_doctor(r: dict[str, Any]) -> str:
     """The report as aligned text lines."""
-    lines = [f"python       {r['python']} on {r['platform']}",
-             f"onnxruntime  {r['build']['onnxruntime']} ({r['build']['device']} build) at {r['build']['package']}"]
+    lines = [
+        f"python       {r['python']} on {r['platform']}",
+        f"onnxruntime  {r['build']['onnxruntime']} ({r['build']['device']} build) at {r['build']['package']}",
+    ]
     if "build_info" in r["build"]:
         lines.append(f"build info   {r['build']['build_info']}")
     lines.append("providers    available -> usable (a test session per provider)")
     for name, p in r["providers"].items():
-        lines.append(f"  {name:<32} {'usable' if p['usable'] else 'NOT usable'}"
-                     + (f"  ({p['note']})" if p["note"] else ""))
+        lines.append(
+            f"  {name:<32} {'usable' if p['usable'] else 'NOT usable'}" + (f"  ({p['note']})" if p["note"] else "")
+        )
     lines.append("CUDA libs    (ctypes)")
     for lib in r["cuda_libraries"]:
         state = f"loads ({lib['path']})" if lib["loaded"] else "not found" if lib["path"] is None else "fails to load"
@@ -145,6 +153,8 @@ def format_doctor(r: dict[str, Any]) -> str:
         lines.append(f"  {'pyarrow':<32} {sp['pyarrow'] or 'not installed'}")
         where = f"{java['version']} at {java['path']}" if java["version"] else java["note"]
         lines.append(f"  {'java':<32} {where}" + (f" (needs {sp['java_needed']}+)" if sp["java_needed"] else ""))
-        lines.append("  verdict                          " + ("usable" if sp["usable"] else
-                                                              "NOT usable: " + "; ".join(sp["problems"])))
+        lines.append(
+            "  verdict                          "
+            + ("usable" if sp["usable"] else "NOT usable: " + "; ".join(sp["problems"]))
+        )
     return "\n".join(lines)

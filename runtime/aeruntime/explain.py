@@ -64,8 +64,11 @@ class Explanation:
         for i in range(len(self.indices)):
             feats = []
             for j in range(self.indices.shape[1]):
-                f: dict[str, Any] = {"index": int(self.indices[i, j]), "error": float(self.errors[i, j]),
-                                     "share": float(self.shares[i, j])}
+                f: dict[str, Any] = {
+                    "index": int(self.indices[i, j]),
+                    "error": float(self.errors[i, j]),
+                    "share": float(self.shares[i, j]),
+                }
                 if self.names is not None:
                     f["name"] = self.names[i][j]
                 feats.append(f)
@@ -127,11 +130,14 @@ def explain(model: _Bundle, x: Any, top_k: int = 3, feature_names: Sequence[str]
     if feature_names is None:
         feature_names = model.feature_names
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= n_features:
-        raise InvalidInputError(f"top_k must be an integer in [1, {n_features}] (the number of input "
-                                f"features), got {top_k!r}.")
+        raise InvalidInputError(
+            f"top_k must be an integer in [1, {n_features}] (the number of input features), got {top_k!r}."
+        )
     if feature_names is not None and len(feature_names) != n_features:
-        raise InvalidInputError(f"feature_names has {len(feature_names)} names, but the bundle has "
-                                f"{n_features} input features; pass one name per feature.")
+        raise InvalidInputError(
+            f"feature_names has {len(feature_names)} names, but the bundle has "
+            f"{n_features} input features; pass one name per feature."
+        )
     err = feature_errors(model, x).reshape(-1, n_features)
     k = int(top_k)
     # argsort of -err, stable: ties keep the lower feature index first
@@ -142,5 +148,4 @@ def explain(model: _Bundle, x: Any, top_k: int = 3, feature_names: Sequence[str]
     names = None
     if feature_names is not None:
         names = [[str(feature_names[j]) for j in row] for row in idx.tolist()]
-    return Explanation(idx.astype(np.int64), top, shares.astype(np.float32),
-                       err.mean(axis=1).astype(np.float32), names)
+    return Explanation(idx.astype(np.int64), top, shares.astype(np.float32), err.mean(axis=1).astype(np.float32), names)

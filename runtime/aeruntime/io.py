@@ -36,14 +36,20 @@ _WHOLE_BATCH = 1 << 16
 class Table:
     """A whole input file."""
 
-    X: np.ndarray                        # (n_rows, ...) features (tables: float64, in the selected column order)
-    y: np.ndarray | None                 # (n_rows,) labels, or None
-    feature_names: list[str] | None      # names of the feature columns (tables with a header), else None
-    ignored: list[str]                   # table columns not read (not a feature nor the label)
+    X: np.ndarray  # (n_rows, ...) features (tables: float64, in the selected column order)
+    y: np.ndarray | None  # (n_rows,) labels, or None
+    feature_names: list[str] | None  # names of the feature columns (tables with a header), else None
+    ignored: list[str]  # table columns not read (not a feature nor the label)
 
 
-def load_table(path: str | os.PathLike[str], label_column: str | None = None, *, mmap: bool = False,
-               feature_names: Sequence[str] | None = None, finite: bool = False) -> Table:
+def load_table(
+    path: str | os.PathLike[str],
+    label_column: str | None = None,
+    *,
+    mmap: bool = False,
+    feature_names: Sequence[str] | None = None,
+    finite: bool = False,
+) -> Table:
     """Read features, optional labels and the feature column names of ``.npy/.npz/.csv/.parquet``.
 
     Parameters
@@ -88,8 +94,9 @@ def load_table(path: str | os.PathLike[str], label_column: str | None = None, *,
             for _ in open_source(path, _WHOLE_BATCH):
                 pass
         return Table(X, y, None, [])
-    source = open_source(path, _WHOLE_BATCH, label_column=label_column, feature_names=feature_names,
-                         dtype=np.float64, finite=finite)
+    source = open_source(
+        path, _WHOLE_BATCH, label_column=label_column, feature_names=feature_names, dtype=np.float64, finite=finite
+    )
     xs, ys = [], []
     for chunk in source:
         xs.append(chunk.x)
@@ -103,7 +110,10 @@ def load_table(path: str | os.PathLike[str], label_column: str | None = None, *,
 
 
 def read_table(
-    path: str | os.PathLike[str], label_column: str | None = None, *, mmap: bool = False,
+    path: str | os.PathLike[str],
+    label_column: str | None = None,
+    *,
+    mmap: bool = False,
     feature_names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(X, y)`` from ``.npy``, ``.npz``, ``.csv`` or ``.parquet``: :func:`load_table` without the names.

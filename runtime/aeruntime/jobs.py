@@ -66,11 +66,11 @@ def int8_params(model: Any) -> dict[str, Any]:
 class JobResult:
     """What a job did."""
 
-    rows: int                           # rows written
-    anomalies: int | None               # score: rows labelled 1; other jobs: None
-    ignored: list[str]                  # input table columns not used
-    by_name: bool                       # input columns matched by the bundle's feature names
-    threshold: float | None = None      # score: the threshold used
+    rows: int  # rows written
+    anomalies: int | None  # score: rows labelled 1; other jobs: None
+    ignored: list[str]  # input table columns not used
+    by_name: bool  # input columns matched by the bundle's feature names
+    threshold: float | None = None  # score: the threshold used
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,10 +78,10 @@ class JobResult:
 class JobSpec:
     """One streaming job."""
 
-    name: str                                                      # CLI command name
-    verb: str                                                      # progress bar label
-    reads: str                                                     # "rows" (input_shape) or "codes" (latent_shape)
-    fields: Callable[[Any, dict[str, Any]], Sequence[Field]]       # (model, options) -> output fields
+    name: str  # CLI command name
+    verb: str  # progress bar label
+    reads: str  # "rows" (input_shape) or "codes" (latent_shape)
+    fields: Callable[[Any, dict[str, Any]], Sequence[Field]]  # (model, options) -> output fields
     compute: Callable[[Any, np.ndarray, dict[str, Any]], tuple[np.ndarray, ...]]  # one array per field
 
 
@@ -136,8 +136,9 @@ def _codes_as_float(model: Any, z: np.ndarray, codes: str) -> np.ndarray:
             z = zf.astype(np.int8)
         return dequantize_int8(z, int8_params(model))
     if z.dtype == np.int8:
-        raise InvalidInputError(f"the codes have dtype int8, but --codes {codes} was given; pass --codes int8 "
-                                "(or auto) to dequantise them.")
+        raise InvalidInputError(
+            f"the codes have dtype int8, but --codes {codes} was given; pass --codes int8 (or auto) to dequantise them."
+        )
     return np.asarray(z, dtype=np.float32)
 
 
@@ -154,6 +155,7 @@ JOBS: dict[str, JobSpec] = {
 def progress(total: int, unit: str, label: str = "scoring") -> Iterator[Any]:
     """A click progress bar on stderr when it is a terminal; a no-op object otherwise."""
     if not sys.stderr.isatty():
+
         class _Null:
             def update(self, n: int) -> None:
                 pass
@@ -162,29 +164,64 @@ def progress(total: int, unit: str, label: str = "scoring") -> Iterator[Any]:
         return
     import click
 
-    with click.progressbar(length=max(total, 1), label=f"{label} ({unit})", file=sys.stderr,
-                           show_pos=unit == "rows") as bar:
+    with click.progressbar(
+        length=max(total, 1), label=f"{label} ({unit})", file=sys.stderr, show_pos=unit == "rows"
+    ) as bar:
         yield bar
 
 
-def _open_input(job: JobSpec, model: Any, input: Any, batch_size: int, label_column: str | None,
-                id_columns: Sequence[str]) -> Any:
+def _open_input(
+    job: JobSpec, model: Any, input: Any, batch_size: int, label_column: str | None, id_columns: Sequence[str]
+) -> Any:
     if job.reads == "rows":
-        return open_source(input, batch_size, label_column=label_column, row_shape=tuple(model.input_shape),
-                           feature_names=feature_names(model), id_columns=id_columns, read_labels=False)
+        return open_source(
+            input,
+            batch_size,
+            label_column=label_column,
+            row_shape=tuple(model.input_shape),
+            feature_names=feature_names(model),
+            id_columns=id_columns,
+            read_labels=False,
+        )
     # codes: tables written by `encode` name them z0..; other tables are read positionally
     names = code_columns(model)
-    probe = open_source(input, 1, label_column=label_column, id_columns=id_columns, dtype=None, finite=False,
-                        npz_key=("z", "X"), read_labels=False)
+    probe = open_source(
+        input,
+        1,
+        label_column=label_column,
+        id_columns=id_columns,
+        dtype=None,
+        finite=False,
+        npz_key=("z", "X"),
+        read_labels=False,
+    )
     by_name = probe.columns is not None and all(n in probe.columns for n in names)
-    return open_source(input, batch_size, label_column=label_column, row_shape=tuple(model.latent_shape),
-                       feature_names=names if by_name else None, id_columns=id_columns, dtype=None,
-                       npz_key=("z", "X"), read_labels=False)
+    return open_source(
+        input,
+        batch_size,
+        label_column=label_column,
+        row_shape=tuple(model.latent_shape),
+        feature_names=names if by_name else None,
+        id_columns=id_columns,
+        dtype=None,
+        npz_key=("z", "X"),
+        read_labels=False,
+    )
 
 
-def run_job(name: str, model: Any, input: Any, out: Any, *, batch_size: int = 65536,
-            label_column: str | None = None, id_columns: Sequence[str] = (), show_progress: bool = True,
-            stdout: Any = None, **options: Any) -> JobResult:
+def run_job(
+    name: str,
+    model: Any,
+    input: Any,
+    out: Any,
+    *,
+    batch_size: int = 65536,
+    label_column: str | None = None,
+    id_columns: Sequence[str] = (),
+    show_progress: bool = True,
+    stdout: Any = None,
+    **options: Any,
+) -> JobResult:
     """Stream ``input`` through job ``name`` of :data:`JOBS` into ``out`` (None: CSV on stdout).
 
     Parameters
@@ -212,8 +249,10 @@ def run_job(name: str, model: Any, input: Any, out: Any, *, batch_size: int = 65
     fields = job.fields(model, options)
     source = _open_input(job, model, input, batch_size, label_column, id_columns)
     anomalies = 0
-    with open_sink(out, fields, ids=source.id_types, stdout=stdout) as sink, \
-            progress(source.total if show_progress else 0, source.unit, job.verb) as bar:
+    with (
+        open_sink(out, fields, ids=source.id_types, stdout=stdout) as sink,
+        progress(source.total if show_progress else 0, source.unit, job.verb) as bar,
+    ):
         for chunk in source:
             if len(chunk):
                 try:
@@ -226,7 +265,13 @@ def run_job(name: str, model: Any, input: Any, out: Any, *, batch_size: int = 65
             bar.update(chunk.progress)
         if sink.rows == 0:
             shape = model.input_shape if job.reads == "rows" else model.latent_shape
-            raise InvalidInputError(f"{input}: the file holds 0 rows of data; expected at least one row of shape "
-                                    f"{tuple(shape)}.")
-    return JobResult(sink.rows, anomalies if name == "score" else None, source.ignored, source.by_name,
-                     model.threshold if name == "score" else None)
+            raise InvalidInputError(
+                f"{input}: the file holds 0 rows of data; expected at least one row of shape {tuple(shape)}."
+            )
+    return JobResult(
+        sink.rows,
+        anomalies if name == "score" else None,
+        source.ignored,
+        source.by_name,
+        model.threshold if name == "score" else None,
+    )

@@ -62,7 +62,12 @@ class Model:
     def __init__(self, path: str | Path, options: LoadOptions | None = None) -> None:
         opts = options or LoadOptions()
         providers, threshold, verify, threads, session_options = (
-            opts.providers, opts.threshold, opts.verify, opts.threads, opts.session_options)
+            opts.providers,
+            opts.threshold,
+            opts.verify,
+            opts.threads,
+            opts.session_options,
+        )
         self.path = Path(path)
         # Every graph is read once, scanned and cross-checked now (file hash, metadata,
         # partners, external data), before onnxruntime parses any of them; the checked
@@ -93,7 +98,8 @@ class Model:
         if "scorer" in self._graphs:
             info = self._graphs["scorer"]
             self._score_fn: Callable[[np.ndarray], np.ndarray] = make_runner(
-                self._session("scorer"), info["inputs"][0], info["outputs"][0])
+                self._session("scorer"), info["inputs"][0], info["outputs"][0]
+            )
         else:  # docs/bundle-format.md section 6: the manifest's score, from encoder + decoder
             self._score_spec = get_score(manifest["score"].get("name", DEFAULT_SCORE))
             self._score_fn = self._score_composed

@@ -20,7 +20,7 @@ import ctypes
 import ctypes.util
 import warnings
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 
 from ._ort import ort
 from .errors import ProviderError
@@ -39,7 +39,7 @@ __all__ = [
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 
-ProviderSpec = Union[str, Sequence[str | tuple[str, dict[str, Any]]]]
+ProviderSpec = str | Sequence[str | tuple[str, dict[str, Any]]]
 
 #: named choices, read by the command line's ``click.Choice``
 PROVIDER_CHOICES: dict[str, list[str]] = {
@@ -131,10 +131,7 @@ def resolve_providers(spec: ProviderSpec) -> tuple[str, list[Any]]:
     names = [p[0] if isinstance(p, tuple) else p for p in providers]
     missing = [n for n in names if n not in available]
     if missing:
-        raise ProviderError(
-            f"providers {missing} are not available in this onnxruntime build; "
-            f"available: {available}."
-        )
+        raise ProviderError(f"providers {missing} are not available in this onnxruntime build; available: {available}.")
     return "list", providers
 
 

@@ -109,8 +109,11 @@ def check_session_io(sess: Any, role: str, manifest: dict[str, Any], name: str) 
     for kind, args, wants in (("input", ins, expect[0]), ("output", outs, expect[1])):
         for arg, want in zip(args, wants):
             dims = _dims(arg.shape)
-            ok = arg.type == "tensor(float)" and len(dims) == len(want) + 1 and all(
-                d is None or d == w for d, w in zip(dims[1:], want))
+            ok = (
+                arg.type == "tensor(float)"
+                and len(dims) == len(want) + 1
+                and all(d is None or d == w for d, w in zip(dims[1:], want))
+            )
             if not ok:
                 raise IntegrityError(
                     f"{name}: {kind} {arg.name!r} is {arg.type} of shape {arg.shape}, but manifest.json "

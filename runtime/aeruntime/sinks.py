@@ -35,8 +35,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from .format import TMP_PREFIX
 from .errors import InvalidInputError
+from .format import TMP_PREFIX
 
 __all__ = ["OUTPUT_SUFFIXES", "SCORE_DTYPE", "SCORE_FIELDS", "Field", "check_output_path", "open_sink"]
 
@@ -48,10 +48,10 @@ _TABLES = (".csv", ".parquet", ".pq")
 class Field:
     """One output array: one value (or a fixed-shape block) per row."""
 
-    name: str                                  # npz entry / npy record field / table column (or column prefix)
-    dtype: str                                 # numpy dtype string, e.g. "<f4", "i1", "<f2"
-    shape: tuple[int, ...] = ()                # per-row shape; () for one value per row
-    columns: tuple[str, ...] | None = None     # table column names of the flattened elements (default name0...)
+    name: str  # npz entry / npy record field / table column (or column prefix)
+    dtype: str  # numpy dtype string, e.g. "<f4", "i1", "<f2"
+    shape: tuple[int, ...] = ()  # per-row shape; () for one value per row
+    columns: tuple[str, ...] | None = None  # table column names of the flattened elements (default name0...)
 
     def table_columns(self) -> list[str]:
         """Table column names of this field, in flattened (C) order."""
@@ -233,8 +233,9 @@ def _record_dtype(fields: Sequence[Field]) -> tuple[np.dtype, tuple[int, ...]]:
 
 def _write_npy(out: IO[bytes], body: Path, dtype: np.dtype, shape: tuple[int, ...]) -> None:
     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
-    np.lib.format.write_array_header_2_0(out, header) if len(repr(header)) > 60000 else \
-        np.lib.format.write_array_header_1_0(out, header)
+    np.lib.format.write_array_header_2_0(out, header) if len(
+        repr(header)
+    ) > 60000 else np.lib.format.write_array_header_1_0(out, header)
     with open(body, "rb") as fh:
         shutil.copyfileobj(fh, out, 1 << 20)
 
@@ -326,8 +327,13 @@ class _ParquetSink(_FileSink):
 
 
 @contextlib.contextmanager
-def open_sink(path: str | os.PathLike[str] | None, fields: Sequence[Field] = SCORE_FIELDS, *,
-              ids: dict[str, Any] | None = None, stdout: IO[str] | None = None) -> Iterator[Sink]:
+def open_sink(
+    path: str | os.PathLike[str] | None,
+    fields: Sequence[Field] = SCORE_FIELDS,
+    *,
+    ids: dict[str, Any] | None = None,
+    stdout: IO[str] | None = None,
+) -> Iterator[Sink]:
     """Context manager yielding a :class:`Sink` (``write(*arrays, ids=...)``, one array per field).
 
     Parameters

@@ -224,7 +224,9 @@ class _Plan:
             what = f"column {self.labels[j]!r} is " + ("null" if is_null else str(x[r, j]))
         elif self.array_input:
             col = batch.column(self.features[0])
-            what = f"column {self.labels[0]!r} " + ("is null" if not col[r].is_valid else f"holds {x[r, j]} at index {j}")
+            what = f"column {self.labels[0]!r} " + (
+                "is null" if not col[r].is_valid else f"holds {x[r, j]} at index {j}"
+            )
             if col[r].is_valid and col[r].values[j].as_py() is None:
                 what = f"column {self.labels[0]!r} holds null at index {j}"
         else:
@@ -356,9 +358,16 @@ class ScoreReport:
 
     def as_dict(self) -> dict[str, Any]:
         """The counts as a JSON-serializable dict."""
-        return {"rows": self.rows, "invalid_rows": self.invalid_rows, "anomalies": self.anomalies,
-                "batches": self.batches, "model_loads": self.model_loads, "workers": sorted(self.workers),
-                "bundle_paths": sorted(self.bundle_paths), "threads": sorted(self.threads)}
+        return {
+            "rows": self.rows,
+            "invalid_rows": self.invalid_rows,
+            "anomalies": self.anomalies,
+            "batches": self.batches,
+            "model_loads": self.model_loads,
+            "workers": sorted(self.workers),
+            "bundle_paths": sorted(self.bundle_paths),
+            "threads": sorted(self.threads),
+        }
 
     def __repr__(self) -> str:
         return f"ScoreReport({self.as_dict()})"
@@ -588,11 +597,23 @@ def _prepare(
     context = tuple(i for i, c in enumerate(keep_cols) if c not in cols)[:3]
     out_width = 0 if op == "score" else math.prod(model.latent_shape if op == "encode" else model.input_shape)
     plan = _Plan(
-        spec=spec, op=op, keep=tuple(range(len(keep_cols))), features=feat_idx, array_input=array_input or packed,
-        packed=packed, labels=tuple(cols), context=context, names=tuple(names),
-        out_names=tuple(f.name for f in new_fields), row_shape=tuple(model.input_shape),
-        out_width=out_width, output="columns" if output == "columns" else "array", batch_size=int(batch_size),
-        threshold=float(model.threshold), on_invalid=on_invalid, report=report,
+        spec=spec,
+        op=op,
+        keep=tuple(range(len(keep_cols))),
+        features=feat_idx,
+        array_input=array_input or packed,
+        packed=packed,
+        labels=tuple(cols),
+        context=context,
+        names=tuple(names),
+        out_names=tuple(f.name for f in new_fields),
+        row_shape=tuple(model.input_shape),
+        out_width=out_width,
+        output="columns" if output == "columns" else "array",
+        batch_size=int(batch_size),
+        threshold=float(model.threshold),
+        on_invalid=on_invalid,
+        report=report,
     )
     schema = StructType([fields[c] for c in keep_cols] + list(new_fields))
     result = df.select(*exprs).mapInArrow(plan, schema)
@@ -683,74 +704,92 @@ def score(
     def fields(model: Any, cols: Any) -> list[Any]:
         return [StructField(score_col, FloatType(), True), StructField(label_col, IntegerType(), True)]
 
-    return _prepare(df, bundle, features, op="score", batch_size=batch_size, threshold=threshold, keep=keep,
-                    on_invalid=on_invalid, out_fields=fields, output="array", threads=threads,
-                    providers=providers, ship=ship, report=report)
+    return _prepare(
+        df,
+        bundle,
+        features,
+        op="score",
+        batch_size=batch_size,
+        threshold=threshold,
+        keep=keep,
+        on_invalid=on_invalid,
+        out_fields=fields,
+        output="array",
+        threads=threads,
+        providers=providers,
+        ship=ship,
+        report=report,
+    )
 
 
-def encode(
-    df: Any,
-    bundle: str | os.PathLike[str],
-    features: str | Sequence[str] | None = None,
-    *,
-    output: str = "array",
-    name: str = "latent",
-    batch_size: int | None = None,
-    keep: Sequence[str] | None = None,
-    on_invalid: str = "fail",
-    threads: int | None = None,
-    providers: Any = "auto",
-    ship: bool = False,
-    report: ScoreReport | None = None,
-) -> Any:
+def _vector_op(op: str, shape_attr: str, default_name: str, doc: str) -> Any:
+    """``encode`` / ``reconstruct``: append ``prod(model.<shape_attr>)`` values per row (one signature)."""
+
+    def run(
+        df: Any,
+        bundle: str | os.PathLike[str],
+        features: str | Sequence[str] | None = None,
+        *,
+        output: str = "array",
+        name: str = default_name,
+        batch_size: int | None = None,
+        keep: Sequence[str] | None = None,
+        on_invalid: str = "fail",
+        threads: int | None = None,
+        providers: Any = "auto",
+        ship: bool = False,
+        report: ScoreReport | None = None,
+    ) -> Any:
+        def fields(model: Any, cols: Any) -> list[Any]:
+            return _vector_fields(name, math.prod(getattr(model, shape_attr)), output)
+
+        options = {"batch_size": batch_size, "keep": keep, "on_invalid": on_invalid, "threads": threads}
+        return _prepare(
+            df,
+            bundle,
+            features,
+            op=op,
+            threshold=None,
+            out_fields=fields,
+            output=output,
+            providers=providers,
+            ship=ship,
+            report=report,
+            **options,
+        )
+
+    run.__name__ = run.__qualname__ = op
+    run.__doc__ = doc
+    return run
+
+
+encode = _vector_op(
+    "encode",
+    "latent_shape",
+    "latent",
     """Append latent codes (``Model.encode``; VAE: the posterior mean) for feature extraction.
 
-    Parameters are those of :func:`score`, plus:
+Parameters are those of :func:`score`, plus:
 
-    output : {"array", "columns", "vector"}, default "array"
-        One ``array<float>`` column ``name``, one float column per latent
-        dimension (``name_0`` ...), or an ML vector column for ``pyspark.ml``.
-    name : str, default "latent"
+output : {"array", "columns", "vector"}, default "array"
+    One ``array<float>`` column ``name``, one float column per latent
+    dimension (``name_0`` ...), or an ML vector column for ``pyspark.ml``.
+name : str, default "latent"
 
-    Returns
-    -------
-    pyspark.sql.DataFrame
-        ``keep`` columns, then the ``prod(latent_shape)`` latent values per row
-        (null for invalid rows with ``on_invalid="null"``).
-    """
-
-    def fields(model: Any, cols: Any) -> list[Any]:
-        return _vector_fields(name, math.prod(model.latent_shape), output)
-
-    return _prepare(df, bundle, features, op="encode", batch_size=batch_size, threshold=None, keep=keep,
-                    on_invalid=on_invalid, out_fields=fields, output=output, threads=threads,
-                    providers=providers, ship=ship, report=report)
-
-
-def reconstruct(
-    df: Any,
-    bundle: str | os.PathLike[str],
-    features: str | Sequence[str] | None = None,
-    *,
-    output: str = "array",
-    name: str = "reconstruction",
-    batch_size: int | None = None,
-    keep: Sequence[str] | None = None,
-    on_invalid: str = "fail",
-    threads: int | None = None,
-    providers: Any = "auto",
-    ship: bool = False,
-    report: ScoreReport | None = None,
-) -> Any:
+Returns
+-------
+pyspark.sql.DataFrame
+    ``keep`` columns, then the ``prod(latent_shape)`` latent values per row
+    (null for invalid rows with ``on_invalid="null"``).
+""",
+)
+reconstruct = _vector_op(
+    "reconstruct",
+    "input_shape",
+    "reconstruction",
     """Append reconstructions (``Model.reconstruct``, raw feature units, flattened row-major).
 
-    Parameters and return value as in :func:`encode`, with ``prod(input_shape)``
-    values per row, default column name ``"reconstruction"``.
-    """
-
-    def fields(model: Any, cols: Any) -> list[Any]:
-        return _vector_fields(name, math.prod(model.input_shape), output)
-
-    return _prepare(df, bundle, features, op="reconstruct", batch_size=batch_size, threshold=None, keep=keep,
-                    on_invalid=on_invalid, out_fields=fields, output=output, threads=threads,
-                    providers=providers, ship=ship, report=report)
+Parameters and return value as in :func:`encode`, with ``prod(input_shape)``
+values per row, default column name ``"reconstruction"``.
+""",
+)

@@ -99,26 +99,64 @@ def _split(value: str | None) -> list[str] | None:
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
 @click.argument("input")
 @click.option("--out", "out", required=True, help="Output table (a directory of part files), Parquet or CSV.")
-@click.option("--features", default=None,
-              help="Comma-separated feature columns, or one array/vector column; default: the bundle's "
-                   "feature names, else all numeric columns.")
+@click.option(
+    "--features",
+    default=None,
+    help="Comma-separated feature columns, or one array/vector column; default: the bundle's "
+    "feature names, else all numeric columns.",
+)
 @click.option("--keep", default=None, help="Comma-separated columns carried to the output (default: all).")
 @click.option("--master", default=None, help="Spark master, e.g. local[*]; default: spark-submit's, else local[*].")
-@click.option("--format", "in_format", type=click.Choice(["auto", "parquet", "csv"]), default="auto",
-              show_default=True, help="Input format (auto: from the suffix).")
-@click.option("--out-format", type=click.Choice(["auto", "parquet", "csv"]), default="auto", show_default=True,
-              help="Output format (auto: from the suffix of --out, else Parquet).")
+@click.option(
+    "--format",
+    "in_format",
+    type=click.Choice(["auto", "parquet", "csv"]),
+    default="auto",
+    show_default=True,
+    help="Input format (auto: from the suffix).",
+)
+@click.option(
+    "--out-format",
+    type=click.Choice(["auto", "parquet", "csv"]),
+    default="auto",
+    show_default=True,
+    help="Output format (auto: from the suffix of --out, else Parquet).",
+)
 @click.option("--threshold", type=float, default=None, help="Override the bundle's calibrated threshold.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="Rows per Arrow batch and onnxruntime call (sets spark.sql.execution.arrow.maxRecordsPerBatch).")
-@click.option("--on-invalid", type=click.Choice(["fail", "null"]), default="fail", show_default=True,
-              help="Rows with null/NaN/Inf features: fail the job, or give them a null score.")
-@click.option("--ship", is_flag=True, help="Ship BUNDLE with the job (SparkContext.addFile) instead of reading "
-                                          "it at the same path on every executor.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Rows per Arrow batch and onnxruntime call (sets spark.sql.execution.arrow.maxRecordsPerBatch).",
+)
+@click.option(
+    "--on-invalid",
+    type=click.Choice(["fail", "null"]),
+    default="fail",
+    show_default=True,
+    help="Rows with null/NaN/Inf features: fail the job, or give them a null score.",
+)
+@click.option(
+    "--ship",
+    is_flag=True,
+    help="Ship BUNDLE with the job (SparkContext.addFile) instead of reading it at the same path on every executor.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
-def score_cmd(bundle: str, input: str, out: str, features: str | None, keep: str | None, master: str | None,
-              in_format: str, out_format: str, threshold: float | None, batch_size: int | None, on_invalid: str,
-              ship: bool, overwrite: bool) -> None:
+def score_cmd(
+    bundle: str,
+    input: str,
+    out: str,
+    features: str | None,
+    keep: str | None,
+    master: str | None,
+    in_format: str,
+    out_format: str,
+    threshold: float | None,
+    batch_size: int | None,
+    on_invalid: str,
+    ship: bool,
+    overwrite: bool,
+) -> None:
     """Score INPUT (Parquet or CSV) with BUNDLE on Spark: higher = more anomalous; label 1 = anomaly.
 
     Writes OUT with the input's columns (or --keep) plus `score` and `label`; a local OUT
@@ -151,8 +189,17 @@ def score_cmd(bundle: str, input: str, out: str, features: str | None, keep: str
         if feats is not None and len(feats) == 1:
             feats = feats[0]
         report = aespark.ScoreReport(session)
-        scored = aespark.score(df, bundle, feats, batch_size=batch_size, threshold=threshold, keep=_split(keep),
-                               on_invalid=on_invalid, ship=ship, report=report)
+        scored = aespark.score(
+            df,
+            bundle,
+            feats,
+            batch_size=batch_size,
+            threshold=threshold,
+            keep=_split(keep),
+            on_invalid=on_invalid,
+            ship=ship,
+            report=report,
+        )
         dest = str(target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}") if local_out else out
         writer = scored.write.mode("overwrite" if (overwrite or local_out) else "errorifexists")
         try:

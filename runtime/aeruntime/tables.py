@@ -42,8 +42,17 @@ import numpy as np
 
 from .errors import BundleNotFoundError, InvalidInputError
 
-__all__ = ["INPUT_SUFFIXES", "TABLE_SUFFIXES", "Chunk", "Source", "check_table_options", "existing_file", "label_index", "open_source",
-           "read_npz"]
+__all__ = [
+    "INPUT_SUFFIXES",
+    "TABLE_SUFFIXES",
+    "Chunk",
+    "Source",
+    "check_table_options",
+    "existing_file",
+    "label_index",
+    "open_source",
+    "read_npz",
+]
 
 #: suffixes of the tables (named columns)
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -60,10 +69,10 @@ _PARQUET_BUFFER = 1 << 16
 class Chunk:
     """Consecutive rows of an input file."""
 
-    x: np.ndarray                      # (n, *row_shape) feature rows
-    start: int                         # index of the first row in the file (0-based, data rows only)
-    progress: int                      # progress units (rows or bytes) this chunk advanced
-    y: np.ndarray | None = None        # (n,) float64 values of the label column, if one was named
+    x: np.ndarray  # (n, *row_shape) feature rows
+    start: int  # index of the first row in the file (0-based, data rows only)
+    progress: int  # progress units (rows or bytes) this chunk advanced
+    y: np.ndarray | None = None  # (n,) float64 values of the label column, if one was named
     ids: dict[str, Any] = field(default_factory=dict)  # pass-through column name -> pyarrow Array (n,)
 
     def __len__(self) -> int:
@@ -93,9 +102,20 @@ class Source:
         dtype of the feature chunks.
     """
 
-    def __init__(self, path: Path, chunks: Iterator[Chunk], *, n_rows: int | None, total: int, unit: str,
-                 dtype: np.dtype, columns: list[str] | None = None, by_name: bool = False,
-                 ignored: Sequence[str] = (), id_types: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        chunks: Iterator[Chunk],
+        *,
+        n_rows: int | None,
+        total: int,
+        unit: str,
+        dtype: np.dtype,
+        columns: list[str] | None = None,
+        by_name: bool = False,
+        ignored: Sequence[str] = (),
+        id_types: dict[str, Any] | None = None,
+    ) -> None:
         self.path = path
         self._chunks = chunks
         self.n_rows, self.total, self.unit, self.dtype = n_rows, total, unit, np.dtype(dtype)
@@ -145,8 +165,9 @@ def _first_bad(x: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
     return int(bad[0][0]), tuple(int(i) for i in bad[0][1:])
 
 
-def _non_finite_error(path: Path, x: np.ndarray, row: int, elem: tuple[int, ...], where: str,
-                      columns: list[str] | None) -> InvalidInputError:
+def _non_finite_error(
+    path: Path, x: np.ndarray, row: int, elem: tuple[int, ...], where: str, columns: list[str] | None
+) -> InvalidInputError:
     flat = int(np.ravel_multi_index(elem, x.shape[1:])) if elem else 0
     if columns is not None and flat < len(columns):
         col = f"column {columns[flat]!r}"
@@ -172,8 +193,9 @@ def _row_major(rb: Any, names: Sequence[str], dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(cols.T, dtype=dtype)
 
 
-def _rebatch(blocks: Iterator[tuple[np.ndarray, np.ndarray | None, dict[str, Any], int]],
-             batch: int) -> Iterator[Chunk]:
+def _rebatch(
+    blocks: Iterator[tuple[np.ndarray, np.ndarray | None, dict[str, Any], int]], batch: int
+) -> Iterator[Chunk]:
     """Re-cut (x, y, ids, progress) blocks of any size into chunks of exactly ``batch`` rows (last: fewer)."""
     import pyarrow as pa
 
@@ -196,8 +218,9 @@ def _rebatch(blocks: Iterator[tuple[np.ndarray, np.ndarray | None, dict[str, Any
             taken += k
         xcat = xs[0] if len(xs) == 1 else np.concatenate(xs)
         ycat = None if ys[0] is None else (ys[0] if len(ys) == 1 else np.concatenate(ys))
-        idcat = {name: (idss[0][name] if len(idss) == 1 else pa.concat_arrays([d[name] for d in idss]))
-                 for name in idss[0]}
+        idcat = {
+            name: (idss[0][name] if len(idss) == 1 else pa.concat_arrays([d[name] for d in idss])) for name in idss[0]
+        }
         chunk = Chunk(xcat, start, progress, ycat, idcat)
         start += n
         have -= n
@@ -222,51 +245,55 @@ def _rebatch(blocks: Iterator[tuple[np.ndarray, np.ndarray | None, dict[str, Any
 # ---------------------------------------------------------------------------- column selection
 @dataclass
 class _Selection:
-    features: list[str]           # columns fed to the model, in order
-    label: str | None             # label column
-    ids: list[str]                # pass-through columns
-    ignored: list[str]            # the rest
-    by_name: bool                 # features picked by the bundle's names
+    features: list[str]  # columns fed to the model, in order
+    label: str | None  # label column
+    ids: list[str]  # pass-through columns
+    ignored: list[str]  # the rest
+    by_name: bool  # features picked by the bundle's names
 
 
-def _select(path: Path, names: list[str] | None, *, feature_names: Sequence[str] | None,
-            label_column: str | None, id_columns: Sequence[str], read_labels: bool = True) -> _Selection:
+def _select(
+    path: Path,
+    names: list[str] | None,
+    *,
+    feature_names: Sequence[str] | None,
+    label_column: str | None,
+    id_columns: Sequence[str],
+    read_labels: bool = True,
+) -> _Selection:
     """Which table columns are features, label, ids, or ignored; typed errors for missing ones.
 
     With ``read_labels=False`` the label column is only left out of the features (never parsed).
     """
-    sel = _select_columns(path, names, feature_names=feature_names, label_column=label_column,
-                          id_columns=id_columns)
-    if not read_labels:
-        sel.label = None
-    return sel
-
-
-def _select_columns(path: Path, names: list[str] | None, *, feature_names: Sequence[str] | None,
-                    label_column: str | None, id_columns: Sequence[str]) -> _Selection:
+    label = label_column if read_labels else None
     if names is None:  # header-less CSV: positional
         if label_column is not None:
             label_index(path, None, label_column)
         if id_columns:
-            raise InvalidInputError(f"{path}: --id-column {id_columns[0]!r} needs a header row naming the "
-                                    "columns, but the first line is all numbers. Add a header line.")
+            raise InvalidInputError(
+                f"{path}: --id-column {id_columns[0]!r} needs a header row naming the "
+                "columns, but the first line is all numbers. Add a header line."
+            )
         return _Selection([], None, [], [], False)
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise InvalidInputError(f"{path}: the columns {dup} appear more than once; give every column its "
-                                "own name.")
+        raise InvalidInputError(f"{path}: the columns {dup} appear more than once; give every column its own name.")
     if label_column is not None:
         label_index(path, names, label_column)
     for name in id_columns:
         if name not in names:
-            raise InvalidInputError(f"{path}: id column {name!r} not found; the columns are {names}. "
-                                    "Pass one of those names to --id-column.")
+            raise InvalidInputError(
+                f"{path}: id column {name!r} not found; the columns are {names}. "
+                "Pass one of those names to --id-column."
+            )
     reserved = {label_column, *id_columns}
     if feature_names:
         clash = [n for n in feature_names if n in reserved]
         if clash:
-            raise InvalidInputError(f"{path}: {clash} are features of the model, so they cannot also be the "
-                                    "label or an id column; pass another --label-column / --id-column.")
+            raise InvalidInputError(
+                f"{path}: {clash} are features of the model, so they cannot also be the "
+                "label or an id column; pass another --label-column / --id-column."
+            )
         missing = [n for n in feature_names if n not in names]
         if missing:
             raise InvalidInputError(
@@ -276,13 +303,39 @@ def _select_columns(path: Path, names: list[str] | None, *, feature_names: Seque
             )
         features = list(feature_names)
         chosen = set(features) | reserved
-        return _Selection(features, label_column, list(id_columns), [n for n in names if n not in chosen], True)
+        return _Selection(features, label, list(id_columns), [n for n in names if n not in chosen], True)
     features = [n for n in names if n not in reserved]
-    return _Selection(features, label_column, list(id_columns), [], False)
+    return _Selection(features, label, list(id_columns), [], False)
 
 
-def check_table_options(path: str | os.PathLike[str], label_column: str | None = None,
-                        id_columns: Sequence[str] = ()) -> None:
+def _table_source(
+    path: Path,
+    chunks: Iterator[Chunk],
+    sel: _Selection,
+    progress: tuple[int | None, int, str],
+    dtype: np.dtype,
+    columns: list[str] | None,
+    id_types: dict[str, Any],
+) -> Source:
+    """A :class:`Source` over a table's selected columns; ``progress`` = (n_rows, total, unit)."""
+    n_rows, total, unit = progress
+    return Source(
+        path,
+        chunks,
+        n_rows=n_rows,
+        total=total,
+        unit=unit,
+        dtype=dtype,
+        columns=columns,
+        by_name=sel.by_name,
+        ignored=sel.ignored,
+        id_types=id_types,
+    )
+
+
+def check_table_options(
+    path: str | os.PathLike[str], label_column: str | None = None, id_columns: Sequence[str] = ()
+) -> None:
     """Refuse ``--label-column``/``--id-column`` for inputs without named columns (.npy, .npz)."""
     if Path(path).suffix.lower() not in TABLE_SUFFIXES:
         _no_arrays_options(Path(path), label_column, id_columns)
@@ -313,12 +366,16 @@ def _npy_source(path: Path, batch: int, row_shape: tuple[int, ...] | None, finit
             shape, fortran, dtype = reader[version](fh)
             offset = fh.tell()
     except (ValueError, OSError, EOFError) as exc:
-        raise InvalidInputError(f"{path}: cannot read it as .npy ({exc}); the file may be truncated, or hold "
-                                "pickled objects, which are never loaded. Save plain numeric arrays with "
-                                "np.save.") from None
+        raise InvalidInputError(
+            f"{path}: cannot read it as .npy ({exc}); the file may be truncated, or hold "
+            "pickled objects, which are never loaded. Save plain numeric arrays with "
+            "np.save."
+        ) from None
     if dtype.hasobject:
-        raise InvalidInputError(f"{path}: the .npy file holds Python objects (pickled objects, which are never "
-                                "loaded); save a numeric array with np.save.")
+        raise InvalidInputError(
+            f"{path}: the .npy file holds Python objects (pickled objects, which are never "
+            "loaded); save a numeric array with np.save."
+        )
     n = shape[0] if shape else 0
     count = math.prod(shape)
     if fortran or count == 0:
@@ -362,8 +419,7 @@ def _check_array_chunk(path: Path, x: np.ndarray, start: int) -> None:
         raise _non_finite_error(path, x, row, elem, f"row {start + row}", None)
 
 
-def _array_source(path: Path, arr: np.ndarray, batch: int, row_shape: tuple[int, ...] | None,
-                  finite: bool) -> Source:
+def _array_source(path: Path, arr: np.ndarray, batch: int, row_shape: tuple[int, ...] | None, finite: bool) -> Source:
     n = len(arr) if arr.ndim else 0
 
     def gen() -> Iterator[Chunk]:
@@ -401,10 +457,10 @@ _DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 @dataclass
 class _CsvLayout:
-    names: list[str] | None       # header names (stripped), None without a header
-    width: int                    # fields per row
-    skip_lines: int               # lines before the first data row (blank lines and the header)
-    first_line_bytes: int         # length of the first data line (block-size estimate)
+    names: list[str] | None  # header names (stripped), None without a header
+    width: int  # fields per row
+    skip_lines: int  # lines before the first data row (blank lines and the header)
+    first_line_bytes: int  # length of the first data line (block-size estimate)
 
 
 def _csv_layout(path: Path) -> _CsvLayout:
@@ -442,8 +498,9 @@ def _csv_layout(path: Path) -> _CsvLayout:
     return _CsvLayout(header, len(row), skip, second_len)
 
 
-def _locate_csv_problem(path: Path, layout: _CsvLayout, sel: _Selection, *, row: int | None = None,
-                        column: int | None = None) -> InvalidInputError | None:
+def _locate_csv_problem(
+    path: Path, layout: _CsvLayout, sel: _Selection, *, row: int | None = None, column: int | None = None
+) -> InvalidInputError | None:
     """Scan the file line by line (error path only) and describe the first bad line.
 
     With ``row`` (a data-row index) and ``column`` (an index into the features) it names
@@ -480,8 +537,9 @@ def _locate_csv_problem(path: Path, layout: _CsvLayout, sel: _Selection, *, row:
                         )
                     continue
                 if len(r) != width:
-                    return InvalidInputError(f"{path}: line {line} has {len(r)} fields, but the {what} has {width}. "
-                                             "Fix the malformed line.")
+                    return InvalidInputError(
+                        f"{path}: line {line} has {len(r)} fields, but the {what} has {width}. Fix the malformed line."
+                    )
                 for j, name in zip(feat_idx, feat_names):
                     cell = r[j].strip()
                     label = f"column {name!r}" if names is not None else f"column {name}"
@@ -497,8 +555,10 @@ def _locate_csv_problem(path: Path, layout: _CsvLayout, sel: _Selection, *, row:
                             + (", or name the label column with --label-column." if names is not None else ".")
                         )
                 if lab_idx is not None and not _is_number(r[lab_idx].strip()):
-                    return InvalidInputError(f"{path}: label column {sel.label!r} holds non-numeric values "
-                                             f"({r[lab_idx].strip()[:40]!r} on line {line}); labels must be numbers.")
+                    return InvalidInputError(
+                        f"{path}: label column {sel.label!r} holds non-numeric values "
+                        f"({r[lab_idx].strip()[:40]!r} on line {line}); labels must be numbers."
+                    )
     except UnicodeDecodeError as exc:
         return InvalidInputError(f"{path}: not a readable CSV file: it is not UTF-8 text ({exc}).")
     except csv.Error as exc:
@@ -506,8 +566,9 @@ def _locate_csv_problem(path: Path, layout: _CsvLayout, sel: _Selection, *, row:
     return None
 
 
-def _csv_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape: tuple[int, ...] | None,
-                dtype: np.dtype, finite: bool) -> Source:
+def _csv_source(
+    path: Path, batch: int, sel_args: dict[str, Any], row_shape: tuple[int, ...] | None, dtype: np.dtype, finite: bool
+) -> Source:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -522,17 +583,22 @@ def _csv_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape: tup
     types.update({n: pa.string() for n in sel.ids})
     block = int(min(max(batch * layout.first_line_bytes * 1.2, _MIN_BLOCK), _MAX_BLOCK))
     read_opts = pacsv.ReadOptions(column_names=names, skip_rows=layout.skip_lines, block_size=block)
-    conv_opts = pacsv.ConvertOptions(column_types=types, include_columns=[*features, *([sel.label] if sel.label
-                                     else []), *sel.ids], null_values=[""], strings_can_be_null=False,
-                                     quoted_strings_can_be_null=True)
+    conv_opts = pacsv.ConvertOptions(
+        column_types=types,
+        include_columns=[*features, *([sel.label] if sel.label else []), *sel.ids],
+        null_values=[""],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=True,
+    )
     size = path.stat().st_size
 
     def fail(exc: Exception | None = None, **where: Any) -> InvalidInputError:
         err = _locate_csv_problem(path, layout, sel, **where)
         if err is not None:
             return err
-        return InvalidInputError(f"{path}: not a readable CSV file ({exc}); expected numeric columns with "
-                                 "one header line.")
+        return InvalidInputError(
+            f"{path}: not a readable CSV file ({exc}); expected numeric columns with one header line."
+        )
 
     def blocks() -> Iterator[tuple[np.ndarray, np.ndarray | None, dict[str, Any], int]]:
         f = pa.OSFile(str(path), "rb")
@@ -558,8 +624,9 @@ def _csv_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape: tup
                 if sel.label is not None:
                     lab = rb.column(sel.label)
                     if lab.null_count:
-                        raise InvalidInputError(f"{path}: label column {sel.label!r} has missing values; every "
-                                                "row needs a label.")
+                        raise InvalidInputError(
+                            f"{path}: label column {sel.label!r} has missing values; every row needs a label."
+                        )
                     y = lab.to_numpy(zero_copy_only=False)
                 ids = {n: rb.column(n) for n in sel.ids}
                 pos = min(f.tell(), size)
@@ -580,9 +647,8 @@ def _csv_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape: tup
             chunk.x = _shape_rows(chunk.x, row_shape)
             yield chunk
 
-    return Source(path, gen(), n_rows=None, total=size, unit="bytes", dtype=dtype,
-                  columns=sel.features if layout.names is not None else None, by_name=sel.by_name,
-                  ignored=sel.ignored, id_types={n: pa.string() for n in sel.ids})
+    columns = sel.features if layout.names is not None else None
+    return _table_source(path, gen(), sel, (None, size, "bytes"), dtype, columns, {n: pa.string() for n in sel.ids})
 
 
 # ---------------------------------------------------------------------------- .parquet
@@ -590,13 +656,20 @@ def _require_pyarrow(path: Path) -> Any:
     try:
         import pyarrow
     except ImportError:  # pragma: no cover - a dependency of aeruntime
-        raise InvalidInputError(f"{path}: reading it needs pyarrow, which is not installed; "
-                                "pip install 'pyarrow>=14'.") from None
+        raise InvalidInputError(
+            f"{path}: reading it needs pyarrow, which is not installed; pip install 'pyarrow>=14'."
+        ) from None
     return pyarrow
 
 
-def _parquet_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape: tuple[int, ...] | None,
-                    dtype: np.dtype | None, finite: bool) -> Source:
+def _parquet_source(
+    path: Path,
+    batch: int,
+    sel_args: dict[str, Any],
+    row_shape: tuple[int, ...] | None,
+    dtype: np.dtype | None,
+    finite: bool,
+) -> Source:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -607,15 +680,26 @@ def _parquet_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape:
     schema = pf.schema_arrow
     names = list(schema.names)
     sel = _select(path, names, **sel_args)
-    bad_types = [f"{n} ({schema.field(n).type})" for n in sel.features
-                 if not (pa.types.is_integer(schema.field(n).type) or pa.types.is_floating(schema.field(n).type)
-                         or pa.types.is_boolean(schema.field(n).type))]
+    bad_types = [
+        f"{n} ({schema.field(n).type})"
+        for n in sel.features
+        if not (
+            pa.types.is_integer(schema.field(n).type)
+            or pa.types.is_floating(schema.field(n).type)
+            or pa.types.is_boolean(schema.field(n).type)
+        )
+    ]
     if bad_types:
-        raise InvalidInputError(f"{path}: every feature column must be numeric, but {bad_types[:10]} are not; "
-                                "drop or encode them, or name the label column with --label-column.")
+        raise InvalidInputError(
+            f"{path}: every feature column must be numeric, but {bad_types[:10]} are not; "
+            "drop or encode them, or name the label column with --label-column."
+        )
     if dtype is None:  # keep the file's type (e.g. int8 codes)
-        dtype = np.result_type(*[schema.field(n).type.to_pandas_dtype() for n in sel.features]) \
-            if sel.features else np.dtype(np.float32)
+        dtype = (
+            np.result_type(*[schema.field(n).type.to_pandas_dtype() for n in sel.features])
+            if sel.features
+            else np.dtype(np.float32)
+        )
     out_dtype = np.dtype(dtype)
     n = pf.metadata.num_rows
     read_cols = [*sel.features, *([sel.label] if sel.label else []), *sel.ids]
@@ -631,8 +715,10 @@ def _parquet_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape:
                 col = rb.column(name)
                 if col.null_count:
                     r = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-                    raise InvalidInputError(f"{path}: missing value in column {name!r}, row {start + r}; every "
-                                            "feature needs a number. Impute or drop that row first.")
+                    raise InvalidInputError(
+                        f"{path}: missing value in column {name!r}, row {start + r}; every "
+                        "feature needs a number. Impute or drop that row first."
+                    )
             x = _row_major(rb, sel.features, out_dtype)
             if finite:
                 bad = _first_bad(x)
@@ -654,8 +740,8 @@ def _parquet_source(path: Path, batch: int, sel_args: dict[str, Any], row_shape:
             chunk.x = _shape_rows(chunk.x, row_shape)
             yield chunk
 
-    return Source(path, gen(), n_rows=n, total=n, unit="rows", dtype=out_dtype, columns=sel.features,
-                  by_name=sel.by_name, ignored=sel.ignored, id_types={c: schema.field(c).type for c in sel.ids})
+    id_types = {c: schema.field(c).type for c in sel.ids}
+    return _table_source(path, gen(), sel, (n, n, "rows"), out_dtype, sel.features, id_types)
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -667,10 +753,19 @@ def existing_file(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def open_source(path: str | os.PathLike[str], batch_size: int, *, label_column: str | None = None,
-                row_shape: tuple[int, ...] | None = None, feature_names: Sequence[str] | None = None,
-                id_columns: Sequence[str] = (), dtype: Any = np.float32, finite: bool = True,
-                npz_key: str | Sequence[str] = "X", read_labels: bool = True) -> Source:
+def open_source(
+    path: str | os.PathLike[str],
+    batch_size: int,
+    *,
+    label_column: str | None = None,
+    row_shape: tuple[int, ...] | None = None,
+    feature_names: Sequence[str] | None = None,
+    id_columns: Sequence[str] = (),
+    dtype: Any = np.float32,
+    finite: bool = True,
+    npz_key: str | Sequence[str] = "X",
+    read_labels: bool = True,
+) -> Source:
     """Open ``path`` for chunked reading; chunks hold arrays of shape (<= batch_size, *row_shape).
 
     Parameters
@@ -711,8 +806,12 @@ def open_source(path: str | os.PathLike[str], batch_size: int, *, label_column: 
         raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}.")
     suffix = path.suffix.lower()
     id_columns = list(id_columns)
-    sel_args = {"feature_names": list(feature_names) if feature_names else None, "label_column": label_column,
-                "id_columns": id_columns, "read_labels": read_labels}
+    sel_args = {
+        "feature_names": list(feature_names) if feature_names else None,
+        "label_column": label_column,
+        "id_columns": id_columns,
+        "read_labels": read_labels,
+    }
     if suffix in (".npy", ".npz"):
         _no_arrays_options(path, label_column, id_columns)
         if suffix == ".npy":
@@ -725,6 +824,4 @@ def open_source(path: str | os.PathLike[str], batch_size: int, *, label_column: 
     if suffix in (".parquet", ".pq"):
         _require_pyarrow(path)
         return _parquet_source(path, batch_size, sel_args, row_shape, dtype, finite)
-    raise InvalidInputError(
-        f"{path}: unsupported input type {suffix!r}; expected one of {', '.join(INPUT_SUFFIXES)}."
-    )
+    raise InvalidInputError(f"{path}: unsupported input type {suffix!r}; expected one of {', '.join(INPUT_SUFFIXES)}.")

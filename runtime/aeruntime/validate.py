@@ -56,8 +56,15 @@ def _to_array(x: Any, name: str) -> np.ndarray:
             return arr.astype(np.float64)
         except (ValueError, TypeError, OverflowError) as exc:  # None, strings, ints beyond float range
             reason = f": {str(exc)[:120]}"
-    what = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers",
-            "M": "datetimes", "m": "timedeltas", "V": "structured records"}.get(kind, kind)
+    what = {
+        "U": "strings",
+        "S": "bytes",
+        "O": "Python objects",
+        "c": "complex numbers",
+        "M": "datetimes",
+        "m": "timedeltas",
+        "V": "structured records",
+    }.get(kind, kind)
     raise InvalidInputError(
         f"{name} has dtype {arr.dtype} ({what}{reason}), but the model expects real numbers (float32). "
         f"Convert it first, e.g. np.asarray({name}, dtype=np.float32), after parsing or dropping "

@@ -64,8 +64,7 @@ def test_verify_fails_with_exit_1_on_a_parity_violation(tmp_path, runner, dense_
 
 
 def test_run_main_job_summary(tmp_path, runner):
-    r = runner.invoke(aeexport_main, ["run", "digits", "--out", str(tmp_path / "run"),
-                                      "--epochs", "5", "--json"])
+    r = runner.invoke(aeexport_main, ["run", "digits", "--out", str(tmp_path / "run"), "--epochs", "5", "--json"])
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert s["rows"]["anomaly_class"] == 0 and s["parity_ok"]
@@ -91,8 +90,10 @@ def test_aeruntime_score_and_info(tmp_path, runner, digits):
     np.testing.assert_allclose([float(line.split(",")[0]) for line in lines[1:]], expected, rtol=1e-6)
     for suffix in (".npy", ".npz", ".csv"):
         out = tmp_path / f"out{suffix}"
-        r = runner.invoke(aeruntime_main, ["score", str(MODELS / "digits-dense"), str(tmp_path / "x.csv"),
-                                           "--out", str(out), "--batch-size", "7"])
+        r = runner.invoke(
+            aeruntime_main,
+            ["score", str(MODELS / "digits-dense"), str(tmp_path / "x.csv"), "--out", str(out), "--batch-size", "7"],
+        )
         assert r.exit_code == 0, r.output
         if suffix == ".npy":
             got = np.load(out, allow_pickle=False)["score"]
@@ -134,12 +135,20 @@ def test_cli_errors_are_one_line_with_exit_codes(tmp_path, runner, main, args, c
 
 def test_console_scripts_run_as_real_processes(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((3, 64), np.float32))
-    r = subprocess.run([str(BIN / "aeruntime"), "score", str(MODELS / "digits-dense"), str(tmp_path / "x.npy")],
-                       capture_output=True, text=True, env=SUBPROCESS_ENV)
+    r = subprocess.run(
+        [str(BIN / "aeruntime"), "score", str(MODELS / "digits-dense"), str(tmp_path / "x.npy")],
+        capture_output=True,
+        text=True,
+        env=SUBPROCESS_ENV,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == "score,label" and len(r.stdout.splitlines()) == 4
-    r = subprocess.run([str(BIN / "aeexport"), "inspect", str(MODELS / "digits-dense"), "--json"],
-                       capture_output=True, text=True, env=SUBPROCESS_ENV)
+    r = subprocess.run(
+        [str(BIN / "aeexport"), "inspect", str(MODELS / "digits-dense"), "--json"],
+        capture_output=True,
+        text=True,
+        env=SUBPROCESS_ENV,
+    )
     assert r.returncode == 0 and json.loads(r.stdout)["model"]["kind"] == "dense"
     # a user's mistake: one line on stderr, exit 2, no traceback; --debug shows it
     np.save(tmp_path / "bad.npy", np.zeros((3, 5), np.float32))
@@ -158,6 +167,7 @@ def test_plot_without_matplotlib_names_the_extra(tmp_path, runner, dense_bundle,
     X, y = digits
     np.savez(tmp_path / "d.npz", X=X[:100], y=(y[:100] == 0).astype(np.int8))
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
-    r = runner.invoke(aeexport_main, ["evaluate", str(dense_bundle), str(tmp_path / "d.npz"),
-                                      "--plot", str(tmp_path / "p.png")])
+    r = runner.invoke(
+        aeexport_main, ["evaluate", str(dense_bundle), str(tmp_path / "d.npz"), "--plot", str(tmp_path / "p.png")]
+    )
     assert r.exit_code == 1 and "pip install 'aeexport[plot]'" in r.output and "Traceback" not in r.output

@@ -11,18 +11,19 @@ import subprocess
 
 import numpy as np
 import pytest
-from ..helpers import copy_bundle
 from click.testing import CliRunner
-from ..conftest import BIN, SUBPROCESS_ENV
 
 import aeruntime
 from aeruntime.cli import main as rt_main
 
+from ..conftest import BIN, SUBPROCESS_ENV
+from ..helpers import copy_bundle
 
 
 def run(tool: str, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / tool), *map(str, args)], capture_output=True, text=True, env=SUBPROCESS_ENV,
-                          timeout=120)
+    return subprocess.run(
+        [str(BIN / tool), *map(str, args)], capture_output=True, text=True, env=SUBPROCESS_ENV, timeout=120
+    )
 
 
 @pytest.fixture
@@ -109,8 +110,9 @@ def test_info_json_on_stdout(dense_bundle):
 
 
 @pytest.mark.parametrize("tool", ["aeruntime", "aeexport"])
-@pytest.mark.parametrize("args, code", [(["--help"], 0), (["--version"], 0), (["nonsense"], 2), ([], 2),
-                                        (["--bogus-flag"], 2)])
+@pytest.mark.parametrize(
+    "args, code", [(["--help"], 0), (["--version"], 0), (["nonsense"], 2), ([], 2), (["--bogus-flag"], 2)]
+)
 def test_usage_exit_codes(tool, args, code):
     r = invoke(rt_main if tool == "aeruntime" else ae_main(), *args)
     assert r.exit_code == code, r.output
@@ -125,8 +127,9 @@ def test_missing_argument_exit_2(dense_bundle):
     assert r.exit_code == 2 and "Missing argument 'INPUT'" in r.stderr and r.stdout == ""
 
 
-@pytest.mark.parametrize("exc, message", [(TypeError("boom"), "unexpected TypeError: boom"),
-                                          (MemoryError(), "out of memory")])
+@pytest.mark.parametrize(
+    "exc, message", [(TypeError("boom"), "unexpected TypeError: boom"), (MemoryError(), "out of memory")]
+)
 def test_unexpected_errors_one_line_exit_1_traceback_with_debug(dense_bundle, monkeypatch, exc, message):
     import aeruntime.model
 

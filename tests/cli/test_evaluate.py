@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import onnx
 import pytest
-from aeruntime.errors import InvalidInputError
 from click.testing import CliRunner
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
 
 import aeruntime
 from aeexport.cli import main
 from aeexport.evaluate import evaluate_bundle, evaluate_scores
+from aeruntime.errors import InvalidInputError
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +134,15 @@ def mae_bundle(tmp_path_factory, dense_trained, digits_split):
     from aeexport.export import export_bundle
 
     out = tmp_path_factory.mktemp("mae") / "b"
-    export_bundle(dense_trained.model, out, calibration_x=digits_split.val, score="mae",
-                  threshold_method="target_fpr", threshold_param=0.1, batches=(1, 7))
+    export_bundle(
+        dense_trained.model,
+        out,
+        calibration_x=digits_split.val,
+        score="mae",
+        threshold_method="target_fpr",
+        threshold_param=0.1,
+        batches=(1, 7),
+    )
     dense_trained.model.score_name = "mse"  # the session fixture is shared
     return out
 
@@ -165,6 +171,5 @@ def test_verify_mae_bundle_and_unknown_score(mae_bundle, dense_trained, tmp_path
     report = verify_bundle(mae_bundle, batches=(1, 7))
     assert report["ok"] and report["rows"]
     with pytest.raises(InvalidInputError, match=r"unknown score 'rmse'; expected one of \['mae', 'mse'\]"):
-        export_bundle(dense_trained.model, tmp_path / "x", calibration_x=np.zeros((3, 64), np.float32),
-                      score="rmse")
+        export_bundle(dense_trained.model, tmp_path / "x", calibration_x=np.zeros((3, 64), np.float32), score="rmse")
     assert not (tmp_path / "x").exists()

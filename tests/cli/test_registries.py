@@ -47,9 +47,10 @@ def test_presets_threshold_methods_and_scores_come_from_their_registries():
 
 
 def test_cli_help_does_not_import_torch():
-    code = ("import sys\nfrom click.testing import CliRunner\nfrom aeexport.cli import main\n"
-            "r = CliRunner().invoke(main, ['train', '--help'])\nassert r.exit_code == 0, r.output\n"
-            "assert 'torch' not in sys.modules, 'torch imported'\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=SUBPROCESS_ENV,
-                       check=False)
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom aeexport.cli import main\n"
+        "r = CliRunner().invoke(main, ['train', '--help'])\nassert r.exit_code == 0, r.output\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=SUBPROCESS_ENV, check=False)
     assert r.returncode == 0, r.stderr

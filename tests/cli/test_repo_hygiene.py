@@ -41,6 +41,11 @@ def test_benchmark_scripts_take_out_and_record():
 
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs a git checkout")
 def test_run_outputs_are_git_ignored():
-    r = subprocess.run(["git", "check-ignore", "bundles/digits", "runs/digits/summary.json"], cwd=ROOT,
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        ["git", "check-ignore", "bundles/digits", "runs/digits/summary.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert r.stdout.split() == ["bundles/digits", "runs/digits/summary.json"]

@@ -8,10 +8,10 @@ import subprocess
 
 import numpy as np
 import pytest
-from aeruntime.cli import main as aeruntime_main
 from click.testing import CliRunner
 
 from aeexport.cli import main as aeexport_main
+from aeruntime.cli import main as aeruntime_main
 
 from ..conftest import BIN, MODELS, SUBPROCESS_ENV
 
@@ -45,6 +45,7 @@ def tabular(tmp_path_factory):
 
 
 # ---------------------------------------------------------------- labels and names
+
 
 def test_dataset_keeps_csv_and_parquet_column_names(tabular):
     import pyarrow as pa
@@ -110,8 +111,9 @@ def test_label_column_on_arrays_is_an_error(runner, tabular, tmp_path, suffix):
     r = runner.invoke(aeexport_main, ["train", str(path), "--out", str(tmp_path / "c"), "--label-column", "y"])
     assert r.exit_code == 2 and "--label-column 'y' applies to CSV and Parquet tables only" in r.output
     np.save(tmp_path / "d.npy", np.zeros((3, 64), np.float32))
-    r = runner.invoke(aeruntime_main, ["score", str(MODELS / "digits-dense"), str(tmp_path / "d.npy"),
-                                       "--label-column", "y"])
+    r = runner.invoke(
+        aeruntime_main, ["score", str(MODELS / "digits-dense"), str(tmp_path / "d.npy"), "--label-column", "y"]
+    )
     assert r.exit_code == 2 and "--label-column 'y' applies to CSV and Parquet tables only" in r.output
     r = runner.invoke(aeexport_main, ["evaluate", str(MODELS / "digits-dense"), str(path), "--label-column", "y"])
     assert r.exit_code == 2 and "--label-column 'y' applies to CSV and Parquet tables only" in r.output
@@ -124,8 +126,10 @@ def test_multiclass_labels_take_anomaly_class_in_train_and_evaluate(runner, tabu
     ckpt = tmp_path / "ckpt"
     r = runner.invoke(aeexport_main, ["train", str(path), "--out", str(ckpt), "--label-column", "c", "-q"])
     assert r.exit_code == 2 and "pass --anomaly-class" in r.output
-    r = runner.invoke(aeexport_main, ["train", str(path), "--out", str(ckpt), "--label-column", "c",
-                                      "--anomaly-class", "3", "--epochs", "2", "-q"])
+    r = runner.invoke(
+        aeexport_main,
+        ["train", str(path), "--out", str(ckpt), "--label-column", "c", "--anomaly-class", "3", "--epochs", "2", "-q"],
+    )
     assert r.exit_code == 0, r.output
     ds = json.loads((ckpt / "config.json").read_text())["dataset"]
     assert ds["anomaly_class"] == 3 and ds["train_rows"] + ds["val_rows"] == 300  # class 3 held out
@@ -133,8 +137,10 @@ def test_multiclass_labels_take_anomaly_class_in_train_and_evaluate(runner, tabu
     dpath = _csv(tmp_path / "digits.csv", Xd[:300], [f"p{j}" for j in range(64)], ("digit", yd[:300]))
     r = runner.invoke(aeexport_main, ["evaluate", str(dense_bundle), str(dpath), "--label-column", "digit"])
     assert r.exit_code == 2 and "pass --anomaly-class" in r.output
-    r = runner.invoke(aeexport_main, ["evaluate", str(dense_bundle), str(dpath), "--label-column", "digit",
-                                      "--anomaly-class", "0", "--json"])
+    r = runner.invoke(
+        aeexport_main,
+        ["evaluate", str(dense_bundle), str(dpath), "--label-column", "digit", "--anomaly-class", "0", "--json"],
+    )
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
     assert report["anomalies"] == int((yd[:300] == 0).sum()) and report["rows"] == 300
@@ -159,8 +165,9 @@ def test_csv_feature_names_reach_checkpoint_and_export(runner, tabular, tmp_path
     names = [f"f{j}" for j in range(6)]
     path = _csv(tmp_path / "n.csv", X, names, ("is_anomaly", y))
     ckpt = tmp_path / "ckpt"
-    r = runner.invoke(aeexport_main, ["train", str(path), "--out", str(ckpt), "--label-column", "is_anomaly",
-                                      "--epochs", "2", "-q"])
+    r = runner.invoke(
+        aeexport_main, ["train", str(path), "--out", str(ckpt), "--label-column", "is_anomaly", "--epochs", "2", "-q"]
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((ckpt / "config.json").read_text())["dataset"]["feature_names"] == names
     import aeexport.export
@@ -181,14 +188,28 @@ def test_exported_bundle_records_feature_names(runner, tabular, tmp_path):
     _, X, y = tabular
     names = [f"f{j}" for j in range(6)]
     path = _csv(tmp_path / "n.csv", X, names, ("is_anomaly", y))
-    r = runner.invoke(aeexport_main, ["run", str(path), "--out", str(tmp_path / "run"), "--label-column",
-                                      "is_anomaly", "--epochs", "2", "-q", "--json"])
+    r = runner.invoke(
+        aeexport_main,
+        [
+            "run",
+            str(path),
+            "--out",
+            str(tmp_path / "run"),
+            "--label-column",
+            "is_anomaly",
+            "--epochs",
+            "2",
+            "-q",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     manifest = json.loads((tmp_path / "run" / "bundle" / "manifest.json").read_text())
     assert manifest["input"]["feature_names"] == names
 
 
 # ---------------------------------------------------------------- bundles and thresholds
+
 
 def test_inspect_names_missing_files_and_exits_1(runner, dense_bundle, tmp_path):
     b = tmp_path / "b"
@@ -203,9 +224,11 @@ def test_inspect_names_missing_files_and_exits_1(runner, dense_bundle, tmp_path)
 
 def test_percentile_with_threshold_param_is_a_usage_error(runner, tmp_path):
     (tmp_path / "ckpt").mkdir()
-    for extra, message in [(["--percentile", "90", "--threshold-param", "0.1"], "--percentile and --threshold-param"),
-                           (["--percentile", "90", "--threshold-method", "target_fpr"], "--percentile applies"),
-                           (["--threshold", "1", "--percentile", "90"], "--threshold fixes the threshold")]:
+    for extra, message in [
+        (["--percentile", "90", "--threshold-param", "0.1"], "--percentile and --threshold-param"),
+        (["--percentile", "90", "--threshold-method", "target_fpr"], "--percentile applies"),
+        (["--threshold", "1", "--percentile", "90"], "--threshold fixes the threshold"),
+    ]:
         r = runner.invoke(aeexport_main, ["export", str(tmp_path / "ckpt"), "--out", str(tmp_path / "b"), *extra])
         assert r.exit_code == 2, r.output
         assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -213,8 +236,9 @@ def test_percentile_with_threshold_param_is_a_usage_error(runner, tmp_path):
 
 def test_few_rows_warn_that_the_threshold_is_unstable(runner, digits, tmp_path):
     np.save(tmp_path / "few.npy", digits[0][:100])
-    r = runner.invoke(aeexport_main, ["train", str(tmp_path / "few.npy"), "--out", str(tmp_path / "c"),
-                                      "--epochs", "2", "-q"])
+    r = runner.invoke(
+        aeexport_main, ["train", str(tmp_path / "few.npy"), "--out", str(tmp_path / "c"), "--epochs", "2", "-q"]
+    )
     assert r.exit_code == 0, r.output
     assert "Warning: the threshold rests on only 15 held-out rows" in r.stderr
     r = runner.invoke(aeexport_main, ["train", "digits", "--out", str(tmp_path / "c2"), "--epochs", "1", "-q"])
@@ -224,17 +248,37 @@ def test_few_rows_warn_that_the_threshold_is_unstable(runner, digits, tmp_path):
 def test_train_says_when_it_stopped_at_the_epoch_cap(runner, tmp_path):
     r = runner.invoke(aeexport_main, ["train", "digits", "--out", str(tmp_path / "c"), "--epochs", "2", "-q"])
     assert r.exit_code == 0 and "stopped at the epoch cap (--epochs 2)" in r.output
-    r = runner.invoke(aeexport_main, ["train", "digits", "--out", str(tmp_path / "c"), "--epochs", "50",
-                                      "--lr", "1e-12", "--patience", "1", "-q"])
+    r = runner.invoke(
+        aeexport_main,
+        ["train", "digits", "--out", str(tmp_path / "c"), "--epochs", "50", "--lr", "1e-12", "--patience", "1", "-q"],
+    )
     assert r.exit_code == 0 and "epoch cap" not in r.output, r.output  # early stopping ended it
 
 
 @pytest.mark.slow
 def test_run_takes_data_positionally_with_threshold_score_and_plot(runner, tmp_path):
     out = tmp_path / "run"
-    r = runner.invoke(aeexport_main, ["run", "digits", "--out", str(out), "--epochs", "3", "-q", "--score", "mae",
-                                      "--threshold-method", "target_fpr", "--threshold-param", "0.1",
-                                      "--plot", str(tmp_path / "p.png"), "--json"])
+    r = runner.invoke(
+        aeexport_main,
+        [
+            "run",
+            "digits",
+            "--out",
+            str(out),
+            "--epochs",
+            "3",
+            "-q",
+            "--score",
+            "mae",
+            "--threshold-method",
+            "target_fpr",
+            "--threshold-param",
+            "0.1",
+            "--plot",
+            str(tmp_path / "p.png"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert s["score"] == "mae" and s["threshold_method"] == "target_fpr" and s["threshold_params"] == {"fpr": 0.1}
@@ -249,8 +293,9 @@ def test_run_takes_data_positionally_with_threshold_score_and_plot(runner, tmp_p
 
     fpr, tpr, _ = roc_curve(t["y"], t["score"])
     assert hint["recall"] - hint["false_positive_rate"] == pytest.approx((tpr - fpr).max())
-    r = runner.invoke(aeexport_main, ["run", "--dataset", "digits", "--out", str(tmp_path / "r2"), "--epochs", "2",
-                                      "-q"])
+    r = runner.invoke(
+        aeexport_main, ["run", "--dataset", "digits", "--out", str(tmp_path / "r2"), "--epochs", "2", "-q"]
+    )
     assert r.exit_code == 0, r.output
     assert "Warning: --dataset is deprecated" in r.stderr
     assert "{" not in r.stdout and "[" not in r.stdout  # no Python reprs
@@ -261,6 +306,7 @@ def test_run_takes_data_positionally_with_threshold_score_and_plot(runner, tmp_p
 
 
 # ---------------------------------------------------------------- one consistent CLI
+
 
 def test_debug_works_after_the_subcommand(runner, tmp_path):
     r = runner.invoke(aeexport_main, ["train", "nosuchdata", "--out", str(tmp_path / "o")])
@@ -273,12 +319,15 @@ def test_debug_works_after_the_subcommand(runner, tmp_path):
     assert r.exception is not None and not isinstance(r.exception, SystemExit)
 
 
-@pytest.mark.parametrize(("main", "args", "message"), [
-    (aeexport_main, ["run", "--out", "o", "--model", "gan"], "Invalid value for '--model'"),
-    (aeexport_main, ["train"], "Missing argument 'DATA'"),
-    (aeexport_main, ["nosuchcommand"], "No such command"),
-    (aeruntime_main, ["score", "x"], "Directory 'x' does not exist"),
-])
+@pytest.mark.parametrize(
+    ("main", "args", "message"),
+    [
+        (aeexport_main, ["run", "--out", "o", "--model", "gan"], "Invalid value for '--model'"),
+        (aeexport_main, ["train"], "Missing argument 'DATA'"),
+        (aeexport_main, ["nosuchcommand"], "No such command"),
+        (aeruntime_main, ["score", "x"], "Directory 'x' does not exist"),
+    ],
+)
 def test_usage_errors_are_one_line_on_stderr(runner, main, args, message):
     r = runner.invoke(main, args)
     assert r.exit_code == 2
@@ -287,8 +336,13 @@ def test_usage_errors_are_one_line_on_stderr(runner, main, args, message):
 
 
 def test_usage_error_is_one_line_in_a_real_process():
-    r = subprocess.run([str(BIN / "aeexport"), "train", "digits", "--epochs", "0"], capture_output=True, text=True,
-                       env=SUBPROCESS_ENV, check=False)
+    r = subprocess.run(
+        [str(BIN / "aeexport"), "train", "digits", "--epochs", "0"],
+        capture_output=True,
+        text=True,
+        env=SUBPROCESS_ENV,
+        check=False,
+    )
     assert r.returncode == 2 and r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and "Invalid value for '--epochs'" in r.stderr
 
@@ -309,7 +363,10 @@ def test_evaluate_and_score_share_the_providers_default():
     def param(cmd, name):
         return next(p for p in cmd.params if p.name == name)
 
-    ev, sc = param(aeexport_main.commands["evaluate"], "providers"), param(aeruntime_main.commands["score"], "providers")
+    ev, sc = (
+        param(aeexport_main.commands["evaluate"], "providers"),
+        param(aeruntime_main.commands["score"], "providers"),
+    )
     assert ev.default == sc.default == DEFAULT_PROVIDERS
     assert list(ev.type.choices) == list(sc.type.choices)
 
@@ -317,7 +374,8 @@ def test_evaluate_and_score_share_the_providers_default():
 def test_verify_drops_the_label_column_of_csv_data(runner, dense_bundle, digits, tmp_path):
     X, y = digits
     path = _csv(tmp_path / "d.csv", X[:64], [f"p{j}" for j in range(64)], ("is_anomaly", (y[:64] == 0).astype(int)))
-    r = runner.invoke(aeexport_main, ["verify", str(dense_bundle), "--data", str(path), "--label-column", "is_anomaly",
-                                      "--json"])
+    r = runner.invoke(
+        aeexport_main, ["verify", str(dense_bundle), "--data", str(path), "--label-column", "is_anomaly", "--json"]
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["ok"]

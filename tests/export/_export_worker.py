@@ -57,8 +57,12 @@ def cached_exporter(cache: str | os.PathLike[str], kill_at: str | None = None) -
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     model, X = make_model_and_rows()
-    real = {"graph": ex._export_graph, "atomic": wr.atomic_directory, "save": wr.tensor_bytes,
-            "exchange": _atomic._exchange}
+    real = {
+        "graph": ex._export_graph,
+        "atomic": wr.atomic_directory,
+        "save": wr.tensor_bytes,
+        "exchange": _atomic._exchange,
+    }
     state = {"i": -1, "saves": 0}
 
     def die(point: str) -> None:

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ..conftest import SUBPROCESS_ENV
 
 import aeruntime
 from aeruntime.format.atomic import TMP_PREFIX, atomic_directory, atomic_write_bytes
 from aeruntime.io import write_scores
+
+from ..conftest import SUBPROCESS_ENV
 
 WORKER = Path(__file__).with_name("_export_worker.py")
 BASE = 100.0
@@ -63,6 +64,7 @@ def _tmp_entries(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(TMP_PREFIX))
 
 
+@pytest.mark.slow
 def test_sigkill_during_export_leaves_old_or_new_bundle(tmp_path, dense_bundle, graph_cache):
     from . import _export_worker as worker
 
@@ -70,7 +72,7 @@ def test_sigkill_during_export_leaves_old_or_new_bundle(tmp_path, dense_bundle, 
     rng = random.Random(7)
     # (name, --kill-at, delay after "ready" for an external SIGKILL, expected state or None)
     points = [
-        ("build", "build", None, "old"),            # temporary directory half written
+        ("build", "build", None, "old"),  # temporary directory half written
         ("after-swap", "after-swap", None, "new"),  # swapped, old bundle not yet removed
         *[(f"random{k}", None, rng.uniform(0.2, 2.5), None) for k in range(2)],
     ]
@@ -78,12 +80,22 @@ def test_sigkill_during_export_leaves_old_or_new_bundle(tmp_path, dense_bundle, 
     for name, kill_at, _, _ in points:
         target = tmp_path / name / "bundle"
         shutil.copytree(dense_bundle, target)
-        cmd = [sys.executable, "-u", str(WORKER), str(graph_cache), str(target),
-               "--iterations", "1000" if kill_at is None else "1", "--base", str(BASE)]
+        cmd = [
+            sys.executable,
+            "-u",
+            str(WORKER),
+            str(graph_cache),
+            str(target),
+            "--iterations",
+            "1000" if kill_at is None else "1",
+            "--base",
+            str(BASE),
+        ]
         if kill_at:
             cmd += ["--kill-at", kill_at]
-        procs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       env=SUBPROCESS_ENV, text=True)
+        procs[name] = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=SUBPROCESS_ENV, text=True
+        )
 
     def kill_after_ready(proc: subprocess.Popen, delay: float, log: list[str]) -> None:
         for line in proc.stdout:  # type: ignore[union-attr]
@@ -125,7 +137,7 @@ def test_sigkill_during_export_leaves_old_or_new_bundle(tmp_path, dense_bundle, 
     for name, *_ in points:
         assert _tmp_entries(tmp_path / name) == [], name
         assert aeruntime.load(tmp_path / name / "bundle", providers="cpu").threshold == BASE + 999
-    print("kill outcomes:", seen, {n: l[-2:] for n, l in logs.items() if l})
+    print("kill outcomes:", seen, {n: lines[-2:] for n, lines in logs.items() if lines})
 
 
 def test_atomic_directory_failure_keeps_target(tmp_path):

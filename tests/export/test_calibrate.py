@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aeruntime.errors import InvalidInputError
 from scipy import stats
 from sklearn.metrics import f1_score
 
 from aeexport.calibrate import CALIBRATORS, as_binary_labels, calibrate
+from aeruntime.errors import InvalidInputError
 
 
 def test_percentile_and_contamination_match_known_quantiles():
@@ -64,14 +64,17 @@ def test_registry_lists_methods():
     assert set(CALIBRATORS) == {"percentile", "contamination", "target_fpr", "f1"}
 
 
-@pytest.mark.parametrize("method, param, y, match", [
-    ("nope", None, None, "unknown threshold method 'nope'"),
-    ("f1", None, None, "needs labels"),
-    ("f1", None, np.r_[np.zeros(5), np.ones(4), [2]], r"must be 0 \(normal\) and 1 \(anomaly\).*\[0, 1, 2\]"),
-    ("f1", None, np.zeros(10), "both normal"),
-    ("target_fpr", 1.5, None, r"target false-positive rate must be in \(0, 1\)"),
-    ("contamination", 0.7, None, r"contamination must be in \(0, 0.5\)"),
-])
+@pytest.mark.parametrize(
+    "method, param, y, match",
+    [
+        ("nope", None, None, "unknown threshold method 'nope'"),
+        ("f1", None, None, "needs labels"),
+        ("f1", None, np.r_[np.zeros(5), np.ones(4), [2]], r"must be 0 \(normal\) and 1 \(anomaly\).*\[0, 1, 2\]"),
+        ("f1", None, np.zeros(10), "both normal"),
+        ("target_fpr", 1.5, None, r"target false-positive rate must be in \(0, 1\)"),
+        ("contamination", 0.7, None, r"contamination must be in \(0, 0.5\)"),
+    ],
+)
 def test_bad_calibration_input(method, param, y, match):
     with pytest.raises(InvalidInputError, match=match):
         calibrate(np.linspace(0, 1, 10), method, param, y=y)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import numpy as np
 import onnx
 import pytest
@@ -12,8 +13,7 @@ import aeruntime
 from aeexport import export as export_mod
 from aeexport.export import export_bundle
 from aeexport.parity import ParityError, Tolerance
-from aeruntime.format import TMP_PREFIX
-from aeruntime.format import sha256_file
+from aeruntime.format import TMP_PREFIX, sha256_file
 
 
 def test_bundle_layout_and_manifest(dense_bundle):
@@ -90,8 +90,9 @@ def test_an_export_failing_half_way_leaves_no_bundle(tmp_path, dense_trained, di
 
 def test_a_parity_violation_fails_the_export_loudly(tmp_path, dense_trained, digits_split):
     with pytest.raises(ParityError, match=r"(?s)failed the parity check; nothing was written.*FAIL"):
-        export_bundle(dense_trained.model, tmp_path / "b", calibration_x=digits_split.val[:40],
-                      tol=Tolerance(atol=0.0, rtol=0.0))
+        export_bundle(
+            dense_trained.model, tmp_path / "b", calibration_x=digits_split.val[:40], tol=Tolerance(atol=0.0, rtol=0.0)
+        )
     assert not (tmp_path / "b").exists()
 
 

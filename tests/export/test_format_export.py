@@ -15,20 +15,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import aeruntime
-import aeruntime.format as fmt
 import numpy as np
 import onnx
 import pytest
 import torch
-from aeruntime.codes import dequantize_int8, quantize_int8
-from aeruntime.errors import InvalidInputError
 from click.testing import CliRunner
 from onnx import numpy_helper
 
+import aeruntime
+import aeruntime.format as fmt
 from aeexport.cli import main as aeexport_main
 from aeexport.export import export_bundle
 from aeexport.models.base import ELEMENT_ERRORS
+from aeruntime.codes import dequantize_int8, quantize_int8
+from aeruntime.errors import InvalidInputError
 
 from ..conftest import ROOT, SUBPROCESS_ENV
 
@@ -48,8 +48,7 @@ def test_export_does_not_change_the_callers_model(dense_trained, digits_split, t
     model = dense_trained.model
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    export_bundle(model, tmp_path / "b", calibration_x=digits_split.val[:50], score="mae",
-                  batches=(1, 7))
+    export_bundle(model, tmp_path / "b", calibration_x=digits_split.val[:50], score="mae", batches=(1, 7))
     assert model.training and model.score_name == "mse"
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     model.eval()
@@ -57,17 +56,26 @@ def test_export_does_not_change_the_callers_model(dense_trained, digits_split, t
 
 def test_fixed_threshold_is_checked_against_the_chosen_score(dense_trained, digits_split, tmp_path):
     """A score that may be negative accepts a negative fixed threshold; mse refuses it."""
-    spec = fmt.ScoreSpec("test_signed", {"name": "test_signed", "direction": "higher_is_more_anomalous",
-                                         "definition": "mean of (x - x_hat) / scale"},
-                         element_error=lambda r: r, nonnegative=False)
+    spec = fmt.ScoreSpec(
+        "test_signed",
+        {"name": "test_signed", "direction": "higher_is_more_anomalous", "definition": "mean of (x - x_hat) / scale"},
+        element_error=lambda r: r,
+        nonnegative=False,
+    )
     fmt.register_score(spec)
     ELEMENT_ERRORS["test_signed"] = lambda d: d
     import aeexport.export as ex
 
     ex.SCORE_DEFINITIONS["test_signed"] = spec.definition
     try:
-        m = export_bundle(dense_trained.model, tmp_path / "signed", calibration_x=digits_split.val[:50],
-                          score="test_signed", threshold=-0.25, batches=(1, 7))
+        m = export_bundle(
+            dense_trained.model,
+            tmp_path / "signed",
+            calibration_x=digits_split.val[:50],
+            score="test_signed",
+            threshold=-0.25,
+            batches=(1, 7),
+        )
         assert m["threshold"]["value"] == -0.25 and m["score"]["name"] == "test_signed"
         assert aeruntime.load(tmp_path / "signed", providers="cpu").threshold == -0.25
     finally:
@@ -75,8 +83,9 @@ def test_fixed_threshold_is_checked_against_the_chosen_score(dense_trained, digi
         ELEMENT_ERRORS.pop("test_signed")
         ex.SCORE_DEFINITIONS.pop("test_signed")
     with pytest.raises(InvalidInputError, match="'mae' scores are >= 0"):
-        export_bundle(dense_trained.model, tmp_path / "mae", calibration_x=digits_split.val[:50], score="mae",
-                      threshold=-0.25)
+        export_bundle(
+            dense_trained.model, tmp_path / "mae", calibration_x=digits_split.val[:50], score="mae", threshold=-0.25
+        )
     assert not (tmp_path / "mae").exists()
 
 
@@ -98,8 +107,9 @@ def test_same_weights_same_bundle_id_from_another_checkout_and_directory(dense_b
     """Export the bundle's weights again from a copy of the code in another directory, in another process."""
     checkout = tmp_path / "elsewhere" / "checkout"
     shutil.copytree(ROOT / "aeexport", checkout / "aeexport", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "runtime" / "aeruntime", checkout / "runtime" / "aeruntime",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "runtime" / "aeruntime", checkout / "runtime" / "aeruntime", ignore=shutil.ignore_patterns("__pycache__")
+    )
     np.save(tmp_path / "cal.npy", digits_split.val)
     cwd = tmp_path / "cwd"
     cwd.mkdir()
@@ -114,8 +124,15 @@ def test_same_weights_same_bundle_id_from_another_checkout_and_directory(dense_b
         "{r: g['graph_sha256'] for r, g in out['graphs'].items()}]))"
     )
     env = {**SUBPROCESS_ENV, "PYTHONPATH": f"{checkout}:{checkout / 'runtime'}"}
-    res = subprocess.run([sys.executable, "-c", code, str(dense_bundle), str(tmp_path / "cal.npy")], cwd=cwd,
-                         env=env, capture_output=True, text=True, timeout=600, check=False)
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(dense_bundle), str(tmp_path / "cal.npy")],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     where, bundle_id, hashes = json.loads(res.stdout.strip().splitlines()[-1])
     assert where.startswith(str(checkout))  # really the other copy of the code
@@ -139,16 +156,21 @@ def test_feature_names_quantization_and_history_in_the_manifest(named_bundle, di
     back = dequantize_int8(quantize_int8(z, params), params)
     assert np.abs(back - z).max() <= max(params["scale"]) / 2 + 1e-6  # within half a step: no clipping
     with pytest.raises(InvalidInputError, match="feature_names must be 64 distinct"):
-        export_bundle(aeexport_model(named_bundle), named_bundle.parent / "bad", calibration_x=digits_split.val,
-                      feature_names=NAMES[:10])
+        export_bundle(
+            aeexport_model(named_bundle),
+            named_bundle.parent / "bad",
+            calibration_x=digits_split.val,
+            feature_names=NAMES[:10],
+        )
 
 
 def aeexport_model(bundle: Path):
     from aeexport.checkpoint import model_from_weights
 
     m = json.loads((bundle / "manifest.json").read_text())
-    return model_from_weights(m["model"]["kind"], m["model"]["config"], m["input"]["shape"],
-                              bundle / "weights.safetensors")
+    return model_from_weights(
+        m["model"]["kind"], m["model"]["config"], m["input"]["shape"], bundle / "weights.safetensors"
+    )
 
 
 def test_variants_import_and_run_without_torch(dense_bundle, tmp_path):
@@ -164,8 +186,14 @@ def test_variants_import_and_run_without_torch(dense_bundle, tmp_path):
         "r = v.verify_variant(sys.argv[2], parent=sys.argv[1])\n"
         "print(m['parity']['ok'], r['ok'], 'torch' in sys.modules)\n"
     )
-    res = subprocess.run([sys.executable, "-c", code, str(dense_bundle), str(tmp_path / "int8")],
-                         env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300, check=False)
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(dense_bundle), str(tmp_path / "int8")],
+        env=SUBPROCESS_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["True", "True", "False"]
 
@@ -182,8 +210,9 @@ def test_verify_drops_the_label_column_and_checks_width_and_nan(dense_bundle, di
     runner = CliRunner()
     X = digits_split.test[:40]
     labelled = _csv(tmp_path / "labelled.csv", X, np.arange(40) % 2)
-    res = runner.invoke(aeexport_main, ["verify", str(dense_bundle), "--data", str(labelled),
-                                        "--label-column", "is_anomaly", "--json"])
+    res = runner.invoke(
+        aeexport_main, ["verify", str(dense_bundle), "--data", str(labelled), "--label-column", "is_anomaly", "--json"]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["ok"] is True
     res = runner.invoke(aeexport_main, ["verify", str(dense_bundle), "--data", str(labelled)])
@@ -225,8 +254,9 @@ def test_slim_bundle_cli_and_verify(dense_bundle, digits_split, tmp_path):
 
 
 def test_export_slim_flag(dense_trained, digits_split, tmp_path):
-    m = export_bundle(dense_trained.model, tmp_path / "slim", calibration_x=digits_split.val[:60], slim=True,
-                      batches=(1, 7))
+    m = export_bundle(
+        dense_trained.model, tmp_path / "slim", calibration_x=digits_split.val[:60], slim=True, batches=(1, 7)
+    )
     assert sorted(m["files"]) == ["decoder.onnx", "encoder.onnx", "scorer.onnx"] and m["parity"]["ok"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slim"]  # the full export was a temporary
     assert aeruntime.load(tmp_path / "slim").manifest["omitted"] == ["test_data/", "weights.safetensors"]

@@ -4,25 +4,12 @@ symlinks, the manifest schema, and no pickle anywhere in the source tree."""
 from __future__ import annotations
 
 import ast
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
-from ..helpers import (
-    copy_bundle,
-    edit_manifest,
-    fake_other_export,
-    graph_sha256,
-    perturb_weights,
-    read_manifest,
-    rehash,
-    set_meta,
-    write_manifest,
-)
-from ..conftest import ROOT
 
 import aeruntime
 from aeruntime import sessions
@@ -34,6 +21,19 @@ from aeruntime.errors import (
     UnsupportedFormatError,
 )
 from aeruntime.format.onnxscan import ProtoError, scan_model
+
+from ..conftest import ROOT
+from ..helpers import (
+    copy_bundle,
+    edit_manifest,
+    fake_other_export,
+    graph_sha256,
+    perturb_weights,
+    read_manifest,
+    rehash,
+    set_meta,
+    write_manifest,
+)
 
 X = np.linspace(0, 16, 5 * 64, dtype=np.float32).reshape(5, 64)
 
@@ -97,8 +97,10 @@ def test_graphs_from_two_exports_cannot_be_mixed(tmp_path, dense_bundle, verify)
     with pytest.raises(IntegrityError, match=r"decoder\.onnx belongs to bundle 'f{32}'.*different exports"):
         aeruntime.load(mixed, providers="cpu", verify=verify)
     # ... and rewriting the manifest's graph record to the foreign graph does not help
-    edit_manifest(mixed, lambda m: m["graphs"]["decoder"].update(
-        graph_sha256=read_manifest(other)["graphs"]["decoder"]["graph_sha256"]))
+    edit_manifest(
+        mixed,
+        lambda m: m["graphs"]["decoder"].update(graph_sha256=read_manifest(other)["graphs"]["decoder"]["graph_sha256"]),
+    )
     with pytest.raises(IntegrityError, match=r"different exports"):
         aeruntime.load(mixed, providers="cpu", verify=verify)
 
@@ -149,9 +151,11 @@ def _externalize(bundle: Path, location: str, data_file: Path | None) -> None:
 @pytest.mark.parametrize("verify", [True, False])
 @pytest.mark.parametrize(
     "location, where",
-    [("../secret.bin", "outside the bundle directory"),
-     ("ABSOLUTE", "outside the bundle directory"),
-     ("weights.bin", "inside the bundle")],
+    [
+        ("../secret.bin", "outside the bundle directory"),
+        ("ABSOLUTE", "outside the bundle directory"),
+        ("weights.bin", "inside the bundle"),
+    ],
 )
 def test_external_data_refused_before_onnxruntime(tmp_path, bundle, no_ort, location, where, verify):
     data_file = tmp_path / "secret.bin" if location != "weights.bin" else bundle / "weights.bin"
@@ -173,22 +177,40 @@ def test_scan_finds_external_data_in_subgraphs_functions_and_sparse():
         t.ClearField("raw_data")
         return t
 
-    then_g = helper.make_graph([helper.make_node("Constant", [], ["c"], value=ext("in_then"))], "then", [],
-                               [helper.make_tensor_value_info("c", TensorProto.FLOAT, [3])])
-    else_g = helper.make_graph([helper.make_node("Identity", ["k"], ["e"])], "else", [],
-                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, [3])], [ext("k")])
+    then_g = helper.make_graph(
+        [helper.make_node("Constant", [], ["c"], value=ext("in_then"))],
+        "then",
+        [],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [3])],
+    )
+    else_g = helper.make_graph(
+        [helper.make_node("Identity", ["k"], ["e"])],
+        "else",
+        [],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, [3])],
+        [ext("k")],
+    )
     sparse = helper.make_sparse_tensor(ext("sv"), numpy_helper.from_array(np.array([0, 1, 2], np.int64), "si"), [3])
     node = helper.make_node("If", ["b"], ["y"], then_branch=then_g, else_branch=else_g)
-    fn = helper.make_function("local", "F", ["a"], ["o"],
-                              [helper.make_node("Constant", [], ["o"], value=ext("in_fn"))],
-                              [helper.make_opsetid("", 17)])
-    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("b", TensorProto.BOOL, [])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])], sparse_initializer=[sparse])
+    fn = helper.make_function(
+        "local",
+        "F",
+        ["a"],
+        ["o"],
+        [helper.make_node("Constant", [], ["o"], value=ext("in_fn"))],
+        [helper.make_opsetid("", 17)],
+    )
+    g = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("b", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])],
+        sparse_initializer=[sparse],
+    )
     model = helper.make_model(g, functions=[fn], opset_imports=[helper.make_opsetid("", 17)])
     onnx.helper.set_model_props(model, {"aeexport.role": "encoder"})
     scan = scan_model(model.SerializeToString())
-    assert sorted(scan.external) == [("in_fn", "/x/in_fn"), ("in_then", "/x/in_then"), ("k", "/x/k"),
-                                     ("sv", "/x/sv")]
+    assert sorted(scan.external) == [("in_fn", "/x/in_fn"), ("in_then", "/x/in_then"), ("k", "/x/k"), ("sv", "/x/sv")]
     assert scan.metadata == {"aeexport.role": "encoder"}
     assert scan.graph_sha256 == graph_sha256(model)
 
@@ -210,9 +232,17 @@ def test_scan_rejects_garbage(data):
 
 # ----------------------------------------------------------------------------- symlinks
 # (weights.safetensors with verify=False is not listed: the runtime never opens it then)
-@pytest.mark.parametrize("name, verify", [("weights.safetensors", True), ("encoder.onnx", True),
-                                          ("encoder.onnx", False), ("manifest.json", True),
-                                          ("manifest.json", False), ("test_data", True)])
+@pytest.mark.parametrize(
+    "name, verify",
+    [
+        ("weights.safetensors", True),
+        ("encoder.onnx", True),
+        ("encoder.onnx", False),
+        ("manifest.json", True),
+        ("manifest.json", False),
+        ("test_data", True),
+    ],
+)
 def test_symlink_leaving_bundle_refused(tmp_path, bundle, name, verify):
     outside = tmp_path / "elsewhere" / name
     outside.parent.mkdir()
@@ -251,23 +281,49 @@ SCHEMA_CASES = [
     ("shape huge", lambda m: m["input"].update(shape=[2**20, 2**20]), r"at most 2147483647 elements"),
     ("dtype", lambda m: m["input"].update(dtype="float16"), r"input\.dtype must be 'float32'"),
     ("no encoder", lambda m: m["graphs"].pop("encoder"), r"graphs has no 'encoder' entry"),
-    ("graph abs path", lambda m: m["graphs"]["scorer"].update(file="/etc/passwd.onnx"),
-     r"graphs\.scorer\.file must be a relative path inside the bundle"),
-    ("graph dotdot", lambda m: m["graphs"]["scorer"].update(file="../scorer.onnx"),
-     r"graphs\.scorer\.file must be a relative path"),
+    (
+        "graph abs path",
+        lambda m: m["graphs"]["scorer"].update(file="/etc/passwd.onnx"),
+        r"graphs\.scorer\.file must be a relative path inside the bundle",
+    ),
+    (
+        "graph dotdot",
+        lambda m: m["graphs"]["scorer"].update(file="../scorer.onnx"),
+        r"graphs\.scorer\.file must be a relative path",
+    ),
     ("graph not hashed", lambda m: m["files"].pop("scorer.onnx"), r"scorer\.onnx' is not listed in files"),
-    ("graph outputs", lambda m: m["graphs"]["scorer"].update(outputs=[]), r"graphs\.scorer\.outputs must be a non-empty"),
-    ("graph sha", lambda m: m["graphs"]["decoder"].update(graph_sha256="abc"), r"graphs\.decoder\.graph_sha256 must be a sha256"),
-    ("files sha", lambda m: m["files"].update({"weights.safetensors": 5}), r"files\['weights\.safetensors'\] must be a sha256"),
+    (
+        "graph outputs",
+        lambda m: m["graphs"]["scorer"].update(outputs=[]),
+        r"graphs\.scorer\.outputs must be a non-empty",
+    ),
+    (
+        "graph sha",
+        lambda m: m["graphs"]["decoder"].update(graph_sha256="abc"),
+        r"graphs\.decoder\.graph_sha256 must be a sha256",
+    ),
+    (
+        "files sha",
+        lambda m: m["files"].update({"weights.safetensors": 5}),
+        r"files\['weights\.safetensors'\] must be a sha256",
+    ),
     ("files dotdot", lambda m: m["files"].update({"../../etc/passwd": "0" * 64}), r"files key .* relative path"),
     ("direction", lambda m: m["score"].update(direction="lower_is_more_anomalous"), r"score\.direction must be"),
     ("threshold str", lambda m: m["threshold"].update(value="0.5"), r"threshold\.value must be a finite number"),
     ("threshold nan", lambda m: m["threshold"].update(value=float("nan")), r"threshold\.value must be a finite number"),
     ("threshold inf", lambda m: m["threshold"].update(value=float("inf")), r"threshold\.value must be a finite number"),
-    ("threshold neg", lambda m: m["threshold"].update(value=-0.1), r"threshold\.value -0\.1 is negative, but 'mse' scores are >= 0"),
+    (
+        "threshold neg",
+        lambda m: m["threshold"].update(value=-0.1),
+        r"threshold\.value -0\.1 is negative, but 'mse' scores are >= 0",
+    ),
     ("threshold missing", lambda m: m["threshold"].pop("value"), r"required field threshold\.value is missing"),
     ("scaler length", lambda m: m["scaler"].update(scale=[1.0] * 3), r"scaler\.scale must be a list of 64 numbers"),
-    ("scaler zero", lambda m: m["scaler"]["scale"].__setitem__(5, 0.0), r"scaler\.scale\[5\] must be a positive number"),
+    (
+        "scaler zero",
+        lambda m: m["scaler"]["scale"].__setitem__(5, 0.0),
+        r"scaler\.scale\[5\] must be a positive number",
+    ),
     ("scaler required", lambda m: (m.pop("scaler"), m["graphs"].pop("scorer")), r"required field scaler is missing"),
     ("parity ok", lambda m: m["parity"].update(ok="yes"), r"parity\.ok must be a boolean"),
 ]
@@ -316,7 +372,7 @@ def pickle_violations(source: str, filename: str = "<src>") -> list[str]:
             owner = f.value.id if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) else ""
             kw = {k.arg: k.value for k in node.keywords}
 
-            def const(key):
+            def const(key, kw=kw):
                 v = kw.get(key)
                 return v.value if isinstance(v, ast.Constant) else "<dynamic>"
 

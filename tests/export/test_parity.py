@@ -20,8 +20,6 @@ TOL = dict(rtol=1e-4, atol=1e-5)
 BATCHES = (1, 7, 1024)  # one row, an odd batch, a large batch (drawn with replacement)
 
 
-
-
 @pytest.fixture(scope="session", params=list(REGISTRY))
 def family_bundle(request, digits, tmp_path_factory):
     """(kind, trained model, bundle dir, held-out rows in the kind's input shape); 2 epochs is enough for parity."""
@@ -29,8 +27,9 @@ def family_bundle(request, digits, tmp_path_factory):
     X, y = digits
     Xk = as_model_input(X, REGISTRY[kind].input_rank, (1, 8, 8))
     split = make_split(Xk, binary_labels(y, 0), val_fraction=0.15, test_fraction=0.2, seed=0)
-    result = train_model(split.train, split.val, kind=kind,
-                         config=TrainConfig(epochs=2, patience=2, progress=False, seed=0))
+    result = train_model(
+        split.train, split.val, kind=kind, config=TrainConfig(epochs=2, patience=2, progress=False, seed=0)
+    )
     out = tmp_path_factory.mktemp("family") / kind
     export_bundle(result.model, out, calibration_x=split.val, training=result.summary())
     return kind, result.model, out, split.test
@@ -98,8 +97,7 @@ def test_conv_works_on_28x28_with_dynamic_batch(tmp_path):
     centers = rng.uniform(6, 22, size=(96, 2))
     X = np.exp(-((yy - centers[:, :1, None]) ** 2 + (xx - centers[:, 1:, None]) ** 2) / 20.0)[:, None]
     X = X.astype(np.float32)
-    result = train_model(X[:80], X[80:], kind="conv",
-                         config=TrainConfig(epochs=1, progress=False, scaler="none"))
+    result = train_model(X[:80], X[80:], kind="conv", config=TrainConfig(epochs=1, progress=False, scaler="none"))
     model = result.model
     assert model.feature_shape == (32, 7, 7)
     manifest = export_bundle(model, tmp_path / "b", calibration_x=X[80:])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-import aeruntime
 import numpy as np
 import pytest
 import torch
 
+import aeruntime
 from aeexport.parity import PARITY_BATCHES
 
 from ..conftest import MODELS

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ..conftest import MODELS
 
 import aeruntime
 from aeexport.verify import verify_bundle
+
+from ..conftest import MODELS
 
 SHIPPED = {"digits-conv": ("conv", (1, 8, 8)), "digits-vae": ("vae", (64,))}
 

@@ -12,18 +12,20 @@ import sys
 import numpy as np
 import pytest
 import torch
-from ..conftest import SUBPROCESS_ENV
 
 import aeruntime
 from aeexport.export import export_bundle
 from aeexport.train import TrainConfig, train_model
 
+from ..conftest import SUBPROCESS_ENV
+
 
 @pytest.fixture(scope="module")
 def vae_bundles(digits_split, tmp_path_factory):
     """One trained VAE exported twice: default score (mean-decoding MSE) and score=neg_elbo."""
-    result = train_model(digits_split.train, digits_split.val, kind="vae",
-                         config=TrainConfig(epochs=4, progress=False, seed=0))
+    result = train_model(
+        digits_split.train, digits_split.val, kind="vae", config=TrainConfig(epochs=4, progress=False, seed=0)
+    )
     root = tmp_path_factory.mktemp("vae")
     export_bundle(result.model, root / "mse", calibration_x=digits_split.val)
     elbo_model = copy.deepcopy(result.model)
@@ -53,13 +55,20 @@ def test_score_is_deterministic_twice_and_across_processes(vae_bundles, digits_s
     first, second = model.score(x), model.score(x)
     assert np.array_equal(first, second)
     np.save(tmp_path / "x.npy", x)
-    code = ("import sys, numpy as np, aeruntime; m = aeruntime.load(sys.argv[1], providers='cpu'); "
-            "np.save(sys.argv[3], m.score(np.load(sys.argv[2])))")
+    code = (
+        "import sys, numpy as np, aeruntime; m = aeruntime.load(sys.argv[1], providers='cpu'); "
+        "np.save(sys.argv[3], m.score(np.load(sys.argv[2])))"
+    )
     outs = []
     for i in range(2):
         out = tmp_path / f"s{i}.npy"
-        subprocess.run([sys.executable, "-c", code, str(bundle), str(tmp_path / "x.npy"), str(out)],
-                       env=SUBPROCESS_ENV, check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-c", code, str(bundle), str(tmp_path / "x.npy"), str(out)],
+            env=SUBPROCESS_ENV,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         outs.append(np.load(out, allow_pickle=False))
     assert np.array_equal(outs[0], outs[1])
     assert np.array_equal(outs[0], first)
@@ -157,5 +166,6 @@ def test_neg_elbo_without_scorer_matches_the_exported_scorer(vae_bundles, digits
     (b / "manifest.json").write_text(json.dumps(m))
     (b / "scorer.onnx").unlink()
     x = digits_split.test[:40]
-    np.testing.assert_allclose(aeruntime.load(b, providers="cpu").score(x),
-                               aeruntime.load(elbo_dir, providers="cpu").score(x), rtol=1e-5)
+    np.testing.assert_allclose(
+        aeruntime.load(b, providers="cpu").score(x), aeruntime.load(elbo_dir, providers="cpu").score(x), rtol=1e-5
+    )

@@ -15,8 +15,8 @@ from sklearn.metrics import roc_auc_score
 import aeruntime
 from aeexport.cli import main as aeexport_main
 from aeexport.variants import VARIANTS, make_variant, verify_variant
-from aeruntime.format import sha256_file
 from aeruntime.errors import BundleError
+from aeruntime.format import sha256_file
 
 KINDS = ["int8-dynamic", "int8-static", "fp16", "ort"]
 
@@ -65,8 +65,12 @@ def test_variant_loads_in_aeruntime_and_meets_its_decision_tolerance(family, lab
     assert rep["metrics"]["roc_auc_variant"] == pytest.approx(auc_v, abs=1e-12)
     rel = np.abs(sv.astype(np.float64) - sp) / sp
     assert rep["metrics"]["score_rel_err_median"] == pytest.approx(np.median(rel), rel=1e-3)
-    assert {c["check"] for c in rep["checks"]} == {"score_rel_err_median", "spearman", "label_agreement",
-                                                   "roc_auc_drop"}
+    assert {c["check"] for c in rep["checks"]} == {
+        "score_rel_err_median",
+        "spearman",
+        "label_agreement",
+        "roc_auc_drop",
+    }
     # The recalibrated threshold keeps the false-positive rate on normal rows.
     normal = y == 0
     assert np.sum(sv[normal] > variant.threshold) == np.sum(sp[normal] > parent.threshold)
@@ -85,8 +89,10 @@ def test_variant_graphs_really_changed_and_carry_metadata(family, kind):
         sess = aeruntime._ort.ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         meta = sess.get_modelmeta().custom_metadata_map
         assert meta["aeexport.bundle_id"] == m["bundle_id"]
-        assert json.loads(meta["aeexport.variant"]) == {"kind": kind,
-                                                         "parent_bundle_id": m["variant"]["parent_bundle_id"]}
+        assert json.loads(meta["aeexport.variant"]) == {
+            "kind": kind,
+            "parent_bundle_id": m["variant"]["parent_bundle_id"],
+        }
         assert float(meta["aeexport.threshold"]) == m["threshold"]["value"]
         assert meta["aeexport.role"] == role
         if kind == "ort":

@@ -187,7 +187,8 @@ def test_graph_metadata_tells_roles_and_partners_python_and_node(bundle, tmp_pat
         assert info["role"] == role and info["bundle_id"] == m["bundle_id"]
         assert info["graph_sha256"] == graph_sha256(model) and info["graph_sha256_ok"]
         assert {r: (v["file"], v["found"], v["match"]) for r, v in info["partners"].items()} == {
-            r: (p["file"], True, True) for r, p in partners.items()}
+            r: (p["file"], True, True) for r, p in partners.items()
+        }
         assert [i["name"] for i in info["inputs"]] == [i.name for i in model.graph.input]
         assert [o["name"] for o in info["outputs"]] == [o.name for o in model.graph.output]
         assert [i["name"] for i in info["inputs"]] == m["graphs"][role]["inputs"]

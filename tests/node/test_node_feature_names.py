@@ -10,9 +10,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import aeruntime
 import numpy as np
 import pytest
+
+import aeruntime
 
 from ..runtime.test_tables import DENSE, NAMES, make_named_bundle
 
@@ -24,8 +25,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not inst
 
 
 def run_node(*args) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([NODE, str(CLI), *map(str, args)], capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run([NODE, str(CLI), *map(str, args)], capture_output=True, text=True, timeout=120, check=False)
 
 
 def _csv(path: Path, X: np.ndarray, names: list[str]) -> Path:
@@ -39,7 +39,7 @@ def test_node_reads_csv_columns_by_name(tmp_path):
         pytest.fail("examples/node/node_modules is missing: run `npm ci --prefix examples/node`.")
     m = json.loads((DENSE / "manifest.json").read_text())
     rng = np.random.default_rng(0)
-    X = (np.asarray(m["scaler"]["mean"]) + np.asarray(m["scaler"]["scale"]) * rng.standard_normal((25, 64)))
+    X = np.asarray(m["scaler"]["mean"]) + np.asarray(m["scaler"]["scale"]) * rng.standard_normal((25, 64))
     X = X.astype(np.float32)
     expected = aeruntime.load(DENSE, providers="cpu").score(X)
     # reversed columns and an extra one: matched by name, the extra reported on stderr

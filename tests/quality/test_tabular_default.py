@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from aeruntime.errors import InvalidInputError
 from click.testing import CliRunner
 from sklearn.metrics import roc_auc_score
 
@@ -16,6 +15,7 @@ from aeexport.cli import main
 from aeexport.data import load_dataset
 from aeexport.tabular import PRESETS, apply_preset, choose_preset, fit_tabular, is_image_data, robust_scaler
 from aeexport.train import TrainConfig
+from aeruntime.errors import InvalidInputError
 
 
 def _planted(seed: int, n: int = 1500, d: int = 10, rate: float = 0.12) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +100,6 @@ def test_robust_scaler_matches_numpy_and_ignores_the_extremes():
                          ids=["tabular-default", "ensemble-members"])
 def test_scorer_parity_at_batch_1_7_1024(tmp_path, kind_options):
     import aeruntime
-
     from aeexport.export import export_bundle
     from aeexport.train import train_model
 

@@ -41,7 +41,7 @@ def decode_png(src: str) -> np.ndarray:
 
     prefix = "data:image/png;base64,"
     assert src.startswith(prefix), src[:40]
-    raw = base64.b64decode(src[len(prefix):], validate=True)
+    raw = base64.b64decode(src[len(prefix) :], validate=True)
     assert raw[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(io.BytesIO(raw)) as im:
         im.load()

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from aeruntime.errors import InvalidInputError
 
+from aeruntime.errors import InvalidInputError
 from tests.conftest import MODELS
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from aeruntime.errors import InvalidInputError
 
+from aeruntime.errors import InvalidInputError
 from tests.conftest import MODELS
 
 from ._html import Page, assert_real_figure, decode_png
@@ -49,19 +49,43 @@ def test_digits_report_has_every_data_section_and_decodable_figures(digits_repor
     assert page.sections == [*ALWAYS, "detection", "latent", "reconstructions", "anomalies", "pca"]
     assert info["sections"] == page.sections
     assert "variant" not in page.sections
-    assert set(page.figures) == {"score_distribution", "roc_pr", "latent_map", "reconstructions", "anomaly_errors"}
+    assert set(page.figures) == {
+        "loss_curves",
+        "score_distribution",
+        "roc_pr",
+        "latent_map",
+        "reconstructions",
+        "anomaly_errors",
+    }
     assert sorted(info["figures"]) == sorted(page.figures)
     for src in page.figures.values():
         assert_real_figure(decode_png(src))
     _no_external_resources(page)
-    # the shipped bundle predates the per-epoch history: the page says so instead of drawing nothing
-    assert "records no per-epoch history" in text
+    assert "records no per-epoch history" not in text
+
+
+def test_a_bundle_without_history_gets_a_note_not_an_empty_curve(tmp_path):
+    """Bundles exported before the per-epoch history was recorded still get a report."""
+    import json
+    import shutil
+
+    from aeexport.report import write_report
+
+    old = tmp_path / "old"
+    shutil.copytree(MODELS / "digits-dense", old)
+    m = json.loads((old / "manifest.json").read_text())
+    m["training"].pop("history")
+    (old / "manifest.json").write_text(json.dumps(m))
+    write_report(old, tmp_path / "old.html")
+    page = Page((tmp_path / "old.html").read_text(encoding="utf-8"))
+    assert "loss_curves" not in page.figures
+    assert "records no per-epoch history" in (tmp_path / "old.html").read_text(encoding="utf-8")
 
 
 def test_confusion_counts_match_a_direct_computation(digits_report):
-    import aeruntime
     from sklearn.datasets import load_digits
 
+    import aeruntime
     from aeexport.data import binary_labels, make_split
 
     out, _ = digits_report
@@ -69,8 +93,13 @@ def test_confusion_counts_match_a_direct_computation(digits_report):
     model = aeruntime.load(MODELS / "digits-dense", providers="cpu")
     d = load_digits()
     tc = model.manifest["training"]["train_config"]
-    split = make_split(d.data.astype(np.float32), binary_labels(d.target, 0), val_fraction=tc["val_fraction"],
-                       test_fraction=0.2, seed=tc["seed"])
+    split = make_split(
+        d.data.astype(np.float32),
+        binary_labels(d.target, 0),
+        val_fraction=tc["val_fraction"],
+        test_fraction=0.2,
+        seed=tc["seed"],
+    )
     pred = model.score(split.test) > model.threshold
     y = split.y_test == 1
     tp, fn, fp, tn = (int(np.sum(pred & y)), int(np.sum(~pred & y)), int(np.sum(pred & ~y)), int(np.sum(~pred & ~y)))
@@ -87,7 +116,7 @@ def test_report_without_data_shows_the_manifest_only(tmp_path):
     info = write_report(MODELS / "digits-conv", out)
     page = Page(out.read_text(encoding="utf-8"))
     assert page.sections == ALWAYS
-    assert page.figures == {}
+    assert set(page.figures) == {"loss_curves"}  # from the manifest's training history; no DATA figures
     text = out.read_text(encoding="utf-8")
     assert "No DATA was given" in text
     assert {s["section"] for s in info["skipped"]} >= {"Latent space", "Autoencoder vs PCA"}
@@ -185,7 +214,7 @@ def test_variant_report_has_the_decision_table(tmp_path, digits):
     text = out.read_text(encoding="utf-8")
     page = Page(text)
     assert page.sections == [*ALWAYS, "variant"]
-    section = text[text.index('<section id="variant">'):]
+    section = text[text.index('<section id="variant">') :]
     for check in manifest["parity"]["checks"]:
         assert f"<td>{check['check']}</td>" in section
     assert "stored at export" in section
@@ -204,10 +233,21 @@ def _chromium() -> str | None:
 def test_report_renders_in_headless_chromium(digits_report, tmp_path):
     out, _ = digits_report
     shot = tmp_path / "shot.png"
-    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,2000",
-           out.resolve().as_uri()]
+    cmd = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,2000",
+        out.resolve().as_uri(),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
     from PIL import Image
 
@@ -230,11 +270,13 @@ def denoising_bundle(tmp_path_factory, digits) -> Path:
     X, _ = digits
     split = make_split(X, None, val_fraction=0.15, seed=0)
     cfg = TrainConfig(epochs=8, patience=5, progress=False, seed=0)
-    r = train_model(split.train, split.val, kind="denoising", model_options={"noise": "masking", "noise_level": 0.2},
-                    config=cfg)
+    r = train_model(
+        split.train, split.val, kind="denoising", model_options={"noise": "masking", "noise_level": 0.2}, config=cfg
+    )
     out = tmp_path_factory.mktemp("bundles") / "denoising"
-    export_bundle(r.model, out, calibration_x=split.val, training=r.summary(),
-                  dataset={"source": "digits", "rows": len(X)})
+    export_bundle(
+        r.model, out, calibration_x=split.val, training=r.summary(), dataset={"source": "digits", "rows": len(X)}
+    )
     return out
 
 

@@ -38,12 +38,18 @@ def _inf_row():
 @pytest.mark.parametrize(
     ("x", "match"),
     [
-        (np.ones((3, 10), np.float32), r"X has 10 features, but the model expects 64\. Pass an array of shape \(n_rows, 64\)"),
+        (
+            np.ones((3, 10), np.float32),
+            r"X has 10 features, but the model expects 64\. Pass an array of shape \(n_rows, 64\)",
+        ),
         (_nan_row(), r"1 NaN and 0 infinite values.*first at row 2, column 5;.*expects finite numbers"),
         (_inf_row(), r"0 NaN and 1 infinite values.*first at row 1"),
         (np.full((2, 64), 1e39), r"infinite values \(values beyond the float32 range"),
         (np.zeros((0, 64), np.float32), r"X has 0 rows .*expects at least one row"),
-        (np.ones((2, 8, 8), np.float32), r"shape \(2, 8, 8\), but the model expects \(n_rows, 64\).*X\.reshape\(-1, 64\)"),
+        (
+            np.ones((2, 8, 8), np.float32),
+            r"shape \(2, 8, 8\), but the model expects \(n_rows, 64\).*X\.reshape\(-1, 64\)",
+        ),
         (np.ones(64, np.float32), r"shape \(64,\), but the model expects \(n_rows, 64\).*X\.reshape\(1, 64\)"),
         (np.array([["a"] * 64]), r"dtype <U1 \(strings\), but the model expects real numbers.*np\.asarray"),
         ([[1.0] * 64, [1.0] * 3], r"could not be converted to an array.*equal-length rows"),
@@ -65,7 +71,6 @@ def test_decode_checks_latent_shape(rt):
 def test_missing_bundle_directory(tmp_path):
     with pytest.raises(BundleNotFoundError, match="does not exist or is not a directory"):
         aeruntime.load(tmp_path / "nope")
-
 
 
 def test_missing_bundle_file(bundle_copy):
@@ -103,7 +108,9 @@ def test_unknown_format_version(bundle_copy, version):
     m = json.loads((bundle_copy / "manifest.json").read_text())
     m["format_version"] = version
     (bundle_copy / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(UnsupportedFormatError, match=r"format_version .* reads format versions \[1\]. Upgrade aeruntime"):
+    with pytest.raises(
+        UnsupportedFormatError, match=r"format_version .* reads format versions \[1\]. Upgrade aeruntime"
+    ):
         aeruntime.load(bundle_copy)
 
 

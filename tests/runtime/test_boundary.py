@@ -6,8 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import aeruntime
 import pytest
+
+import aeruntime
 from aeruntime.errors import ProviderError
 
 from ..conftest import MODELS, SUBPROCESS_ENV

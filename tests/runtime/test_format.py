@@ -11,10 +11,12 @@ import os
 import pathlib
 import shutil
 
-import aeruntime
-import aeruntime.format as fmt
 import numpy as np
 import pytest
+from click.testing import CliRunner
+
+import aeruntime
+import aeruntime.format as fmt
 from aeruntime.cli import main as aeruntime_main
 from aeruntime.errors import (
     AeError,
@@ -26,7 +28,6 @@ from aeruntime.errors import (
     UnsafeBundleError,
     UnsupportedFormatError,
 )
-from click.testing import CliRunner
 
 from .conftest import SHIPPED
 
@@ -110,8 +111,12 @@ def test_score_registry_rules_and_registration():
         fmt.check_threshold(-0.1, "mae")
     with pytest.raises(InvalidInputError, match="finite number"):
         fmt.check_threshold(float("nan"), "mse")
-    spec = fmt.ScoreSpec("test_signed_mean", {"name": "test_signed_mean", "direction": "higher_is_more_anomalous"},
-                         element_error=lambda r: r, nonnegative=False)
+    spec = fmt.ScoreSpec(
+        "test_signed_mean",
+        {"name": "test_signed_mean", "direction": "higher_is_more_anomalous"},
+        element_error=lambda r: r,
+        nonnegative=False,
+    )
     try:
         fmt.register_score(spec)
         assert fmt.check_threshold(-0.5, "test_signed_mean") == -0.5
@@ -180,8 +185,14 @@ def test_feature_names_from_the_manifest_name_explanations(tmp_path):
 
 # ---------------------------------------------------------------------- exit codes
 def test_every_invalid_bundle_error_exits_1(tmp_path):
-    for cls in (BundleError, BundleNotFoundError, IntegrityError, ManifestError, UnsafeBundleError,
-                UnsupportedFormatError):
+    for cls in (
+        BundleError,
+        BundleNotFoundError,
+        IntegrityError,
+        ManifestError,
+        UnsafeBundleError,
+        UnsupportedFormatError,
+    ):
         assert cls("x").exit_code == 1, cls
     assert InvalidInputError("x").exit_code == 2 and AeError("x").exit_code == 1
     runner = CliRunner()
@@ -191,8 +202,11 @@ def test_every_invalid_bundle_error_exits_1(tmp_path):
     (modified / "decoder.onnx").write_bytes(b"\x00" + (modified / "decoder.onnx").read_bytes())
     version = _copy("dense", tmp_path / "version")
     _edit(version, lambda m: m.update(format_version=99))
-    for bundle, message in ((missing, "decoder.onnx' listed in the manifest is missing"),
-                            (modified, "decoder.onnx has sha256"), (version, "format_version 99")):
+    for bundle, message in (
+        (missing, "decoder.onnx' listed in the manifest is missing"),
+        (modified, "decoder.onnx has sha256"),
+        (version, "format_version 99"),
+    ):
         res = runner.invoke(aeruntime_main, ["info", str(bundle)])
         assert res.exit_code == 1 and message in res.output, (bundle, res.output)
 
@@ -213,8 +227,13 @@ def _writer_from(src: pathlib.Path, salt: str = "") -> tuple[fmt.BundleWriter, d
         data = (src / g["file"]).read_bytes()
         own = {k: v for k, v in fmt.scan_model(data).metadata.items() if k in ("aeexport.inputs", "aeexport.outputs")}
         stripped = fmt.set_model_metadata(data, {}, drop_prefix=fmt.META_PREFIX)
-        w.add_graph(role, stripped, inputs=g["inputs"], outputs=g["outputs"],
-                    metadata={k.removeprefix(fmt.META_PREFIX): v for k, v in own.items()})
+        w.add_graph(
+            role,
+            stripped,
+            inputs=g["inputs"],
+            outputs=g["outputs"],
+            metadata={k.removeprefix(fmt.META_PREFIX): v for k, v in own.items()},
+        )
     for role in m["graphs"]:
         for case in sorted((src / "test_data" / role).glob("test_data_set_*")):
             ins = [fmt.read_tensor(p.read_bytes()) for p in sorted(case.glob("input_*.pb"))]
@@ -230,18 +249,21 @@ def test_bundle_writer_rebuilds_a_bundle_that_loads_and_scores_the_same(tmp_path
     keep = {k: v for k, v in m.items() if k not in ("weights", "files", "golden", "created")}
     meta = {"model_kind": "dense", "threshold": repr(m["threshold"]["value"]), "producer": "aeexport 0.1.0"}
     out = w.write(tmp_path / "rebuilt", {**keep, "created": "later"}, metadata=meta, golden={"note": "x"})
-    assert sorted(out["files"]) == sorted(p.relative_to(tmp_path / "rebuilt").as_posix()
-                                          for p in (tmp_path / "rebuilt").rglob("*") if p.is_file()
-                                          and p.name != "manifest.json")
-    assert out["bundle_id"] == m["bundle_id"] and out["golden"]["sets"]["scorer"] == ["test_data_set_0",
-                                                                                        "test_data_set_1"]
+    assert sorted(out["files"]) == sorted(
+        p.relative_to(tmp_path / "rebuilt").as_posix()
+        for p in (tmp_path / "rebuilt").rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    )
+    assert out["bundle_id"] == m["bundle_id"] and out["golden"]["sets"]["scorer"] == [
+        "test_data_set_0",
+        "test_data_set_1",
+    ]
     model, ref = aeruntime.load(tmp_path / "rebuilt", providers="cpu"), aeruntime.load(SHIPPED["dense"])
     x = _rows("dense")
     np.testing.assert_array_equal(model.score(x), ref.score(x))
     meta_of = fmt.scan_model((tmp_path / "rebuilt" / "scorer.onnx").read_bytes()).metadata
     assert meta_of["aeexport.role"] == "scorer" and meta_of["aeexport.model_kind"] == "dense"
-    assert json.loads(meta_of["aeexport.partners"])["encoder"]["graph_sha256"] == m["graphs"]["encoder"][
-        "graph_sha256"]
+    assert json.loads(meta_of["aeexport.partners"])["encoder"]["graph_sha256"] == m["graphs"]["encoder"]["graph_sha256"]
     for rel in out["files"]:
         if rel.endswith(".pb"):
             assert (tmp_path / "rebuilt" / rel).read_bytes() == (SHIPPED["dense"] / rel).read_bytes()
@@ -265,8 +287,11 @@ def test_bundle_writer_check_failure_publishes_nothing(tmp_path):
 
 def test_slim_copy_verifies_and_scores_fully(tmp_path):
     slim = fmt.copy_bundle(SHIPPED["dense"], tmp_path / "slim", omit=[fmt.WEIGHTS_NAME, "test_data/"])
-    present = sorted(p.relative_to(tmp_path / "slim").as_posix() for p in (tmp_path / "slim").rglob("*")
-                     if p.is_file() and p.name != "manifest.json")
+    present = sorted(
+        p.relative_to(tmp_path / "slim").as_posix()
+        for p in (tmp_path / "slim").rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    )
     assert sorted(slim["files"]) == present == ["decoder.onnx", "encoder.onnx", "scorer.onnx"]
     assert slim["omitted"] == ["test_data/", "weights.safetensors"] and "weights" not in slim
     model, ref = aeruntime.load(tmp_path / "slim", providers="cpu"), aeruntime.load(SHIPPED["dense"])

@@ -9,19 +9,19 @@ import json
 import math
 from typing import Any
 
-import aeruntime
 import numpy as np
 import pytest
-from aeruntime.errors import AeError, InvalidInputError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import aeruntime
+from aeruntime.errors import AeError, InvalidInputError
+
 from ..helpers import copy_bundle, read_manifest
 
 N = 64
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                derandomize=True)
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +33,14 @@ NUMERIC = [np.float32, np.float64, np.float16, ">f4", ">f8", np.int8, np.int64, 
 OTHER = [np.complex64, "U2", "S2", "datetime64[s]", "m8[s]"]
 
 shapes = st.one_of(
-    st.tuples(st.integers(0, 5), st.just(N)),                   # right width, maybe empty
+    st.tuples(st.integers(0, 5), st.just(N)),  # right width, maybe empty
     st.tuples(st.integers(1, 5), st.just(N)),
-    st.tuples(st.integers(0, 3), st.integers(0, 70)),            # wrong width
+    st.tuples(st.integers(0, 3), st.integers(0, 70)),  # wrong width
     hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5),
 )
-object_elements = st.one_of(st.floats(), st.integers(-(2**1100), 2**1100), st.none(), st.text(max_size=3),
-                            st.booleans())
+object_elements = st.one_of(
+    st.floats(), st.integers(-(2**1100), 2**1100), st.none(), st.text(max_size=3), st.booleans()
+)
 
 
 @st.composite
@@ -97,8 +98,11 @@ def test_array_inputs_never_crash(model, method, x):
 
 # ---------------------------------------------------------------------------- manifest mutations
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=6),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=6),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )
@@ -141,8 +145,11 @@ def fuzz_bundle(tmp_path_factory, dense_bundle):
 @FUZZ
 @given(data=st.data())
 def test_manifest_mutations_give_only_typed_errors(fuzz_bundle, data):
-    original = read_manifest(fuzz_bundle) if not hasattr(test_manifest_mutations_give_only_typed_errors, "m") \
+    original = (
+        read_manifest(fuzz_bundle)
+        if not hasattr(test_manifest_mutations_give_only_typed_errors, "m")
         else test_manifest_mutations_give_only_typed_errors.m
+    )
     test_manifest_mutations_give_only_typed_errors.m = original
     m: Any = copy.deepcopy(original)
     for _ in range(data.draw(st.integers(1, 3), label="n_mutations")):

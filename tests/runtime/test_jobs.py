@@ -7,15 +7,16 @@ import json
 import shutil
 from pathlib import Path
 
-import aeruntime
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
+
+import aeruntime
 from aeruntime.cli import main as aeruntime_main
 from aeruntime.codes import dequantize_int8, fit_int8, quantize_int8
 from aeruntime.jobs import run_job
-from click.testing import CliRunner
 
 from .test_tables import DENSE, MODELS, NAMES, make_named_bundle, rows, write_csv
 
@@ -70,8 +71,19 @@ def test_encode_decode_reconstruct_npy_match_the_api(model, X, tmp_path):
 def test_tables_pass_id_columns_through(model, X, tmp_path):
     ids = np.array([f"r{i:03d}" for i in range(100)])
     p = write_csv(tmp_path / "x.csv", X, extra={"id": ids, "site": np.arange(100) % 3})
-    ok("encode", DENSE, p, "--out", tmp_path / "z.csv", "--id-column", "id", "--id-column", "site",
-       "--batch-size", BATCH)
+    ok(
+        "encode",
+        DENSE,
+        p,
+        "--out",
+        tmp_path / "z.csv",
+        "--id-column",
+        "id",
+        "--id-column",
+        "site",
+        "--batch-size",
+        BATCH,
+    )
     text = (tmp_path / "z.csv").read_text().splitlines()
     assert text[0] == "id,site," + ",".join(f"z{i}" for i in range(16)) and len(text) == 101
     assert [line.split(",")[0].strip('"') for line in text[1:]] == ids.tolist()
@@ -79,8 +91,17 @@ def test_tables_pass_id_columns_through(model, X, tmp_path):
     z = np.loadtxt(tmp_path / "z.csv", delimiter=",", skiprows=1, usecols=range(2, 18))
     np.testing.assert_allclose(z, model.encode(X), rtol=1e-5, atol=1e-5)
     # codes table -> decoded rows in Parquet, ids still attached
-    ok("decode", DENSE, tmp_path / "z.csv", "--out", tmp_path / "xd.parquet", "--id-column", "id",
-       "--batch-size", BATCH)
+    ok(
+        "decode",
+        DENSE,
+        tmp_path / "z.csv",
+        "--out",
+        tmp_path / "xd.parquet",
+        "--id-column",
+        "id",
+        "--batch-size",
+        BATCH,
+    )
     t = pq.read_table(tmp_path / "xd.parquet")
     assert t.column_names == ["id", *[f"X{i}" for i in range(64)]]
     assert t.column("id").to_pylist() == ids.tolist()
@@ -107,8 +128,9 @@ def test_float16_codes_round_trip(model, X, tmp_path):
     got = np.column_stack([t.column(f"z{i}").to_numpy() for i in range(16)])
     np.testing.assert_array_equal(got, z16)
     ok("decode", DENSE, tmp_path / "z.parquet", "--out", tmp_path / "xd.npy")
-    np.testing.assert_allclose(np.load(tmp_path / "xd.npy", allow_pickle=False), model.decode(z16.astype(np.float32)),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "xd.npy", allow_pickle=False), model.decode(z16.astype(np.float32)), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("fmt", [".npy", ".parquet", ".csv"])
@@ -116,8 +138,17 @@ def test_int8_codes_round_trip(int8_bundle, X, tmp_path, fmt):
     m = aeruntime.load(int8_bundle, providers="cpu")
     params = m.manifest["latent"]["quantization"]["int8"]
     np.save(tmp_path / "x.npy", X)
-    ok("encode", int8_bundle, tmp_path / "x.npy", "--out", tmp_path / f"q{fmt}", "--codes", "int8",
-       "--batch-size", BATCH)
+    ok(
+        "encode",
+        int8_bundle,
+        tmp_path / "x.npy",
+        "--out",
+        tmp_path / f"q{fmt}",
+        "--codes",
+        "int8",
+        "--batch-size",
+        BATCH,
+    )
     q_ref = quantize_int8(m.encode(X), params)
     if fmt == ".npy":
         q = np.load(tmp_path / "q.npy", allow_pickle=False)
@@ -187,5 +218,4 @@ def test_stdout_and_run_job_api(model, X, tmp_path):
     assert lines[0] == ",".join(f"z{i}" for i in range(16)) and len(lines) == 6
     result = run_job("score", model, tmp_path / "x.npy", tmp_path / "s.parquet")
     assert result.rows == 5 and result.anomalies == int(model.predict(X[:5]).sum())
-    np.testing.assert_array_equal(pq.read_table(tmp_path / "s.parquet").column("score").to_numpy(),
-                                  model.score(X[:5]))
+    np.testing.assert_array_equal(pq.read_table(tmp_path / "s.parquet").column("score").to_numpy(), model.score(X[:5]))

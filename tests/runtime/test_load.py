@@ -9,17 +9,18 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import aeruntime
-import aeruntime.model as model_mod  # create_session is looked up there
 import numpy as np
 import pytest
+
+import aeruntime
+import aeruntime.model as model_mod  # create_session is looked up there
 
 PROC = Path("/proc/self")
 
 
 def test_eight_threads_match_single_thread(dense_bundle, digits, monkeypatch):
     X = digits[0]
-    batches = [X[(37 * i) % 1700:(37 * i) % 1700 + 1 + (i * 13) % 90] for i in range(64)]
+    batches = [X[(37 * i) % 1700 : (37 * i) % 1700 + 1 + (i * 13) % 90] for i in range(64)]
     single = aeruntime.load(dense_bundle, providers="cpu")
     ref = [(single.score(b), single.predict(b), single.encode(b), single.reconstruct(b)) for b in batches]
 
@@ -36,8 +37,16 @@ def test_eight_threads_match_single_thread(dense_bundle, digits, monkeypatch):
 
     def work(k: int):
         barrier.wait()  # all threads start together, racing for the lazy sessions
-        return [(j, shared.score(batches[j]), shared.predict(batches[j]), shared.encode(batches[j]),
-                 shared.reconstruct(batches[j])) for j in range(k, len(batches), 8)]
+        return [
+            (
+                j,
+                shared.score(batches[j]),
+                shared.predict(batches[j]),
+                shared.encode(batches[j]),
+                shared.reconstruct(batches[j]),
+            )
+            for j in range(k, len(batches), 8)
+        ]
 
     with ThreadPoolExecutor(8) as pool:
         results = [r for part in pool.map(work, range(8)) for r in part]

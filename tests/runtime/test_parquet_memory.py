@@ -32,8 +32,9 @@ print(n, next(line.split()[1] for line in open("/proc/self/status") if line.star
 
 
 def peak_kb(path: Path) -> tuple[int, int]:
-    p = subprocess.run([sys.executable, "-c", CHILD, str(path)], check=False, env=ENV, capture_output=True,
-                       text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path)], check=False, env=ENV, capture_output=True, text=True, timeout=300
+    )
     assert p.returncode == 0, p.stderr
     rows, kb = p.stdout.split()
     return int(rows), int(kb)

@@ -6,10 +6,11 @@ import json
 import subprocess
 import warnings
 
-import aeruntime
 import numpy as np
 import onnxruntime as ort
 import pytest
+
+import aeruntime
 from aeruntime import providers as P
 from aeruntime.errors import ProviderError
 
@@ -98,12 +99,14 @@ def test_threads_and_session_options_pass_through(dense_bundle, digits_split):
 
 
 def test_doctor_runs_and_reports_usable_providers():
-    res = subprocess.run([str(BIN / "aeruntime"), "doctor"], env=SUBPROCESS_ENV, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [str(BIN / "aeruntime"), "doctor"], env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stderr
     assert ort.__version__ in res.stdout and "CPUExecutionProvider" in res.stdout and "libcudnn" in res.stdout
-    res = subprocess.run([str(BIN / "aeruntime"), "doctor", "--json"], env=SUBPROCESS_ENV, capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        [str(BIN / "aeruntime"), "doctor", "--json"], env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=60
+    )
     report = json.loads(res.stdout)
     assert report["available_providers"] == ort.get_available_providers()
     assert report["providers"][CPU]["usable"] is True

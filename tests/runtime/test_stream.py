@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import aeruntime
 import numpy as np
 import pytest
+from click.testing import CliRunner
+
+import aeruntime
 from aeruntime.cli import main as aeruntime_main
 from aeruntime.sinks import open_sink
 from aeruntime.tables import open_source
-from click.testing import CliRunner
 
 BATCH = 128  # smaller than the file: 1797 rows -> 15 chunks
 
@@ -22,8 +23,9 @@ def one_shot(dense_bundle, digits):
 
 
 def _score(bundle, inp, out, *extra):
-    res = CliRunner().invoke(aeruntime_main, ["score", str(bundle), str(inp), "--out", str(out),
-                                              "--batch-size", str(BATCH), *extra])
+    res = CliRunner().invoke(
+        aeruntime_main, ["score", str(bundle), str(inp), "--out", str(out), "--batch-size", str(BATCH), *extra]
+    )
     assert res.exit_code == 0, res.output
     return res
 
@@ -57,8 +59,9 @@ def test_csv_stream_equals_one_shot_with_header_and_label_column(dense_bundle, o
     _score(dense_bundle, tmp_path / "x.csv", tmp_path / "s.npy", "--label-column", "label")
     _check_npy(tmp_path / "s.npy", s, labels)
     np.savetxt(tmp_path / "plain.csv", X, delimiter=",", fmt="%.9g")  # no header
-    res = CliRunner().invoke(aeruntime_main, ["score", str(dense_bundle), str(tmp_path / "plain.csv"),
-                                              "--batch-size", str(BATCH)])
+    res = CliRunner().invoke(
+        aeruntime_main, ["score", str(dense_bundle), str(tmp_path / "plain.csv"), "--batch-size", str(BATCH)]
+    )
     assert res.exit_code == 0
     lines = res.output.strip().splitlines()
     assert lines[0] == "score,label" and len(lines) == len(X) + 1
@@ -86,8 +89,18 @@ def test_failed_stream_leaves_no_partial_output(dense_bundle, one_shot, tmp_path
     X[1500, 3] = np.nan  # in a late chunk: earlier chunks were already written to the temp file
     np.save(tmp_path / "bad.npy", X)
     (tmp_path / "s.csv").write_text("old\n")
-    res = CliRunner().invoke(aeruntime_main, ["score", str(dense_bundle), str(tmp_path / "bad.npy"),
-                                              "--out", str(tmp_path / "s.csv"), "--batch-size", str(BATCH)])
+    res = CliRunner().invoke(
+        aeruntime_main,
+        [
+            "score",
+            str(dense_bundle),
+            str(tmp_path / "bad.npy"),
+            "--out",
+            str(tmp_path / "s.csv"),
+            "--batch-size",
+            str(BATCH),
+        ],
+    )
     assert res.exit_code == 2 and "NaN" in res.output
     assert "bad.npy: row 1500, column 3 holds a NaN" in res.output  # the row in the file, not in the chunk
     assert (tmp_path / "s.csv").read_text() == "old\n"

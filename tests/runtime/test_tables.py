@@ -10,18 +10,19 @@ import json
 import shutil
 from pathlib import Path
 
-import aeruntime
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
+
+import aeruntime
 from aeruntime.cli import main as aeruntime_main
 from aeruntime.errors import InvalidInputError
 from aeruntime.io import load_table, read_table, write_scores
 from aeruntime.sinks import Field, open_sink
 from aeruntime.tables import open_source
-from click.testing import CliRunner
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 DENSE = MODELS / "digits-dense"
@@ -241,6 +242,8 @@ def test_score_skips_a_text_label_column(tmp_path):
     p = write_csv(tmp_path / "l.csv", X, extra={"label": labels})
     res = score_cli(DENSE, p, "--label-column", "label", "--out", tmp_path / "s.npy")
     assert res.exit_code == 0, res.output
-    np.testing.assert_array_equal(np.load(tmp_path / "s.npy", allow_pickle=False)["score"], aeruntime.load(DENSE).score(X))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "s.npy", allow_pickle=False)["score"], aeruntime.load(DENSE).score(X)
+    )
     with pytest.raises(InvalidInputError, match=r"label column 'label' holds non-numeric values \('normal' on line 2"):
         read_table(p, label_column="label")  # training and evaluation need numeric labels

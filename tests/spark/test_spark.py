@@ -9,14 +9,14 @@ import shutil
 import subprocess
 import sys
 
-import aeruntime
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from aeruntime.errors import InvalidInputError
 from click.testing import CliRunner
 
+import aeruntime
+from aeruntime.errors import InvalidInputError
 from tests.conftest import MODELS, SUBPROCESS_ENV
 
 pytestmark = pytest.mark.slow
@@ -53,8 +53,13 @@ def _trained_bundle(tmp_path_factory, digits_split, kind, name, **options):
     from aeexport.export import export_bundle
     from aeexport.train import TrainConfig, train_model
 
-    res = train_model(digits_split.train, digits_split.val, kind=kind, model_options=options or None,
-                      config=TrainConfig(epochs=3, patience=3, progress=False, seed=0))
+    res = train_model(
+        digits_split.train,
+        digits_split.val,
+        kind=kind,
+        model_options=options or None,
+        config=TrainConfig(epochs=3, patience=3, progress=False, seed=0),
+    )
     out = tmp_path_factory.mktemp("spark-bundles") / name
     kwargs = {}
     if "feature_names" in inspect.signature(export_bundle).parameters:
@@ -120,8 +125,9 @@ def test_scores_equal_the_runtime(df, rows, bundles, kind):
 
 
 def test_array_and_vector_columns_give_the_same_scores(df, rows):
-    from aeruntime import spark as aespark
     from pyspark.ml.functions import array_to_vector
+
+    from aeruntime import spark as aespark
 
     _ids, X = rows
     b = MODELS / "digits-conv"  # input (1, 8, 8): the 64 values of a row are reshaped
@@ -158,8 +164,9 @@ def test_encode_and_reconstruct(df, rows, output):
 
 
 def test_pass_through_columns_and_row_order(spark, df):
-    from aeruntime import spark as aespark
     from pyspark.sql import functions as F
+
+    from aeruntime import spark as aespark
 
     src = df.withColumn("part", F.spark_partition_id()).withColumn("tag", F.concat(F.lit("r"), F.col("id")))
     out = aespark.score(src, MODELS / "digits-dense", COLS, keep=["tag", "id", "part"])
@@ -174,8 +181,9 @@ def bad_df(df):
     """df with px5 null at id 1017 and px9 NaN at id 1100 (two bad rows)."""
     from pyspark.sql import functions as F
 
-    return (df.withColumn("px5", F.when(F.col("id") == 1017, F.lit(None)).otherwise(F.col("px5")))
-              .withColumn("px9", F.when(F.col("id") == 1100, F.lit(float("nan"))).otherwise(F.col("px9"))))
+    return df.withColumn("px5", F.when(F.col("id") == 1017, F.lit(None)).otherwise(F.col("px5"))).withColumn(
+        "px9", F.when(F.col("id") == 1100, F.lit(float("nan"))).otherwise(F.col("px9"))
+    )
 
 
 @pytest.mark.parametrize("keep", [None, ["id"]])  # features passed through / packed into one array
@@ -193,8 +201,11 @@ def test_bad_rows_get_null_scores_and_are_counted(spark, bad_df, rows):
 
     ids, X = rows
     report = aespark.ScoreReport(spark)
-    got = _collect(aespark.score(bad_df, MODELS / "digits-dense", COLS, on_invalid="null", report=report,
-                                 keep=["id"]), "score", "label")
+    got = _collect(
+        aespark.score(bad_df, MODELS / "digits-dense", COLS, on_invalid="null", report=report, keep=["id"]),
+        "score",
+        "label",
+    )
     bad = {1017, 1100}
     assert [i for i, s in zip(got["id"], got["score"]) if s is None] == sorted(bad)
     assert [i for i, s in zip(got["id"], got["label"]) if s is None] == sorted(bad)
@@ -204,13 +215,18 @@ def test_bad_rows_get_null_scores_and_are_counted(spark, bad_df, rows):
     assert report.invalid_rows == 2 and report.rows == N_ROWS
     enc = _collect(aespark.encode(bad_df, MODELS / "digits-dense", COLS, on_invalid="null", keep=["id"]), "latent")
     assert [i for i, z in zip(enc["id"], enc["latent"]) if z is None] == sorted(bad)
-    np.testing.assert_allclose([z for z in enc["latent"] if z is not None],
-                               aeruntime.load(MODELS / "digits-dense").encode(X[keep]), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        [z for z in enc["latent"] if z is not None],
+        aeruntime.load(MODELS / "digits-dense").encode(X[keep]),
+        rtol=0,
+        atol=1e-6,
+    )
 
 
 def test_schema_errors_fail_before_any_task(spark, df):
-    from aeruntime import spark as aespark
     from pyspark.sql import functions as F
+
+    from aeruntime import spark as aespark
 
     b = MODELS / "digits-dense"
     sc = spark.sparkContext
@@ -218,18 +234,27 @@ def test_schema_errors_fail_before_any_task(spark, df):
     try:
         with pytest.raises(InvalidInputError, match=r"no column 'px63' \(1 of 64 feature columns missing\)"):
             aespark.score(df.drop("px63"), b, COLS)
-        with pytest.raises(InvalidInputError, match=r"feature column 'px3' has type string, but the model expects "
-                                                    r"numeric columns.*cast\('double'\)"):
+        with pytest.raises(
+            InvalidInputError,
+            match=r"feature column 'px3' has type string, but the model expects "
+            r"numeric columns.*cast\('double'\)",
+        ):
             aespark.score(df.withColumn("px3", F.col("px3").cast("string")), b, COLS)
         with pytest.raises(InvalidInputError, match=r"features has 63 columns, but the model expects 64"):
             aespark.score(df, b, COLS[:-1])
-        with pytest.raises(InvalidInputError, match=r"feature column 'id2' has type array<string>, but the model "
-                                                    r"expects an array of numbers"):
+        with pytest.raises(
+            InvalidInputError,
+            match=r"feature column 'id2' has type array<string>, but the model "
+            r"expects an array of numbers",
+        ):
             aespark.score(df.withColumn("id2", F.array(F.col("id").cast("string"))), b, "id2")
         with pytest.raises(InvalidInputError, match=r"output column 'score' is already in the DataFrame"):
             aespark.score(df.withColumn("score", F.lit(1.0)), b, COLS)
-        with pytest.raises(InvalidInputError, match=r"batch_size=20000 is larger than "
-                                                    r"spark.sql.execution.arrow.maxRecordsPerBatch=10000"):
+        with pytest.raises(
+            InvalidInputError,
+            match=r"batch_size=20000 is larger than "
+            r"spark.sql.execution.arrow.maxRecordsPerBatch=10000",
+        ):
             aespark.score(df, b, COLS, batch_size=20000)
         with pytest.raises(InvalidInputError, match=r"threshold must be a finite number"):
             aespark.score(df, b, COLS, threshold=float("nan"))
@@ -239,12 +264,16 @@ def test_schema_errors_fail_before_any_task(spark, df):
 
 
 def test_wrong_array_length_names_the_row(df):
-    from aeruntime import spark as aespark
     from pyspark.sql import functions as F
 
+    from aeruntime import spark as aespark
+
     short = df.withColumn("v", F.when(F.col("id") == 1002, F.slice("v", 1, 63)).otherwise(F.col("v")))
-    with pytest.raises(Exception, match=r"column 'v' holds an array of 63 values at row \d+ of partition \d+ "
-                                        r"\(id=1002.*but the model expects 64"):
+    with pytest.raises(
+        Exception,
+        match=r"column 'v' holds an array of 63 values at row \d+ of partition \d+ "
+        r"\(id=1002.*but the model expects 64",
+    ):
         aespark.score(short.filter("id < 1010"), MODELS / "digits-dense", "v", on_invalid="null").collect()
 
 
@@ -285,8 +314,9 @@ def test_model_loads_once_per_worker_not_per_batch(spark, df, tmp_path):
 
 
 def test_bundle_shipped_with_addfile(spark, df, rows, tmp_path):
-    from aeruntime import spark as aespark
     from pyspark import SparkFiles
+
+    from aeruntime import spark as aespark
 
     _ids, X = rows
     b = tmp_path / "shipped-bundle"
@@ -308,14 +338,18 @@ def test_a_changed_bundle_on_an_executor_is_an_integrity_error(df, tmp_path):
     m = json.loads((b / "manifest.json").read_text())
     m["created"] = "changed after the driver read it"
     (b / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(Exception, match=r"IntegrityError: the bundle at .*changing on executor .* is not the one "
-                                        r"the driver read"):
+    with pytest.raises(
+        Exception,
+        match=r"IntegrityError: the bundle at .*changing on executor .* is not the one "
+        r"the driver read",
+    ):
         out.collect()
 
 
 def test_retried_task_gives_identical_output(spark, df, tmp_path):
-    from aeruntime import spark as aespark
     from pyspark import TaskContext
+
+    from aeruntime import spark as aespark
 
     marker = tmp_path / "failed-once"
 
@@ -338,26 +372,52 @@ def test_cli_scores_parquet_end_to_end(spark, table_path, rows, tmp_path):
 
     ids, X = rows
     out = tmp_path / "scored.parquet"
-    res = CliRunner().invoke(main, ["spark", "score", str(MODELS / "digits-dense"), str(table_path),
-                                    "--out", str(out), "--features", ",".join(COLS), "--keep", "id"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "spark",
+            "score",
+            str(MODELS / "digits-dense"),
+            str(table_path),
+            "--out",
+            str(out),
+            "--features",
+            ",".join(COLS),
+            "--keep",
+            "id",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert f"scored {N_ROWS} rows -> {out}" in res.output
     t = pq.read_table(out).to_pydict()
     order = np.argsort(t["id"])
     assert np.array(t["id"])[order].tolist() == ids.tolist()
-    np.testing.assert_allclose(np.array(t["score"])[order], aeruntime.load(MODELS / "digits-dense").score(X),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        np.array(t["score"])[order], aeruntime.load(MODELS / "digits-dense").score(X), rtol=0, atol=1e-6
+    )
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left beside it
-    again = CliRunner().invoke(main, ["spark", "score", str(MODELS / "digits-dense"), str(table_path),
-                                      "--out", str(out)])
+    again = CliRunner().invoke(
+        main, ["spark", "score", str(MODELS / "digits-dense"), str(table_path), "--out", str(out)]
+    )
     assert again.exit_code == 2 and "exists; pass --overwrite" in again.output
 
 
 def test_cli_errors_are_one_line(spark, table_path, tmp_path):
     from aeruntime.cli import main
 
-    res = CliRunner().invoke(main, ["spark", "score", str(MODELS / "digits-dense"), str(table_path),
-                                    "--out", str(tmp_path / "o.parquet"), "--features", "px0,px1"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "spark",
+            "score",
+            str(MODELS / "digits-dense"),
+            str(table_path),
+            "--out",
+            str(tmp_path / "o.parquet"),
+            "--features",
+            "px0,px1",
+        ],
+    )
     assert res.exit_code == 2
     assert res.output.startswith("Error: features has 2 columns, but the model expects 64")
     assert "Traceback" not in res.output
@@ -386,7 +446,6 @@ def test_cli_csv_bad_row_fails_naming_the_column(spark, rows, tmp_path):
 
 
 def test_importing_aeruntime_does_not_import_pyspark():
-    code = ("import sys, aeruntime, aeruntime.spark, aeruntime.cli, aeruntime.doctor; "
-            "print('pyspark' in sys.modules)")
+    code = "import sys, aeruntime, aeruntime.spark, aeruntime.cli, aeruntime.doctor; print('pyspark' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], env=SUBPROCESS_ENV, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

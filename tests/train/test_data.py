@@ -78,5 +78,7 @@ def test_novelty_split_keeps_anomalies_out_of_training(digits):
 
 
 def test_binary_labels_reject_more_than_two_classes():
-    with pytest.raises(InvalidInputError, match=r"labels must be 0 \(normal\) and 1 \(anomaly\), got values \[0, 1, 2\]"):
+    with pytest.raises(
+        InvalidInputError, match=r"labels must be 0 \(normal\) and 1 \(anomaly\), got values \[0, 1, 2\]"
+    ):
         binary_labels(np.array([0, 1, 2]))

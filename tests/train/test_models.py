@@ -29,7 +29,9 @@ def test_linear_autoencoder_reaches_pca(plain_split):
 
     k = 16
     result = train_model(
-        plain_split.train, plain_split.val, kind="dense",
+        plain_split.train,
+        plain_split.val,
+        kind="dense",
         model_options={"hidden": [], "latent_dim": k, "activation": "identity"},
         config=TrainConfig(epochs=60, batch_size=256, lr=1e-2, patience=60, min_delta=0, progress=False),
     )
@@ -48,8 +50,13 @@ def test_linear_autoencoder_reaches_pca(plain_split):
 
 
 def _train(kind, split, epochs, **options):
-    return train_model(split.train, split.val, kind=kind, model_options=options,
-                       config=TrainConfig(epochs=epochs, patience=epochs, progress=False, seed=0))
+    return train_model(
+        split.train,
+        split.val,
+        kind=kind,
+        model_options=options,
+        config=TrainConfig(epochs=epochs, patience=epochs, progress=False, seed=0),
+    )
 
 
 def test_sparse_kl_pulls_mean_activation_to_rho(plain_split):
@@ -100,7 +107,9 @@ def test_denoising_improves_held_out_digits(plain_split, tmp_path):
     """Denoised held-out digits are closer to the clean ones than the noisy input is."""
     half = len(plain_split.val) // 2
     result = train_model(
-        plain_split.train, plain_split.val[:half], kind="denoising",
+        plain_split.train,
+        plain_split.val[:half],
+        kind="denoising",
         model_options={"noise": "gaussian", "noise_level": 4.0, "hidden": [128], "latent_dim": 32},
         config=TrainConfig(epochs=10, lr=3e-3, scaler="none", progress=False, seed=0),
     )
@@ -120,8 +129,12 @@ def test_overcomplete_without_regularizer_warns(plain_split):
     # Regularized overcomplete models and undercomplete ones train without the warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error", OvercompleteWarning)
-        for kind, opts in [("sparse", {"latent_dim": 80}), ("denoising", {"latent_dim": 80}),
-                           ("dense", {"latent_dim": 80, "dropout": 0.1}), ("dense", {"latent_dim": 8})]:
+        for kind, opts in [
+            ("sparse", {"latent_dim": 80}),
+            ("denoising", {"latent_dim": 80}),
+            ("dense", {"latent_dim": 80, "dropout": 0.1}),
+            ("dense", {"latent_dim": 8}),
+        ]:
             train_model(plain_split.train, plain_split.val, kind=kind, model_options=opts, config=cfg)
 
 
@@ -139,14 +152,46 @@ def test_cli_trains_a_kind_with_model_options(tmp_path):
     from aeexport.cli import main
 
     out = tmp_path / "ckpt"
-    res = CliRunner().invoke(main, ["train", "digits", "--model", "sparse", "--out", str(out), "--epochs", "1",
-                                    "-q", "-o", "penalty=kl", "-o", "rho=0.1", "-o", "hidden=[24]"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "digits",
+            "--model",
+            "sparse",
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "-q",
+            "-o",
+            "penalty=kl",
+            "-o",
+            "rho=0.1",
+            "-o",
+            "hidden=[24]",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "mean_code_activation" in res.output
     model, config, _ = load_checkpoint(out)
     assert model.kind == "sparse" and config["model_config"]["penalty"] == "kl"
     assert config["model_config"]["rho"] == 0.1 and config["model_config"]["hidden"] == [24]
-    bad = CliRunner().invoke(main, ["train", "digits", "--model", "vae", "--out", str(tmp_path / "x"),
-                                    "--epochs", "1", "-q", "-o", "score=median"])
+    bad = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "digits",
+            "--model",
+            "vae",
+            "--out",
+            str(tmp_path / "x"),
+            "--epochs",
+            "1",
+            "-q",
+            "-o",
+            "score=median",
+        ],
+    )
     assert bad.exit_code == 2
     assert "score must be one of ['mse', 'neg_elbo']" in bad.output and "Traceback" not in bad.output

@@ -33,8 +33,20 @@ def test_cli_run_with_the_tabular_preset(tmp_path):
     X[:30] += 4.0
     y[:30] = 1
     np.savez(tmp_path / "t.npz", X=X, y=y)
-    r = CliRunner().invoke(main, ["run", str(tmp_path / "t.npz"), "--out", str(tmp_path / "o"),
-                                  "--preset", "tabular", "--patience", "3", "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(tmp_path / "t.npz"),
+            "--out",
+            str(tmp_path / "o"),
+            "--preset",
+            "tabular",
+            "--patience",
+            "3",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     m = json.loads((tmp_path / "o" / "bundle" / "manifest.json").read_text())

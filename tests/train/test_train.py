@@ -94,8 +94,9 @@ def test_minmax_scaler_gives_sigmoid_output(digits_split):
 
 
 def test_checkpoint_roundtrip_is_safetensors_and_json(tmp_path, dense_trained, digits_split):
-    path = save_checkpoint(tmp_path / "ckpt", dense_trained.model, holdout=digits_split.val,
-                           summary=dense_trained.summary())
+    path = save_checkpoint(
+        tmp_path / "ckpt", dense_trained.model, holdout=digits_split.val, summary=dense_trained.summary()
+    )
     assert sorted(p.name for p in path.iterdir()) == ["config.json", "holdout.safetensors", "model.safetensors"]
     assert json.loads((path / "config.json").read_text())["kind"] == "dense"
     model, config, holdout = load_checkpoint(path)
@@ -106,8 +107,11 @@ def test_checkpoint_roundtrip_is_safetensors_and_json(tmp_path, dense_trained, d
 
 def test_bad_training_inputs_raise_typed_errors(digits_split):
     with pytest.raises(InvalidInputError, match="expects rows of rank 1"):
-        train_model(digits_split.train.reshape(-1, 1, 8, 8), digits_split.val.reshape(-1, 1, 8, 8),
-                    config=TrainConfig(epochs=1, progress=False))
+        train_model(
+            digits_split.train.reshape(-1, 1, 8, 8),
+            digits_split.val.reshape(-1, 1, 8, 8),
+            config=TrainConfig(epochs=1, progress=False),
+        )
     with pytest.raises(InvalidInputError, match="scaler must be one of"):
         TrainConfig(scaler="quantile")  # "robust" became a scaler in issue 11
 

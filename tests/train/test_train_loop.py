@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from aeruntime.errors import InvalidInputError
 
 from aeexport.train import TrainConfig, train_model
+from aeruntime.errors import InvalidInputError
 
 
 @pytest.fixture(scope="module")

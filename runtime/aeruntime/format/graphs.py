@@ -62,7 +62,7 @@ def _meta_json(meta: dict[str, str], key: str, name: str) -> Any:
 
 
 def _check_metadata(role: str, name: str, scan: ModelScan, manifest: dict[str, Any], check_hash: bool) -> None:
-    meta = {k[len(META_PREFIX):]: v for k, v in scan.metadata.items() if k.startswith(META_PREFIX)}
+    meta = {k[len(META_PREFIX) :]: v for k, v in scan.metadata.items() if k.startswith(META_PREFIX)}
     graphs = manifest["graphs"]
     info = graphs[role]
     core = role in CORE_ROLES
@@ -119,18 +119,18 @@ def _check_metadata(role: str, name: str, scan: ModelScan, manifest: dict[str, A
     if core:
         for key, want in (("input_shape", manifest["input"]["shape"]), ("latent_shape", manifest["latent"]["shape"])):
             if key in meta and _meta_json(meta, key, name) != want:
-                raise IntegrityError(
-                    f"{name} has {key} {meta[key]}, but manifest.json says {want}. {_RECOPY}"
-                )
+                raise IntegrityError(f"{name} has {key} {meta[key]}, but manifest.json says {want}. {_RECOPY}")
         for key in ("inputs", "outputs"):
             if key in meta:
                 recs = _meta_json(meta, key, name)
-                names = [r.get("name") for r in recs] if isinstance(recs, list) and all(
-                    isinstance(r, dict) for r in recs) else None
+                names = (
+                    [r.get("name") for r in recs]
+                    if isinstance(recs, list) and all(isinstance(r, dict) for r in recs)
+                    else None
+                )
                 if names != info[key]:
                     raise IntegrityError(
-                        f"{name} has {key} {names}, but manifest.json lists {info[key]} for the {role} "
-                        f"graph. {_RECOPY}"
+                        f"{name} has {key} {names}, but manifest.json lists {info[key]} for the {role} graph. {_RECOPY}"
                     )
 
 
@@ -214,8 +214,13 @@ def read_graph(root: str | os.PathLike[str], role: str, manifest: dict[str, Any]
     if scan.external:
         tensor, location = scan.external[0]
         inside = bool(location) and is_inside(root, location)
-        where = (f"inside the bundle at {location!r}" if inside else
-                 f"at {location!r}, outside the bundle directory" if location else "with no location")
+        where = (
+            f"inside the bundle at {location!r}"
+            if inside
+            else f"at {location!r}, outside the bundle directory"
+            if location
+            else "with no location"
+        )
         raise UnsafeBundleError(
             f"{rel} stores tensor {tensor!r} ({len(scan.external)} tensor(s) in all) as ONNX external data "
             f"{where}; aeruntime refuses external data before onnxruntime opens any other file. "

@@ -168,25 +168,39 @@ def _neg_elbo(residual: np.ndarray, enc: Mapping[str, np.ndarray]) -> np.ndarray
     return (0.5 * np.sum(r * r, axis=1) + 0.5 * d * math.log(2 * math.pi) + kl).astype(np.float32)
 
 
-register_score(_elementwise(
-    "mse", "squared", "((x - x_hat) / scale)^2",
-    "squared reconstruction error in the scaled space the model was trained in", np.square))
-register_score(_elementwise(
-    "mae", "absolute", "|x - x_hat| / scale",
-    "absolute reconstruction error in the scaled space the model was trained in (less dominated by one "
-    "extreme feature than mse)", np.abs))
-register_score(ScoreSpec(
-    "neg_elbo",
-    {
-        "name": "neg_elbo",
-        "definition": "negative ELBO per row in nats: 0.5 * sum((xs - decode(mu))^2) + 0.5 * D * log(2 pi) "
-        "+ KL(N(mu, exp(logvar)) || N(0, I)), with xs the scaled input (a unit-variance Gaussian decoder) "
-        "and the expectation evaluated deterministically at z = mu",
-        "direction": _DIRECTION,
-        "space": "scaled",
-        "output": "score",
-    },
-    element_error=None,
-    nonnegative=True,  # 0.5 * D * log(2 pi) > 0 and the other two terms are >= 0
-    row_score=_neg_elbo,
-))
+register_score(
+    _elementwise(
+        "mse",
+        "squared",
+        "((x - x_hat) / scale)^2",
+        "squared reconstruction error in the scaled space the model was trained in",
+        np.square,
+    )
+)
+register_score(
+    _elementwise(
+        "mae",
+        "absolute",
+        "|x - x_hat| / scale",
+        "absolute reconstruction error in the scaled space the model was trained in (less dominated by one "
+        "extreme feature than mse)",
+        np.abs,
+    )
+)
+register_score(
+    ScoreSpec(
+        "neg_elbo",
+        {
+            "name": "neg_elbo",
+            "definition": "negative ELBO per row in nats: 0.5 * sum((xs - decode(mu))^2) + 0.5 * D * log(2 pi) "
+            "+ KL(N(mu, exp(logvar)) || N(0, I)), with xs the scaled input (a unit-variance Gaussian decoder) "
+            "and the expectation evaluated deterministically at z = mu",
+            "direction": _DIRECTION,
+            "space": "scaled",
+            "output": "score",
+        },
+        element_error=None,
+        nonnegative=True,  # 0.5 * D * log(2 pi) > 0 and the other two terms are >= 0
+        row_score=_neg_elbo,
+    )
+)

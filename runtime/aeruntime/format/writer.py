@@ -109,12 +109,21 @@ class BundleWriter:
         to the graph's manifest entry.
         """
         digest = graph_sha256(model)
-        self._graphs[role] = _Graph(bytes(model), file or GRAPH_FILES.get(role, f"{role}.onnx"), list(inputs),
-                                    list(outputs), dict(metadata or {}), digest, convert, dict(extra or {}))
+        self._graphs[role] = _Graph(
+            bytes(model),
+            file or GRAPH_FILES.get(role, f"{role}.onnx"),
+            list(inputs),
+            list(outputs),
+            dict(metadata or {}),
+            digest,
+            convert,
+            dict(extra or {}),
+        )
         return digest
 
-    def add_golden(self, role: str, inputs: Sequence[tuple[str, np.ndarray]],
-                   outputs: Sequence[tuple[str, np.ndarray]]) -> str:
+    def add_golden(
+        self, role: str, inputs: Sequence[tuple[str, np.ndarray]], outputs: Sequence[tuple[str, np.ndarray]]
+    ) -> str:
         """Add one golden vector set (named arrays in graph order) of ``role``; return its set name."""
         sets = self._golden.setdefault(role, [])
         sets.append(([(n, np.asarray(a)) for n, a in inputs], [(n, np.asarray(a)) for n, a in outputs]))
@@ -137,18 +146,38 @@ class BundleWriter:
 
     def graph_entries(self) -> dict[str, dict[str, Any]]:
         """``manifest["graphs"]``: role -> file, inputs, outputs, graph_sha256 (and extra keys)."""
-        return {r: {**g.extra, "file": g.file, "inputs": list(g.inputs), "outputs": list(g.outputs),
-                    "graph_sha256": g.sha256} for r, g in self._graphs.items()}
+        return {
+            r: {
+                **g.extra,
+                "file": g.file,
+                "inputs": list(g.inputs),
+                "outputs": list(g.outputs),
+                "graph_sha256": g.sha256,
+            }
+            for r, g in self._graphs.items()
+        }
 
     def graph_bytes(self, role: str, metadata: Mapping[str, str] | None = None) -> bytes:
         """The file bytes of ``role`` as :meth:`write` writes them, with common ``metadata``."""
         g = self._graphs[role]
-        entries = {"format_version": str(FORMAT_VERSION), "bundle_id": self.bundle_id, "role": role,
-                   **dict(metadata or {}), **g.metadata, "graph_sha256": g.sha256,
-                   "partners": json.dumps({r: {"file": o.file, "graph_sha256": o.sha256}
-                                           for r, o in self._graphs.items() if r != role})}
-        data = set_model_metadata(g.data, {META_PREFIX + k: v for k, v in entries.items()}, drop_prefix=META_PREFIX,
-                                  producer=_producer(entries), doc_string=_doc(role, entries))
+        entries = {
+            "format_version": str(FORMAT_VERSION),
+            "bundle_id": self.bundle_id,
+            "role": role,
+            **dict(metadata or {}),
+            **g.metadata,
+            "graph_sha256": g.sha256,
+            "partners": json.dumps(
+                {r: {"file": o.file, "graph_sha256": o.sha256} for r, o in self._graphs.items() if r != role}
+            ),
+        }
+        data = set_model_metadata(
+            g.data,
+            {META_PREFIX + k: v for k, v in entries.items()},
+            drop_prefix=META_PREFIX,
+            producer=_producer(entries),
+            doc_string=_doc(role, entries),
+        )
         return g.convert(data) if g.convert else data
 
     # ------------------------------------------------------------------ write
@@ -206,8 +235,14 @@ class BundleWriter:
             (tmp / MANIFEST_NAME).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         return result
 
-    def _manifest(self, manifest: Mapping[str, Any], added: Mapping[str, Any], written: Mapping[str, bytes],
-                  golden: Mapping[str, Any] | None, omitted: Sequence[str] | None) -> dict[str, Any]:
+    def _manifest(
+        self,
+        manifest: Mapping[str, Any],
+        added: Mapping[str, Any],
+        written: Mapping[str, bytes],
+        golden: Mapping[str, Any] | None,
+        omitted: Sequence[str] | None,
+    ) -> dict[str, Any]:
         owned: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "bundle_id": self.bundle_id,
@@ -215,8 +250,10 @@ class BundleWriter:
             "files": {rel: hashlib.sha256(written[rel]).hexdigest() for rel in sorted(written)},
         }
         if self._golden or golden:
-            owned["golden"] = {**dict(golden or {}), "sets": {
-                r: [f"test_data_set_{i}" for i in range(len(s))] for r, s in self._golden.items()}}
+            owned["golden"] = {
+                **dict(golden or {}),
+                "sets": {r: [f"test_data_set_{i}" for i in range(len(s))] for r, s in self._golden.items()},
+            }
         if omitted:
             owned["omitted"] = list(omitted)
         result: dict[str, Any] = {"format_version": owned.pop("format_version"), "bundle_id": owned.pop("bundle_id")}
@@ -240,8 +277,9 @@ def _doc(role: str, entries: Mapping[str, str]) -> str:
     return f"aeexport {role} graph of a {kind} autoencoder (bundle {entries['bundle_id']})"
 
 
-def copy_bundle(src: str | os.PathLike[str], out: str | os.PathLike[str], *, omit: Sequence[str],
-                note: str | None = None) -> dict[str, Any]:
+def copy_bundle(
+    src: str | os.PathLike[str], out: str | os.PathLike[str], *, omit: Sequence[str], note: str | None = None
+) -> dict[str, Any]:
     """Copy the bundle ``src`` to ``out`` without the files under the paths in ``omit``; return the manifest.
 
     The source is verified first (hashes, safe paths, graph checks). Graphs are copied byte for
