@@ -30,23 +30,23 @@ PRESETS: tuple[str, ...] = ("auto", "default", "tabular", "tabular-v1")
 
 @dataclass
 class TrainConfig:
-    epochs: int = 300            # upper bound; early stopping usually ends well before
-    batch_size: int = 64         # rows per Adam step
-    lr: float = 1e-3             # Adam learning rate
-    weight_decay: float = 0.0    # Adam's L2 penalty on the weights
-    patience: int = 20           # epochs without validation improvement before stopping
-    min_delta: float = 1e-4      # relative improvement of the validation loss that counts as better
-    val_fraction: float = 0.15   # share of (normal) rows held out for early stopping and the threshold
-    seed: int = 0                # seeds the split, the init and the shuffling
-    device: str = "auto"         # "auto" (cuda if available), "cpu" or "cuda"
-    scaler: str = "standard"     # "standard" (z-score), "minmax" ([0, 1]; sigmoid output), "robust"
-                                 # (median / IQR, the tabular default; aeexport.tabular.robust_scaler) or "none"
-    progress: bool = True        # tqdm progress bar on stderr
-    threads: int = 1             # torch intra-op threads while training; 1 is fastest for small
-                                 # models (per-step overhead dominates) and immune to oversubscription;
-                                 # 0 = torch's default
-    trim_fraction: float = 0.0   # robust training: share of the highest-loss rows of each batch left out of the step
-                                 # (plain reconstruction loss only; kinds with their own loss refuse it)
+    epochs: int = 300  # upper bound; early stopping usually ends well before
+    batch_size: int = 64  # rows per Adam step
+    lr: float = 1e-3  # Adam learning rate
+    weight_decay: float = 0.0  # Adam's L2 penalty on the weights
+    patience: int = 20  # epochs without validation improvement before stopping
+    min_delta: float = 1e-4  # relative improvement of the validation loss that counts as better
+    val_fraction: float = 0.15  # share of (normal) rows held out for early stopping and the threshold
+    seed: int = 0  # seeds the split, the init and the shuffling
+    device: str = "auto"  # "auto" (cuda if available), "cpu" or "cuda"
+    scaler: str = "standard"  # "standard" (z-score), "minmax" ([0, 1]; sigmoid output), "robust"
+    # (median / IQR, the tabular default; aeexport.tabular.robust_scaler) or "none"
+    progress: bool = True  # tqdm progress bar on stderr
+    threads: int = 1  # torch intra-op threads while training; 1 is fastest for small
+    # models (per-step overhead dominates) and immune to oversubscription;
+    # 0 = torch's default
+    trim_fraction: float = 0.0  # robust training: share of the highest-loss rows of each batch left out of the step
+    # (plain reconstruction loss only; kinds with their own loss refuse it)
 
     def __post_init__(self) -> None:
         if self.scaler not in SCALERS:

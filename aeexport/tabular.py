@@ -77,8 +77,13 @@ def robust_scaler(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def tabular_config(n_rows: int, **overrides: Any) -> TrainConfig:
     """The :class:`TrainConfig` of the tabular defaults for ``n_rows`` training rows."""
-    base: dict[str, Any] = {"epochs": TABULAR_EPOCHS, "patience": 10, "trim_fraction": 0.35,
-                            "batch_size": int(max(64, n_rows // 40)), "scaler": "robust"}
+    base: dict[str, Any] = {
+        "epochs": TABULAR_EPOCHS,
+        "patience": 10,
+        "trim_fraction": 0.35,
+        "batch_size": int(max(64, n_rows // 40)),
+        "scaler": "robust",
+    }
     base.update(overrides)
     return TrainConfig(**base)
 
@@ -92,9 +97,9 @@ def tabular_model_options(n_features: int) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TabularPreset:
-    kind: str                                      # model kind of the registry
-    train: Callable[[int], TrainConfig]            # n_train rows -> TrainConfig of the preset
-    model: Callable[[int], dict[str, Any]]         # n_features -> model options
+    kind: str  # model kind of the registry
+    train: Callable[[int], TrainConfig]  # n_train rows -> TrainConfig of the preset
+    model: Callable[[int], dict[str, Any]]  # n_features -> model options
     #: TrainConfig fields the preset sets (explicit command-line options still win)
     fields: tuple[str, ...] = ("epochs", "patience", "batch_size", "trim_fraction", "scaler")
 
@@ -104,8 +109,11 @@ PRESETS: dict[str, TabularPreset | None] = {
     "auto": None,
     "default": None,
     "tabular": TabularPreset(kind="dense", train=tabular_config, model=tabular_model_options),
-    "tabular-v1": TabularPreset(kind="dense", train=lambda n: tabular_config(n, scaler="standard", trim_fraction=0.2),
-                                model=tabular_model_options),
+    "tabular-v1": TabularPreset(
+        kind="dense",
+        train=lambda n: tabular_config(n, scaler="standard", trim_fraction=0.2),
+        model=tabular_model_options,
+    ),
 }
 
 
@@ -154,13 +162,23 @@ def apply_preset(
         )
     tab = spec.train(n_train)
     fields = {k: getattr(tab, k) for k in spec.fields if k not in explicit}
-    model_opts = {k: v for k, v in spec.model(n_features).items()
-                  if not (k == "hidden" and "hidden" in options) and not (k == "latent_dim" and "latent_dim" in options)}
+    model_opts = {
+        k: v
+        for k, v in spec.model(n_features).items()
+        if not (k == "hidden" and "hidden" in options) and not (k == "latent_dim" and "latent_dim" in options)
+    }
     return dataclasses.replace(config, **fields), {**model_opts, **options}
 
 
-def fit_tabular(X: np.ndarray, *, seed: int = 0, val_fraction: float = 0.15, progress: bool = False,
-                preset: str = "tabular", **overrides: Any) -> tuple[TrainResult, np.ndarray]:
+def fit_tabular(
+    X: np.ndarray,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.15,
+    progress: bool = False,
+    preset: str = "tabular",
+    **overrides: Any,
+) -> tuple[TrainResult, np.ndarray]:
     """Train an autoencoder with the tabular defaults on rows ``X`` (n_rows, n_features).
 
     The rows may contain anomalies (unsupervised). A random ``val_fraction`` of them is

@@ -25,9 +25,10 @@ from .models import Autoencoder, build_model, get_spec, make_config, warn_if_ove
 
 __all__ = ["SCALERS", "TrainConfig", "TrainResult", "fit_scaler", "resolve_device", "train_model"]
 
+
 @dataclass
 class TrainResult:
-    model: Autoencoder                  # best weights, eval mode, on CPU
+    model: Autoencoder  # best weights, eval mode, on CPU
     train_config: TrainConfig
     history: list[dict[str, float]] = field(default_factory=list)  # one entry per epoch
     best_epoch: int = 0
@@ -39,8 +40,10 @@ class TrainResult:
     @property
     def hit_epoch_cap(self) -> bool:
         """True when training ran all ``epochs`` without early stopping (the model may not have converged)."""
-        return len(self.history) >= self.train_config.epochs and self.best_epoch >= self.train_config.epochs - \
-            self.train_config.patience + 1
+        return (
+            len(self.history) >= self.train_config.epochs
+            and self.best_epoch >= self.train_config.epochs - self.train_config.patience + 1
+        )
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -90,8 +93,9 @@ def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def _trimmed_loss(model: Autoencoder, xs_in: torch.Tensor, xs: torch.Tensor,
-                  trim: float) -> tuple[torch.Tensor, dict[str, float]]:
+def _trimmed_loss(
+    model: Autoencoder, xs_in: torch.Tensor, xs: torch.Tensor, trim: float
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Mean squared error over the batch's rows minus its ``trim`` share of highest-loss rows.
 
     Rows the model reconstructs worst (on contaminated data: mostly the anomalies)
@@ -131,8 +135,9 @@ def _check_inputs(X_train: np.ndarray, X_val: np.ndarray, kind: str) -> None:
         )
 
 
-def _build_scaled_model(X_train: np.ndarray, kind: str, model_options: dict[str, Any] | None,
-                        cfg: TrainConfig) -> Autoencoder:
+def _build_scaled_model(
+    X_train: np.ndarray, kind: str, model_options: dict[str, Any] | None, cfg: TrainConfig
+) -> Autoencoder:
     """The model of ``kind`` with its scaler fitted on the training rows (n_train, *row_shape)."""
     mean, scale = fit_scaler(X_train, cfg.scaler)
     options = dict(model_options or {})
@@ -155,8 +160,9 @@ def _scaled(model: Autoencoder, X: np.ndarray, device: torch.device) -> torch.Te
     return model.scale(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device))
 
 
-def _batch_loss(model: Autoencoder, xs: torch.Tensor, gen: torch.Generator,
-                trim: float) -> tuple[torch.Tensor, dict[str, float]]:
+def _batch_loss(
+    model: Autoencoder, xs: torch.Tensor, gen: torch.Generator, trim: float
+) -> tuple[torch.Tensor, dict[str, float]]:
     """The training loss of one batch (B, *row_shape); corruption (denoising) only here."""
     xs_in = model.corrupt(xs, gen)
     if trim > 0:
@@ -164,8 +170,9 @@ def _batch_loss(model: Autoencoder, xs: torch.Tensor, gen: torch.Generator,
     return model.loss(xs_in, xs)
 
 
-def _train_epoch(model: Autoencoder, opt: torch.optim.Optimizer, xs_train: torch.Tensor, cfg: TrainConfig,
-                 gen: torch.Generator) -> tuple[float, dict[str, float]]:
+def _train_epoch(
+    model: Autoencoder, opt: torch.optim.Optimizer, xs_train: torch.Tensor, cfg: TrainConfig, gen: torch.Generator
+) -> tuple[float, dict[str, float]]:
     """One pass over shuffled mini-batches; returns the mean training loss and the last batch's logs."""
     model.train()
     perm = torch.randperm(len(xs_train), generator=gen).to(xs_train.device)
@@ -235,8 +242,14 @@ def train_model(
     from tqdm.auto import tqdm
 
     # disable=None: tqdm shows the bar on a terminal only, never in logs or pipes.
-    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {kind}", unit="epoch", file=sys.stderr,
-               disable=None if cfg.progress else True, leave=False)
+    bar = tqdm(
+        range(1, cfg.epochs + 1),
+        desc=f"train {kind}",
+        unit="epoch",
+        file=sys.stderr,
+        disable=None if cfg.progress else True,
+        leave=False,
+    )
     with _deterministic(cfg.threads):
         for epoch in bar:
             # 2. One pass over shuffled mini-batches.

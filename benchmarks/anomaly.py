@@ -41,11 +41,34 @@ DATA = REPO / ".." / "shared" / "datasets"
 RESULTS = REPO / "benchmarks" / "results"
 #: fallback roles when the dataset folder has no README table
 ROLES = {
-    "benchmark": ["2_annthyroid", "6_cardio", "20_letter", "23_mammography", "24_mnist", "30_satellite",
-                  "32_shuttle", "38_thyroid", "40_vowels"],
-    "development": ["7_Cardiotocography", "12_fault", "14_glass", "15_Hepatitis", "18_Ionosphere", "19_landsat",
-                    "21_Lymphography", "22_magic.gamma", "35_SpamBase", "37_Stamps", "41_Waveform", "42_WBC",
-                    "44_Wilt", "45_wine", "46_WPBC"],
+    "benchmark": [
+        "2_annthyroid",
+        "6_cardio",
+        "20_letter",
+        "23_mammography",
+        "24_mnist",
+        "30_satellite",
+        "32_shuttle",
+        "38_thyroid",
+        "40_vowels",
+    ],
+    "development": [
+        "7_Cardiotocography",
+        "12_fault",
+        "14_glass",
+        "15_Hepatitis",
+        "18_Ionosphere",
+        "19_landsat",
+        "21_Lymphography",
+        "22_magic.gamma",
+        "35_SpamBase",
+        "37_Stamps",
+        "41_Waveform",
+        "42_WBC",
+        "44_Wilt",
+        "45_wine",
+        "46_WPBC",
+    ],
 }
 SEEDS = (0, 1, 2)
 #: parity tolerance of the benchmark's exports: raw pixel values up to 255 (24_mnist) put the
@@ -92,8 +115,14 @@ def _scores(result, val: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
     from aeexport.parity import Tolerance
 
     with tempfile.TemporaryDirectory() as tmp:
-        export_bundle(result.model, Path(tmp) / "b", calibration_x=val, training=result.summary(),
-                      batches=(1, 7), tol=Tolerance(*PARITY_TOL))
+        export_bundle(
+            result.model,
+            Path(tmp) / "b",
+            calibration_x=val,
+            training=result.summary(),
+            batches=(1, 7),
+            tol=Tolerance(*PARITY_TOL),
+        )
         model = aeruntime.load(Path(tmp) / "b", providers="cpu", threads=1)
         s = model.score(Xte)
     EXTRA.update(scored_by="aeruntime", parity_max_rel=float(np.max(np.abs(s - ref) / (np.abs(ref) + 1e-6))))
@@ -102,12 +131,14 @@ def _scores(result, val: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
 
 def ours(preset: str, novelty: bool = False) -> Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]:
     """Our detector under ``preset``: train, export a bundle, score the test split through aeruntime."""
+
     def run(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
         from aeexport.tabular import fit_tabular
 
         rows = Xtr[ytr == 0] if novelty else Xtr
         result, val = fit_tabular(rows, seed=seed, preset=preset)
         return _scores(result, val, Xte, seed)
+
     return run
 
 
@@ -131,6 +162,7 @@ def pyod(name: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.nd
             det = IForest(random_state=seed)
         det.fit(a)
         return det.decision_function(b)
+
     return run
 
 
@@ -140,8 +172,8 @@ DETECTORS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndar
     "pyod-AutoEncoder": pyod("AutoEncoder"),
     "pyod-PCA": pyod("PCA"),
     "pyod-IForest": pyod("IForest"),
-    "ae-previous": ours("tabular-v1"),   # the tabular preset before issue 11
-    "ae-generic": ours("default"),       # the generic dense defaults
+    "ae-previous": ours("tabular-v1"),  # the tabular preset before issue 11
+    "ae-generic": ours("default"),  # the generic dense defaults
     "ae-novelty": ours("tabular", novelty=True),  # trained on normal rows only (uses labels)
 }
 DEFAULT_DETECTORS = ["ae", "pyod-AutoEncoder", "pyod-PCA", "pyod-IForest"]
@@ -188,8 +220,15 @@ def run(args: argparse.Namespace, jsonl: Path) -> None:
                 EXTRA.clear()
                 s = DETECTORS[det](Xtr, ytr, Xte, seed)
                 value, bad = auc(yte, s)
-                rec = {"dataset": ds, "detector": det, "seed": seed, "roc_auc": value, "nonfinite": bad,
-                       "seconds": round(time.perf_counter() - t0, 2), **EXTRA}
+                rec = {
+                    "dataset": ds,
+                    "detector": det,
+                    "seed": seed,
+                    "roc_auc": value,
+                    "nonfinite": bad,
+                    "seconds": round(time.perf_counter() - t0, 2),
+                    **EXTRA,
+                }
                 with jsonl.open("a") as fh:
                     fh.write(json.dumps(rec) + "\n")
                 print(json.dumps(rec), flush=True)
@@ -273,22 +312,36 @@ def published(data: Path, sets: list[str]) -> str:
     with path.open() as fh:
         for r in csv.DictReader(fh):
             if r["Data"] in names:
-                rows.append(f"| {names[r['Data']]} | {float(r['AutoEncoder']):.3f} | {float(r['PCA']):.3f} | "
-                            f"{float(r['IForest']):.3f} |")
+                rows.append(
+                    f"| {names[r['Data']]} | {float(r['AutoEncoder']):.3f} | {float(r['PCA']):.3f} | "
+                    f"{float(r['IForest']):.3f} |"
+                )
     return "\n".join(rows)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(DATA), help="dataset folder (default: ../shared/datasets beside the repo)")
-    p.add_argument("--datasets", nargs="+", default=None,
-                   help="dataset stems (default: all benchmark and development sets of the folder's README)")
+    p.add_argument(
+        "--datasets",
+        nargs="+",
+        default=None,
+        help="dataset stems (default: all benchmark and development sets of the folder's README)",
+    )
     p.add_argument("--detectors", nargs="+", default=DEFAULT_DETECTORS, choices=list(DETECTORS))
     p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    p.add_argument("--bundle-seeds", nargs="*", type=int, default=[0],
-                   help="seeds whose fits of ours are exported and scored through aeruntime (others: torch)")
-    p.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "aeexport-anomaly"),
-                   help="folder for anomaly.jsonl (resumed) and anomaly.md")
+    p.add_argument(
+        "--bundle-seeds",
+        nargs="*",
+        type=int,
+        default=[0],
+        help="seeds whose fits of ours are exported and scored through aeruntime (others: torch)",
+    )
+    p.add_argument(
+        "--out",
+        default=str(Path(tempfile.gettempdir()) / "aeexport-anomaly"),
+        help="folder for anomaly.jsonl (resumed) and anomaly.md",
+    )
     p.add_argument("--report", action="store_true", help="only write the table from OUT/anomaly.jsonl")
     p.add_argument("--record", action="store_true", help="also write benchmarks/results/anomaly.{md,jsonl}")
     p.add_argument("--note", default="", help="a line added under the command (e.g. how the run was split)")
@@ -313,7 +366,8 @@ def main() -> None:
     text = (
         "# Anomaly detection: our tabular default vs PyOD peers\n\n"
         f"Command: `PYTHONPATH=.:runtime python benchmarks/{' '.join([Path(sys.argv[0]).name, *_argv()])}`"
-        + (f"\n\n{args.note}" if args.note else "") + "\n\n"
+        + (f"\n\n{args.note}" if args.note else "")
+        + "\n\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other work), "
         f"python {platform.python_version()}, torch {torch.__version__} (1 thread), pyod {pyod.__version__}.\n\n"
         f"Protocol: stratified 60/40 split per seed ({', '.join(map(str, args.seeds))}); unsupervised training on "
@@ -329,7 +383,8 @@ def main() -> None:
         "export (exported seeds) and scoring.\n\n"
         + report(recs, role_of, len(args.seeds))
         + "\n\n## Published PyOD benchmark (pyod_notebooks_roc.csv, same 60/40 protocol)\n\n"
-        + published(data, sorted({r["dataset"] for r in recs})) + "\n"
+        + published(data, sorted({r["dataset"] for r in recs}))
+        + "\n"
     )
     (out / "anomaly.md").write_text(text)
     if args.record:

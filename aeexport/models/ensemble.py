@@ -67,17 +67,17 @@ ENSEMBLE_SCORE: dict[str, Any] = {
 
 @dataclass
 class EnsembleConfig:
-    n_features: int                                       # input width (features per row)
-    members: int = 8                                      # number of member autoencoders
-    hidden: list[int] = field(default_factory=list)       # hidden widths of every member (decoder mirrors); [] = auto
+    n_features: int  # input width (features per row)
+    members: int = 8  # number of member autoencoders
+    hidden: list[int] = field(default_factory=list)  # hidden widths of every member (decoder mirrors); [] = auto
     latent_dims: list[int] = field(default_factory=list)  # member bottlenecks, cycled over members; [] = auto
-    feature_fraction: float = 1.0                         # share of the features each member sees (1 = all)
-    dropout: float = 0.0                                  # dropout after the hidden activations (training only)
-    activation: str = "relu"                              # hidden activation (see ACTIVATIONS)
-    trim_fraction: float = 0.2                            # per member: share of worst rows left out of each step
-    score: str = "mse"                                    # "mse": of the mean reconstruction; "members" (see doc)
-    normalize: str = "feature"                            # score="members": "feature", "member" or "none"
-    subset_seed: int = 0                                  # seeds the feature subsets
+    feature_fraction: float = 1.0  # share of the features each member sees (1 = all)
+    dropout: float = 0.0  # dropout after the hidden activations (training only)
+    activation: str = "relu"  # hidden activation (see ACTIVATIONS)
+    trim_fraction: float = 0.2  # per member: share of worst rows left out of each step
+    score: str = "mse"  # "mse": of the mean reconstruction; "members" (see doc)
+    normalize: str = "feature"  # score="members": "feature", "member" or "none"
+    subset_seed: int = 0  # seeds the feature subsets
 
     def __post_init__(self) -> None:
         if self.n_features < 1 or self.members < 1:
@@ -246,5 +246,8 @@ class EnsembleAutoencoder(Autoencoder):
         """Called by training with the best weights: fits the normalisers, reports their spread."""
         self.error_scale.fill_(1.0)
         self.fit_normalizers(xs_train)
-        return {"members": self.config.members, "latent_dims": self.config.member_latents(),
-                "normalize": self.config.normalize}
+        return {
+            "members": self.config.members,
+            "latent_dims": self.config.member_latents(),
+            "normalize": self.config.normalize,
+        }

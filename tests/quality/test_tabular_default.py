@@ -59,20 +59,42 @@ def test_cli_train_without_flags_uses_the_tabular_default_on_rows_only(tmp_path)
     X, _ = _planted(0, n=300)
     np.save(tmp_path / "rows.npy", X)
     runner = CliRunner()
-    r = runner.invoke(main, ["train", str(tmp_path / "rows.npy"), "--out", str(tmp_path / "t"), "--epochs", "2",
-                             "-q"])
+    r = runner.invoke(main, ["train", str(tmp_path / "rows.npy"), "--out", str(tmp_path / "t"), "--epochs", "2", "-q"])
     assert r.exit_code == 0, r.output
     meta = json.loads((tmp_path / "t" / "config.json").read_text())
     tc = meta["training"]["train_config"]
     assert tc["scaler"] == "robust" and tc["trim_fraction"] == 0.35 and tc["epochs"] == 2  # explicit wins
     assert meta["model_config"]["hidden"] == [64, 32] and meta["model_config"]["dropout"] == 0.2
     # explicit scaler and --preset default keep today's behaviour
-    r = runner.invoke(main, ["train", str(tmp_path / "rows.npy"), "--out", str(tmp_path / "s"), "--epochs", "2",
-                             "--scaler", "standard", "-q"])
-    assert json.loads((tmp_path / "s" / "config.json").read_text())["training"]["train_config"]["scaler"] == \
-        "standard"
-    r = runner.invoke(main, ["train", str(tmp_path / "rows.npy"), "--out", str(tmp_path / "d"), "--epochs", "2",
-                             "--preset", "default", "-q"])
+    r = runner.invoke(
+        main,
+        [
+            "train",
+            str(tmp_path / "rows.npy"),
+            "--out",
+            str(tmp_path / "s"),
+            "--epochs",
+            "2",
+            "--scaler",
+            "standard",
+            "-q",
+        ],
+    )
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["training"]["train_config"]["scaler"] == "standard"
+    r = runner.invoke(
+        main,
+        [
+            "train",
+            str(tmp_path / "rows.npy"),
+            "--out",
+            str(tmp_path / "d"),
+            "--epochs",
+            "2",
+            "--preset",
+            "default",
+            "-q",
+        ],
+    )
     tc = json.loads((tmp_path / "d" / "config.json").read_text())["training"]["train_config"]
     assert (tc["scaler"], tc["trim_fraction"], tc["patience"]) == ("standard", 0.0, 20)
     # images (digits) keep the generic defaults
@@ -86,7 +108,7 @@ def test_robust_scaler_matches_numpy_and_ignores_the_extremes():
     rng = np.random.default_rng(0)
     X = rng.normal(2.0, 3.0, size=(4000, 3))
     X[:200, 0] = 1e4  # contamination that inflates the standard deviation
-    X[:, 2] = (np.arange(4000) % 10 == 0)  # middle half constant: IQR 0 -> std
+    X[:, 2] = np.arange(4000) % 10 == 0  # middle half constant: IQR 0 -> std
     med, scale = robust_scaler(X)
     np.testing.assert_allclose(med[:2], np.median(X[:, :2], axis=0))
     q25, q75 = np.percentile(X[:, 1], [25, 75])
@@ -95,9 +117,11 @@ def test_robust_scaler_matches_numpy_and_ignores_the_extremes():
     np.testing.assert_allclose(scale[2], X[:, 2].std())
 
 
-@pytest.mark.parametrize("kind_options", [None, {"members": 3, "hidden": [16], "latent_dims": [2, 4],
-                                                 "feature_fraction": 0.7, "score": "members"}],
-                         ids=["tabular-default", "ensemble-members"])
+@pytest.mark.parametrize(
+    "kind_options",
+    [None, {"members": 3, "hidden": [16], "latent_dims": [2, 4], "feature_fraction": 0.7, "score": "members"}],
+    ids=["tabular-default", "ensemble-members"],
+)
 def test_scorer_parity_at_batch_1_7_1024(tmp_path, kind_options):
     import aeruntime
     from aeexport.export import export_bundle
@@ -108,10 +132,13 @@ def test_scorer_parity_at_batch_1_7_1024(tmp_path, kind_options):
         result, val = fit_tabular(X[:1000], seed=0, epochs=3)
     else:
         cfg = TrainConfig(epochs=3, progress=False, scaler="robust", seed=0)
-        result, val = train_model(X[:850], X[850:1000], kind="ensemble", model_options=kind_options,
-                                  config=cfg), X[850:1000]
-    manifest = export_bundle(result.model, tmp_path / "b", calibration_x=val, batches=(1, 7, 1024),
-                             training=result.summary())
+        result, val = (
+            train_model(X[:850], X[850:1000], kind="ensemble", model_options=kind_options, config=cfg),
+            X[850:1000],
+        )
+    manifest = export_bundle(
+        result.model, tmp_path / "b", calibration_x=val, batches=(1, 7, 1024), training=result.summary()
+    )
     assert manifest["parity"]["ok"]
     assert {r["batch"] for r in manifest["parity"]["rows"] if "batch" in r} >= {1, 7, 1024}
     assert manifest["scaler"]["kind"] == "robust"
@@ -121,8 +148,12 @@ def test_scorer_parity_at_batch_1_7_1024(tmp_path, kind_options):
         ref = result.model.scorer_graph(torch.from_numpy(rows)).numpy()
     for b in (1, 7, 1024):
         np.testing.assert_allclose(model.score(rows[:b]), ref[:b], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(model.reconstruct(rows[:7]), result.model.decoder_graph(
-        result.model.encoder_graph(torch.from_numpy(rows[:7]))).detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        model.reconstruct(rows[:7]),
+        result.model.decoder_graph(result.model.encoder_graph(torch.from_numpy(rows[:7]))).detach().numpy(),
+        rtol=1e-4,
+        atol=1e-4,
+    )
 
 
 @pytest.mark.slow
