@@ -35,6 +35,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .arrow import require_pyarrow
 from .errors import InvalidInputError
 from .format import TMP_PREFIX
 
@@ -72,8 +73,11 @@ SCORE_DTYPE = np.dtype([("score", "<f4"), ("label", "i1")])
 def check_output_path(path: str | os.PathLike[str] | None, ids: Sequence[str] = ()) -> None:
     """Raise :class:`InvalidInputError` unless ``path`` is None or has a supported suffix (before any work)."""
     if path is None:
+        require_pyarrow("CSV on stdout (the output without --out; --out FILE.npy needs nothing more)")
         return
     suffix = Path(path).suffix.lower()
+    if suffix in _TABLES:
+        require_pyarrow(f"--out {str(path)!r}: writing {suffix.lstrip('.').upper()}")
     if suffix not in OUTPUT_SUFFIXES:
         raise InvalidInputError(
             f"--out {str(path)!r}: unsupported output type {suffix!r}; expected one of {', '.join(OUTPUT_SUFFIXES)}."

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from .arrow import require_pyarrow
 from .errors import BundleNotFoundError, InvalidInputError
 
 __all__ = [
@@ -653,13 +654,7 @@ def _csv_source(
 
 # ---------------------------------------------------------------------------- .parquet
 def _require_pyarrow(path: Path) -> Any:
-    try:
-        import pyarrow
-    except ImportError:  # pragma: no cover - a dependency of aeruntime
-        raise InvalidInputError(
-            f"{path}: reading it needs pyarrow, which is not installed; pip install 'pyarrow>=14'."
-        ) from None
-    return pyarrow
+    return require_pyarrow(f"{path}: reading {path.suffix.lstrip('.').upper() or 'a table'}")
 
 
 def _parquet_source(

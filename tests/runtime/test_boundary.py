@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import aeruntime
@@ -35,7 +36,7 @@ def test_runtime_import_boundary_never_imports_torch():
         "s = m.score(np.zeros((3, 64), np.float32)); m.encode(np.zeros((1, 64))); m.explain(np.ones((2, 64)))\n"
         "import aeruntime.format, aeruntime.sessions\n"
         "assert s.shape == (3,)\n"
-        "bad = sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'aeexport', 'onnx', 'sklearn'))\n"
+        "bad = sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'aeexport', 'onnx', 'sklearn', 'pyarrow'))\n"
         "print(bad)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=SUBPROCESS_ENV, check=True)
@@ -47,3 +48,32 @@ def test_missing_onnxruntime_names_the_pip_command():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=SUBPROCESS_ENV)
     assert out.returncode == 1
     assert "ImportError" in out.stderr and "pip install 'aeruntime[cpu]'" in out.stderr
+
+
+def test_arrays_need_no_pyarrow_and_tables_name_the_extra(tmp_path):
+    """An edge install (aeruntime[cpu], no pyarrow) scores .npy files; CSV says what to install."""
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((4, 64), np.float32))
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n")
+    code = (
+        "import sys; sys.modules['pyarrow'] = None\n"
+        "from aeruntime.cli import main\n"
+        "sys.argv = ['aeruntime', 'score', sys.argv[1], sys.argv[2], '--out', sys.argv[3]]\n"
+        "main()\n"
+    )
+    bundle = str(MODELS / "digits-dense")
+    ok = subprocess.run(
+        [sys.executable, "-c", code, bundle, str(x), str(tmp_path / "s.npy")],
+        capture_output=True,
+        text=True,
+        env=SUBPROCESS_ENV,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert np.load(tmp_path / "s.npy", allow_pickle=False)["score"].shape == (4,)
+    for args in ([str(x), str(tmp_path / "s.csv")], [str(tmp_path / "x.csv"), str(tmp_path / "s2.npy")]):
+        bad = subprocess.run(
+            [sys.executable, "-c", code, bundle, *args], capture_output=True, text=True, env=SUBPROCESS_ENV
+        )
+        assert bad.returncode == 2, bad.stderr
+        assert "needs pyarrow, which is not installed; pip install 'aeruntime[tables]'" in bad.stderr
+        assert "Traceback" not in bad.stderr
