@@ -105,9 +105,10 @@ def _train_options(f: Any) -> Any:
             show_default=True,
             help="auto: 'tabular' for rows of features (.csv/.npy/.npz/.parquet), 'default' for images or "
             "an explicit --model. tabular: the tabular anomaly-detection defaults (dense; see "
-            "aeexport.tabular): robust (median/IQR) scaling, hidden [64, 32], latent 8, dropout "
-            "0.2, a loss that leaves each batch's worst 35% of rows out, <= 60 epochs; tabular-v1: "
-            "the preset before (standard scaling, 20% left out). "
+            "aeexport.tabular): robust (median/IQR; std on dispersed features) scaling, hidden [64, 32], "
+            "latent 8, dropout 0.2, a loss that leaves each batch's worst 35% of rows out, <= 60 "
+            "epochs; tabular-v2: the same with median/IQR on every feature; tabular-v1: the preset "
+            "before issue 11 (standard scaling, 20% left out). "
             "Options given explicitly still win.",
         ),
         click.option(

@@ -19,13 +19,19 @@ __all__ = ["DEVICES", "MODEL_KINDS", "PRESETS", "SCALERS", "TrainConfig", "defau
 MODEL_KINDS: tuple[str, ...] = ("dense", "conv", "sparse", "denoising", "vae", "ensemble")
 
 #: scaler name -> output activation that fits data scaled that way
-SCALERS: dict[str, str] = {"standard": "identity", "minmax": "sigmoid", "robust": "identity", "none": "identity"}
+SCALERS: dict[str, str] = {
+    "standard": "identity",
+    "minmax": "sigmoid",
+    "robust": "identity",
+    "robust-iqr": "identity",
+    "none": "identity",
+}
 
 #: ``--device`` choices: "auto" takes CUDA when torch sees it
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 #: ``--preset`` choices of ``aeexport train|run`` (see :mod:`aeexport.tabular`)
-PRESETS: tuple[str, ...] = ("auto", "default", "tabular", "tabular-v1")
+PRESETS: tuple[str, ...] = ("auto", "default", "tabular", "tabular-v2", "tabular-v1")
 
 
 @dataclass
@@ -40,7 +46,8 @@ class TrainConfig:
     seed: int = 0  # seeds the split, the init and the shuffling
     device: str = "auto"  # "auto" (cuda if available), "cpu" or "cuda"
     scaler: str = "standard"  # "standard" (z-score), "minmax" ([0, 1]; sigmoid output), "robust"
-    # (median / IQR, the tabular default; aeexport.tabular.robust_scaler) or "none"
+    # (median / IQR, std on dispersed features: the tabular default;
+    # aeexport.tabular.robust_scaler), "robust-iqr" (median / IQR only) or "none"
     progress: bool = True  # tqdm progress bar on stderr
     threads: int = 1  # torch intra-op threads while training; 1 is fastest for small
     # models (per-step overhead dominates) and immune to oversubscription;

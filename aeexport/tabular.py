@@ -11,7 +11,9 @@ tabular defaults favour a model that generalizes the bulk of the data:
   the training rows (:func:`robust_scaler`), so the anomalies in unlabelled
   training data do not inflate the scale of the features they are extreme in,
   and the score (squared error in that space) weighs a deviation by how spread
-  out the *typical* rows are;
+  out the *typical* rows are; *dispersed* features (over 15% of the rows more
+  than 10 robust scales out: zero-inflated pixels or counts) take their standard
+  deviation instead, so their ordinary values do not swamp the score;
 - **widths**: encoder hidden layers [64, 32] and a linear latent of 8 (decoder
   mirrored) for up to 128 features; wider rows fall back to
   :func:`aeexport.models.dense.default_widths`. For narrow data (6 features) the
@@ -29,7 +31,8 @@ tabular defaults favour a model that generalizes the bulk of the data:
 Chosen as one setting for the 24 shared ODDS/ADBench sets together (never per
 dataset); every variant measured is in ``benchmarks/results/anomaly_experiments.md``,
 the side-by-side run with PyOD in ``benchmarks/results/anomaly.md``.
-``tabular-v1`` is the tabular preset before that (standard scaling, ``trim_fraction=0.2``).
+``tabular-v2`` is the preset without the dispersed-feature rule (scaler ``robust-iqr``);
+``tabular-v1`` the tabular preset before issue 11 (standard scaling, ``trim_fraction=0.2``).
 """
 
 from __future__ import annotations
@@ -46,13 +49,17 @@ from aeruntime.errors import InvalidInputError
 from .train import TrainConfig, TrainResult, train_model
 
 __all__ = [
+    "DISPERSED_K",
+    "DISPERSED_SHARE",
     "PRESETS",
+    "ROBUST_SCALERS",
     "TABULAR_EPOCHS",
     "TabularPreset",
     "apply_preset",
     "choose_preset",
     "fit_tabular",
     "is_image_data",
+    "robust_iqr_scaler",
     "robust_scaler",
     "tabular_config",
     "tabular_model_options",
@@ -62,17 +69,54 @@ __all__ = [
 TABULAR_EPOCHS = 60
 
 
-def robust_scaler(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature (median, IQR / 1.349) of rows ``X`` (n_rows, *row_shape), float64.
+#: a feature whose robust scale leaves more than this share of the training rows beyond
+#: :data:`DISPERSED_K` scales from its median is scaled by its standard deviation (see :func:`robust_scaler`)
+DISPERSED_SHARE = 0.15
+#: distance from the median, in robust scales, that counts a training value as "far out"
+DISPERSED_K = 10.0
 
-    IQR / 1.349 equals the standard deviation for normal data. A feature whose
-    middle half is constant (IQR 0: binary or mostly-constant features) takes its
-    standard deviation instead (and a constant feature 1, in ``fit_scaler``).
+
+def robust_scaler(X: np.ndarray, dispersed_share: float | None = DISPERSED_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature (median, scale) of rows ``X`` (n_rows, *row_shape), float64; the ``robust`` scaler.
+
+    The scale is IQR / 1.349 (equal to the standard deviation for normal data), so a few extreme
+    rows (the anomalies of unlabelled training data) do not inflate it. Two kinds of feature take
+    their standard deviation instead:
+
+    - IQR 0 (the middle half is one value: binary or mostly-constant features; a constant
+      feature then gets scale 1 in ``fit_scaler``);
+    - *dispersed* features: more than ``dispersed_share`` of the training rows lie more than
+      :data:`DISPERSED_K` (10) robust scales from the median. Around a roughly normal bulk no
+      ordinary value lies that far out, only (some of) the anomalies, which are rarely 15% of the
+      rows; more than that means the middle half does not describe the feature's spread
+      (zero-inflated features such as sparse pixels or word counts: a spike at 0 and a broad
+      tail of ordinary values), and the IQR would turn those ordinary values into huge scaled
+      errors that swamp every other feature in the score.
+
+    ``dispersed_share=None`` keeps the IQR for dispersed features (the ``robust-iqr`` scaler,
+    preset ``tabular-v2``).
     """
     X = np.asarray(X, dtype=np.float64)
     q25, med, q75 = np.percentile(X, [25, 50, 75], axis=0)
+    std = X.std(axis=0)
     scale = (q75 - q25) / 1.349
-    return med, np.where(scale < 1e-8, X.std(axis=0), scale)
+    use_std = scale < 1e-8
+    if dispersed_share is not None:
+        far = (np.abs(X - med) > DISPERSED_K * np.where(use_std, 1.0, scale)).mean(axis=0)  # share per feature
+        use_std |= far > dispersed_share
+    return med, np.where(use_std, std, scale)
+
+
+def robust_iqr_scaler(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``robust-iqr`` scaler: median and IQR / 1.349 (std where the IQR is 0), no dispersed rule."""
+    return robust_scaler(X, dispersed_share=None)
+
+
+#: ``TrainConfig.scaler`` names fitted here (``aeexport.train.fit_scaler`` dispatches to them)
+ROBUST_SCALERS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
+    "robust": robust_scaler,
+    "robust-iqr": robust_iqr_scaler,
+}
 
 
 def tabular_config(n_rows: int, **overrides: Any) -> TrainConfig:
@@ -109,6 +153,9 @@ PRESETS: dict[str, TabularPreset | None] = {
     "auto": None,
     "default": None,
     "tabular": TabularPreset(kind="dense", train=tabular_config, model=tabular_model_options),
+    "tabular-v2": TabularPreset(
+        kind="dense", train=lambda n: tabular_config(n, scaler="robust-iqr"), model=tabular_model_options
+    ),
     "tabular-v1": TabularPreset(
         kind="dense",
         train=lambda n: tabular_config(n, scaler="standard", trim_fraction=0.2),

@@ -83,10 +83,10 @@ def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
         mean, scale = X64.mean(axis=0), X64.std(axis=0)
     elif kind == "minmax":
         mean, scale = X64.min(axis=0), X64.max(axis=0) - X64.min(axis=0)
-    elif kind == "robust":  # median / IQR; owned by aeexport.tabular
-        from .tabular import robust_scaler
+    elif kind in ("robust", "robust-iqr"):  # median / IQR; owned by aeexport.tabular
+        from .tabular import ROBUST_SCALERS
 
-        mean, scale = robust_scaler(X64)
+        mean, scale = ROBUST_SCALERS[kind](X64)
     else:
         mean, scale = np.zeros(X.shape[1:]), np.ones(X.shape[1:])
     scale = np.where(scale < 1e-8, 1.0, scale)

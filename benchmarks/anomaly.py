@@ -172,6 +172,7 @@ DETECTORS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndar
     "pyod-AutoEncoder": pyod("AutoEncoder"),
     "pyod-PCA": pyod("PCA"),
     "pyod-IForest": pyod("IForest"),
+    "ae-v2": ours("tabular-v2"),  # the tabular preset before the dispersed-feature rule
     "ae-previous": ours("tabular-v1"),  # the tabular preset before issue 11
     "ae-generic": ours("default"),  # the generic dense defaults
     "ae-novelty": ours("tabular", novelty=True),  # trained on normal rows only (uses labels)
@@ -373,9 +374,10 @@ def main() -> None:
         f"Protocol: stratified 60/40 split per seed ({', '.join(map(str, args.seeds))}); unsupervised training on "
         "the training split *with* its anomalies; ROC-AUC on the test split, mean ± std over the seeds. `ae`: "
         "what `aeexport run|train` trains on tabular data without flags (`aeexport.tabular`, preset `tabular`), "
-        "exported to a bundle and scored by aeruntime (onnxruntime); `ae-previous`: the tabular preset before "
-        "issue 11; `ae-generic`: the generic dense defaults; `ae-novelty`: trained on normal rows only (uses "
-        "labels; not comparable). Peers: PyOD defaults on StandardScaler output. Bold: best per row. "
+        "exported to a bundle and scored by aeruntime (onnxruntime); `ae-v2`: preset `tabular-v2` (the default "
+        "before the dispersed-feature scaling rule); `ae-previous`: the tabular preset before issue 11; "
+        "`ae-generic`: the generic dense defaults; `ae-novelty`: trained on normal rows only (uses labels; not "
+        "comparable). Peers: PyOD defaults on StandardScaler output. Bold: best per row. "
         "†: some test scores were non-finite (PCA: +inf), clipped to the finite range for ROC-AUC. "
         f"Our detectors' fits of seed(s) {', '.join(map(str, sorted(BUNDLE_SEEDS))) or 'none'} are exported "
         "(parity-checked) and scored through aeruntime; the other seeds score with the trained torch model's "

@@ -13,7 +13,15 @@ from sklearn.metrics import roc_auc_score
 
 from aeexport.cli import main
 from aeexport.data import load_dataset
-from aeexport.tabular import PRESETS, apply_preset, choose_preset, fit_tabular, is_image_data, robust_scaler
+from aeexport.tabular import (
+    PRESETS,
+    apply_preset,
+    choose_preset,
+    fit_tabular,
+    is_image_data,
+    robust_iqr_scaler,
+    robust_scaler,
+)
 from aeexport.train import TrainConfig
 from aeruntime.errors import InvalidInputError
 
@@ -43,7 +51,9 @@ def test_auto_resolves_to_tabular_for_rows_and_default_for_images_or_an_explicit
     assert opts == {"hidden": [64, 32], "latent_dim": 8, "dropout": 0.2}
     assert apply_preset("auto", "dense", TrainConfig(), {}, 4000, 64, image=True) == (TrainConfig(), {})
     assert apply_preset("auto", "conv", TrainConfig(), {}, 4000, 64, {"kind"}) == (TrainConfig(), {})
-    assert set(PRESETS) == {"auto", "default", "tabular", "tabular-v1"}
+    assert set(PRESETS) == {"auto", "default", "tabular", "tabular-v2", "tabular-v1"}
+    cfg, _ = apply_preset("tabular-v2", "dense", TrainConfig(), {}, 4000, 21)
+    assert (cfg.scaler, cfg.trim_fraction) == ("robust-iqr", 0.35)
 
 
 def test_image_data_is_recognised(tmp_path):
@@ -104,6 +114,12 @@ def test_cli_train_without_flags_uses_the_tabular_default_on_rows_only(tmp_path)
     assert meta["training"]["train_config"]["scaler"] == "standard" and meta["model_config"]["dropout"] == 0.0
 
 
+def _zero_inflated(rng: np.random.Generator, n: int, cols: int) -> np.ndarray:
+    """Sparse-pixel-like columns (n, cols): 70% zeros, 8% faint values (1 to 10), 22% near 255."""
+    u = rng.random((n, cols))
+    return np.where(u < 0.7, 0.0, np.where(u < 0.78, rng.uniform(1, 10, (n, cols)), rng.uniform(200, 255, (n, cols))))
+
+
 def test_robust_scaler_matches_numpy_and_ignores_the_extremes():
     rng = np.random.default_rng(0)
     X = rng.normal(2.0, 3.0, size=(4000, 3))
@@ -115,6 +131,23 @@ def test_robust_scaler_matches_numpy_and_ignores_the_extremes():
     np.testing.assert_allclose(scale[1], (q75 - q25) / 1.349)
     assert 2.5 < scale[0] < 3.6 and X[:, 0].std() > 1000  # the extremes do not set the scale
     np.testing.assert_allclose(scale[2], X[:, 2].std())
+    np.testing.assert_allclose(robust_iqr_scaler(X)[1], scale)  # no dispersed feature here: the same
+
+
+def test_robust_scaler_takes_the_std_of_dispersed_features_only():
+    """A zero-inflated feature (22% of its rows beyond 10 IQR scales) takes its std; a feature
+    with 5% extremes (anomalies) keeps the IQR; ``robust-iqr`` keeps the IQR for both."""
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.normal(size=4000), _zero_inflated(rng, 4000, 1)[:, 0]])
+    X[:200, 0] = 50.0
+    q25, q75 = np.percentile(X, [25, 75], axis=0)
+    far = (np.abs(X - np.median(X, axis=0)) > 10 * (q75 - q25) / 1.349).mean(axis=0)
+    assert far[0] < 0.06 and far[1] > 0.2  # the rule's input (threshold 0.15), computed independently
+    med, scale = robust_scaler(X)
+    np.testing.assert_allclose(med, np.median(X, axis=0))
+    np.testing.assert_allclose(scale, [(q75[0] - q25[0]) / 1.349, X[:, 1].std()])
+    np.testing.assert_allclose(robust_iqr_scaler(X)[1], (q75 - q25) / 1.349)
+    assert robust_scaler(X, dispersed_share=0.5)[1][1] == pytest.approx((q75[1] - q25[1]) / 1.349)
 
 
 @pytest.mark.parametrize(
@@ -172,3 +205,21 @@ def test_the_new_default_ranks_planted_anomalies_better_than_the_old_one():
         aucs[preset] = float(np.mean(per_seed))
     assert aucs["auto"] > 0.98
     assert aucs["auto"] - aucs["default"] > 0.03, aucs
+
+
+@pytest.mark.slow
+def test_the_dispersed_feature_rule_ranks_planted_anomalies_better_than_tabular_v2():
+    """Planted anomalies (as above) next to three sparse-pixel-like features: with the IQR on those
+    (``tabular-v2``) their ordinary values become huge scaled errors that swamp the anomalies; the
+    default scales them by their std. Contaminated training."""
+    aucs: dict[str, list[float]] = {"tabular": [], "tabular-v2": []}
+    for seed in (0, 1):
+        X, y = _planted(seed)
+        X = np.column_stack([X, _zero_inflated(np.random.default_rng(seed + 10), len(X), 3)]).astype(np.float32)
+        for preset in aucs:
+            result, _ = fit_tabular(X[:900], seed=0, preset=preset, epochs=30)
+            with torch.inference_mode():
+                s = result.model.scorer_graph(torch.from_numpy(X[900:])).numpy()
+            aucs[preset].append(roc_auc_score(y[900:], s))
+    new, old = float(np.mean(aucs["tabular"])), float(np.mean(aucs["tabular-v2"]))
+    assert new > 0.9 and new - old > 0.1, aucs
