@@ -728,7 +728,7 @@ def score(
     providers: Any = "auto",
     ship: bool = False,
     report: ScoreReport | None = None,
-    engine: str = "arrow_udf",
+    engine: str = "mapInArrow",
 ) -> Any:
     """Append anomaly scores (**higher = more anomalous**) and labels (1 = anomaly) to a DataFrame.
 
@@ -773,13 +773,19 @@ def score(
         instead of reading ``bundle`` at the same path on every executor.
     report : ScoreReport, optional
         Accumulators filled in by the tasks: rows, invalid rows, anomalies, model loads.
-    engine : {"arrow_udf", "mapInArrow"}, default "arrow_udf"
-        How the tasks run (see ``ENGINES``). ``"arrow_udf"`` sends only the
-        features (packed into one ``array<float>`` by the JVM) to Python and
-        only score/label back, so pass-through columns cost nothing extra;
-        ``"mapInArrow"`` sends every kept column through Python and back.
-        Both give the same rows, counts and errors; with pyspark < 4.1 (no
-        ``arrow_udf``) ``"mapInArrow"`` is used.
+    engine : {"mapInArrow", "arrow_udf"}, default "mapInArrow"
+        How the tasks run (see ``ENGINES``). ``"mapInArrow"`` sends every kept
+        column through Python and back. ``"arrow_udf"`` (pyspark >= 4.1; else
+        ``"mapInArrow"`` is used) sends only the features (packed into one
+        ``array<float>`` by the JVM) and up to 3 context columns to Python and
+        only score/label back, the pass-through columns staying in the JVM. Both
+        give the same rows, counts and errors, but measured on Spark 4.3
+        (``benchmarks/results/spark.md``) ``"arrow_udf"`` is *slower*, even with
+        every column kept: Spark's ``ArrowEvalPython`` buffers each input row
+        in the JVM and joins the UDF's output back row by row, which costs
+        more than shipping the columns through ``mapInArrow``. Another
+        difference: with ``"arrow_udf"`` an action that reads no output column
+        (``count()``) prunes the model away (no rows scored, no counts).
 
     Returns
     -------
