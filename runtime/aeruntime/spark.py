@@ -17,6 +17,12 @@ How it runs
   matrix each, scored by onnxruntime in one call per ``batch_size`` rows. No
   row-at-a-time Python, no pandas conversion. Row order within a partition is
   kept, and pass-through columns (ids) travel with their rows.
+* ``score(..., engine="arrow_udf")`` (pyspark >= 4.1) runs the same code in an
+  iterator ``arrow_udf`` instead: only the packed features (and up to 3 context
+  columns for error messages) cross to Python, only score/label come back. Same
+  guarantees, but measured slower than ``mapInArrow`` on Spark 4.3, so it is not
+  the default (``benchmarks/results/spark.md``). encode/reconstruct always use
+  ``mapInArrow``: their outputs are as wide as the inputs, nothing to save.
 * The model is loaded **once per Python worker** (Spark reuses workers across
   tasks, ``spark.python.worker.reuse``), cached at module level under the
   bundle's ``bundle_id`` and the sha256 of its ``manifest.json``; that first load
