@@ -17,6 +17,12 @@ How it runs
   matrix each, scored by onnxruntime in one call per ``batch_size`` rows. No
   row-at-a-time Python, no pandas conversion. Row order within a partition is
   kept, and pass-through columns (ids) travel with their rows.
+* ``score(..., engine="arrow_udf")`` (pyspark >= 4.1) runs the same code in an
+  iterator ``arrow_udf`` instead: only the packed features (and up to 3 context
+  columns for error messages) cross to Python, only score/label come back. Same
+  guarantees, but measured slower than ``mapInArrow`` on Spark 4.3, so it is not
+  the default (``benchmarks/results/spark.md``). encode/reconstruct always use
+  ``mapInArrow``: their outputs are as wide as the inputs, nothing to save.
 * The model is loaded **once per Python worker** (Spark reuses workers across
   tasks, ``spark.python.worker.reuse``), cached at module level under the
   bundle's ``bundle_id`` and the sha256 of its ``manifest.json``; that first load
@@ -41,6 +47,7 @@ import math
 import os
 import socket
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +57,7 @@ import numpy as np
 
 from .errors import IntegrityError, InvalidInputError
 
-__all__ = ["ON_INVALID", "OUTPUTS", "ScoreReport", "encode", "reconstruct", "score"]
+__all__ = ["ENGINES", "ON_INVALID", "OUTPUTS", "ScoreReport", "encode", "reconstruct", "score"]
 
 #: what a row with a null, NaN or infinite feature gives
 ON_INVALID = {
@@ -66,6 +73,13 @@ OUTPUTS = {
 #: Spark SQL type names accepted as numeric feature columns (cast once to float32)
 _NUMERIC = ("byte", "short", "integer", "long", "float", "double")
 _HIDDEN = "__aeruntime_x"
+_HIDDEN_OUT = "__aeruntime_out"
+#: how score runs its tasks (encode/reconstruct always use "mapInArrow")
+ENGINES = {
+    "arrow_udf": "an iterator arrow_udf over the packed features: only they (and up to 3 context columns for error "
+    "messages) cross to Python, only score/label come back; pass-through columns stay in the JVM (pyspark >= 4.1)",
+    "mapInArrow": "DataFrame.mapInArrow: every kept column crosses to Python and back with the features",
+}
 
 
 # ---------------------------------------------------------------------------- worker side
@@ -290,6 +304,30 @@ class _Plan:
         return pa.RecordBatch.from_arrays(arrays, names=names), int(0 if bad is None else bad.sum()), n_anom
 
 
+@dataclass
+class _UdfPlan:
+    """An iterator ``arrow_udf`` over the packed features (+ context columns): only they cross to Python.
+
+    Wraps a :class:`_Plan` laid out as features at column 0 and the context columns after it,
+    with nothing passed through, and returns its score/label batches as one struct array.
+    """
+
+    plan: _Plan
+
+    def __call__(self, arrays: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        names = list(self.plan.names)
+
+        def batches() -> Iterator[Any]:
+            for a in arrays:
+                cols = list(a) if isinstance(a, tuple) else [a]
+                yield pa.RecordBatch.from_arrays(cols, names=names)
+
+        for out in self.plan(batches()):
+            yield pa.StructArray.from_arrays(out.columns, names=list(self.plan.out_names))
+
+
 def _short(v: Any) -> str:
     s = repr(v)
     return s if len(s) <= 40 else s[:37] + "..."
@@ -503,6 +541,7 @@ def _prepare(
     providers: Any,
     ship: bool,
     report: ScoreReport | None,
+    engine: str = "mapInArrow",
 ) -> Any:
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructType
@@ -513,6 +552,10 @@ def _prepare(
         raise InvalidInputError(f"on_invalid must be one of {sorted(ON_INVALID)}, got {on_invalid!r}.")
     if output not in OUTPUTS:
         raise InvalidInputError(f"output must be one of {sorted(OUTPUTS)}, got {output!r}.")
+    if engine not in ENGINES:
+        raise InvalidInputError(f"engine must be one of {sorted(ENGINES)}, got {engine!r}.")
+    if engine == "arrow_udf" and not hasattr(F, "arrow_udf"):  # pyspark < 4.1
+        engine = "mapInArrow"
     path = Path(bundle)
     spark = df.sparkSession
     model = aeruntime.load(path, providers="cpu", threshold=threshold, threads=1, verify=True)
@@ -615,6 +658,8 @@ def _prepare(
         on_invalid=on_invalid,
         report=report,
     )
+    if engine == "arrow_udf":
+        return _udf_result(df, plan, keep_cols, cols, fields, new_fields, array_input)
     schema = StructType([fields[c] for c in keep_cols] + list(new_fields))
     result = df.select(*exprs).mapInArrow(plan, schema)
     if output == "vector":
@@ -623,6 +668,47 @@ def _prepare(
         (vec,) = new_fields
         result = result.withColumn(vec.name, array_to_vector(F.col(_quote(vec.name))))
     return result
+
+
+def _udf_result(
+    df: Any, plan: _Plan, keep_cols: list[str], cols: list[str], fields: dict, new_fields: list, array_input: bool
+) -> Any:
+    """``engine="arrow_udf"``: the keep columns stay in the JVM, the UDF sees the features and the context columns."""
+    from dataclasses import replace
+
+    from pyspark.sql import functions as F
+    from pyspark.sql.functions import ArrowUDFType
+    from pyspark.sql.types import StructType
+
+    context = [keep_cols[i] for i in plan.context]
+    if not array_input:  # packed and cast by the JVM: one array<float> column
+        feat = F.array(*[F.col(_quote(c)).cast("float") for c in cols])
+    elif _is_vector(fields[cols[0]].dataType):
+        from pyspark.ml.functions import vector_to_array
+
+        feat = vector_to_array(F.col(_quote(cols[0])), "float32")
+    else:
+        feat = F.col(_quote(cols[0]))
+    # measured: 64 separate UDF arguments instead of one packed array cost the same (500k x 64)
+    args = [feat]
+    udf_plan = replace(
+        plan,
+        keep=(),
+        features=(0,),
+        array_input=True,
+        packed=not array_input,
+        context=tuple(range(1, 1 + len(context))),
+        names=(_HIDDEN, *context),
+    )
+    with warnings.catch_warnings():  # "prefer type hints": a callable object's hints are not read
+        warnings.simplefilter("ignore", UserWarning)
+        fn = F.arrow_udf(_UdfPlan(udf_plan), StructType(list(new_fields)), ArrowUDFType.SCALAR_ITER)
+    out = df.select(
+        *[F.col(_quote(c)) for c in keep_cols], fn(*args, *[F.col(_quote(c)) for c in context]).alias(_HIDDEN_OUT)
+    )
+    return out.select(
+        *[F.col(_quote(c)) for c in keep_cols], *[F.col(_HIDDEN_OUT)[f.name].alias(f.name) for f in new_fields]
+    )
 
 
 def _vector_fields(name: str, width: int, output: str) -> list[Any]:
@@ -648,6 +734,7 @@ def score(
     providers: Any = "auto",
     ship: bool = False,
     report: ScoreReport | None = None,
+    engine: str = "mapInArrow",
 ) -> Any:
     """Append anomaly scores (**higher = more anomalous**) and labels (1 = anomaly) to a DataFrame.
 
@@ -692,6 +779,19 @@ def score(
         instead of reading ``bundle`` at the same path on every executor.
     report : ScoreReport, optional
         Accumulators filled in by the tasks: rows, invalid rows, anomalies, model loads.
+    engine : {"mapInArrow", "arrow_udf"}, default "mapInArrow"
+        How the tasks run (see ``ENGINES``). ``"mapInArrow"`` sends every kept
+        column through Python and back. ``"arrow_udf"`` (pyspark >= 4.1; else
+        ``"mapInArrow"`` is used) sends only the features (packed into one
+        ``array<float>`` by the JVM) and up to 3 context columns to Python and
+        only score/label back, the pass-through columns staying in the JVM. Both
+        give the same rows, counts and errors, but measured on Spark 4.3
+        (``benchmarks/results/spark.md``) ``"arrow_udf"`` is *slower*, even with
+        every column kept: Spark's ``ArrowEvalPython`` buffers each input row
+        in the JVM and joins the UDF's output back row by row, which costs
+        more than shipping the columns through ``mapInArrow``. Another
+        difference: with ``"arrow_udf"`` an action that reads no output column
+        (``count()``) prunes the model away (no rows scored, no counts).
 
     Returns
     -------
@@ -719,6 +819,7 @@ def score(
         providers=providers,
         ship=ship,
         report=report,
+        engine=engine,
     )
 
 

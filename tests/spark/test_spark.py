@@ -186,11 +186,12 @@ def bad_df(df):
     )
 
 
+@pytest.mark.parametrize("engine", ["arrow_udf", "mapInArrow"])
 @pytest.mark.parametrize("keep", [None, ["id"]])  # features passed through / packed into one array
-def test_bad_rows_fail_naming_the_column_and_the_row(bad_df, keep):
+def test_bad_rows_fail_naming_the_column_and_the_row(bad_df, keep, engine):
     from aeruntime import spark as aespark
 
-    out = aespark.score(bad_df.filter("id < 1050"), MODELS / "digits-dense", COLS, keep=keep)
+    out = aespark.score(bad_df.filter("id < 1050"), MODELS / "digits-dense", COLS, keep=keep, engine=engine)
     with pytest.raises(Exception, match=r"column 'px5' is null at row \d+ of partition \d+ \(id=1017[,)]") as e:
         out.collect()
     assert "InvalidInputError" in str(e.value) and "on_invalid='null'" in str(e.value)
@@ -221,6 +222,27 @@ def test_bad_rows_get_null_scores_and_are_counted(spark, bad_df, rows):
         rtol=0,
         atol=1e-6,
     )
+
+
+def test_engines_give_identical_rows_and_counts(spark, bad_df):
+    from aeruntime import spark as aespark
+
+    got, counts = {}, {}
+    for engine in aespark.ENGINES:
+        report = aespark.ScoreReport(spark)
+        out = aespark.score(bad_df, MODELS / "digits-dense", COLS, on_invalid="null", report=report, engine=engine)
+        assert out.columns == [*bad_df.columns, "score", "label"]
+        got[engine] = [tuple("nan" if v != v else v for v in r) for r in out.collect()]  # NaN == NaN here
+        counts[engine] = {k: v for k, v in report.as_dict().items() if k in ("rows", "invalid_rows", "anomalies")}
+    assert got["arrow_udf"] == got["mapInArrow"]  # same rows, order, pass-through values and bits
+    assert (
+        counts["arrow_udf"]
+        == counts["mapInArrow"]
+        == {"rows": N_ROWS, "invalid_rows": 2, "anomalies": counts["mapInArrow"]["anomalies"]}
+    )
+    assert counts["mapInArrow"]["anomalies"] == sum(1 for r in got["mapInArrow"] if r[-1] == 1)
+    with pytest.raises(InvalidInputError, match=r"engine must be one of \['arrow_udf', 'mapInArrow'\], got 'rdd'"):
+        aespark.score(bad_df, MODELS / "digits-dense", COLS, engine="rdd")
 
 
 def test_schema_errors_fail_before_any_task(spark, df):
@@ -292,7 +314,10 @@ def test_feature_names_select_columns_by_name(df, rows, bundles):
         aespark.score(df.withColumnRenamed("px63", "last"), b, [*COLS[:-1], "last"])
 
 
-def test_model_loads_once_per_worker_not_per_batch(spark, df, tmp_path):
+@pytest.mark.parametrize("engine", ["arrow_udf", "mapInArrow"])
+def test_model_loads_once_per_worker_not_per_batch(spark, df, tmp_path, engine):
+    from pyspark.sql import functions as F
+
     from aeruntime import spark as aespark
 
     b = tmp_path / "fresh"  # a path no worker has cached yet
@@ -301,8 +326,10 @@ def test_model_loads_once_per_worker_not_per_batch(spark, df, tmp_path):
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "10")
     try:
         first, second = aespark.ScoreReport(spark), aespark.ScoreReport(spark)
-        assert aespark.score(many, b, COLS, report=first).count() == N_ROWS
-        aespark.score(many, b, COLS, report=second).count()
+        # an action that reads the scores (with engine="arrow_udf", count() alone prunes the model away)
+        n = aespark.score(many, b, COLS, report=first, engine=engine).agg(F.count("score")).first()[0]
+        assert n == N_ROWS
+        aespark.score(many, b, COLS, report=second, engine=engine).agg(F.count("score")).first()
     finally:
         spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
     assert first.batches >= 24 and first.rows == N_ROWS  # 8 partitions, batches of at most 10 rows
