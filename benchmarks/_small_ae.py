@@ -8,6 +8,7 @@ the train rows for a few epochs, is exported to a bundle and loaded with
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,3 +61,19 @@ def prepare(name: str, datasets: Path, *, latent_dim: int | None, epochs: int, s
     out = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=workdir)) / "bundle"
     export_bundle(r.model, out, calibration_x=split.val, training=r.summary(), dataset={"source": name})
     return Prepared(name, split.train, split.val, test, aeruntime.load(out, providers="cpu"), len(r.history), r.seconds)
+
+
+def parse_args(doc: str, name: str, names: str, epochs: int, latent_help: str) -> argparse.Namespace:
+    """The arguments both small-AE benchmarks take; ``args.path`` is the file the result goes to."""
+    from _common import add_output_args, result_path
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="directory of the shared .npz sets")
+    ap.add_argument("--names", default=names, help="comma-separated dataset names")
+    ap.add_argument("--latent-dims", default="default", help=latent_help)
+    ap.add_argument("--epochs", type=int, default=epochs, help="upper bound (early stopping, patience 10)")
+    ap.add_argument("--seed", type=int, default=0)
+    add_output_args(ap)
+    args = ap.parse_args()
+    args.path = result_path(name, args.out, args.record)
+    return args

@@ -16,14 +16,13 @@ same byte budgets: ``B`` bytes per row = ``B/4`` components at fp32, ``B/2`` at 
 
 from __future__ import annotations
 
-import argparse
 import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, write
-from _small_ae import DEFAULT_DATASETS, prepare
+from _common import write
+from _small_ae import parse_args, prepare
 
 BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 
@@ -114,19 +113,13 @@ def measure_pca(p, budgets: set[int], seed: int) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="directory of the shared .npz sets")
-    ap.add_argument("--names", default="digits,30_satellite", help="comma-separated dataset names")
-    ap.add_argument(
-        "--latent-dims",
-        default="default",
-        help="comma-separated code sizes, one AE each; 'default' = aeexport's default for the width",
+    args = parse_args(
+        __doc__,
+        "compression",
+        "digits,30_satellite",
+        200,
+        "comma-separated code sizes, one AE each; 'default' = aeexport's default for the width",
     )
-    ap.add_argument("--epochs", type=int, default=200, help="upper bound (early stopping, patience 10)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "aeexport-bench" / "compression.md")
-    ap.add_argument("--record", action="store_true", help="write benchmarks/results/compression.md")
-    args = ap.parse_args()
 
     body = [
         (
@@ -176,7 +169,7 @@ def main() -> None:
         "compression",
         "Compression: code bytes per row vs reconstruction error, AE vs PCA",
         body,
-        RESULTS / "compression.md" if args.record else args.out,
+        args.path,
     )
 
 

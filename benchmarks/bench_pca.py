@@ -11,30 +11,23 @@ both reconstruct the held-out normal test rows (:func:`aeexport.compare.compare_
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
-from _common import RESULTS, write
-from _small_ae import DEFAULT_DATASETS, prepare
+from _common import write
+from _small_ae import parse_args, prepare
 
 DATASETS = ["digits", "6_cardio", "30_satellite", "24_mnist"]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="directory of the shared .npz sets")
-    ap.add_argument("--names", default=",".join(DATASETS), help="comma-separated dataset names")
-    ap.add_argument(
-        "--latent-dims",
-        default="default",
-        help="comma-separated code sizes, 'default' = aeexport's default for the width",
+    args = parse_args(
+        __doc__,
+        "pca",
+        ",".join(DATASETS),
+        60,
+        "comma-separated code sizes, 'default' = aeexport's default for the width",
     )
-    ap.add_argument("--epochs", type=int, default=60, help="upper bound (early stopping, patience 10)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "aeexport-bench" / "pca.md")
-    ap.add_argument("--record", action="store_true", help="write benchmarks/results/pca.md")
-    args = ap.parse_args()
 
     from aeexport.compare import compare_pca
 
@@ -72,7 +65,7 @@ def main() -> None:
         "",
         *rows,
     ]
-    write("pca", "Autoencoder vs PCA at equal code size", body, RESULTS / "pca.md" if args.record else args.out)
+    write("pca", "Autoencoder vs PCA at equal code size", body, args.path)
 
 
 if __name__ == "__main__":
