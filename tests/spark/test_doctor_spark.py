@@ -20,10 +20,15 @@ def _fake_java(tmp_path, version: str):
     return home
 
 
-def _doctor(env):
-    res = subprocess.run(
-        [str(BIN / "aeruntime"), "doctor", "--json"], env=env, capture_output=True, text=True, timeout=120, check=False
+def _run(*args: str, env: dict | None = None, timeout: int = 60) -> subprocess.CompletedProcess:
+    """Run a command of this venv (``aeruntime``, ``python``) with the test environment."""
+    return subprocess.run(
+        [str(BIN / args[0]), *args[1:]], env=env or SUBPROCESS_ENV, capture_output=True, text=True, timeout=timeout
     )
+
+
+def _doctor(env):
+    res = _run("aeruntime", "doctor", "--json", env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)["spark"]
 
@@ -44,14 +49,7 @@ def test_doctor_reports_pyspark_and_java(tmp_path):
 
 
 def test_doctor_text_has_a_spark_verdict(tmp_path):
-    res = subprocess.run(
-        [str(BIN / "aeruntime"), "doctor"],
-        env={**SUBPROCESS_ENV, "JAVA_HOME": str(tmp_path / "no")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    res = _run("aeruntime", "doctor", env={**SUBPROCESS_ENV, "JAVA_HOME": str(tmp_path / "no")}, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "spark        aeruntime.spark (pyspark + pyarrow + Java)" in res.stdout
     assert "NOT usable: no usable Java runtime (no java on PATH or in JAVA_HOME)" in res.stdout
@@ -59,40 +57,13 @@ def test_doctor_text_has_a_spark_verdict(tmp_path):
 
 def test_spark_cli_runs_as_a_spark_submit_script():
     """spark-submit runs the module file as a script: it must import aeruntime absolutely, not shadow stdlib."""
-    path = subprocess.run(
-        [str(BIN / "python"), "-m", "aeruntime.spark_cli", "--script"],
-        env=SUBPROCESS_ENV,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout.strip()
+    found = _run("python", "-m", "aeruntime.spark_cli", "--script")
+    assert found.returncode == 0, found.stderr
+    path = found.stdout.strip()
     assert path.endswith("aeruntime/spark_cli.py")
-    res = subprocess.run(
-        [str(BIN / "python"), path, "score", "--help"],
-        env=SUBPROCESS_ENV,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    res = _run("python", path, "score", "--help")
     assert res.returncode == 0, res.stderr
     assert "Score INPUT (Parquet or CSV) with BUNDLE on Spark" in res.stdout
-    res = subprocess.run(
-        [
-            str(BIN / "python"),
-            path,
-            "score",
-            str(ROOT / "models" / "digits-dense"),
-            "table.unknown",
-            "--out",
-            "o.parquet",
-        ],
-        env=SUBPROCESS_ENV,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    res = _run("python", path, "score", str(ROOT / "models" / "digits-dense"), "table.unknown", "--out", "o.parquet")
     assert res.returncode == 2, res.stderr
     assert res.stderr.startswith("Error: cannot tell the format of 'table.unknown'")

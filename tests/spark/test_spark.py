@@ -394,26 +394,17 @@ def test_retried_task_gives_identical_output(spark, df, tmp_path):
     assert [tuple(r) for r in retried] == [tuple(r) for r in clean]  # same rows, same order, same bits
 
 
+def _spark_score(main, source, *args: str):
+    """``aeruntime spark score digits-dense SOURCE ARGS...`` in-process."""
+    return CliRunner().invoke(main, ["spark", "score", str(MODELS / "digits-dense"), str(source), *args])
+
+
 def test_cli_scores_parquet_end_to_end(spark, table_path, rows, tmp_path):
     from aeruntime.cli import main
 
     ids, X = rows
     out = tmp_path / "scored.parquet"
-    res = CliRunner().invoke(
-        main,
-        [
-            "spark",
-            "score",
-            str(MODELS / "digits-dense"),
-            str(table_path),
-            "--out",
-            str(out),
-            "--features",
-            ",".join(COLS),
-            "--keep",
-            "id",
-        ],
-    )
+    res = _spark_score(main, table_path, "--out", str(out), "--features", ",".join(COLS), "--keep", "id")
     assert res.exit_code == 0, res.output
     assert f"scored {N_ROWS} rows -> {out}" in res.output
     t = pq.read_table(out).to_pydict()
@@ -423,28 +414,14 @@ def test_cli_scores_parquet_end_to_end(spark, table_path, rows, tmp_path):
         np.array(t["score"])[order], aeruntime.load(MODELS / "digits-dense").score(X), rtol=0, atol=1e-6
     )
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left beside it
-    again = CliRunner().invoke(
-        main, ["spark", "score", str(MODELS / "digits-dense"), str(table_path), "--out", str(out)]
-    )
+    again = _spark_score(main, table_path, "--out", str(out))
     assert again.exit_code == 2 and "exists; pass --overwrite" in again.output
 
 
 def test_cli_errors_are_one_line(spark, table_path, tmp_path):
     from aeruntime.cli import main
 
-    res = CliRunner().invoke(
-        main,
-        [
-            "spark",
-            "score",
-            str(MODELS / "digits-dense"),
-            str(table_path),
-            "--out",
-            str(tmp_path / "o.parquet"),
-            "--features",
-            "px0,px1",
-        ],
-    )
+    res = _spark_score(main, table_path, "--out", str(tmp_path / "o.parquet"), "--features", "px0,px1")
     assert res.exit_code == 2
     assert res.output.startswith("Error: features has 2 columns, but the model expects 64")
     assert "Traceback" not in res.output
