@@ -195,6 +195,64 @@ def test_csv_chunks_are_exact_batches_in_order(tmp_path):
     np.testing.assert_array_equal(np.concatenate([c.x for c in chunks]), X)
 
 
+@pytest.fixture()
+def tiny_pieces(monkeypatch):
+    """CSV pieces of ~16 lines, so small files go through many pieces and worker threads."""
+    import aeruntime.tables as tables
+
+    monkeypatch.setattr(tables, "_PIECE", 1)
+    monkeypatch.setattr(tables, "_csv_workers", lambda: 3)
+
+
+@pytest.mark.parametrize(
+    ("newline", "header", "blank_every", "trailing"),
+    [("\n", True, 0, True), ("\r\n", True, 7, False), ("\n", False, 5, True), ("\r\n", False, 0, False)],
+)
+def test_csv_pieces_match_numpy(tmp_path, tiny_pieces, newline, header, blank_every, trailing):
+    X = rows(700, seed=3)
+    lines = [",".join(repr(float(v)) for v in r) for r in X]
+    if blank_every:
+        lines = [ln for i, ln in enumerate(lines) for ln in ([ln, ""] if i % blank_every == 0 else [ln])]
+    text = newline.join(([",".join(NAMES)] if header else []) + lines) + (newline if trailing else "")
+    p = tmp_path / "x.csv"
+    p.write_bytes(text.encode())
+    chunks = list(open_source(p, 64))
+    assert [len(c) for c in chunks] == [64] * 10 + [60]
+    assert sum(c.progress for c in chunks) == p.stat().st_size
+    np.testing.assert_array_equal(np.concatenate([c.x for c in chunks]), X)
+
+
+def test_csv_pieces_keep_labels_and_ids_in_order(tmp_path, tiny_pieces):
+    X = rows(500, seed=4)
+    y = np.arange(500) % 3
+    p = write_csv(tmp_path / "x.csv", X, extra={"key": [f"id-{i}" for i in range(500)], "y": y})
+    src = open_source(p, 128, label_column="y", id_columns=["key"])
+    chunks = list(src)
+    np.testing.assert_array_equal(np.concatenate([c.y for c in chunks]), y)
+    assert sum((c.ids["key"].to_pylist() for c in chunks), []) == [f"id-{i}" for i in range(500)]
+    np.testing.assert_array_equal(np.concatenate([c.x for c in chunks]), X)
+
+
+def test_csv_error_in_a_later_piece_names_its_line(tmp_path, tiny_pieces):
+    X = rows(400)
+    p = write_csv(tmp_path / "x.csv", X)
+    lines = p.read_text().splitlines()
+    lines[350] = lines[350].replace(",", ",x", 1)  # line 351 of the file
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InvalidInputError, match=r"column 'px1' on line 351 holds 'x"):
+        read_table(p)
+
+
+def test_csv_reader_stopped_early_releases_its_threads(tmp_path, tiny_pieces):
+    import threading
+
+    p = write_csv(tmp_path / "x.csv", rows(2000))
+    it = iter(open_source(p, 32))
+    assert len(next(it)) == 32
+    it.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("aeruntime-csv")]
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".npz", ".csv", ".parquet"])
 def test_writers_round_trip_and_stay_atomic(tmp_path, suffix):
     fields = (Field("z", "<f2", (4,)), Field("q", "i1"))
