@@ -31,7 +31,7 @@ SCALERS: dict[str, str] = {
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 #: ``--preset`` choices of ``aeexport train|run`` (see :mod:`aeexport.tabular`)
-PRESETS: tuple[str, ...] = ("auto", "default", "tabular", "tabular-v2", "tabular-v1")
+PRESETS: tuple[str, ...] = ("auto", "default", "tabular", "tabular-v3", "tabular-v2", "tabular-v1")
 
 
 @dataclass
@@ -54,14 +54,16 @@ class TrainConfig:
     # 0 = torch's default
     trim_fraction: float = 0.0  # robust training: share of the highest-loss rows of each batch left out of the step
     # (plain reconstruction loss only; kinds with their own loss refuse it)
+    members: int = 1  # dense models trained one after another (seeds seed, seed + 1, ...) on the same rows
+    # and combined into one ensemble graph scored by the mean of their scores (variance of the init averaged out)
 
     def __post_init__(self) -> None:
         if self.scaler not in SCALERS:
             raise InvalidInputError(f"scaler must be one of {sorted(SCALERS)}, got {self.scaler!r}.")
         if self.device not in DEVICES:
             raise InvalidInputError(f"device must be one of {list(DEVICES)}, got {self.device!r}.")
-        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
-            raise InvalidInputError("epochs, batch_size and patience must be >= 1.")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1 or self.members < 1:
+            raise InvalidInputError("epochs, batch_size, patience and members must be >= 1.")
         if not 0.0 <= self.trim_fraction < 0.5:
             raise InvalidInputError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction}.")
         if not 0.0 < self.val_fraction < 1.0:

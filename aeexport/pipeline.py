@@ -120,7 +120,8 @@ def run_pipeline(
 
     summary: dict[str, Any] = {
         "dataset": ds.name,
-        "model": kind,
+        "model": result.model.kind,
+        "members": cfg.members,
         "out": str(out),
         "bundle": str(bundle_dir),
         "rows": dataset_info,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -222,6 +223,8 @@ def train_model(
         Wrong shapes, too few rows, or ``trim_fraction`` with a kind that has its own loss.
     """
     cfg = config or TrainConfig()
+    if cfg.members > 1:
+        return _train_members(X_train, X_val, kind, model_options, cfg)
     _check_inputs(X_train, X_val, kind)
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
@@ -275,3 +278,48 @@ def train_model(
     model.to("cpu")
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _train_members(
+    X_train: np.ndarray, X_val: np.ndarray, kind: str, model_options: dict[str, Any] | None, cfg: TrainConfig
+) -> TrainResult:
+    """``cfg.members`` dense models trained one after another on the same rows (seeds ``seed``,
+    ``seed + 1``, ...; each with its own early stopping), combined into one
+    :class:`~aeexport.models.ensemble.EnsembleAutoencoder` whose score is the mean of the members'
+    scores. The history and best epoch are the first member's; ``model_report`` lists every member's.
+    """
+    from .models.ensemble import EnsembleAutoencoder
+
+    if kind != "dense":
+        raise InvalidInputError(
+            f"members={cfg.members} trains copies of a dense model, but the model kind is {kind!r}; "
+            "use --model dense, or --members 1 with this kind."
+        )
+    start = time.perf_counter()
+    runs = [
+        train_model(
+            X_train,
+            X_val,
+            kind=kind,
+            model_options=model_options,
+            config=dataclasses.replace(cfg, members=1, seed=cfg.seed + m),
+        )
+        for m in range(cfg.members)
+    ]
+    model = EnsembleAutoencoder.from_members([r.model for r in runs])
+    xs_val = _scaled(model, X_val, torch.device("cpu"))
+    first = runs[0]
+    return TrainResult(
+        model=model,
+        train_config=cfg,
+        history=first.history,
+        best_epoch=first.best_epoch,
+        best_val_loss=_val_loss(model, xs_val),
+        seconds=time.perf_counter() - start,
+        device=first.device,
+        model_report={
+            "members": cfg.members,
+            "member_best_epochs": [r.best_epoch for r in runs],
+            "member_val_losses": [round(r.best_val_loss, 6) for r in runs],
+        },
+    )

@@ -172,6 +172,7 @@ DETECTORS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndar
     "pyod-AutoEncoder": pyod("AutoEncoder"),
     "pyod-PCA": pyod("PCA"),
     "pyod-IForest": pyod("IForest"),
+    "ae-v3": ours("tabular-v3"),  # the tabular preset before the wider hidden layers ([64, 32])
     "ae-v2": ours("tabular-v2"),  # the tabular preset before the dispersed-feature rule
     "ae-previous": ours("tabular-v1"),  # the tabular preset before issue 11
     "ae-generic": ours("default"),  # the generic dense defaults
@@ -374,7 +375,8 @@ def main() -> None:
         f"Protocol: stratified 60/40 split per seed ({', '.join(map(str, args.seeds))}); unsupervised training on "
         "the training split *with* its anomalies; ROC-AUC on the test split, mean ± std over the seeds. `ae`: "
         "what `aeexport run|train` trains on tabular data without flags (`aeexport.tabular`, preset `tabular`), "
-        "exported to a bundle and scored by aeruntime (onnxruntime); `ae-v2`: preset `tabular-v2` (the default "
+        "exported to a bundle and scored by aeruntime (onnxruntime); `ae-v3`: preset `tabular-v3` (the default "
+        "before the wider hidden layers: [64, 32]); `ae-v2`: preset `tabular-v2` (the default "
         "before the dispersed-feature scaling rule); `ae-previous`: the tabular preset before issue 11; "
         "`ae-generic`: the generic dense defaults; `ae-novelty`: trained on normal rows only (uses labels; not "
         "comparable). Peers: PyOD defaults on StandardScaler output. Bold: best per row. "

@@ -27,13 +27,19 @@ single MLP:
   ``"none"`` averages the raw member errors.
 
 Measured against the dense tabular default on the 24 shared ODDS/ADBench sets (issue 11,
-``benchmarks/results/anomaly_experiments.md``): no configuration of it beat the single
-robust-scaled dense model on both means, so it is an available kind, not the default.
+``benchmarks/results/anomaly_experiments.md``): no configuration of it *trained jointly* beat
+the single robust-scaled dense model on both means. Dense models trained separately and put
+side by side with :meth:`EnsembleAutoencoder.from_members` (``TrainConfig.members``,
+``score="members"``, ``normalize="none"``: the mean of the members' own scores) did, by
++0.001 / +0.008 on the two means with 3 members, at 3x the training time, 2x the batch-1
+latency and 1/15 of the throughput (the block-diagonal layers multiply the zero blocks too), so
+they are an option (``--members``), not the default.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +173,59 @@ class EnsembleAutoencoder(Autoencoder):
         self.dec = nn.ModuleList(_BlockLinear(m) for m in dec)
         self.act = make_activation(config.activation)
         self.drop = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+
+    @classmethod
+    @torch.no_grad()
+    def from_members(cls, members: Sequence[Autoencoder]) -> EnsembleAutoencoder:
+        """Trained dense models (same widths, activation and scaler) side by side in one ensemble.
+
+        The block-diagonal layers hold each member's weights unchanged, so the ensemble's score
+        (``score="members"``, ``normalize="none"``) is the mean of the members' mean squared
+        errors, its code the members' codes concatenated, its reconstruction their mean.
+        """
+        first = members[0]
+        c = first.config
+        for m in members:
+            mc = m.config
+            same = (mc.n_features, mc.hidden, mc.latent_dim, mc.activation) == (
+                c.n_features,
+                c.hidden,
+                c.latent_dim,
+                c.activation,
+            )
+            if m.kind != "dense" or not same or mc.output_activation != "identity":
+                raise ValueError(
+                    "from_members needs dense members with the same widths and activation and no output "
+                    f"activation; got {m.kind} {mc} next to {c}"
+                )
+            if not (torch.equal(m.scaler_mean, first.scaler_mean) and torch.equal(m.scaler_scale, first.scaler_scale)):
+                raise ValueError("from_members needs members trained with one scaler (the same training rows)")
+        config = EnsembleConfig(
+            n_features=c.n_features,
+            members=len(members),
+            hidden=list(c.hidden),
+            latent_dims=[c.latent_dim],
+            dropout=c.dropout,
+            activation=c.activation,
+            trim_fraction=0.0,
+            score="members",
+            normalize="none",
+        )
+        ens = cls(config, first.input_shape)
+        ens.set_scaler(first.scaler_mean, first.scaler_scale)
+        # each member's nn.Linear layers in order: encoder then decoder, weight (out, in)
+        layers = [[x for x in (*m.encoder, *m.decoder) if isinstance(x, nn.Linear)] for m in members]
+        for i, block in enumerate([*ens.enc, *ens.dec]):
+            weight = torch.zeros_like(block.weight)  # (in, out), block-diagonal over the members
+            row = col = 0
+            for lin in (member[i] for member in layers):
+                n_out, n_in = lin.weight.shape
+                r0 = 0 if i == 0 else row  # the first layer: every member reads all features
+                weight[r0 : r0 + n_in, col : col + n_out] = lin.weight.T
+                row, col = row + n_in, col + n_out
+            block.weight.copy_(weight)
+            block.bias.copy_(torch.cat([member[i].bias for member in layers]))
+        return ens.eval()
 
     @property
     def latent_shape(self) -> tuple[int, ...]:

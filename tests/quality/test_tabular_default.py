@@ -48,10 +48,12 @@ def test_auto_resolves_to_tabular_for_rows_and_default_for_images_or_an_explicit
         choose_preset("fast", image=False)
     cfg, opts = apply_preset("auto", "dense", TrainConfig(), {}, 4000, 21)
     assert (cfg.scaler, cfg.epochs, cfg.trim_fraction, cfg.batch_size) == ("robust", 60, 0.35, 100)
-    assert opts == {"hidden": [64, 32], "latent_dim": 8, "dropout": 0.2}
+    assert opts == {"hidden": [128, 64], "latent_dim": 8, "dropout": 0.2}
+    assert apply_preset("tabular-v3", "dense", TrainConfig(), {}, 4000, 21) == (cfg, {**opts, "hidden": [64, 32]})
+    assert apply_preset("auto", "dense", TrainConfig(), {}, 4000, 200)[1] == {"dropout": 0.2}  # wide rows
     assert apply_preset("auto", "dense", TrainConfig(), {}, 4000, 64, image=True) == (TrainConfig(), {})
     assert apply_preset("auto", "conv", TrainConfig(), {}, 4000, 64, {"kind"}) == (TrainConfig(), {})
-    assert set(PRESETS) == {"auto", "default", "tabular", "tabular-v2", "tabular-v1"}
+    assert set(PRESETS) == {"auto", "default", "tabular", "tabular-v3", "tabular-v2", "tabular-v1"}
     cfg, _ = apply_preset("tabular-v2", "dense", TrainConfig(), {}, 4000, 21)
     assert (cfg.scaler, cfg.trim_fraction) == ("robust-iqr", 0.35)
 
@@ -74,7 +76,7 @@ def test_cli_train_without_flags_uses_the_tabular_default_on_rows_only(tmp_path)
     meta = json.loads((tmp_path / "t" / "config.json").read_text())
     tc = meta["training"]["train_config"]
     assert tc["scaler"] == "robust" and tc["trim_fraction"] == 0.35 and tc["epochs"] == 2  # explicit wins
-    assert meta["model_config"]["hidden"] == [64, 32] and meta["model_config"]["dropout"] == 0.2
+    assert meta["model_config"]["hidden"] == [128, 64] and meta["model_config"]["dropout"] == 0.2
     # explicit scaler and --preset default keep today's behaviour
     r = runner.invoke(
         main,
@@ -210,9 +212,10 @@ def test_the_new_default_ranks_planted_anomalies_better_than_the_old_one():
 @pytest.mark.slow
 def test_the_dispersed_feature_rule_ranks_planted_anomalies_better_than_tabular_v2():
     """Planted anomalies (as above) next to three sparse-pixel-like features: with the IQR on those
-    (``tabular-v2``) their ordinary values become huge scaled errors that swamp the anomalies; the
-    default scales them by their std. Contaminated training."""
-    aucs: dict[str, list[float]] = {"tabular": [], "tabular-v2": []}
+    (``tabular-v2``) their ordinary values become huge scaled errors that swamp the anomalies;
+    ``tabular-v3`` (the same widths with the rule, as the default has) scales them by their std.
+    Contaminated training."""
+    aucs: dict[str, list[float]] = {"tabular-v3": [], "tabular-v2": []}
     for seed in (0, 1):
         X, y = _planted(seed)
         X = np.column_stack([X, _zero_inflated(np.random.default_rng(seed + 10), len(X), 3)]).astype(np.float32)
@@ -221,5 +224,5 @@ def test_the_dispersed_feature_rule_ranks_planted_anomalies_better_than_tabular_
             with torch.inference_mode():
                 s = result.model.scorer_graph(torch.from_numpy(X[900:])).numpy()
             aucs[preset].append(roc_auc_score(y[900:], s))
-    new, old = float(np.mean(aucs["tabular"])), float(np.mean(aucs["tabular-v2"]))
+    new, old = float(np.mean(aucs["tabular-v3"])), float(np.mean(aucs["tabular-v2"]))
     assert new > 0.9 and new - old > 0.1, aucs

@@ -50,7 +50,7 @@ def test_cli_run_with_the_tabular_preset(tmp_path):
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     m = json.loads((tmp_path / "o" / "bundle" / "manifest.json").read_text())
-    assert m["model"]["config"]["hidden"] == [64, 32] and m["model"]["config"]["latent_dim"] == 8
+    assert m["model"]["config"]["hidden"] == [128, 64] and m["model"]["config"]["latent_dim"] == 8
     assert m["model"]["config"]["dropout"] == 0.2
     tc = m["training"]["train_config"]
     assert tc["trim_fraction"] == 0.35 and tc["epochs"] == 60 and tc["patience"] == 3
