@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import InvalidInputError, ManifestError
-from .format.scores import SCORES, get_score
+from .format.scores import SCORES, element_error_of, get_score
 from .validate import as_batch
 
 __all__ = ["Explanation", "explain", "feature_errors"]
@@ -93,8 +93,11 @@ def feature_errors(model: _Bundle, x: Any) -> np.ndarray:
         their mean over a row is the row's score (higher = more anomalous).
     """
     m = getattr(model, "_manifest", None) or model.manifest
-    name = m.get("score", {}).get("name", "mse")
-    element_error = get_score(name).element_error
+    section = m.get("score", {})
+    name = section.get("name", "mse")
+    element_error = element_error_of(section)
+    if element_error is None and name not in SCORES:
+        get_score(name)  # raises: unknown score, naming the known ones
     if element_error is None:
         have = sorted(n for n, s in SCORES.items() if s.element_error is not None)
         raise ManifestError(

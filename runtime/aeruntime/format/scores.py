@@ -32,9 +32,11 @@ from ..errors import InvalidInputError, ManifestError
 
 __all__ = [
     "DEFAULT_SCORE",
+    "ELEMENT_ERRORS",
     "SCORES",
     "ScoreSpec",
     "check_threshold",
+    "element_error_of",
     "get_score",
     "nonnegative_scores",
     "register_score",
@@ -96,6 +98,20 @@ def get_score(name: Any) -> ScoreSpec:
             "re-export the bundle with one of those scores."
         )
     return spec
+
+
+#: the manifest's ``score.element_error`` words -> numpy element error of the scaled residual
+ELEMENT_ERRORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"squared": np.square, "absolute": np.abs}
+
+
+def element_error_of(section: Mapping[str, Any]) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The element error of a manifest ``score`` section: the registered score's, else the one the
+    section declares in ``element_error`` (a kind's own score, e.g. an ensemble's ``ensemble_mse``,
+    whose ``per_feature`` entry says how the feature errors relate to it); None when it has none."""
+    spec = SCORES.get(section.get("name", "mse"))
+    if spec is not None:
+        return spec.element_error
+    return ELEMENT_ERRORS.get(section.get("element_error"))  # type: ignore[arg-type]
 
 
 def score_definition(name: str) -> dict[str, Any]:
