@@ -469,7 +469,7 @@ class _CsvLayout:
 def _csv_layout(path: Path) -> _CsvLayout:
     """Read the first non-empty line(s): header or not, width, and a delimiter hint for one-column files."""
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
             skipped = 0
             row: list[str] = []
@@ -520,7 +520,7 @@ def _locate_csv_problem(
     lab_idx = names.index(sel.label) if (names is not None and sel.label is not None) else None
     what = "header" if names is not None else "first line"
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
             for _ in range(layout.skip_lines):
                 next(reader, None)

@@ -243,6 +243,20 @@ def test_csv_error_in_a_later_piece_names_its_line(tmp_path, tiny_pieces):
         read_table(p)
 
 
+@pytest.mark.parametrize("header", [True, False])
+def test_csv_with_a_utf8_bom_reads_its_names_and_numbers(tmp_path, header):
+    """Excel's "CSV UTF-8" starts with a byte-order mark: it is not part of the first name or number."""
+    X = rows(12, seed=5)
+    text = "\n".join(([",".join(NAMES)] if header else []) + [",".join(repr(float(v)) for v in r) for r in X])
+    p = tmp_path / "bom.csv"
+    p.write_bytes(b"\xef\xbb\xbf" + text.encode() + b"\n")
+    src = open_source(p, 5)
+    assert src.columns == (NAMES if header else None)
+    np.testing.assert_array_equal(np.concatenate([c.x for c in src]), X)
+    if header:  # the first name matches by name
+        np.testing.assert_array_equal(read_table(p, feature_names=NAMES[::-1])[0], X[:, ::-1])
+
+
 def test_csv_reader_stopped_early_releases_its_threads(tmp_path, tiny_pieces):
     import threading
 
