@@ -37,7 +37,8 @@ the side-by-side run with PyOD in ``benchmarks/results/anomaly.md``.
 ``seed``, ``seed + 1``, ``seed + 2``) side by side in one ensemble graph scored by the mean of
 their scores (:meth:`aeexport.models.ensemble.EnsembleAutoencoder.from_members`); measured, not
 the default (see :data:`TABULAR_MEMBERS`).
-``tabular-v3`` is the preset before the wider layers (hidden [64, 32]); ``tabular-v2`` that one without the dispersed-feature rule (scaler ``robust-iqr``);
+``tabular-v3`` is the preset before the wider layers (hidden [64, 32]); ``tabular-v2`` that
+one without the dispersed-feature rule (scaler ``robust-iqr``);
 ``tabular-v1`` the tabular preset before issue 11 (standard scaling, ``trim_fraction=0.2``).
 """
 

@@ -217,10 +217,14 @@ def train_model(
         Overrides of the kind's config fields (e.g. ``{"latent_dim": 8}``).
     config : TrainConfig, optional
 
+    With ``config.members > 1`` that many dense models are trained (seeds ``seed``, ``seed + 1``,
+    ...) and returned side by side as one :class:`~aeexport.models.ensemble.EnsembleAutoencoder`.
+
     Raises
     ------
     InvalidInputError
-        Wrong shapes, too few rows, or ``trim_fraction`` with a kind that has its own loss.
+        Wrong shapes, too few rows, ``trim_fraction`` with a kind that has its own loss, or
+        ``members > 1`` with a kind other than dense.
     """
     cfg = config or TrainConfig()
     if cfg.members > 1:
