@@ -48,7 +48,7 @@ def _fit_one(job: tuple[str, str, str, dict, dict, int, int, Path]) -> float:
     from aeexport.train import TrainConfig, train_model
 
     torch.set_num_threads(1)
-    d = np.load(dataset)
+    d = np.load(dataset, allow_pickle=False)
     Xtr, Xte, _, yte = anomaly.split(d["X"].astype(np.float32), d["y"].astype(int), seed)
     perm = np.random.default_rng(seed).permutation(len(Xtr))  # the split fit_tabular makes
     n_val = max(1, int(0.15 * len(Xtr)))
@@ -104,7 +104,7 @@ def evaluate(args: argparse.Namespace) -> None:
             for n in sets:
                 aucs = []
                 for s in args.seeds:
-                    runs = [np.load(args.cache / name / f"{n}__{s}__{m}.npz") for m in range(k)]
+                    runs = [np.load(args.cache / name / f"{n}__{s}__{m}.npz", allow_pickle=False) for m in range(k)]
                     aucs.append(roc_auc_score(runs[0]["y"], np.mean([r["score"] for r in runs], axis=0)))
                 per[label][n] = aucs
             means = {
