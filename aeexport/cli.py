@@ -287,10 +287,9 @@ def _epoch_cap_note(cap: int, stopped_at_cap: bool) -> str | None:
     )
 
 
-def _trained_what(result: Any) -> str:
+def _model_text(kind: str, members: int) -> str:
     """'dense', or 'ensemble of 3 dense members' when ``members`` > 1."""
-    k = result.train_config.members
-    return result.model.kind if k == 1 else f"{result.model.kind} of {k} dense members (first member's epochs)"
+    return kind if members == 1 else f"{kind} of {members} dense members"
 
 
 def _model_report_text(report: dict[str, Any]) -> str:
@@ -341,7 +340,8 @@ def train(
         else f" (anomalies held out{f': class {anomaly_class}' if anomaly_class is not None else ''})"
     )
     click.echo(
-        f"trained {_trained_what(result)} on {len(split.train)} rows{held_out}: {len(result.history)} epochs, best val loss "
+        f"trained {_model_text(result.model.kind, cfg.members)} on {len(split.train)} rows{held_out}: "
+        f"{len(result.history)} epochs{'' if cfg.members == 1 else ' (first member)'}, best val loss "
         f"{result.best_val_loss:.5f} at epoch {result.best_epoch} ({result.seconds:.1f}s) -> {out}"
     )
     if result.model_report:
@@ -794,9 +794,8 @@ def _run_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         )
     ]
     k = s.get("members", 1)
-    what = s["model"] if k == 1 else f"{s['model']} of {k} dense members"
     first = "" if k == 1 else ", first member"
-    rows.append(("model", f"{what}, {s['epochs_run']} epochs (best {s['best_epoch']}{first})"))
+    rows.append(("model", f"{_model_text(s['model'], k)}, {s['epochs_run']} epochs (best {s['best_epoch']}{first})"))
     note = _epoch_cap_note(s.get("epoch_cap", 0), s.get("stopped_at_cap", False))
     if note:
         rows.append(("note", note))

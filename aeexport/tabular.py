@@ -249,6 +249,8 @@ def fit_tabular(
     val_fraction: float = 0.15,
     progress: bool = False,
     preset: str = "tabular",
+    init_seed: int | None = None,
+    model_options: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> tuple[TrainResult, np.ndarray]:
     """Train an autoencoder with the tabular defaults on rows ``X`` (n_rows, n_features).
@@ -257,7 +259,9 @@ def fit_tabular(
     held out for early stopping; returns ``(result, X_val)`` -- pass ``X_val`` to
     :func:`aeexport.export.export_bundle` as ``calibration_x``. ``preset`` picks another
     entry of :data:`PRESETS` (``"default"``: the generic dense defaults); ``overrides``
-    are :class:`TrainConfig` fields.
+    are :class:`TrainConfig` fields, ``model_options`` override the preset's model options.
+    ``seed`` seeds the split and, unless ``init_seed`` is given, the init and shuffling
+    (another ``init_seed`` trains another model on the same split).
     """
     X = np.asarray(X, dtype=np.float32)
     rng = np.random.default_rng(seed)
@@ -266,8 +270,10 @@ def fit_tabular(
     train, val = X[perm[n_val:]], X[perm[:n_val]]
     spec = PRESETS[choose_preset(preset, image=False)]
     kind = spec.kind if spec is not None else "dense"
-    base = TrainConfig(seed=seed, progress=progress, device="cpu", val_fraction=val_fraction)
+    init = seed if init_seed is None else init_seed
+    base = TrainConfig(seed=init, progress=progress, device="cpu", val_fraction=val_fraction)
     cfg, options = apply_preset(preset, kind, base, {}, len(train), X.shape[1])
     cfg = dataclasses.replace(cfg, **overrides)
+    options = {**options, **(model_options or {})}
     result = train_model(train, val, kind=kind, model_options=options, config=cfg)
     return result, val

@@ -22,7 +22,6 @@ same train/validation split.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -44,29 +43,27 @@ def _fit_one(job: tuple[str, str, str, dict, dict, int, int, Path]) -> float:
     name, dataset, preset, train, model, seed, init, path = job
     import torch
 
-    from aeexport.tabular import PRESETS, apply_preset
-    from aeexport.train import TrainConfig, train_model
+    from aeexport.tabular import fit_tabular
 
     torch.set_num_threads(1)
     d = np.load(dataset, allow_pickle=False)
     Xtr, Xte, _, yte = anomaly.split(d["X"].astype(np.float32), d["y"].astype(int), seed)
-    perm = np.random.default_rng(seed).permutation(len(Xtr))  # the split fit_tabular makes
-    n_val = max(1, int(0.15 * len(Xtr)))
-    tr, val = Xtr[perm[n_val:]], Xtr[perm[:n_val]]
-    spec = PRESETS[preset]
-    kind = spec.kind if spec is not None else "dense"
-    base = TrainConfig(seed=seed if init == 0 else 1000 * init + seed, progress=False, device="cpu")
-    cfg, options = apply_preset(preset, kind, base, {}, len(tr), Xtr.shape[1])
-    cfg = dataclasses.replace(cfg, **train)
     t0 = time.perf_counter()
-    result = train_model(tr, val, kind=kind, model_options={**options, **model}, config=cfg)
+    result, _ = fit_tabular(
+        Xtr,
+        seed=seed,
+        preset=preset,
+        init_seed=seed if init == 0 else 1000 * init + seed,
+        model_options=model,
+        **train,
+    )
     secs = time.perf_counter() - t0
     m = result.model.eval()
     with torch.inference_mode():
         x = torch.from_numpy(np.ascontiguousarray(Xte))
         score = m.scorer_graph(x).numpy()
         xs = m.scale(x)
-        resid = (xs - m.decode(m._code(xs))).numpy() if kind == "dense" else np.empty(0)
+        resid = (xs - m.decode(m._code(xs))).numpy()
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, score=score, y=yte, xs=xs.numpy(), resid=resid, secs=secs)
     return secs
