@@ -1,8 +1,4 @@
-"""``aeruntime spark score``: score a Parquet or CSV table on Apache Spark (needs ``aeruntime[spark]`` and Java).
-
-Runs as is on a laptop (``--master local[*]``, the default outside spark-submit)
-and on a cluster: under ``spark-submit`` the master and every setting come from
-spark-submit, e.g.::
+"""The spark-submit script of ``aeruntime spark score`` (the command itself is :mod:`aeruntime.spark.cli`).
 
     spark-submit --master yarn --archives env.tar.gz#env \\
         --conf spark.pyspark.python=./env/bin/python \\
@@ -20,214 +16,12 @@ import sys
 if __name__ == "__main__" and sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]  # run as a script (spark-submit): our io.py/codes.py must not shadow the standard library
 
-import re
-import shutil
-import uuid
-from pathlib import Path
-from typing import Any
+import click  # noqa: E402
 
-import click
+from aeruntime.spark.cli import main as _main  # noqa: E402
+from aeruntime.spark.cli import spark  # noqa: E402
 
-from aeruntime.clibase import AeGroup
-from aeruntime.errors import AeError, InvalidInputError
-
-__all__ = ["spark"]
-
-#: input/output formats by file suffix (a directory of part files takes its format from --format)
-_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-
-
-def _format(path: str, given: str) -> str:
-    if given != "auto":
-        return given
-    fmt = _FORMATS.get(Path(path.rstrip("/")).suffix.lower())
-    if fmt is None and os.path.isdir(path):
-        names = [p.suffix.lower() for p in Path(path).iterdir() if not p.name.startswith(("_", "."))]
-        fmt = next((_FORMATS[s] for s in names if s in _FORMATS), None)
-    if fmt is None:
-        raise InvalidInputError(
-            f"cannot tell the format of {path!r} from its name; expected a .parquet or .csv path "
-            "(a file or a directory of part files). Pass --format parquet or --format csv."
-        )
-    return fmt
-
-
-def _is_local(path: str) -> bool:
-    return re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path) is None or path.startswith("file://")
-
-
-def _worker_error(exc: Exception) -> AeError | None:
-    """The aeruntime error a Spark task raised, re-raised on the driver without the JVM stack trace."""
-    text = str(exc)
-    for cls_name in ("InvalidInputError", "IntegrityError", "BundleNotFoundError"):
-        m = re.search(rf"aeruntime\.errors\.{cls_name}: (.+)", text)
-        if m:
-            from aeruntime import errors
-
-            return getattr(errors, cls_name)(m.group(1).strip())
-    return None
-
-
-def _session(master: str | None, app: str) -> tuple[Any, bool]:
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active, False
-    under_submit = "PYSPARK_GATEWAY_PORT" in os.environ  # the JVM started this Python (spark-submit)
-    if not under_submit and (master is None or master.startswith("local")):
-        # Local workers run this very interpreter (with aeruntime installed) unless told otherwise.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName(app)
-    if master is not None:
-        builder = builder.master(master)
-    elif not under_submit:
-        builder = builder.master("local[*]")
-    return builder.getOrCreate(), True
-
-
-@click.group("spark", context_settings={"help_option_names": ["-h", "--help"]})
-def spark() -> None:
-    """Run bundles on Apache Spark (pip install 'aeruntime[spark]'; needs Java 17+)."""
-
-
-def _split(value: str | None) -> list[str] | None:
-    return None if value is None else [c.strip() for c in value.split(",") if c.strip()]
-
-
-@spark.command("score")
-@click.argument("bundle", type=click.Path(file_okay=False, exists=True))
-@click.argument("input")
-@click.option("--out", "out", required=True, help="Output table (a directory of part files), Parquet or CSV.")
-@click.option(
-    "--features",
-    default=None,
-    help="Comma-separated feature columns, or one array/vector column; default: the bundle's "
-    "feature names, else all numeric columns.",
-)
-@click.option("--keep", default=None, help="Comma-separated columns carried to the output (default: all).")
-@click.option("--master", default=None, help="Spark master, e.g. local[*]; default: spark-submit's, else local[*].")
-@click.option(
-    "--format",
-    "in_format",
-    type=click.Choice(["auto", "parquet", "csv"]),
-    default="auto",
-    show_default=True,
-    help="Input format (auto: from the suffix).",
-)
-@click.option(
-    "--out-format",
-    type=click.Choice(["auto", "parquet", "csv"]),
-    default="auto",
-    show_default=True,
-    help="Output format (auto: from the suffix of --out, else Parquet).",
-)
-@click.option("--threshold", type=float, default=None, help="Override the bundle's calibrated threshold.")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Rows per Arrow batch and onnxruntime call (sets spark.sql.execution.arrow.maxRecordsPerBatch).",
-)
-@click.option(
-    "--on-invalid",
-    type=click.Choice(["fail", "null"]),
-    default="fail",
-    show_default=True,
-    help="Rows with null/NaN/Inf features: fail the job, or give them a null score.",
-)
-@click.option(
-    "--ship",
-    is_flag=True,
-    help="Ship BUNDLE with the job (SparkContext.addFile) instead of reading it at the same path on every executor.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
-def score_cmd(
-    bundle: str,
-    input: str,
-    out: str,
-    features: str | None,
-    keep: str | None,
-    master: str | None,
-    in_format: str,
-    out_format: str,
-    threshold: float | None,
-    batch_size: int | None,
-    on_invalid: str,
-    ship: bool,
-    overwrite: bool,
-) -> None:
-    """Score INPUT (Parquet or CSV) with BUNDLE on Spark: higher = more anomalous; label 1 = anomaly.
-
-    Writes OUT with the input's columns (or --keep) plus `score` and `label`; a local OUT
-    is written beside itself and renamed when complete.
-    """
-    from aeruntime import spark as aespark
-
-    fmt_in = _format(input, in_format)
-    fmt_out = out_format if out_format != "auto" else _FORMATS.get(Path(out.rstrip("/")).suffix.lower(), "parquet")
-    local_out = _is_local(out)
-    target = Path(out.removeprefix("file://"))
-    if local_out and target.exists() and not overwrite:
-        raise InvalidInputError(f"--out {out} exists; pass --overwrite to replace it, or choose another path.")
-    if local_out and not target.parent.is_dir():
-        raise InvalidInputError(f"--out {out}: directory {target.parent} does not exist; create it first.")
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise InvalidInputError(
-            "aeruntime spark needs PySpark: pip install 'aeruntime[spark]' (and a Java 17+ runtime)."
-        ) from None
-
-    session, owned = _session(master, "aeruntime spark score")
-    try:
-        if batch_size is not None:
-            session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_size))
-        reader = session.read
-        df = reader.parquet(input) if fmt_in == "parquet" else reader.csv(input, header=True, inferSchema=True)
-        feats: Any = _split(features)
-        if feats is not None and len(feats) == 1:
-            feats = feats[0]
-        report = aespark.ScoreReport(session)
-        scored = aespark.score(
-            df,
-            bundle,
-            feats,
-            batch_size=batch_size,
-            threshold=threshold,
-            keep=_split(keep),
-            on_invalid=on_invalid,
-            ship=ship,
-            report=report,
-        )
-        dest = str(target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}") if local_out else out
-        writer = scored.write.mode("overwrite" if (overwrite or local_out) else "errorifexists")
-        try:
-            writer.parquet(dest) if fmt_out == "parquet" else writer.csv(dest, header=True)
-        except Exception as exc:
-            if local_out:
-                shutil.rmtree(dest, ignore_errors=True)
-            err = _worker_error(exc)
-            if err is not None:
-                raise err from None
-            raise
-        if local_out:
-            if target.exists():
-                old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-                os.replace(target, old)
-                os.replace(dest, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(dest, target)
-        n = report.rows
-        msg = f"scored {n} rows -> {out} ({report.anomalies} anomalies"
-        msg += f", {report.anomalies / n:.1%})" if n else ")"
-        if report.invalid_rows:
-            msg += f"; {report.invalid_rows} rows with null/NaN/Inf features got a null score"
-        click.echo(msg, err=True)
-    finally:
-        if owned:
-            session.stop()
+__all__ = ["main", "spark"]
 
 
 def main() -> None:  # pragma: no cover - the spark-submit entry point
@@ -235,13 +29,7 @@ def main() -> None:  # pragma: no cover - the spark-submit entry point
     if sys.argv[1:] == ["--script"]:
         click.echo(os.path.abspath(__file__))
         return
-
-    @click.group(cls=AeGroup, commands=spark.commands, help=spark.help)
-    @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
-    def cli(debug: bool) -> None:
-        pass
-
-    cli(prog_name="aeruntime-spark")
+    _main()
 
 
 if __name__ == "__main__":  # pragma: no cover
