@@ -234,6 +234,69 @@ def score(
     report: ScoreReport | None = None,
     engine: str = "mapInArrow",
 ) -> Any:
+    """Append anomaly scores (**higher = more anomalous**) and labels (1 = anomaly) to a DataFrame.
+
+    Lazy like any transformation: nothing runs until an action (``write``,
+    ``count``, ...). Schema problems raise here, before any task runs.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    bundle : path
+        Bundle directory, readable at this path on the driver and (unless
+        ``ship=True``) on every executor.
+    features : list of str, str or None
+        A list of numeric columns (one per input element, in the bundle's
+        order), or the name of one ``array<number>`` / ML vector column holding
+        ``prod(input_shape)`` values per row (reshaped to ``input_shape``, e.g.
+        ``(1, 8, 8)`` for conv bundles). ``None``: the bundle's
+        ``input.feature_names`` by name when it has them; otherwise the only
+        array/vector column, or all numeric columns when they are exactly as many
+        as the model's input. When the bundle has feature names, a list must name
+        exactly those columns (matched by name, in any order).
+    batch_size : int, optional
+        Rows per onnxruntime call; default and maximum
+        ``spark.sql.execution.arrow.maxRecordsPerBatch`` (10,000 unless set).
+    threshold : float, optional
+        Overrides the bundle's calibrated threshold for the labels.
+    keep : list of str, optional
+        Columns carried through to the output, in this order (default: all of
+        ``df``'s columns; ``[]`` for only the scores).
+    on_invalid : {"fail", "null"}, default "fail"
+        A row with a null, NaN or infinite feature fails the task with an
+        ``InvalidInputError`` naming the column and the row (``"fail"``), or gets
+        a null score and label, counted in ``report.invalid_rows`` (``"null"``).
+    score_col, label_col : str
+        Names of the appended columns (``float`` and ``int``).
+    threads : int, optional
+        onnxruntime intra-op threads per task; default ``spark.task.cpus`` (1).
+    providers : default "auto"
+        Executors' onnxruntime providers (see :func:`aeruntime.load`).
+    ship : bool, default False
+        Ship the bundle with the job (``SparkContext.addFile(bundle, recursive=True)``)
+        instead of reading ``bundle`` at the same path on every executor.
+    report : ScoreReport, optional
+        Accumulators filled in by the tasks: rows, invalid rows, anomalies, model loads.
+    engine : {"mapInArrow", "arrow_udf"}, default "mapInArrow"
+        How the tasks run (see ``ENGINES``). ``"mapInArrow"`` sends every kept
+        column through Python and back. ``"arrow_udf"`` (pyspark >= 4.1; else
+        ``"mapInArrow"`` is used) sends only the features (packed into one
+        ``array<float>`` by the JVM) and up to 3 context columns to Python and
+        only score/label back, the pass-through columns staying in the JVM. Both
+        give the same rows, counts and errors, but measured on Spark 4.3
+        (``benchmarks/results/spark.md``) ``"arrow_udf"`` is *slower*, even with
+        every column kept: Spark's ``ArrowEvalPython`` buffers each input row
+        in the JVM and joins the UDF's output back row by row, which costs
+        more than shipping the columns through ``mapInArrow``. Another
+        difference: with ``"arrow_udf"`` an action that reads no output column
+        (``count()``) prunes the model away (no rows scored, no counts).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``keep`` columns, then ``score_col`` (float, null for invalid rows) and
+        ``label_col`` (int 0/1), row order within each partition kept.
+    """
     from pyspark.sql.types import FloatType, IntegerType, StructField
 
     def fields(model: Any, cols: Any) -> list[Any]:
@@ -242,72 +305,6 @@ def score(
     rows = {"batch_size": batch_size, "keep": keep, "on_invalid": on_invalid}
     tasks = {"threads": threads, "providers": providers, "ship": ship, "report": report}
     return _prepare(df, bundle, features, _Job("score", fields, threshold=threshold, engine=engine, **rows, **tasks))
-
-
-score.__doc__ = """\
-Append anomaly scores (**higher = more anomalous**) and labels (1 = anomaly) to a DataFrame.
-
-Lazy like any transformation: nothing runs until an action (``write``,
-``count``, ...). Schema problems raise here, before any task runs.
-
-Parameters
-----------
-df : pyspark.sql.DataFrame
-bundle : path
-    Bundle directory, readable at this path on the driver and (unless
-    ``ship=True``) on every executor.
-features : list of str, str or None
-    A list of numeric columns (one per input element, in the bundle's
-    order), or the name of one ``array<number>`` / ML vector column holding
-    ``prod(input_shape)`` values per row (reshaped to ``input_shape``, e.g.
-    ``(1, 8, 8)`` for conv bundles). ``None``: the bundle's
-    ``input.feature_names`` by name when it has them; otherwise the only
-    array/vector column, or all numeric columns when they are exactly as many
-    as the model's input. When the bundle has feature names, a list must name
-    exactly those columns (matched by name, in any order).
-batch_size : int, optional
-    Rows per onnxruntime call; default and maximum
-    ``spark.sql.execution.arrow.maxRecordsPerBatch`` (10,000 unless set).
-threshold : float, optional
-    Overrides the bundle's calibrated threshold for the labels.
-keep : list of str, optional
-    Columns carried through to the output, in this order (default: all of
-    ``df``'s columns; ``[]`` for only the scores).
-on_invalid : {"fail", "null"}, default "fail"
-    A row with a null, NaN or infinite feature fails the task with an
-    ``InvalidInputError`` naming the column and the row (``"fail"``), or gets
-    a null score and label, counted in ``report.invalid_rows`` (``"null"``).
-score_col, label_col : str
-    Names of the appended columns (``float`` and ``int``).
-threads : int, optional
-    onnxruntime intra-op threads per task; default ``spark.task.cpus`` (1).
-providers : default "auto"
-    Executors' onnxruntime providers (see :func:`aeruntime.load`).
-ship : bool, default False
-    Ship the bundle with the job (``SparkContext.addFile(bundle, recursive=True)``)
-    instead of reading ``bundle`` at the same path on every executor.
-report : ScoreReport, optional
-    Accumulators filled in by the tasks: rows, invalid rows, anomalies, model loads.
-engine : {"mapInArrow", "arrow_udf"}, default "mapInArrow"
-    How the tasks run (see ``ENGINES``). ``"mapInArrow"`` sends every kept
-    column through Python and back. ``"arrow_udf"`` (pyspark >= 4.1; else
-    ``"mapInArrow"`` is used) sends only the features (packed into one
-    ``array<float>`` by the JVM) and up to 3 context columns to Python and
-    only score/label back, the pass-through columns staying in the JVM. Both
-    give the same rows, counts and errors, but measured on Spark 4.3
-    (``benchmarks/results/spark.md``) ``"arrow_udf"`` is *slower*, even with
-    every column kept: Spark's ``ArrowEvalPython`` buffers each input row
-    in the JVM and joins the UDF's output back row by row, which costs
-    more than shipping the columns through ``mapInArrow``. Another
-    difference: with ``"arrow_udf"`` an action that reads no output column
-    (``count()``) prunes the model away (no rows scored, no counts).
-
-Returns
--------
-pyspark.sql.DataFrame
-    ``keep`` columns, then ``score_col`` (float, null for invalid rows) and
-    ``label_col`` (int 0/1), row order within each partition kept.
-"""
 
 
 def _vector_op(op: str, shape_attr: str, default_name: str, doc: str) -> Any:
