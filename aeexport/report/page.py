@@ -89,8 +89,9 @@ def build_report(ctx: ReportContext) -> str:
 
 
 def _load_rows(ctx: ReportContext, data: str, label_column: str | None, anomaly_class: int | None) -> None:
-    from ..compare import _binary, bundle_split
+    from ..compare import bundle_split
     from ..data import load_dataset
+    from ..labels import binary_labels, is_binary
 
     shape = tuple(ctx.model.input_shape)
     split = bundle_split(ctx.manifest, data, shape, label_column=label_column, anomaly_class=anomaly_class)
@@ -103,7 +104,8 @@ def _load_rows(ctx: ReportContext, data: str, label_column: str | None, anomaly_
         if ac is None and (ctx.manifest.get("dataset") or {}).get("source") == ds.name:
             ac = ctx.manifest["dataset"].get("anomaly_class")
         ctx.X = ds.X.reshape(len(ds.X), *shape)
-        ctx.y = _binary(ds.y, ac)
+        unlabelled = ds.y is None or (ac is None and not is_binary(ds.y))  # described without labels
+        ctx.y = None if unlabelled else binary_labels(ds.y, ac, require_class=False)
         ctx.rows_from = f"all {len(ds.X)} rows" + ("" if ctx.y is not None else " (no 0/1 labels)")
     ctx.scores = ctx.model.score(ctx.X)
 
