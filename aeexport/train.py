@@ -21,8 +21,9 @@ import torch
 
 from aeruntime.errors import InvalidInputError
 
-from .config import SCALERS, TrainConfig
+from .config import TrainConfig
 from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
+from .scalers import SCALERS, fit_scaler
 
 __all__ = ["SCALERS", "TrainConfig", "TrainResult", "fit_scaler", "resolve_device", "train_model"]
 
@@ -74,26 +75,6 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature (mean, scale) fitted on training rows ``X`` (n_rows, *row_shape).
-
-    Constant features get scale 1 so they pass through instead of dividing by zero.
-    """
-    X64 = X.astype(np.float64)
-    if kind == "standard":
-        mean, scale = X64.mean(axis=0), X64.std(axis=0)
-    elif kind == "minmax":
-        mean, scale = X64.min(axis=0), X64.max(axis=0) - X64.min(axis=0)
-    elif kind in ("robust", "robust-iqr"):  # median / IQR; owned by aeexport.tabular
-        from .tabular import ROBUST_SCALERS
-
-        mean, scale = ROBUST_SCALERS[kind](X64)
-    else:
-        mean, scale = np.zeros(X.shape[1:]), np.ones(X.shape[1:])
-    scale = np.where(scale < 1e-8, 1.0, scale)
-    return mean.astype(np.float32), scale.astype(np.float32)
-
-
 def _trimmed_loss(
     model: Autoencoder, xs_in: torch.Tensor, xs: torch.Tensor, trim: float
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -142,8 +123,8 @@ def _build_scaled_model(
     """The model of ``kind`` with its scaler fitted on the training rows (n_train, *row_shape)."""
     mean, scale = fit_scaler(X_train, cfg.scaler)
     options = dict(model_options or {})
-    if "output_activation" not in options and cfg.scaler == "minmax":
-        options["output_activation"] = SCALERS["minmax"]
+    if "output_activation" not in options and SCALERS[cfg.scaler].output_activation != "identity":
+        options["output_activation"] = SCALERS[cfg.scaler].output_activation  # minmax: sigmoid
     row_shape = tuple(X_train.shape[1:])
     model = build_model(kind, make_config(kind, row_shape, options), row_shape)
     model.set_scaler(torch.from_numpy(mean), torch.from_numpy(scale))
