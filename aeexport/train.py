@@ -176,6 +176,53 @@ def _val_loss(model: Autoencoder, xs_val: torch.Tensor) -> float:
     return float(model.row_error(xs_val).mean())
 
 
+def _progress(kind: str, cfg: TrainConfig) -> Any:
+    """The epochs as a tqdm bar on stderr; ``disable=None`` shows it on a terminal only, never in logs or pipes."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        range(1, cfg.epochs + 1),
+        desc=f"train {kind}",
+        unit="epoch",
+        file=sys.stderr,
+        disable=None if cfg.progress else True,
+        leave=False,
+    )
+
+
+def _run_epochs(
+    model: Autoencoder,
+    xs_train: torch.Tensor,
+    xs_val: torch.Tensor,
+    cfg: TrainConfig,
+    gen: torch.Generator,
+    result: TrainResult,
+) -> dict[str, Any]:
+    """Adam epochs with early stopping; fills ``result`` (history, best epoch and loss), returns the best weights."""
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best_state = copy.deepcopy(model.state_dict())
+    stale = 0
+    bar = _progress(model.kind, cfg)
+    for epoch in bar:
+        # 2. One pass over shuffled mini-batches.
+        train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen)
+        # 3. Validation: the mean anomaly score of held-out rows.
+        val_loss = _val_loss(model, xs_val)
+        result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **logs})
+        bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+        # 4. Early stopping: keep the best weights, stop after `patience` stale epochs.
+        if val_loss < result.best_val_loss * (1 - cfg.min_delta):
+            result.best_val_loss, result.best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
+            stale = 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    bar.close()
+    return best_state
+
+
 def train_model(
     X_train: np.ndarray,
     X_val: np.ndarray,
@@ -221,41 +268,10 @@ def train_model(
     model.fit_data(xs_train)
     xs_val = _scaled(model, X_val, device)
 
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     result = TrainResult(model=model, train_config=cfg, device=str(device))
-    best_state = copy.deepcopy(model.state_dict())
-    stale = 0
     start = time.perf_counter()
-
-    from tqdm.auto import tqdm
-
-    # disable=None: tqdm shows the bar on a terminal only, never in logs or pipes.
-    bar = tqdm(
-        range(1, cfg.epochs + 1),
-        desc=f"train {kind}",
-        unit="epoch",
-        file=sys.stderr,
-        disable=None if cfg.progress else True,
-        leave=False,
-    )
     with _deterministic(cfg.threads):
-        for epoch in bar:
-            # 2. One pass over shuffled mini-batches.
-            train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen)
-            # 3. Validation: the mean anomaly score of held-out rows.
-            val_loss = _val_loss(model, xs_val)
-            result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **logs})
-            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-            # 4. Early stopping: keep the best weights, stop after `patience` stale epochs.
-            if val_loss < result.best_val_loss * (1 - cfg.min_delta):
-                result.best_val_loss, result.best_epoch = val_loss, epoch
-                best_state = copy.deepcopy(model.state_dict())
-                stale = 0
-            else:
-                stale += 1
-                if stale >= cfg.patience:
-                    break
-    bar.close()
+        best_state = _run_epochs(model, xs_train, xs_val, cfg, gen, result)
     # 5. Best weights back, kind-specific report, model on CPU in eval mode.
     model.load_state_dict(best_state)
     model.eval()
