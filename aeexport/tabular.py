@@ -64,23 +64,11 @@ from .presets import (
 from .scalers import DISPERSED_K, DISPERSED_SHARE, robust_iqr_scaler, robust_scaler
 from .train import TrainResult, train_model
 
-__all__ = [
-    "DISPERSED_K",
-    "DISPERSED_SHARE",
-    "PRESETS",
-    "TABULAR_EPOCHS",
-    "TABULAR_HIDDEN",
-    "TABULAR_MEMBERS",
-    "TabularPreset",
-    "apply_preset",
-    "choose_preset",
-    "fit_tabular",
-    "is_image_data",
-    "robust_iqr_scaler",
-    "robust_scaler",
-    "tabular_config",
-    "tabular_model_options",
-]
+__all__ = ["fit_tabular", "is_image_data"]
+# the presets and robust scalers lived here before aeexport.presets and aeexport.scalers: re-exported
+__all__ += ["PRESETS", "TABULAR_EPOCHS", "TABULAR_HIDDEN", "TABULAR_MEMBERS", "TabularPreset", "apply_preset"]
+__all__ += ["choose_preset", "tabular_config", "tabular_model_options"]
+__all__ += ["DISPERSED_K", "DISPERSED_SHARE", "robust_iqr_scaler", "robust_scaler"]
 
 
 def is_image_data(dataset: Any) -> bool:
