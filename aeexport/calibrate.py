@@ -26,6 +26,8 @@ import numpy as np
 
 from aeruntime.errors import InvalidInputError
 
+from .labels import as_binary_labels
+
 __all__ = ["DEFAULT_PERCENTILE", "CALIBRATORS", "calibrate", "calibrate_threshold", "score_stats", "as_binary_labels"]
 
 #: default percentile of held-out normal scores used as the threshold
@@ -81,28 +83,6 @@ def _finite_scores(scores: np.ndarray) -> np.ndarray:
             f"({int((~np.isfinite(s)).sum())} non-finite)."
         )
     return s
-
-
-def as_binary_labels(y: Any, n_rows: int | None = None, what: str = "labels") -> np.ndarray:
-    """Check anomaly labels and return them as int8 (n_rows,): 1 = anomaly, 0 = normal.
-
-    Raises :class:`InvalidInputError` for a wrong length, non-numeric values or
-    values other than 0 and 1 (e.g. a third class).
-    """
-    arr = np.asarray(y).reshape(-1)
-    if arr.dtype.kind not in "fiub":
-        raise InvalidInputError(f"{what} have dtype {arr.dtype}; expected numbers 0 (normal) and 1 (anomaly).")
-    if n_rows is not None and arr.size != n_rows:
-        raise InvalidInputError(f"{what}: got {arr.size} labels for {n_rows} rows; expected one label per row.")
-    values = np.unique(arr)
-    if not set(values.tolist()) <= {0, 1}:
-        shown = [int(v) if float(v).is_integer() else v for v in values[:10].tolist()]
-        raise InvalidInputError(
-            f"{what} must be 0 (normal) and 1 (anomaly), got the values {shown}"
-            f"{' ...' if values.size > 10 else ''} ({values.size} distinct); map your classes to 0/1 "
-            "first, e.g. y = (y == anomaly_class)."
-        )
-    return arr.astype(np.int8)
 
 
 def _section(value: float, method: str, params: dict[str, float], s: np.ndarray, **extra: Any) -> dict[str, Any]:

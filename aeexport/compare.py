@@ -29,6 +29,8 @@ import numpy as np
 
 from aeruntime.errors import InvalidInputError
 
+from .labels import binary_labels, is_binary
+
 __all__ = [
     "RowSplit",
     "bundle_split",
@@ -156,16 +158,6 @@ def _rows(X: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
     return X.reshape(len(X), *shape).astype(np.float64)
 
 
-def _binary(y: np.ndarray | None, anomaly_class: int | None) -> np.ndarray | None:
-    if y is None:
-        return None
-    if anomaly_class is not None:
-        return (y == anomaly_class).astype(np.int8)
-    if set(np.unique(y).tolist()) <= {0, 1}:
-        return y.astype(np.int8)
-    return None
-
-
 def bundle_split(
     manifest: dict[str, Any],
     source: str,
@@ -204,7 +196,21 @@ def bundle_split(
         exact = _reproduce(X, ds.y, info, tc, anomaly_class)
         if exact is not None:
             return exact
-    y = _binary(ds.y, anomaly_class)
+    return _random_split(X, ds.y, ds.name, source, anomaly_class, holdout_fraction, seed)
+
+
+def _random_split(
+    X: np.ndarray,
+    y_raw: np.ndarray | None,
+    name: str,
+    source: str,
+    anomaly_class: int | None,
+    holdout_fraction: float,
+    seed: int,
+) -> RowSplit:
+    """A seeded random split of DATA rows ``X``: normal rows (all rows when unlabelled) train, the rest held out."""
+    unlabelled = y_raw is None or (anomaly_class is None and not is_binary(y_raw))  # described without labels
+    y = None if unlabelled else binary_labels(y_raw, anomaly_class, require_class=False)
     rng = np.random.default_rng(seed)
     normal = rng.permutation(np.flatnonzero(y == 0) if y is not None else np.arange(len(X)))
     n_hold = max(1, math.floor(len(normal) * holdout_fraction))
@@ -217,7 +223,7 @@ def bundle_split(
         X[train_idx],
         X[hold_idx],
         None if y is None else y[hold_idx],
-        f"{ds.name}: random split (seed {seed}): {len(train_idx)} training rows (normal only when "
+        f"{name}: random split (seed {seed}): {len(train_idx)} training rows (normal only when "
         f"labelled), {len(hold_idx)} held out; the bundle's own training rows are not known, "
         "so held-out rows may include rows it was trained on",
         False,
@@ -231,7 +237,7 @@ def _reproduce(
 
     seed, vf = int(tc.get("seed", 0)), float(tc["val_fraction"])
     if "train_rows" in info and anomaly_class is not None and y_raw is not None:  # `aeexport run`
-        y = (y_raw == anomaly_class).astype(np.int8)
+        y = binary_labels(y_raw, anomaly_class, require_class=False)
         for tf in (0.2,):  # run_pipeline's test fraction
             s = make_split(X, y, val_fraction=vf, test_fraction=tf, seed=seed)
             if (len(s.train), len(s.val), 0 if s.test is None else len(s.test)) == (

@@ -12,26 +12,14 @@ from typing import Any
 
 from aeruntime.errors import InvalidInputError
 
+from .kinds import MODEL_KINDS
+from .presets import PRESETS
+from .scalers import SCALERS
+
 __all__ = ["DEVICES", "MODEL_KINDS", "PRESETS", "SCALERS", "TrainConfig", "default"]
-
-#: model kinds of :data:`aeexport.models.REGISTRY` (which imports torch), in ``--help`` order;
-#: a new kind adds its name here too (``tests/cli`` checks both lists are the same)
-MODEL_KINDS: tuple[str, ...] = ("dense", "conv", "sparse", "denoising", "vae", "ensemble")
-
-#: scaler name -> output activation that fits data scaled that way
-SCALERS: dict[str, str] = {
-    "standard": "identity",
-    "minmax": "sigmoid",
-    "robust": "identity",
-    "robust-iqr": "identity",
-    "none": "identity",
-}
 
 #: ``--device`` choices: "auto" takes CUDA when torch sees it
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
-
-#: ``--preset`` choices of ``aeexport train|run`` (see :mod:`aeexport.tabular`)
-PRESETS: tuple[str, ...] = ("auto", "default", "tabular", "tabular-v3", "tabular-v2", "tabular-v1")
 
 
 @dataclass
@@ -47,7 +35,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" (cuda if available), "cpu" or "cuda"
     scaler: str = "standard"  # "standard" (z-score), "minmax" ([0, 1]; sigmoid output), "robust"
     # (median / IQR, std on dispersed features: the tabular default;
-    # aeexport.tabular.robust_scaler), "robust-iqr" (median / IQR only) or "none"
+    # aeexport.scalers.robust_scaler), "robust-iqr" (median / IQR only) or "none"
     progress: bool = True  # tqdm progress bar on stderr
     threads: int = 1  # torch intra-op threads while training; 1 is fastest for small
     # models (per-step overhead dominates) and immune to oversubscription;

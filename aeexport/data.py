@@ -29,6 +29,8 @@ from aeruntime.errors import InvalidInputError
 from aeruntime.io import load_table
 from aeruntime.tables import check_table_options
 
+from .labels import binary_labels
+
 __all__ = [
     "DIGITS_ANOMALY_CLASS",
     "MIN_CALIBRATION_ROWS",
@@ -38,6 +40,7 @@ __all__ = [
     "Split",
     "anomaly_labels",
     "as_model_input",
+    "binary_labels",
     "check_label_column",
     "load_dataset",
     "make_split",
@@ -112,15 +115,7 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
     label (``label``, ``target``, ``is_*``, ``anomaly*``, ...) and no ``label_column`` was given.
     """
     if source == "digits":
-        if label_column is not None:
-            raise InvalidInputError(
-                f"--label-column {label_column!r} does not apply to 'digits' (its labels are "
-                "the digit classes); drop it, or pick the anomaly digit with --anomaly-class."
-            )
-        from sklearn.datasets import load_digits
-
-        d = load_digits()
-        return Dataset(d.data.astype(np.float32), d.target.astype(np.int64), "digits", (1, 8, 8))
+        return _load_digits(label_column)
     path = Path(source)
     if not path.exists():
         raise InvalidInputError(
@@ -151,6 +146,19 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
     return Dataset(X.astype(np.float32), y, path.name, image_shape, names)  # type: ignore[arg-type]
 
 
+def _load_digits(label_column: str | None) -> Dataset:
+    """scikit-learn's 8x8 digits (1797 x 64, classes 0-9); ``--label-column`` does not apply."""
+    if label_column is not None:
+        raise InvalidInputError(
+            f"--label-column {label_column!r} does not apply to 'digits' (its labels are "
+            "the digit classes); drop it, or pick the anomaly digit with --anomaly-class."
+        )
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return Dataset(d.data.astype(np.float32), d.target.astype(np.int64), "digits", (1, 8, 8))
+
+
 def _warn_label_like(path: Path, X: np.ndarray, names: list[str]) -> None:
     for j, name in enumerate(names):
         if _LABEL_LIKE.match(name) and np.isin(np.unique(X[:, j]), (0, 1)).all():
@@ -160,24 +168,6 @@ def _warn_label_like(path: Path, X: np.ndarray, names: list[str]) -> None:
                 LabelLikeColumnWarning,
                 stacklevel=3,
             )
-
-
-def binary_labels(y: np.ndarray, anomaly_class: int | None = None) -> np.ndarray:
-    """1 = anomaly, 0 = normal: either ``y == anomaly_class`` or labels already in {0, 1}."""
-    if anomaly_class is not None:
-        if not (y == anomaly_class).any():
-            shown = sorted(np.unique(y).tolist())[:10]
-            raise InvalidInputError(
-                f"--anomaly-class {anomaly_class}: no row has that label; the labels are {shown}. Pass one of them."
-            )
-        return (y == anomaly_class).astype(np.int8)
-    values = set(np.unique(y).tolist())
-    if not values <= {0, 1}:
-        raise InvalidInputError(
-            f"labels must be 0 (normal) and 1 (anomaly), got values {sorted(values)[:10]}; "
-            "pass --anomaly-class to mark one class as the anomalies."
-        )
-    return y.astype(np.int8)
 
 
 def anomaly_labels(ds: Dataset, anomaly_class: int | None = None) -> tuple[np.ndarray | None, int | None]:

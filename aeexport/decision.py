@@ -121,7 +121,6 @@ def decision_report(
     dict with ``metrics``, ``checks`` (each with value, limit, ok), ``tolerance``, ``ok``.
     """
     from scipy.stats import spearmanr
-    from sklearn.metrics import roc_auc_score
 
     sp = np.asarray(parent_scores, np.float64)
     sv = np.asarray(variant_scores, np.float64)
@@ -146,15 +145,8 @@ def decision_report(
         _check("spearman", rho, tol.spearman_min, ">="),
         _check("label_agreement", metrics["label_agreement"], tol.label_agreement_min, ">="),
     ]
-    if y is not None:
-        yb = np.asarray(y).astype(bool)
-        if yb.any() and not yb.all():
-            metrics["roc_auc_parent"] = float(roc_auc_score(yb, sp))
-            metrics["roc_auc_variant"] = float(roc_auc_score(yb, sv))
-            metrics["roc_auc_drop"] = metrics["roc_auc_parent"] - metrics["roc_auc_variant"]
-            metrics["false_positive_rate_parent"] = float(lp[~yb].mean())
-            metrics["false_positive_rate_variant"] = float(lv[~yb].mean())
-            checks.append(_check("roc_auc_drop", metrics["roc_auc_drop"], tol.roc_auc_drop_max, "<="))
+    if y is not None and _labelled(metrics, y, sp, sv, lp, lv):
+        checks.append(_check("roc_auc_drop", metrics["roc_auc_drop"], tol.roc_auc_drop_max, "<="))
     return {
         "kind": "decision",
         "tolerance": asdict(tol),
@@ -165,6 +157,24 @@ def decision_report(
         "max_abs": metrics["score_abs_err_max"],
         "max_rel": metrics["score_rel_err_max"],
     }
+
+
+def _labelled(
+    metrics: dict[str, Any], y: np.ndarray, sp: np.ndarray, sv: np.ndarray, lp: np.ndarray, lv: np.ndarray
+) -> bool:
+    """Add ROC-AUC and false-positive rates of parent and variant to ``metrics`` when ``y`` (1 = anomaly)
+    holds both classes; False (nothing added) otherwise. ``lp``/``lv``: rows flagged by each."""
+    from sklearn.metrics import roc_auc_score
+
+    yb = np.asarray(y).astype(bool)
+    if not yb.any() or yb.all():
+        return False
+    metrics["roc_auc_parent"] = float(roc_auc_score(yb, sp))
+    metrics["roc_auc_variant"] = float(roc_auc_score(yb, sv))
+    metrics["roc_auc_drop"] = metrics["roc_auc_parent"] - metrics["roc_auc_variant"]
+    metrics["false_positive_rate_parent"] = float(lp[~yb].mean())
+    metrics["false_positive_rate_variant"] = float(lv[~yb].mean())
+    return True
 
 
 def _value(v: float | None) -> str:

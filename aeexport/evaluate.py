@@ -18,7 +18,7 @@ import numpy as np
 from aeruntime.errors import InvalidInputError
 from aeruntime.io import read_table
 
-from .calibrate import as_binary_labels
+from .labels import as_binary_labels, binary_labels, is_binary
 
 __all__ = [
     "describe_threshold",
@@ -112,7 +112,7 @@ def load_labelled(
 
     Labels are 0/1 (1 = anomaly), or classes of which ``anomaly_class`` is the anomaly.
     """
-    from .data import binary_labels, check_label_column
+    from .data import check_label_column
 
     check_label_column(data, label_column)
     X, y = read_table(data, label_column=label_column)
@@ -138,7 +138,7 @@ def load_labelled(
     try:
         y = as_binary_labels(y, len(X), f"{data}: labels")
     except InvalidInputError as exc:
-        classes = np.asarray(y).dtype.kind in "fiub" and not set(np.unique(y).tolist()) <= {0, 1}
+        classes = np.asarray(y).dtype.kind in "fiub" and not is_binary(y)
         if not classes:
             raise
         raise InvalidInputError(

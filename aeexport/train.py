@@ -21,8 +21,9 @@ import torch
 
 from aeruntime.errors import InvalidInputError
 
-from .config import SCALERS, TrainConfig
+from .config import TrainConfig
 from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
+from .scalers import SCALERS, fit_scaler
 
 __all__ = ["SCALERS", "TrainConfig", "TrainResult", "fit_scaler", "resolve_device", "train_model"]
 
@@ -74,26 +75,6 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature (mean, scale) fitted on training rows ``X`` (n_rows, *row_shape).
-
-    Constant features get scale 1 so they pass through instead of dividing by zero.
-    """
-    X64 = X.astype(np.float64)
-    if kind == "standard":
-        mean, scale = X64.mean(axis=0), X64.std(axis=0)
-    elif kind == "minmax":
-        mean, scale = X64.min(axis=0), X64.max(axis=0) - X64.min(axis=0)
-    elif kind in ("robust", "robust-iqr"):  # median / IQR; owned by aeexport.tabular
-        from .tabular import ROBUST_SCALERS
-
-        mean, scale = ROBUST_SCALERS[kind](X64)
-    else:
-        mean, scale = np.zeros(X.shape[1:]), np.ones(X.shape[1:])
-    scale = np.where(scale < 1e-8, 1.0, scale)
-    return mean.astype(np.float32), scale.astype(np.float32)
-
-
 def _trimmed_loss(
     model: Autoencoder, xs_in: torch.Tensor, xs: torch.Tensor, trim: float
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -142,8 +123,8 @@ def _build_scaled_model(
     """The model of ``kind`` with its scaler fitted on the training rows (n_train, *row_shape)."""
     mean, scale = fit_scaler(X_train, cfg.scaler)
     options = dict(model_options or {})
-    if "output_activation" not in options and cfg.scaler == "minmax":
-        options["output_activation"] = SCALERS["minmax"]
+    if "output_activation" not in options and SCALERS[cfg.scaler].output_activation != "identity":
+        options["output_activation"] = SCALERS[cfg.scaler].output_activation  # minmax: sigmoid
     row_shape = tuple(X_train.shape[1:])
     model = build_model(kind, make_config(kind, row_shape, options), row_shape)
     model.set_scaler(torch.from_numpy(mean), torch.from_numpy(scale))
@@ -195,6 +176,53 @@ def _val_loss(model: Autoencoder, xs_val: torch.Tensor) -> float:
     return float(model.row_error(xs_val).mean())
 
 
+def _progress(kind: str, cfg: TrainConfig) -> Any:
+    """The epochs as a tqdm bar on stderr; ``disable=None`` shows it on a terminal only, never in logs or pipes."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        range(1, cfg.epochs + 1),
+        desc=f"train {kind}",
+        unit="epoch",
+        file=sys.stderr,
+        disable=None if cfg.progress else True,
+        leave=False,
+    )
+
+
+def _run_epochs(
+    model: Autoencoder,
+    xs_train: torch.Tensor,
+    xs_val: torch.Tensor,
+    cfg: TrainConfig,
+    gen: torch.Generator,
+    result: TrainResult,
+) -> dict[str, Any]:
+    """Adam epochs with early stopping; fills ``result`` (history, best epoch and loss), returns the best weights."""
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best_state = copy.deepcopy(model.state_dict())
+    stale = 0
+    bar = _progress(model.kind, cfg)
+    for epoch in bar:
+        # 2. One pass over shuffled mini-batches.
+        train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen)
+        # 3. Validation: the mean anomaly score of held-out rows.
+        val_loss = _val_loss(model, xs_val)
+        result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **logs})
+        bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+        # 4. Early stopping: keep the best weights, stop after `patience` stale epochs.
+        if val_loss < result.best_val_loss * (1 - cfg.min_delta):
+            result.best_val_loss, result.best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
+            stale = 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    bar.close()
+    return best_state
+
+
 def train_model(
     X_train: np.ndarray,
     X_val: np.ndarray,
@@ -240,41 +268,10 @@ def train_model(
     model.fit_data(xs_train)
     xs_val = _scaled(model, X_val, device)
 
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     result = TrainResult(model=model, train_config=cfg, device=str(device))
-    best_state = copy.deepcopy(model.state_dict())
-    stale = 0
     start = time.perf_counter()
-
-    from tqdm.auto import tqdm
-
-    # disable=None: tqdm shows the bar on a terminal only, never in logs or pipes.
-    bar = tqdm(
-        range(1, cfg.epochs + 1),
-        desc=f"train {kind}",
-        unit="epoch",
-        file=sys.stderr,
-        disable=None if cfg.progress else True,
-        leave=False,
-    )
     with _deterministic(cfg.threads):
-        for epoch in bar:
-            # 2. One pass over shuffled mini-batches.
-            train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen)
-            # 3. Validation: the mean anomaly score of held-out rows.
-            val_loss = _val_loss(model, xs_val)
-            result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **logs})
-            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-            # 4. Early stopping: keep the best weights, stop after `patience` stale epochs.
-            if val_loss < result.best_val_loss * (1 - cfg.min_delta):
-                result.best_val_loss, result.best_epoch = val_loss, epoch
-                best_state = copy.deepcopy(model.state_dict())
-                stale = 0
-            else:
-                stale += 1
-                if stale >= cfg.patience:
-                    break
-    bar.close()
+        best_state = _run_epochs(model, xs_train, xs_val, cfg, gen, result)
     # 5. Best weights back, kind-specific report, model on CPU in eval mode.
     model.load_state_dict(best_state)
     model.eval()

@@ -30,7 +30,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,9 @@ from aeruntime.format import (
 )
 
 from . import __version__
-from ._quiet import quiet
 from .decision import DecisionTolerance, decision_report, recalibrate_threshold
 from .golden import Tolerance, golden_report, synthetic_rows
+from .variant_kinds import CPU, REQUIRED_OPERATORS, VARIANTS, VariantSpec, required_operators, to_ort_format
 
 __all__ = ["VARIANTS", "VariantSpec", "default_out", "evaluation_rows", "make_variant", "verify_variant"]
 
@@ -59,124 +59,6 @@ __all__ = ["VARIANTS", "VariantSpec", "default_out", "evaluation_rows", "make_va
 SYNTHETIC_ROWS = 4096
 #: rows fed to static int8 calibration (drawn from the evaluation rows)
 CALIBRATION_ROWS = 1024
-_CPU = ["CPUExecutionProvider"]
-
-
-@dataclass(frozen=True)
-class VariantSpec:
-    """One variant kind: how to build its graphs and what it must meet."""
-
-    name: str
-    description: str
-    tolerance: DecisionTolerance
-    #: tolerance of the golden vectors (variant's own outputs, re-run on another CPU)
-    golden: Tolerance
-    build: Callable[..., onnx.ModelProto]
-    suffix: str = ".onnx"
-
-
-def _quantize_dynamic(proto: onnx.ModelProto, role: str, feeds: dict[str, np.ndarray], tmp: Path) -> onnx.ModelProto:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    src, dst = tmp / f"{role}.src.onnx", tmp / f"{role}.int8.onnx"
-    onnx.save(proto, src)
-    with quiet():
-        quantize_dynamic(src, dst, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
-    return onnx.load(dst)
-
-
-class _Reader:
-    """CalibrationDataReader over fixed feeds, in batches of 128 rows."""
-
-    def __init__(self, feeds: dict[str, np.ndarray]) -> None:
-        ((name, arr),) = feeds.items()
-        self._it = iter([{name: arr[i : i + 128]} for i in range(0, len(arr), 128)])
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self._it, None)
-
-
-def _quantize_static(proto: onnx.ModelProto, role: str, feeds: dict[str, np.ndarray], tmp: Path) -> onnx.ModelProto:
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
-    src, dst = tmp / f"{role}.src.onnx", tmp / f"{role}.qdq.onnx"
-    onnx.save(proto, src)
-    with quiet():
-        quantize_static(
-            src,
-            dst,
-            _Reader(feeds),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=["MatMul", "Gemm", "Conv", "ConvTranspose"],
-            calibrate_method=CalibrationMethod.MinMax,
-            # Keep Gemm/MatMul outputs in float: quantizing the final reconstruction to 8 bits
-            # doubled the score error on digits (median rel. error 0.18 -> 0.09).
-            extra_options={
-                "ActivationSymmetric": False,
-                "WeightSymmetric": True,
-                "OpTypesToExcludeOutputQuantization": ["MatMul", "Gemm"],
-            },
-        )
-    return onnx.load(dst)
-
-
-def _fp16(proto: onnx.ModelProto, role: str, feeds: dict[str, np.ndarray], tmp: Path) -> onnx.ModelProto:
-    from onnxconverter_common import float16
-
-    with quiet():
-        return float16.convert_float_to_float16(proto, keep_io_types=True, disable_shape_infer=False)
-
-
-def _identity(proto: onnx.ModelProto, role: str, feeds: dict[str, np.ndarray], tmp: Path) -> onnx.ModelProto:
-    return proto  # the ORT-format conversion happens when the graph is written
-
-
-#: both int8 kinds are held to the same decision-level tolerance
-_INT8_TOLERANCE = DecisionTolerance(
-    spearman_min=0.99, label_agreement_min=0.97, median_rel_err_max=0.15, roc_auc_drop_max=0.02
-)
-
-#: variant kind -> spec. Tolerances: see docs/variants.md for the reasoning.
-VARIANTS: dict[str, VariantSpec] = {
-    "int8-dynamic": VariantSpec(
-        "int8-dynamic",
-        "int8 weights, activations quantized per call (onnxruntime quantize_dynamic)",
-        _INT8_TOLERANCE,
-        Tolerance(atol=1e-4, rtol=1e-2),
-        _quantize_dynamic,
-    ),
-    "int8-static": VariantSpec(
-        "int8-static",
-        "int8 QDQ weights and activations, ranges calibrated on rows (onnxruntime quantize_static)",
-        _INT8_TOLERANCE,
-        Tolerance(atol=1e-4, rtol=1e-2),
-        _quantize_static,
-    ),
-    "fp16": VariantSpec(
-        "fp16",
-        "float16 weights and arithmetic, float32 inputs/outputs (onnxconverter-common)",
-        DecisionTolerance(
-            spearman_min=0.999, label_agreement_min=0.99, median_rel_err_max=0.01, roc_auc_drop_max=0.005
-        ),
-        Tolerance(atol=1e-3, rtol=1e-2),
-        _fp16,
-    ),
-    "ort": VariantSpec(
-        "ort",
-        "fp32 graph in onnxruntime's ORT format for minimal/mobile builds, with required_operators.config",
-        DecisionTolerance(
-            spearman_min=0.9999, label_agreement_min=0.999, median_rel_err_max=1e-4, roc_auc_drop_max=1e-4
-        ),
-        Tolerance(atol=1e-5, rtol=1e-4),
-        _identity,
-        suffix=".ort",
-    ),
-}
-
-REQUIRED_OPERATORS = "required_operators.config"
 
 
 def default_out(bundle: str | Path, kind: str) -> Path:
@@ -210,38 +92,9 @@ def evaluation_rows(
 
 def _run(model: bytes, inp: str, x: np.ndarray, batch: int = 65536) -> list[np.ndarray]:
     """All outputs of the graph ``model`` (bytes, ONNX or ORT format) on ``x``, in batches."""
-    sess = ort.InferenceSession(model, providers=_CPU)
+    sess = ort.InferenceSession(model, providers=CPU)
     parts = [sess.run(None, {inp: x[i : i + batch]}) for i in range(0, len(x), batch)]
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
-
-
-def _to_ort_format(model: bytes) -> bytes:
-    """onnxruntime's ORT format: the graph optimized (level "all", minus the x86-only NCHWc
-    layout transformer, as convert_onnx_models_to_ort does) and saved as a flatbuffer."""
-    with tempfile.TemporaryDirectory() as d:
-        src, dst = Path(d) / "model.onnx", Path(d) / "model.ort"
-        src.write_bytes(model)
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.optimized_model_filepath = str(dst)
-        so.add_session_config_entry("session.save_model_format", "ORT")
-        so.add_session_config_entry("session.qdqisint8allowed", "0")
-        ort.InferenceSession(str(src), so, providers=_CPU, disabled_optimizers=["NchwcTransformer"])
-        return dst.read_bytes()
-
-
-def _required_operators(graphs: dict[str, bytes]) -> bytes:
-    """``required_operators.config`` of ORT-format graphs (onnxruntime's reduced-build tool)."""
-    from onnxruntime.tools.ort_format_model import create_config_from_models
-
-    with tempfile.TemporaryDirectory() as d:
-        paths = []
-        for role, data in graphs.items():
-            paths.append(Path(d) / f"{role}.ort")
-            paths[-1].write_bytes(data)
-        with quiet():
-            create_config_from_models(paths, Path(d) / REQUIRED_OPERATORS, False)
-        return (Path(d) / REQUIRED_OPERATORS).read_bytes()
 
 
 #: per-graph metadata keys the writer sets itself; the parent's other aeexport.* entries are kept
@@ -271,12 +124,7 @@ def _variant_info(
         "description": spec.description,
         "parent_bundle_id": pm["bundle_id"],
         "parent_path": Path(os.path.relpath(parent.resolve(), out.resolve())).as_posix(),
-        "tool": {
-            "int8-dynamic": "onnxruntime.quantization.quantize_dynamic",
-            "int8-static": "onnxruntime.quantization.quantize_static (QDQ, MinMax, per-channel weights)",
-            "fp16": "onnxconverter_common.float16.convert_float_to_float16(keep_io_types=True)",
-            "ort": "onnxruntime ORT format (optimization level all, NchwcTransformer disabled)",
-        }[kind],
+        "tool": spec.tool,
         "evaluation_data": data,
     }
     if kind == "int8-static":
@@ -327,7 +175,7 @@ def _build_graphs(
                 outputs=info["outputs"],
                 file=Path(info["file"]).with_suffix(spec.suffix).name,
                 metadata=own,
-                convert=_to_ort_format if spec.suffix == ".ort" else None,
+                convert=to_ort_format if spec.suffix == ".ort" else None,
                 extra={k: v for k, v in info.items() if k not in ("file", "graph_sha256")},
             )
 
@@ -347,8 +195,7 @@ def make_variant(
 
     Parameters
     ----------
-    bundle : path
-        Parent bundle (fp32 ONNX graphs, with ``scorer.onnx``).
+    bundle : path of the parent bundle (fp32 ONNX graphs, with ``scorer.onnx``)
     kind : {"int8-dynamic", "int8-static", "fp16", "ort"}
     out : path, optional
         Variant bundle directory; default ``BUNDLE-<kind>``. Replaced atomically.
@@ -357,34 +204,63 @@ def make_variant(
         from the parent's scaler statistics.
     y : ndarray of shape (n_rows,), optional
         1 = anomaly, 0 = normal: adds ROC-AUC; normal rows fix the false-positive rate.
-    tol : DecisionTolerance, optional
-        Default: the kind's tolerance from :data:`VARIANTS`.
+    tol : DecisionTolerance, optional (default: the kind's tolerance in :data:`VARIANTS`)
 
     The variant is written even when it misses its tolerance (the report says
     ``ok: false`` and ``aeexport verify`` fails on it): the numbers are the point.
     """
-    if kind not in VARIANTS:
-        raise InvalidInputError(f"unknown variant kind {kind!r}; expected one of {sorted(VARIANTS)}.")
-    spec = VARIANTS[kind]
-    tol = tol or spec.tolerance
-    parent = Path(bundle)
+    spec = _variant_spec(kind)
+    parent, out = Path(bundle), Path(out) if out is not None else default_out(bundle, kind)
     pm, parent_data = read_bundle(parent)
-    out = Path(out) if out is not None else default_out(parent, kind)
     _check_parent(parent, out, pm)
     rows, data = evaluation_rows(pm, X, data_source, seed=seed)
-    if y is not None:
-        y = np.asarray(y).reshape(-1).astype(np.int8)
-        if len(y) != len(rows):
-            raise InvalidInputError(f"labels have {len(y)} entries but the data has {len(rows)} rows.")
+    y = _labels(y, len(rows))
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)
 
-    # 1. Transform each graph.
+    # 1. Transform each graph (static int8 calibrates on a seeded sample of the rows).
     parent_meta = _graph_metadata(parent_data)
     calib = rows[np.random.default_rng(seed).permutation(len(rows))[:CALIBRATION_ROWS]]
     writer = BundleWriter(id_salt=pm["bundle_id"] + kind)
     _build_graphs(spec, pm, parent_data, parent_meta, calib, writer)
     vgraphs = writer.graph_entries()
     info = _variant_info(kind, spec, pm, parent, out, data, len(calib), X is not None)
+    common = _common_metadata(parent_meta, info)
+
+    # 2. Scores of parent and variant (the threshold does not change any output), new threshold, report.
+    final = {role: writer.graph_bytes(role, common) for role in vgraphs}
+    scorers = (parent_data["scorer"], final["scorer"], vgraphs["scorer"]["inputs"][0])
+    thr, report = _recalibrate(pm, scorers, rows, y, tol or spec.tolerance, data)
+    common["threshold"] = repr(thr["value"])
+
+    # 3. Golden vectors from the variant's own outputs, extra files, manifest.
+    _add_golden(writer, vgraphs, final, rows)
+    if kind == "ort":
+        writer.add_file(REQUIRED_OPERATORS, required_operators(final))
+        info["required_operators"] = REQUIRED_OPERATORS
+    golden = {"tolerance": asdict(spec.golden), "note": _GOLDEN_NOTE}
+    check = _golden_check(report, vgraphs, spec.golden)
+    return writer.write(out, _variant_manifest(pm, thr, info), metadata=common, golden=golden, check=check)
+
+
+def _golden_check(
+    report: dict[str, Any], graphs: dict[str, dict[str, Any]], tol: Tolerance
+) -> Callable[[Path], dict[str, Any]]:
+    """The writer's check of the staged bundle: its golden vectors re-run, folded into ``report``."""
+
+    def check(tmp: Path) -> dict[str, Any]:
+        report["golden"] = golden_report(tmp, graphs, tol)
+        report["ok"] = report["ok"] and all(r["ok"] for r in report["golden"])
+        return {"parity": report}
+
+    return check
+
+
+#: the golden section's note: where a variant's expected outputs come from
+_GOLDEN_NOTE = "expected outputs are the variant's own (onnxruntime CPU), not torch's"
+
+
+def _common_metadata(parent_meta: dict[str, dict[str, str]], info: dict[str, Any]) -> dict[str, str]:
+    """aeexport.* metadata every variant graph carries: the parent's shared entries, the variant and producer."""
     common = {k: v for k, v in parent_meta["scorer"].items() if k not in _PER_GRAPH}
     common.update(
         {
@@ -392,33 +268,51 @@ def make_variant(
             "producer": f"aeexport {__version__}",
         }
     )
+    return common
 
-    # 2. Scores of parent and variant (the threshold does not change any output), new threshold, report.
+
+def _variant_spec(kind: str) -> VariantSpec:
+    if kind not in VARIANTS:
+        raise InvalidInputError(f"unknown variant kind {kind!r}; expected one of {sorted(VARIANTS)}.")
+    return VARIANTS[kind]
+
+
+def _labels(y: np.ndarray | None, n_rows: int) -> np.ndarray | None:
+    """``y`` (1 = anomaly) as int8, one per evaluation row; None stays None."""
+    if y is None:
+        return None
+    y = np.asarray(y).reshape(-1).astype(np.int8)
+    if len(y) != n_rows:
+        raise InvalidInputError(f"labels have {len(y)} entries but the data has {n_rows} rows.")
+    return y
+
+
+def _recalibrate(
+    pm: dict[str, Any],
+    scorers: tuple[bytes, bytes, str],
+    rows: np.ndarray,
+    y: np.ndarray | None,
+    tol: DecisionTolerance,
+    data: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The variant's threshold section and decision report: parent and variant ``scorers``
+    (parent bytes, variant bytes, input name) scored on ``rows``."""
+    parent_scorer, variant_scorer, sc = scorers
     parent_thr = float(pm["threshold"]["value"])
-    final = {role: writer.graph_bytes(role, common) for role in vgraphs}
-    sc = vgraphs["scorer"]["inputs"][0]
-    sp = _run(parent_data["scorer"], sc, rows)[0].astype(np.float64)
-    sv = _run(final["scorer"], sc, rows)[0].astype(np.float64)
+    sp = _run(parent_scorer, sc, rows)[0].astype(np.float64)
+    sv = _run(variant_scorer, sc, rows)[0].astype(np.float64)
     thr = recalibrate_threshold(sp, sv, parent_thr, (y == 0) if y is not None else None)
     thr["expected_false_positive_rate"] = pm["threshold"].get("expected_false_positive_rate")
     thr["parent_method"] = pm["threshold"].get("method")
     thr["calibration_rows"] = thr["params"]["rows"]
-    common["threshold"] = repr(thr["value"])
     report = decision_report(sp, sv, parent_threshold=parent_thr, variant_threshold=thr["value"], tol=tol, y=y)
     report["data"] = data
     report["scored_with"] = "scorer"
+    return thr, report
 
-    # 3. Golden vectors from the variant's own outputs, extra files, manifest.
-    _add_golden(writer, vgraphs, final, rows)
-    if kind == "ort":
-        writer.add_file(REQUIRED_OPERATORS, _required_operators(final))
-        info["required_operators"] = REQUIRED_OPERATORS
 
-    def check(tmp: Path) -> dict[str, Any]:
-        report["golden"] = golden_report(tmp, vgraphs, spec.golden)
-        report["ok"] = report["ok"] and all(r["ok"] for r in report["golden"])
-        return {"parity": report}
-
+def _variant_manifest(pm: dict[str, Any], thr: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """The parent's manifest with the variant's threshold, variant section and producer; the writer fills the rest."""
     manifest = {k: v for k, v in pm.items() if k not in ("weights", "parity", "golden", "files", "omitted")}
     manifest.update(
         {
@@ -432,11 +326,7 @@ def make_variant(
             "parity": None,
         }
     )
-    golden = {
-        "tolerance": asdict(spec.golden),
-        "note": "expected outputs are the variant's own (onnxruntime CPU), not torch's",
-    }
-    return writer.write(out, manifest, metadata=common, golden=golden, check=check)
+    return manifest
 
 
 def _add_golden(

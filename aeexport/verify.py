@@ -17,7 +17,7 @@ from aeruntime.format import WEIGHTS_NAME, read_bundle, safe_path
 
 from .golden import Tolerance, golden_report, graph_tolerances, synthetic_rows
 
-__all__ = ["SLIM_NOTE", "check_rows", "synthetic_rows", "verify_bundle"]
+__all__ = ["NOTHING_COMPARED", "SLIM_NOTE", "VERDICT_NOTHING", "check_rows", "synthetic_rows", "verify_bundle"]
 
 #: what the report says when the bundle has no torch weights
 SLIM_NOTE = (
@@ -73,6 +73,25 @@ def _tolerances(manifest: dict[str, Any], tol: Tolerance | None) -> tuple[Tolera
     return base, graph_tolerances(base, np.asarray(sc["mean"]), np.asarray(sc["scale"]))
 
 
+#: the note of a bundle with neither torch weights nor golden vectors: verify compared no outputs
+NOTHING_COMPARED = SLIM_NOTE.replace(
+    "only the golden vectors were checked", "and it has no golden vectors: nothing to compare"
+)
+#: ``report["verdict"]`` when no output was compared (only the file hashes were checked)
+VERDICT_NOTHING = "nothing compared"
+
+
+def _checked(manifest: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """What verify compared: file hashes, golden vectors, torch parity rows (and why one was not)."""
+    torch_rows = len(report["rows"]) - report["golden_vectors"]
+    return {
+        "file_hashes": len(manifest.get("files", {})),
+        "golden_vectors": report["golden_vectors"] or "none in the bundle",
+        "torch_parity": torch_rows if report["torch_parity"] == "checked" else f"skipped: no {WEIGHTS_NAME}",
+        "outputs_compared": len(report["rows"]),
+    }
+
+
 def _torch_parity(
     path: Path, manifest: dict[str, Any], X: np.ndarray | None, tol: Tolerance, batches: tuple[int, ...]
 ) -> dict[str, Any]:
@@ -119,7 +138,9 @@ def verify_bundle(
     dict
         The parity report; ``report["ok"]`` is False on any violation. Without
         ``weights.safetensors`` (slim bundles) ``report["torch_parity"]`` is
-        ``"skipped"`` and ``report["note"]`` says why.
+        ``"skipped"`` and ``report["note"]`` says why. ``report["checked"]`` says what was
+        compared; ``report["verdict"]`` is ``"ok"``, ``"violation"`` or, when no output could be
+        compared (no weights, no golden vectors), ``"nothing compared"``: never ok about nothing.
     """
     path = Path(path)
     manifest, _ = read_bundle(path)  # hashes, external data, partners: before onnxruntime opens a graph
@@ -142,11 +163,12 @@ def verify_bundle(
         }
     report["rows"] += golden
     report["golden_vectors"] = len(golden)
+    report["checked"] = _checked(manifest, report)
     if not report["rows"]:
-        report["note"] = SLIM_NOTE.replace(
-            "only the golden vectors were checked", "and it has no golden vectors: nothing to compare"
-        )
+        report["note"] = NOTHING_COMPARED
+    # exit status of `aeexport verify`: no violation; with nothing compared, "verdict" says so rather than "ok"
     report["ok"] = all(r["ok"] for r in report["rows"])
+    report["verdict"] = VERDICT_NOTHING if not report["rows"] else ("ok" if report["ok"] else "violation")
     report["max_abs"] = max((r["max_abs"] for r in report["rows"]), default=0.0)
     report["max_rel"] = max((r["max_rel"] for r in report["rows"]), default=0.0)
     return report

@@ -1,24 +1,20 @@
 """Model registry: one entry per model kind drives training, export, the CLI and tests.
 
-Adding a kind means adding a :class:`ModelSpec` here; ``aeexport train --model``
-reads its ``click.Choice`` from :data:`REGISTRY`, and the parity tests are
-parametrized over it.
+Adding a kind means adding its entry to :data:`aeexport.kinds.KINDS` (torch-free; the
+``aeexport train --model`` choices read it) and its module here; :data:`REGISTRY` is built
+from that table, and the parity tests are parametrized over it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..kinds import KINDS, Kind
 from .base import Autoencoder
-from .conv import ConvAutoencoder, ConvConfig, conv_config_from_shape
-from .denoising import DenoisingAutoencoder, DenoisingConfig
-from .dense import DenseAutoencoder, DenseConfig
-from .ensemble import EnsembleAutoencoder, EnsembleConfig
-from .sparse import SparseAutoencoder, SparseConfig
-from .vae import VAEConfig, VariationalAutoencoder
 
 __all__ = [
     "REGISTRY",
@@ -50,47 +46,16 @@ def _rows_config(config_cls: type) -> Callable[[tuple[int, ...], dict[str, Any]]
     return make
 
 
-def _rows(kind: str, config_cls: type, model_cls: type[Autoencoder], description: str) -> ModelSpec:
-    """The spec of a kind over rows of features (input rank 1)."""
-    return ModelSpec(kind, config_cls, model_cls, 1, description, _rows_config(config_cls))
+def _spec(kind: str, entry: Kind) -> ModelSpec:
+    """The spec of ``kind`` from its :data:`aeexport.kinds.KINDS` entry (imports its module)."""
+    module = importlib.import_module(f"{__name__}.{entry.module}")
+    config_cls = getattr(module, entry.config)
+    from_shape = getattr(module, entry.config_from_shape) if entry.config_from_shape else _rows_config(config_cls)
+    return ModelSpec(kind, config_cls, getattr(module, entry.model), entry.input_rank, entry.description, from_shape)
 
 
-#: kind -> spec; the CLI's --model choices and the parametrized tests read it
-REGISTRY: dict[str, ModelSpec] = {
-    spec.kind: spec
-    for spec in (
-        _rows("dense", DenseConfig, DenseAutoencoder, "MLP autoencoder for rows of features"),
-        ModelSpec(
-            "conv",
-            ConvConfig,
-            ConvAutoencoder,
-            3,
-            "convolutional autoencoder for (C, H, W) images",
-            conv_config_from_shape,
-        ),
-        _rows(
-            "sparse", SparseConfig, SparseAutoencoder, "MLP autoencoder with an L1 or KL sparsity penalty on the code"
-        ),
-        _rows(
-            "denoising",
-            DenoisingConfig,
-            DenoisingAutoencoder,
-            "MLP autoencoder trained to undo gaussian / masking / salt-and-pepper noise",
-        ),
-        _rows(
-            "vae",
-            VAEConfig,
-            VariationalAutoencoder,
-            "variational autoencoder (encoder -> mu, logvar); deterministic scores",
-        ),
-        _rows(
-            "ensemble",
-            EnsembleConfig,
-            EnsembleAutoencoder,
-            "ensemble of small MLP autoencoders in one graph (block-diagonal layers)",
-        ),
-    )
-}
+#: kind -> spec, one per entry of :data:`aeexport.kinds.KINDS`; the parametrized tests read it
+REGISTRY: dict[str, ModelSpec] = {kind: _spec(kind, entry) for kind, entry in KINDS.items()}
 
 
 class OvercompleteWarning(UserWarning):

@@ -16,7 +16,7 @@ from torch import nn
 
 from .base import Autoencoder, make_activation
 
-__all__ = ["DenseConfig", "DenseAutoencoder", "default_widths", "resolve_widths"]
+__all__ = ["DenseConfig", "DenseAutoencoder", "default_widths", "mlp", "resolve_widths"]
 
 
 def default_widths(n_features: int) -> tuple[list[int], int]:
@@ -58,7 +58,7 @@ class DenseConfig:
             raise ValueError(f"layer widths must be >= 1, got hidden={self.hidden}, latent_dim={self.latent_dim}")
 
 
-def _mlp(widths: list[int], activation: str, dropout: float, last_activation: str | None) -> nn.Sequential:
+def mlp(widths: list[int], activation: str, dropout: float, last_activation: str | None) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
         layers.append(nn.Linear(a, b))
@@ -79,9 +79,9 @@ class DenseAutoencoder(Autoencoder):
         super().__init__(config, input_shape or (config.n_features,))
         widths = [config.n_features, *config.hidden, config.latent_dim]
         # No activation on the code: the latent is linear.
-        self.encoder = _mlp(widths, config.activation, config.dropout, None)
+        self.encoder = mlp(widths, config.activation, config.dropout, None)
         out_act = None if config.output_activation == "identity" else config.output_activation
-        self.decoder = _mlp(widths[::-1], config.activation, config.dropout, out_act)
+        self.decoder = mlp(widths[::-1], config.activation, config.dropout, out_act)
 
     @property
     def latent_shape(self) -> tuple[int, ...]:

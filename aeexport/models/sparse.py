@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from .base import Autoencoder
-from .dense import _mlp, resolve_widths
+from .dense import mlp, resolve_widths
 
 __all__ = ["SparseConfig", "SparseAutoencoder", "PENALTIES"]
 
@@ -63,9 +63,9 @@ class SparseAutoencoder(Autoencoder):
         super().__init__(config, input_shape or (config.n_features,))
         widths = [config.n_features, *config.hidden, config.latent_dim]
         code_act = PENALTIES[config.penalty][0]
-        self.encoder = _mlp(widths, config.activation, 0.0, code_act)
+        self.encoder = mlp(widths, config.activation, 0.0, code_act)
         out_act = None if config.output_activation == "identity" else config.output_activation
-        self.decoder = _mlp(widths[::-1], config.activation, 0.0, out_act)
+        self.decoder = mlp(widths[::-1], config.activation, 0.0, out_act)
 
     @property
     def latent_shape(self) -> tuple[int, ...]:

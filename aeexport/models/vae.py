@@ -27,7 +27,7 @@ from torch import nn
 from aeruntime.format import score_definition
 
 from .base import Autoencoder
-from .dense import _mlp, resolve_widths
+from .dense import mlp, resolve_widths
 
 __all__ = ["VAEConfig", "VariationalAutoencoder", "VAE_SCORES"]
 
@@ -68,11 +68,11 @@ class VariationalAutoencoder(Autoencoder):
     def __init__(self, config: VAEConfig, input_shape: tuple[int, ...] | None = None) -> None:
         super().__init__(config, input_shape or (config.n_features,))
         widths = [config.n_features, *config.hidden]
-        self.body = _mlp(widths, config.activation, 0.0, config.activation) if config.hidden else nn.Identity()
+        self.body = mlp(widths, config.activation, 0.0, config.activation) if config.hidden else nn.Identity()
         self.mu_head = nn.Linear(widths[-1], config.latent_dim)
         self.logvar_head = nn.Linear(widths[-1], config.latent_dim)
         out_act = None if config.output_activation == "identity" else config.output_activation
-        self.decoder = _mlp(
+        self.decoder = mlp(
             [config.latent_dim, *config.hidden[::-1], config.n_features], config.activation, 0.0, out_act
         )
 

@@ -1,0 +1,99 @@
+"""Scalers, one registry: ``TrainConfig.scaler`` name -> how its (centre, scale) is fitted.
+
+The model divides ``x - centre`` by ``scale`` inside its graphs, so a bundle carries its
+scaler; :func:`fit_scaler` fits it on the training rows only. Torch-free: the CLI reads
+the names (:data:`SCALERS`) for its ``--scaler`` choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from aeruntime.errors import InvalidInputError
+
+__all__ = ["DISPERSED_K", "DISPERSED_SHARE", "SCALERS", "Scaler", "fit_scaler", "robust_iqr_scaler", "robust_scaler"]
+
+#: a feature whose robust scale leaves more than this share of the training rows beyond
+#: :data:`DISPERSED_K` scales from its median is scaled by its standard deviation (see :func:`robust_scaler`)
+DISPERSED_SHARE = 0.15
+#: distance from the median, in robust scales, that counts a training value as "far out"
+DISPERSED_K = 10.0
+
+
+def robust_scaler(X: np.ndarray, dispersed_share: float | None = DISPERSED_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature (median, scale) of rows ``X`` (n_rows, *row_shape), float64; the ``robust`` scaler.
+
+    The scale is IQR / 1.349 (equal to the standard deviation for normal data), so a few extreme
+    rows (the anomalies of unlabelled training data) do not inflate it. Two kinds of feature take
+    their standard deviation instead:
+
+    - IQR 0 (the middle half is one value: binary or mostly-constant features; a constant
+      feature then gets scale 1 in ``fit_scaler``);
+    - *dispersed* features: more than ``dispersed_share`` of the training rows lie more than
+      :data:`DISPERSED_K` (10) robust scales from the median. Around a roughly normal bulk no
+      ordinary value lies that far out, only (some of) the anomalies, which are rarely 15% of the
+      rows; more than that means the middle half does not describe the feature's spread
+      (zero-inflated features such as sparse pixels or word counts: a spike at 0 and a broad
+      tail of ordinary values), and the IQR would turn those ordinary values into huge scaled
+      errors that swamp every other feature in the score.
+
+    ``dispersed_share=None`` keeps the IQR for dispersed features (the ``robust-iqr`` scaler,
+    preset ``tabular-v2``).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    q25, med, q75 = np.percentile(X, [25, 50, 75], axis=0)
+    std = X.std(axis=0)
+    scale = (q75 - q25) / 1.349
+    use_std = scale < 1e-8
+    if dispersed_share is not None:
+        far = (np.abs(X - med) > DISPERSED_K * np.where(use_std, 1.0, scale)).mean(axis=0)  # share per feature
+        use_std |= far > dispersed_share
+    return med, np.where(use_std, std, scale)
+
+
+def robust_iqr_scaler(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``robust-iqr`` scaler: median and IQR / 1.349 (std where the IQR is 0), no dispersed rule."""
+    return robust_scaler(X, dispersed_share=None)
+
+
+def _standard(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return X.mean(axis=0), X.std(axis=0)
+
+
+def _minmax(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return X.min(axis=0), X.max(axis=0) - X.min(axis=0)
+
+
+def _identity(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(X.shape[1:]), np.ones(X.shape[1:])
+
+
+@dataclass(frozen=True)
+class Scaler:
+    fit: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # float64 rows (n, *row_shape) -> (centre, scale)
+    output_activation: str  # decoder output activation that fits data scaled this way
+
+
+#: ``TrainConfig.scaler`` name -> scaler, in ``--help`` order
+SCALERS: dict[str, Scaler] = {
+    "standard": Scaler(_standard, "identity"),  # z-score
+    "minmax": Scaler(_minmax, "sigmoid"),  # [0, 1]
+    "robust": Scaler(robust_scaler, "identity"),  # median / IQR; std on dispersed features
+    "robust-iqr": Scaler(robust_iqr_scaler, "identity"),  # median / IQR only
+    "none": Scaler(_identity, "identity"),
+}
+
+
+def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature (mean, scale) of scaler ``kind`` fitted on training rows ``X`` (n_rows, *row_shape).
+
+    Constant features get scale 1 so they pass through instead of dividing by zero.
+    """
+    if kind not in SCALERS:
+        raise InvalidInputError(f"scaler must be one of {sorted(SCALERS)}, got {kind!r}.")
+    mean, scale = SCALERS[kind].fit(X.astype(np.float64))
+    scale = np.where(scale < 1e-8, 1.0, scale)
+    return mean.astype(np.float32), scale.astype(np.float32)
