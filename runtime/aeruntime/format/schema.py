@@ -50,7 +50,9 @@ _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _BUNDLE_ID = re.compile(r"[0-9A-Za-z_-]{1,128}\Z")
 _ROLE = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 #: a rule checks one field: rule(value, JSON path, whole manifest); it raises ManifestError
-Rule = Callable[[Any, str, dict[str, Any]], None]
+_Rule = Callable[[Any, str, dict[str, Any]], None]
+#: when a rule applies: when(manifest, the field's parent object, its key)
+_When = Callable[[dict[str, Any], dict[str, Any], str], bool]
 
 _FIX = "the manifest is damaged or was edited by hand; re-export the bundle with `aeexport export`."
 
@@ -129,12 +131,12 @@ def check_relpath(value: Any, where: str) -> str:
     return value
 
 
-def _plain(check: Callable[[Any, str], Any]) -> Rule:
+def _plain(check: Callable[[Any, str], Any]) -> _Rule:
     """A rule that needs only the value and its path."""
     return lambda value, where, m: check(value, where)
 
 
-def _const(want: str) -> Rule:
+def _const(want: str) -> _Rule:
     def check(value: Any, where: str, m: dict[str, Any]) -> None:
         if value != want:
             raise _fail(where, repr(want), value)
@@ -197,7 +199,7 @@ def _threshold(value: Any, where: str, m: dict[str, Any]) -> None:
         raise ManifestError(f"manifest.json: {where} {value!r} {why}; {_FIX}")
 
 
-def _numbers(shape_of: str, per_element: str = "") -> Rule:
+def _numbers(shape_of: str, per_element: str = "") -> _Rule:
     """A list of ``prod(m[shape_of]["shape"])`` finite numbers."""
 
     def check(values: Any, where: str, m: dict[str, Any]) -> None:
@@ -236,7 +238,7 @@ def _boolean(value: Any, where: str) -> None:
         raise _fail(where, "a boolean", value)
 
 
-# When a rule applies, given the manifest, the field's parent object and its key.
+# When a rule applies (_When)
 def _required(m: dict[str, Any], parent: dict[str, Any], key: str) -> bool:
     return True
 
@@ -259,7 +261,7 @@ _PER_INPUT = " (one per input element)"
 #: The schema as data: (JSON path, rule, when it applies), checked in this order. A rule
 #: gets the value, its path and the whole manifest; a required field that is missing is
 #: reported by the loop. Fields below an optional object that is absent are skipped.
-_RULES: tuple[tuple[str, Rule, Callable[[dict[str, Any], dict[str, Any], str], bool]], ...] = (
+_RULES: tuple[tuple[str, _Rule, _When], ...] = (
     ("bundle_id", _bundle_id, _required),
     ("model", _OBJ, _required),
     ("model.kind", _STR, _required),
