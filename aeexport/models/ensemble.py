@@ -86,6 +86,12 @@ class EnsembleConfig:
     subset_seed: int = 0  # seeds the feature subsets
 
     def __post_init__(self) -> None:
+        self._check_settings()
+        self._fill_widths()
+        if any(h < 1 for h in self.hidden) or any(v < 1 for v in self.latent_dims):
+            raise ValueError(f"widths must be >= 1, got hidden={self.hidden}, latent_dims={self.latent_dims}")
+
+    def _check_settings(self) -> None:
         if self.n_features < 1 or self.members < 1:
             raise ValueError(f"n_features and members must be >= 1, got {self.n_features}, {self.members}")
         if self.score not in ("mse", "members"):
@@ -96,6 +102,9 @@ class EnsembleConfig:
             raise ValueError(f"feature_fraction must be in (0, 1], got {self.feature_fraction}")
         if not 0.0 <= self.trim_fraction < 0.5:
             raise ValueError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction}")
+
+    def _fill_widths(self) -> None:
+        """``hidden`` and ``latent_dims`` as lists of ints, the automatic ones where empty."""
         if isinstance(self.hidden, int):
             self.hidden = [self.hidden]
         if not self.hidden:
@@ -105,8 +114,6 @@ class EnsembleConfig:
             top = max(1, min(16, self.n_features // 2))
             self.latent_dims = sorted({max(1, round(top * f)) for f in (0.125, 0.25, 0.5, 1.0)})
         self.latent_dims = [int(v) for v in self.latent_dims]
-        if any(h < 1 for h in self.hidden) or any(v < 1 for v in self.latent_dims):
-            raise ValueError(f"widths must be >= 1, got hidden={self.hidden}, latent_dims={self.latent_dims}")
 
     def member_latents(self) -> list[int]:
         return [self.latent_dims[m % len(self.latent_dims)] for m in range(self.members)]
@@ -151,6 +158,44 @@ def _blocks(sizes_in: list[int], sizes_out: list[int]) -> np.ndarray:
     return mask
 
 
+def _check_members(members: Sequence[Autoencoder]) -> None:
+    """Members of :meth:`EnsembleAutoencoder.from_members`: dense, one architecture, one scaler."""
+    first = members[0]
+    c = first.config
+    for m in members:
+        mc = m.config
+        same = (mc.n_features, mc.hidden, mc.latent_dim, mc.activation) == (
+            c.n_features,
+            c.hidden,
+            c.latent_dim,
+            c.activation,
+        )
+        if m.kind != "dense" or not same or mc.output_activation != "identity":
+            raise ValueError(
+                "from_members needs dense members with the same widths and activation and no output "
+                f"activation; got {m.kind} {mc} next to {c}"
+            )
+        if not (torch.equal(m.scaler_mean, first.scaler_mean) and torch.equal(m.scaler_scale, first.scaler_scale)):
+            raise ValueError("from_members needs members trained with one scaler (the same training rows)")
+
+
+@torch.no_grad()
+def _copy_member_weights(ens: EnsembleAutoencoder, members: Sequence[Autoencoder]) -> None:
+    """Each member's layer weights into its block of the ensemble's block-diagonal layers."""
+    # each member's nn.Linear layers in order: encoder then decoder, weight (out, in)
+    layers = [[x for x in (*m.encoder, *m.decoder) if isinstance(x, nn.Linear)] for m in members]
+    for i, block in enumerate([*ens.enc, *ens.dec]):
+        weight = torch.zeros_like(block.weight)  # (in, out), block-diagonal over the members
+        row = col = 0
+        for lin in (member[i] for member in layers):
+            n_out, n_in = lin.weight.shape
+            r0 = 0 if i == 0 else row  # the first layer: every member reads all features
+            weight[r0 : r0 + n_in, col : col + n_out] = lin.weight.T
+            row, col = row + n_in, col + n_out
+        block.weight.copy_(weight)
+        block.bias.copy_(torch.cat([member[i].bias for member in layers]))
+
+
 class EnsembleAutoencoder(Autoencoder):
     kind = "ensemble"
 
@@ -185,21 +230,7 @@ class EnsembleAutoencoder(Autoencoder):
         """
         first = members[0]
         c = first.config
-        for m in members:
-            mc = m.config
-            same = (mc.n_features, mc.hidden, mc.latent_dim, mc.activation) == (
-                c.n_features,
-                c.hidden,
-                c.latent_dim,
-                c.activation,
-            )
-            if m.kind != "dense" or not same or mc.output_activation != "identity":
-                raise ValueError(
-                    "from_members needs dense members with the same widths and activation and no output "
-                    f"activation; got {m.kind} {mc} next to {c}"
-                )
-            if not (torch.equal(m.scaler_mean, first.scaler_mean) and torch.equal(m.scaler_scale, first.scaler_scale)):
-                raise ValueError("from_members needs members trained with one scaler (the same training rows)")
+        _check_members(members)
         config = EnsembleConfig(
             n_features=c.n_features,
             members=len(members),
@@ -213,18 +244,7 @@ class EnsembleAutoencoder(Autoencoder):
         )
         ens = cls(config, first.input_shape)
         ens.set_scaler(first.scaler_mean, first.scaler_scale)
-        # each member's nn.Linear layers in order: encoder then decoder, weight (out, in)
-        layers = [[x for x in (*m.encoder, *m.decoder) if isinstance(x, nn.Linear)] for m in members]
-        for i, block in enumerate([*ens.enc, *ens.dec]):
-            weight = torch.zeros_like(block.weight)  # (in, out), block-diagonal over the members
-            row = col = 0
-            for lin in (member[i] for member in layers):
-                n_out, n_in = lin.weight.shape
-                r0 = 0 if i == 0 else row  # the first layer: every member reads all features
-                weight[r0 : r0 + n_in, col : col + n_out] = lin.weight.T
-                row, col = row + n_in, col + n_out
-            block.weight.copy_(weight)
-            block.bias.copy_(torch.cat([member[i].bias for member in layers]))
+        _copy_member_weights(ens, members)
         return ens.eval()
 
     @property

@@ -125,15 +125,8 @@ def doctor_report() -> dict[str, Any]:
     }
 
 
-def format_doctor(r: dict[str, Any]) -> str:
-    """The report as aligned text lines."""
-    lines = [
-        f"python       {r['python']} on {r['platform']}",
-        f"onnxruntime  {r['build']['onnxruntime']} ({r['build']['device']} build) at {r['build']['package']}",
-    ]
-    if "build_info" in r["build"]:
-        lines.append(f"build info   {r['build']['build_info']}")
-    lines.append("providers    available -> usable (a test session per provider)")
+def _provider_lines(r: dict[str, Any]) -> list[str]:
+    lines = ["providers    available -> usable (a test session per provider)"]
     for name, p in r["providers"].items():
         lines.append(
             f"  {name:<32} {'usable' if p['usable'] else 'NOT usable'}" + (f"  ({p['note']})" if p["note"] else "")
@@ -145,16 +138,31 @@ def format_doctor(r: dict[str, Any]) -> str:
     cuda = "CUDAExecutionProvider"
     usable = cuda in r["providers"] and r["providers"][cuda]["usable"]
     lines.append(f"verdict      providers='auto' runs on {'CUDA' if usable else 'CPU'}")
-    sp = r.get("spark")
-    if sp is not None:
-        java = sp["java"]
-        lines.append("spark        aeruntime.spark (pyspark + pyarrow + Java)")
-        lines.append(f"  {'pyspark':<32} {sp['pyspark'] or 'not installed'}")
-        lines.append(f"  {'pyarrow':<32} {sp['pyarrow'] or 'not installed'}")
-        where = f"{java['version']} at {java['path']}" if java["version"] else java["note"]
-        lines.append(f"  {'java':<32} {where}" + (f" (needs {sp['java_needed']}+)" if sp["java_needed"] else ""))
-        lines.append(
-            "  verdict                          "
-            + ("usable" if sp["usable"] else "NOT usable: " + "; ".join(sp["problems"]))
-        )
+    return lines
+
+
+def _spark_lines(sp: dict[str, Any]) -> list[str]:
+    java = sp["java"]
+    where = f"{java['version']} at {java['path']}" if java["version"] else java["note"]
+    return [
+        "spark        aeruntime.spark (pyspark + pyarrow + Java)",
+        f"  {'pyspark':<32} {sp['pyspark'] or 'not installed'}",
+        f"  {'pyarrow':<32} {sp['pyarrow'] or 'not installed'}",
+        f"  {'java':<32} {where}" + (f" (needs {sp['java_needed']}+)" if sp["java_needed"] else ""),
+        "  verdict                          "
+        + ("usable" if sp["usable"] else "NOT usable: " + "; ".join(sp["problems"])),
+    ]
+
+
+def format_doctor(r: dict[str, Any]) -> str:
+    """The report as aligned text lines."""
+    lines = [
+        f"python       {r['python']} on {r['platform']}",
+        f"onnxruntime  {r['build']['onnxruntime']} ({r['build']['device']} build) at {r['build']['package']}",
+    ]
+    if "build_info" in r["build"]:
+        lines.append(f"build info   {r['build']['build_info']}")
+    lines += _provider_lines(r)
+    if r.get("spark") is not None:
+        lines += _spark_lines(r["spark"])
     return "\n".join(lines)

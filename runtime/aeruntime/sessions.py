@@ -23,7 +23,7 @@ import numpy as np
 from ._ort import ort
 from .errors import BundleError, IntegrityError, ProviderError
 from .format.constants import CORE_ROLES, META_PREFIX
-from .format.graphs import RECOPY
+from .format.graphs import RECOPY, check_bundle_id, check_io_names
 from .providers import CPU, CUDA, missing_cuda_text
 
 __all__ = ["check_session", "check_session_io", "create_session", "make_runner", "session_options", "usable_cpus"]
@@ -91,13 +91,9 @@ def _dims(shape: Any) -> list[Any]:
 
 def check_session_io(sess: Any, role: str, manifest: dict[str, Any], name: str) -> None:
     """Check the session's input/output names (and, for core roles, shapes) against the manifest."""
-    info = manifest["graphs"][role]
     ins, outs = sess.get_inputs(), sess.get_outputs()
-    for key, actual in (("inputs", [i.name for i in ins]), ("outputs", [o.name for o in outs])):
-        if actual != list(info[key]):
-            raise IntegrityError(
-                f"{name} has {key} {actual}, but manifest.json lists {info[key]} for the {role} graph. {RECOPY}"
-            )
+    check_io_names([i.name for i in ins], "inputs", role, manifest, name)
+    check_io_names([o.name for o in outs], "outputs", role, manifest, name)
     if role not in CORE_ROLES:
         return
     in_shape, latent = list(manifest["input"]["shape"]), list(manifest["latent"]["shape"])
@@ -124,12 +120,7 @@ def check_session_io(sess: Any, role: str, manifest: dict[str, Any], name: str) 
 def check_session(sess: Any, role: str, manifest: dict[str, Any], name: str) -> None:
     """:func:`check_session_io`, then the session's own ``aeexport.bundle_id`` (ORT-format graphs too)."""
     check_session_io(sess, role, manifest, name)
-    got = sess.get_modelmeta().custom_metadata_map.get(META_PREFIX + "bundle_id")
-    if got != manifest["bundle_id"]:
-        raise IntegrityError(
-            f"{name} belongs to bundle {got!r}, but manifest.json describes bundle "
-            f"{manifest['bundle_id']!r}: graphs from different exports were mixed. {RECOPY}"
-        )
+    check_bundle_id(sess.get_modelmeta().custom_metadata_map.get(META_PREFIX + "bundle_id"), manifest, name)
 
 
 def _cuda_runner(sess: Any, inp: str, out: str) -> Runner:

@@ -4,11 +4,13 @@ Files are written to a temporary name in the same directory, flushed, fsynced an
 renamed over the target (``os.replace`` is atomic on POSIX and Windows).
 
 Directories (bundles, checkpoints) are built in a temporary directory beside the
-target. If the target does not exist the temporary directory is renamed into
+target; every file and directory in it is fsynced before it is published. If the target does not exist the temporary directory is renamed into
 place. If it does, the two are swapped atomically with ``renameat2`` and
 ``RENAME_EXCHANGE`` on Linux; elsewhere (or on file systems without exchange
 support) the old directory is first renamed aside, which leaves a window where the
-target name is briefly absent but never holds a mix of old and new files.
+target name is briefly absent but never holds a mix of old and new files (and the
+old directory is put back if the new one cannot be renamed into place). On any
+failure the temporary entries are removed.
 """
 
 from __future__ import annotations
@@ -37,18 +39,22 @@ def _umask() -> int:
     return mask
 
 
-def _publish_modes(root: Path) -> None:
-    """mkstemp/mkdtemp create private (0600/0700) entries; give them the usual umask modes."""
+def _publish(root: Path) -> None:
+    """Give the entries of ``root`` the usual umask modes (mkstemp/mkdtemp create private
+    0600/0700 ones) and fsync every file and directory, so the renamed tree is on disk."""
     mask = _umask()
     os.chmod(root, 0o777 & ~mask)
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
         for d in dirnames:
             os.chmod(os.path.join(dirpath, d), 0o777 & ~mask)
         for f in filenames:
             os.chmod(os.path.join(dirpath, f), 0o666 & ~mask)
+            _fsync(os.path.join(dirpath, f))
+        _fsync(dirpath)
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync(path: str | os.PathLike[str]) -> None:
+    """fsync a file or (on POSIX) a directory, so a rename of or inside it survives a crash."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -73,7 +79,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    _fsync(path.parent)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -110,22 +116,30 @@ def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=parent))
     try:
         yield tmp
-        _publish_modes(tmp)
-        _fsync_dir(tmp)
-        if not target.exists() and not target.is_symlink():
-            os.rename(tmp, target)
-        elif target.is_dir() and not target.is_symlink() and _exchange(tmp, target):
-            shutil.rmtree(tmp)  # tmp now holds the old contents
-        else:
-            old = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=parent))
-            os.rmdir(old)
-            os.rename(target, old)
-            os.rename(tmp, target)
-            if old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old)
-            else:
-                old.unlink()
-        _fsync_dir(parent)
+        _publish(tmp)
+        _replace_directory(tmp, target)
+        _fsync(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _replace_directory(tmp: Path, target: Path) -> None:
+    """Put the directory ``tmp`` at ``target``; ``tmp`` is gone (or holds the old contents) after."""
+    if not target.exists() and not target.is_symlink():
+        os.rename(tmp, target)
+    elif target.is_dir() and not target.is_symlink() and _exchange(tmp, target):
+        shutil.rmtree(tmp)  # tmp now holds the old contents
+    else:
+        old = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=target.parent))
+        os.rmdir(old)
+        os.rename(target, old)
+        try:
+            os.rename(tmp, target)
+        except BaseException:
+            os.rename(old, target)  # put the old one back: the target is never left absent
+            raise
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        else:
+            old.unlink()

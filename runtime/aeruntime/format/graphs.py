@@ -35,17 +35,26 @@ the load.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Any
 
 from ..errors import BundleNotFoundError, IntegrityError, UnsafeBundleError
 from .constants import CORE_ROLES, GRAPH_FILES, MAX_GRAPH_BYTES, META_PREFIX
+from .manifest import check_digest, read_manifest, sha256_bytes, verify_files
 from .onnxscan import ModelScan, ProtoError, scan_model
 from .paths import is_inside, safe_path
 
-__all__ = ["RECOPY", "graph_file", "is_ort_format", "read_graph", "read_graphs"]
+__all__ = [
+    "RECOPY",
+    "check_bundle_id",
+    "check_io_names",
+    "graph_file",
+    "is_ort_format",
+    "read_bundle",
+    "read_graph",
+    "read_graphs",
+]
 
 _RECOPY = "Copy all files of one bundle together (cp -r), or re-export it."
 RECOPY = _RECOPY
@@ -61,30 +70,45 @@ def _meta_json(meta: dict[str, str], key: str, name: str) -> Any:
         ) from None
 
 
-def _check_metadata(role: str, name: str, scan: ModelScan, manifest: dict[str, Any], check_hash: bool) -> None:
-    meta = {k[len(META_PREFIX) :]: v for k, v in scan.metadata.items() if k.startswith(META_PREFIX)}
-    graphs = manifest["graphs"]
-    info = graphs[role]
-    core = role in CORE_ROLES
-    got = meta.get("bundle_id")
+def check_bundle_id(got: Any, manifest: dict[str, Any], name: str) -> None:
+    """The graph ``name`` records bundle id ``got``: it must be the manifest's (no graphs of two exports)."""
     if got != manifest["bundle_id"]:
         raise IntegrityError(
             f"{name} belongs to bundle {got!r}, but manifest.json describes bundle "
             f"{manifest['bundle_id']!r}: graphs from different exports were mixed. {_RECOPY}"
         )
+
+
+def check_io_names(names: Any, key: str, role: str, manifest: dict[str, Any], name: str) -> None:
+    """The ``key`` (``"inputs"`` / ``"outputs"``) names of graph ``name`` must be the manifest's for ``role``."""
+    want = manifest["graphs"][role][key]
+    if names != list(want):
+        raise IntegrityError(
+            f"{name} has {key} {names}, but manifest.json lists {want} for the {role} graph. {_RECOPY}"
+        )
+
+
+def _check_identity(role: str, name: str, meta: dict[str, str], manifest: dict[str, Any]) -> None:
+    """bundle_id, format_version and (for core roles) role recorded in the graph."""
+    check_bundle_id(meta.get("bundle_id"), manifest, name)
     if "format_version" in meta and meta["format_version"] != str(manifest["format_version"]):
         raise IntegrityError(
             f"{name} has format_version {meta['format_version']!r} but manifest.json has "
             f"{manifest['format_version']!r}. {_RECOPY}"
         )
-    if core and meta.get("role") != role:
+    if role in CORE_ROLES and meta.get("role") != role:
         raise IntegrityError(
             f"manifest.json uses {name} as the {role} graph, but its metadata says it is the "
             f"{meta.get('role')!r} graph. {_RECOPY}"
         )
-    expected = info.get("graph_sha256")
+
+
+def _check_own_hash(
+    role: str, name: str, meta: dict[str, str], scan: ModelScan, expected: Any, check_hash: bool
+) -> None:
+    """The graph's recorded graph_sha256 (and, with ``check_hash``, its body's) against the manifest's."""
     own = meta.get("graph_sha256")
-    if (core or expected is not None) and own != expected:
+    if (role in CORE_ROLES or expected is not None) and own != expected:
         raise IntegrityError(
             f"{name} records graph_sha256 {str(own)[:16]}…, but manifest.json records "
             f"{str(expected)[:16]}… for the {role} graph: the graph comes from another export. {_RECOPY}"
@@ -94,60 +118,58 @@ def _check_metadata(role: str, name: str, scan: ModelScan, manifest: dict[str, A
             f"the graph inside {name} hashes to {scan.graph_sha256[:16]}…, but its metadata and "
             f"manifest.json record {expected[:16]}…: the graph was modified after export. {_RECOPY}"
         )
-    if core or "partners" in meta:
-        partners = _meta_json(meta, "partners", name)
-        if not isinstance(partners, dict):
-            raise IntegrityError(f"{name}: metadata 'partners' is not an object. {_RECOPY}")
+
+
+def _check_partners(role: str, name: str, meta: dict[str, str], graphs: dict[str, Any]) -> None:
+    """Every core graph the manifest lists is a partner, and every partner's hash is the manifest's."""
+    partners = _meta_json(meta, "partners", name)
+    if not isinstance(partners, dict):
+        raise IntegrityError(f"{name}: metadata 'partners' is not an object. {_RECOPY}")
+    if role in CORE_ROLES:
         for other in CORE_ROLES:
-            if other == role or other not in graphs or not core:
-                continue
-            if other not in partners:
+            if other != role and other in graphs and other not in partners:
                 raise IntegrityError(
                     f"{name} was exported without a {other} graph, but manifest.json lists one "
                     f"({graphs[other].get('file')!r}): graphs from different exports were mixed. {_RECOPY}"
                 )
-        for other, rec in partners.items():
-            if other not in graphs or "graph_sha256" not in graphs[other]:
-                continue
-            theirs = rec.get("graph_sha256") if isinstance(rec, dict) else None
-            if theirs != graphs[other]["graph_sha256"]:
-                raise IntegrityError(
-                    f"{name} was exported together with a {other} graph of sha256 {str(theirs)[:16]}…, "
-                    f"but manifest.json records {graphs[other]['graph_sha256'][:16]}… for {other}: graphs "
-                    f"from different exports were mixed. {_RECOPY}"
-                )
+    for other, rec in partners.items():
+        if other not in graphs or "graph_sha256" not in graphs[other]:
+            continue
+        theirs = rec.get("graph_sha256") if isinstance(rec, dict) else None
+        if theirs != graphs[other]["graph_sha256"]:
+            raise IntegrityError(
+                f"{name} was exported together with a {other} graph of sha256 {str(theirs)[:16]}…, "
+                f"but manifest.json records {graphs[other]['graph_sha256'][:16]}… for {other}: graphs "
+                f"from different exports were mixed. {_RECOPY}"
+            )
+
+
+def _check_io(role: str, name: str, meta: dict[str, str], manifest: dict[str, Any]) -> None:
+    """Shapes and input/output names recorded in a core graph against the manifest."""
+    for key, want in (("input_shape", manifest["input"]["shape"]), ("latent_shape", manifest["latent"]["shape"])):
+        if key in meta and _meta_json(meta, key, name) != want:
+            raise IntegrityError(f"{name} has {key} {meta[key]}, but manifest.json says {want}. {_RECOPY}")
+    for key in ("inputs", "outputs"):
+        if key in meta:
+            recs = _meta_json(meta, key, name)
+            records = isinstance(recs, list) and all(isinstance(r, dict) for r in recs)
+            check_io_names([r.get("name") for r in recs] if records else None, key, role, manifest, name)
+
+
+def _check_metadata(role: str, name: str, scan: ModelScan, manifest: dict[str, Any], check_hash: bool) -> None:
+    meta = {k[len(META_PREFIX) :]: v for k, v in scan.metadata.items() if k.startswith(META_PREFIX)}
+    core = role in CORE_ROLES
+    _check_identity(role, name, meta, manifest)
+    _check_own_hash(role, name, meta, scan, manifest["graphs"][role].get("graph_sha256"), check_hash)
+    if core or "partners" in meta:
+        _check_partners(role, name, meta, manifest["graphs"])
     if core:
-        for key, want in (("input_shape", manifest["input"]["shape"]), ("latent_shape", manifest["latent"]["shape"])):
-            if key in meta and _meta_json(meta, key, name) != want:
-                raise IntegrityError(f"{name} has {key} {meta[key]}, but manifest.json says {want}. {_RECOPY}")
-        for key in ("inputs", "outputs"):
-            if key in meta:
-                recs = _meta_json(meta, key, name)
-                names = (
-                    [r.get("name") for r in recs]
-                    if isinstance(recs, list) and all(isinstance(r, dict) for r in recs)
-                    else None
-                )
-                if names != info[key]:
-                    raise IntegrityError(
-                        f"{name} has {key} {names}, but manifest.json lists {info[key]} for the {role} graph. {_RECOPY}"
-                    )
+        _check_io(role, name, meta, manifest)
 
 
 def graph_file(manifest: dict[str, Any], role: str) -> str:
     """Relative path of the ``role`` graph (``manifest["graphs"][role]["file"]``)."""
     return str(manifest["graphs"][role].get("file", GRAPH_FILES.get(role, f"{role}.onnx")))
-
-
-def _check_file_hash(rel: str, data: bytes, manifest: dict[str, Any]) -> None:
-    expected = manifest["files"].get(rel)
-    actual = hashlib.sha256(data).hexdigest()
-    if expected is not None and actual != expected:
-        raise IntegrityError(
-            f"{rel} has sha256 {actual[:16]}…, but the manifest records {str(expected)[:16]}…: "
-            "the file was modified or corrupted after export. Re-export or re-copy the bundle; "
-            "pass verify=False only if you trust the change."
-        )
 
 
 def is_ort_format(data: bytes) -> bool:
@@ -179,8 +201,23 @@ def read_graph(root: str | os.PathLike[str], role: str, manifest: dict[str, Any]
     ------
     BundleNotFoundError, UnsafeBundleError, IntegrityError
     """
-    info = manifest["graphs"].get(role)
-    if info is None:
+    data = _read_file(root, role, manifest)
+    rel = graph_file(manifest, role)
+    expected = manifest["files"].get(rel)
+    if check_hash and expected is not None:
+        check_digest(rel, sha256_bytes(data), expected)
+    if is_ort_format(data):
+        # ORT-format graphs (flatbuffers, from `aeexport optimize --ort-format`) hold their
+        # weights inline and cannot reference external data; the file's sha256 (manifest)
+        # and the session's `aeexport.bundle_id` metadata vouch for them.
+        return data
+    _check_metadata(role, rel, _scan(root, rel, data), manifest, check_hash)
+    return data
+
+
+def _read_file(root: str | os.PathLike[str], role: str, manifest: dict[str, Any]) -> bytes:
+    """The bytes of the ``role`` graph file: listed, inside the bundle, a regular file, not too large."""
+    if manifest["graphs"].get(role) is None:
         raise BundleNotFoundError(
             f"this bundle has no {role} graph (graphs: {sorted(manifest['graphs'])}); "
             "re-export it with a current aeexport."
@@ -197,14 +234,11 @@ def read_graph(root: str | os.PathLike[str], role: str, manifest: dict[str, Any]
         raise UnsafeBundleError(
             f"{rel} is {size} bytes, larger than any single-file ONNX graph can be (2 GiB); refusing to load it."
         )
-    data = path.read_bytes()
-    if check_hash:
-        _check_file_hash(rel, data, manifest)
-    if is_ort_format(data):
-        # ORT-format graphs (flatbuffers, from `aeexport optimize --ort-format`) hold their
-        # weights inline and cannot reference external data; the file's sha256 (manifest)
-        # and the session's `aeexport.bundle_id` metadata vouch for them.
-        return data
+    return path.read_bytes()
+
+
+def _scan(root: str | os.PathLike[str], rel: str, data: bytes) -> ModelScan:
+    """Scan an ONNX graph file; refuse malformed protobuf and any external-data reference."""
     try:
         scan = scan_model(data)
     except ProtoError as exc:
@@ -227,8 +261,7 @@ def read_graph(root: str | os.PathLike[str], role: str, manifest: dict[str, Any]
             "aeexport writes single-file graphs: re-export the bundle, or embed the weights with "
             "onnx.load(path, load_external_data=True) and onnx.save(model, path) on a trusted machine."
         )
-    _check_metadata(role, rel, scan, manifest, check_hash)
-    return data
+    return scan
 
 
 def read_graphs(root: str | os.PathLike[str], manifest: dict[str, Any], *, check_hash: bool = True) -> dict[str, bytes]:
@@ -243,8 +276,6 @@ def read_bundle(root: str | os.PathLike[str], *, verify: bool = True) -> tuple[d
     (graphs from the bytes :func:`read_graphs` reads, so each graph file is read and
     hashed once); the safety and metadata checks always run.
     """
-    from .manifest import read_manifest, verify_files
-
     manifest = read_manifest(root)
     if verify:
         verify_files(root, manifest, skip=[graph_file(manifest, role) for role in manifest["graphs"]])

@@ -18,7 +18,7 @@ from .constants import MANIFEST_NAME, MAX_MANIFEST_BYTES, SUPPORTED_FORMAT_VERSI
 from .paths import safe_path
 from .schema import validate_manifest
 
-__all__ = ["read_manifest", "sha256_bytes", "sha256_file", "verify_files"]
+__all__ = ["check_digest", "read_manifest", "sha256_bytes", "sha256_file", "verify_files"]
 
 _REQUIRED = {
     "format_version": int,
@@ -45,6 +45,16 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def check_digest(rel: str, actual: str, expected: Any) -> None:
+    """Raise :class:`~aeruntime.errors.IntegrityError` when ``rel``'s sha256 ``actual`` is not the manifest's."""
+    if actual != expected:
+        raise IntegrityError(
+            f"{rel} has sha256 {actual[:16]}…, but the manifest records {str(expected)[:16]}…: "
+            "the file was modified or corrupted after export. Re-export or re-copy the bundle; "
+            "pass verify=False only if you trust the change."
+        )
 
 
 def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
@@ -127,10 +137,4 @@ def verify_files(root: str | os.PathLike[str], manifest: dict[str, Any], *, skip
             )
         if rel in skip:
             continue
-        actual = sha256_file(path)
-        if actual != expected:
-            raise IntegrityError(
-                f"{rel} has sha256 {actual[:16]}…, but the manifest records {str(expected)[:16]}…: "
-                "the file was modified or corrupted after export. Re-export or re-copy the bundle; "
-                "pass verify=False only if you trust the change."
-            )
+        check_digest(rel, sha256_file(path), expected)

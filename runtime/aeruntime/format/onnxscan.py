@@ -36,9 +36,11 @@ raises :class:`ProtoError`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["MAX_DEPTH", "ModelScan", "ProtoError", "scan_model"]
+__all__ = ["MAX_DEPTH", "ModelScan", "ProtoError", "fields", "scan_model", "varint"]
 
 #: deepest nesting of messages (subgraphs inside attributes) accepted
 MAX_DEPTH = 64
@@ -76,7 +78,7 @@ class ModelScan:
     external: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
+def varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
     result = 0
     shift = 0
     while True:
@@ -92,23 +94,23 @@ def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
             raise ProtoError("varint longer than 10 bytes")
 
 
-def _fields(buf: memoryview, start: int, end: int):  # type: ignore[no-untyped-def]
+def fields(buf: memoryview, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
     """Yield ``(field number, wire type, value)``; value is an int or a (start, end) span."""
     pos = start
     while pos < end:
-        key, pos = _varint(buf, pos, end)
+        key, pos = varint(buf, pos, end)
         number, wire = key >> 3, key & 7
         if number == 0:
             raise ProtoError("field number 0")
         if wire == 0:
-            value, pos = _varint(buf, pos, end)
+            value, pos = varint(buf, pos, end)
             yield number, wire, value
         elif wire == 1:
             if pos + 8 > end:
                 raise ProtoError("truncated fixed64 field")
             pos += 8
         elif wire == 2:
-            length, pos = _varint(buf, pos, end)
+            length, pos = varint(buf, pos, end)
             if pos + length > end:
                 raise ProtoError(f"field {number} claims {length} bytes but only {end - pos} remain (truncated file?)")
             yield number, wire, (pos, pos + length)
@@ -125,7 +127,7 @@ def _fields(buf: memoryview, start: int, end: int):  # type: ignore[no-untyped-d
 
 def _entry(buf: memoryview, span: tuple[int, int]) -> tuple[str, str]:
     key = value = ""
-    for number, wire, v in _fields(buf, *span):
+    for number, wire, v in fields(buf, *span):
         if wire == 2 and number in (1, 2):
             try:
                 text = bytes(buf[v[0] : v[1]]).decode("utf-8")
@@ -138,25 +140,33 @@ def _entry(buf: memoryview, span: tuple[int, int]) -> tuple[str, str]:
     return key, value
 
 
-def _walk(buf: memoryview, span: tuple[int, int], kind: int, depth: int, scan: ModelScan) -> None:
-    if depth > MAX_DEPTH:
-        raise ProtoError(f"messages nested deeper than {MAX_DEPTH} levels")
-    children = _CHILDREN[kind]
+def _tensor(buf: memoryview, span: tuple[int, int], scan: ModelScan) -> None:
+    """Record a TensorProto in ``scan.external`` when its data lives in another file."""
     name = ""
     location = None
     external = False
-    for number, wire, value in _fields(buf, *span):
-        if kind == _TENSOR:
-            if number == 8 and wire == 2:
-                name = bytes(buf[value[0] : value[1]]).decode("utf-8", "replace")
-            elif number == 13 and wire == 2:
-                external = True
-                k, v = _entry(buf, value)
-                if k == "location":
-                    location = v
-            elif number == 14 and wire == 0 and value == _EXTERNAL:
-                external = True
-            continue
+    for number, wire, value in fields(buf, *span):
+        if number == 8 and wire == 2:
+            name = bytes(buf[value[0] : value[1]]).decode("utf-8", "replace")
+        elif number == 13 and wire == 2:
+            external = True
+            k, v = _entry(buf, value)
+            if k == "location":
+                location = v
+        elif number == 14 and wire == 0 and value == _EXTERNAL:
+            external = True
+    if external:
+        scan.external.append((name, location or ""))
+
+
+def _walk(buf: memoryview, span: tuple[int, int], kind: int, depth: int, scan: ModelScan) -> None:
+    if depth > MAX_DEPTH:
+        raise ProtoError(f"messages nested deeper than {MAX_DEPTH} levels")
+    if kind == _TENSOR:
+        _tensor(buf, span, scan)
+        return
+    children = _CHILDREN[kind]
+    for number, wire, value in fields(buf, *span):
         if kind == _MODEL and number == 14 and wire == 2:
             k, v = _entry(buf, value)
             scan.metadata[k] = v
@@ -166,8 +176,6 @@ def _walk(buf: memoryview, span: tuple[int, int], kind: int, depth: int, scan: M
             if wire != 2:
                 raise ProtoError(f"field {number} should hold a message but has wire type {wire}")
             _walk(buf, value, child, depth + 1, scan)
-    if external:
-        scan.external.append((name, location or ""))
 
 
 def scan_model(data: bytes) -> ModelScan:
@@ -193,7 +201,7 @@ def scan_model(data: bytes) -> ModelScan:
     end = len(buf)
     graphs = []
     metadata = {}
-    for number, wire, value in _fields(buf, 0, end):
+    for number, wire, value in fields(buf, 0, end):
         if number == 7 and wire == 2:
             graphs.append(value)
         elif number == 14 and wire == 2:

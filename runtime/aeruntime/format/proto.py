@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .onnxscan import ProtoError, _fields, _varint
+from .onnxscan import ProtoError, fields, varint
 
 __all__ = ["TENSOR_DTYPES", "read_tensor", "set_model_metadata", "tensor_bytes"]
 
@@ -69,7 +69,7 @@ def _entry(key: str, value: str) -> bytes:
 
 
 def _entry_key(buf: memoryview, span: tuple[int, int]) -> str:
-    for number, wire, value in _fields(buf, *span):
+    for number, wire, value in fields(buf, *span):
         if number == 1 and wire == 2:
             return bytes(buf[value[0] : value[1]]).decode("utf-8", "replace")
     return ""
@@ -80,15 +80,15 @@ def _spans(buf: memoryview):  # type: ignore[no-untyped-def]
     pos, end = 0, len(buf)
     while pos < end:
         start = pos
-        key, pos = _varint(buf, pos, end)
+        key, pos = varint(buf, pos, end)
         number, wire = key >> 3, key & 7
         value: object = None
         if wire == 0:
-            value, pos = _varint(buf, pos, end)
+            value, pos = varint(buf, pos, end)
         elif wire == 1:
             pos += 8
         elif wire == 2:
-            length, pos = _varint(buf, pos, end)
+            length, pos = varint(buf, pos, end)
             value = (pos, pos + length)
             pos += length
         elif wire == 5:
@@ -163,39 +163,53 @@ def tensor_bytes(array: np.ndarray, name: str) -> bytes:
 def _packed_varints(buf: memoryview, span: tuple[int, int]) -> list[int]:
     vals, pos = [], span[0]
     while pos < span[1]:
-        v, pos = _varint(buf, pos, span[1])
+        v, pos = varint(buf, pos, span[1])
         vals.append(v - (1 << 64) if v >= 1 << 63 else v)
     return vals
 
 
-def read_tensor(data: bytes) -> tuple[str, np.ndarray]:
-    """``(name, array)`` of a serialized ``TensorProto`` (raw_data or float/int/double data)."""
-    buf = memoryview(data)
+def _typed_values(number: int, buf: memoryview, span: tuple[int, int]) -> list[float]:
+    """The values of a packed float_data / double_data / int32_data / int64_data field."""
+    if number == _FLOAT_DATA:
+        return np.frombuffer(bytes(buf[span[0] : span[1]]), "<f4").tolist()
+    if number == _DOUBLE_DATA:
+        return np.frombuffer(bytes(buf[span[0] : span[1]]), "<f8").tolist()
+    return _packed_varints(buf, span)  # type: ignore[return-value]
+
+
+_TYPED = (_FLOAT_DATA, _INT32_DATA, _INT64_DATA, _DOUBLE_DATA)
+
+
+def _tensor_fields(buf: memoryview) -> tuple[list[int], int, str, bytes | None, list[float]]:
+    """``(dims, data_type, name, raw_data or None, the first typed data field's values)`` of a TensorProto."""
     dims: list[int] = []
     code, name, raw = 1, "", None
     typed: dict[int, list[float]] = {}
-    for number, wire, value in _fields(buf, 0, len(buf)):
+    for number, wire, value in fields(buf, 0, len(buf)):
         if number == _DIMS:
             dims += _packed_varints(buf, value) if wire == 2 else [value]
         elif number == _DATA_TYPE and wire == 0:
             code = value
-        elif number == _NAME and wire == 2:
+        elif wire != 2:
+            continue
+        elif number == _NAME:
             name = bytes(buf[value[0] : value[1]]).decode("utf-8", "replace")
-        elif number == _RAW_DATA and wire == 2:
+        elif number == _RAW_DATA:
             raw = bytes(buf[value[0] : value[1]])
-        elif number == _FLOAT_DATA and wire == 2:
-            typed[number] = np.frombuffer(bytes(buf[value[0] : value[1]]), "<f4").tolist()
-        elif number == _DOUBLE_DATA and wire == 2:
-            typed[number] = np.frombuffer(bytes(buf[value[0] : value[1]]), "<f8").tolist()
-        elif number in (_INT32_DATA, _INT64_DATA) and wire == 2:
-            typed[number] = _packed_varints(buf, value)
+        elif number in _TYPED:
+            typed[number] = _typed_values(number, buf, value)
+    return dims, code, name, raw, next(iter(typed.values()), [])
+
+
+def read_tensor(data: bytes) -> tuple[str, np.ndarray]:
+    """``(name, array)`` of a serialized ``TensorProto`` (raw_data or float/int/double data)."""
+    dims, code, name, raw, values = _tensor_fields(memoryview(data))
     dtype = TENSOR_DTYPES.get(code)
     if dtype is None:
         raise ProtoError(f"tensor {name!r} has data type {code}, which golden vectors do not use")
     if raw is not None:
         arr = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype)
     else:
-        values = next(iter(typed.values()), [])
         arr = np.asarray(values, dtype=dtype)
     n = int(np.prod(dims)) if dims else 1
     if arr.size != n:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ManifestError
@@ -48,6 +49,11 @@ __all__ = ["check_relpath", "validate_manifest"]
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _BUNDLE_ID = re.compile(r"[0-9A-Za-z_-]{1,128}\Z")
 _ROLE = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
+#: a rule checks one field: rule(value, JSON path, whole manifest); it raises ManifestError
+_Rule = Callable[[Any, str, dict[str, Any]], None]
+#: when a rule applies: when(manifest, the field's parent object, its key)
+_When = Callable[[dict[str, Any], dict[str, Any], str], bool]
+
 _FIX = "the manifest is damaged or was edited by hand; re-export the bundle with `aeexport export`."
 
 
@@ -125,39 +131,57 @@ def check_relpath(value: Any, where: str) -> str:
     return value
 
 
-def validate_manifest(m: dict[str, Any]) -> None:
-    """Check a parsed manifest against the schema above; raise :class:`ManifestError`.
+def _plain(check: Callable[[Any, str], Any]) -> _Rule:
+    """A rule that needs only the value and its path."""
+    return lambda value, where, m: check(value, where)
 
-    ``format_version`` is checked by the caller (it decides between
-    :class:`~aeruntime.errors.UnsupportedFormatError` and this schema).
-    """
-    bundle_id = _get(m, "bundle_id", "")
-    if not isinstance(bundle_id, str) or not _BUNDLE_ID.match(bundle_id):
-        raise _fail("bundle_id", "1-128 characters from [0-9A-Za-z_-]", bundle_id)
 
-    model = _obj(_get(m, "model", ""), "model")
-    _str(_get(model, "kind", "model"), "model.kind")
-    if "config" in model:
-        _obj(model["config"], "model.config")
+def _const(want: str) -> _Rule:
+    def check(value: Any, where: str, m: dict[str, Any]) -> None:
+        if value != want:
+            raise _fail(where, repr(want), value)
 
-    inp = _obj(_get(m, "input", ""), "input")
-    _str(_get(inp, "name", "input"), "input.name")
-    in_shape = _shape(_get(inp, "shape", "input"), "input.shape")
-    if _get(inp, "dtype", "input") != "float32":
-        raise _fail("input.dtype", "'float32'", inp["dtype"])
-    lat = _obj(_get(m, "latent", ""), "latent")
-    _str(_get(lat, "name", "latent"), "latent.name")
-    _shape(_get(lat, "shape", "latent"), "latent.shape")
+    return check
 
-    files = _obj(_get(m, "files", ""), "files")
-    if not files:
-        raise _fail("files", "a non-empty object of path -> sha256", files)
-    for rel, digest in files.items():
+
+def _bundle_id(value: Any, where: str, m: dict[str, Any]) -> None:
+    if not isinstance(value, str) or not _BUNDLE_ID.match(value):
+        raise _fail(where, "1-128 characters from [0-9A-Za-z_-]", value)
+
+
+def _sha256(value: Any, where: str) -> None:
+    if not isinstance(value, str) or not _HEX64.match(value):
+        raise _fail(where, "a sha256 of 64 lowercase hex digits", value)
+
+
+def _files(value: Any, where: str, m: dict[str, Any]) -> None:
+    if not _obj(value, where):
+        raise _fail(where, "a non-empty object of path -> sha256", value)
+    for rel, digest in value.items():
         check_relpath(rel, f"files key {rel!r}")
-        if not isinstance(digest, str) or not _HEX64.match(digest):
-            raise _fail(f"files[{rel!r}]", "a sha256 of 64 lowercase hex digits", digest)
+        _sha256(digest, f"files[{rel!r}]")
 
-    graphs = _obj(_get(m, "graphs", ""), "graphs")
+
+def _graph(role: Any, g: Any, files: dict[str, Any]) -> None:
+    where = f"graphs.{role}"
+    if not _ROLE.match(role):
+        raise _fail(f"graphs key {role!r}", "a role name such as 'encoder'", role)
+    g = _obj(g, where)
+    rel = check_relpath(_get(g, "file", where), f"{where}.file")
+    if not rel.endswith((".onnx", ".ort")):  # .ort: onnxruntime's ORT format (edge variants)
+        raise _fail(f"{where}.file", "a path ending in .onnx or .ort", rel)
+    if rel not in files:
+        raise ManifestError(
+            f"manifest.json: {where}.file {rel!r} is not listed in files, so its integrity cannot be checked; {_FIX}"
+        )
+    _names(_get(g, "inputs", where), f"{where}.inputs")
+    _names(_get(g, "outputs", where), f"{where}.outputs")
+    if role in CORE_ROLES or "graph_sha256" in g:
+        _sha256(_get(g, "graph_sha256", where), f"{where}.graph_sha256")
+
+
+def _graphs(value: Any, where: str, m: dict[str, Any]) -> None:
+    graphs = _obj(value, where)
     for role in ("encoder", "decoder"):
         if role not in graphs:
             raise ManifestError(
@@ -165,81 +189,132 @@ def validate_manifest(m: dict[str, Any]) -> None:
                 f"encoder and decoder graphs; {_FIX}"
             )
     for role, g in graphs.items():
-        where = f"graphs.{role}"
-        if not _ROLE.match(role):
-            raise _fail(f"graphs key {role!r}", "a role name such as 'encoder'", role)
-        g = _obj(g, where)
-        rel = check_relpath(_get(g, "file", where), f"{where}.file")
-        if not rel.endswith((".onnx", ".ort")):  # .ort: onnxruntime's ORT format (edge variants)
-            raise _fail(f"{where}.file", "a path ending in .onnx or .ort", rel)
-        if rel not in files:
-            raise ManifestError(
-                f"manifest.json: {where}.file {rel!r} is not listed in files, so its integrity cannot be "
-                f"checked; {_FIX}"
-            )
-        _names(_get(g, "inputs", where), f"{where}.inputs")
-        _names(_get(g, "outputs", where), f"{where}.outputs")
-        if role in CORE_ROLES or "graph_sha256" in g:
-            digest = _get(g, "graph_sha256", where)
-            if not isinstance(digest, str) or not _HEX64.match(digest):
-                raise _fail(f"{where}.graph_sha256", "a sha256 of 64 lowercase hex digits", digest)
+        _graph(role, g, m["files"])
 
-    score = _obj(_get(m, "score", ""), "score")
-    score_name = _str(_get(score, "name", "score"), "score.name")
-    if _get(score, "direction", "score") != "higher_is_more_anomalous":
-        raise _fail("score.direction", "'higher_is_more_anomalous'", score["direction"])
 
-    thr = _obj(_get(m, "threshold", ""), "threshold")
-    value = _number(_get(thr, "value", "threshold"), "threshold.value")
-    why = threshold_problem(value, score_name)
+def _threshold(value: Any, where: str, m: dict[str, Any]) -> None:
+    value = _number(value, where)
+    why = threshold_problem(value, m["score"]["name"])
     if why:
-        raise ManifestError(f"manifest.json: threshold.value {value!r} {why}; {_FIX}")
-    _str(_get(thr, "method", "threshold"), "threshold.method")
-
-    if "scaler" in m or "scorer" not in graphs:
-        scaler = _obj(_get(m, "scaler", ""), "scaler")
-        n = math.prod(in_shape)
-        for key in ("mean", "scale"):
-            values = _get(scaler, key, "scaler")
-            if not isinstance(values, list) or len(values) != n:
-                raise _fail(f"scaler.{key}", f"a list of {n} numbers (one per input element)", values)
-            for i, v in enumerate(values):
-                _number(v, f"scaler.{key}[{i}]")
-        if any(v <= 0 for v in scaler["scale"]):
-            i = next(i for i, v in enumerate(scaler["scale"]) if v <= 0)
-            raise _fail(f"scaler.scale[{i}]", "a positive number", scaler["scale"][i])
-
-    if "weights" in m:
-        check_relpath(m["weights"], "weights")
-    _check_optional(m, in_shape)
-    if "parity" in m:
-        parity = _obj(m["parity"], "parity")
-        if "ok" in parity and not isinstance(parity["ok"], bool):
-            raise _fail("parity.ok", "a boolean", parity["ok"])
+        raise ManifestError(f"manifest.json: {where} {value!r} {why}; {_FIX}")
 
 
-def _check_optional(m: dict[str, Any], in_shape: tuple[int, ...]) -> None:
-    """Fields added after format version 1 was first written: optional, typed when present."""
-    names = m["input"].get("feature_names")
-    if names is not None:
-        n = math.prod(in_shape)
-        _names(names, "input.feature_names")
-        if len(names) != n or len(set(names)) != n:
-            raise _fail("input.feature_names", f"a list of {n} distinct names (one per input element)", names)
-    quant = m["latent"].get("quantization")
-    if quant is not None:
-        int8 = _obj(quant, "latent.quantization").get("int8")
-        if int8 is not None:
-            n = math.prod(m["latent"]["shape"])
-            for key in ("scale", "zero_point"):
-                values = _get(_obj(int8, "latent.quantization.int8"), key, "latent.quantization.int8")
-                if not isinstance(values, list) or len(values) != n:
-                    raise _fail(f"latent.quantization.int8.{key}", f"a list of {n} numbers", values)
-                for i, v in enumerate(values):
-                    _number(v, f"latent.quantization.int8.{key}[{i}]")
-    if "omitted" in m:
-        omitted = m["omitted"]
-        if not isinstance(omitted, list):
-            raise _fail("omitted", "a list of relative paths", omitted)
-        for i, rel in enumerate(omitted):
-            check_relpath(rel.rstrip("/") if isinstance(rel, str) else rel, f"omitted[{i}]")
+def _numbers(shape_of: str, per_element: str = "") -> _Rule:
+    """A list of ``prod(m[shape_of]["shape"])`` finite numbers."""
+
+    def check(values: Any, where: str, m: dict[str, Any]) -> None:
+        n = math.prod(m[shape_of]["shape"])
+        if not isinstance(values, list) or len(values) != n:
+            raise _fail(where, f"a list of {n} numbers{per_element}", values)
+        for i, v in enumerate(values):
+            _number(v, f"{where}[{i}]")
+
+    return check
+
+
+def _scale(values: Any, where: str, m: dict[str, Any]) -> None:
+    _numbers("input", _PER_INPUT)(values, where, m)
+    for i, v in enumerate(values):
+        if v <= 0:
+            raise _fail(f"{where}[{i}]", "a positive number", v)
+
+
+def _feature_names(names: Any, where: str, m: dict[str, Any]) -> None:
+    n = math.prod(m["input"]["shape"])
+    _names(names, where)
+    if len(names) != n or len(set(names)) != n:
+        raise _fail(where, f"a list of {n} distinct names (one per input element)", names)
+
+
+def _omitted(value: Any, where: str, m: dict[str, Any]) -> None:
+    if not isinstance(value, list):
+        raise _fail(where, "a list of relative paths", value)
+    for i, rel in enumerate(value):
+        check_relpath(rel.rstrip("/") if isinstance(rel, str) else rel, f"{where}[{i}]")
+
+
+def _boolean(value: Any, where: str) -> None:
+    if not isinstance(value, bool):
+        raise _fail(where, "a boolean", value)
+
+
+# When a rule applies (_When)
+def _required(m: dict[str, Any], parent: dict[str, Any], key: str) -> bool:
+    return True
+
+
+def _present(m: dict[str, Any], parent: dict[str, Any], key: str) -> bool:
+    return key in parent
+
+
+def _not_null(m: dict[str, Any], parent: dict[str, Any], key: str) -> bool:
+    return parent.get(key) is not None
+
+
+def _scaler_needed(m: dict[str, Any], parent: dict[str, Any], key: str) -> bool:
+    return key in parent or "scorer" not in m["graphs"]
+
+
+_OBJ, _STR, _SHAPE = _plain(_obj), _plain(_str), _plain(_shape)
+_PER_INPUT = " (one per input element)"
+
+#: The schema as data: (JSON path, rule, when it applies), checked in this order. A rule
+#: gets the value, its path and the whole manifest; a required field that is missing is
+#: reported by the loop. Fields below an optional object that is absent are skipped.
+_RULES: tuple[tuple[str, _Rule, _When], ...] = (
+    ("bundle_id", _bundle_id, _required),
+    ("model", _OBJ, _required),
+    ("model.kind", _STR, _required),
+    ("model.config", _OBJ, _present),
+    ("input", _OBJ, _required),
+    ("input.name", _STR, _required),
+    ("input.shape", _SHAPE, _required),
+    ("input.dtype", _const("float32"), _required),
+    ("latent", _OBJ, _required),
+    ("latent.name", _STR, _required),
+    ("latent.shape", _SHAPE, _required),
+    ("files", _files, _required),
+    ("graphs", _graphs, _required),
+    ("score", _OBJ, _required),
+    ("score.name", _STR, _required),
+    ("score.direction", _const("higher_is_more_anomalous"), _required),
+    ("threshold", _OBJ, _required),
+    ("threshold.value", _threshold, _required),
+    ("threshold.method", _STR, _required),
+    ("scaler", _OBJ, _scaler_needed),
+    ("scaler.mean", _numbers("input", _PER_INPUT), _required),
+    ("scaler.scale", _scale, _required),
+    ("weights", _plain(check_relpath), _present),
+    # added after format version 1 was first written: optional, typed when present
+    ("input.feature_names", _feature_names, _not_null),
+    ("latent.quantization", _OBJ, _not_null),
+    ("latent.quantization.int8", _OBJ, _not_null),
+    ("latent.quantization.int8.scale", _numbers("latent"), _required),
+    ("latent.quantization.int8.zero_point", _numbers("latent"), _required),
+    ("omitted", _omitted, _present),
+    ("parity", _OBJ, _present),
+    ("parity.ok", _plain(_boolean), _present),
+)
+
+
+def _parent(m: dict[str, Any], keys: list[str]) -> dict[str, Any] | None:
+    """The object at ``keys`` below ``m``; None where an optional object on the way is absent."""
+    node: Any = m
+    for key in keys:
+        node = node.get(key)
+        if not isinstance(node, dict):
+            return None
+    return node
+
+
+def validate_manifest(m: dict[str, Any]) -> None:
+    """Check a parsed manifest against the schema above (the table ``_RULES``); raise :class:`ManifestError`.
+
+    ``format_version`` is checked by the caller (it decides between
+    :class:`~aeruntime.errors.UnsupportedFormatError` and this schema).
+    """
+    for path, rule, applies in _RULES:
+        *up, key = path.split(".")
+        parent = _parent(m, up)
+        if parent is not None and applies(m, parent, key):
+            rule(_get(parent, key, ".".join(up)), path, m)

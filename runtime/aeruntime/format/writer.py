@@ -290,30 +290,40 @@ def copy_bundle(
     """
     src = Path(src)
     m, _ = read_bundle(src)  # every hash, safe paths, graph metadata and partners
-    omit = list(omit)
-
-    def left_out(rel: str) -> bool:
-        return any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in omit)
-
-    graph_files = {g["file"] for g in m["graphs"].values()}
-    if any(left_out(f) for f in graph_files):
-        graphs = sorted(f for f in graph_files if left_out(f))
-        raise InvalidInputError(f"graphs {graphs} cannot be left out of a bundle; omit other files.")
-    keep = [rel for rel in m["files"] if not left_out(rel)]
-    manifest = dict(m)
-    if m.get("weights") and left_out(m["weights"]):
-        manifest.pop("weights")
-    if any(left_out(rel) for rel in m["files"] if rel.startswith(TEST_DATA_DIR + "/")):
-        manifest.pop("golden", None)
-    omitted = sorted({*m.get("omitted", []), *omit})
-    manifest["files"] = {rel: m["files"][rel] for rel in keep}
-    manifest["omitted"] = omitted
-    if note:
-        manifest["omitted_note"] = note
+    manifest = _slim_manifest(m, omit, note)
     with atomic_directory(out) as tmp:
-        for rel in keep:
+        for rel in manifest["files"]:
             dst = tmp / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(safe_path(src, rel), dst)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _left_out(rel: str, omit: Sequence[str]) -> bool:
+    """``rel`` is one of the paths in ``omit`` or below one ending in ``/``."""
+    return any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in omit)
+
+
+def _slim_manifest(m: Mapping[str, Any], omit: Sequence[str], note: str | None = None) -> dict[str, Any]:
+    """The manifest of a copy of the bundle ``m`` without the files under the paths in ``omit``.
+
+    ``files`` keeps the files copied, ``omitted`` lists every path left out (with those
+    of ``m``), ``omitted_note`` is ``note``; ``weights`` and ``golden`` are dropped when
+    their files are left out. Leaving out a graph raises
+    :class:`~aeruntime.errors.InvalidInputError`.
+    """
+    omit = list(omit)
+    graphs = sorted({g["file"] for g in m["graphs"].values() if _left_out(g["file"], omit)})
+    if graphs:
+        raise InvalidInputError(f"graphs {graphs} cannot be left out of a bundle; omit other files.")
+    manifest = dict(m)
+    if m.get("weights") and _left_out(m["weights"], omit):
+        manifest.pop("weights")
+    if any(_left_out(rel, omit) for rel in m["files"] if rel.startswith(TEST_DATA_DIR + "/")):
+        manifest.pop("golden", None)
+    manifest["files"] = {rel: digest for rel, digest in m["files"].items() if not _left_out(rel, omit)}
+    manifest["omitted"] = sorted({*m.get("omitted", []), *omit})
+    if note:
+        manifest["omitted_note"] = note
     return manifest
