@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import load_table
-from aeruntime.tables import check_table_options
+from aeruntime.io import check_finite, check_table_options, load_table
 
 __all__ = [
     "DIGITS_ANOMALY_CLASS",
@@ -137,8 +136,8 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
         raise InvalidInputError(
             f"{path}: expected an array of shape (n_rows, n_features) with at least 2 rows, got {X.shape}."
         )
-    if not np.isfinite(X).all():
-        raise InvalidInputError(f"{path}: features contain NaN or infinite values; impute or drop them first.")
+    columns = names if names is not None and X.ndim == 2 and len(names) == X.shape[1] else None
+    check_finite(X, str(path), columns=columns)  # the one row rule: names the first bad row and column
     if y is not None:
         y = np.asarray(y).reshape(-1)
         if len(y) != len(X):

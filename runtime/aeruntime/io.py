@@ -3,6 +3,11 @@
 Thin wrappers over the streaming stack (:mod:`aeruntime.tables` reads,
 :mod:`aeruntime.sinks` writes), so every tool reads and writes files the same way.
 Nothing here unpickles: ``np.load(..., allow_pickle=False)``.
+
+This is aeexport's door to the runtime's input rules: besides the whole-file reads
+it re-exports the one row rule (:func:`check_rows`, :func:`check_finite`, from
+:mod:`aeruntime.rows`) and :func:`check_table_options` (options that need named
+columns), so aeexport imports only the public runtime modules.
 """
 
 from __future__ import annotations
@@ -15,14 +20,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InvalidInputError
+from .rows import check_finite, check_rows
 from .sinks import OUTPUT_SUFFIXES, SCORE_FIELDS, check_output_path, open_sink
-from .tables import INPUT_SUFFIXES, existing_file, open_source, read_npz
+from .tables import INPUT_SUFFIXES, check_table_options, existing_file, open_source, read_npz
 
 __all__ = [
     "INPUT_SUFFIXES",
     "OUTPUT_SUFFIXES",
     "Table",
+    "check_finite",
     "check_output_path",
+    "check_rows",
+    "check_table_options",
     "load_table",
     "read_table",
     "write_scores",

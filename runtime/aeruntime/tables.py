@@ -45,6 +45,7 @@ import numpy as np
 
 from .arrow import require_pyarrow
 from .errors import BundleNotFoundError, InvalidInputError
+from .rows import FINITE_FIX, check_finite, first_non_finite, shape_rows
 
 __all__ = [
     "INPUT_SUFFIXES",
@@ -130,13 +131,6 @@ class Source:
 
 
 # ---------------------------------------------------------------------------- shared helpers
-def _shape_rows(x: np.ndarray, row_shape: tuple[int, ...] | None) -> np.ndarray:
-    """Flat table rows (n, d) -> (n, *row_shape) when d matches (e.g. images stored flat)."""
-    if row_shape and x.ndim == 2 and x.shape[1:] != row_shape and x.shape[1] == math.prod(row_shape):
-        return x.reshape(len(x), *row_shape)
-    return x
-
-
 def _is_number(s: str) -> bool:
     try:
         float(s)
@@ -153,35 +147,6 @@ def label_index(path: Path, header: list[str] | None, label_column: str) -> int:
             f"{header if header else '(no header row)'}. Pass one of those names."
         )
     return header.index(label_column)
-
-
-def _first_bad(x: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
-    """(row, element index) of the first NaN/Inf in a float array, or None when all are finite."""
-    if x.dtype.kind != "f":
-        return None
-    with np.errstate(over="ignore", invalid="ignore"):
-        if math.isfinite(float(np.add.reduce(x, axis=None))):
-            return None
-    bad = np.argwhere(~np.isfinite(x))
-    if not len(bad):
-        return None
-    return int(bad[0][0]), tuple(int(i) for i in bad[0][1:])
-
-
-def _non_finite_error(
-    path: Path, x: np.ndarray, row: int, elem: tuple[int, ...], where: str, columns: list[str] | None
-) -> InvalidInputError:
-    flat = int(np.ravel_multi_index(elem, x.shape[1:])) if elem else 0
-    if columns is not None and flat < len(columns):
-        col = f"column {columns[flat]!r}"
-    elif len(elem) == 1:
-        col = f"column {elem[0]}"
-    else:
-        col = f"element {elem}" if elem else "the value"
-    return InvalidInputError(
-        f"{path}: {where}, {col} holds a NaN or infinite value; the model expects finite numbers. "
-        "Impute or drop that row first."
-    )
 
 
 def _row_major(rb: Any, names: Sequence[str], dtype: np.dtype) -> np.ndarray:
@@ -400,7 +365,7 @@ def _npy_source(path: Path, batch: int, row_shape: tuple[int, ...] | None, finit
                 chunk = arr[i : i + batch]
                 if finite:
                     _check_array_chunk(path, chunk, i)
-                yield Chunk(_shape_rows(chunk, row_shape), i, len(chunk))
+                yield Chunk(shape_rows(chunk, row_shape), i, len(chunk))
                 end = (offset + (i + len(chunk)) * row_bytes) // page * page
                 if end > released and hasattr(mm, "madvise"):
                     mm.madvise(mmap.MADV_DONTNEED, released, end - released)
@@ -416,10 +381,7 @@ def _npy_source(path: Path, batch: int, row_shape: tuple[int, ...] | None, finit
 
 
 def _check_array_chunk(path: Path, x: np.ndarray, start: int) -> None:
-    bad = _first_bad(x)
-    if bad is not None:
-        row, elem = bad
-        raise _non_finite_error(path, x, row, elem, f"row {start + row}", None)
+    check_finite(x, str(path), start=start)
 
 
 def _array_source(path: Path, arr: np.ndarray, batch: int, row_shape: tuple[int, ...] | None, finite: bool) -> Source:
@@ -430,7 +392,7 @@ def _array_source(path: Path, arr: np.ndarray, batch: int, row_shape: tuple[int,
             chunk = arr[i : i + batch]
             if finite:
                 _check_array_chunk(path, chunk, i)
-            yield Chunk(_shape_rows(chunk, row_shape), i, len(chunk))
+            yield Chunk(shape_rows(chunk, row_shape), i, len(chunk))
 
     return Source(path, gen(), n_rows=n, total=n, unit="rows", dtype=arr.dtype)
 
@@ -536,7 +498,7 @@ def _locate_csv_problem(
                         label = f"column {col!r}" if names is not None else f"column {col}"
                         return InvalidInputError(
                             f"{path}: line {line} (row {row}), {label} holds {r[feat_idx[column or 0]].strip()!r}, "
-                            "a NaN or infinite value; the model expects finite numbers. Impute or drop that row."
+                            f"a NaN or infinite value; {FINITE_FIX}"
                         )
                     continue
                 if len(r) != width:
@@ -692,11 +654,11 @@ def _csv_source(
     def gen() -> Iterator[Chunk]:
         for chunk in _rebatch(blocks(), batch):
             if finite:
-                bad = _first_bad(chunk.x)
+                bad = first_non_finite(chunk.x)
                 if bad is not None:
                     row = chunk.start + bad[0]
                     raise fail(None, row=row, column=bad[1][0])
-            chunk.x = _shape_rows(chunk.x, row_shape)
+            chunk.x = shape_rows(chunk.x, row_shape)
             yield chunk
 
     columns = sel.features if layout.names is not None else None
@@ -767,9 +729,7 @@ def _parquet_source(
                     )
             x = _row_major(rb, sel.features, out_dtype)
             if finite:
-                bad = _first_bad(x)
-                if bad is not None:
-                    raise _non_finite_error(path, x, bad[0], bad[1], f"row {start + bad[0]}", sel.features)
+                check_finite(x, str(path), start=start, columns=sel.features)
             y = None
             if sel.label is not None:
                 try:
@@ -783,7 +743,7 @@ def _parquet_source(
 
     def gen() -> Iterator[Chunk]:
         for chunk in _rebatch(blocks(), batch):
-            chunk.x = _shape_rows(chunk.x, row_shape)
+            chunk.x = shape_rows(chunk.x, row_shape)
             yield chunk
 
     id_types = {c: schema.field(c).type for c in sel.ids}
