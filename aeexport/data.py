@@ -136,14 +136,13 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
         raise InvalidInputError(
             f"{path}: expected an array of shape (n_rows, n_features) with at least 2 rows, got {X.shape}."
         )
-    columns = names if names is not None and X.ndim == 2 and len(names) == X.shape[1] else None
-    check_finite(X, str(path), columns=columns)  # the one row rule: names the first bad row and column
     if y is not None:
         y = np.asarray(y).reshape(-1)
         if len(y) != len(X):
             raise InvalidInputError(f"{path}: {len(y)} labels for {len(X)} rows; expected one label per row.")
     if names is not None and len(names) != X.shape[1]:
         names = None  # a header that does not describe the columns: stay positional
+    check_finite(X, str(path), columns=names)  # the one row rule: names the first bad row and column
     if names is not None and label_column is None:
         _warn_label_like(path, X, names)
     image_shape = tuple(X.shape[1:]) if X.ndim == 4 else None

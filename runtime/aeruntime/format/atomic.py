@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["TMP_PREFIX", "atomic_directory", "atomic_write_bytes"]
+__all__ = ["TMP_PREFIX", "atomic_directory", "atomic_write_bytes", "publish_file", "temp_file_beside"]
 
 #: prefix of the temporary entries we create beside a target; cleaned up on the next write
 TMP_PREFIX = ".aeexport-tmp-"
@@ -129,3 +129,27 @@ def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def temp_file_beside(path: str | os.PathLike[str]) -> Path:
+    """A new empty private file named ``TMP_PREFIX...`` in ``path``'s directory (created if needed).
+
+    Write it, flush and fsync it, then :func:`publish_file` it over ``path`` (or
+    remove it): the streaming writers (:mod:`aeruntime.sinks`) publish this way.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def publish_file(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Rename a complete (flushed, fsynced) temporary file over ``path``, atomically.
+
+    The file gets the usual umask modes (mkstemp creates it 0600), replaces ``path``
+    in one ``os.replace``, and the directory entry is fsynced.
+    """
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+    _fsync_dir(Path(path).parent)

@@ -36,21 +36,18 @@ def open_source(
     label_column : str, optional
         Tables only (an error for arrays): a column read as labels (``Chunk.y``), not as a feature.
     row_shape : tuple of int, optional
-        The model's row shape; flat table rows of matching size are reshaped to it.
+        The model's row shape: flat table rows of matching size are reshaped to it.
     feature_names : sequence of str, optional
-        Tables only: select and order the feature columns by these names
-        (:func:`aeruntime.columns.match_columns`: extra columns are listed in
-        ``Source.ignored``, a missing one is an :class:`InvalidInputError`). None:
-        every other column, in file order.
+        Tables only: select and order the features by name (:func:`aeruntime.columns.match_columns`;
+        extra columns go to ``Source.ignored``). None: every other column, in file order.
     id_columns : sequence of str
         Tables only: columns passed through untouched (``Chunk.ids``).
     dtype : numpy dtype or None, default float32
-        dtype of table feature chunks; None keeps a Parquet file's column type
-        (CSV: float32). Arrays keep their own dtype.
+        Of table feature chunks; None keeps a Parquet file's type (CSV: float32). Arrays keep theirs.
     finite : bool, default True
         Raise :class:`InvalidInputError` naming the row (and line, column) of the first NaN/Inf.
     npz_key : str or sequence of str
-        Name(s) of the array to read from an ``.npz`` archive (the first present).
+        The array read from an ``.npz`` archive (the first of these names present).
     read_labels : bool, default True
         False: the label column is skipped, not parsed (scoring needs no labels, which
         may then be text such as "normal" / "attack").
@@ -69,12 +66,8 @@ def open_source(
             f"{path}: unsupported input type {suffix!r}; expected one of {', '.join(INPUT_SUFFIXES)}."
         )
     require_pyarrow(f"{path}: reading {suffix.lstrip('.').upper()}")
-    sel_args = {
-        "feature_names": list(feature_names) if feature_names else None,
-        "label_column": label_column,
-        "id_columns": list(id_columns),
-        "read_labels": read_labels,
-    }
+    sel_args = {"feature_names": list(feature_names) if feature_names else None, "label_column": label_column}
+    sel_args.update(id_columns=list(id_columns), read_labels=read_labels)
     if suffix == ".csv":
         from .csv import csv_source
 
