@@ -33,15 +33,7 @@ from __future__ import annotations
 
 from .npy import load_npy, read_npz
 from .reader import open_source
-from .source import (
-    INPUT_SUFFIXES,
-    TABLE_SUFFIXES,
-    Chunk,
-    Source,
-    check_table_options,
-    existing_file,
-    label_index,
-)
+from .source import INPUT_SUFFIXES, TABLE_SUFFIXES, Chunk, Source, check_table_options, existing_file, label_index
 
 __all__ = [
     "INPUT_SUFFIXES",

@@ -12,17 +12,6 @@ import numpy as np
 
 from ..errors import BundleNotFoundError, InvalidInputError
 
-__all__ = [
-    "INPUT_SUFFIXES",
-    "TABLE_SUFFIXES",
-    "Chunk",
-    "Source",
-    "check_table_options",
-    "existing_file",
-    "label_index",
-    "no_array_options",
-]
-
 #: suffixes of the tables (named columns)
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 #: every input type :func:`aeruntime.tables.open_source` reads
