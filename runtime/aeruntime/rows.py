@@ -125,7 +125,8 @@ def _check_shape(arr: np.ndarray, shape: tuple[int, ...], name: str, min_rows: i
         )
     if arr.shape[0] < min_rows:
         raise InvalidInputError(
-            f"{name} has {arr.shape[0]} rows (shape {arr.shape}), but the model expects at least {at_least} "
+            f"{name} has {arr.shape[0]} row{'' if arr.shape[0] == 1 else 's'} (shape {arr.shape}), but the model "
+            f"expects at least {at_least} "
             f"of shape {shape}." + (" Check the upstream filter that emptied it." if arr.shape[0] == 0 else "")
         )
 
@@ -233,8 +234,8 @@ def check_finite(
     """Raise :class:`InvalidInputError` if ``arr`` holds NaN or Inf.
 
     ``start=None``: ``arr`` is the whole input; the message counts the NaN and
-    infinite values (``cast``: it notes that values beyond the float32 range became
-    infinite). ``start=N``: ``arr`` is a chunk whose first row is row N of a stream;
+    infinite values (``cast``, with infinite values: it notes that values beyond the
+    float32 range become infinite when cast). ``start=N``: ``arr`` is a chunk whose first row is row N of a stream;
     the message names the first bad value's row in the stream, without counts.
     """
     bad = first_non_finite(arr)
@@ -245,7 +246,8 @@ def check_finite(
     mask = ~np.isfinite(arr)
     n_nan = int(np.isnan(arr).sum())
     n_inf = int(mask.sum()) - n_nan
-    note = " (values beyond the float32 range, about ±3.4e38, become infinite when cast)" if cast else ""
+    # a cast makes no NaN, but values beyond the float32 range become infinite
+    note = " (values beyond the float32 range, about ±3.4e38, become infinite when cast)" if cast and n_inf else ""
     raise InvalidInputError(
         f"{name} contains {n_nan} NaN and {n_inf} infinite values{note}, first at "
         f"{where(bad[0], bad[1], arr.shape[1:], columns)}; {FINITE_FIX}"

@@ -31,7 +31,7 @@ def test_rows_of_higher_rank_name_the_element():
 def test_flat_rows_min_rows_and_the_cast():
     flat = np.arange(8.0).reshape(2, 4)
     assert check_rows(flat, (1, 2, 2), flat_ok=True).shape == (2, 1, 2, 2)
-    with pytest.raises(InvalidInputError, match=r"has 1 rows .*expects at least 2 rows"):
+    with pytest.raises(InvalidInputError, match=r"has 1 row .*expects at least 2 rows"):
         check_rows(flat[:1], (4,), min_rows=2)
     with pytest.raises(InvalidInputError, match=r"expected at least 2 rows of 5 features"):
         check_rows(flat, (5,), min_rows=2)
