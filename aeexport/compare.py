@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
+from aeruntime.io import check_rows
 
 from .labels import binary_labels, is_binary
 
@@ -147,15 +148,8 @@ def compare_pca(
 
 
 def _rows(X: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim < 2 or math.prod(X.shape[1:]) != math.prod(shape) or len(X) < 2:
-        raise InvalidInputError(
-            f"{what}: expected at least 2 rows of {math.prod(shape)} features (input shape {shape}), got an "
-            f"array of shape {X.shape}; pass data with the columns the model was trained on."
-        )
-    if not np.isfinite(X).all():
-        raise InvalidInputError(f"{what}: contain NaN or infinite values; impute or drop them first.")
-    return X.reshape(len(X), *shape).astype(np.float64)
+    """At least 2 finite rows of ``shape`` (any row shape of that size), as float64: the one row rule."""
+    return check_rows(X, shape, what, min_rows=2, flat_ok=True, dtype=np.float64)
 
 
 def bundle_split(

@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import load_table
-from aeruntime.tables import check_table_options
+from aeruntime.io import check_finite, check_table_options, load_table
 
 from .labels import binary_labels
 
@@ -132,14 +131,13 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
         raise InvalidInputError(
             f"{path}: expected an array of shape (n_rows, n_features) with at least 2 rows, got {X.shape}."
         )
-    if not np.isfinite(X).all():
-        raise InvalidInputError(f"{path}: features contain NaN or infinite values; impute or drop them first.")
     if y is not None:
         y = np.asarray(y).reshape(-1)
         if len(y) != len(X):
             raise InvalidInputError(f"{path}: {len(y)} labels for {len(X)} rows; expected one label per row.")
     if names is not None and len(names) != X.shape[1]:
         names = None  # a header that does not describe the columns: stay positional
+    check_finite(X, str(path), columns=names)  # the one row rule: names the first bad row and column
     if names is not None and label_column is None:
         _warn_label_like(path, X, names)
     image_shape = tuple(X.shape[1:]) if X.ndim == 4 else None

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from aeruntime.errors import InvalidInputError
 from aeruntime.format import WEIGHTS_NAME, read_bundle, safe_path
+from aeruntime.io import check_rows as check_row_rule
 
 from .golden import Tolerance, golden_report, graph_tolerances, synthetic_rows
 
@@ -29,32 +29,20 @@ SLIM_NOTE = (
 def check_rows(X: Any, manifest: dict[str, Any], source: str = "--data") -> np.ndarray:
     """``X`` as float32 (n_rows, *input_shape), or :class:`InvalidInputError` naming what is wrong.
 
-    Checks the width (before any torch code sees the rows) and that every value is
-    finite, naming the first bad row and column (with its feature name when the
-    bundle has names).
+    The one row rule (:func:`aeruntime.rows.check_rows`): the width (before any torch
+    code sees the rows) and that every value is finite, naming the first bad row and
+    column (with its feature name when the bundle has names).
     """
     shape = tuple(manifest["input"]["shape"])
     n_in = int(np.prod(shape))
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim == 2 and X.shape[1] == n_in and X.shape[1:] != shape:
-        X = X.reshape(-1, *shape)
-    if X.ndim < 2 or X.shape[1:] != shape or len(X) == 0:
-        width = X.shape[1] if X.ndim == 2 else X.shape[1:]
-        raise InvalidInputError(
-            f"{source} has rows of width {width}, but the bundle expects {n_in} features "
-            f"(shape (n_rows, {', '.join(map(str, shape))})); pass the training features only "
-            "(for CSV with a label column: --label-column NAME)."
-        )
-    bad = ~np.isfinite(X.reshape(len(X), -1))
-    if bad.any():
-        row, col = (int(v) for v in np.argwhere(bad)[0])
-        names = manifest["input"].get("feature_names")
-        column = f"column {col}" + (f" ({names[col]!r})" if names else "")
-        raise InvalidInputError(
-            f"{source} holds {int(bad.sum())} missing or non-finite values; the first is in row {row}, {column}. "
-            "Parity is measured on finite rows: drop or impute those values."
-        )
-    return np.ascontiguousarray(X)
+    arr = np.asarray(X)
+    width = arr.shape[1] if arr.ndim == 2 else arr.shape[1:]
+    fix = (
+        f" The rows of {source} have width {width}, but the bundle expects {n_in} features: pass the training "
+        "features only (for CSV with a label column: --label-column NAME)."
+    )
+    names = manifest["input"].get("feature_names")
+    return check_row_rule(arr, shape, source, flat_ok=True, columns=names, fix=fix, dtype=np.float32)
 
 
 def _tolerances(manifest: dict[str, Any], tol: Tolerance | None) -> tuple[Tolerance, dict[str, Tolerance]]:

@@ -48,7 +48,6 @@ def test_the_scan_sees_the_packages():
     assert any(True for _ in _imports(ROOT / "runtime" / "aeruntime"))
 
 
-@pytest.mark.xfail(strict=True, reason="until the r18-c merge")
 def test_aeexport_imports_only_public_runtime_modules():
     bad = []
     for where, module, names in _runtime_imports():

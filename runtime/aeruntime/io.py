@@ -3,6 +3,11 @@
 Thin wrappers over the streaming stack (:mod:`aeruntime.tables` reads,
 :mod:`aeruntime.sinks` writes), so every tool reads and writes files the same way.
 Nothing here unpickles: ``np.load(..., allow_pickle=False)``.
+
+This is aeexport's door to the runtime's input rules: besides the whole-file reads
+it re-exports the one row rule (:func:`check_rows`, :func:`check_finite`, from
+:mod:`aeruntime.rows`) and :func:`check_table_options` (options that need named
+columns), so aeexport imports only the public runtime modules.
 """
 
 from __future__ import annotations
@@ -11,18 +16,22 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .rows import check_finite, check_rows
 from .sinks import OUTPUT_SUFFIXES, SCORE_FIELDS, check_output_path, open_sink
-from .tables import INPUT_SUFFIXES, existing_file, open_source, read_npz
+from .tables import INPUT_SUFFIXES, check_table_options, existing_file, load_npy, open_source, read_npz
 
 __all__ = [
     "INPUT_SUFFIXES",
     "OUTPUT_SUFFIXES",
     "Table",
+    "check_finite",
     "check_output_path",
+    "check_rows",
+    "check_table_options",
     "load_table",
     "read_table",
     "write_scores",
@@ -73,27 +82,8 @@ def load_table(
     Table
     """
     path = existing_file(path)
-    suffix = path.suffix.lower()
-    if suffix in (".npy", ".npz") and label_column is not None:
-        open_source(path, 1, label_column=label_column)  # raises the typed "tables only" error
-    if suffix == ".npy":
-        try:
-            X = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-        except (ValueError, OSError, EOFError) as exc:
-            raise InvalidInputError(
-                f"{path}: cannot read it as .npy ({exc}); the file may be truncated, or hold "
-                "pickled objects, which are never loaded. Save plain numeric arrays with np.save."
-            ) from None
-        if finite:
-            for _ in open_source(path, _WHOLE_BATCH):
-                pass
-        return Table(X, None, None, [])
-    if suffix == ".npz":
-        X, y = read_npz(path)
-        if finite:
-            for _ in open_source(path, _WHOLE_BATCH):
-                pass
-        return Table(X, y, None, [])
+    if path.suffix.lower() in (".npy", ".npz"):
+        return _load_array(path, label_column, mmap=mmap, finite=finite)
     source = open_source(
         path, _WHOLE_BATCH, label_column=label_column, feature_names=feature_names, dtype=np.float64, finite=finite
     )
@@ -107,6 +97,19 @@ def load_table(
     if label_column is not None:
         y = np.concatenate(ys) if ys else np.empty(0, np.float64)
     return Table(X, y, source.columns, source.ignored)
+
+
+def _load_array(path: Path, label_column: str | None, *, mmap: bool, finite: bool) -> Table:
+    """An ``.npy`` (rows) or ``.npz`` (``X`` and optional ``y``) file, read by the one array reader."""
+    check_table_options(path, label_column)  # the typed "tables only" error
+    if path.suffix.lower() == ".npy":
+        X, y = load_npy(path, "r" if mmap else None), None
+    else:
+        X, y = read_npz(path)
+    if finite:
+        for _ in open_source(path, _WHOLE_BATCH):  # the same check, naming the row, as the streaming reader
+            pass
+    return Table(X, y, None, [])
 
 
 def read_table(

@@ -32,17 +32,9 @@ from .errors import InvalidInputError
 from .sinks import SCORE_FIELDS, Field, check_output_path, open_sink
 from .tables import open_source
 
-__all__ = ["JOBS", "JobResult", "JobSpec", "code_columns", "feature_names", "int8_params", "progress", "run_job"]
+__all__ = ["JOBS", "JobResult", "JobSpec", "code_columns", "int8_params", "progress", "run_job"]
 
 _NP_CODES = {"float32": "<f4", "float16": "<f2", "int8": "i1"}
-
-
-def feature_names(model: Any) -> list[str] | None:
-    """The bundle's training column names (``Model.feature_names``; else the manifest), or None."""
-    names = getattr(model, "feature_names", None)
-    if names is None:
-        names = (model.manifest.get("input") or {}).get("feature_names")
-    return list(names) if names else None
 
 
 def code_columns(model: Any) -> list[str]:
@@ -109,7 +101,7 @@ def _encode_compute(model: Any, x: np.ndarray, opts: dict[str, Any]) -> tuple[np
 
 
 def _rows_fields(model: Any, opts: dict[str, Any]) -> Sequence[Field]:
-    names = feature_names(model)
+    names = model.feature_names
     return (Field("X", "<f4", tuple(model.input_shape), tuple(names) if names else None),)
 
 
@@ -179,7 +171,7 @@ def _open_input(
             batch_size,
             label_column=label_column,
             row_shape=tuple(model.input_shape),
-            feature_names=feature_names(model),
+            feature_names=model.feature_names,
             id_columns=id_columns,
             read_labels=False,
         )
@@ -248,30 +240,33 @@ def run_job(
     check_output_path(out, list(id_columns))  # fail before any work is done
     fields = job.fields(model, options)
     source = _open_input(job, model, input, batch_size, label_column, id_columns)
-    anomalies = 0
     with (
         open_sink(out, fields, ids=source.id_types, stdout=stdout) as sink,
         progress(source.total if show_progress else 0, source.unit, job.verb) as bar,
     ):
-        for chunk in source:
-            if len(chunk):
-                try:
-                    arrays = job.compute(model, chunk.x, options)
-                except InvalidInputError as exc:  # say where in the file the bad chunk starts
-                    raise InvalidInputError(f"{input}, rows from {chunk.start}: {exc}") from None
-                sink.write(*arrays, ids=chunk.ids)
-                if name == "score":
-                    anomalies += int(arrays[1].sum())
-            bar.update(chunk.progress)
-        if sink.rows == 0:
-            shape = model.input_shape if job.reads == "rows" else model.latent_shape
-            raise InvalidInputError(
-                f"{input}: the file holds 0 rows of data; expected at least one row of shape {tuple(shape)}."
-            )
+        anomalies = _stream(job, model, input, source, sink, bar, options)
+    score = name == "score"
     return JobResult(
-        sink.rows,
-        anomalies if name == "score" else None,
-        source.ignored,
-        source.by_name,
-        model.threshold if name == "score" else None,
+        sink.rows, anomalies if score else None, source.ignored, source.by_name, model.threshold if score else None
     )
+
+
+def _stream(job: JobSpec, model: Any, input: Any, source: Any, sink: Any, bar: Any, options: dict[str, Any]) -> int:
+    """Every chunk of ``source`` through ``job`` into ``sink``; returns the rows labelled 1 (score)."""
+    anomalies = 0
+    for chunk in source:
+        if len(chunk):
+            try:
+                arrays = job.compute(model, chunk.x, options)
+            except InvalidInputError as exc:  # say where in the file the bad chunk starts
+                raise InvalidInputError(f"{input}, rows from {chunk.start}: {exc}") from None
+            sink.write(*arrays, ids=chunk.ids)
+            if job.name == "score":
+                anomalies += int(arrays[1].sum())
+        bar.update(chunk.progress)
+    if sink.rows == 0:
+        shape = model.input_shape if job.reads == "rows" else model.latent_shape
+        raise InvalidInputError(
+            f"{input}: the file holds 0 rows of data; expected at least one row of shape {tuple(shape)}."
+        )
+    return anomalies

@@ -5,8 +5,8 @@ latent codes (``encode``) and rows (``decode``, ``reconstruct``). An output is a
 :class:`Field` objects (one array per row each, e.g. ``score`` and ``label``, or ``z``
 of shape ``latent_shape``); tables also take pass-through id columns, written first.
 
-Every file is published atomically: written to a temporary file beside the target
-and renamed over it on success; on an exception it is removed and the target is
+Every file is published atomically (the one rule, :mod:`aeruntime.format.atomic`):
+written to a temporary file beside the target, fsynced and renamed over it on success; on an exception it is removed and the target is
 untouched. Memory stays flat whatever the row count:
 
 - ``.npy``: the records go to a body file; the header (which needs the row count)
@@ -26,7 +26,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ import numpy as np
 
 from .arrow import require_pyarrow
 from .errors import InvalidInputError
-from .format import TMP_PREFIX
+from .format.atomic import publish_file, temp_file_beside
 
 __all__ = ["OUTPUT_SUFFIXES", "SCORE_DTYPE", "SCORE_FIELDS", "Field", "check_output_path", "open_sink"]
 
@@ -114,20 +113,6 @@ class Sink:
         pass
 
 
-def _publish(src: Path, target: Path) -> None:
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(src, 0o666 & ~mask)
-    os.replace(src, target)
-
-
-def _tmp_beside(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 class _FileSink(Sink):
     """Owns temporary files beside ``path``; all are removed on abort."""
 
@@ -138,7 +123,7 @@ class _FileSink(Sink):
         self._handles: list[IO[bytes]] = []
 
     def _new_tmp(self) -> Path:
-        tmp = _tmp_beside(self.path)
+        tmp = temp_file_beside(self.path)
         self._tmps.append(tmp)
         return tmp
 
@@ -203,7 +188,7 @@ class _CsvSink(_FileSink):
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
-        _publish(self._tmp, self.path)
+        publish_file(self._tmp, self.path)
 
 
 class _StdoutSink(Sink):
@@ -269,7 +254,7 @@ class _NpySink(_FileSink):
                 _write_npy(out, self._body, self._dtype, (self.rows, *self._row_shape))
                 out.flush()
                 os.fsync(out.fileno())
-            _publish(final, self.path)
+            publish_file(final, self.path)
         finally:
             self._cleanup()
 
@@ -295,7 +280,7 @@ class _NpzSink(_FileSink):
                         _write_npy(out, body, np.dtype(f.dtype), (self.rows, *f.shape))
             with open(final, "rb+") as fh:
                 os.fsync(fh.fileno())
-            _publish(final, self.path)
+            publish_file(final, self.path)
         finally:
             self._cleanup()
 
@@ -327,7 +312,7 @@ class _ParquetSink(_FileSink):
         self._writer.close()
         with open(self._tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        _publish(self._tmp, self.path)
+        publish_file(self._tmp, self.path)
 
 
 @contextlib.contextmanager

@@ -198,10 +198,10 @@ def test_csv_chunks_are_exact_batches_in_order(tmp_path):
 @pytest.fixture()
 def tiny_pieces(monkeypatch):
     """CSV pieces of ~16 lines, so small files go through many pieces and worker threads."""
-    import aeruntime.tables as tables
+    import aeruntime.tables.csv as tables_csv
 
-    monkeypatch.setattr(tables, "_PIECE", 1)
-    monkeypatch.setattr(tables, "_csv_workers", lambda: 3)
+    monkeypatch.setattr(tables_csv, "_PIECE", 1)
+    monkeypatch.setattr(tables_csv, "_csv_workers", lambda: 3)
 
 
 @pytest.mark.parametrize(

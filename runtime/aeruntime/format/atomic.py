@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["TMP_PREFIX", "atomic_directory", "atomic_write_bytes"]
+__all__ = ["TMP_PREFIX", "atomic_directory", "atomic_write_bytes", "publish_file", "temp_file_beside"]
 
 #: prefix of the temporary entries we create beside a target; cleaned up on the next write
 TMP_PREFIX = ".aeexport-tmp-"
@@ -65,21 +65,17 @@ def _fsync(path: str | os.PathLike[str]) -> None:
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    tmp = temp_file_beside(path)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        publish_file(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync(path.parent)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -143,3 +139,27 @@ def _replace_directory(tmp: Path, target: Path) -> None:
             shutil.rmtree(old)
         else:
             old.unlink()
+
+
+def temp_file_beside(path: str | os.PathLike[str]) -> Path:
+    """A new empty private file named ``TMP_PREFIX...`` in ``path``'s directory (created if needed).
+
+    Write it, flush and fsync it, then :func:`publish_file` it over ``path`` (or
+    remove it): the streaming writers (:mod:`aeruntime.sinks`) publish this way.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def publish_file(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Rename a complete (flushed, fsynced) temporary file over ``path``, atomically.
+
+    The file gets the usual umask modes (mkstemp creates it 0600), replaces ``path``
+    in one ``os.replace``, and the directory entry is fsynced.
+    """
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+    _fsync(Path(path).parent)

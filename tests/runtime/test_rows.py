@@ -1,0 +1,52 @@
+"""The one row rule (aeruntime.rows) and the one columns-by-name rule (aeruntime.columns)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aeruntime.columns import LISTED, listing, match_columns
+from aeruntime.errors import InvalidInputError
+from aeruntime.rows import check_finite, check_rows, first_non_finite, where
+
+
+def test_a_chunk_names_its_row_in_the_stream_and_the_column_by_name():
+    x = np.ones((4, 3), np.float32)
+    x[2, 1] = np.inf
+    assert first_non_finite(x) == (2, (1,))
+    assert where(1000 + 2, (1,), (3,), ["a", "b", "c"]) == "row 1002, column 'b'"
+    with pytest.raises(InvalidInputError, match=r"^part\.npy: row 1002, column 'b' holds an infinite value; "):
+        check_finite(x, "part.npy", start=1000, columns=["a", "b", "c"])
+    with pytest.raises(InvalidInputError, match=r"X contains 0 NaN and 1 infinite values, first at row 2, column 1;"):
+        check_finite(x)
+
+
+def test_rows_of_higher_rank_name_the_element():
+    x = np.zeros((2, 1, 2, 2))
+    x[1, 0, 1, 0] = np.nan
+    with pytest.raises(InvalidInputError, match=r"first at row 1, element \(0, 1, 0\);"):
+        check_rows(x, (1, 2, 2))
+
+
+def test_flat_rows_min_rows_and_the_cast():
+    flat = np.arange(8.0).reshape(2, 4)
+    assert check_rows(flat, (1, 2, 2), flat_ok=True).shape == (2, 1, 2, 2)
+    with pytest.raises(InvalidInputError, match=r"has 1 row .*expects at least 2 rows"):
+        check_rows(flat[:1], (4,), min_rows=2)
+    with pytest.raises(InvalidInputError, match=r"expected at least 2 rows of 5 features"):
+        check_rows(flat, (5,), min_rows=2)
+    with pytest.raises(InvalidInputError, match=r"values beyond the float32 range"):
+        check_rows(np.full((1, 4), 1e39), (4,), dtype=np.float32)
+    assert check_rows([[1, 2]], (2,), dtype=np.float64).dtype == np.float64
+
+
+def test_columns_by_name_one_message_one_listing():
+    names = [f"c{i}" for i in range(30)]
+    assert match_columns(names, ["c3", "c1"], where="t.csv") == ["c3", "c1"]
+    with pytest.raises(InvalidInputError, match=r"t\.csv: missing 2 of the 3 feature columns .*\['x', 'y'\]"):
+        match_columns(names, ["c1", "x", "y"], where="t.csv")
+    with pytest.raises(InvalidInputError, match=r"the columns \['a'\] appear more than once"):
+        match_columns(["a", "a"], ["a"], where="t.csv")
+    with pytest.raises(InvalidInputError, match=r"cannot also be the label"):
+        match_columns(names, ["c1"], where="t.csv", reserved=["c1"])
+    assert listing(names).endswith(" ... (30 in all)") and listing(names).count("'") == 2 * LISTED
