@@ -5,9 +5,10 @@
 - :func:`threshold_options`: the threshold options, handed to the command as one
   :class:`aeexport.specs.ThresholdSpec` (``threshold_spec``);
 - :func:`train_options`: the training options, derived from the :class:`aeexport.config.TrainConfig`
-  fields' :func:`aeexport.config.flag` metadata and handed to the command as ``train_config``
-  and ``model_options``;
-- :func:`variant_options`: the options of ``quantize`` and ``optimize``.
+  fields' :func:`aeexport.config.flag` metadata and handed to the command as one
+  :class:`TrainSettings` (``training``);
+- :func:`variant_options`: the options of ``quantize`` and ``optimize``;
+- :func:`verbose_option`; :func:`json_option` and :func:`option_group` (``aeruntime.clibase``'s).
 """
 
 from __future__ import annotations
@@ -16,24 +17,28 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
-from aeruntime.clibase import option_group
+from aeruntime.clibase import json_option, option_group
 from aeruntime.clibase import providers_option as _runtime_providers_option
 
 from .calibrate import CALIBRATORS, DEFAULT_PERCENTILE
 from .config import MODEL_KINDS, PRESETS, TrainConfig
 
 __all__ = [
+    "TrainSettings",
     "explicit_params",
+    "json_option",
     "label_options",
     "option_group",
     "providers_option",
     "threshold_options",
     "train_options",
     "variant_options",
+    "verbose_option",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +48,11 @@ _LABELLED_METHODS = frozenset({"f1"})
 
 #: ``--providers`` of every aeexport command that scores through aeruntime
 providers_option = _runtime_providers_option("aeruntime providers (the same default as `aeruntime score`).")
+
+
+def verbose_option(f: F) -> F:
+    """``--verbose``: the ONNX exporter's own output."""
+    return click.option("--verbose", is_flag=True, help="Show the ONNX exporter's own output.")(f)
 
 
 def label_options(what: str = "DATA", anomaly: str = "the class treated as anomalies") -> Callable[[F], F]:
@@ -309,17 +319,30 @@ def _train_config(kw: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]:
     return TrainConfig(**values), options
 
 
-def train_options(f: F) -> F:
-    """The training options of ``aeexport train|run`` (model kind, TrainConfig flags, model options, labels, preset).
+@dataclass(frozen=True)
+class TrainSettings:
+    """What the training options of ``aeexport train|run`` say, as one object."""
 
-    The command receives ``kind``, ``label_column``, ``anomaly_class``, ``preset`` and, for the
-    rest, ``train_config`` (a TrainConfig) and ``model_options`` (a dict).
+    kind: str
+    config: TrainConfig
+    model_options: dict[str, Any]
+    preset: str
+    explicit: frozenset[str]  # the options given on the command line (they win over the preset)
+    label_column: str | None
+    anomaly_class: int | None
+
+
+def train_options(f: F) -> F:
+    """The training options of ``aeexport train|run``: model kind, TrainConfig flags, model options, labels, preset.
+
+    The command receives them as one keyword ``training`` (a :class:`TrainSettings`).
     """
 
     @functools.wraps(f)
-    def command(*args: Any, **kw: Any) -> Any:
-        train_config, model_options = _train_config(kw)
-        return f(*args, train_config=train_config, model_options=model_options, **kw)
+    def command(*args: Any, kind: str, preset: str, label_column: Any, anomaly_class: Any, **kw: Any) -> Any:
+        config, model_options = _train_config(kw)
+        training = TrainSettings(kind, config, model_options, preset, explicit_params(), label_column, anomaly_class)
+        return f(*args, training=training, **kw)
 
     return option_group(*_training_option_list())(command)
 
@@ -341,5 +364,5 @@ def variant_options(f: F) -> F:
             "report; default: rows drawn from the bundle's scaler statistics.",
         ),
         label_options("--data"),
-        click.option("--json", "as_json", is_flag=True, help="Print the decision-level report as JSON."),
+        json_option("Print the decision-level report as JSON."),
     )(f)

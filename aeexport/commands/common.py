@@ -9,6 +9,7 @@ import click
 from aeruntime.clibase import echo_json
 
 __all__ = [
+    "echo_result",
     "echo_rows",
     "epoch_cap_note",
     "model_report_text",
@@ -17,6 +18,15 @@ __all__ = [
     "threshold_text",
     "write_variant",
 ]
+
+
+def echo_result(as_json: bool, data: Any, *lines: str) -> None:
+    """``data`` as JSON with ``--json``, else the ``lines`` of text."""
+    if as_json:
+        echo_json(data)
+        return
+    for line in lines:
+        click.echo(line)
 
 
 def echo_rows(rows: list[tuple[str, str]]) -> None:
@@ -82,14 +92,13 @@ def write_variant(
 
     X, y = read_labelled(data, label_column, anomaly_class)
     m = make_variant(bundle, kind, out, X=X, y=y, data_source=data)
-    if as_json:
-        echo_json(m["parity"])
-    else:
-        click.echo(format_decision_table(m["parity"]))
-        click.echo(
-            f"wrote {kind} variant -> {out or default_out(bundle, kind)} "
-            f"(threshold {m['threshold']['value']:.6g}, {m['threshold']['method']})"
-        )
+    echo_result(
+        as_json,
+        m["parity"],
+        format_decision_table(m["parity"]),
+        f"wrote {kind} variant -> {out or default_out(bundle, kind)} "
+        f"(threshold {m['threshold']['value']:.6g}, {m['threshold']['method']})",
+    )
     if not m["parity"]["ok"]:
         click.echo(
             f"Error: the {kind} variant misses its decision-level tolerance (written, but verify fails).", err=True

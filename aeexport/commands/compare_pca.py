@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from aeruntime.clibase import echo_json
-
-from ..options import label_options, providers_option
+from ..options import json_option, label_options, providers_option
+from .common import echo_result
 
 
 @click.command("compare-pca")
@@ -22,7 +21,7 @@ from ..options import label_options, providers_option
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds that split and PCA.")
 @providers_option
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@json_option("Print the comparison as JSON.")
 def compare_pca_command(
     bundle: str,
     data: str,
@@ -50,7 +49,4 @@ def compare_pca_command(
         seed=seed,
         providers=providers,
     )
-    if as_json:
-        echo_json(r)
-    else:
-        click.echo(format_comparison(r))
+    echo_result(as_json, r, format_comparison(r))

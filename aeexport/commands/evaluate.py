@@ -6,7 +6,7 @@ import click
 
 from aeruntime.clibase import echo_json
 
-from ..options import label_options, providers_option
+from ..options import json_option, label_options, providers_option
 
 
 @click.command("evaluate")
@@ -22,7 +22,7 @@ from ..options import label_options, providers_option
     help="Write a PNG: score histograms (normal vs anomalous, threshold line) and the ROC curve.",
 )
 @providers_option
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 def evaluate_command(
     bundle: str,
     data: str,

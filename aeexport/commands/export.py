@@ -6,18 +6,16 @@ from typing import Any
 
 import click
 
-from aeruntime.clibase import echo_json
-
-from ..options import threshold_options
-from .common import threshold_text
+from ..options import json_option, threshold_options, verbose_option
+from .common import echo_result, threshold_text
 
 
 @click.command("export")
 @click.argument("checkpoint", type=click.Path(file_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
 @threshold_options
-@click.option("--verbose", is_flag=True, help="Show the ONNX exporter's own output.")
-@click.option("--json", "as_json", is_flag=True, help="Print the parity report as JSON.")
+@verbose_option
+@json_option("Print the parity report as JSON.")
 @click.option("--slim", is_flag=True, help="Runtime-only bundle: no weights.safetensors, no golden vectors.")
 def export_command(checkpoint: str, out: str, threshold_spec: Any, verbose: bool, as_json: bool, slim: bool) -> None:
     """Export CHECKPOINT as a bundle: encoder/decoder/scorer ONNX, manifest, golden vectors."""
@@ -43,10 +41,9 @@ def export_command(checkpoint: str, out: str, threshold_spec: Any, verbose: bool
         dataset=dataset,
         feature_names=dataset.get("feature_names") or None,
     )
-    if as_json:
-        echo_json(manifest["parity"])
-    else:
-        click.echo(format_table(manifest["parity"]))
-        click.echo(
-            f"exported {manifest['model']['kind']} bundle -> {out} (threshold {threshold_text(manifest['threshold'])})"
-        )
+    echo_result(
+        as_json,
+        manifest["parity"],
+        format_table(manifest["parity"]),
+        f"exported {manifest['model']['kind']} bundle -> {out} (threshold {threshold_text(manifest['threshold'])})",
+    )

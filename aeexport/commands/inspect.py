@@ -8,12 +8,13 @@ import click
 
 from aeruntime.clibase import echo_json
 
+from ..options import json_option
 from .common import echo_rows, threshold_text
 
 
 @click.command("inspect")
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
-@click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
+@json_option("Print the whole manifest as JSON.")
 def inspect_command(bundle: str, as_json: bool) -> None:
     """Describe BUNDLE from its manifest (no torch needed); exit 1 when a listed file is missing.
 

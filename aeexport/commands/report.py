@@ -6,7 +6,7 @@ import click
 
 from aeruntime.clibase import echo_json
 
-from ..options import label_options, providers_option
+from ..options import json_option, label_options, providers_option
 
 
 @click.command("report")
@@ -21,7 +21,7 @@ from ..options import label_options, providers_option
     help="Variant bundles: the fp32 parent (default: the path recorded in the manifest).",
 )
 @providers_option
-@click.option("--json", "as_json", is_flag=True, help="Print what was written (sections, figures) as JSON.")
+@json_option("Print what was written (sections, figures) as JSON.")
 def report_command(
     bundle: str,
     data: str | None,

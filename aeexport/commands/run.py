@@ -8,7 +8,7 @@ import click
 
 from aeruntime.clibase import echo_json
 
-from ..options import explicit_params, threshold_options, train_options
+from ..options import TrainSettings, json_option, threshold_options, train_options, verbose_option
 from .common import echo_rows, epoch_cap_note, model_report_text, model_text
 
 
@@ -36,8 +36,8 @@ from .common import echo_rows, epoch_cap_note, model_report_text, model_text
     default=None,
     help="Write a PNG of the test split: score histograms with the threshold, and the ROC curve.",
 )
-@click.option("--verbose", is_flag=True, help="Show the ONNX exporter's own output.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@verbose_option
+@json_option("Print the summary as JSON.")
 @train_options
 def run_command(
     data: str | None,
@@ -48,12 +48,7 @@ def run_command(
     plot: str | None,
     verbose: bool,
     as_json: bool,
-    kind: str,
-    label_column: str | None,
-    anomaly_class: int | None,
-    preset: str,
-    train_config: Any,
-    model_options: dict[str, Any],
+    training: TrainSettings,
 ) -> None:
     """The main job on DATA ('digits' by default, or a .npy/.npz/.csv/.parquet file): train -> export ->
     verify -> score the held-out test split, then a summary."""
@@ -74,13 +69,13 @@ def run_command(
     s = run_pipeline(
         data or "digits",
         out,
-        kind=kind,
-        anomaly_class=anomaly_class,
-        label_column=label_column,
-        model_options=model_options,
-        train_config=train_config,
-        preset=preset,
-        explicit=explicit_params(),
+        kind=training.kind,
+        anomaly_class=training.anomaly_class,
+        label_column=training.label_column,
+        model_options=training.model_options,
+        train_config=training.config,
+        preset=training.preset,
+        explicit=training.explicit,
         threshold_spec=threshold_spec,
         export_options=ExportOptions(verbose=verbose),
         bundle=bundle,

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import click
 
-from aeruntime.clibase import echo_json
+from ..options import json_option
+from .common import echo_result
 
 
 @click.command("slim")
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Slim bundle directory.")
 @click.option("--keep-golden", is_flag=True, help="Keep the golden vectors (test_data/).")
-@click.option("--json", "as_json", is_flag=True, help="Print the slim bundle's manifest as JSON.")
+@json_option("Print the slim bundle's manifest as JSON.")
 def slim_command(bundle: str, out: str, keep_golden: bool, as_json: bool) -> None:
     """Write a runtime-only copy of BUNDLE (no weights.safetensors; golden vectors optional)."""
     from ..slim import slim_bundle
 
     m = slim_bundle(bundle, out, keep_golden=keep_golden)
-    if as_json:
-        echo_json(m)
-    else:
-        click.echo(f"wrote slim bundle -> {out} ({len(m['files'])} files; left out: {', '.join(m['omitted'])})")
+    echo_result(
+        as_json, m, f"wrote slim bundle -> {out} ({len(m['files'])} files; left out: {', '.join(m['omitted'])})"
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..options import explicit_params, train_options
+from ..options import TrainSettings, train_options
 from .common import epoch_cap_note, model_report_text, model_text
 
 
@@ -14,16 +14,7 @@ from .common import epoch_cap_note, model_report_text, model_text
 @click.argument("data")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Checkpoint directory to write.")
 @train_options
-def train_command(
-    data: str,
-    out: str,
-    kind: str,
-    label_column: str | None,
-    anomaly_class: int | None,
-    preset: str,
-    train_config: Any,
-    model_options: dict[str, Any],
-) -> None:
+def train_command(data: str, out: str, training: TrainSettings) -> None:
     """Train on DATA ('digits', .npy, .npz, .csv or .parquet) and write a checkpoint (safetensors + JSON).
 
     With labels (npz 'y' or --label-column, 1 = anomaly; classes with --anomaly-class; digits:
@@ -35,13 +26,13 @@ def train_command(
     from ..tabular import apply_preset, is_image_data
     from ..train import train_model
 
-    cfg = train_config
-    ds = load_dataset(data, label_column=label_column)
-    y, anomaly_class = anomaly_labels(ds, anomaly_class)
+    t, kind = training, training.kind
+    ds = load_dataset(data, label_column=t.label_column)
+    y, anomaly_class = anomaly_labels(ds, t.anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
-    split = make_split(X, y, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    split = make_split(X, y, val_fraction=t.config.val_fraction, seed=t.config.seed)
     cfg, options = apply_preset(
-        preset, kind, cfg, model_options, len(split.train), int(X[0].size), explicit_params(), image=is_image_data(ds)
+        t.preset, kind, t.config, t.model_options, len(split.train), int(X[0].size), t.explicit, image=is_image_data(ds)
     )
     warn_if_few_calibration_rows(len(split.val))
     result = train_model(split.train, split.val, kind=kind, model_options=options, config=cfg)

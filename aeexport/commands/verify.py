@@ -6,10 +6,8 @@ from typing import Any
 
 import click
 
-from aeruntime.clibase import echo_json
-
-from ..options import label_options
-from .common import read_labelled
+from ..options import json_option, label_options
+from .common import echo_result, read_labelled
 
 
 @click.command("verify")
@@ -29,7 +27,7 @@ from .common import read_labelled
     help="Variant bundles: the fp32 parent (default: the path recorded in the manifest).",
 )
 @label_options("--data")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 def verify_command(
     bundle: str,
     data: str | None,
@@ -60,10 +58,7 @@ def _verify_variant(bundle: str, parent: str | None, X: Any, y: Any, data: str |
     from ..variants import verify_variant
 
     report = verify_variant(bundle, parent=parent, X=X, y=y, data_source=data)
-    if as_json:
-        echo_json(report)
-    else:
-        click.echo(format_decision_table(report))
+    echo_result(as_json, report, format_decision_table(report))
     if not report["ok"]:
         click.echo("Error: the variant breaks its stated decision-level tolerance against its parent.", err=True)
         raise SystemExit(1)
@@ -77,10 +72,7 @@ def _verify_full(bundle: str, X: Any, atol: float | None, rtol: float | None, as
     if atol is not None or rtol is not None:
         tol = Tolerance(**{k: v for k, v in (("atol", atol), ("rtol", rtol)) if v is not None})
     report = verify_bundle(bundle, X=X, tol=tol)
-    if as_json:
-        echo_json(report)
-    else:
-        click.echo(format_table(report))
+    echo_result(as_json, report, format_table(report))
     if report.get("torch_parity") == "skipped":  # a slim bundle (no weights): torch parity needs the full bundle
         click.echo(f"Note: {report['note']}.", err=True)
     if not report["ok"]:

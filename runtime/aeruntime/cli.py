@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .clibase import AeGroup, echo_json, option_group, providers_option
+from .clibase import AeGroup, echo_json, json_option, option_group, providers_option
 from .spark_cli import spark as spark_group
 
 
@@ -84,7 +84,7 @@ def score(
 
 @main.command()
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@json_option()
 def info(bundle: str, as_json: bool) -> None:
     """Describe BUNDLE: kind, shapes, score, threshold, providers."""
     from .model import load
@@ -112,7 +112,7 @@ def _plain(value: object) -> str:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@json_option()
 def doctor(as_json: bool) -> None:
     """Show the onnxruntime build, available vs usable providers, and whether CUDA/cuDNN load."""
     from .doctor import doctor_report, format_doctor

@@ -10,8 +10,9 @@
 - ``--debug`` works before or after the subcommand;
 - warnings print as ``Warning: <message>`` on stderr, without a Python source line.
 
-:func:`providers_option` is the one ``--providers`` option (choices and default below) and
-:func:`option_group` the one way to bundle several options into one decorator.
+:func:`providers_option` is the one ``--providers`` option (choices and default below),
+:func:`json_option` the one ``--json``, and :func:`option_group` the one way to bundle
+several options into one decorator.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "AeGroup",
     "echo_json",
     "format_warning",
+    "json_option",
     "option_group",
     "providers_option",
 ]
@@ -45,6 +47,11 @@ def providers_option(help: str | None = None) -> Any:
     return click.option(
         "--providers", type=click.Choice(PROVIDER_CHOICES), default=DEFAULT_PROVIDERS, show_default=True, help=help
     )
+
+
+def json_option(help: str = "Print JSON for machines.") -> Any:
+    """``--json`` (parameter ``as_json``): print the command's result as JSON."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
 
 
 def option_group(*decorators: Any) -> Any:
