@@ -57,11 +57,9 @@ from .parity import PARITY_BATCHES, ParityError, Tolerance, format_table, golden
 from .slim import SLIM_OMITS
 from .specs import ExportOptions, ThresholdSpec, specs_from_keywords
 
-__all__ = ["SCORE_DEFINITION", "SCORE_DEFINITIONS", "SLIM_OMITS", "WEIGHTS_NAME", "export_bundle"]
+__all__ = ["SCORE_DEFINITIONS", "SLIM_OMITS", "WEIGHTS_NAME", "export_bundle"]
 
-#: the default score's manifest section (compatibility name; the registry is aeruntime.format.SCORES)
-SCORE_DEFINITION = score_definition("mse")
-#: score name -> definition of the scores ``export_bundle(score=...)`` accepts: registered in
+#: score name -> definition of the scores a ThresholdSpec may name: registered in
 #: aeruntime.format.SCORES with an element error the scorer graph computes (models.base.ELEMENT_ERRORS)
 SCORE_DEFINITIONS: dict[str, dict[str, Any]] = {n: score_definition(n) for n in SCORES if n in ELEMENT_ERRORS}
 
