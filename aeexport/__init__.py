@@ -22,6 +22,8 @@ _EXPORTS = {
     "save_checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",
     "export_bundle": "export",
+    "ExportOptions": "specs",
+    "ThresholdSpec": "specs",
     "verify_bundle": "verify",
     "calibrate_threshold": "calibrate",
     "run_pipeline": "pipeline",

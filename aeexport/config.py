@@ -1,13 +1,13 @@
 """Training settings and choice lists, importable without torch: the CLI reads its choices and defaults here.
 
 :class:`TrainConfig` is the one place a training default is written down;
-``aeexport train|run`` options show the dataclass defaults.
+``aeexport train|run`` options are derived from its fields' :func:`flag` metadata.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aeruntime.errors import InvalidInputError
@@ -16,34 +16,89 @@ from .kinds import MODEL_KINDS
 from .presets import PRESETS
 from .scalers import SCALERS
 
-__all__ = ["DEVICES", "MODEL_KINDS", "PRESETS", "SCALERS", "TrainConfig", "default"]
+__all__ = ["DEVICES", "MODEL_KINDS", "PRESETS", "SCALERS", "TrainConfig", "default", "flag"]
 
 #: ``--device`` choices: "auto" takes CUDA when torch sees it
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
+def flag(
+    help: str | None = None,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    exclusive: bool = False,
+    choices: Any = None,
+    decls: tuple[str, ...] = (),
+    negate: bool = False,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """``field(metadata=...)`` that makes a :class:`TrainConfig` field an ``aeexport train|run`` option.
+
+    :func:`aeexport.options.train_options` builds the click option from it: ``--<field-name>``
+    (or ``decls``), the type of the default, bounded by ``low``/``high`` (excluded with ``exclusive``)
+    or one of ``choices``, the field's default shown. ``negate``: a flag that sets the field to
+    False (``--quiet`` for ``progress``). ``after``: the option it follows in ``--help``
+    (default: the fields' order, before the model options).
+    """
+    spec = {
+        "help": help,
+        "low": low,
+        "high": high,
+        "exclusive": exclusive,
+        "decls": decls,
+        "negate": negate,
+        "after": after,
+    }
+    return {"flag": {**spec, "choices": None if choices is None else list(choices)}}
+
+
 @dataclass
 class TrainConfig:
-    epochs: int = 300  # upper bound; early stopping usually ends well before
-    batch_size: int = 64  # rows per Adam step
-    lr: float = 1e-3  # Adam learning rate
+    """Training settings; a field with :func:`flag` metadata is also an ``aeexport train|run`` option."""
+
+    epochs: int = field(default=300, metadata=flag("Upper bound; early stopping usually ends sooner.", low=1))
+    batch_size: int = field(default=64, metadata=flag(low=1))  # rows per Adam step
+    lr: float = field(default=1e-3, metadata=flag(low=0, exclusive=True))  # Adam learning rate
     weight_decay: float = 0.0  # Adam's L2 penalty on the weights
-    patience: int = 20  # epochs without validation improvement before stopping
+    patience: int = field(default=20, metadata=flag(low=1))  # epochs without validation improvement before stopping
     min_delta: float = 1e-4  # relative improvement of the validation loss that counts as better
-    val_fraction: float = 0.15  # share of (normal) rows held out for early stopping and the threshold
-    seed: int = 0  # seeds the split, the init and the shuffling
-    device: str = "auto"  # "auto" (cuda if available), "cpu" or "cuda"
-    scaler: str = "standard"  # "standard" (z-score), "minmax" ([0, 1]; sigmoid output), "robust"
-    # (median / IQR, std on dispersed features: the tabular default;
-    # aeexport.scalers.robust_scaler), "robust-iqr" (median / IQR only) or "none"
-    progress: bool = True  # tqdm progress bar on stderr
-    threads: int = 1  # torch intra-op threads while training; 1 is fastest for small
-    # models (per-step overhead dominates) and immune to oversubscription;
-    # 0 = torch's default
+    val_fraction: float = field(
+        default=0.15,
+        metadata=flag(
+            "Share of (normal) rows held out for early stopping and the threshold.", low=0, high=1, exclusive=True
+        ),
+    )
+    seed: int = field(default=0, metadata=flag())  # seeds the split, the init and the shuffling
+    device: str = field(default="auto", metadata=flag(choices=DEVICES))  # "auto": cuda if available
+    scaler: str = field(
+        default="standard",
+        metadata=flag(
+            "minmax scales to [0, 1] and uses a sigmoid output; robust: median / IQR (the tabular preset's).",
+            choices=SCALERS,
+        ),
+    )  # "standard" (z-score), "minmax", "robust" (median / IQR, std on dispersed features: the tabular
+    # default; aeexport.scalers.robust_scaler), "robust-iqr" (median / IQR only) or "none"
+    progress: bool = field(
+        default=True, metadata=flag("No progress bar.", decls=("--quiet", "-q"), negate=True, after="threads")
+    )  # tqdm progress bar on stderr
+    threads: int = field(
+        default=1,
+        metadata=flag(
+            "torch threads while training (0 = torch's default; 1 is fastest for small models).", low=0, after="preset"
+        ),
+    )  # 1 is fastest for small models (per-step overhead dominates) and immune to oversubscription
     trim_fraction: float = 0.0  # robust training: share of the highest-loss rows of each batch left out of the step
     # (plain reconstruction loss only; kinds with their own loss refuse it)
-    members: int = 1  # dense models trained one after another (seeds seed, seed + 1, ...) on the same rows
-    # and combined into one ensemble graph scored by the mean of their scores (variance of the init averaged out)
+    members: int = field(
+        default=1,
+        metadata=flag(
+            "Dense models trained with seeds seed, seed+1, ... and scored by the mean of their scores, "
+            "in one ensemble graph (more accurate, slower to train and score).",
+            low=1,
+            after="seed",
+        ),
+    )  # trained one after another on the same rows (variance of the init averaged out)
 
     def __post_init__(self) -> None:
         if self.scaler not in SCALERS:

@@ -49,21 +49,19 @@ from aeruntime.format import (
 
 from . import __version__
 from ._quiet import quiet
-from .calibrate import DEFAULT_PERCENTILE, calibrate, calibrate_threshold
+from .calibrate import calibrate
 from .golden import cpu_session
 from .models import Autoencoder
 from .models.base import ELEMENT_ERRORS
 from .parity import PARITY_BATCHES, ParityError, Tolerance, format_table, golden_report, graph_tolerances, parity_report
+from .slim import SLIM_OMITS
+from .specs import ExportOptions, ThresholdSpec, specs_from_keywords
 
-__all__ = ["SCORE_DEFINITION", "SCORE_DEFINITIONS", "SLIM_OMITS", "WEIGHTS_NAME", "export_bundle"]
+__all__ = ["SCORE_DEFINITIONS", "SLIM_OMITS", "WEIGHTS_NAME", "export_bundle"]
 
-#: the default score's manifest section (compatibility name; the registry is aeruntime.format.SCORES)
-SCORE_DEFINITION = score_definition("mse")
-#: score name -> definition of the scores ``export_bundle(score=...)`` accepts: registered in
+#: score name -> definition of the scores a ThresholdSpec may name: registered in
 #: aeruntime.format.SCORES with an element error the scorer graph computes (models.base.ELEMENT_ERRORS)
 SCORE_DEFINITIONS: dict[str, dict[str, Any]] = {n: score_definition(n) for n in SCORES if n in ELEMENT_ERRORS}
-#: what ``slim=True`` leaves out (torch weights, golden vectors)
-SLIM_OMITS = (WEIGHTS_NAME, "test_data/")
 
 
 class _Graph(torch.nn.Module):
@@ -149,7 +147,6 @@ def _io(proto: onnx.ModelProto, which: str) -> list[dict[str, Any]]:
     return out
 
 
-# ---------------------------------------------------------------------- inputs
 def _frozen_copy(model: Autoencoder, score: str) -> Autoencoder:
     """A CPU, eval-mode deep copy of ``model`` scoring ``score``: the caller's model is never changed."""
     frozen = copy.deepcopy(model).eval().cpu()
@@ -188,7 +185,6 @@ def _feature_names(names: Any, input_shape: tuple[int, ...]) -> list[str] | None
     return names
 
 
-# ---------------------------------------------------------------------- parts
 def _graphs(model: Autoencoder, verbose: bool) -> dict[str, onnx.ModelProto]:
     """Encoder, decoder and scorer graphs, exported and checked."""
     io = {
@@ -202,22 +198,12 @@ def _graphs(model: Autoencoder, verbose: bool) -> dict[str, onnx.ModelProto]:
     }
 
 
-def _threshold(
-    scores: np.ndarray,
-    *,
-    percentile: float,
-    threshold: float | None,
-    method: str,
-    param: float | None,
-    y: np.ndarray | None,
-) -> dict[str, Any]:
+def _threshold(scores: np.ndarray, spec: ThresholdSpec, y: np.ndarray | None) -> dict[str, Any]:
     """The manifest's threshold section from the exported scorer's held-out scores."""
-    if method == "percentile" and param is None:
-        thr = calibrate_threshold(scores, percentile)
-    else:
-        thr = calibrate(scores, method, param, y=y)
-    if threshold is not None:
-        thr = {**thr, "value": float(threshold), "method": "fixed", "params": {"value": float(threshold)}}
+    thr = calibrate(scores, spec.method, spec.param, y=y)
+    if spec.value is not None:
+        value = float(spec.value)
+        thr = {**thr, "value": value, "method": "fixed", "params": {"value": value}}
     return thr
 
 
@@ -266,103 +252,10 @@ def _parity_check(
     return check
 
 
-# ---------------------------------------------------------------------- export
-def export_bundle(
-    model: Autoencoder,
-    out: str | Path,
-    *,
-    calibration_x: np.ndarray,
-    percentile: float = DEFAULT_PERCENTILE,
-    threshold: float | None = None,
-    tol: Tolerance | None = None,
-    batches: tuple[int, ...] = PARITY_BATCHES,
-    training: dict[str, Any] | None = None,
-    dataset: dict[str, Any] | None = None,
-    verbose: bool = False,
-    score: str = "mse",
-    threshold_method: str = "percentile",
-    threshold_param: float | None = None,
-    calibration_y: np.ndarray | None = None,
-    feature_names: list[str] | None = None,
-    slim: bool = False,
-) -> dict[str, Any]:
-    """Export ``model`` to the bundle directory ``out``; return its manifest.
-
-    Parameters
-    ----------
-    model : Autoencoder
-        Trained model (scaler buffers set). Not modified: the export works on a copy.
-    out : path
-        Bundle directory; replaced atomically if it exists.
-    calibration_x : ndarray of shape (n_rows, *input_shape)
-        Held-out normal rows in raw units: the threshold is calibrated on their
-        scores from the exported scorer, the int8 code parameters on their codes,
-        and parity is measured on them.
-    percentile : float
-        Threshold = this percentile of the held-out scores (default 95).
-    threshold : float, optional
-        A fixed threshold instead of calibrating one (checked against the score's rules).
-    tol : Tolerance, optional
-        Parity tolerance (default fp32: atol 1e-5, rtol 1e-4); a violation raises
-        :class:`ParityError` and writes nothing.
-    training, dataset : dict, optional
-        Recorded as ``manifest["training"]`` (with its ``history``) and ``manifest["dataset"]``.
-    score : str
-        Score definition, a key of :data:`SCORE_DEFINITIONS` (``"mse"`` default, ``"mae"``).
-    threshold_method : str
-        A key of :data:`aeexport.calibrate.CALIBRATORS`: ``"percentile"`` (uses
-        ``percentile``), ``"contamination"``, ``"target_fpr"`` or ``"f1"`` (needs
-        ``calibration_y``); ``threshold_param`` is its parameter (default: the method's).
-    calibration_y : ndarray of shape (n_rows,), optional
-        0/1 labels of ``calibration_x`` (1 = anomaly), for ``threshold_method="f1"``.
-    feature_names : list of str, optional
-        One name per input feature, in order (the training table's columns):
-        ``manifest["input"]["feature_names"]`` and graph metadata ``aeexport.feature_names``.
-    slim : bool
-        Write a runtime-only bundle (no torch weights, no golden vectors; see
-        :func:`aeexport.slim.slim_bundle`). Parity is still measured on the full export.
-
-    Raises
-    ------
-    ParityError
-        onnxruntime and torch disagree beyond ``tol``.
-    """
-    if slim:
-        parent = Path(out).absolute().parent
-        parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=TMP_PREFIX, dir=parent) as full:
-            export_bundle(
-                model,
-                Path(full) / "bundle",
-                calibration_x=calibration_x,
-                percentile=percentile,
-                threshold=threshold,
-                tol=tol,
-                batches=batches,
-                training=training,
-                dataset=dataset,
-                verbose=verbose,
-                score=score,
-                threshold_method=threshold_method,
-                threshold_param=threshold_param,
-                calibration_y=calibration_y,
-                feature_names=feature_names,
-            )
-            return copy_bundle(Path(full) / "bundle", out, omit=SLIM_OMITS)
-    tol = tol or Tolerance()
-    score_def = _score_section(model, score)
-    if threshold is not None:  # the same rule as aeruntime.load(threshold=...), for this score
-        threshold = check_threshold(threshold, score_def["name"])
-    model = _frozen_copy(model, score)
-    X = _calibration_rows(model, calibration_x)
-    names = _feature_names(feature_names, model.input_shape)
-
-    # 1. Graphs, exported, stripped and checked.
-    protos = _graphs(model, verbose)
-    io = {role: (_io(p, "inputs"), _io(p, "outputs")) for role, p in protos.items()}
-    writer = BundleWriter()
+def _add_graphs(writer: BundleWriter, protos: dict[str, onnx.ModelProto]) -> dict[str, dict[str, Any]]:
+    """Hand the graphs to the writer; return its graph entries (inputs, outputs, file per role)."""
     for role, proto in protos.items():
-        ins, outs = io[role]
+        ins, outs = _io(proto, "inputs"), _io(proto, "outputs")
         writer.add_graph(
             role,
             proto.SerializeToString(),
@@ -371,35 +264,24 @@ def export_bundle(
             file=GRAPH_FILES[role],
             metadata={"inputs": _json(ins), "outputs": _json(outs)},
         )
-    graphs = writer.graph_entries()
+    return writer.graph_entries()
 
-    # 2. Threshold from the exported scorer's scores; int8 code parameters from the exported encoder.
-    scores = cpu_session(protos["scorer"].SerializeToString()).run(None, {"x": X})[0]
-    thr = _threshold(
-        scores,
-        percentile=percentile,
-        threshold=threshold,
-        method=threshold_method,
-        param=threshold_param,
-        y=calibration_y,
-    )
-    codes = cpu_session(protos["encoder"].SerializeToString()).run(None, {"x": X})[0]  # z, or mu for a VAE
 
-    # 3. Golden vectors, weights, manifest sections.
-    _add_golden(writer, model, X, {r: graphs[r]["outputs"] for r in graphs})
-    writer.add_file(WEIGHTS_NAME, save_safetensors({k: v.detach().contiguous() for k, v in model.state_dict().items()}))
-    golden_tols = graph_tolerances(tol, model.scaler_mean.numpy(), model.scaler_scale.numpy())
+def _manifest(
+    model: Autoencoder, parts: dict[str, Any], names: list[str] | None, training: Any, dataset: Any
+) -> dict[str, Any]:
+    """The manifest sections the exporter fills (the writer fills graphs, golden, files and parity)."""
     inp: dict[str, Any] = {"name": "x", "shape": list(model.input_shape), "dtype": "float32"}
     if names is not None:
         inp["feature_names"] = names
-    manifest = {
+    return {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "model": {"kind": model.kind, "config": model.config_dict()},
         "input": inp,
         "latent": {
-            "name": graphs["encoder"]["outputs"][0],
+            "name": parts["graphs"]["encoder"]["outputs"][0],
             "shape": list(model.latent_shape),
-            "quantization": {"int8": fit_int8(codes)},
+            "quantization": {"int8": fit_int8(parts["codes"])},
         },
         "graphs": None,
         "scaler": {
@@ -408,39 +290,109 @@ def export_bundle(
             "mean": model.scaler_mean.reshape(-1).tolist(),
             "scale": model.scaler_scale.reshape(-1).tolist(),
         },
-        "score": score_def,
-        "threshold": thr,
+        "score": parts["score"],
+        "threshold": parts["threshold"],
         "golden": None,
         "weights": WEIGHTS_NAME,
         "files": None,
-        "producer": _producer(int(protos["encoder"].opset_import[0].version)),
+        "producer": _producer(parts["opset"]),
         "parity": None,
         "training": training or {},
         "dataset": dataset or {},
     }
+
+
+def _metadata(model: Autoencoder, parts: dict[str, Any], names: list[str] | None) -> dict[str, str]:
+    """The ``aeexport.*`` metadata the writer puts into every graph."""
     metadata = {
         "model_kind": model.kind,
         "input_shape": _json(list(model.input_shape)),
         "latent_shape": _json(list(model.latent_shape)),
-        "score": _json(score_def),
-        "threshold": repr(thr["value"]),
+        "score": _json(parts["score"]),
+        "threshold": repr(parts["threshold"]["value"]),
         "producer": f"aeexport {__version__}",
     }
     if names is not None:
         metadata["feature_names"] = _json(names)
-    golden = {
+    return metadata
+
+
+def _golden_section(tol: Tolerance, golden_tols: dict[str, Tolerance]) -> dict[str, Any]:
+    return {
         "tolerance": asdict(tol),
         "tolerances": {r: asdict(t) for r, t in golden_tols.items()},
         "batches": {f"test_data_set_{i}": b for i, b in enumerate(GOLDEN_BATCHES)},
         "rule": "abs(actual - expected) <= atol + rtol * abs(expected), element-wise",
     }
-    # 4. Write; parity on the written files decides whether the bundle is published.
-    return writer.write(
+
+
+def _write(writer: BundleWriter, out: str | Path, slim: bool, manifest: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """Publish the bundle; a slim one is written whole beside ``out``, then copied without :data:`SLIM_OMITS`."""
+    if not slim:
+        return writer.write(out, manifest, **kw)
+    parent = Path(out).absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=TMP_PREFIX, dir=parent) as full:
+        writer.write(Path(full) / "bundle", manifest, **kw)
+        return copy_bundle(Path(full) / "bundle", out, omit=SLIM_OMITS)
+
+
+def export_bundle(
+    model: Autoencoder,
+    out: str | Path,
+    *,
+    calibration_x: np.ndarray,
+    threshold_spec: ThresholdSpec | None = None,
+    options: ExportOptions | None = None,
+    training: dict[str, Any] | None = None,
+    dataset: dict[str, Any] | None = None,
+    calibration_y: np.ndarray | None = None,
+    feature_names: list[str] | None = None,
+    **keywords: Any,
+) -> dict[str, Any]:
+    """Export ``model`` (not modified: the export works on a copy) to the bundle directory ``out``; return its manifest.
+
+    ``calibration_x`` (n_rows, *input_shape): held-out normal rows in raw units; the threshold
+    (``threshold_spec``, a :class:`~aeexport.specs.ThresholdSpec`; ``calibration_y``: their 0/1
+    labels, for ``f1``) is calibrated on their scores from the exported scorer, the int8 code
+    parameters on their codes, and parity is measured on them. ``options``: an
+    :class:`~aeexport.specs.ExportOptions` (tolerance, batches, verbose, slim). ``training`` and
+    ``dataset`` are recorded in the manifest; ``feature_names``: one name per input feature.
+    The loose keywords of earlier versions (``percentile``, ``threshold``, ``score``,
+    ``threshold_method``, ``threshold_param``, ``tol``, ``batches``, ``verbose``, ``slim``)
+    are still accepted (:func:`aeexport.specs.specs_from_keywords`). Raises
+    :class:`ParityError` when onnxruntime and torch disagree beyond the tolerance (nothing is written).
+    """
+    spec, opts = specs_from_keywords(threshold_spec, options, keywords)
+    tol = opts.tol or Tolerance()
+    score_def = _score_section(model, spec.score)
+    if spec.value is not None:  # the same rule as aeruntime.load(threshold=...), for this score
+        check_threshold(spec.value, score_def["name"])
+    model = _frozen_copy(model, spec.score)
+    X = _calibration_rows(model, calibration_x)
+    names = _feature_names(feature_names, model.input_shape)
+    protos = _graphs(model, opts.verbose)
+    writer = BundleWriter()
+    graphs = _add_graphs(writer, protos)
+    scores = cpu_session(protos["scorer"].SerializeToString()).run(None, {"x": X})[0]
+    parts = {
+        "graphs": graphs,
+        "score": score_def,
+        "threshold": _threshold(scores, spec, calibration_y),
+        "codes": cpu_session(protos["encoder"].SerializeToString()).run(None, {"x": X})[0],  # z, or mu for a VAE
+        "opset": int(protos["encoder"].opset_import[0].version),
+    }
+    _add_golden(writer, model, X, {r: graphs[r]["outputs"] for r in graphs})
+    writer.add_file(WEIGHTS_NAME, save_safetensors({k: v.detach().contiguous() for k, v in model.state_dict().items()}))
+    golden_tols = graph_tolerances(tol, model.scaler_mean.numpy(), model.scaler_scale.numpy())
+    return _write(
+        writer,
         out,
-        manifest,
-        metadata=metadata,
-        golden=golden,
-        check=_parity_check(model, X, graphs, tol, golden_tols, batches),
+        opts.slim,
+        _manifest(model, parts, names, training, dataset),
+        metadata=_metadata(model, parts, names),
+        golden=_golden_section(tol, golden_tols),
+        check=_parity_check(model, X, graphs, tol, golden_tols, opts.batches or PARITY_BATCHES),
     )
 
 

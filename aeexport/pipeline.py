@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
 
-from .calibrate import DEFAULT_PERCENTILE
 from .checkpoint import save_checkpoint
 from .data import (
     DIGITS_ANOMALY_CLASS,
@@ -26,11 +25,23 @@ from .data import (
 from .export import export_bundle
 from .models import get_spec
 from .parity import ParityError, format_table
+from .specs import ExportOptions, ThresholdSpec
 from .tabular import apply_preset, is_image_data
 from .train import TrainConfig, train_model
 from .verify import verify_bundle
 
 __all__ = ["DIGITS_ANOMALY_CLASS", "run_pipeline"]
+
+
+class _Prepared(NamedTuple):
+    """The data and settings of one run, after the preset."""
+
+    ds: Dataset
+    X: np.ndarray
+    split: Split
+    anomaly_class: int | None
+    cfg: TrainConfig
+    model_options: dict[str, Any]
 
 
 def run_pipeline(
@@ -42,89 +53,130 @@ def run_pipeline(
     label_column: str | None = None,
     model_options: dict[str, Any] | None = None,
     train_config: TrainConfig | None = None,
-    test_fraction: float = 0.2,
-    percentile: float = DEFAULT_PERCENTILE,
-    verbose: bool = False,
-    bundle: str | Path | None = None,
     preset: str = "default",
     explicit: frozenset[str] = frozenset(),
-    score: str = "mse",
-    threshold: float | None = None,
-    threshold_method: str = "percentile",
-    threshold_param: float | None = None,
+    threshold_spec: ThresholdSpec | None = None,
+    export_options: ExportOptions | None = None,
+    bundle: str | Path | None = None,
     plot: str | Path | None = None,
+    test_fraction: float = 0.2,
 ) -> dict[str, Any]:
-    """Train, export, verify and score; write ``out/{checkpoint,bundle}`` and a summary.
+    """Train, export, verify and score; write ``out/{checkpoint,bundle}`` (or ``bundle``) and a summary.
 
-    ``bundle`` writes the bundle elsewhere than ``out/bundle`` (e.g. into ``models/``).
-    ``preset="tabular"`` applies :func:`aeexport.tabular.apply_preset` to every setting
-    not named in ``explicit``; ``"auto"`` (the CLI's default) picks it for rows of features. ``score``, ``threshold``, ``threshold_method`` and
-    ``threshold_param`` are passed to :func:`aeexport.export.export_bundle`; ``plot``
-    writes the evaluation figure of the test split (needs labels).
-
-    Labels follow :func:`aeexport.data.anomaly_labels`, as in ``aeexport train``
-    (digits: ``anomaly_class`` default 0; files: a 0/1 ``y`` or ``anomaly_class``): the
-    model trains on normal rows only and the test split holds the anomalies, so the
-    summary reports a real detection result (ROC-AUC) and a threshold hint.
+    Labels follow :func:`aeexport.data.anomaly_labels`, as in ``aeexport train``: the model
+    trains on normal rows only and the test split holds the anomalies, so the summary reports
+    a real detection result (ROC-AUC) and a threshold hint. ``preset``: see
+    :func:`aeexport.tabular.apply_preset` (settings named in ``explicit`` win); ``threshold_spec``
+    and ``export_options`` go to :func:`aeexport.export.export_bundle`; ``plot``: the
+    evaluation figure of the test split (needs labels).
     """
     t0 = time.perf_counter()
-    cfg = train_config or TrainConfig()
+    spec = threshold_spec or ThresholdSpec()
     out = Path(out)
     bundle_dir = Path(bundle) if bundle is not None else out / "bundle"
+    p = _prepare(
+        dataset,
+        kind,
+        label_column,
+        anomaly_class,
+        train_config or TrainConfig(),
+        dict(model_options or {}),
+        preset,
+        explicit,
+        test_fraction,
+        plot,
+        warn=spec.value is None,
+    )
+    result, info, manifest, report = _train_export(p, kind, out, bundle_dir, spec, export_options)
+    summary = _summary(p.ds, result, p.cfg, out, bundle_dir, info, manifest, report)
+    if p.split.test is not None:  # scored through the runtime, as deployed
+        summary.update(_test_figures(bundle_dir, p.split, out, plot, title=f"{kind} on {p.ds.name}, test split"))
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
 
-    # 1. Data: labels by one rule, novelty split (anomalies only in the test split).
+
+def _prepare(
+    dataset: str,
+    kind: str,
+    label_column: str | None,
+    anomaly_class: int | None,
+    cfg: TrainConfig,
+    model_options: dict[str, Any],
+    preset: str,
+    explicit: frozenset[str],
+    test_fraction: float,
+    plot: str | Path | None,
+    *,
+    warn: bool,
+) -> _Prepared:
+    """Rows as the model takes them, labels by one rule, the novelty split (anomalies only in the test
+    split), the preset applied; ``warn``: about too few calibration rows."""
     ds = load_dataset(dataset, label_column=label_column)
     y, anomaly_class = anomaly_labels(ds, anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     split = make_split(X, y, val_fraction=cfg.val_fraction, test_fraction=test_fraction, seed=cfg.seed)
+    n_features = int(np.prod(X.shape[1:]))
     cfg, model_options = apply_preset(
-        preset,
-        kind,
-        cfg,
-        dict(model_options or {}),
-        len(split.train),
-        int(np.prod(X.shape[1:])),
-        explicit,
-        image=is_image_data(ds),
+        preset, kind, cfg, model_options, len(split.train), n_features, explicit, image=is_image_data(ds)
     )
     if plot is not None and y is None:
         raise InvalidInputError(
             "--plot needs a labelled test split, but this data has no labels; pass "
             "--label-column (CSV, Parquet) or an .npz with y, or drop --plot."
         )
-    if threshold is None:
+    if warn:
         warn_if_few_calibration_rows(len(split.val))
+    return _Prepared(ds, X, split, anomaly_class, cfg, model_options)
 
-    # 2. Train, checkpoint, export, verify.
-    result = train_model(split.train, split.val, kind=kind, model_options=model_options, config=cfg)
-    dataset_info = _dataset_info(ds, X, split, anomaly_class)
-    save_checkpoint(out / "checkpoint", result.model, holdout=split.val, summary=result.summary(), dataset=dataset_info)
-    names = {"feature_names": ds.feature_names} if ds.feature_names else {}
+
+def _train_export(
+    p: _Prepared,
+    kind: str,
+    out: Path,
+    bundle_dir: Path,
+    spec: ThresholdSpec,
+    export_options: ExportOptions | None,
+) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Train, checkpoint, export and verify; return the training result, dataset info, manifest and verify report."""
+    result = train_model(p.split.train, p.split.val, kind=kind, model_options=p.model_options, config=p.cfg)
+    info = _dataset_info(p.ds, p.X, p.split, p.anomaly_class)
+    save_checkpoint(out / "checkpoint", result.model, holdout=p.split.val, summary=result.summary(), dataset=info)
     manifest = export_bundle(
         result.model,
         bundle_dir,
-        calibration_x=split.val,
-        percentile=percentile,
-        threshold=threshold,
+        calibration_x=p.split.val,
+        threshold_spec=spec,
+        options=export_options,
         training=result.summary(),
-        dataset=dataset_info,
-        verbose=verbose,
-        score=score,
-        threshold_method=threshold_method,
-        threshold_param=threshold_param,
-        **names,
+        dataset=info,
+        feature_names=p.ds.feature_names or None,
     )
-    report = verify_bundle(bundle_dir, X=split.val)
+    report = verify_bundle(bundle_dir, X=p.split.val)
     if not report["ok"]:
         raise ParityError("verify failed after export.\n" + format_table(report))
+    return result, info, manifest, report
 
+
+def _summary(
+    ds: Dataset,
+    result: Any,
+    cfg: TrainConfig,
+    out: Path,
+    bundle_dir: Path,
+    info: dict[str, Any],
+    manifest: dict[str, Any],
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    """The run summary before the test split is scored."""
     summary: dict[str, Any] = {
         "dataset": ds.name,
         "model": result.model.kind,
         "members": cfg.members,
         "out": str(out),
         "bundle": str(bundle_dir),
-        "rows": dataset_info,
+        "rows": info,
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
         "epoch_cap": cfg.epochs,
@@ -138,13 +190,6 @@ def run_pipeline(
     }
     if result.model_report:
         summary["model_report"] = result.model_report
-
-    # 3. Score the test split through the runtime, as deployed.
-    if split.test is not None:
-        summary.update(_test_figures(bundle_dir, split, out, plot, title=f"{kind} on {ds.name}, test split"))
-    summary["seconds"] = round(time.perf_counter() - t0, 2)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
 

@@ -17,7 +17,10 @@ from typing import Any
 
 from aeruntime.format import TEST_DATA_DIR, WEIGHTS_NAME, copy_bundle
 
-__all__ = ["slim_bundle"]
+__all__ = ["SLIM_OMITS", "slim_bundle"]
+
+#: what a slim bundle leaves out: the torch weights and the golden vectors
+SLIM_OMITS = (WEIGHTS_NAME, f"{TEST_DATA_DIR}/")
 
 
 def slim_bundle(
@@ -35,5 +38,5 @@ def slim_bundle(
         Keep the golden vectors (``test_data/``), so ``aeexport verify`` and other
         runtimes can still check the graphs' outputs.
     """
-    omit = [WEIGHTS_NAME] if keep_golden else [WEIGHTS_NAME, f"{TEST_DATA_DIR}/"]
+    omit = [o for o in SLIM_OMITS if not (keep_golden and o == f"{TEST_DATA_DIR}/")]
     return copy_bundle(bundle, out, omit=omit)

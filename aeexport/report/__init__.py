@@ -15,7 +15,6 @@ the data passes through :func:`html.escape`.
 
 from __future__ import annotations
 
-from ._cli_legacy import _cli as _cli  # the lead moves it to aeexport.commands
 from .context import ReportContext, Section, image_shape_of
 from .page import SECTIONS, build_report, write_report
 

@@ -1,4 +1,7 @@
-"""``aeruntime``: score and inspect bundles from the command line (no torch)."""
+"""``aeruntime``: score and inspect bundles from the command line (no torch).
+
+``python -m aeruntime`` and ``python -m aeruntime.cli`` run the same commands.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,17 @@ from typing import Any
 
 import click
 
-from .clibase import DEFAULT_PROVIDERS, PROVIDER_CHOICES, AeGroup, echo_json
+from .clibase import AeGroup, echo_json, json_option, option_group, providers_option
+from .spark_cli import spark as spark_group
 
 
 def _stream_options(out_help: str, batch_help: str = "Rows per onnxruntime call; memory stays flat.") -> Any:
     """Options of every streaming command (score, encode, decode, reconstruct): one definition."""
-    options = [
+    return option_group(
         click.argument("bundle", type=click.Path(file_okay=False, exists=True)),
         click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help=out_help),
         click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads."),
-        click.option("--providers", type=click.Choice(PROVIDER_CHOICES), default=DEFAULT_PROVIDERS, show_default=True),
+        providers_option(),
         click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True, help=batch_help),
         click.option(
             "--label-column", default=None, help="CSV/Parquet input: a label column to skip (an error for .npy/.npz)."
@@ -26,14 +30,7 @@ def _stream_options(out_help: str, batch_help: str = "Rows per onnxruntime call;
             multiple=True,
             help="CSV/Parquet input: a column copied to the (table) output; repeatable.",
         ),
-    ]
-
-    def apply(f: Any) -> Any:
-        for opt in reversed(options):
-            f = opt(f)
-        return f
-
-    return apply
+    )
 
 
 @click.group(cls=AeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,7 +84,7 @@ def score(
 
 @main.command()
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@json_option()
 def info(bundle: str, as_json: bool) -> None:
     """Describe BUNDLE: kind, shapes, score, threshold, providers."""
     from .model import load
@@ -115,7 +112,7 @@ def _plain(value: object) -> str:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@json_option()
 def doctor(as_json: bool) -> None:
     """Show the onnxruntime build, available vs usable providers, and whether CUDA/cuDNN load."""
     from .doctor import doctor_report, format_doctor
@@ -127,7 +124,6 @@ def doctor(as_json: bool) -> None:
         click.echo(format_doctor(report))
 
 
-# ---- io helper: encode / decode / reconstruct (aeruntime.jobs) -------------------------------------
 def _report_job(input: str, result: object) -> None:
     """Tell on stderr which table columns were matched by name and which were ignored."""
     ignored = getattr(result, "ignored", [])
@@ -213,14 +209,8 @@ _job_command(
     "Reconstruct INPUT's rows: decode(encode(rows)).\n\nOutput in raw feature units, streamed like `score`.",
     "INPUT",
 )
-# ---- end io helper block ----------------------------------------------------------------------------
 
-
-# --- spark (issue 12): `aeruntime spark score ...`, implemented in spark_cli.py ---
-from .spark_cli import spark as _spark_group  # noqa: E402
-
-main.add_command(_spark_group)
-# --- end spark ---
+main.add_command(spark_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

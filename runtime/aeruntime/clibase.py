@@ -1,4 +1,4 @@
-"""Command-line plumbing shared by ``aeruntime`` and ``aeexport``.
+"""Command-line plumbing shared by ``aeruntime`` and ``aeexport`` (a public module: aeexport builds on it).
 
 :class:`AeGroup` gives both command lines one behaviour:
 
@@ -9,6 +9,10 @@
 - click's usage errors are one line too (``Error: ... (see 'aeexport train --help')``);
 - ``--debug`` works before or after the subcommand;
 - warnings print as ``Warning: <message>`` on stderr, without a Python source line.
+
+:func:`providers_option` is the one ``--providers`` option (choices and default below),
+:func:`json_option` the one ``--json``, and :func:`option_group` the one way to bundle
+several options into one decorator.
 """
 
 from __future__ import annotations
@@ -22,11 +26,43 @@ import click
 
 from .errors import AeError
 
-__all__ = ["DEFAULT_PROVIDERS", "PROVIDER_CHOICES", "AeGroup", "echo_json", "format_warning"]
+__all__ = [
+    "DEFAULT_PROVIDERS",
+    "PROVIDER_CHOICES",
+    "AeGroup",
+    "echo_json",
+    "format_warning",
+    "json_option",
+    "option_group",
+    "providers_option",
+]
 
 #: ``--providers`` choices and default, the same for every command that scores
 PROVIDER_CHOICES = ("auto", "cpu", "cuda")
 DEFAULT_PROVIDERS = "auto"
+
+
+def providers_option(help: str | None = None) -> Any:
+    """The ``--providers`` option of every command that scores: :data:`PROVIDER_CHOICES`, :data:`DEFAULT_PROVIDERS`."""
+    return click.option(
+        "--providers", type=click.Choice(PROVIDER_CHOICES), default=DEFAULT_PROVIDERS, show_default=True, help=help
+    )
+
+
+def json_option(help: str = "Print JSON for machines.") -> Any:
+    """``--json`` (parameter ``as_json``): print the command's result as JSON."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def option_group(*decorators: Any) -> Any:
+    """One decorator that applies ``decorators`` (click options, arguments) in order: the first is first in --help."""
+
+    def apply(f: Any) -> Any:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
 
 
 def format_warning(

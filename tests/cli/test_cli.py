@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from aeexport.cli import MODEL_KINDS
 from aeexport.cli import main as aeexport_main
+from aeexport.config import MODEL_KINDS
 from aeexport.models import REGISTRY
 from aeruntime.cli import main as aeruntime_main
 

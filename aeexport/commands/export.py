@@ -1,0 +1,49 @@
+"""``aeexport export``: a checkpoint as a bundle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..options import json_option, threshold_options, verbose_option
+from .common import echo_result, threshold_text
+
+
+@click.command("export")
+@click.argument("checkpoint", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
+@threshold_options
+@verbose_option
+@json_option("Print the parity report as JSON.")
+@click.option("--slim", is_flag=True, help="Runtime-only bundle: no weights.safetensors, no golden vectors.")
+def export_command(checkpoint: str, out: str, threshold_spec: Any, verbose: bool, as_json: bool, slim: bool) -> None:
+    """Export CHECKPOINT as a bundle: encoder/decoder/scorer ONNX, manifest, golden vectors."""
+    from ..checkpoint import load_checkpoint
+    from ..data import warn_if_few_calibration_rows
+    from ..export import export_bundle
+    from ..parity import format_table
+    from ..specs import ExportOptions
+
+    model, config, holdout = load_checkpoint(checkpoint)
+    if len(holdout) == 0:
+        raise click.UsageError("the checkpoint holds no held-out rows to calibrate the threshold on; re-train it.")
+    if threshold_spec.value is None:
+        warn_if_few_calibration_rows(len(holdout))
+    dataset = config.get("dataset") or {}
+    manifest = export_bundle(
+        model,
+        out,
+        calibration_x=holdout,
+        threshold_spec=threshold_spec,
+        options=ExportOptions(verbose=verbose, slim=slim),
+        training=config.get("training"),
+        dataset=dataset,
+        feature_names=dataset.get("feature_names") or None,
+    )
+    echo_result(
+        as_json,
+        manifest["parity"],
+        format_table(manifest["parity"]),
+        f"exported {manifest['model']['kind']} bundle -> {out} (threshold {threshold_text(manifest['threshold'])})",
+    )

@@ -1,0 +1,23 @@
+"""``aeexport slim``: a runtime-only copy of a bundle."""
+
+from __future__ import annotations
+
+import click
+
+from ..options import json_option
+from .common import echo_result
+
+
+@click.command("slim")
+@click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Slim bundle directory.")
+@click.option("--keep-golden", is_flag=True, help="Keep the golden vectors (test_data/).")
+@json_option("Print the slim bundle's manifest as JSON.")
+def slim_command(bundle: str, out: str, keep_golden: bool, as_json: bool) -> None:
+    """Write a runtime-only copy of BUNDLE (no weights.safetensors; golden vectors optional)."""
+    from ..slim import slim_bundle
+
+    m = slim_bundle(bundle, out, keep_golden=keep_golden)
+    echo_result(
+        as_json, m, f"wrote slim bundle -> {out} ({len(m['files'])} files; left out: {', '.join(m['omitted'])})"
+    )
