@@ -32,6 +32,7 @@ __all__ = [
     "TrainSettings",
     "explicit_params",
     "json_option",
+    "plot_option",
     "label_options",
     "option_group",
     "providers_option",
@@ -53,6 +54,11 @@ providers_option = _runtime_providers_option("aeruntime providers (the same defa
 def verbose_option(f: F) -> F:
     """``--verbose``: the ONNX exporter's own output."""
     return click.option("--verbose", is_flag=True, help="Show the ONNX exporter's own output.")(f)
+
+
+def plot_option(help: str) -> Callable[[F], F]:
+    """``--plot PATH``: where to write the PNG of the score histograms and the ROC curve."""
+    return click.option("--plot", "plot", type=click.Path(dir_okay=False), default=None, help=help)
 
 
 def label_options(what: str = "DATA", anomaly: str = "the class treated as anomalies") -> Callable[[F], F]:

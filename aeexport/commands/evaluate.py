@@ -6,7 +6,7 @@ import click
 
 from aeruntime.clibase import echo_json
 
-from ..options import json_option, label_options, providers_option
+from ..options import json_option, label_options, plot_option, providers_option
 
 
 @click.command("evaluate")
@@ -14,13 +14,7 @@ from ..options import json_option, label_options, providers_option
 @click.argument("data", type=click.Path(dir_okay=False, exists=True))
 @label_options("DATA")
 @click.option("--threshold", type=float, default=None, help="Override the bundle's stored threshold.")
-@click.option(
-    "--plot",
-    "plot",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write a PNG: score histograms (normal vs anomalous, threshold line) and the ROC curve.",
-)
+@plot_option("Write a PNG: score histograms (normal vs anomalous, threshold line) and the ROC curve.")
 @providers_option
 @json_option("Print the report as JSON.")
 def evaluate_command(

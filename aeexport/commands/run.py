@@ -8,7 +8,7 @@ import click
 
 from aeruntime.clibase import echo_json
 
-from ..options import TrainSettings, json_option, threshold_options, train_options, verbose_option
+from ..options import TrainSettings, json_option, plot_option, threshold_options, train_options, verbose_option
 from .common import echo_rows, epoch_cap_note, model_report_text, model_text
 
 
@@ -29,13 +29,7 @@ from .common import echo_rows, epoch_cap_note, model_report_text, model_text
     help="Write the bundle here instead of OUT/bundle (e.g. models/digits-dense).",
 )
 @threshold_options
-@click.option(
-    "--plot",
-    "plot",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write a PNG of the test split: score histograms with the threshold, and the ROC curve.",
-)
+@plot_option("Write a PNG of the test split: score histograms with the threshold, and the ROC curve.")
 @verbose_option
 @json_option("Print the summary as JSON.")
 @train_options
