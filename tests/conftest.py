@@ -1,9 +1,10 @@
 """Shared fixtures: small models trained on digits, exported once per session.
 
-Tests live by the code they test: ``tests/runtime`` (aeruntime only, no torch: its
-own conftest serves the shipped ``models/`` bundles), ``tests/export``,
-``tests/train``, ``tests/cli``, ``tests/node``, ... Fixtures used by more than one
-directory live here; ``tests/helpers.py`` holds functions that tamper with bundle copies.
+Tests are laid out like the code: ``tests/aeruntime`` (the runtime alone, no torch: its
+own conftest serves the shipped ``models/`` bundles; ``spark/`` for ``aeruntime.spark``),
+``tests/aeexport/{commands,export,train,report,quality}``, and ``tests/e2e`` for what runs
+outside Python (the Node consumer). Fixtures used by more than one directory live here;
+``tests/helpers.py`` holds functions that tamper with bundle copies.
 """
 
 from __future__ import annotations

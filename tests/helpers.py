@@ -1,8 +1,9 @@
-"""Helpers shared by the tests/test_reliability_*.py files (tamper with bundle copies)."""
+"""Helpers shared by the tests: tamper with bundle copies, and the markers of optional dependencies."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import shutil
 from collections.abc import Callable
@@ -10,6 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
+
+#: tests that read or write CSV/Parquet: they skip on an edge install without ``aeruntime[tables]``
+needs_pyarrow = pytest.mark.skipif(
+    importlib.util.find_spec("pyarrow") is None, reason="needs pyarrow: CSV/Parquet need aeruntime[tables]"
+)
 
 
 def copy_bundle(src: Path, dst: Path) -> Path:
