@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..columns import check_unique, listing, match_columns
 from ..errors import InvalidInputError
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "is_vector",
     "keep_columns",
     "layout",
-    "listing",
     "quote",
     "resolve_features",
 ]
@@ -53,12 +53,6 @@ def is_vector(dt: Any) -> bool:
 
 def _is_numeric(dt: Any) -> bool:
     return dt.typeName() in NUMERIC
-
-
-def listing(names: Sequence[str], limit: int = 8) -> str:
-    """``'a', 'b', ... (N in all)``: at most ``limit`` names, for messages."""
-    shown = ", ".join(map(repr, names[:limit]))
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 # ---------------------------------------------------------------------------- feature columns
@@ -115,9 +109,7 @@ def _one_column(fields: dict[str, Any], name: str, d: int) -> list[str]:
 
 def _by_name(features: list[str], names: Sequence[str] | None) -> list[str]:
     """Each column named once; with the bundle's feature ``names``, exactly those, in the bundle's order."""
-    if len(set(features)) != len(features):
-        dup = sorted({c for c in features if features.count(c) > 1})
-        raise InvalidInputError(f"features names columns more than once ({listing(dup)}); name each column once.")
+    check_unique(features, "features")
     if not names:
         return features
     if set(features) != set(names):
@@ -133,12 +125,7 @@ def _by_name(features: list[str], names: Sequence[str] | None) -> list[str]:
 
 def _check_feature_columns(features: list[str], fields: dict[str, Any], model: Any, d: int) -> None:
     """The numeric feature columns exist, are numeric and are as many as the model's input."""
-    missing = [c for c in features if c not in fields]
-    if missing:
-        raise InvalidInputError(
-            f"the DataFrame has no column {listing(missing)} ({len(missing)} of {len(features)} feature columns "
-            f"missing); its columns are {listing(list(fields))}. Select or rename the columns the model expects."
-        )
+    match_columns(list(fields), features, where="the DataFrame", what="feature columns")
     wrong = [c for c in features if not _is_numeric(fields[c])]
     if wrong:
         c = wrong[0]
@@ -173,8 +160,9 @@ def check_new_columns(new_fields: Sequence[Any], keep_cols: Sequence[str]) -> No
     clash = [f.name for f in new_fields if f.name in keep_cols]
     if clash:
         raise InvalidInputError(
-            f"the output column {listing(clash)} is already in the DataFrame; drop or rename it, leave it out "
-            "of keep, or choose another output name."
+            f"the output column {clash[0]!r} is already in the DataFrame"
+            + (f" (so are {listing(clash[1:])})" if len(clash) > 1 else "")
+            + "; drop or rename it, leave it out of keep, or choose another output name."
         )
 
 

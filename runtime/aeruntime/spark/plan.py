@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IntegrityError, InvalidInputError
+from ..rows import FINITE_FIX, column_label
 from .report import ScoreReport
 
 __all__ = ["BundleSpec", "Plan", "UdfPlan", "file_sha256", "nonfinite_rows", "worker_model"]
@@ -195,7 +196,7 @@ class Plan:
         """What is wrong with feature ``j`` of row ``r``: "column 'px3' is null", "... holds nan at index 3"."""
         if self.packed:
             is_null = batch.column(self.features[0])[r].values[j].as_py() is None
-            return f"column {self.labels[j]!r} is " + ("null" if is_null else str(x[r, j]))
+            return f"{column_label((j,), (len(self.labels),), self.labels)} is " + ("null" if is_null else str(x[r, j]))
         if self.array_input:
             col = batch.column(self.features[0])
             what = f"column {self.labels[0]!r} " + (
@@ -205,7 +206,7 @@ class Plan:
                 what = f"column {self.labels[0]!r} holds null at index {j}"
             return what
         is_null = not batch.column(self.features[j])[r].is_valid
-        return f"column {self.labels[j]!r} is " + ("null" if is_null else str(x[r, j]))
+        return f"{column_label((j,), (len(self.labels),), self.labels)} is " + ("null" if is_null else str(x[r, j]))
 
     def _raise_bad(self, batch: Any, x: np.ndarray, bad: np.ndarray, offset: int) -> None:
         r = int(np.flatnonzero(bad)[0])
@@ -213,8 +214,8 @@ class Plan:
         what = self._bad_cell(batch, x, r, j)
         raise InvalidInputError(
             f"{what} at {self._where(batch, r, offset)} ({int(bad.sum())} rows with null, NaN or infinite "
-            "features in this batch); the model expects finite numbers. Drop or impute those rows first "
-            "(e.g. df.na.drop(subset=features)), or pass on_invalid='null' to give them null outputs."
+            f"features in this batch); {FINITE_FIX} In Spark: df.na.drop(subset=features), or "
+            "on_invalid='null' to give those rows null outputs."
         )
 
     def _run(self, model: Any, x: np.ndarray) -> np.ndarray:

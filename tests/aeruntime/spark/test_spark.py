@@ -256,7 +256,7 @@ def test_schema_errors_fail_before_any_task(spark, df):
     sc = spark.sparkContext
     sc.setJobGroup("aeruntime-schema", "schema checks")
     try:
-        with pytest.raises(InvalidInputError, match=r"no column 'px63' \(1 of 64 feature columns missing\)"):
+        with pytest.raises(InvalidInputError, match=r"the DataFrame: missing 1 of the 64 feature columns: \['px63'\]"):
             aespark.score(df.drop("px63"), b, COLS)
         with pytest.raises(
             InvalidInputError,
@@ -310,9 +310,11 @@ def test_feature_names_select_columns_by_name(df, rows, bundles):
     shuffled = df.select("id", *reversed(COLS))  # by name, not by position
     got = _collect(aespark.score(shuffled, b), "score")
     np.testing.assert_allclose(got["score"], aeruntime.load(b).score(X), rtol=0, atol=1e-6)
-    with pytest.raises(InvalidInputError, match=r"no column 'px0', 'px1'"):
+    with pytest.raises(
+        InvalidInputError, match=r"the DataFrame: missing 2 of the 64 feature columns: \['px0', 'px1'\]"
+    ):
         aespark.score(df.drop("px0", "px1"), b)
-    with pytest.raises(InvalidInputError, match=r"matches columns by name.*missing 'px63'"):
+    with pytest.raises(InvalidInputError, match=r"matches columns by name.*missing \['px63'\]"):
         aespark.score(df.withColumnRenamed("px63", "last"), b, [*COLS[:-1], "last"])
 
 
