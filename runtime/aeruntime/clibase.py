@@ -4,8 +4,10 @@
 
 - our typed errors become one line on stderr and the exit code of the contract
   (0 ok, 1 failure, 2 usage error), without a traceback unless ``--debug`` is given;
-  any other exception (a bug) is also one line, exit code 1, with a hint to rerun
-  with ``--debug``;
+  an ``OSError`` that no reader or writer translated is mapped the same way
+  (:func:`aeruntime.faults.os_fault`: a typed ``FileSystemError`` naming the file, exit 1),
+  so only a real bug is reported as one: any other exception is also one line, exit
+  code 1, with a hint to rerun with ``--debug``;
 - click's usage errors are one line too (``Error: ... (see 'aeexport train --help')``);
 - ``--debug`` works before or after the subcommand;
 - warnings print as ``Warning: <message>`` on stderr, without a Python source line.
@@ -25,6 +27,7 @@ from typing import Any
 import click
 
 from .errors import AeError
+from .faults import os_fault
 
 __all__ = [
     "DEFAULT_PROVIDERS",
@@ -122,6 +125,12 @@ class AeGroup(click.Group):
                 raise
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # the environment (disk full, permissions, ...), not a bug
+            if ctx.params.get("debug"):
+                raise
+            fault = os_fault(exc)
+            click.echo(f"Error: {fault}", err=True)
+            ctx.exit(fault.exit_code)
         except MemoryError:
             if ctx.params.get("debug"):
                 raise
