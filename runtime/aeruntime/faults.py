@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .errors import AeError, BundleNotFoundError, FileSystemError, InvalidInputError
 
-__all__ = ["check_input_file", "fault_of", "os_fault", "shown_path"]
+__all__ = ["check_input_file", "fault_of", "hidden_os_error", "os_fault", "shown_path"]
 
 #: prefix of our temporary entries (the same as :data:`aeruntime.format.atomic.TMP_PREFIX`)
 _TMP_PREFIX = ".aeexport-tmp-"
@@ -76,9 +76,16 @@ def _file_ancestor(path: Path) -> Path | None:
 
 
 def _errno_in(text: str) -> int | None:
-    """The errno in pyarrow's messages (``... Detail: [errno 28] No space left on device``), if any."""
-    m = re.search(r"\[errno (\d+)\]", text, re.IGNORECASE)
-    return int(m.group(1)) if m else None
+    """The errno in a library's message: pyarrow ``[errno 28]``, Rust (safetensors) ``(os error 28)``."""
+    m = re.search(r"\[errno (\d+)\]|\(os error (\d+)\)", text, re.IGNORECASE)
+    return int(m.group(1) or m.group(2)) if m else None
+
+
+def hidden_os_error(exc: BaseException) -> OSError | None:
+    """The ``OSError`` a library reports as another exception type (safetensors' ``SafetensorError``
+    says ``I/O error: No space left on device (os error 28)``), or None."""
+    code = _errno_in(str(exc))
+    return OSError(code, os.strerror(code)) if code is not None else None
 
 
 def os_fault(exc: OSError, path: str | os.PathLike[str] | None = None, action: str = "use") -> FileSystemError:
