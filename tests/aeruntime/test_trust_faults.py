@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,23 +66,12 @@ def _fill(where: Path) -> None:
 
 
 @dataclass
-class Env:
+class FsEnv:
+    """A test's folder, with small file systems mounted in it and faults injected (shared with aeexport's table)."""
+
     tmp: Path
-    bundle: Path
-    x: np.ndarray
     monkeypatch: pytest.MonkeyPatch
-    mounts: list[Path]
-
-    def npy(self, name: str = "x.npy", arr: np.ndarray | None = None) -> Path:
-        p = self.tmp / name
-        np.save(p, self.x if arr is None else arr)
-        return p
-
-    def truncated(self, src: Path, keep: float = 0.5) -> Path:
-        data = src.read_bytes()
-        dst = src.with_name("cut-" + src.name)
-        dst.write_bytes(data[: int(len(data) * keep)])
-        return dst
+    mounts: list[Path] = field(default_factory=list)
 
     def tmpfs(self, options: str) -> Path:
         where = self.tmp / f"fs{len(self.mounts)}"
@@ -101,13 +90,49 @@ class Env:
 
         self.monkeypatch.setattr(target, name, fail)
 
+    def unmount(self) -> None:
+        for where in reversed(self.mounts):
+            subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+def check_fault(res: object, args: list[str], code: int, pattern: str) -> None:
+    """One ``Error:`` line matching ``pattern``, exit ``code``, no "this is a bug", no temporary name, and
+    nothing at ``--out`` (when given) nor a temporary entry beside it."""
+    errors = [line for line in res.stderr.splitlines() if line.startswith("Error:")]  # type: ignore[attr-defined]
+    assert res.exit_code == code, res.output  # type: ignore[attr-defined]
+    assert len(errors) == 1, res.stderr  # type: ignore[attr-defined]
+    assert BUG not in res.output  # type: ignore[attr-defined]
+    assert TMP not in errors[0]  # the user's path, never our temporary name
+    assert re.search(pattern, errors[0]), errors[0]
+    if "--out" in args:
+        final = Path(args[args.index("--out") + 1])
+        assert not final.exists()
+        if final.parent.is_dir():
+            assert not [p.name for p in final.parent.iterdir() if p.name.startswith(TMP)]
+
+
+@dataclass
+class Env(FsEnv):
+    bundle: Path = Path()
+    x: np.ndarray = field(default_factory=lambda: np.empty((0, N), np.float32))
+
+    def npy(self, name: str = "x.npy", arr: np.ndarray | None = None) -> Path:
+        p = self.tmp / name
+        np.save(p, self.x if arr is None else arr)
+        return p
+
+    def truncated(self, src: Path, keep: float = 0.5) -> Path:
+        data = src.read_bytes()
+        dst = src.with_name("cut-" + src.name)
+        dst.write_bytes(data[: int(len(data) * keep)])
+        return dst
+
 
 @pytest.fixture
 def env(tmp_path, shipped_dense, synthetic_digits, monkeypatch):
-    e = Env(tmp_path, shipped_dense, synthetic_digits[0][:200], monkeypatch, [])
+    e = Env(tmp_path, monkeypatch, bundle=shipped_dense, x=synthetic_digits[0][:200])
     yield e
-    for where in reversed(e.mounts):
-        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+    e.unmount()
 
 
 # ---------------------------------------------------------------------------- the table
@@ -117,7 +142,6 @@ class Fault:
     args: Callable[[Env], list[str]]  # `aeruntime score` arguments after the bundle
     code: int
     pattern: str  # re.search in the error line
-    out: Callable[[Env], Path | None] = lambda e: None  # the final path that must not exist after
 
 
 def _out(e: Env, where: Path, name: str) -> list[str]:
@@ -176,13 +200,7 @@ ENOSPC_MSG = r"cannot write '.*o\.{}': no space left on the device \(ENOSPC\); f
 FAULTS = [
     # disk full: a real full tmpfs, every output type
     *[
-        Fault(
-            f"full-tmpfs-{s}",
-            lambda e, s=s: _out(e, e.full(), f"o.{s}"),
-            1,
-            ENOSPC_MSG.format(s),
-            lambda e, s=s: e.mounts[0] / f"o.{s}",
-        )
+        Fault(f"full-tmpfs-{s}", lambda e, s=s: _out(e, e.full(), f"o.{s}"), 1, ENOSPC_MSG.format(s))
         for s in ("npy", "npz", "csv", "parquet")
     ],
     # disk full, injected (runs without root): fsync of the output reports ENOSPC
@@ -192,7 +210,6 @@ FAULTS = [
             lambda e, s=s: (e.inject(os, "fsync", errno.ENOSPC), _out(e, e.tmp, f"o.{s}"))[1],
             1,
             ENOSPC_MSG.format(s),
-            lambda e, s=s: e.tmp / f"o.{s}",
         )
         for s in ("npy", "csv")
     ],
@@ -201,21 +218,18 @@ FAULTS = [
         lambda e: _out(e, e.tmpfs("size=64k,ro"), "o.npy"),
         1,
         r"cannot write '.*o\.npy': the file system is read-only \(EROFS\); choose a path on a writable",
-        lambda e: e.mounts[0] / "o.npy",
     ),
     Fault(
         "read-only-injected",
         lambda e: (e.inject(tempfile, "mkstemp", errno.EROFS), _out(e, e.tmp, "o.parquet"))[1],
         1,
         r"cannot write '.*o\.parquet': the file system is read-only \(EROFS\)",
-        lambda e: e.tmp / "o.parquet",
     ),
     Fault(
         "permission-denied-injected",
         lambda e: (e.inject(tempfile, "mkstemp", errno.EACCES), _out(e, e.tmp, "o.csv"))[1],
         1,
         r"cannot write '.*o\.csv': permission denied \(EACCES\); check the permissions",
-        lambda e: e.tmp / "o.csv",
     ),
     Fault(
         "out-parent-is-a-file",
@@ -229,12 +243,7 @@ FAULTS = [
         1,
         r"cannot write '.*deeper/o\.npy': '.*plain/sub' is a file, not a folder \(ENOTDIR\)",
     ),
-    Fault(
-        "input-is-a-directory",
-        lambda e: [str(e.tmp)],
-        2,
-        r"Invalid value for 'INPUT': .* is a directory",
-    ),
+    Fault("input-is-a-directory", lambda e: [str(e.tmp)], 2, r"Invalid value for 'INPUT': .* is a directory"),
     Fault(
         "truncated-fortran-npy",
         lambda e: [str(e.truncated(e.npy("f.npy", np.asfortranarray(e.x))))],
@@ -283,35 +292,29 @@ FAULTS = [
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
 def test_fault_is_a_typed_one_line_error(env, fault):
     args = fault.args(env)
-    res = CliRunner().invoke(rt_main, ["score", str(env.bundle), *args])
-    errors = [line for line in res.stderr.splitlines() if line.startswith("Error:")]
-    assert res.exit_code == fault.code, res.output
-    assert len(errors) == 1, res.stderr
-    assert BUG not in res.output
-    assert TMP not in errors[0]  # the user's path, never our temporary name
-    assert re.search(fault.pattern, errors[0]), errors[0]
-    final = fault.out(env)
-    if final is not None:
-        assert not final.exists()
-        assert not [p.name for p in final.parent.iterdir() if p.name.startswith(TMP)]
+    check_fault(CliRunner().invoke(rt_main, ["score", str(env.bundle), *args]), args, fault.code, fault.pattern)
 
 
 # ---------------------------------------------------------------------------- inputs that must not hang
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
-def test_fifo_input_is_refused_without_opening_it(tmp_path, shipped_dense):
-    fifo = tmp_path / "rows.npy"
+def refused_fifo(command: list[str], fifo: Path, more: list[str]) -> None:
+    """``python -m <command> ... FIFO ...`` exits 2 naming the FIFO, without opening it (that would block)."""
     os.mkfifo(fifo)
     res = subprocess.run(
-        [sys.executable, "-m", "aeruntime", "score", str(shipped_dense), str(fifo)],
+        [sys.executable, "-m", *command, str(fifo), *more],
         capture_output=True,
         text=True,
-        timeout=120,  # opening the FIFO would block forever
+        timeout=120,  # a reader that opened the FIFO would wait forever
         env=SUBPROCESS_ENV,
         check=False,
     )
     assert res.returncode == 2, res.stderr
     assert f"Error: input '{fifo}' is a FIFO (named pipe); expected a regular file" in res.stderr
     assert BUG not in res.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_fifo_input_is_refused_without_opening_it(tmp_path, shipped_dense):
+    refused_fifo(["aeruntime", "score", str(shipped_dense)], tmp_path / "rows.npy", [])
 
 
 # ---------------------------------------------------------------------------- the API

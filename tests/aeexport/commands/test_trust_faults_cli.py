@@ -17,13 +17,10 @@ from __future__ import annotations
 import errno
 import os
 import pathlib
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +29,7 @@ from click.testing import CliRunner
 
 from aeexport.cli import main as ae_main
 from aeruntime.errors import FileSystemError
-from tests.aeruntime.test_trust_faults import _fill, _mount
-from tests.conftest import SUBPROCESS_ENV
-
-TMP = ".aeexport-tmp-"
-BUG = "this is a bug"
+from tests.aeruntime.test_trust_faults import FsEnv, check_fault, refused_fifo
 
 
 @pytest.fixture(scope="module")
@@ -49,30 +42,10 @@ def checkpoint(tmp_path_factory, dense_trained, digits_split) -> Path:
 
 
 @dataclass
-class Env:
-    tmp: Path
-    checkpoint: Path
-    bundle: Path
-    rows: np.ndarray
-    monkeypatch: pytest.MonkeyPatch
-    mounts: list[Path]
-
-    def tmpfs(self, options: str) -> Path:
-        where = self.tmp / f"fs{len(self.mounts)}"
-        _mount(where, options)
-        self.mounts.append(where)
-        return where
-
-    def full(self) -> Path:
-        where = self.tmpfs("size=64k")
-        _fill(where)
-        return where
-
-    def inject(self, target: object, name: str, code: int) -> None:
-        def fail(*args: object, **kwargs: object) -> None:
-            raise OSError(code, os.strerror(code), str(self.tmp / f"{TMP}injected"))
-
-        self.monkeypatch.setattr(target, name, fail)
+class Env(FsEnv):
+    checkpoint: Path = Path()
+    bundle: Path = Path()
+    rows: np.ndarray = field(default_factory=lambda: np.empty((0, 64), np.float32))
 
     def damaged_checkpoint(self, name: str, keep: int) -> Path:
         dst = self.tmp / "damaged-ckpt"
@@ -106,16 +79,16 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path, checkpoint, dense_bundle, digits_split, monkeypatch):
-    e = Env(tmp_path, checkpoint, dense_bundle, digits_split.train[:300], monkeypatch, [])
+    e = Env(tmp_path, monkeypatch, checkpoint=checkpoint, bundle=dense_bundle, rows=digits_split.train[:300])
     yield e
-    for where in reversed(e.mounts):
-        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+    e.unmount()
 
 
 def _safetensors_full(e: Env) -> None:
     """safetensors reports a full disk as a SafetensorError naming the OS error."""
-    import aeexport.checkpoint as ck
     from safetensors import SafetensorError
+
+    import aeexport.checkpoint as ck
 
     def fail(*args: object, **kwargs: object) -> None:
         raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
@@ -144,152 +117,77 @@ class Fault:
     args: Callable[[Env], list[str]]
     code: int
     pattern: str  # re.search in the error line
-    out: Callable[[Env], Path | None] = lambda e: None  # must not exist after
 
 
 ENOSPC = r"cannot write '.*/{}': no space left on the device \(ENOSPC\); free some space"
 EROFS = r"cannot write '.*/{}': the file system is read-only \(EROFS\); choose a path on a writable"
+EACCES = r"cannot write '.*/b': permission denied \(EACCES\); check the permissions"
+ENOTDIR = r"cannot write '.*afile/b': '.*afile' is a file, not a folder \(ENOTDIR\)"
+DAMAGED = r"{}' is not a readable safetensors file \(.*\); the checkpoint is truncated or damaged"
+MODIFIED = r"{} has sha256 .* the file was modified or corrupted"
+NOT_REGULAR = r"input '.*' is a directory; expected a regular file"
+
+
+def _mkdtemp_fails(code: int) -> Callable[[Env], list[str]]:
+    return lambda e: (e.inject(tempfile, "mkdtemp", code), _export(e, e.tmp))[1]
+
+
+def _from_damaged(name: str, keep: int) -> Callable[[Env], list[str]]:
+    return lambda e: _export(e, e.tmp, e.damaged_checkpoint(name, keep))
+
+
+def _verify_damaged(name: str) -> Callable[[Env], list[str]]:
+    return lambda e: ["verify", str(e.damaged_bundle(name, 0.5))]
+
+
+def _train_on_truncated(name: str) -> Callable[[Env], list[str]]:
+    return lambda e: _train(e, e.tmp / "out", e.truncated(name))
+
+
+def _parent_is_a_file(e: Env) -> list[str]:
+    e.tmp.joinpath("afile").write_text("x")
+    return _export(e, e.tmp / "afile")
+
+
 FAULTS = [
-    Fault("export-full-tmpfs", lambda e: _export(e, e.full()), 1, ENOSPC.format("b"), lambda e: e.mounts[0] / "b"),
+    Fault("export-full-tmpfs", lambda e: _export(e, e.full()), 1, ENOSPC.format("b")),
+    Fault("export-enospc-injected", lambda e: (_write_bytes_full(e), _export(e, e.tmp))[1], 1, ENOSPC.format("b")),
+    Fault("export-read-only-tmpfs", lambda e: _export(e, e.tmpfs("size=64k,ro")), 1, EROFS.format("b")),
+    Fault("export-read-only-injected", _mkdtemp_fails(errno.EROFS), 1, EROFS.format("b")),
+    Fault("export-permission-denied-injected", _mkdtemp_fails(errno.EACCES), 1, EACCES),
+    Fault("export-out-parent-is-a-file", _parent_is_a_file, 1, ENOTDIR),
+    Fault("train-full-tmpfs", lambda e: _train(e, e.full()), 1, ENOSPC.format("c")),
+    Fault("train-enospc-safetensors", lambda e: (_safetensors_full(e), _train(e, e.tmp))[1], 1, ENOSPC.format("c")),
+    Fault("train-read-only-tmpfs", lambda e: _train(e, e.tmpfs("size=64k,ro")), 1, EROFS.format("c")),
+    Fault("export-truncated-model", _from_damaged("model.safetensors", 100), 1, DAMAGED.format(r"model\.safetensors")),
     Fault(
-        "export-enospc-injected",
-        lambda e: (_write_bytes_full(e), _export(e, e.tmp))[1],
+        "export-truncated-holdout",
+        _from_damaged("holdout.safetensors", 200),
         1,
-        ENOSPC.format("b"),
-        lambda e: e.tmp / "b",
+        DAMAGED.format(r"holdout\.safetensors"),
     ),
+    Fault("export-truncated-config-json", _from_damaged("config.json", 40), 1, r"config\.json: not valid JSON"),
+    Fault("train-on-a-directory", lambda e: _train(e, e.tmp / "out", e.tmp), 2, NOT_REGULAR),
+    Fault("train-on-truncated-fortran-npy", _train_on_truncated("rows.npy"), 2, r"rows\.npy: cannot read it as \.npy"),
+    Fault("train-on-truncated-parquet", _train_on_truncated("rows.parquet"), 2, r"rows\.parquet: not a readable"),
+    Fault("verify-truncated-onnx", _verify_damaged("encoder.onnx"), 1, MODIFIED.format(r"encoder\.onnx")),
     Fault(
-        "export-read-only-tmpfs",
-        lambda e: _export(e, e.tmpfs("size=64k,ro")),
-        1,
-        EROFS.format("b"),
-        lambda e: e.mounts[0] / "b",
+        "verify-truncated-weights", _verify_damaged("weights.safetensors"), 1, MODIFIED.format(r"weights\.safetensors")
     ),
-    Fault(
-        "export-read-only-injected",
-        lambda e: (e.inject(tempfile, "mkdtemp", errno.EROFS), _export(e, e.tmp))[1],
-        1,
-        EROFS.format("b"),
-        lambda e: e.tmp / "b",
-    ),
-    Fault(
-        "export-permission-denied-injected",
-        lambda e: (e.inject(tempfile, "mkdtemp", errno.EACCES), _export(e, e.tmp))[1],
-        1,
-        r"cannot write '.*/b': permission denied \(EACCES\); check the permissions",
-        lambda e: e.tmp / "b",
-    ),
-    Fault(
-        "export-out-parent-is-a-file",
-        lambda e: (e.tmp.joinpath("afile").write_text("x"), _export(e, e.tmp / "afile"))[1],
-        1,
-        r"cannot write '.*afile/b': '.*afile' is a file, not a folder \(ENOTDIR\)",
-    ),
-    Fault("train-full-tmpfs", lambda e: _train(e, e.full()), 1, ENOSPC.format("c"), lambda e: e.mounts[0] / "c"),
-    Fault(
-        "train-enospc-from-safetensors",
-        lambda e: (_safetensors_full(e), _train(e, e.tmp))[1],
-        1,
-        ENOSPC.format("c"),
-        lambda e: e.tmp / "c",
-    ),
-    Fault(
-        "train-read-only-tmpfs",
-        lambda e: _train(e, e.tmpfs("size=64k,ro")),
-        1,
-        EROFS.format("c"),
-        lambda e: e.mounts[0] / "c",
-    ),
-    Fault(
-        "export-truncated-model-safetensors",
-        lambda e: _export(e, e.tmp, e.damaged_checkpoint("model.safetensors", 100)),
-        1,
-        r"model\.safetensors' is not a readable safetensors file \(.*\); the checkpoint is truncated or damaged",
-        lambda e: e.tmp / "b",
-    ),
-    Fault(
-        "export-truncated-holdout-safetensors",
-        lambda e: _export(e, e.tmp, e.damaged_checkpoint("holdout.safetensors", 200)),
-        1,
-        r"holdout\.safetensors' is not a readable safetensors file",
-        lambda e: e.tmp / "b",
-    ),
-    Fault(
-        "export-truncated-config-json",
-        lambda e: _export(e, e.tmp, e.damaged_checkpoint("config.json", 40)),
-        1,
-        r"config\.json: not valid JSON",
-        lambda e: e.tmp / "b",
-    ),
-    Fault(
-        "train-on-a-directory",
-        lambda e: _train(e, e.tmp / "out", e.tmp),
-        2,
-        r"input '.*' is a directory; expected a regular file",
-    ),
-    Fault(
-        "train-on-truncated-fortran-npy",
-        lambda e: _train(e, e.tmp / "out", e.truncated("rows.npy")),
-        2,
-        r"rows\.npy: cannot read it as \.npy .*truncated",
-    ),
-    Fault(
-        "train-on-truncated-parquet",
-        lambda e: _train(e, e.tmp / "out", e.truncated("rows.parquet")),
-        2,
-        r"rows\.parquet: not a readable Parquet file",
-    ),
-    Fault(
-        "verify-truncated-onnx",
-        lambda e: ["verify", str(e.damaged_bundle("encoder.onnx", 0.5))],
-        1,
-        r"encoder\.onnx has sha256 .* the file was modified or corrupted",
-    ),
-    Fault(
-        "verify-truncated-weights",
-        lambda e: ["verify", str(e.damaged_bundle("weights.safetensors", 0.5))],
-        1,
-        r"weights\.safetensors has sha256 .* the file was modified or corrupted",
-    ),
-    Fault(
-        "verify-truncated-manifest",
-        lambda e: ["verify", str(e.damaged_bundle("manifest.json", 0.5))],
-        1,
-        r"manifest\.json' is not valid JSON",
-    ),
+    Fault("verify-truncated-manifest", _verify_damaged("manifest.json"), 1, r"manifest\.json' is not valid JSON"),
 ]
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
 def test_fault_is_a_typed_one_line_error(env, fault):
-    res = CliRunner().invoke(ae_main, fault.args(env))
-    errors = [line for line in res.stderr.splitlines() if line.startswith("Error:")]
-    assert res.exit_code == fault.code, res.output
-    assert len(errors) == 1, res.stderr
-    assert BUG not in res.output
-    assert TMP not in errors[0]  # the user's path, never our temporary name
-    assert re.search(fault.pattern, errors[0]), errors[0]
-    final = fault.out(env)
-    if final is not None:
-        assert not final.exists()
-        assert not [p.name for p in final.parent.iterdir() if p.name.startswith(TMP)]
+    args = fault.args(env)
+    check_fault(CliRunner().invoke(ae_main, args), args, fault.code, fault.pattern)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
 def test_train_on_a_fifo_is_refused_without_opening_it(tmp_path):
-    fifo = tmp_path / "rows.csv"
-    os.mkfifo(fifo)
-    res = subprocess.run(
-        [sys.executable, "-m", "aeexport", "train", str(fifo), "--out", str(tmp_path / "c")],
-        capture_output=True,
-        text=True,
-        timeout=120,  # opening the FIFO would block forever
-        env=SUBPROCESS_ENV,
-        check=False,
-    )
-    assert res.returncode == 2, res.stderr
-    assert f"Error: input '{fifo}' is a FIFO (named pipe); expected a regular file" in res.stderr
-    assert BUG not in res.stderr and not (tmp_path / "c").exists()
+    refused_fifo(["aeexport", "train"], tmp_path / "rows.csv", ["--out", str(tmp_path / "c")])
+    assert not (tmp_path / "c").exists()
 
 
 def test_save_checkpoint_on_a_full_disk(env, dense_trained, digits_split):
