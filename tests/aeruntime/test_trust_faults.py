@@ -284,7 +284,7 @@ FAULTS = [
         "input-vanishes-while-read",
         _vanishing_csv,
         1,
-        r"cannot use '.*x\.csv': it does not exist \(was it removed while in use\?\) \(ENOENT\)",
+        r"cannot read '.*x\.csv': it does not exist \(was it removed while in use\?\) \(ENOENT\)",
     ),
 ]
 
@@ -330,6 +330,28 @@ def test_api_read_refuses_a_fifo_and_a_directory(tmp_path):
         read_table(tmp_path)
     with pytest.raises(BundleNotFoundError, match=r"does not exist"):
         read_table(tmp_path / "missing.npy")
+
+
+def test_api_read_permission_denied_and_vanished(tmp_path, monkeypatch):
+    from aeruntime.io import read_table
+    from aeruntime.tables import open_source
+
+    path = tmp_path / "rows.npy"
+    np.save(path, np.zeros((4, N), np.float32))
+    source = open_source(path, 2)  # opened, then the file system refuses (root ignores chmod: injected)
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda *a, **k: (_ for _ in ()).throw(PermissionError(errno.EACCES, "denied")))
+    with pytest.raises(FileSystemError, match=r"cannot read '.*rows\.npy': permission denied \(EACCES\)"):
+        read_table(path)
+    monkeypatch.setattr(os, "open", real_open)
+    csv = tmp_path / "rows.csv"
+    csv.write_text("a,b\n1,2\n3,4\n")
+    rows = open_source(csv, 1)
+    csv.unlink()  # removed by another program after it was opened
+    with pytest.raises(FileSystemError, match=r"cannot read '.*rows\.csv': it does not exist") as info:
+        list(rows)
+    assert info.value.errno == errno.ENOENT
+    assert len(list(source)) == 2  # an .npy source already mapped keeps reading
 
 
 def test_api_write_scores_typed_errors(tmp_path, monkeypatch):

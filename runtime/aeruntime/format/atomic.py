@@ -51,18 +51,23 @@ def _publish(root: Path) -> None:
             os.chmod(os.path.join(dirpath, d), 0o777 & ~mask)
         for f in filenames:
             os.chmod(os.path.join(dirpath, f), 0o666 & ~mask)
-            _fsync(os.path.join(dirpath, f))
+            _fsync(os.path.join(dirpath, f), strict=True)  # a file's ENOSPC/EIO may first show here
         _fsync(dirpath)
 
 
-def _fsync(path: str | os.PathLike[str]) -> None:
-    """fsync a file or (on POSIX) a directory, so a rename of or inside it survives a crash."""
-    with contextlib.suppress(OSError):
+def _fsync(path: str | os.PathLike[str], *, strict: bool = False) -> None:
+    """fsync a file or (on POSIX) a directory, so a rename of or inside it survives a crash.
+
+    A directory's fsync may be unsupported (errors ignored); ``strict``: a file's error is raised."""
+    try:
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+    except OSError:
+        if strict:
+            raise
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..faults import check_input_file
+from ..faults import check_input_file, fault_of
 
 #: suffixes of the tables (named columns)
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -77,7 +77,8 @@ class Source:
         self.id_types = dict(id_types or {})
 
     def __iter__(self) -> Iterator[Chunk]:
-        return self._chunks
+        with fault_of(self.path, "read"):  # a file removed or unreadable mid-way: FileSystemError
+            yield from self._chunks
 
 
 def existing_file(path: str | os.PathLike[str]) -> Path:
