@@ -34,6 +34,7 @@ __all__ = [
     "PROVIDER_CHOICES",
     "AeGroup",
     "echo_json",
+    "error_line",
     "format_warning",
     "json_option",
     "option_group",
@@ -120,34 +121,35 @@ class AeGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except AeError as exc:
-            if ctx.params.get("debug"):
-                raise
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-        except OSError as exc:  # the environment (disk full, permissions, ...), not a bug
-            if ctx.params.get("debug"):
-                raise
-            fault = os_fault(exc)
-            click.echo(f"Error: {fault}", err=True)
-            ctx.exit(fault.exit_code)
-        except MemoryError:
-            if ctx.params.get("debug"):
-                raise
-            click.echo("Error: out of memory; pass a smaller --batch-size or less data.", err=True)
-            ctx.exit(1)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception as exc:  # a bug, not a user mistake: still one line unless --debug
+        except Exception as exc:
             if ctx.params.get("debug"):
                 raise
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            click.echo(
-                f"Error: unexpected {type(exc).__name__}: {first} (this is a bug in aeexport/aeruntime; "
-                "rerun with --debug for the traceback and report it).",
-                err=True,
-            )
-            ctx.exit(1)
+            message, code = error_line(exc)
+            click.echo(f"Error: {message}", err=True)
+            ctx.exit(code)
+
+
+def error_line(exc: Exception) -> tuple[str, int]:
+    """The one-line message and exit code of an exception that reached the command line.
+
+    Our typed errors as they are; an ``OSError`` (disk full, permission, ...: the
+    environment, not a bug) through :func:`aeruntime.faults.os_fault`; ``MemoryError`` as
+    a hint; anything else is a bug, said so with a hint to rerun with ``--debug``.
+    """
+    if isinstance(exc, OSError) and not isinstance(exc, AeError):
+        exc = os_fault(exc)
+    if isinstance(exc, AeError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, MemoryError):
+        return "out of memory; pass a smaller --batch-size or less data.", 1
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return (
+        f"unexpected {type(exc).__name__}: {first} (this is a bug in aeexport/aeruntime; "
+        "rerun with --debug for the traceback and report it).",
+        1,
+    )
 
 
 def echo_json(obj: Any) -> None:
