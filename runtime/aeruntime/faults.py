@@ -88,7 +88,7 @@ def hidden_os_error(exc: BaseException) -> OSError | None:
     return OSError(code, os.strerror(code)) if code is not None else None
 
 
-def os_fault(exc: OSError, path: str | os.PathLike[str] | None = None, action: str = "use") -> FileSystemError:
+def os_fault(exc: OSError, path: str | os.PathLike[str] | None = None, action: str = "access") -> FileSystemError:
     """The :class:`FileSystemError` for ``exc`` met while ``action``-ing (``read``, ``write``) ``path``.
 
     ``path`` is the path the user gave (None: the error's own file name, or the folder of

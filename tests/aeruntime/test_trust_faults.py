@@ -180,6 +180,19 @@ def _vanishing_csv(e: Env) -> list[str]:
     return [str(src), "--out", str(e.tmp / "o.npy")]
 
 
+def _unreadable_graph(e: Env) -> list[str]:
+    """The bundle's graph cannot be read (permission): no reader maps it, the command line does."""
+    import pathlib
+
+    graph = str(e.bundle / "encoder.onnx")
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), graph)
+
+    e.monkeypatch.setattr(pathlib.Path, "read_bytes", denied)
+    return [str(e.npy())]
+
+
 def _dir_out(e: Env) -> list[str]:
     (e.tmp / "plain").mkdir()
     (e.tmp / "plain" / "sub").write_text("a file, where a folder is needed")
@@ -279,6 +292,12 @@ FAULTS = [
         lambda e: [str(e.truncated(_csv(e), 0.5003))],
         2,
         r"cut-x\.csv: line \d+ has \d+ fields, but the header has 64",
+    ),
+    Fault(
+        "bundle-graph-unreadable",
+        _unreadable_graph,
+        1,
+        r"cannot access '.*encoder\.onnx': permission denied \(EACCES\)",
     ),
     Fault(
         "input-vanishes-while-read",
