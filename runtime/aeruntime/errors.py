@@ -73,13 +73,14 @@ class ProviderError(AeError, RuntimeError):
     """An explicitly requested execution provider cannot be used."""
 
 
-class FileSystemError(AeError):
+class FileSystemError(AeError, OSError):
     """The file system refused to read or write a path the user gave (exit code 1).
 
     No space left, a read-only file system, permission denied, a path component that
     is a file, a file removed while it was read, an I/O error. Made from an ``OSError``
     by :func:`aeruntime.faults.os_fault` only; ``path`` is the path the user gave
-    (never a temporary name of ours), ``errno`` the system's code.
+    (never a temporary name of ours), ``errno`` the system's code. Still an ``OSError``,
+    so code that caught the untyped error keeps working.
     """
 
     exit_code = 1
