@@ -13,16 +13,20 @@ It is written atomically, like a bundle.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_np
 from safetensors.numpy import save_file as save_np
 from safetensors.torch import load_file, save_file
 
-from aeruntime.errors import BundleNotFoundError, ManifestError
+from aeruntime.errors import BundleError, BundleNotFoundError, ManifestError
+from aeruntime.faults import hidden_os_error
 from aeruntime.format import atomic_directory
 
 from .models import Autoencoder, build_model
@@ -53,18 +57,39 @@ def save_checkpoint(
         "training": summary or {},
         "dataset": dataset or {},
     }
-    with atomic_directory(path) as tmp:
+    with atomic_directory(path) as tmp:  # an OSError (disk full, ...) is a FileSystemError naming ``path``
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / "model.safetensors"))
-        save_np({"x": np.ascontiguousarray(holdout, dtype=np.float32)}, str(tmp / "holdout.safetensors"))
+        with _os_errors():
+            save_file(state, str(tmp / "model.safetensors"))
+            save_np({"x": np.ascontiguousarray(holdout, dtype=np.float32)}, str(tmp / "holdout.safetensors"))
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return Path(path)
+
+
+@contextlib.contextmanager
+def _os_errors() -> Iterator[None]:
+    """safetensors reports a failed write (``os error 28``) as a SafetensorError: raise it as the OSError."""
+    try:
+        yield
+    except SafetensorError as exc:
+        raise (hidden_os_error(exc) or exc) from exc
+
+
+def _damaged(path: Path, exc: BaseException) -> BundleError:
+    return BundleError(
+        f"{str(path)!r} is not a readable safetensors file ({exc}); the checkpoint is truncated or damaged. "
+        "Copy it again or re-run `aeexport train`."
+    )
 
 
 def model_from_weights(kind: str, model_config: dict[str, Any], input_shape: list[int], weights: Path) -> Autoencoder:
     """Rebuild a model from its registry kind, config dict and a safetensors file."""
     model = build_model(kind, dict(model_config), tuple(input_shape))
-    model.load_state_dict(load_file(str(weights)))
+    try:
+        state = load_file(str(weights))
+    except SafetensorError as exc:
+        raise _damaged(weights, exc) from None
+    model.load_state_dict(state)
     return model.eval()
 
 
@@ -89,7 +114,12 @@ def load_checkpoint(path: str | Path) -> tuple[Autoencoder, dict[str, Any], np.n
         config["kind"], config["model_config"], config["input_shape"], path / "model.safetensors"
     )
     holdout_path = path / "holdout.safetensors"
-    holdout = (
-        load_np(str(holdout_path))["x"] if holdout_path.is_file() else np.empty((0, *config["input_shape"]), np.float32)
-    )
+    try:
+        holdout = (
+            load_np(str(holdout_path))["x"]
+            if holdout_path.is_file()
+            else np.empty((0, *config["input_shape"]), np.float32)
+        )
+    except SafetensorError as exc:
+        raise _damaged(holdout_path, exc) from None
     return model, config, holdout

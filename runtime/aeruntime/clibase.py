@@ -4,8 +4,10 @@
 
 - our typed errors become one line on stderr and the exit code of the contract
   (0 ok, 1 failure, 2 usage error), without a traceback unless ``--debug`` is given;
-  any other exception (a bug) is also one line, exit code 1, with a hint to rerun
-  with ``--debug``;
+  an ``OSError`` that no reader or writer translated is mapped the same way
+  (:func:`aeruntime.faults.os_fault`: a typed ``FileSystemError`` naming the file, exit 1),
+  so only a real bug is reported as one: any other exception is also one line, exit
+  code 1, with a hint to rerun with ``--debug``;
 - click's usage errors are one line too (``Error: ... (see 'aeexport train --help')``);
 - ``--debug`` works before or after the subcommand;
 - warnings print as ``Warning: <message>`` on stderr, without a Python source line.
@@ -25,12 +27,14 @@ from typing import Any
 import click
 
 from .errors import AeError
+from .faults import os_fault
 
 __all__ = [
     "DEFAULT_PROVIDERS",
     "PROVIDER_CHOICES",
     "AeGroup",
     "echo_json",
+    "error_line",
     "format_warning",
     "json_option",
     "option_group",
@@ -117,28 +121,35 @@ class AeGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except AeError as exc:
-            if ctx.params.get("debug"):
-                raise
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-        except MemoryError:
-            if ctx.params.get("debug"):
-                raise
-            click.echo("Error: out of memory; pass a smaller --batch-size or less data.", err=True)
-            ctx.exit(1)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception as exc:  # a bug, not a user mistake: still one line unless --debug
+        except Exception as exc:
             if ctx.params.get("debug"):
                 raise
-            first = (str(exc).strip().splitlines() or [""])[0][:300]
-            click.echo(
-                f"Error: unexpected {type(exc).__name__}: {first} (this is a bug in aeexport/aeruntime; "
-                "rerun with --debug for the traceback and report it).",
-                err=True,
-            )
-            ctx.exit(1)
+            message, code = error_line(exc)
+            click.echo(f"Error: {message}", err=True)
+            ctx.exit(code)
+
+
+def error_line(exc: Exception) -> tuple[str, int]:
+    """The one-line message and exit code of an exception that reached the command line.
+
+    Our typed errors as they are; an ``OSError`` (disk full, permission, ...: the
+    environment, not a bug) through :func:`aeruntime.faults.os_fault`; ``MemoryError`` as
+    a hint; anything else is a bug, said so with a hint to rerun with ``--debug``.
+    """
+    if isinstance(exc, OSError) and not isinstance(exc, AeError):
+        exc = os_fault(exc)
+    if isinstance(exc, AeError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, MemoryError):
+        return "out of memory; pass a smaller --batch-size or less data.", 1
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return (
+        f"unexpected {type(exc).__name__}: {first} (this is a bug in aeexport/aeruntime; "
+        "rerun with --debug for the traceback and report it).",
+        1,
+    )
 
 
 def echo_json(obj: Any) -> None:

@@ -8,7 +8,9 @@ line turns an ``AeError`` into a one-line message and the error's ``exit_code``
 One code per meaning: every :class:`BundleError` ("this bundle is not valid":
 missing directory or file, modified file, wrong format version, damaged manifest,
 unsafe path or graph) exits 1; :class:`InvalidInputError` (the user's rows or
-arguments) exits 2.
+arguments) exits 2; :class:`FileSystemError` (the file system refused: no space, read-only,
+permission denied, a path component that is a file, a file removed while read) exits 1.
+:mod:`aeruntime.faults` is the one place an ``OSError`` becomes one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ __all__ = [
     "AeError",
     "BundleError",
     "BundleNotFoundError",
+    "FileSystemError",
     "IntegrityError",
     "InvalidInputError",
     "ManifestError",
@@ -68,3 +71,21 @@ class UnsafeBundleError(IntegrityError):
 
 class ProviderError(AeError, RuntimeError):
     """An explicitly requested execution provider cannot be used."""
+
+
+class FileSystemError(AeError, OSError):
+    """The file system refused to read or write a path the user gave (exit code 1).
+
+    No space left, a read-only file system, permission denied, a path component that
+    is a file, a file removed while it was read, an I/O error. Made from an ``OSError``
+    by :func:`aeruntime.faults.os_fault` only; ``path`` is the path the user gave
+    (never a temporary name of ours), ``errno`` the system's code. Still an ``OSError``,
+    so code that caught the untyped error keeps working.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, path: str | None = None, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno

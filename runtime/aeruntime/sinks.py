@@ -36,6 +36,7 @@ import numpy as np
 
 from .arrow import require_pyarrow
 from .errors import InvalidInputError
+from .faults import fault_of
 from .format.atomic import publish_file, temp_file_beside
 
 __all__ = ["OUTPUT_SUFFIXES", "SCORE_DTYPE", "SCORE_FIELDS", "Field", "check_output_path", "open_sink"]
@@ -92,6 +93,7 @@ class Sink:
     """Takes chunks: ``write(*arrays, ids=None)`` with one array (n, *field.shape) per field."""
 
     rows = 0
+    where = "standard output"  # named in the messages of file-system errors (aeruntime.faults)
 
     def __init__(self, fields: Sequence[Field]) -> None:
         self.fields = tuple(fields)
@@ -100,7 +102,8 @@ class Sink:
         if len(arrays) != len(self.fields):
             raise TypeError(f"expected {len(self.fields)} arrays ({[f.name for f in self.fields]}), got {len(arrays)}")
         cast = [np.ascontiguousarray(a, dtype=f.dtype).reshape(len(a), *f.shape) for a, f in zip(arrays, self.fields)]
-        self._write(cast, ids or {})
+        with fault_of(self.where, "write"):
+            self._write(cast, ids or {})
         self.rows += len(cast[0]) if cast else 0
 
     def _write(self, arrays: list[np.ndarray], ids: dict[str, Any]) -> None:
@@ -119,6 +122,7 @@ class _FileSink(Sink):
     def __init__(self, path: Path, fields: Sequence[Field]) -> None:
         super().__init__(fields)
         self.path = path
+        self.where = str(path)
         self._tmps: list[Path] = []
         self._handles: list[IO[bytes]] = []
 
@@ -129,9 +133,19 @@ class _FileSink(Sink):
 
     def _open_tmp(self) -> tuple[Path, IO[bytes]]:
         tmp = self._new_tmp()
-        fh = open(tmp, "wb")  # noqa: SIM115 - closed by _close_handles
+        with self._undo():
+            fh = open(tmp, "wb")  # noqa: SIM115 - closed by _close_handles
         self._handles.append(fh)
         return tmp, fh
+
+    @contextlib.contextmanager
+    def _undo(self) -> Iterator[None]:
+        """Remove our temporary files if the block fails (a constructor: no one else can)."""
+        try:
+            yield
+        except BaseException:
+            self.abort()
+            raise
 
     def _cleanup(self) -> None:
         for tmp in self._tmps:
@@ -178,7 +192,8 @@ class _CsvSink(_FileSink):
     def __init__(self, path: Path, fields: Sequence[Field], ids: Sequence[str]) -> None:
         super().__init__(path, fields)
         self._tmp, self._fh = self._open_tmp()
-        self._fh.write(_csv_header([*ids, *[c for f in self.fields for c in f.table_columns()]]))
+        with self._undo():
+            self._fh.write(_csv_header([*ids, *[c for f in self.fields for c in f.table_columns()]]))
 
     def _write(self, arrays: list[np.ndarray], ids: dict[str, Any]) -> None:
         if len(arrays[0]):
@@ -264,7 +279,8 @@ class _NpzSink(_FileSink):
 
     def __init__(self, path: Path, fields: Sequence[Field]) -> None:
         super().__init__(path, fields)
-        self._bodies, self._fhs = zip(*[self._open_tmp() for _ in self.fields])
+        with self._undo():
+            self._bodies, self._fhs = zip(*[self._open_tmp() for _ in self.fields])
 
     def _write(self, arrays: list[np.ndarray], ids: dict[str, Any]) -> None:
         for fh, a in zip(self._fhs, arrays):
@@ -298,7 +314,8 @@ class _ParquetSink(_FileSink):
             cols += [pa.field(c, t) for c in f.table_columns()]
         self._schema = pa.schema(cols)
         self._tmp = self._new_tmp()
-        self._writer = pq.ParquetWriter(str(self._tmp), self._schema)
+        with self._undo():
+            self._writer = pq.ParquetWriter(str(self._tmp), self._schema)
 
     def _write(self, arrays: list[np.ndarray], ids: dict[str, Any]) -> None:
         if len(arrays[0]):
@@ -339,27 +356,32 @@ def open_sink(
     """
     ids = dict(ids or {})
     check_output_path(path, list(ids))
-    sink: Sink
-    if path is None:
-        sink = _StdoutSink(stdout or sys.stdout, fields, list(ids))
-    else:
-        p = Path(path)
-        suffix = p.suffix.lower()
-        if suffix == ".csv":
-            sink = _CsvSink(p, fields, list(ids))
-        elif suffix == ".npy":
-            sink = _NpySink(p, fields)
-        elif suffix == ".npz":
-            sink = _NpzSink(p, fields)
-        else:
-            sink = _ParquetSink(p, fields, ids)
+    with fault_of(path if path is not None else Sink.where, "write"):  # OSError -> FileSystemError naming path
+        sink = _new_sink(path, fields, ids, stdout)
     try:
         yield sink
     except BaseException:
         sink.abort()
         raise
     try:
-        sink.close()
+        with fault_of(sink.where, "write"):
+            sink.close()
     except BaseException:
         sink.abort()
         raise
+
+
+def _new_sink(
+    path: str | os.PathLike[str] | None, fields: Sequence[Field], ids: dict[str, Any], stdout: IO[str] | None
+) -> Sink:
+    if path is None:
+        return _StdoutSink(stdout or sys.stdout, fields, list(ids))
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return _CsvSink(p, fields, list(ids))
+    if suffix == ".npy":
+        return _NpySink(p, fields)
+    if suffix == ".npz":
+        return _NpzSink(p, fields)
+    return _ParquetSink(p, fields, ids)

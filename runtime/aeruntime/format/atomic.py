@@ -24,6 +24,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..faults import fault_of
+
 __all__ = ["TMP_PREFIX", "atomic_directory", "atomic_write_bytes", "publish_file", "temp_file_beside"]
 
 #: prefix of the temporary entries we create beside a target; cleaned up on the next write
@@ -49,22 +51,32 @@ def _publish(root: Path) -> None:
             os.chmod(os.path.join(dirpath, d), 0o777 & ~mask)
         for f in filenames:
             os.chmod(os.path.join(dirpath, f), 0o666 & ~mask)
-            _fsync(os.path.join(dirpath, f))
+            _fsync(os.path.join(dirpath, f), strict=True)  # a file's ENOSPC/EIO may first show here
         _fsync(dirpath)
 
 
-def _fsync(path: str | os.PathLike[str]) -> None:
-    """fsync a file or (on POSIX) a directory, so a rename of or inside it survives a crash."""
-    with contextlib.suppress(OSError):
+def _fsync(path: str | os.PathLike[str], *, strict: bool = False) -> None:
+    """fsync a file or (on POSIX) a directory, so a rename of or inside it survives a crash.
+
+    A directory's fsync may be unsupported (errors ignored); ``strict``: a file's error is raised."""
+    try:
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+    except OSError:
+        if strict:
+            raise
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
+    with fault_of(path, "write"):
+        _write_bytes(path, data)
+
+
+def _write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     tmp = temp_file_beside(path)
     try:
         with open(tmp, "wb") as fh:
@@ -103,8 +115,16 @@ def _remove_stale(parent: Path, name: str) -> None:
 def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh temporary directory; on normal exit it replaces ``target``.
 
-    On an exception the temporary directory is removed and ``target`` is untouched.
+    On an exception the temporary directory is removed and ``target`` is untouched; an
+    ``OSError`` (no space, read-only, ...) becomes a ``FileSystemError`` naming ``target``.
     """
+    with fault_of(target, "write"):
+        with _atomic_directory(target) as tmp:
+            yield tmp
+
+
+@contextlib.contextmanager
+def _atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target).absolute()
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import contextlib
 import math
 import mmap
 import os
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -18,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..faults import os_fault
 from ..rows import check_finite, shape_rows
 from .source import Chunk, Source
 
@@ -48,7 +50,9 @@ def _read_header(path: Path) -> _Header:
                 raise ValueError(f"unsupported .npy version {version}")
             shape, fortran, dtype = _HEADERS[version](fh)
             offset = fh.tell()
-    except (ValueError, OSError, EOFError) as exc:
+    except OSError as exc:
+        raise os_fault(exc, path, "read") from exc
+    except (ValueError, EOFError) as exc:
         raise _unreadable(path, exc) from None
     if dtype.hasobject:
         raise InvalidInputError(
@@ -63,8 +67,10 @@ def load_npy(path: Path, mmap_mode: str | None = None) -> np.ndarray:
     _read_header(path)
     try:
         return np.load(path, allow_pickle=False, mmap_mode=mmap_mode)
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, EOFError) as exc:
         raise _unreadable(path, exc) from None
+    except OSError as exc:  # a short read is an EOFError/ValueError; this is the file system
+        raise os_fault(exc, path, "read") from exc
 
 
 def npy_source(path: Path, batch: int, row_shape: tuple[int, ...] | None, finite: bool) -> Source:
@@ -135,7 +141,11 @@ def read_npz(path: Path, key: str | Sequence[str] = "X") -> tuple[np.ndarray, np
                     f"found {sorted(data.files)}. Save with np.savez(path, {keys[0]}=..., y=y)."
                 )
             return data[found], data.get("y")
-    except (ValueError, OSError, EOFError) as exc:
+    except InvalidInputError:
+        raise
+    except OSError as exc:
+        raise os_fault(exc, path, "read") from exc
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InvalidInputError(
             f"{path}: cannot read it as .npz ({exc}); the file may be truncated, or hold pickled objects, "
             "which are never loaded. Save plain numeric arrays with np.savez."

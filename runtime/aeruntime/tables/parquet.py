@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..faults import os_fault
 from ..rows import check_finite, shape_rows
 from .common import Block, Selection, rebatch, row_major, select_columns, table_source
 from .source import Chunk, Source
@@ -98,6 +99,8 @@ def parquet_source(
     try:
         pf = pq.ParquetFile(path, memory_map=False, buffer_size=_PARQUET_BUFFER, pre_buffer=False)
     except (OSError, ValueError, pa.ArrowException) as exc:  # ArrowInvalid is a ValueError
+        if isinstance(exc, OSError) and exc.errno is not None:  # the file system, not the bytes
+            raise os_fault(exc, path, "read") from exc
         raise InvalidInputError(f"{path}: not a readable Parquet file ({exc}).") from None
     schema = pf.schema_arrow
     sel = select_columns(path, list(schema.names), **sel_args)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..arrow import require_pyarrow
 from ..errors import InvalidInputError
+from ..faults import fault_of
 from .npy import array_source, npy_source, read_npz
 from .source import INPUT_SUFFIXES, Source, existing_file, no_array_options
 
@@ -71,7 +72,8 @@ def open_source(
     if suffix == ".csv":
         from .csv import csv_source
 
-        return csv_source(path, batch_size, sel_args, row_shape, np.dtype(dtype or np.float32), finite)
+        with fault_of(path, "read"):  # the first lines are read here (npy/npz/parquet map their own)
+            return csv_source(path, batch_size, sel_args, row_shape, np.dtype(dtype or np.float32), finite)
     from .parquet import parquet_source
 
     return parquet_source(path, batch_size, sel_args, row_shape, dtype, finite)

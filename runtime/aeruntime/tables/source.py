@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BundleNotFoundError, InvalidInputError
+from ..errors import InvalidInputError
+from ..faults import check_input_file, fault_of
 
 #: suffixes of the tables (named columns)
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -76,15 +77,13 @@ class Source:
         self.id_types = dict(id_types or {})
 
     def __iter__(self) -> Iterator[Chunk]:
-        return self._chunks
+        with fault_of(self.path, "read"):  # a file removed or unreadable mid-way: FileSystemError
+            yield from self._chunks
 
 
 def existing_file(path: str | os.PathLike[str]) -> Path:
-    """``Path(path)``, or :class:`BundleNotFoundError` (exit code 2) when it is not a file."""
-    path = Path(path)
-    if not path.is_file():
-        raise BundleNotFoundError(f"input file {str(path)!r} does not exist.")
-    return path
+    """``Path(path)`` if it is a readable regular file: the one check (:func:`aeruntime.faults.check_input_file`)."""
+    return check_input_file(path)
 
 
 def label_index(path: Path, header: list[str] | None, label_column: str) -> int:
