@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
+from aeruntime.format import atomic_write_bytes, check_output_dir
 
 from .checkpoint import save_checkpoint
 from .data import (
@@ -74,6 +75,9 @@ def run_pipeline(
     spec = threshold_spec or ThresholdSpec()
     out = Path(out)
     bundle_dir = Path(bundle) if bundle is not None else out / "bundle"
+    check_output_dir(out, "run", inputs=[dataset])  # before any training
+    if bundle is not None:
+        check_output_dir(bundle_dir, "bundle", option="--bundle", inputs=[dataset])
     p = _prepare(
         dataset,
         kind,
@@ -93,7 +97,7 @@ def run_pipeline(
         summary.update(_test_figures(bundle_dir, p.split, out, plot, title=f"{kind} on {p.ds.name}, test split"))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
 
 

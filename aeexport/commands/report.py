@@ -37,8 +37,11 @@ def report_command(
     DATA: 'digits' or a .npy/.npz/.csv file (labels: npz 'y' or --label-column, 1 = anomaly).
     Without DATA the report shows what the manifest records.
     """
+    from aeruntime.format import check_output_file
+
     from ..report import write_report
 
+    check_output_file(out, inputs=[bundle, data])
     r = write_report(
         bundle,
         out,

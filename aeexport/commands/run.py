@@ -19,7 +19,8 @@ from .common import echo_rows, epoch_cap_note, model_report_text, model_text
     "--out",
     required=True,
     type=click.Path(file_okay=False),
-    help="Output directory: checkpoint/, bundle/, test_scores.npz, summary.json.",
+    help="Output directory: checkpoint/, bundle/, test_scores.npz, summary.json (new, empty, or a run "
+    "folder of ours: only those are replaced, other files are kept).",
 )
 @click.option(
     "--bundle",

@@ -10,7 +10,12 @@ from .common import echo_result
 
 @click.command("slim")
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Slim bundle directory.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Slim bundle directory: new, empty, or a bundle of ours (replaced).",
+)
 @click.option("--keep-golden", is_flag=True, help="Keep the golden vectors (test_data/).")
 @json_option("Print the slim bundle's manifest as JSON.")
 def slim_command(bundle: str, out: str, keep_golden: bool, as_json: bool) -> None:

@@ -67,7 +67,7 @@ def score(
     from .model import load
     from .sinks import check_output_path
 
-    check_output_path(out, id_columns)  # fail before any work is done
+    check_output_path(out, id_columns, inputs=(input, bundle))  # fail before any work is done
     model = load(bundle, providers=providers, threshold=threshold, threads=threads)
     result = run_job(
         "score", model, input, out, batch_size=batch_size, label_column=label_column, id_columns=id_columns
@@ -165,7 +165,7 @@ def _job_command(
         from .model import load
         from .sinks import check_output_path
 
-        check_output_path(out, id_columns)
+        check_output_path(out, id_columns, inputs=(input, bundle))
         model = load(bundle, providers=providers, threads=threads)
         result = run_job(
             name,
