@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from aeruntime.format.outputs import DIR_RULE
+
 from ..options import json_option, threshold_options, verbose_option
 from .common import echo_result, threshold_text
 
@@ -16,7 +18,7 @@ from .common import echo_result, threshold_text
     "--out",
     required=True,
     type=click.Path(file_okay=False),
-    help="Bundle directory: new, empty, or a bundle of ours (replaced).",
+    help=f"Bundle directory: {DIR_RULE.format('a bundle')}.",
 )
 @threshold_options
 @verbose_option

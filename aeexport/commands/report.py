@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from aeruntime.clibase import echo_json
+from aeruntime.format.outputs import FILE_RULE
 
 from ..options import json_option, label_options, providers_option
 
@@ -12,7 +13,7 @@ from ..options import json_option, label_options, providers_option
 @click.command("report")
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
 @click.argument("data", required=False, default=None)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help=f"HTML file to write ({FILE_RULE}).")
 @label_options("DATA")
 @click.option(
     "--parent",

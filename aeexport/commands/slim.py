@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from aeruntime.format.outputs import DIR_RULE
+
 from ..options import json_option
 from .common import echo_result
 
@@ -14,7 +16,7 @@ from .common import echo_result
     "--out",
     required=True,
     type=click.Path(file_okay=False),
-    help="Slim bundle directory: new, empty, or a bundle of ours (replaced).",
+    help=f"Slim bundle directory: {DIR_RULE.format('a bundle')}.",
 )
 @click.option("--keep-golden", is_flag=True, help="Keep the golden vectors (test_data/).")
 @json_option("Print the slim bundle's manifest as JSON.")

@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from aeruntime.format.outputs import DIR_RULE
+
 from ..options import TrainSettings, train_options
 from .common import epoch_cap_note, model_report_text, model_text
 
@@ -16,7 +18,7 @@ from .common import epoch_cap_note, model_report_text, model_text
     "--out",
     required=True,
     type=click.Path(file_okay=False),
-    help="Checkpoint directory: new, empty, or a checkpoint of ours (replaced).",
+    help=f"Checkpoint directory: {DIR_RULE.format('a checkpoint')}.",
 )
 @train_options
 def train_command(data: str, out: str, training: TrainSettings) -> None:

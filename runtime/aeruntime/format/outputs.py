@@ -28,10 +28,22 @@ from typing import Any
 from ..errors import InvalidInputError
 from .constants import MANIFEST_NAME
 
-__all__ = ["KINDS", "SPARK_MARKER", "check_output_dir", "check_output_file", "owned_files", "spark_marker"]
+__all__ = [
+    "DIR_RULE",
+    "FILE_RULE",
+    "KINDS",
+    "SPARK_MARKER",
+    "check_output_dir",
+    "check_output_file",
+    "owned_files",
+    "spark_marker",
+]
 
 #: the marker file ``aeruntime spark score`` writes into a local output table
 SPARK_MARKER = "_aeruntime.json"
+#: the rule in the help of every --out, the same words in the three CLIs
+DIR_RULE = "new, empty, or {} we wrote (then replaced); anything else is refused"
+FILE_RULE = "an existing file is replaced, unless it is an input"
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "holdout.safetensors")
 RUN_FILES = ("summary.json", "test_scores.npz")
 _LISTED = 5  # unknown files named in a message

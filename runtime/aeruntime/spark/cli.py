@@ -24,6 +24,7 @@ import click
 
 from aeruntime.clibase import AeGroup
 from aeruntime.errors import AeError, InvalidInputError
+from aeruntime.format.outputs import DIR_RULE
 
 __all__ = ["main", "spark"]
 
@@ -92,7 +93,12 @@ def _split(value: str | None) -> list[str] | None:
 @spark.command("score")
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
 @click.argument("input")
-@click.option("--out", "out", required=True, help="Output table (a directory of part files), Parquet or CSV.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    help=f"Output table (a directory of part files), Parquet or CSV; local: {DIR_RULE.format('a table')}.",
+)
 @click.option(
     "--features",
     default=None,
@@ -138,8 +144,8 @@ def _split(value: str | None) -> list[str] | None:
 @click.option(
     "--overwrite",
     is_flag=True,
-    help="Remote --out (hdfs://, s3a://...) only: replace it if it exists. A local --out follows the rule of "
-    "every output: new, empty, or a table of ours (replaced); anything else is refused.",
+    help="Remote --out (hdfs://, s3a://...), which cannot be inspected: replace it if it exists. "
+    "A local --out does not need it.",
 )
 def score_cmd(
     bundle: str,
