@@ -123,6 +123,21 @@ def _same(a: Path, b: str | os.PathLike[str] | None) -> bool:
         return False
 
 
+def _existing_dir(p: Path, shown: str, option: str, inputs: Iterable[Any]) -> bool:
+    """False if ``p`` does not exist, True if it is a directory; refuse an input, a link, a file."""
+    if any(_same(p, i) for i in inputs):
+        raise InvalidInputError(f"{shown} is the input of this command; choose another {option}.")
+    if p.is_symlink():
+        raise InvalidInputError(
+            f"{shown} is a symbolic link; pass the directory it points to ({os.path.realpath(p)}), or another {option}."
+        )
+    if not p.exists():
+        return False
+    if not p.is_dir():
+        raise InvalidInputError(f"{shown} is a file; {option} names a directory. Choose another {option}.")
+    return True
+
+
 def check_output_dir(
     path: str | os.PathLike[str], kind: str, *, option: str = "--out", inputs: Iterable[Any] = ()
 ) -> None:
@@ -133,16 +148,8 @@ def check_output_dir(
     """
     what, owner = KINDS[kind]
     p, shown = Path(path), f"{option} {str(path)!r}"
-    if any(_same(p, i) for i in inputs):
-        raise InvalidInputError(f"{shown} is the input of this command; choose another {option}.")
-    if p.is_symlink():
-        raise InvalidInputError(
-            f"{shown} is a symbolic link; pass the directory it points to ({os.path.realpath(p)}), or another {option}."
-        )
-    if not p.exists():
+    if not _existing_dir(p, shown, option, inputs):
         return
-    if not p.is_dir():
-        raise InvalidInputError(f"{shown} is a file; {option} names a directory. Choose another {option}.")
     entries = sorted(e.name for e in p.iterdir())
     if not entries:
         return
