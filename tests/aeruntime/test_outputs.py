@@ -254,3 +254,29 @@ def test_a_killed_directory_write_is_cleaned_and_a_renamed_aside_target_put_back
     with atomic_directory(target) as tmp:
         (tmp / "x").write_text("new")
     assert (target / "x").read_text() == "new" and _ours(target) == [other_host]
+
+
+# (--out of `aeruntime spark score`, layout, None = accepted | the refusal): checked before Spark starts
+SPARK_CASES = [
+    ("hdfs://nn/scored", "new", None),  # remote: cannot be inspected, Spark's own --overwrite rule
+    ("{out}", "spark", None),
+    ("file://{out}", "spark", None),
+    ("{out}", "user", r"is not a table written by `aeruntime spark score`"),
+    ("{out}", "input", r"is the input of this command"),
+]
+
+
+@pytest.mark.parametrize(("out", "layout", "refusal"), SPARK_CASES)
+def test_spark_local_out_follows_the_rule(tmp_path, shipped_dense, out, layout, refusal):
+    pytest.importorskip("pyarrow")
+    from aeruntime.spark.cli import _local_target
+
+    made = _make(tmp_path, "spark" if layout == "input" else layout, shipped_dense)
+    out = out.format(out=made)
+    inputs = (str(made) if layout == "input" else str(tmp_path / "in.parquet"), str(shipped_dense))
+    if refusal is None:
+        target = _local_target(out, False, inputs)
+        assert (target is None) == out.startswith("hdfs://")
+    else:
+        with pytest.raises(InvalidInputError, match=refusal):
+            _local_target(out, False, inputs)
