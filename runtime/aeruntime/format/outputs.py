@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
-from .constants import MANIFEST_NAME
+from .constants import MANIFEST_NAME, MAX_MANIFEST_BYTES
 
 __all__ = [
     "DIR_RULE",
@@ -50,7 +50,10 @@ _LISTED = 5  # unknown files named in a message
 
 
 def _json(path: Path) -> Any:
+    """The JSON in ``path``, or None when it is missing, not a file, too big or not JSON."""
     try:
+        if not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+            return None
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
