@@ -178,7 +178,7 @@ def test_an_existing_output_file_is_replaced(tmp_path, shipped_dense, rows_npy):
     out.write_bytes(b"old")
     r = _cli("score", shipped_dense, rows_npy, "--out", out)
     assert r.exit_code == 0, r.output
-    assert len(np.load(out)) == 50
+    assert len(np.load(out, allow_pickle=False)) == 50
 
 
 def test_an_output_file_that_is_a_directory_is_refused(tmp_path, shipped_dense, rows_npy):
@@ -234,7 +234,7 @@ def test_kill_9_during_a_score_write_leaves_the_old_file_and_the_next_write_clea
     live = Path(str(tmp_path / _tmp_prefix(target.name)) + "livewriter")  # a running writer's (ours: alive)
     live.write_bytes(b"in progress")
     write_scores(target, np.ones(7, np.float32), np.ones(7, np.int8))
-    assert len(np.load(target)) == 7
+    assert len(np.load(target, allow_pickle=False)) == 7
     assert _ours(target) == [live]  # the dead writer's temporaries are gone, the live one's stays
 
 
