@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -237,7 +238,7 @@ def _test_figures(bundle_dir: Path, split: Split, out: Path, plot: str | Path | 
     if plot is not None and "plot" not in figures:
         raise InvalidInputError("--plot needs both normal and anomalous rows in the test split; pass labelled data.")
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        out / "test_scores.npz", score=scores, label=labels, **({"y": split.y_test} if split.y_test is not None else {})
-    )
+    buf = io.BytesIO()  # published atomically, like every output
+    np.savez(buf, score=scores, label=labels, **({"y": split.y_test} if split.y_test is not None else {}))
+    atomic_write_bytes(out / "test_scores.npz", buf.getvalue())
     return figures
