@@ -280,3 +280,15 @@ def test_spark_local_out_follows_the_rule(tmp_path, shipped_dense, out, layout, 
     else:
         with pytest.raises(InvalidInputError, match=refusal):
             _local_target(out, False, inputs)
+
+
+def test_a_file_added_during_a_write_stops_the_swap(tmp_path, shipped_dense):
+    out = _make(tmp_path, "bundle", shipped_dense)
+    with pytest.raises(InvalidInputError, match=r"1 file\(s\) it did not write: late.txt"):
+        with atomic_directory(out, kind="bundle") as tmp:
+            (tmp / "manifest.json").write_text("{}")
+            (out / "late.txt").write_text("added while we wrote")
+    assert (out / "late.txt").is_file() and (out / "manifest.json").read_bytes() == (
+        shipped_dense / "manifest.json"
+    ).read_bytes()
+    assert not list(tmp_path.glob(f"{TMP_PREFIX}*"))

@@ -174,7 +174,7 @@ def atomic_directory(target: str | os.PathLike[str], kind: str | None = None) ->
 
     On an exception the temporary directory is removed and ``target`` is untouched.
     With ``kind`` (``"bundle"``, ``"checkpoint"``, ``"spark"``) the overwrite rule
-    (:func:`check_output_dir`) is applied first.
+    (:func:`check_output_dir`) is applied first and again just before the swap.
     """
     if kind is not None:
         check_output_dir(target, kind)
@@ -185,6 +185,8 @@ def atomic_directory(target: str | os.PathLike[str], kind: str | None = None) ->
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(target.name), dir=parent))
     try:
         yield tmp
+        if kind is not None:
+            check_output_dir(target, kind)  # again: the target may have changed during a long write
         _publish(tmp)
         _replace_directory(tmp, target)
         _fsync(parent)
