@@ -8,7 +8,8 @@ A checkpoint directory holds
   ``MAX_HOLDOUT`` rows) used by ``aeexport export`` to calibrate the threshold and
   to feed the parity check real data.
 
-It is written atomically, like a bundle.
+It is written atomically, like a bundle, into a new or empty directory or over a
+checkpoint of ours (the overwrite rule, :mod:`aeruntime.format.outputs`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def save_checkpoint(
         "training": summary or {},
         "dataset": dataset or {},
     }
-    with atomic_directory(path) as tmp:  # an OSError (disk full, ...) is a FileSystemError naming ``path``
+    with atomic_directory(path, kind="checkpoint") as tmp:  # OSError (disk full, ...): FileSystemError naming path
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         with _os_errors():
             save_file(state, str(tmp / "model.safetensors"))

@@ -24,6 +24,7 @@ import click
 
 from aeruntime.clibase import json_option, option_group
 from aeruntime.clibase import providers_option as _runtime_providers_option
+from aeruntime.format.outputs import DIR_RULE
 
 from .calibrate import CALIBRATORS, DEFAULT_PERCENTILE
 from .config import MODEL_KINDS, PRESETS, TrainConfig
@@ -360,7 +361,7 @@ def variant_options(f: F) -> F:
             "--out",
             type=click.Path(file_okay=False),
             default=None,
-            help="Variant bundle directory (default: BUNDLE-<kind> beside BUNDLE).",
+            help=f"Variant bundle directory (default: BUNDLE-<kind> beside BUNDLE): {DIR_RULE.format('a bundle')}.",
         ),
         click.option(
             "--data",

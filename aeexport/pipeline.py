@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
+from aeruntime.format import atomic_write_bytes, check_output_dir
 
 from .checkpoint import save_checkpoint
 from .data import (
@@ -74,6 +76,9 @@ def run_pipeline(
     spec = threshold_spec or ThresholdSpec()
     out = Path(out)
     bundle_dir = Path(bundle) if bundle is not None else out / "bundle"
+    check_output_dir(out, "run", inputs=[dataset])  # before any training
+    if bundle is not None:
+        check_output_dir(bundle_dir, "bundle", option="--bundle", inputs=[dataset])
     p = _prepare(
         dataset,
         kind,
@@ -93,7 +98,7 @@ def run_pipeline(
         summary.update(_test_figures(bundle_dir, p.split, out, plot, title=f"{kind} on {p.ds.name}, test split"))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
 
 
@@ -233,7 +238,7 @@ def _test_figures(bundle_dir: Path, split: Split, out: Path, plot: str | Path | 
     if plot is not None and "plot" not in figures:
         raise InvalidInputError("--plot needs both normal and anomalous rows in the test split; pass labelled data.")
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        out / "test_scores.npz", score=scores, label=labels, **({"y": split.y_test} if split.y_test is not None else {})
-    )
+    buf = io.BytesIO()  # published atomically, like every output
+    np.savez(buf, score=scores, label=labels, **({"y": split.y_test} if split.y_test is not None else {}))
+    atomic_write_bytes(out / "test_scores.npz", buf.getvalue())
     return figures

@@ -87,8 +87,12 @@ def write_variant(
     as_json: bool,
 ) -> None:
     """Write the ``kind`` variant of ``bundle`` and print its decision-level report; exit 1 when it misses."""
+    from aeruntime.format import check_output_dir
+
     from ..decision import format_decision_table
     from ..variants import default_out, make_variant
+
+    check_output_dir(out or default_out(bundle, kind), "bundle", inputs=[bundle, data])  # before any work
 
     X, y = read_labelled(data, label_column, anomaly_class)
     m = make_variant(bundle, kind, out, X=X, y=y, data_source=data)

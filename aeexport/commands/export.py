@@ -6,19 +6,29 @@ from typing import Any
 
 import click
 
+from aeruntime.format.outputs import DIR_RULE
+
 from ..options import json_option, threshold_options, verbose_option
 from .common import echo_result, threshold_text
 
 
 @click.command("export")
 @click.argument("checkpoint", type=click.Path(file_okay=False, exists=True))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help=f"Bundle directory: {DIR_RULE.format('a bundle')}.",
+)
 @threshold_options
 @verbose_option
 @json_option("Print the parity report as JSON.")
 @click.option("--slim", is_flag=True, help="Runtime-only bundle: no weights.safetensors, no golden vectors.")
 def export_command(checkpoint: str, out: str, threshold_spec: Any, verbose: bool, as_json: bool, slim: bool) -> None:
     """Export CHECKPOINT as a bundle: encoder/decoder/scorer ONNX, manifest, golden vectors."""
+    from aeruntime.format import check_output_dir
+
+    check_output_dir(out, "bundle", inputs=[checkpoint])  # before any work
     from ..checkpoint import load_checkpoint
     from ..data import warn_if_few_calibration_rows
     from ..export import export_bundle

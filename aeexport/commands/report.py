@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from aeruntime.clibase import echo_json
+from aeruntime.format.outputs import FILE_RULE
 
 from ..options import json_option, label_options, providers_option
 
@@ -12,7 +13,7 @@ from ..options import json_option, label_options, providers_option
 @click.command("report")
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
 @click.argument("data", required=False, default=None)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help=f"HTML file to write ({FILE_RULE}).")
 @label_options("DATA")
 @click.option(
     "--parent",
@@ -37,8 +38,11 @@ def report_command(
     DATA: 'digits' or a .npy/.npz/.csv file (labels: npz 'y' or --label-column, 1 = anomaly).
     Without DATA the report shows what the manifest records.
     """
+    from aeruntime.format import check_output_file
+
     from ..report import write_report
 
+    check_output_file(out, inputs=[bundle, data])
     r = write_report(
         bundle,
         out,

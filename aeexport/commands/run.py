@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from aeruntime.clibase import echo_json
+from aeruntime.format.outputs import DIR_RULE
 
 from ..options import TrainSettings, json_option, plot_option, threshold_options, train_options, verbose_option
 from .common import echo_rows, epoch_cap_note, model_report_text, model_text
@@ -19,14 +20,15 @@ from .common import echo_rows, epoch_cap_note, model_report_text, model_text
     "--out",
     required=True,
     type=click.Path(file_okay=False),
-    help="Output directory: checkpoint/, bundle/, test_scores.npz, summary.json.",
+    help="Output directory: checkpoint/, bundle/, test_scores.npz, summary.json; "
+    f"{DIR_RULE.format('a run folder')} (only those entries are replaced, other files are kept).",
 )
 @click.option(
     "--bundle",
     "bundle",
     type=click.Path(file_okay=False),
     default=None,
-    help="Write the bundle here instead of OUT/bundle (e.g. models/digits-dense).",
+    help=f"Write the bundle here instead of OUT/bundle (e.g. models/digits-dense): {DIR_RULE.format('a bundle')}.",
 )
 @threshold_options
 @plot_option("Write a PNG of the test split: score histograms with the threshold, and the ROC curve.")

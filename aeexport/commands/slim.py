@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import click
 
+from aeruntime.format.outputs import DIR_RULE
+
 from ..options import json_option
 from .common import echo_result
 
 
 @click.command("slim")
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Slim bundle directory.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help=f"Slim bundle directory: {DIR_RULE.format('a bundle')}.",
+)
 @click.option("--keep-golden", is_flag=True, help="Keep the golden vectors (test_data/).")
 @json_option("Print the slim bundle's manifest as JSON.")
 def slim_command(bundle: str, out: str, keep_golden: bool, as_json: bool) -> None:

@@ -6,13 +6,20 @@ from typing import Any
 
 import click
 
+from aeruntime.format.outputs import DIR_RULE
+
 from ..options import TrainSettings, train_options
 from .common import epoch_cap_note, model_report_text, model_text
 
 
 @click.command("train")
 @click.argument("data")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Checkpoint directory to write.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help=f"Checkpoint directory: {DIR_RULE.format('a checkpoint')}.",
+)
 @train_options
 def train_command(data: str, out: str, training: TrainSettings) -> None:
     """Train on DATA ('digits', .npy, .npz, .csv or .parquet) and write a checkpoint (safetensors + JSON).
@@ -20,6 +27,9 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     With labels (npz 'y' or --label-column, 1 = anomaly; classes with --anomaly-class; digits:
     class 0) only normal rows are trained on, the same rule as `aeexport run`.
     """
+    from aeruntime.format import check_output_dir
+
+    check_output_dir(out, "checkpoint", inputs=[data])  # before any training
     from ..checkpoint import save_checkpoint
     from ..data import anomaly_labels, as_model_input, load_dataset, make_split, warn_if_few_calibration_rows
     from ..models import get_spec

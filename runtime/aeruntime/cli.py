@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .clibase import AeGroup, echo_json, json_option, option_group, providers_option
+from .format.outputs import FILE_RULE
 from .spark_cli import spark as spark_group
 
 
@@ -17,7 +18,7 @@ def _stream_options(out_help: str, batch_help: str = "Rows per onnxruntime call;
     """Options of every streaming command (score, encode, decode, reconstruct): one definition."""
     return option_group(
         click.argument("bundle", type=click.Path(file_okay=False, exists=True)),
-        click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help=out_help),
+        click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help=f"{out_help} ({FILE_RULE})."),
         click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads."),
         providers_option(),
         click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True, help=batch_help),
@@ -42,7 +43,7 @@ def main(debug: bool) -> None:
 
 @main.command()
 @_stream_options(
-    "Write scores and labels to .npy (structured), .npz, .csv or .parquet; default: CSV on stdout.",
+    "Write scores and labels to .npy (structured), .npz, .csv or .parquet; default: CSV on stdout",
     "Rows scored per onnxruntime call.",
 )
 @click.argument("input", type=click.Path(dir_okay=False, exists=True))
@@ -67,7 +68,7 @@ def score(
     from .model import load
     from .sinks import check_output_path
 
-    check_output_path(out, id_columns)  # fail before any work is done
+    check_output_path(out, id_columns, inputs=(input, bundle))  # fail before any work is done
     model = load(bundle, providers=providers, threshold=threshold, threads=threads)
     result = run_job(
         "score", model, input, out, batch_size=batch_size, label_column=label_column, id_columns=id_columns
@@ -147,7 +148,7 @@ def _job_command(
         )(f)
 
     @main.command(name=name, help=help_text)
-    @_stream_options("Write .npy, .npz, .csv or .parquet; default: CSV on stdout.")
+    @_stream_options("Write .npy, .npz, .csv or .parquet; default: CSV on stdout")
     @click.argument("input", metavar=reads, type=click.Path(dir_okay=False, exists=True))
     @codes_option
     def command(
@@ -165,7 +166,7 @@ def _job_command(
         from .model import load
         from .sinks import check_output_path
 
-        check_output_path(out, id_columns)
+        check_output_path(out, id_columns, inputs=(input, bundle))
         model = load(bundle, providers=providers, threads=threads)
         result = run_job(
             name,

@@ -237,7 +237,7 @@ def run_job(
     JobResult
     """
     job = JOBS[name]
-    check_output_path(out, list(id_columns))  # fail before any work is done
+    check_output_path(out, list(id_columns), inputs=[input])  # fail before any work is done
     fields = job.fields(model, options)
     source = _open_input(job, model, input, batch_size, label_column, id_columns)
     with (

@@ -38,6 +38,7 @@ from .arrow import require_pyarrow
 from .errors import InvalidInputError
 from .faults import fault_of
 from .format.atomic import publish_file, temp_file_beside
+from .format.outputs import check_output_file
 
 __all__ = ["OUTPUT_SUFFIXES", "SCORE_DTYPE", "SCORE_FIELDS", "Field", "check_output_path", "open_sink"]
 
@@ -70,8 +71,12 @@ SCORE_FIELDS = (Field("score", "<f4"), Field("label", "i1"))
 SCORE_DTYPE = np.dtype([("score", "<f4"), ("label", "i1")])
 
 
-def check_output_path(path: str | os.PathLike[str] | None, ids: Sequence[str] = ()) -> None:
-    """Raise :class:`InvalidInputError` unless ``path`` is None or has a supported suffix (before any work)."""
+def check_output_path(path: str | os.PathLike[str] | None, ids: Sequence[str] = (), inputs: Sequence[Any] = ()) -> None:
+    """Raise :class:`InvalidInputError` unless ``path`` is None or has a supported suffix (before any work).
+
+    An existing ``path`` is replaced atomically, unless it is one of ``inputs`` (the same
+    file, a hard or a symbolic link: :func:`aeruntime.format.outputs.check_output_file`).
+    """
     if path is None:
         require_pyarrow("CSV on stdout (the output without --out; --out FILE.npy needs nothing more)")
         return
@@ -87,6 +92,7 @@ def check_output_path(path: str | os.PathLike[str] | None, ids: Sequence[str] = 
             f"--out {str(path)!r}: id columns {list(ids)} can only be written to a table; use a .csv or "
             ".parquet output, or drop --id-column."
         )
+    check_output_file(path, inputs=inputs)
 
 
 class Sink:

@@ -11,7 +11,8 @@ module                 owns
 ``onnxscan``           reading the protobuf of an ``.onnx`` file without onnx
 ``graphs``             reading and checking graphs once (:func:`read_graphs`)
 ``proto``              writing graph metadata and TensorProto files by hand
-``atomic``             atomic file and directory writes
+``atomic``             atomic file and directory writes, stale temporaries of killed writes
+``outputs``            the overwrite rule of every output (``check_output_dir``/``check_output_file``)
 ``writer``             :class:`BundleWriter`: every bundle is written by it
 =====================  ==========================================================
 
@@ -35,6 +36,7 @@ from .constants import (
 from .graphs import graph_file, read_bundle, read_graph, read_graphs
 from .manifest import read_manifest, sha256_bytes, sha256_file, verify_files
 from .onnxscan import ModelScan, ProtoError, scan_model
+from .outputs import check_output_dir, check_output_file
 from .paths import safe_path
 from .proto import read_tensor, set_model_metadata, tensor_bytes
 from .schema import check_relpath, validate_manifest
@@ -70,6 +72,8 @@ __all__ = [
     "ScoreSpec",
     "atomic_directory",
     "atomic_write_bytes",
+    "check_output_dir",
+    "check_output_file",
     "bundle_id_of",
     "check_relpath",
     "check_threshold",

@@ -41,6 +41,7 @@ from .atomic import atomic_directory
 from .constants import FORMAT_VERSION, GRAPH_FILES, MANIFEST_NAME, META_PREFIX, TEST_DATA_DIR
 from .graphs import read_bundle
 from .onnxscan import scan_model
+from .outputs import check_output_dir
 from .paths import safe_path
 from .proto import set_model_metadata, tensor_bytes
 
@@ -196,7 +197,8 @@ class BundleWriter:
         Parameters
         ----------
         out : path
-            Bundle directory; replaced atomically if it exists.
+            Bundle directory: new, empty, or a bundle of ours (replaced atomically); anything
+            else is refused (:func:`aeruntime.format.outputs.check_output_dir`).
         manifest : mapping
             The manifest's other sections, in the order they should appear
             (``format_version``, ``bundle_id``, ``graphs``, ``golden.sets``, ``files``
@@ -215,7 +217,7 @@ class BundleWriter:
         if "encoder" not in self._graphs or "decoder" not in self._graphs:
             raise InvalidInputError(f"a bundle needs encoder and decoder graphs, got {sorted(self._graphs)}.")
         written: dict[str, bytes] = {}
-        with atomic_directory(out) as tmp:
+        with atomic_directory(out, kind="bundle") as tmp:
             for role, g in self._graphs.items():
                 written[g.file] = self.graph_bytes(role, metadata)
             for role, sets in self._golden.items():
@@ -289,9 +291,10 @@ def copy_bundle(
     (``weights``, ``golden``) are dropped with them.
     """
     src = Path(src)
+    check_output_dir(out, "bundle", inputs=[src])
     m, _ = read_bundle(src)  # every hash, safe paths, graph metadata and partners
     manifest = _slim_manifest(m, omit, note)
-    with atomic_directory(out) as tmp:
+    with atomic_directory(out, kind="bundle") as tmp:
         for rel in manifest["files"]:
             dst = tmp / rel
             dst.parent.mkdir(parents=True, exist_ok=True)

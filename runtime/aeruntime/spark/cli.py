@@ -24,6 +24,7 @@ import click
 
 from aeruntime.clibase import AeGroup
 from aeruntime.errors import AeError, InvalidInputError
+from aeruntime.format.outputs import DIR_RULE
 
 __all__ = ["main", "spark"]
 
@@ -92,7 +93,12 @@ def _split(value: str | None) -> list[str] | None:
 @spark.command("score")
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
 @click.argument("input")
-@click.option("--out", "out", required=True, help="Output table (a directory of part files), Parquet or CSV.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    help=f"Output table (a directory of part files), Parquet or CSV; local: {DIR_RULE.format('a table')}.",
+)
 @click.option(
     "--features",
     default=None,
@@ -135,7 +141,12 @@ def _split(value: str | None) -> list[str] | None:
     is_flag=True,
     help="Ship BUNDLE with the job (SparkContext.addFile) instead of reading it at the same path on every executor.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Remote --out (hdfs://, s3a://...), which cannot be inspected: replace it if it exists. "
+    "A local --out does not need it.",
+)
 def score_cmd(
     bundle: str,
     input: str,
@@ -154,13 +165,15 @@ def score_cmd(
     """Score INPUT (Parquet or CSV) with BUNDLE on Spark: higher = more anomalous; label 1 = anomaly.
 
     Writes OUT with the input's columns (or --keep) plus `score` and `label`; a local OUT
-    is written beside itself and renamed when complete.
+    is written beside itself and renamed when complete. A local OUT must be new, empty or
+    a table written by this command (marker _aeruntime.json, replaced); a remote one is
+    replaced only with --overwrite.
     """
     from aeruntime import spark as aespark
 
     fmt_in = _format(input, in_format)
     fmt_out = out_format if out_format != "auto" else _FORMATS.get(Path(out.rstrip("/")).suffix.lower(), "parquet")
-    target = _local_target(out, overwrite)
+    target = _local_target(out, overwrite, (input, bundle))
     _require_pyspark()
     session, owned = _session(master, "aeruntime spark score")
     try:
@@ -181,13 +194,16 @@ def score_cmd(
             session.stop()
 
 
-def _local_target(out: str, overwrite: bool) -> Path | None:
-    """The local directory ``--out`` names (checked: absent unless ``--overwrite``), or None for a remote URL."""
+def _local_target(out: str, overwrite: bool, inputs: tuple[str, ...] = ()) -> Path | None:
+    """The local directory ``--out`` names, checked by the overwrite rule
+    (:func:`aeruntime.format.check_output_dir`: new, empty or a table of ours), or None for a
+    remote URL (replaced only with ``--overwrite``, which a local path does not need)."""
     if not _is_local(out):
         return None
+    from aeruntime.format import check_output_dir
+
     target = Path(out.removeprefix("file://"))
-    if target.exists() and not overwrite:
-        raise InvalidInputError(f"--out {out} exists; pass --overwrite to replace it, or choose another path.")
+    check_output_dir(target, "spark", inputs=[i.removeprefix("file://") for i in inputs])
     if not target.parent.is_dir():
         raise InvalidInputError(f"--out {out}: directory {target.parent} does not exist; create it first.")
     return target
@@ -214,13 +230,16 @@ def _write(scored: Any, out: str, fmt: str, overwrite: bool, target: Path | None
     replaces it in one rename; a failed job leaves ``target`` as it was and no temporary behind.
     """
     from aeruntime.format import atomic_directory
+    from aeruntime.format.outputs import SPARK_MARKER, spark_marker
 
     try:
         if target is None:
             _save(scored, out, fmt, "overwrite" if overwrite else "errorifexists")
         else:
-            with atomic_directory(target) as tmp:
+            with atomic_directory(target, kind="spark") as tmp:
                 _save(scored, str(tmp), fmt, "overwrite")  # Spark replaces the empty temporary directory
+                files = [p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if not p.is_dir()]
+                (tmp / SPARK_MARKER).write_bytes(spark_marker(files))
     except Exception as exc:
         err = _worker_error(exc)
         if err is not None:

@@ -79,8 +79,8 @@ def cached_exporter(cache: str | os.PathLike[str], kill_at: str | None = None) -
         return onnx.load_from_string(path.read_bytes())
 
     @contextlib.contextmanager
-    def marked_atomic(target):  # type: ignore[no-untyped-def]
-        with real["atomic"](target) as tmp:
+    def marked_atomic(target, kind=None):  # type: ignore[no-untyped-def]
+        with real["atomic"](target, kind) as tmp:
             print(f"enter {state['i']}", flush=True)
             yield tmp
             die("swap")

@@ -418,8 +418,13 @@ def test_cli_scores_parquet_end_to_end(spark, table_path, rows, tmp_path):
         np.array(t["score"])[order], aeruntime.load(MODELS / "digits-dense").score(X), rtol=0, atol=1e-6
     )
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left beside it
-    again = _spark_score(main, table_path, "--out", str(out))
-    assert again.exit_code == 2 and "exists; pass --overwrite" in again.output
+    assert (out / "_aeruntime.json").is_file()  # our marker: the next run may replace it
+    again = _spark_score(main, table_path, "--out", str(out), "--features", ",".join(COLS))
+    assert again.exit_code == 0, again.output
+    (out / "notes.txt").write_text("mine")
+    refused = _spark_score(main, table_path, "--out", str(out), "--features", ",".join(COLS))
+    assert refused.exit_code == 2 and "file(s) it did not write: notes.txt" in refused.output
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 def test_cli_errors_are_one_line(spark, table_path, tmp_path):

@@ -1,0 +1,197 @@
+"""The one overwrite rule of every output (aeexport, aeruntime, aeruntime spark).
+
+- A **directory** output (a bundle, a checkpoint, an ``aeexport run`` folder, a local
+  Spark table) is written only if it does not exist, is empty, or holds what we wrote:
+  a bundle its ``manifest.json`` of ours, a checkpoint its ``config.json`` of ours, a run
+  folder our ``summary.json``/``checkpoint/``/``bundle/``, a Spark table our marker
+  ``_aeruntime.json``. A bundle, checkpoint or Spark table is replaced as a whole, so one
+  that also holds a file we did not write is refused (the files are listed): nothing of
+  the user's is ever deleted. A run folder is never replaced as a whole: only its
+  ``checkpoint/``, ``bundle/``, ``test_scores.npz`` and ``summary.json`` are, and other
+  files in it are kept. Anything else is refused before any work starts.
+- A **file** output (scores, codes, rows, a report) that exists is replaced atomically,
+  unless it is an input of the same command (same path, hard or symbolic link).
+- An output that resolves to an input directory is refused too.
+
+Every refusal is an :class:`~aeruntime.errors.InvalidInputError` (exit 2) naming the
+path the user gave, what is there, and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInputError
+from .constants import MANIFEST_NAME, MAX_MANIFEST_BYTES
+
+__all__ = [
+    "DIR_RULE",
+    "FILE_RULE",
+    "KINDS",
+    "SPARK_MARKER",
+    "check_output_dir",
+    "check_output_file",
+    "owned_files",
+    "spark_marker",
+]
+
+#: the marker file ``aeruntime spark score`` writes into a local output table
+SPARK_MARKER = "_aeruntime.json"
+#: the rule in the help of every --out, the same words in the three CLIs
+DIR_RULE = "new, empty, or {} we wrote (then replaced); anything else is refused"
+FILE_RULE = "an existing file is replaced, unless it is an input"
+CHECKPOINT_FILES = ("config.json", "model.safetensors", "holdout.safetensors")
+RUN_FILES = ("summary.json", "test_scores.npz")
+_LISTED = 5  # unknown files named in a message
+
+
+def _json(path: Path) -> Any:
+    """The JSON in ``path``, or None when it is missing, not a file, too big or not JSON."""
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _bundle(d: Path) -> set[str] | None:
+    m = _json(d / MANIFEST_NAME)
+    if not isinstance(m, dict) or "format_version" not in m or not isinstance(m.get("files"), dict):
+        return None
+    return {MANIFEST_NAME, *map(str, m["files"])}
+
+
+def _checkpoint(d: Path) -> set[str] | None:
+    c = _json(d / "config.json")
+    if not isinstance(c, dict) or not str(c.get("format", "")).startswith("aeexport-checkpoint/"):
+        return None
+    return set(CHECKPOINT_FILES)
+
+
+def _spark(d: Path) -> set[str] | None:
+    m = _json(d / SPARK_MARKER)
+    if not isinstance(m, dict) or m.get("written_by") != "aeruntime spark" or not isinstance(m.get("files"), list):
+        return None
+    return {SPARK_MARKER, *map(str, m["files"])}
+
+
+def _run(d: Path) -> set[str] | None:
+    s = _json(d / "summary.json")
+    ours = (isinstance(s, dict) and {"dataset", "bundle", "out"} <= s.keys()) or any(
+        (d / sub).is_dir() and owner(d / sub) is not None
+        for sub, owner in (("checkpoint", _checkpoint), ("bundle", _bundle))
+    )
+    return None if not ours else {f.relative_to(d).as_posix() for f in _files(d)}  # other files are kept
+
+
+#: kind -> (what it is in words, the files of ours it holds or None when it is not ours)
+KINDS: dict[str, tuple[str, Callable[[Path], set[str] | None]]] = {
+    "bundle": ("a bundle written by aeexport (manifest.json)", _bundle),
+    "checkpoint": ("a checkpoint written by `aeexport train` (config.json)", _checkpoint),
+    "run": ("a folder written by `aeexport run` (summary.json, checkpoint/, bundle/)", _run),
+    "spark": (f"a table written by `aeruntime spark score` ({SPARK_MARKER})", _spark),
+}
+
+
+def _files(d: Path) -> list[Path]:
+    """Every file (or link, or other non-directory) under ``d``, sorted."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(d):
+        out += [Path(dirpath, n) for n in filenames]
+        out += [Path(dirpath, n) for n in dirnames if os.path.islink(os.path.join(dirpath, n))]
+    return sorted(out)
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+def owned_files(path: str | os.PathLike[str], kind: str) -> set[str] | None:
+    """The files of ours (relative POSIX paths) the directory ``path`` holds as a ``kind``, or None if it is not ours."""
+    return KINDS[kind][1](Path(path))
+
+
+def _same(a: Path, b: str | os.PathLike[str] | None) -> bool:
+    if b is None:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _existing_dir(p: Path, shown: str, option: str, inputs: Iterable[Any]) -> bool:
+    """False if ``p`` does not exist, True if it is a directory; refuse an input, a link, a file."""
+    if any(_same(p, i) for i in inputs):
+        raise InvalidInputError(f"{shown} is the input of this command; choose another {option}.")
+    if p.is_symlink():
+        raise InvalidInputError(
+            f"{shown} is a symbolic link; pass the directory it points to ({os.path.realpath(p)}), or another {option}."
+        )
+    if not p.exists():
+        return False
+    if not p.is_dir():
+        raise InvalidInputError(f"{shown} is a file; {option} names a directory. Choose another {option}.")
+    return True
+
+
+def check_output_dir(
+    path: str | os.PathLike[str], kind: str, *, option: str = "--out", inputs: Iterable[Any] = ()
+) -> None:
+    """Raise :class:`InvalidInputError` unless the directory output ``path`` may be written as a ``kind``.
+
+    ``kind`` is one of :data:`KINDS`; ``inputs`` are the command's inputs (paths or None),
+    which the output must not be. Nothing is read but the small marker file.
+    """
+    what, owner = KINDS[kind]
+    p, shown = Path(path), f"{option} {str(path)!r}"
+    if not _existing_dir(p, shown, option, inputs):
+        return
+    entries = sorted(e.name for e in p.iterdir())
+    if not entries:
+        return
+    ours = owner(p)
+    if ours is None:
+        raise InvalidInputError(
+            f"{shown} is not empty and is not {what}: it holds {_listing(entries)}. Nothing was written; "
+            f"choose another {option}, or empty or remove that directory yourself."
+        )
+    unknown = [f.relative_to(p).as_posix() for f in _files(p)]
+    unknown = [f for f in unknown if f not in ours]
+    if unknown:
+        raise InvalidInputError(
+            f"{shown} holds {what} and {len(unknown)} file(s) it did not write: {_listing(unknown)}; replacing it "
+            f"would delete them. Nothing was written; move them out, or choose another {option}."
+        )
+    if kind == "run":
+        for sub, sub_kind in (("checkpoint", "checkpoint"), ("bundle", "bundle")):
+            check_output_dir(p / sub, sub_kind, option=f"{option} {str(path)!r}: its", inputs=inputs)
+
+
+def check_output_file(path: str | os.PathLike[str], *, option: str = "--out", inputs: Iterable[Any] = ()) -> None:
+    """Raise :class:`InvalidInputError` if the file output ``path`` is an input or an existing directory.
+
+    An existing file is otherwise replaced atomically (:func:`aeruntime.format.atomic.publish_file`).
+    """
+    p = Path(path)
+    for i in inputs:
+        if _same(p, i):
+            raise InvalidInputError(
+                f"{option} {str(path)!r} is the input file {str(i)!r} (the same file, or a link to it); writing it "
+                f"would destroy the input. Nothing was read; choose another {option}."
+            )
+    if p.is_dir():
+        raise InvalidInputError(
+            f"{option} {str(path)!r} is a directory; {option} names a file. Choose another {option}."
+        )
+
+
+def spark_marker(files: Iterable[str]) -> bytes:
+    """The content of :data:`SPARK_MARKER`: who wrote the table and its files (relative paths)."""
+    return (json.dumps({"written_by": "aeruntime spark", "files": sorted(files)}, indent=2) + "\n").encode()
