@@ -15,7 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: the runtime modules aeexport may import (docs/architecture.md)
 PUBLIC_RUNTIME = frozenset(
-    {"aeruntime", "aeruntime.format", "aeruntime.errors", "aeruntime.codes", "aeruntime.io", "aeruntime.clibase"}
+    {
+        "aeruntime",
+        "aeruntime.format",
+        "aeruntime.errors",
+        "aeruntime.codes",
+        "aeruntime.io",
+        "aeruntime.clibase",
+        "aeruntime.faults",
+    }
 )
 #: top-level packages aeruntime must not import
 NOT_IN_RUNTIME = frozenset({"torch", "onnx", "aeexport"})

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from aeruntime.format.outputs import DIR_RULE
+from aeruntime.format import DIR_RULE
 
 from ..options import json_option, threshold_options, verbose_option
 from .common import echo_result, threshold_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from aeruntime.clibase import echo_json
-from aeruntime.format.outputs import FILE_RULE
+from aeruntime.format import FILE_RULE
 
 from ..options import json_option, label_options, providers_option
 

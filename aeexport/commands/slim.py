@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aeruntime.format.outputs import DIR_RULE
+from aeruntime.format import DIR_RULE
 
 from ..options import json_option
 from .common import echo_result

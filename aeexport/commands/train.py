@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from aeruntime.format.outputs import DIR_RULE
+from aeruntime.format import DIR_RULE
 
 from ..options import TrainSettings, train_options
 from .common import epoch_cap_note, model_report_text, model_text

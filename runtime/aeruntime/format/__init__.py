@@ -36,7 +36,7 @@ from .constants import (
 from .graphs import graph_file, read_bundle, read_graph, read_graphs
 from .manifest import read_manifest, sha256_bytes, sha256_file, verify_files
 from .onnxscan import ModelScan, ProtoError, scan_model
-from .outputs import check_output_dir, check_output_file
+from .outputs import DIR_RULE, FILE_RULE, check_output_dir, check_output_file
 from .paths import safe_path
 from .proto import read_tensor, set_model_metadata, tensor_bytes
 from .schema import check_relpath, validate_manifest
@@ -55,6 +55,8 @@ from .writer import BundleWriter, bundle_id_of, copy_bundle, graph_sha256
 
 __all__ = [
     "CORE_ROLES",
+    "DIR_RULE",
+    "FILE_RULE",
     "DEFAULT_SCORE",
     "FORMAT_VERSION",
     "GOLDEN_BATCHES",
