@@ -58,8 +58,8 @@ F32_MAX = float(np.finfo(np.float32).max)
 RANGE_NOTE = "beyond the float32 range (about ±3.4e38)"
 #: the second half of every "beyond the float32 range" message
 RANGE_FIX = (
-    "the model computes in float32, where such values become infinite. Rescale those columns "
-    "(e.g. divide by a power of ten) or drop those rows first."
+    "the model expects values within the float32 range (it computes in float32, where such values "
+    "become infinite). Rescale those columns (e.g. divide by a power of ten) or drop those rows first."
 )
 
 _KINDS = {
@@ -243,7 +243,7 @@ def _describe(value: Any) -> tuple[str, str]:
         return "a NaN", FINITE_FIX
     if math.isinf(v):
         return "an infinite value", FINITE_FIX
-    return f"{v:.7g}, a value {RANGE_NOTE}", RANGE_FIX
+    return f"{v!r}, a value {RANGE_NOTE}", RANGE_FIX
 
 
 def value_error(name: str, place: str, value: Any) -> InvalidInputError:
@@ -342,6 +342,7 @@ def check_scores(scores: np.ndarray, x: np.ndarray, name: str = "X") -> None:
     row = int(bad[0])
     raise InvalidInputError(
         f"{name}: row {row} has finite values, but its score overflows to {float(scores[row])} "
-        f"({len(bad)} row{'s' if len(bad) > 1 else ''} in all): values this large (near the float32 limit, "
-        f"about ±3.4e38) overflow inside the model. {RANGE_FIX[RANGE_FIX.index('Rescale') :]}"
+        f"({len(bad)} row{'s' if len(bad) > 1 else ''} in all): the model expects values it can square "
+        "in float32, and values this large (near its limit, about ±3.4e38) overflow inside the model. "
+        f"{RANGE_FIX[RANGE_FIX.index('Rescale') :]}"
     )

@@ -152,7 +152,7 @@ TABLE = [
         "beyond-float32",
         lambda c: c.model.score(with_value(1e39)),
         InvalidInputError,
-        r"1 infinite values \(values beyond the float32 range",
+        r"holds 1e\+39, a value beyond the float32 range",
     ),
     Bad(
         "strings",
