@@ -36,6 +36,8 @@ _PIECE = 4 << 20
 _DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 #: bytes a line may hold: a fixed allowance plus this much per field of the first line
 _LINE_BASE, _LINE_PER_FIELD = 1 << 16, 256
+#: bytes of the first line counted for its width before it is refused as malformed
+_FIRST_LINE_MAX = 1 << 28
 
 
 @dataclass
@@ -78,6 +80,36 @@ def _first_rows(path: Path) -> tuple[list[str], int, int, int]:
         raise _not_readable(path, exc) from None
 
 
+def _first_line_fields(path: Path) -> int | None:
+    """Fields on the first non-empty line, counted on its bytes (None when it holds quotes).
+
+    Read in blocks of 1 MiB, nothing parsed, whatever the line's length (up to
+    :data:`_FIRST_LINE_MAX`): a file of the wrong width is refused before the csv module
+    splits a line of a million fields.
+    """
+    commas = read = 0
+    started = False
+    with open(path, "rb") as fh:
+        while read <= _FIRST_LINE_MAX:
+            block = fh.read(1 << 20)
+            if not block:
+                break
+            if not started:
+                block = block.lstrip(b"\r\n\xef\xbb\xbf")
+                started = bool(block)
+            end = min((i for i in (block.find(b"\n"), block.find(b"\r")) if i >= 0), default=-1)
+            line = block if end < 0 else block[:end]
+            if b'"' in line:
+                return None
+            commas += line.count(b",")
+            read += len(line)
+            if end >= 0:
+                return commas + 1
+        if read > _FIRST_LINE_MAX:
+            raise _long_line(path, 1, read, None)
+    return commas + 1 if started else None
+
+
 def _check_delimiter(path: Path, row: list[str]) -> None:
     """One column holding ``;``, tab or ``|``: another delimiter, which we do not read."""
     if len(row) != 1:
@@ -91,13 +123,24 @@ def _check_delimiter(path: Path, row: list[str]) -> None:
             )
 
 
-def _csv_layout(path: Path, header: bool | None, feature_names: Any) -> _CsvLayout:
-    """Read the first non-empty line(s): header or not (:mod:`.header`), width, a delimiter hint."""
+def _csv_layout(path: Path, header: bool | None, sel_args: dict[str, Any], width: int | None) -> _CsvLayout:
+    """Read the first non-empty line(s): header or not (:mod:`.header`), width, a delimiter hint.
+
+    A file read by position (the bundle has no feature names, no label or id columns) has
+    ``len(row)`` features, header or not: a wrong ``width`` is refused before anything else.
+    """
+    positional = not (sel_args.get("feature_names") or sel_args.get("label_column") or sel_args.get("id_columns"))
+    if width is not None and positional:
+        n = _first_line_fields(path)
+        if n is not None and n != width and n > 1:
+            raise width_error(str(path), n, (width,))
     row, skipped, first_end, second_len = _first_rows(path)
     if not row or not any(c.strip() for c in row):
         raise InvalidInputError(f"{path}: the CSV file is empty; expected a header and numeric rows.")
     _check_delimiter(path, row)
-    decision = decide_header(path, row, header, feature_names)
+    if width is not None and positional and len(row) != width:
+        raise width_error(str(path), len(row), (width,))
+    decision = decide_header(path, row, header, sel_args.get("feature_names"))
     names = [c.strip() for c in row] if decision.header else None
     skip = first_end if names is not None else skipped
     return _CsvLayout(names, len(row), skip, second_len, decision.note)
@@ -212,10 +255,14 @@ def _csv_workers() -> int:
     return max(1, min(8, cores))
 
 
-def _long_line(path: Path, line: int, length: int, layout: _CsvLayout) -> InvalidInputError:
+def _long_line(path: Path, line: int, length: int, layout: _CsvLayout | None) -> InvalidInputError:
+    limit = (
+        f"a line of {layout.width} fields (the first line's) should take at most {layout.max_line}"
+        if layout
+        else (f"aeruntime reads lines of at most {_FIRST_LINE_MAX} bytes")
+    )
     return InvalidInputError(
-        f"{path}: line {line} is longer than {length} bytes, but a line of {layout.width} fields "
-        f"(the first line's) should take at most {layout.max_line}; the file is malformed (a missing "
+        f"{path}: line {line} is longer than {length} bytes, but {limit}; the file is malformed (a missing "
         "line break, or an unclosed quote). Fix that line."
     )
 
@@ -265,9 +312,13 @@ class _CsvReader:
         import pyarrow as pa
 
         self.path, self.dtype = path, dtype
-        self.layout = _csv_layout(path, header, sel_args.get("feature_names"))
+        self.layout = _csv_layout(path, header, sel_args, width)
         announce(self.layout.note)
         self.sel = select_columns(path, self.layout.names, **sel_args)
+        n_features = len(self.sel.features) if self.layout.names is not None else self.layout.width
+        if width is not None and not self.sel.by_name and n_features != width:
+            # the width is known from the first line: refuse before parsing anything
+            raise width_error(str(path), n_features, (width,))
         self.names = self.layout.names or [f"c{j}" for j in range(self.layout.width)]
         self.features = self.sel.features if self.layout.names is not None else self.names
         self.size = path.stat().st_size
@@ -275,9 +326,6 @@ class _CsvReader:
         self.workers = _csv_workers()
         self.id_types = {n: pa.string() for n in self.sel.ids}
         self.convert = self._convert_options()
-        if width is not None and not self.sel.by_name and len(self.features) != width:
-            # the width is known from the first line: refuse before parsing anything
-            raise width_error(str(path), len(self.features), (width,))
 
     def _convert_options(self) -> Any:
         import pyarrow as pa
