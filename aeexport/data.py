@@ -107,9 +107,11 @@ def check_label_column(path: str | Path, label_column: str | None) -> None:
     check_table_options(path, label_column)
 
 
-def load_dataset(source: str, label_column: str | None = None) -> Dataset:
+def load_dataset(source: str, label_column: str | None = None, *, header: bool | None = None) -> Dataset:
     """Load ``"digits"`` or a ``.npy``/``.npz``/``.csv``/``.parquet`` file.
 
+    ``header``: a CSV's first line is a header (True) or data (False); None decides
+    (the runtime's rule, ``aeruntime.tables.header``; on the command line ``--header/--no-header``).
     Warns with :class:`LabelLikeColumnWarning` when a table has a 0/1 column named like a
     label (``label``, ``target``, ``is_*``, ``anomaly*``, ...) and no ``label_column`` was given.
     """
@@ -122,7 +124,7 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
             "pass 'digits' or a path to a .npy, .npz, .csv or .parquet file."
         )
     check_label_column(path, label_column)
-    table = load_table(path, label_column=label_column)
+    table = load_table(path, label_column=label_column, header=header)
     X, y, names = table.X, table.y, table.feature_names
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":

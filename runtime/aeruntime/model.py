@@ -21,10 +21,10 @@ from . import explain as _explain
 from .errors import BundleNotFoundError, InvalidInputError
 from .format import DEFAULT_SCORE, check_threshold, get_score, read_bundle
 from .providers import CPU, CUDA, ProviderSpec, check_providers, resolve_providers
+from .rows import check_scores
 from .sampling import is_variational, prior_sample, reparameterize
 from .sessions import check_session, create_session, make_runner
 from .sessions import session_options as default_session_options
-from .rows import check_scores
 from .validate import as_batch
 
 __all__ = ["LoadOptions", "Model", "load"]

@@ -27,6 +27,7 @@ from ..errors import InvalidInputError
 from ..rows import first_non_finite, shape_rows, value_error, width_error
 from .common import Block, Selection, is_number, rebatch, row_major, select_columns, table_source
 from .header import announce, decide_header
+from .limits import check_first_line_width, long_line_error, max_line, positional_width
 from .source import Chunk, Source
 
 __all__ = ["csv_source"]
@@ -34,10 +35,6 @@ __all__ = ["csv_source"]
 #: CSV bytes parsed per task (one thread each; measured: 4-8 MiB pieces parse fastest)
 _PIECE = 4 << 20
 _DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
-#: bytes a line may hold: a fixed allowance plus this much per field of the first line
-_LINE_BASE, _LINE_PER_FIELD = 1 << 16, 256
-#: bytes of the first line counted for its width before it is refused as malformed
-_FIRST_LINE_MAX = 1 << 28
 
 
 @dataclass
@@ -50,8 +47,8 @@ class _CsvLayout:
 
     @property
     def max_line(self) -> int:
-        """Longest line accepted, in bytes (numbers take a few dozen bytes; ids may be longer)."""
-        return _LINE_BASE + _LINE_PER_FIELD * self.width
+        """Longest line accepted, in bytes (:func:`.limits.max_line`)."""
+        return max_line(self.width)
 
 
 def _not_readable(path: Path, exc: Exception) -> InvalidInputError:
@@ -80,36 +77,6 @@ def _first_rows(path: Path) -> tuple[list[str], int, int, int]:
         raise _not_readable(path, exc) from None
 
 
-def _first_line_fields(path: Path) -> int | None:
-    """Fields on the first non-empty line, counted on its bytes (None when it holds quotes).
-
-    Read in blocks of 1 MiB, nothing parsed, whatever the line's length (up to
-    :data:`_FIRST_LINE_MAX`): a file of the wrong width is refused before the csv module
-    splits a line of a million fields.
-    """
-    commas = read = 0
-    started = False
-    with open(path, "rb") as fh:
-        while read <= _FIRST_LINE_MAX:
-            block = fh.read(1 << 20)
-            if not block:
-                break
-            if not started:
-                block = block.lstrip(b"\r\n\xef\xbb\xbf")
-                started = bool(block)
-            end = min((i for i in (block.find(b"\n"), block.find(b"\r")) if i >= 0), default=-1)
-            line = block if end < 0 else block[:end]
-            if b'"' in line:
-                return None
-            commas += line.count(b",")
-            read += len(line)
-            if end >= 0:
-                return commas + 1
-        if read > _FIRST_LINE_MAX:
-            raise _long_line(path, 1, read, None)
-    return commas + 1 if started else None
-
-
 def _check_delimiter(path: Path, row: list[str]) -> None:
     """One column holding ``;``, tab or ``|``: another delimiter, which we do not read."""
     if len(row) != 1:
@@ -129,16 +96,13 @@ def _csv_layout(path: Path, header: bool | None, sel_args: dict[str, Any], width
     A file read by position (the bundle has no feature names, no label or id columns) has
     ``len(row)`` features, header or not: a wrong ``width`` is refused before anything else.
     """
-    positional = not (sel_args.get("feature_names") or sel_args.get("label_column") or sel_args.get("id_columns"))
-    if width is not None and positional:
-        n = _first_line_fields(path)
-        if n is not None and n != width and n > 1:
-            raise width_error(str(path), n, (width,))
+    width = width if width is not None and positional_width(sel_args) else None
+    check_first_line_width(path, width)
     row, skipped, first_end, second_len = _first_rows(path)
     if not row or not any(c.strip() for c in row):
         raise InvalidInputError(f"{path}: the CSV file is empty; expected a header and numeric rows.")
     _check_delimiter(path, row)
-    if width is not None and positional and len(row) != width:
+    if width is not None and len(row) != width:
         raise width_error(str(path), len(row), (width,))
     decision = decide_header(path, row, header, sel_args.get("feature_names"))
     names = [c.strip() for c in row] if decision.header else None
@@ -255,18 +219,6 @@ def _csv_workers() -> int:
     return max(1, min(8, cores))
 
 
-def _long_line(path: Path, line: int, length: int, layout: _CsvLayout | None) -> InvalidInputError:
-    limit = (
-        f"a line of {layout.width} fields (the first line's) should take at most {layout.max_line}"
-        if layout
-        else (f"aeruntime reads lines of at most {_FIRST_LINE_MAX} bytes")
-    )
-    return InvalidInputError(
-        f"{path}: line {line} is longer than {length} bytes, but {limit}; the file is malformed (a missing "
-        "line break, or an unclosed quote). Fix that line."
-    )
-
-
 def _csv_pieces(path: Path, size: int, layout: _CsvLayout) -> Iterator[tuple[bytes, int]]:
     """The file's bytes in pieces of about ``size`` bytes, each cut after a line end.
 
@@ -294,11 +246,13 @@ def _csv_pieces(path: Path, size: int, layout: _CsvLayout) -> Iterator[tuple[byt
             cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
             if cut == 0:  # one line longer than ``size``: read on, up to the limit
                 if len(buf) > layout.max_line:
-                    raise _long_line(path, lines + 1, len(buf), layout)
+                    raise long_line_error(path, lines + 1, len(buf), layout.width)
                 tail = buf
                 continue
             tail = buf[cut:]
             lines += buf.count(b"\n", 0, cut)
+            if len(tail) > layout.max_line:  # the unfinished line is already too long
+                raise long_line_error(path, lines + 1, len(tail), layout.width)
             yield buf[:cut], skip
             skip = 0
 
