@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import check_finite, check_table_options, load_table
+from aeruntime.io import check_rows, check_table_options, load_table
 
 from .labels import binary_labels
 
@@ -139,11 +139,12 @@ def load_dataset(source: str, label_column: str | None = None, *, header: bool |
             raise InvalidInputError(f"{path}: {len(y)} labels for {len(X)} rows; expected one label per row.")
     if names is not None and len(names) != X.shape[1]:
         names = None  # a header that does not describe the columns: stay positional
-    check_finite(X, str(path), columns=names)  # the one row rule: names the first bad row and column
+    # the one row rule: NaN/Inf and values beyond float32 (cast here), naming the first bad row and column
+    X = check_rows(X, X.shape[1:], str(path), columns=names, dtype=np.float32)
     if names is not None and label_column is None:
         _warn_label_like(path, X, names)
     image_shape = tuple(X.shape[1:]) if X.ndim == 4 else None
-    return Dataset(X.astype(np.float32), y, path.name, image_shape, names)  # type: ignore[arg-type]
+    return Dataset(X, y, path.name, image_shape, names)  # type: ignore[arg-type]
 
 
 def _load_digits(label_column: str | None) -> Dataset:

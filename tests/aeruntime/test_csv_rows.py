@@ -19,6 +19,7 @@ from aeruntime.errors import InvalidInputError
 from aeruntime.io import load_table
 from aeruntime.tables import csv as csv_reader
 from aeruntime.tables import open_source
+from aeruntime.tables.common import is_number
 from tests.helpers import needs_pyarrow
 
 hypothesis = pytest.importorskip(
@@ -38,16 +39,8 @@ numbers = st.one_of(
 )
 
 
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
 names = st.text("abcdefghijklmnopqrstuvwxyz_ ", min_size=1, max_size=6).filter(
-    lambda s: s.strip() == s and not _is_number(s)  # "inf", "nan" are numbers
+    lambda s: s.strip() == s and not is_number(s)  # "inf", "nan" are numbers
 )
 
 

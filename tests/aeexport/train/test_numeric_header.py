@@ -1,4 +1,4 @@
-"""Training never trains on a CSV's header row: pandas' ``0,1,...`` header and ``--header`` (issue 19)."""
+"""Training never trains on a CSV's header row (pandas' ``0,1,...`` header, ``--header``), nor on values beyond float32."""
 
 from __future__ import annotations
 
@@ -58,3 +58,13 @@ def test_train_reads_the_header_as_names(tmp_path, rows, monkeypatch, header, fl
     assert r.exit_code == 0, r.output
     assert note in r.stderr
     assert [ds.X.shape for ds in seen] == [(60, 5)] and seen[0].feature_names == header
+
+
+def test_training_data_beyond_float32_is_named(tmp_path, rows):
+    from aeruntime.errors import InvalidInputError
+
+    X = rows.astype(np.float64)
+    X[7, 2] = -1e39
+    path = _csv(tmp_path / "b.csv", X, ["a", "b", "c", "d", "e"])
+    with pytest.raises(InvalidInputError, match=r"b\.csv: row 7, column 'c' holds -1e\+39, a value beyond the float32"):
+        load_dataset(str(path))
