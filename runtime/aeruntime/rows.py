@@ -13,7 +13,14 @@ data loading. One wording per failure:
 - NaN/Inf, a whole array (counted): ``X contains 1 NaN and 0 infinite values, first at row 2, column 5;
   the model expects finite numbers (no NaN or infinite values). Impute or drop those rows first.``;
 - NaN/Inf, a chunk of a stream (not counted: the count would be the chunk's):
-  ``data.npy: row 1500, column 3 holds a NaN; the model expects finite numbers ...``.
+  ``data.npy: row 1500, column 3 holds a NaN; the model expects finite numbers ...``;
+- a value beyond the float32 range, in every format (CSV, Parquet, ``.npy``, ``.npz``,
+  arrays through the API; :func:`value_error`): ``data.csv: line 3 (row 1), column 6
+  holds 1e+39, a value beyond the float32 range (about ±3.4e38); the model expects
+  values within the float32 range ...``;
+- a score that overflows although the row is finite (:func:`check_scores`, wherever
+  scores are produced: ``Model.score``, hence the streaming job and Spark's tasks):
+  ``X: row 3 has finite values, but its score overflows to inf (1 row in all): ...``.
 
 A column is named ``column 'px5'`` when the caller knows the feature names,
 ``column 5`` otherwise, ``element (0, 3, 4)`` for rows of higher rank. Spark's
