@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import check_finite, check_table_options, load_table
+from aeruntime.io import check_rows, check_table_options, load_table
 
 from .labels import binary_labels
 
@@ -107,9 +107,11 @@ def check_label_column(path: str | Path, label_column: str | None) -> None:
     check_table_options(path, label_column)
 
 
-def load_dataset(source: str, label_column: str | None = None) -> Dataset:
+def load_dataset(source: str, label_column: str | None = None, *, header: bool | None = None) -> Dataset:
     """Load ``"digits"`` or a ``.npy``/``.npz``/``.csv``/``.parquet`` file.
 
+    ``header``: a CSV's first line is a header (True) or data (False); None decides
+    (the runtime's rule, ``aeruntime.tables.header``; on the command line ``--header/--no-header``).
     Warns with :class:`LabelLikeColumnWarning` when a table has a 0/1 column named like a
     label (``label``, ``target``, ``is_*``, ``anomaly*``, ...) and no ``label_column`` was given.
     """
@@ -122,7 +124,7 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
             "pass 'digits' or a path to a .npy, .npz, .csv or .parquet file."
         )
     check_label_column(path, label_column)
-    table = load_table(path, label_column=label_column)
+    table = load_table(path, label_column=label_column, header=header)
     X, y, names = table.X, table.y, table.feature_names
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
@@ -137,11 +139,12 @@ def load_dataset(source: str, label_column: str | None = None) -> Dataset:
             raise InvalidInputError(f"{path}: {len(y)} labels for {len(X)} rows; expected one label per row.")
     if names is not None and len(names) != X.shape[1]:
         names = None  # a header that does not describe the columns: stay positional
-    check_finite(X, str(path), columns=names)  # the one row rule: names the first bad row and column
+    # the one row rule: NaN/Inf and values beyond float32 (cast here), naming the first bad row and column
+    X = check_rows(X, X.shape[1:], str(path), columns=names, dtype=np.float32)
     if names is not None and label_column is None:
         _warn_label_like(path, X, names)
     image_shape = tuple(X.shape[1:]) if X.ndim == 4 else None
-    return Dataset(X.astype(np.float32), y, path.name, image_shape, names)  # type: ignore[arg-type]
+    return Dataset(X, y, path.name, image_shape, names)  # type: ignore[arg-type]
 
 
 def _load_digits(label_column: str | None) -> Dataset:

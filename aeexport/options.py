@@ -1,7 +1,8 @@
 """Click options of the ``aeexport`` commands, each declared once (torch-free).
 
 - :data:`providers_option`: aeruntime's one ``--providers`` (``aeruntime.clibase``);
-- :func:`label_options`: ``--label-column`` and ``--anomaly-class`` wherever labels are read;
+- :func:`label_options`: ``--label-column``, ``--anomaly-class`` and ``--header/--no-header``
+  (``aeruntime.clibase``'s) wherever labels are read;
 - :func:`threshold_options`: the threshold options, handed to the command as one
   :class:`aeexport.specs.ThresholdSpec` (``threshold_spec``);
 - :func:`train_options`: the training options, derived from the :class:`aeexport.config.TrainConfig`
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 import click
 
-from aeruntime.clibase import json_option, option_group
+from aeruntime.clibase import header_option, json_option, option_group
 from aeruntime.clibase import providers_option as _runtime_providers_option
 from aeruntime.format import DIR_RULE
 
@@ -85,6 +86,7 @@ def label_options(what: str = "DATA", anomaly: str = "the class treated as anoma
             default=None,
             help=f"{what} labels with classes: {anomaly} (the others are normal; digits: class 0).",
         ),
+        header_option(what),
     )
 
 

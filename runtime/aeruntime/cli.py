@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .clibase import AeGroup, echo_json, json_option, option_group, providers_option
+from .clibase import AeGroup, echo_json, header_option, json_option, option_group, providers_option
 from .format.outputs import FILE_RULE
 from .spark_cli import spark as spark_group
 
@@ -31,6 +31,7 @@ def _stream_options(out_help: str, batch_help: str = "Rows per onnxruntime call;
             multiple=True,
             help="CSV/Parquet input: a column copied to the (table) output; repeatable.",
         ),
+        header_option(),
     )
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "echo_json",
     "error_line",
     "format_warning",
+    "header_option",
     "json_option",
     "option_group",
     "providers_option",
@@ -161,3 +162,28 @@ def _default(o: Any) -> Any:
     if hasattr(o, "tolist"):
         return o.tolist()
     return str(o)
+
+
+def header_option(what: str = "INPUT") -> Any:
+    """``--header/--no-header`` of every command that reads a CSV (default: decided, and the decision printed).
+
+    The value is not handed to the command: for the command's run, CSV reads take it
+    as their default and print their one-line header note on stderr
+    (:func:`aeruntime.tables.header.announce_to`; the rule is that module's).
+    """
+
+    def apply(ctx: click.Context, param: click.Parameter, value: bool | None) -> None:
+        from .tables.header import announce_to
+
+        ctx.with_resource(announce_to(value, lambda note: click.echo(note, err=True)))
+
+    return click.option(
+        "--header/--no-header",
+        "header",
+        default=None,
+        expose_value=False,
+        callback=apply,
+        help=f"CSV {what}: the first line is a header / is data. Default: decided (a first line with a field "
+        "that is not a number is a header; all numbers is data, unless it is the bundle's feature names or "
+        "pandas' 0,1,...,n-1), and the decision is printed on stderr.",
+    )

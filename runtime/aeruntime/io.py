@@ -58,6 +58,7 @@ def load_table(
     mmap: bool = False,
     feature_names: Sequence[str] | None = None,
     finite: bool = False,
+    header: bool | None = None,
 ) -> Table:
     """Read features, optional labels and the feature column names of ``.npy/.npz/.csv/.parquet``.
 
@@ -76,6 +77,9 @@ def load_table(
         ``Model.feature_names``); a missing column is an :class:`InvalidInputError`.
     finite : bool
         Reject NaN/Inf with a message naming row (and line, column).
+    header : bool or None
+        ``.csv``: the first line is a header (True) or data (False); None decides
+        (:mod:`aeruntime.tables.header`; the command lines' ``--header/--no-header``).
 
     Returns
     -------
@@ -85,7 +89,13 @@ def load_table(
     if path.suffix.lower() in (".npy", ".npz"):
         return _load_array(path, label_column, mmap=mmap, finite=finite)
     source = open_source(
-        path, _WHOLE_BATCH, label_column=label_column, feature_names=feature_names, dtype=np.float64, finite=finite
+        path,
+        _WHOLE_BATCH,
+        label_column=label_column,
+        feature_names=feature_names,
+        dtype=np.float64,
+        finite=finite,
+        header=header,
     )
     xs, ys = [], []
     for chunk in source:
@@ -118,6 +128,7 @@ def read_table(
     *,
     mmap: bool = False,
     feature_names: Sequence[str] | None = None,
+    header: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(X, y)`` from ``.npy``, ``.npz``, ``.csv`` or ``.parquet``: :func:`load_table` without the names.
 
@@ -126,7 +137,7 @@ def read_table(
     X : ndarray of shape (n_rows, ...)
     y : ndarray of shape (n_rows,) or None
     """
-    t = load_table(path, label_column, mmap=mmap, feature_names=feature_names)
+    t = load_table(path, label_column, mmap=mmap, feature_names=feature_names, header=header)
     return t.X, t.y
 
 

@@ -163,7 +163,13 @@ def progress(total: int, unit: str, label: str = "scoring") -> Iterator[Any]:
 
 
 def _open_input(
-    job: JobSpec, model: Any, input: Any, batch_size: int, label_column: str | None, id_columns: Sequence[str]
+    job: JobSpec,
+    model: Any,
+    input: Any,
+    batch_size: int,
+    label_column: str | None,
+    id_columns: Sequence[str],
+    header: bool | None = None,
 ) -> Any:
     if job.reads == "rows":
         return open_source(
@@ -174,6 +180,7 @@ def _open_input(
             feature_names=model.feature_names,
             id_columns=id_columns,
             read_labels=False,
+            header=header,
         )
     # codes: tables written by `encode` name them z0..; other tables are read positionally
     names = code_columns(model)
@@ -186,6 +193,7 @@ def _open_input(
         finite=False,
         npz_key=("z", "X"),
         read_labels=False,
+        header=header,
     )
     by_name = probe.columns is not None and all(n in probe.columns for n in names)
     return open_source(
@@ -198,6 +206,7 @@ def _open_input(
         dtype=None,
         npz_key=("z", "X"),
         read_labels=False,
+        header=header,
     )
 
 
@@ -212,6 +221,7 @@ def run_job(
     id_columns: Sequence[str] = (),
     show_progress: bool = True,
     stdout: Any = None,
+    header: bool | None = None,
     **options: Any,
 ) -> JobResult:
     """Stream ``input`` through job ``name`` of :data:`JOBS` into ``out`` (None: CSV on stdout).
@@ -229,6 +239,9 @@ def run_job(
         Tables: a label column to skip.
     id_columns : sequence of str
         Tables: columns copied to the output (which must then be a table).
+    header : bool or None
+        CSV input: the first line is a header (True) or data (False); None decides
+        (:mod:`aeruntime.tables.header`).
     **options
         ``codes``: encode ``float32|float16|int8``; decode ``auto|float32|float16|int8``.
 
@@ -239,7 +252,7 @@ def run_job(
     job = JOBS[name]
     check_output_path(out, list(id_columns), inputs=[input])  # fail before any work is done
     fields = job.fields(model, options)
-    source = _open_input(job, model, input, batch_size, label_column, id_columns)
+    source = _open_input(job, model, input, batch_size, label_column, id_columns, header)
     with (
         open_sink(out, fields, ids=source.id_types, stdout=stdout) as sink,
         progress(source.total if show_progress else 0, source.unit, job.verb) as bar,

@@ -21,10 +21,11 @@ from . import explain as _explain
 from .errors import BundleNotFoundError, InvalidInputError
 from .format import DEFAULT_SCORE, check_threshold, get_score, read_bundle
 from .providers import CPU, CUDA, ProviderSpec, check_providers, resolve_providers
+from .rows import check_scores
 from .sampling import is_variational, prior_sample, reparameterize
 from .sessions import check_session, create_session, make_runner
 from .sessions import session_options as default_session_options
-from .validate import as_batch, check_finite
+from .validate import as_batch
 
 __all__ = ["LoadOptions", "Model", "load"]
 
@@ -279,9 +280,10 @@ class Model:
             for i in range(0, n, chunk):
                 s[i : i + chunk] = self._score_fn(arr[i : i + chunk])
         # A NaN/Inf anywhere in a row makes its score non-finite (the score uses the
-        # input itself), so checking the n scores replaces checking all n * d inputs.
+        # input itself), so checking the n scores replaces checking all n * d inputs;
+        # a finite row whose score overflowed is named too (aeruntime.rows).
         if not math.isfinite(s.item() if len(s) == 1 else float(np.add.reduce(s))):
-            check_finite(arr)  # raises, naming the bad input; else scores overflowed
+            check_scores(s, arr)
         return s
 
     def predict(self, x: Any) -> np.ndarray:

@@ -13,7 +13,14 @@ data loading. One wording per failure:
 - NaN/Inf, a whole array (counted): ``X contains 1 NaN and 0 infinite values, first at row 2, column 5;
   the model expects finite numbers (no NaN or infinite values). Impute or drop those rows first.``;
 - NaN/Inf, a chunk of a stream (not counted: the count would be the chunk's):
-  ``data.npy: row 1500, column 3 holds a NaN; the model expects finite numbers ...``.
+  ``data.npy: row 1500, column 3 holds a NaN; the model expects finite numbers ...``;
+- a value beyond the float32 range, in every format (CSV, Parquet, ``.npy``, ``.npz``,
+  arrays through the API; :func:`value_error`): ``data.csv: line 3 (row 1), column 6
+  holds 1e+39, a value beyond the float32 range (about ±3.4e38); the model expects
+  values within the float32 range ...``;
+- a score that overflows although the row is finite (:func:`check_scores`, wherever
+  scores are produced: ``Model.score``, hence the streaming job and Spark's tasks):
+  ``X: row 3 has finite values, but its score overflows to inf (1 row in all): ...``.
 
 A column is named ``column 'px5'`` when the caller knows the feature names,
 ``column 5`` otherwise, ``element (0, 3, 4)`` for rows of higher rank. Spark's
@@ -31,20 +38,36 @@ import numpy as np
 from .errors import InvalidInputError
 
 __all__ = [
+    "F32_MAX",
     "FINITE_FIX",
+    "RANGE_FIX",
+    "RANGE_NOTE",
     "as_rows",
+    "check_chunk",
     "check_finite",
     "check_rows",
+    "check_scores",
     "column_label",
     "first_non_finite",
     "non_finite_error",
+    "value_error",
     "shape_rows",
     "shape_str",
     "where",
+    "width_error",
 ]
 
 #: the second half of every NaN/Inf message
 FINITE_FIX = "the model expects finite numbers (no NaN or infinite values). Impute or drop those rows first."
+#: the largest float32; finite values beyond it become infinite in the model's float32
+F32_MAX = float(np.finfo(np.float32).max)
+#: what every format says of a value beyond the float32 range (the one wording)
+RANGE_NOTE = "beyond the float32 range (about ±3.4e38)"
+#: the second half of every "beyond the float32 range" message
+RANGE_FIX = (
+    "the model expects values within the float32 range (it computes in float32, where such values "
+    "become infinite). Rescale those columns (e.g. divide by a power of ten) or drop those rows first."
+)
 
 _KINDS = {
     "U": "strings",
@@ -109,15 +132,20 @@ def _fix_for_shape(received: tuple[int, ...], expected: tuple[int, ...]) -> str:
     return ""
 
 
+def width_error(name: str, n_features: int, shape: tuple[int, ...], rows: str = "", fix: str = "") -> InvalidInputError:
+    """``X has 10 features, but the model expects 64. ...``: the one wording of a wrong row width."""
+    return InvalidInputError(
+        f"{name} has {n_features} features, but the model expects {math.prod(shape)}. "
+        f"Pass an array of shape {shape_str(shape)} with the bundle's feature order{rows}.{fix}"
+    )
+
+
 def _check_shape(arr: np.ndarray, shape: tuple[int, ...], name: str, min_rows: int, fix: str) -> None:
     at_least = "one row" if min_rows == 1 else f"{min_rows} rows"
     if arr.ndim != len(shape) + 1 or arr.shape[1:] != shape:
         if arr.ndim == 2 and len(shape) == 1:
             rows = "" if min_rows == 1 else f" (expected at least {at_least} of {shape[0]} features)"
-            raise InvalidInputError(
-                f"{name} has {arr.shape[1]} features, but the model expects {shape[0]}. "
-                f"Pass an array of shape {shape_str(shape)} with the bundle's feature order{rows}.{fix}"
-            )
+            raise width_error(name, arr.shape[1], shape, rows, fix)
         raise InvalidInputError(
             f"{name} has shape {arr.shape}, but the model expects {shape_str(shape)}."
             + _fix_for_shape(arr.shape, shape)
@@ -173,11 +201,12 @@ def check_rows(
         arr = arr.reshape(len(arr), *shape)
     _check_shape(arr, shape, name, min_rows, fix)
     cast = dtype is not None and arr.dtype != np.dtype(dtype)
+    original = arr
     if dtype is not None:
         with np.errstate(over="ignore", invalid="ignore"):
             arr = np.ascontiguousarray(arr, dtype=dtype)
     if finite or cast:
-        check_finite(arr, name, cast and arr.dtype == np.float32, columns=columns)
+        check_finite(arr, name, original if cast else None, columns=columns)
     return arr
 
 
@@ -214,19 +243,50 @@ def where(row: int, elem: tuple[int, ...], row_shape: tuple[int, ...], columns: 
     return f"row {row}, {column_label(elem, row_shape, columns)}" if elem else f"row {row}"
 
 
+def _describe(value: Any) -> tuple[str, str]:
+    """(what the value is, the fix): ``a NaN`` / ``an infinite value`` / ``1e+39, a value beyond the float32 range``."""
+    v = float(value)
+    if math.isnan(v):
+        return "a NaN", FINITE_FIX
+    if math.isinf(v):
+        return "an infinite value", FINITE_FIX
+    return f"{v!r}, a value {RANGE_NOTE}", RANGE_FIX
+
+
+def value_error(name: str, place: str, value: Any) -> InvalidInputError:
+    """``data.csv: line 3 (row 1), column 'b' holds 1e+39, a value beyond the float32 range ...; <fix>``.
+
+    The one message for a bad value at a known place, whatever the format: ``value``
+    is the value as the file holds it (before any cast to float32), so a finite value
+    beyond the float32 range is named as such, not as "infinite".
+    """
+    what, fix = _describe(value)
+    return InvalidInputError(f"{name}: {place} holds {what}; {fix}")
+
+
 def non_finite_error(
-    name: str, x: np.ndarray, row: int, elem: tuple[int, ...], *, start: int = 0, columns: Sequence[str] | None = None
+    name: str,
+    x: np.ndarray,
+    row: int,
+    elem: tuple[int, ...],
+    *,
+    start: int = 0,
+    columns: Sequence[str] | None = None,
+    original: np.ndarray | None = None,
 ) -> InvalidInputError:
-    """The error for the NaN/Inf at ``x[row][elem]`` of a chunk whose first row is row ``start`` of ``name``."""
-    value = x[(row, *elem)]
-    what = "a NaN" if np.isnan(value) else "an infinite value"
-    return InvalidInputError(f"{name}: {where(start + row, elem, x.shape[1:], columns)} holds {what}; {FINITE_FIX}")
+    """The error for the NaN/Inf at ``x[row][elem]`` of a chunk whose first row is row ``start`` of ``name``.
+
+    ``original``: the values before a cast to float32 (then a finite value that became
+    infinite is named as beyond the float32 range).
+    """
+    value = (x if original is None else original)[(row, *elem)]
+    return value_error(name, where(start + row, elem, x.shape[1:], columns), value)
 
 
 def check_finite(
     arr: np.ndarray,
     name: str = "X",
-    cast: bool = False,
+    cast: np.ndarray | bool | None = None,
     *,
     start: int | None = None,
     columns: Sequence[str] | None = None,
@@ -234,21 +294,62 @@ def check_finite(
     """Raise :class:`InvalidInputError` if ``arr`` holds NaN or Inf.
 
     ``start=None``: ``arr`` is the whole input; the message counts the NaN and
-    infinite values (``cast``, with infinite values: it notes that values beyond the
-    float32 range become infinite when cast). ``start=N``: ``arr`` is a chunk whose first row is row N of a stream;
-    the message names the first bad value's row in the stream, without counts.
+    infinite values. ``cast``: the array ``arr`` was cast from (to float32): a value
+    that is finite there but infinite in ``arr`` is reported as beyond the float32
+    range (:func:`value_error`'s wording). ``start=N``: ``arr`` is a chunk whose first
+    row is row N of a stream; the message names the first bad value's row in the
+    stream, without counts.
     """
     bad = first_non_finite(arr)
     if bad is None:
         return
+    original = cast if isinstance(cast, np.ndarray) else None
+    if original is not None and math.isfinite(float(original[(bad[0], *bad[1])])):
+        place = where((start or 0) + bad[0], bad[1], arr.shape[1:], columns)
+        raise value_error(name, place, original[(bad[0], *bad[1])])
     if start is not None:
         raise non_finite_error(name, arr, bad[0], bad[1], start=start, columns=columns)
     mask = ~np.isfinite(arr)
     n_nan = int(np.isnan(arr).sum())
     n_inf = int(mask.sum()) - n_nan
-    # a cast makes no NaN, but values beyond the float32 range become infinite
-    note = " (values beyond the float32 range, about ±3.4e38, become infinite when cast)" if cast and n_inf else ""
     raise InvalidInputError(
-        f"{name} contains {n_nan} NaN and {n_inf} infinite values{note}, first at "
+        f"{name} contains {n_nan} NaN and {n_inf} infinite values, first at "
         f"{where(bad[0], bad[1], arr.shape[1:], columns)}; {FINITE_FIX}"
+    )
+
+
+def check_chunk(x: np.ndarray, name: str, start: int, columns: Sequence[str] | None = None) -> None:
+    """A chunk of a stream (first row: row ``start``): NaN/Inf, and values of wider floats beyond float32.
+
+    The readers of arrays keep their dtype (the model casts to float32), so a float64
+    value beyond the float32 range is named here, in the same words as the other formats.
+    Two reductions per chunk, wider floats only.
+    """
+    check_finite(x, name, start=start, columns=columns)
+    if x.dtype.kind == "f" and x.dtype.itemsize > 4 and x.size:
+        if max(-float(x.min()), float(x.max())) > F32_MAX:
+            with np.errstate(over="ignore", invalid="ignore"):
+                check_finite(x.astype(np.float32), name, x, start=start, columns=columns)
+
+
+def check_scores(scores: np.ndarray, x: np.ndarray, name: str = "X") -> None:
+    """Raise :class:`InvalidInputError` when a score is not finite: the one check wherever scores are produced.
+
+    A NaN/Inf input is named by :func:`check_finite`; a row of finite inputs whose score
+    still overflowed (values near the float32 limit, squared inside the model) is named
+    by its row. Cheap when all is well: one reduction over the ``n`` scores.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.add.reduce(scores, axis=None))):
+            return
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if not len(bad):
+        return  # only the sum overflowed
+    check_finite(x, name)
+    row = int(bad[0])
+    raise InvalidInputError(
+        f"{name}: row {row} has finite values, but its score overflows to {float(scores[row])} "
+        f"({len(bad)} row{'s' if len(bad) > 1 else ''} in all): the model expects values it can square "
+        "in float32, and values this large (near its limit, about ±3.4e38) overflow inside the model. "
+        f"{RANGE_FIX[RANGE_FIX.index('Rescale') :]}"
     )

@@ -35,7 +35,7 @@ def test_flat_rows_min_rows_and_the_cast():
         check_rows(flat[:1], (4,), min_rows=2)
     with pytest.raises(InvalidInputError, match=r"expected at least 2 rows of 5 features"):
         check_rows(flat, (5,), min_rows=2)
-    with pytest.raises(InvalidInputError, match=r"values beyond the float32 range"):
+    with pytest.raises(InvalidInputError, match=r"a value beyond the float32 range"):
         check_rows(np.full((1, 4), 1e39), (4,), dtype=np.float32)
     assert check_rows([[1, 2]], (2,), dtype=np.float64).dtype == np.float64
 

@@ -12,9 +12,11 @@ yields :class:`Chunk` objects of at most ``batch_size`` rows:
   touched count in its resident set: without that, peak RSS would grow with the file;
 - ``.csv`` (:mod:`.csv`): the file is cut into pieces of a few MiB at line ends, each
   parsed by ``pyarrow.csv.read_csv`` in a thread pool (one thread per core, results in
-  file order, a bounded number in flight); a header row is detected (first row not all
-  numbers); errors are re-located by a line-by-line scan, so messages name the line
-  and column;
+  file order, a bounded number in flight); whether the first line is a header is
+  the one rule of :mod:`.header` (``header=True|False`` forces it; the CLIs'
+  ``--header/--no-header``); the width
+  and the longest line are checked as the file is read (:mod:`.limits`); errors are
+  re-located by a line-by-line scan, so messages name the line and column;
 - ``.parquet`` / ``.pq`` (:mod:`.parquet`): ``ParquetFile.iter_batches`` with buffered
   reads (``pre_buffer=False``, a small ``buffer_size``): memory follows the batch, not
   the row-group size;

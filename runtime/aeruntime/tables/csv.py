@@ -1,14 +1,18 @@
 """CSV: the file cut into pieces of a few MiB at line ends, each parsed by pyarrow in a thread pool.
 
 ``pyarrow.csv.read_csv`` parses each piece in a worker thread (one per core, results
-in file order, a bounded number in flight, so memory follows the piece size). A
-header row is detected (first row not all numbers). Parse errors are re-located by
-a line-by-line scan (the error path only), so messages name the line and column.
+in file order, a bounded number in flight, so memory follows the piece size). Whether
+the first line is a header is the rule of :mod:`.header` (or ``--header/--no-header``).
+The width is checked on the first line, before anything is parsed, and a line far
+longer than the width allows is refused while reading (so refusing a bad file costs
+little). Parse errors are re-located by a line-by-line scan (the error path only), so
+messages name the line and column.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -20,8 +24,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..rows import FINITE_FIX, first_non_finite, shape_rows
+from ..rows import first_non_finite, shape_rows, value_error, width_error
 from .common import Block, Selection, is_number, rebatch, row_major, select_columns, table_source
+from .header import announce, decide_header
+from .limits import check_first_line_width, long_line_error, max_line, positional_width
 from .source import Chunk, Source
 
 __all__ = ["csv_source"]
@@ -37,6 +43,12 @@ class _CsvLayout:
     width: int  # fields per row
     skip_lines: int  # lines before the first data row (blank lines and the header)
     first_line_bytes: int  # length of the first data line (block-size estimate)
+    note: str  # the header decision, in one line
+
+    @property
+    def max_line(self) -> int:
+        """Longest line accepted, in bytes (:func:`.limits.max_line`)."""
+        return max_line(self.width)
 
 
 def _not_readable(path: Path, exc: Exception) -> InvalidInputError:
@@ -78,15 +90,24 @@ def _check_delimiter(path: Path, row: list[str]) -> None:
             )
 
 
-def _csv_layout(path: Path) -> _CsvLayout:
-    """Read the first non-empty line(s): header or not, width, and a delimiter hint for one-column files."""
+def _csv_layout(path: Path, header: bool | None, sel_args: dict[str, Any], width: int | None) -> _CsvLayout:
+    """Read the first non-empty line(s): header or not (:mod:`.header`), width, a delimiter hint.
+
+    A file read by position (the bundle has no feature names, no label or id columns) has
+    ``len(row)`` features, header or not: a wrong ``width`` is refused before anything else.
+    """
+    width = width if width is not None and positional_width(sel_args) else None
+    check_first_line_width(path, width)
     row, skipped, first_end, second_len = _first_rows(path)
     if not row or not any(c.strip() for c in row):
         raise InvalidInputError(f"{path}: the CSV file is empty; expected a header and numeric rows.")
     _check_delimiter(path, row)
-    header = None if all(is_number(c) for c in row) else [c.strip() for c in row]
-    skip = first_end if header is not None else skipped
-    return _CsvLayout(header, len(row), skip, second_len)
+    if width is not None and len(row) != width:
+        raise width_error(str(path), len(row), (width,))
+    decision = decide_header(path, row, header, sel_args.get("feature_names"))
+    names = [c.strip() for c in row] if decision.header else None
+    skip = first_end if names is not None else skipped
+    return _CsvLayout(names, len(row), skip, second_len, decision.note)
 
 
 # ---------------------------------------------------------------------------- errors with line numbers
@@ -126,10 +147,12 @@ class _Scan:
 
     def non_finite(self, line: int, row: int, column: int | None, r: list[str]) -> InvalidInputError:
         col = self.feat_names[column] if column is not None else "?"
-        return InvalidInputError(
-            f"{self.path}: line {line} (row {row}), {self.label(col)} holds "
-            f"{r[self.feat_idx[column or 0]].strip()!r}, a NaN or infinite value; {FINITE_FIX}"
-        )
+        text = r[self.feat_idx[column or 0]].strip()
+        try:
+            value = float(text)
+        except ValueError:  # a NaN spelling of pyarrow's that Python does not read
+            value = float("nan")
+        return value_error(str(self.path), f"line {line} (row {row}), {self.label(col)}", value)
 
     def bad_cell(self, line: int, r: list[str]) -> InvalidInputError | None:
         for j, name in zip(self.feat_idx, self.feat_names):
@@ -196,18 +219,20 @@ def _csv_workers() -> int:
     return max(1, min(8, cores))
 
 
-def _csv_pieces(path: Path, size: int, skip_lines: int) -> Iterator[tuple[bytes, int]]:
+def _csv_pieces(path: Path, size: int, layout: _CsvLayout) -> Iterator[tuple[bytes, int]]:
     """The file's bytes in pieces of about ``size`` bytes, each cut after a line end.
 
     Yields (piece, lines to skip at its start): the first piece carries the header and
     leading blank lines, so it is read on until it holds all of them. A cut after
     ``\r`` of a ``\r\n`` leaves an empty line at the next piece's start, which the
     parser skips. Values holding line breaks inside quotes are not supported (the
-    same rule as pyarrow's own block parser, ``newlines_in_values=False``).
+    same rule as pyarrow's own block parser, ``newlines_in_values=False``). A line
+    longer than ``layout.max_line`` is refused as soon as that many bytes are read.
     """
+    lines = 0  # line ends before ``tail``
     with open(path, "rb") as fh:
         tail = b""
-        skip = skip_lines
+        skip = layout.skip_lines
         while True:
             buf = fh.read(size)
             if not buf:
@@ -219,10 +244,15 @@ def _csv_pieces(path: Path, size: int, skip_lines: int) -> Iterator[tuple[bytes,
                 tail = buf  # header not complete yet
                 continue
             cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
-            if cut == 0:  # one line longer than ``size``: read on
+            if cut == 0:  # one line longer than ``size``: read on, up to the limit
+                if len(buf) > layout.max_line:
+                    raise long_line_error(path, lines + 1, len(buf), layout.width)
                 tail = buf
                 continue
             tail = buf[cut:]
+            lines += buf.count(b"\n", 0, cut)
+            if len(tail) > layout.max_line:  # the unfinished line is already too long
+                raise long_line_error(path, lines + 1, len(tail), layout.width)
             yield buf[:cut], skip
             skip = 0
 
@@ -230,12 +260,19 @@ def _csv_pieces(path: Path, size: int, skip_lines: int) -> Iterator[tuple[bytes,
 class _CsvReader:
     """One CSV file's selected columns, parsed piece by piece."""
 
-    def __init__(self, path: Path, sel_args: dict[str, Any], dtype: np.dtype) -> None:
+    def __init__(
+        self, path: Path, sel_args: dict[str, Any], dtype: np.dtype, header: bool | None, width: int | None
+    ) -> None:
         import pyarrow as pa
 
         self.path, self.dtype = path, dtype
-        self.layout = _csv_layout(path)
+        self.layout = _csv_layout(path, header, sel_args, width)
+        announce(self.layout.note)
         self.sel = select_columns(path, self.layout.names, **sel_args)
+        n_features = len(self.sel.features) if self.layout.names is not None else self.layout.width
+        if width is not None and not self.sel.by_name and n_features != width:
+            # the width is known from the first line: refuse before parsing anything
+            raise width_error(str(path), n_features, (width,))
         self.names = self.layout.names or [f"c{j}" for j in range(self.layout.width)]
         self.features = self.sel.features if self.layout.names is not None else self.names
         self.size = path.stat().st_size
@@ -307,7 +344,7 @@ class _CsvReader:
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="aeruntime-csv")
         try:
             pending: deque[Future[Block]] = deque()
-            for piece, skip in _csv_pieces(self.path, self.piece_bytes, self.layout.skip_lines):
+            for piece, skip in _csv_pieces(self.path, self.piece_bytes, self.layout):
                 pending.append(pool.submit(self.parse, piece, skip))
                 if len(pending) > self.workers:
                     block = pending.popleft().result()
@@ -333,10 +370,23 @@ class _CsvReader:
 
 
 def csv_source(
-    path: Path, batch: int, sel_args: dict[str, Any], row_shape: tuple[int, ...] | None, dtype: np.dtype, finite: bool
+    path: Path,
+    batch: int,
+    sel_args: dict[str, Any],
+    row_shape: tuple[int, ...] | None,
+    dtype: np.dtype,
+    finite: bool,
+    header: bool | None = None,
 ) -> Source:
-    """Chunks of ``batch`` rows of a CSV file's selected columns (``sel_args``: see ``select_columns``)."""
-    r = _CsvReader(path, sel_args, dtype)
+    """Chunks of ``batch`` rows of a CSV file's selected columns (``sel_args``: see ``select_columns``).
+
+    ``header``: True / False force it, None decides (:mod:`.header`). With ``row_shape``
+    the width of a file read by position is checked on its first line.
+    """
+    width = math.prod(row_shape) if row_shape else None
+    r = _CsvReader(path, sel_args, dtype, header, width)
     columns = r.sel.features if r.layout.names is not None else None
     progress = (None, r.size, "bytes")
-    return table_source(path, r.chunks(batch, row_shape, finite), r.sel, progress, dtype, columns, r.id_types)
+    source = table_source(path, r.chunks(batch, row_shape, finite), r.sel, progress, dtype, columns, r.id_types)
+    source.header_note = r.layout.note
+    return source

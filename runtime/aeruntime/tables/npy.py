@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..faults import os_fault
-from ..rows import check_finite, shape_rows
+from ..rows import check_chunk, shape_rows
 from .source import Chunk, Source
 
 __all__ = ["array_source", "load_npy", "npy_source", "read_npz"]
@@ -101,7 +101,7 @@ def _mapped_chunks(
         for i in range(0, shape[0] if shape else 0, batch):
             chunk = arr[i : i + batch]
             if finite:
-                check_finite(chunk, str(path), start=i)
+                check_chunk(chunk, str(path), i)
             yield Chunk(shape_rows(chunk, row_shape), i, len(chunk))
             end = (offset + (i + len(chunk)) * row_bytes) // page * page
             if end > released and hasattr(mm, "madvise"):
@@ -123,7 +123,7 @@ def array_source(path: Path, arr: np.ndarray, batch: int, row_shape: tuple[int, 
         for i in range(0, max(n, 1), batch):
             chunk = arr[i : i + batch]
             if finite:
-                check_finite(chunk, str(path), start=i)
+                check_chunk(chunk, str(path), i)
             yield Chunk(shape_rows(chunk, row_shape), i, len(chunk))
 
     return Source(path, gen(), n_rows=n, total=n, unit="rows", dtype=arr.dtype)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..faults import os_fault
-from ..rows import check_finite, shape_rows
+from ..rows import first_non_finite, shape_rows, value_error, where
 from .common import Block, Selection, rebatch, row_major, select_columns, table_source
 from .source import Chunk, Source
 
@@ -67,6 +67,15 @@ def _labels(path: Path, rb: Any, label: str | None) -> np.ndarray | None:
         raise InvalidInputError(f"{path}: label column {label!r} holds non-numeric values.") from None
 
 
+def _check_values(path: Path, rb: Any, x: np.ndarray, features: list[str], start: int) -> None:
+    """NaN/Inf in the (cast) rows ``x``, named with the file's own value (so 1e39 reads as beyond float32)."""
+    bad = first_non_finite(x)
+    if bad is not None:
+        r, elem = bad
+        value = rb.column(features[elem[0]])[r].as_py()
+        raise value_error(str(path), where(start + r, elem, x.shape[1:], features), value)
+
+
 def _blocks(pf: Any, path: Path, sel: Selection, batch: int, dtype: np.dtype, finite: bool) -> Iterator[Block]:
     read_cols = [*sel.features, *([sel.label] if sel.label else []), *sel.ids]
     # Small reads (about 1 MB of features each), re-cut into chunks of `batch` rows: the
@@ -77,7 +86,7 @@ def _blocks(pf: Any, path: Path, sel: Selection, batch: int, dtype: np.dtype, fi
         _check_nulls(path, rb, sel.features, start)
         x = row_major(rb, sel.features, dtype)
         if finite:
-            check_finite(x, str(path), start=start, columns=sel.features)
+            _check_values(path, rb, x, sel.features, start)
         yield x, _labels(path, rb, sel.label), {c: rb.column(c) for c in sel.ids}, rb.num_rows
         start += rb.num_rows
     if start == 0:

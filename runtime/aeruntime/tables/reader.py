@@ -11,6 +11,7 @@ import numpy as np
 from ..arrow import require_pyarrow
 from ..errors import InvalidInputError
 from ..faults import fault_of
+from .header import header_default
 from .npy import array_source, npy_source, read_npz
 from .source import INPUT_SUFFIXES, Source, existing_file, no_array_options
 
@@ -29,6 +30,7 @@ def open_source(
     finite: bool = True,
     npz_key: str | Sequence[str] = "X",
     read_labels: bool = True,
+    header: bool | None = None,
 ) -> Source:
     """Open ``path`` (``.npy``, ``.npz``, ``.csv``, ``.parquet``/``.pq``) for chunks of <= ``batch_size`` rows.
 
@@ -52,6 +54,12 @@ def open_source(
     read_labels : bool, default True
         False: the label column is skipped, not parsed (scoring needs no labels, which
         may then be text such as "normal" / "attack").
+    header : bool or None, default None
+        CSV only (ignored for other formats): True, the first line is a header; False,
+        it is data; None, decided by the rule of :mod:`aeruntime.tables.header` (on the
+        command line: ``--header/--no-header``, and the decision is printed on stderr).
+        With ``row_shape``, a CSV read by position is refused on its first line when its
+        width is wrong, before anything is parsed.
     """
     path = existing_file(path)
     if batch_size < 1:
@@ -72,8 +80,10 @@ def open_source(
     if suffix == ".csv":
         from .csv import csv_source
 
+        if header is None:
+            header = header_default()
         with fault_of(path, "read"):  # the first lines are read here (npy/npz/parquet map their own)
-            return csv_source(path, batch_size, sel_args, row_shape, np.dtype(dtype or np.float32), finite)
+            return csv_source(path, batch_size, sel_args, row_shape, np.dtype(dtype or np.float32), finite, header)
     from .parquet import parquet_source
 
     return parquet_source(path, batch_size, sel_args, row_shape, dtype, finite)

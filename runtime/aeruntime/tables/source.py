@@ -54,6 +54,8 @@ class Source:
         Pass-through column name -> pyarrow type.
     dtype : numpy dtype
         dtype of the feature chunks.
+    header_note : str or None
+        CSV: whether the first line was read as a header, and why (one line).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class Source:
         self.n_rows, self.total, self.unit, self.dtype = n_rows, total, unit, np.dtype(dtype)
         self.columns, self.by_name, self.ignored = columns, by_name, list(ignored)
         self.id_types = dict(id_types or {})
+        self.header_note: str | None = None
 
     def __iter__(self) -> Iterator[Chunk]:
         with fault_of(self.path, "read"):  # a file removed or unreadable mid-way: FileSystemError

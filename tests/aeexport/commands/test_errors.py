@@ -52,7 +52,9 @@ def test_subprocess_user_error_one_line_exit_2_no_traceback(dense_bundle, tmp_pa
     p = run("aeruntime", "score", dense_bundle, bad)
     assert p.returncode == 2
     assert p.stdout == ""
-    assert p.stderr.count("\n") == 1 and p.stderr.startswith("Error: ") and "line 3 has 1 fields" in p.stderr
+    # refused on its first line (2 fields, the model reads 64), before the header is even decided
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("Error: ")
+    assert "bad.csv has 2 features, but the model expects 64" in p.stderr
     assert "Traceback" not in p.stderr
 
 
