@@ -171,8 +171,8 @@ def _vanishing_csv(e: Env) -> list[str]:
     src = _csv(e)
     layout = tcsv._csv_layout
 
-    def then_remove(path: Path) -> object:
-        result = layout(path)
+    def then_remove(path: Path, *args: object) -> object:
+        result = layout(path, *args)
         path.unlink()
         return result
 
