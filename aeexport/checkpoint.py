@@ -23,7 +23,7 @@ from safetensors.numpy import save_file as save_np
 from safetensors.torch import load_file, save_file
 
 from aeruntime.errors import BundleNotFoundError, ManifestError
-from aeruntime.format import atomic_directory
+from aeruntime.format import atomic_directory, parse_json
 
 from .models import Autoencoder, build_model
 
@@ -78,12 +78,14 @@ def load_checkpoint(path: str | Path) -> tuple[Autoencoder, dict[str, Any], np.n
             "written by `aeexport train`."
         )
     try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        text = cfg_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise ManifestError(f"{cfg_path}: not valid JSON ({exc}).") from None
-    if config.get("format") != CHECKPOINT_FORMAT:
+    config = parse_json(text, str(cfg_path), "re-train with `aeexport train`.")
+    found = config.get("format") if isinstance(config, dict) else type(config).__name__
+    if found != CHECKPOINT_FORMAT:
         raise ManifestError(
-            f"{cfg_path}: format {config.get('format')!r}, expected {CHECKPOINT_FORMAT!r}; re-train with this aeexport."
+            f"{cfg_path}: format {found!r}, expected {CHECKPOINT_FORMAT!r}; re-train with this aeexport."
         )
     model = model_from_weights(
         config["kind"], config["model_config"], config["input_shape"], path / "model.safetensors"

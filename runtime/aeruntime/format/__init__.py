@@ -8,7 +8,9 @@ module                 owns
 ``schema``             the manifest schema (:func:`validate_manifest`)
 ``manifest``           reading ``manifest.json``, file hashes (:func:`read_manifest`)
 ``scores``             the score registry (:data:`SCORES`, :func:`register_score`)
+``strictjson``         the one JSON reader of bundle files (:func:`parse_json`)
 ``onnxscan``           reading the protobuf of an ``.onnx`` file without onnx
+``ops``                the operator allow-list and shape bounds (:func:`check_structure`)
 ``graphs``             reading and checking graphs once (:func:`read_graphs`)
 ``proto``              writing graph metadata and TensorProto files by hand
 ``atomic``             atomic file and directory writes
@@ -34,7 +36,8 @@ from .constants import (
 )
 from .graphs import graph_file, read_bundle, read_graph, read_graphs
 from .manifest import read_manifest, sha256_bytes, sha256_file, verify_files
-from .onnxscan import ModelScan, ProtoError, scan_model
+from .onnxscan import GraphStructure, ModelScan, ProtoError, scan_model
+from .ops import ALLOWED_OPS, check_structure
 from .paths import safe_path
 from .proto import read_tensor, set_model_metadata, tensor_bytes
 from .schema import check_relpath, validate_manifest
@@ -49,9 +52,11 @@ from .scores import (
     score_definition,
     score_names,
 )
+from .strictjson import parse_json
 from .writer import BundleWriter, bundle_id_of, copy_bundle, graph_sha256
 
 __all__ = [
+    "ALLOWED_OPS",
     "CORE_ROLES",
     "DEFAULT_SCORE",
     "FORMAT_VERSION",
@@ -65,6 +70,7 @@ __all__ = [
     "TMP_PREFIX",
     "WEIGHTS_NAME",
     "BundleWriter",
+    "GraphStructure",
     "ModelScan",
     "ProtoError",
     "ScoreSpec",
@@ -72,12 +78,14 @@ __all__ = [
     "atomic_write_bytes",
     "bundle_id_of",
     "check_relpath",
+    "check_structure",
     "check_threshold",
     "copy_bundle",
     "get_score",
     "graph_file",
     "graph_sha256",
     "nonnegative_scores",
+    "parse_json",
     "read_bundle",
     "read_graph",
     "read_graphs",
