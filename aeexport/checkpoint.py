@@ -81,7 +81,7 @@ def load_checkpoint(path: str | Path) -> tuple[Autoencoder, dict[str, Any], np.n
         text = cfg_path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{cfg_path}: not valid JSON ({exc}).") from None
-    config = parse_json(text, str(cfg_path), "re-train with `aeexport train`.")
+    config = parse_json(text, str(cfg_path), "re-train with `aeexport train`.", invalid="{source}: not valid JSON")
     found = config.get("format") if isinstance(config, dict) else type(config).__name__
     if found != CHECKPOINT_FORMAT:
         raise ManifestError(

@@ -49,8 +49,17 @@ def _find(node: Any, path: str) -> tuple[str, _Bad] | None:
     return None
 
 
-def parse_json(text: str, source: str, fix: str = "re-export the bundle with aeexport.") -> Any:
+def parse_json(
+    text: str,
+    source: str,
+    fix: str = "re-export the bundle with aeexport.",
+    *,
+    invalid: str = "{source} is not valid JSON",
+) -> Any:
     """Parse ``text`` (the contents of ``source``) strictly; see the module docstring.
+
+    ``invalid``: the start of the message for text that is not JSON at all (``{source}`` is
+    replaced), so each file keeps its wording.
 
     Raises
     ------
@@ -91,7 +100,7 @@ def parse_json(text: str, source: str, fix: str = "re-export the bundle with aee
             parse_constant=number,
         )
     except json.JSONDecodeError as exc:
-        raise ManifestError(f"{source} is not valid JSON ({exc}); {fix}") from None
+        raise ManifestError(f"{invalid.format(source=source)} ({exc}); {fix}") from None
     except RecursionError:
         raise ManifestError(f"{source} nests JSON too deeply; {fix}") from None
     if bad:
