@@ -98,12 +98,14 @@ class TypedSession:
     allocations), never an untyped error reported as a bug. Everything else is the session's."""
 
     def __init__(self, sess: Any, name: str) -> None:
-        self._sess, self._name = sess, name
+        self._sess, self._name, self._run = sess, name, sess.run
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._sess, attr)
 
-    def _failed(self, exc: BaseException) -> BundleError:
+    def _failed(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, AeError):  # ours (ProviderError is a RuntimeError): as it is
+            return exc
         text = str(exc).strip()
         first = text.splitlines()[0][:300] if text else type(exc).__name__
         return BundleError(
@@ -112,18 +114,14 @@ class TypedSession:
         )
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return self._sess.run(*args, **kwargs)
-        except AeError:
-            raise
+        try:  # the hot path of every batch: no extra call when nothing fails
+            return self._run(*args, **kwargs)
         except ORT_ERRORS as exc:
             raise self._failed(exc) from None
 
     def run_with_iobinding(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return self._sess.run_with_iobinding(*args, **kwargs)
-        except AeError:
-            raise
         except ORT_ERRORS as exc:
             raise self._failed(exc) from None
 

@@ -49,7 +49,8 @@ MAX_TENSOR_RANK = 16
 ALLOWED_OPS: dict[str, frozenset[str]] = {
     "": frozenset(
         {
-            # dense/conv/sparse/denoising/vae/ensemble graphs, scorer (mse, mae, neg_elbo)
+            # dense/conv/sparse/denoising/vae/ensemble graphs with every activation, scorer
+            # (mse, mae; neg_elbo: Exp, Pow)
             "Abs",
             "Add",
             "Conv",
@@ -62,6 +63,7 @@ ALLOWED_OPS: dict[str, frozenset[str]] = {
             "LeakyRelu",
             "MatMul",
             "Mul",
+            "Pow",
             "ReduceMean",
             "ReduceSum",
             "Relu",
