@@ -128,7 +128,11 @@ def fields(buf: memoryview, start: int, end: int) -> Iterator[tuple[int, int, An
     """Yield ``(field number, wire type, value)``; value is an int or a (start, end) span."""
     pos = start
     while pos < end:
-        key, pos = varint(buf, pos, end)
+        key = buf[pos]
+        if key < 0x80:  # one-byte keys and lengths are the common case: no call
+            pos += 1
+        else:
+            key, pos = varint(buf, pos, end)
         number, wire = key >> 3, key & 7
         if number == 0:
             raise ProtoError("field number 0")
@@ -140,7 +144,11 @@ def fields(buf: memoryview, start: int, end: int) -> Iterator[tuple[int, int, An
                 raise ProtoError("truncated fixed64 field")
             pos += 8
         elif wire == 2:
-            length, pos = varint(buf, pos, end)
+            if pos < end and buf[pos] < 0x80:
+                length = buf[pos]
+                pos += 1
+            else:
+                length, pos = varint(buf, pos, end)
             if pos + length > end:
                 raise ProtoError(f"field {number} claims {length} bytes but only {end - pos} remain (truncated file?)")
             yield number, wire, (pos, pos + length)
@@ -241,7 +249,7 @@ def scan_model(data: bytes) -> ModelScan:
         raise ProtoError(f"expected exactly one graph in the model, found {len(graphs)}")
     start, stop = graphs[0]
     scan = ModelScan(graph_sha256=hashlib.sha256(buf[start:stop]).hexdigest(), metadata=metadata)
-    scan.structure = scan_structure(buf, graphs[0])
+    scan.structure = scan_structure(data if isinstance(data, bytes) else bytes(data), graphs[0])
     # External data is only usable with a "location" entry, whose key is stored as the
     # literal bytes b"location"; without them no tensor can point to another file, and the
     # deep walk (the slow part) is skipped. Every bundle aeexport writes takes this path.
