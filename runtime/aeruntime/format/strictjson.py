@@ -111,7 +111,7 @@ def parse_json(
         where, value = found if found else ("?", bad[0])
         shown = value.text if len(value.text) <= 40 else f"{value.text[:20]}...({len(value.text)} characters)"
         raise ManifestError(
-            f"{source}: field {where} holds the number {shown}, which is out of range (integers of at most "
-            f"{MAX_INT_DIGITS} digits and finite floats; NaN and Infinity are not JSON); {fix}"
+            f"{source}: field {where} must be a finite number within the float64 range (integers of at most "
+            f"{MAX_INT_DIGITS} digits; NaN and Infinity are not JSON), got {shown}; {fix}"
         )
     return doc
