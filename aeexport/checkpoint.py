@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from aeruntime.errors import BundleError, BundleNotFoundError, ManifestError
 from aeruntime.faults import hidden_os_error
-from aeruntime.format import atomic_directory
+from aeruntime.format import atomic_directory, parse_json
 
 from .models import Autoencoder, build_model
 
@@ -104,12 +104,14 @@ def load_checkpoint(path: str | Path) -> tuple[Autoencoder, dict[str, Any], np.n
             "written by `aeexport train`."
         )
     try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        text = cfg_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise ManifestError(f"{cfg_path}: not valid JSON ({exc}).") from None
-    if config.get("format") != CHECKPOINT_FORMAT:
+    config = parse_json(text, str(cfg_path), "re-train with `aeexport train`.", invalid="{source}: not valid JSON")
+    found = config.get("format") if isinstance(config, dict) else type(config).__name__
+    if found != CHECKPOINT_FORMAT:
         raise ManifestError(
-            f"{cfg_path}: format {config.get('format')!r}, expected {CHECKPOINT_FORMAT!r}; re-train with this aeexport."
+            f"{cfg_path}: format {found!r}, expected {CHECKPOINT_FORMAT!r}; re-train with this aeexport."
         )
     model = model_from_weights(
         config["kind"], config["model_config"], config["input_shape"], path / "model.safetensors"

@@ -21,14 +21,35 @@ from typing import Any
 import numpy as np
 
 from ._ort import ort
-from .errors import BundleError, IntegrityError, ProviderError
+from .errors import AeError, BundleError, IntegrityError, ProviderError
 from .format.constants import CORE_ROLES, META_PREFIX
 from .format.graphs import RECOPY, check_bundle_id, check_io_names
 from .providers import CPU, CUDA, missing_cuda_text
 
-__all__ = ["check_session", "check_session_io", "create_session", "make_runner", "session_options", "usable_cpus"]
+__all__ = [
+    "ORT_ERRORS",
+    "TypedSession",
+    "check_session",
+    "check_session_io",
+    "create_session",
+    "make_runner",
+    "session_options",
+    "usable_cpus",
+]
 
 Runner = Callable[[np.ndarray], np.ndarray]
+
+#: what onnxruntime raises when it cannot run a graph: its pybind exception types, and
+#: RuntimeError (std::runtime_error). MemoryError is not one: a batch too large for this
+#: machine is not a fault of the bundle.
+ORT_ERRORS: tuple[type[BaseException], ...] = (
+    RuntimeError,
+    *(
+        e
+        for e in vars(getattr(getattr(ort, "capi", None), "onnxruntime_pybind11_state", None) or {}).values()
+        if isinstance(e, type) and issubclass(e, Exception) and not issubclass(e, (MemoryError, AeError))
+    ),
+)
 
 
 def usable_cpus() -> int:
@@ -71,10 +92,45 @@ def _provider_session(data: bytes, options: Any, providers: list[Any], mode: str
         return ort.InferenceSession(data, sess_options=options, providers=[CPU])
 
 
+class TypedSession:
+    """An ``ort.InferenceSession`` whose ``run`` / ``run_with_iobinding`` raise :class:`BundleError`
+    when onnxruntime fails on the graph (a hostile but well-formed graph: absurd shapes or
+    allocations), never an untyped error reported as a bug. Everything else is the session's."""
+
+    def __init__(self, sess: Any, name: str) -> None:
+        self._sess, self._name, self._run = sess, name, sess.run
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._sess, attr)
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, AeError):  # ours (ProviderError is a RuntimeError): as it is
+            return exc
+        text = str(exc).strip()
+        first = text.splitlines()[0][:300] if text else type(exc).__name__
+        return BundleError(
+            f"the graph could not be run by onnxruntime {ort.__version__} ({self._name}): {first}. The graph "
+            "is damaged or was not written by aeexport: re-export the bundle."
+        )
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        try:  # the hot path of every batch: no extra call when nothing fails
+            return self._run(*args, **kwargs)
+        except ORT_ERRORS as exc:
+            raise self._failed(exc) from None
+
+    def run_with_iobinding(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._sess.run_with_iobinding(*args, **kwargs)
+        except ORT_ERRORS as exc:
+            raise self._failed(exc) from None
+
+
 def create_session(data: bytes, name: str, options: Any, providers: list[Any], mode: str = "list") -> Any:
-    """``ort.InferenceSession`` on checked bytes; onnxruntime's errors become :class:`BundleError`."""
+    """``ort.InferenceSession`` on checked bytes (a :class:`TypedSession`); onnxruntime's errors
+    at creation and at run become :class:`BundleError` (exit code 1)."""
     try:
-        return _provider_session(data, options, providers, mode)
+        return TypedSession(_provider_session(data, options, providers, mode), name)
     except ProviderError:
         raise
     except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own pybind exception types)

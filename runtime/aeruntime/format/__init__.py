@@ -8,7 +8,9 @@ module                 owns
 ``schema``             the manifest schema (:func:`validate_manifest`)
 ``manifest``           reading ``manifest.json``, file hashes (:func:`read_manifest`)
 ``scores``             the score registry (:data:`SCORES`, :func:`register_score`)
+``strictjson``         the one JSON reader of bundle files (:func:`parse_json`)
 ``onnxscan``           reading the protobuf of an ``.onnx`` file without onnx
+``ops``                the operator allow-list and shape bounds (:func:`check_structure`)
 ``graphs``             reading and checking graphs once (:func:`read_graphs`)
 ``proto``              writing graph metadata and TensorProto files by hand
 ``atomic``             atomic file and directory writes, stale temporaries of killed writes
@@ -35,7 +37,8 @@ from .constants import (
 )
 from .graphs import graph_file, read_bundle, read_graph, read_graphs
 from .manifest import read_manifest, sha256_bytes, sha256_file, verify_files
-from .onnxscan import ModelScan, ProtoError, scan_model
+from .onnxscan import GraphStructure, ModelScan, ProtoError, scan_model
+from .ops import ALLOWED_OPS, check_structure
 from .outputs import DIR_RULE, FILE_RULE, check_output_dir, check_output_file
 from .paths import safe_path
 from .proto import read_tensor, set_model_metadata, tensor_bytes
@@ -51,9 +54,11 @@ from .scores import (
     score_definition,
     score_names,
 )
+from .strictjson import parse_json
 from .writer import BundleWriter, bundle_id_of, copy_bundle, graph_sha256
 
 __all__ = [
+    "ALLOWED_OPS",
     "CORE_ROLES",
     "DIR_RULE",
     "FILE_RULE",
@@ -69,6 +74,7 @@ __all__ = [
     "TMP_PREFIX",
     "WEIGHTS_NAME",
     "BundleWriter",
+    "GraphStructure",
     "ModelScan",
     "ProtoError",
     "ScoreSpec",
@@ -78,12 +84,14 @@ __all__ = [
     "check_output_file",
     "bundle_id_of",
     "check_relpath",
+    "check_structure",
     "check_threshold",
     "copy_bundle",
     "get_score",
     "graph_file",
     "graph_sha256",
     "nonnegative_scores",
+    "parse_json",
     "read_bundle",
     "read_graph",
     "read_graphs",

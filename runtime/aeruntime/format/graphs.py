@@ -35,7 +35,6 @@ the load.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -43,7 +42,9 @@ from ..errors import BundleNotFoundError, IntegrityError, UnsafeBundleError
 from .constants import CORE_ROLES, GRAPH_FILES, MAX_GRAPH_BYTES, META_PREFIX
 from .manifest import check_digest, read_manifest, sha256_bytes, verify_files
 from .onnxscan import ModelScan, ProtoError, scan_model
+from .ops import check_structure
 from .paths import is_inside, safe_path
+from .strictjson import parse_json
 
 __all__ = [
     "RECOPY",
@@ -61,13 +62,12 @@ RECOPY = _RECOPY
 
 
 def _meta_json(meta: dict[str, str], key: str, name: str) -> Any:
-    try:
-        return json.loads(meta[key])
-    except (KeyError, ValueError, RecursionError):
+    if key not in meta:
         raise IntegrityError(
-            f"{name}: metadata {key!r} is missing or not JSON; the graph was not written by this "
+            f"{name}: metadata {key!r} is missing; the graph was not written by this "
             f"aeexport format or was edited. {_RECOPY}"
-        ) from None
+        )
+    return parse_json(meta[key], f"{name}: metadata {key!r}", _RECOPY)
 
 
 def check_bundle_id(got: Any, manifest: dict[str, Any], name: str) -> None:
@@ -156,10 +156,49 @@ def _check_io(role: str, name: str, meta: dict[str, str], manifest: dict[str, An
             check_io_names([r.get("name") for r in recs] if records else None, key, role, manifest, name)
 
 
+def _threshold_text(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _check_one_truth(role: str, name: str, meta: dict[str, str], manifest: dict[str, Any]) -> None:
+    """Keys the graph metadata repeats from the manifest (threshold, model kind; the score the
+    scorer graph computes) must agree. (``format_version``, ``bundle_id``, ``role``, shapes and
+    input/output names are compared by :func:`_check_identity` and :func:`_check_io`.)
+
+    The threshold is compared as stored: the float the graph's text denotes and the
+    manifest's JSON number, exactly (aeexport writes both from one value).
+    ``load(threshold=...)`` overrides both at run time; nothing here changes.
+    """
+    if "threshold" in meta:
+        ours = manifest["threshold"]["value"]
+        if _threshold_text(meta["threshold"]) != ours:
+            raise IntegrityError(
+                f"{name} records threshold {meta['threshold']}, but manifest.json has threshold.value {ours!r}: "
+                f"a bundle holds one threshold, edited in only one place here. {_RECOPY}"
+            )
+    if "model_kind" in meta and meta["model_kind"] != manifest["model"]["kind"]:
+        raise IntegrityError(
+            f"{name} records model kind {meta['model_kind']!r}, but manifest.json has model.kind "
+            f"{manifest['model']['kind']!r}. {_RECOPY}"
+        )
+    if role == "scorer" and "score" in meta:
+        score = _meta_json(meta, "score", name)
+        theirs = score.get("name") if isinstance(score, dict) else score
+        if theirs != manifest["score"]["name"]:
+            raise IntegrityError(
+                f"{name} computes score {theirs!r}, but manifest.json has score.name "
+                f"{manifest['score']['name']!r}. {_RECOPY}"
+            )
+
+
 def _check_metadata(role: str, name: str, scan: ModelScan, manifest: dict[str, Any], check_hash: bool) -> None:
     meta = {k[len(META_PREFIX) :]: v for k, v in scan.metadata.items() if k.startswith(META_PREFIX)}
     core = role in CORE_ROLES
     _check_identity(role, name, meta, manifest)
+    _check_one_truth(role, name, meta, manifest)
     _check_own_hash(role, name, meta, scan, manifest["graphs"][role].get("graph_sha256"), check_hash)
     if core or "partners" in meta:
         _check_partners(role, name, meta, manifest["graphs"])
@@ -261,6 +300,7 @@ def _scan(root: str | os.PathLike[str], rel: str, data: bytes) -> ModelScan:
             "aeexport writes single-file graphs: re-export the bundle, or embed the weights with "
             "onnx.load(path, load_external_data=True) and onnx.save(model, path) on a trusted machine."
         )
+    check_structure(rel, scan.structure)
     return scan
 
 

@@ -7,7 +7,6 @@ writes bundles with :class:`aeruntime.format.BundleWriter`.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..errors import BundleNotFoundError, IntegrityError, ManifestError, Unsuppo
 from .constants import MANIFEST_NAME, MAX_MANIFEST_BYTES, SUPPORTED_FORMAT_VERSIONS
 from .paths import safe_path
 from .schema import validate_manifest
+from .strictjson import parse_json
 
 __all__ = ["check_digest", "read_manifest", "sha256_bytes", "sha256_file", "verify_files"]
 
@@ -91,11 +91,10 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
             "it is not a manifest written by aeexport. Re-export the bundle."
         )
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise ManifestError(f"{str(path)!r} is not valid JSON ({exc}); re-export the bundle.") from None
-    except RecursionError:
-        raise ManifestError(f"{str(path)!r} nests JSON too deeply to be a manifest; re-export the bundle.") from None
+    manifest = parse_json(text, repr(str(path)), "re-export the bundle.")
     if not isinstance(manifest, dict):
         raise ManifestError(
             f"{str(path)!r} holds a {type(manifest).__name__}, expected a JSON object; re-export the bundle."
