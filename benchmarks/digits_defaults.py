@@ -457,6 +457,10 @@ RECOMMENDED = "minmax hidden=[32] latent_dim=8 lr=3e-3 sched=plateau min_delta=1
 RECOMMENDED_LR1 = "minmax hidden=[32] latent_dim=8 sched=plateau min_delta=1e-3"
 #: kind comparison: each kind's default widths with minmax scaling and the schedule
 KINDS = "minmax sched=plateau min_delta=1e-3"
+#: default widths at the recommended lr
+KINDS_LR3 = "minmax lr=3e-3 sched=plateau min_delta=1e-3"
+#: the rule of RECOMMENDED (hidden n/2, latent n/8) for the 256 pixels of shapes
+SHAPES_EIGHTH = "minmax hidden=[128] latent_dim=32 lr=3e-3 sched=plateau min_delta=1e-3"
 CONVERGENCE = [
     TODAY,
     "minmax",
@@ -474,6 +478,7 @@ CONVERGENCE = [
 KIND_ROWS = [
     ("digits", "dense", TODAY),
     ("digits", "dense", KINDS),
+    ("digits", "dense", KINDS_LR3),
     ("digits", "dense", RECOMMENDED),
     ("digits", "conv", TODAY),
     ("digits", "conv", KINDS),
@@ -482,7 +487,9 @@ KIND_ROWS = [
     ("digits", "vae", KINDS),
     ("shapes", "dense", TODAY),
     ("shapes", "dense", KINDS),
+    ("shapes", "dense", KINDS_LR3),
     ("shapes", "dense", RECOMMENDED),
+    ("shapes", "dense", SHAPES_EIGHTH),
     ("shapes", "conv", KINDS),
 ]
 THRESHOLD_SETUPS = [
