@@ -20,10 +20,11 @@ seeds the split, the init and the shuffling as ``TrainConfig.seed`` does):
    and its FPR, recall at 1% / 5% / 10% FPR, ROC-AUC.
 
 Scores are the model's scorer graph in torch (``Autoencoder.scorer_graph``: the function the
-exported ONNX scorer computes; parity is checked by ``aeexport run`` itself). A learning-rate
-schedule is not a :class:`aeexport.train.TrainConfig` option yet, so :func:`fit` runs the loop
-of :func:`aeexport.train.train_model` (its own helpers, unchanged) with the scheduler stepped
-once per epoch on the validation loss: the prototype of that option.
+exported ONNX scorer computes; parity is checked by ``aeexport run`` itself). Tables 1 to 4
+were measured before ``TrainConfig.lr_schedule`` existed: :func:`fit` runs the loop of
+:func:`aeexport.train.train_model` with the scheduler stepped once per epoch on the validation
+loss, the prototype of that option (``lr_schedule="plateau"`` steps it the same way). Table 5
+runs the real :func:`aeexport.pipeline.run_pipeline` before and after the image preset.
 
 Every run is cached in ``OUT_DIR/digits_defaults.jsonl`` (one line per run, scores included),
 so an interrupted run resumes; ``--fresh`` starts over.
@@ -416,35 +417,80 @@ def final_table(cache: Cache, seeds: list[int], setups: list[tuple[str, str, flo
     return lines
 
 
-def pipeline_timing() -> list[str]:
-    """``run_pipeline("digits")`` end to end (train, export, verify, score through aeruntime), seed 0: today's
-    defaults, and the recommended settings that TrainConfig already has (no schedule yet)."""
+#: the two settings of ``aeexport run digits`` compared end to end: (label, run_pipeline preset)
+PIPELINE_SETUPS = [
+    ("before: today's defaults (`--preset default`: dense, standard scaler, val 0.15, percentile 95)", "default"),
+    ("after: the image preset (`--preset auto` on digits)", "auto"),
+]
+
+
+def pipeline_run(cache_path: Path, preset: str, seed: int) -> dict[str, Any]:
+    """``run_pipeline("digits", preset=preset)`` with ``--seed seed`` (train, export, verify, score the
+    test split through aeruntime), as ``aeexport run digits`` runs it; the summary, cached by (preset, seed)."""
     import tempfile
 
     from aeexport.pipeline import run_pipeline
 
+    key = f"{preset}|{seed}"
+    runs = {}
+    if cache_path.exists():
+        runs = {r["key"]: r for r in map(json.loads, cache_path.read_text(encoding="utf-8").splitlines())}
+    if key in runs:
+        return runs[key]
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(seed=seed, device="cpu", progress=False)
+        s = run_pipeline("digits", tmp, train_config=cfg, preset=preset)
+        config = json.loads((Path(tmp) / "checkpoint" / "config.json").read_text(encoding="utf-8"))
+    s = {k: v for k, v in s.items() if k not in ("out", "bundle", "threshold_hint")}
+    r = {"key": key, "train_seconds": float(config["training"]["train_seconds"]), **s}
+    with cache_path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(r) + "\n")
+    print(f"pipeline {key}: FPR {r['false_positive_rate']:.1%}, recall {r['recall']:.1%}", file=sys.stderr, flush=True)
+    return r
+
+
+def pipeline_spread_table(cache_path: Path, seeds: list[int]) -> list[str]:
+    """Before and after over ``seeds``: the test FPR of the stored threshold, its spread, how often the
+    stored 90% interval covers it, recall, ROC-AUC, epochs and the cap, seconds."""
     lines = [
-        "| settings | total s | train s | export + verify + score s | epochs | at cap | test FPR | recall | ROC-AUC |",
+        "| setup | calibration rows | threshold | test FPR mean ± sd | min | max | seeds with FPR <= 6% | "
+        "stored 90% interval | covers test FPR | recall mean ± sd | ROC-AUC mean ± sd | epochs (mean) | at cap | "
+        "train s (mean) | total s (mean) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, preset in PIPELINE_SETUPS:
+        runs = [pipeline_run(cache_path, preset, s) for s in seeds]
+        fprs = [r["false_positive_rate"] for r in runs]
+        stored = runs[0]["expected_false_positive_rate_interval"]  # the same n and percentile on every seed
+        band = (stored["low"], stored["high"])
+        covered = sum(band[0] <= f <= band[1] for f in fprs)
+        lines.append(
+            f"| {label} | {runs[0]['threshold_calibration_rows']} | percentile "
+            f"{runs[0]['threshold_params']['percentile']:g} | {msd(fprs)} | {min(fprs):.3f} | {max(fprs):.3f} | "
+            f"{sum(f <= 0.06 for f in fprs)}/{len(fprs)} | {band[0]:.3f} to {band[1]:.3f} | "
+            f"{covered}/{len(fprs)} | {msd([r['recall'] for r in runs])} | {msd([r['roc_auc'] for r in runs])} | "
+            f"{np.mean([r['epochs_run'] for r in runs]):.0f} | {sum(r['stopped_at_cap'] for r in runs)}/{len(runs)} | "
+            f"{np.mean([r['train_seconds'] for r in runs]):.1f} | {np.mean([r['seconds'] for r in runs]):.1f} |"
+        )
+    return lines
+
+
+def pipeline_seeds_table(cache_path: Path, seeds: list[int]) -> list[str]:
+    """Per seed, before and after: what the ``test`` lines of ``aeexport run digits --seed S`` print."""
+    lines = [
+        "| setup | seed | ROC-AUC | stored threshold: recall / FPR | best recall at FPR 1% / 5% / 10% | epochs | "
+        "at cap | train s | total s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    setups = [
-        ("today (`aeexport run digits`)", {}, {}),
-        (
-            "minmax, hidden [32], latent 8, lr 3e-3, min_delta 1e-3, val 0.30 (no schedule: TrainConfig has none yet)",
-            {"scaler": "minmax", "lr": 3e-3, "min_delta": 1e-3, "val_fraction": 0.3},
-            {"hidden": [32], "latent_dim": 8},
-        ),
-    ]
-    for label, fields, options in setups:
-        with tempfile.TemporaryDirectory() as tmp:
-            cfg = TrainConfig(device="cpu", progress=False, **fields)
-            s = run_pipeline("digits", tmp, model_options=options, train_config=cfg)
-            config = json.loads((Path(tmp) / "checkpoint" / "config.json").read_text(encoding="utf-8"))
-            train_s = float(config["training"]["train_seconds"])
-        lines.append(
-            f"| {label} | {s['seconds']:.1f} | {train_s:.1f} | {s['seconds'] - train_s:.1f} | {s['epochs_run']} | "
-            f"{s['stopped_at_cap']} | {s['false_positive_rate']:.1%} | {s['recall']:.1%} | {s['roc_auc']:.3f} |"
-        )
+    for label, preset in PIPELINE_SETUPS:
+        for seed in seeds:
+            r = pipeline_run(cache_path, preset, seed)
+            at = " / ".join(f"{v:.1%}" for v in r["recall_at_fpr"].values())
+            lines.append(
+                f"| {label.split(':')[0]} | {seed} | {r['roc_auc']:.3f} | {r['recall']:.1%} / "
+                f"{r['false_positive_rate']:.1%} | {at} | {r['epochs_run']} | {r['stopped_at_cap']} | "
+                f"{r['train_seconds']:.1f} | {r['seconds']:.1f} |"
+            )
     return lines
 
 
@@ -511,6 +557,27 @@ FINAL_SETUPS = [
 FINAL_THRESHOLD = "Harrell-Davis"
 
 
+#: why the image preset calibrates at percentile 96 (the evidence: tables 3, 4b and 5)
+DECISION = [
+    "## Decision: the image preset's threshold sits at percentile 96",
+    "",
+    "The percentile threshold of n held-out rows has an FPR on unseen normals that is Beta-distributed around "
+    "the nominal rate: for n = 485 at percentile 95 the 90% interval is 3.6% to 7.1%, so one seed in five "
+    "lands above 6% by the luck of the split alone. On top of that, on digits the held-out (calibration) rows "
+    "score a little lower than the unseen test normals (table 3: the mean test FPR of the percentile-95 "
+    "threshold is 5.9-6.0% for every setup with early stopping on the same rows, not 5%): the rows that pick "
+    "the best epoch are the ones the model was tuned on. Percentile 96 moves the nominal rate to 4% and the "
+    "measured mean to 5.0% (table 4b: 8/10 seeds at most 6%, recall 0.81 mean), which is what a user reading "
+    '"about 5% of normal rows" expects; percentile 97 undershoots (3.5%) and costs recall (0.73). Smoothed '
+    "quantiles (Harrell-Davis, kernel) and splitting the held-out rows between stopping and calibration did not "
+    "narrow the spread (table 3), so the preset keeps `np.percentile` and says what it does: the `threshold` "
+    "line prints `percentile 96 of 485 held-out normal rows` with the expected FPR and its 90% interval, and the "
+    "manifest stores `calibration_rows` and `expected_false_positive_rate_interval`. Only the image preset "
+    "changes: the tabular preset and `--preset default` keep percentile 95, and `--percentile` / "
+    "`--threshold-method` given explicitly win.",
+]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_output_args(ap)
@@ -565,7 +632,27 @@ def main() -> None:
         *percentile_table(cache, tseeds, FINAL_SETUPS, FINAL_THRESHOLD),
     ]
     if not a.no_pipeline:
-        body += ["", "## 5. End to end: `run_pipeline('digits')`, seed 0", "", *pipeline_timing()]
+        pcache = (a.cache or SCRATCH / f"{NAME}.jsonl").with_name(f"{NAME}_pipeline.jsonl")
+        if a.fresh and pcache.exists():
+            pcache.unlink()
+        body += [
+            "",
+            f"## 5. Before and after, end to end: `aeexport run digits --seed S`, {len(tseeds)} seeds",
+            "",
+            "`run_pipeline('digits', preset=...)` as `aeexport run digits` calls it (train, export, verify, score the "
+            "test split through aeruntime; the threshold is `np.percentile` of the exported scorer's scores of the "
+            "held-out rows). Before: what `aeexport run digits` trained before the image preset (`--preset default` "
+            "still gives it). After: `--preset auto`, which now chooses `image` on images. The stored interval is "
+            "the manifest's `threshold.expected_false_positive_rate_interval` (`aeexport.calibrate.fpr_interval`).",
+            "",
+            *pipeline_spread_table(pcache, tseeds),
+            "",
+            f"### 5b. README command 1, seeds {', '.join(map(str, seeds))}",
+            "",
+            *pipeline_seeds_table(pcache, seeds),
+            "",
+            *DECISION,
+        ]
     write(NAME, "Digits defaults (issue 24)", body, a.out, a.record)
 
 
