@@ -70,7 +70,9 @@ def test_cli_train_on_digits_uses_the_image_preset_and_its_split(tmp_path):
     assert (tc["scaler"], tc["lr_schedule"], tc["val_fraction"]) == ("minmax", "plateau", 0.3)
     assert meta["dataset"]["val_rows"] == 485  # floor(0.3 * 1619 normal rows): the split used the preset's
     assert meta["model_config"]["hidden"] == [32] and meta["model_config"]["latent_dim"] == 8
-    r = runner.invoke(main, ["train", "digits", "--out", str(tmp_path / "d"), "--epochs", "1", "-q", "--model", "dense"])
+    r = runner.invoke(
+        main, ["train", "digits", "--out", str(tmp_path / "d"), "--epochs", "1", "-q", "--model", "dense"]
+    )
     assert r.exit_code == 0, r.output
     meta = json.loads((tmp_path / "d" / "config.json").read_text())
     assert meta["training"]["train_config"]["scaler"] == "standard" and meta["dataset"]["val_rows"] == 242
