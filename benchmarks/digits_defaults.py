@@ -17,7 +17,10 @@ seeds the split, the init and the shuffling as ``TrainConfig.seed`` does):
    smoothed quantiles (Harrell-Davis, a Gaussian-kernel-smoothed ECDF), with the
    order-statistic interval of the FPR and how often it covers the test FPR;
 4. **result** of the recommended combination on seeds 0, 1, 2: recall at the stored threshold
-   and its FPR, recall at 1% / 5% / 10% FPR, ROC-AUC.
+   and its FPR, recall at 1% / 5% / 10% FPR, ROC-AUC;
+5. **before and after**, end to end: ``aeexport run digits`` (the real
+   :func:`aeexport.pipeline.run_pipeline`) with today's defaults and with the image preset, 10
+   seeds: the spread of the stored threshold's test FPR, and README command 1 on seeds 0, 1, 2.
 
 Scores are the model's scorer graph in torch (``Autoencoder.scorer_graph``: the function the
 exported ONNX scorer computes; parity is checked by ``aeexport run`` itself). Tables 1 to 4
@@ -578,6 +581,30 @@ DECISION = [
 ]
 
 
+def pipeline_section(pcache: Path, fresh: bool, seeds: list[int], tseeds: list[int]) -> list[str]:
+    """Table 5 (before and after over ``tseeds``), 5b (README command 1 on ``seeds``) and the decision."""
+    if fresh and pcache.exists():
+        pcache.unlink()
+    return [
+        "",
+        f"## 5. Before and after, end to end: `aeexport run digits --seed S`, {len(tseeds)} seeds",
+        "",
+        "`run_pipeline('digits', preset=...)` as `aeexport run digits` calls it (train, export, verify, score the "
+        "test split through aeruntime; the threshold is `np.percentile` of the exported scorer's scores of the "
+        "held-out rows). Before: what `aeexport run digits` trained before the image preset (`--preset default` "
+        "still gives it). After: `--preset auto`, which now chooses `image` on images. The stored interval is "
+        "the manifest's `threshold.expected_false_positive_rate_interval` (`aeexport.calibrate.fpr_interval`).",
+        "",
+        *pipeline_spread_table(pcache, tseeds),
+        "",
+        f"### 5b. README command 1, seeds {', '.join(map(str, seeds))}",
+        "",
+        *pipeline_seeds_table(pcache, seeds),
+        "",
+        *DECISION,
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_output_args(ap)
@@ -632,27 +659,9 @@ def main() -> None:
         *percentile_table(cache, tseeds, FINAL_SETUPS, FINAL_THRESHOLD),
     ]
     if not a.no_pipeline:
-        pcache = (a.cache or SCRATCH / f"{NAME}.jsonl").with_name(f"{NAME}_pipeline.jsonl")
-        if a.fresh and pcache.exists():
-            pcache.unlink()
-        body += [
-            "",
-            f"## 5. Before and after, end to end: `aeexport run digits --seed S`, {len(tseeds)} seeds",
-            "",
-            "`run_pipeline('digits', preset=...)` as `aeexport run digits` calls it (train, export, verify, score the "
-            "test split through aeruntime; the threshold is `np.percentile` of the exported scorer's scores of the "
-            "held-out rows). Before: what `aeexport run digits` trained before the image preset (`--preset default` "
-            "still gives it). After: `--preset auto`, which now chooses `image` on images. The stored interval is "
-            "the manifest's `threshold.expected_false_positive_rate_interval` (`aeexport.calibrate.fpr_interval`).",
-            "",
-            *pipeline_spread_table(pcache, tseeds),
-            "",
-            f"### 5b. README command 1, seeds {', '.join(map(str, seeds))}",
-            "",
-            *pipeline_seeds_table(pcache, seeds),
-            "",
-            *DECISION,
-        ]
+        body += pipeline_section(
+            (a.cache or SCRATCH / f"{NAME}.jsonl").with_name(f"{NAME}_pipeline.jsonl"), a.fresh, seeds, tseeds
+        )
     write(NAME, "Digits defaults (issue 24)", body, a.out, a.record)
 
 
