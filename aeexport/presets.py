@@ -73,11 +73,13 @@ def tabular_model_options(n_features: int, hidden: list[int] | None = None) -> d
 
 
 #: share of the normal rows the image preset holds out for early stopping and the threshold: 0.30 (485
-#: calibration rows on digits instead of 242) narrows the 90% interval of the test FPR from 3.2-7.9% to 3.6-6.9%
+#: calibration rows on digits instead of 242) narrows the 90% interval of the FPR of the 95th percentile on
+#: unseen normals from 3.2-8.4% to 3.6-7.1% (:func:`aeexport.calibrate.fpr_interval`)
 IMAGE_VAL_FRACTION = 0.30
 #: percentile of the held-out scores the image preset's threshold sits at, when no threshold option is given:
-#: at 95 the image defaults flagged 5.9% +- 1.5 of the held-out normals over 10 digits seeds (above 6% on 6 of
-#: them: the calibration rows score a little lower than unseen normals), at 96 5.0% +- 1.5 (8 of 10 at most 6%)
+#: at 95 the image defaults flagged 5.9% +- 1.5 of the test normals over 10 digits seeds (above 6% on 6 of
+#: them: the held-out rows that pick the best epoch score a little lower than unseen normals), at 96 5.3% +- 1.5
+#: through ``aeexport run`` (8 of 10 at most 6%; ``benchmarks/results/digits_defaults.md``, tables 4b and 5)
 IMAGE_PERCENTILE = 96.0
 
 
