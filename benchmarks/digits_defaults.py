@@ -295,14 +295,13 @@ THRESHOLDS = {
 
 
 def fpr_interval(n: int, percentile: float = PERCENTILE, level: float = 0.9) -> tuple[float, float]:
-    """Order-statistic interval of the FPR of the empirical ``percentile`` of ``n`` calibration scores:
-    the threshold near order statistic k = ceil(p n) leaves a share of the normal score distribution above it
-    that is Beta(n - k + 1, k) distributed (exact for continuous scores)."""
-    from scipy.stats import beta
+    """The interval ``aeexport.calibrate.fpr_interval`` stores in the manifest for ``np.percentile`` of ``n``
+    calibration scores: the threshold sits between order statistics floor and ceil of (n - 1) p + 1, and the
+    share of the normal score distribution above order statistic k is Beta(n - k + 1, k) distributed."""
+    from aeexport.calibrate import fpr_interval as stored
 
-    k = max(1, min(n, math.ceil(percentile / 100 * n)))
-    a, b = n - k + 1, k
-    return float(beta.ppf((1 - level) / 2, a, b)), float(beta.ppf((1 + level) / 2, a, b))
+    band = stored(n, (n - 1) * percentile / 100 + 1, level)
+    return band["low"], band["high"]
 
 
 def at_threshold(r: dict[str, Any], thr: float) -> tuple[float, float]:
@@ -649,7 +648,7 @@ def main() -> None:
         "",
         "Test FPR: share of the 323 held-out normal test rows above the threshold; recall: share of the 178 "
         "anomalies. The interval is the 90% order-statistic interval of the FPR of the empirical 95th "
-        "percentile of n calibration scores (Beta(n - k + 1, k), k = ceil(0.95 n)); the test FPR itself has a "
+        "percentile of n calibration scores as the manifest stores it (`aeexport.calibrate.fpr_interval`: Beta(n - k + 1, k) for the order statistics k next to (n - 1) 0.95 + 1); the test FPR itself has a "
         "binomial sd of about 1.2 points from its 323 rows alone.",
         "",
         *threshold_table(cache, tseeds, THRESHOLD_SETUPS),
