@@ -15,11 +15,15 @@ rows' scores, so about 5% of normal rows are flagged (a false-positive rate of
   labelled calibration rows.
 
 Every method returns the manifest's ``threshold`` section: ``value``,
-``method``, ``params``, ``calibration_rows`` and ``stats`` of the scores.
+``method``, ``params``, ``calibration_rows`` and ``stats`` of the scores;
+``percentile`` and ``target_fpr`` also the ``expected_false_positive_rate_interval``
+(:func:`fpr_interval`): where the false-positive rate on unseen normal rows lies,
+given how few rows set the threshold.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,10 +32,43 @@ from aeruntime.errors import InvalidInputError
 
 from .labels import as_binary_labels
 
-__all__ = ["DEFAULT_PERCENTILE", "CALIBRATORS", "calibrate", "calibrate_threshold", "score_stats", "as_binary_labels"]
+__all__ = [
+    "DEFAULT_PERCENTILE",
+    "CALIBRATORS",
+    "FPR_INTERVAL_LEVEL",
+    "as_binary_labels",
+    "calibrate",
+    "calibrate_threshold",
+    "fpr_interval",
+    "score_stats",
+]
 
 #: default percentile of held-out normal scores used as the threshold
 DEFAULT_PERCENTILE = 95.0
+#: probability that the false-positive rate on unseen normal rows lies in the stored interval
+FPR_INTERVAL_LEVEL = 0.9
+
+
+def fpr_interval(n: int, position: float, level: float = FPR_INTERVAL_LEVEL) -> dict[str, float]:
+    """Interval of the false-positive rate of a threshold at order statistic ``position`` of ``n`` scores.
+
+    ``position`` is 1-based and may be fractional (``np.percentile`` interpolates between the order
+    statistics ``floor`` and ``ceil`` of it). For continuous scores of normal rows the share of the
+    normal distribution above order statistic k is Beta(n - k + 1, k) distributed, exactly; the
+    interval runs from that share's ``(1 - level) / 2`` quantile for k = ceil(position) to its
+    ``(1 + level) / 2`` quantile for k = floor(position), so it holds at least ``level`` of the
+    chance. It says how far the FPR on unseen normal rows may land from the nominal rate by the
+    luck of which rows were held out (not whether those rows are like the unseen ones).
+    """
+    from scipy.stats import beta
+
+    lo_k = min(n, max(1, math.ceil(position - 1e-9)))
+    hi_k = min(n, max(1, math.floor(position + 1e-9)))
+    return {
+        "level": float(level),
+        "low": float(beta.ppf((1 - level) / 2, n - lo_k + 1, lo_k)),
+        "high": float(beta.ppf((1 + level) / 2, n - hi_k + 1, hi_k)),
+    }
 
 
 def score_stats(scores: np.ndarray) -> dict[str, float]:
@@ -70,6 +107,7 @@ def calibrate_threshold(scores: np.ndarray, percentile: float = DEFAULT_PERCENTI
         "method": "percentile",
         "params": {"percentile": float(percentile)},
         "expected_false_positive_rate": round(1.0 - percentile / 100.0, 6),
+        "expected_false_positive_rate_interval": fpr_interval(s.size, (s.size - 1) * percentile / 100.0 + 1),
         "calibration_rows": int(s.size),
         "stats": score_stats(s),
     }
@@ -118,6 +156,7 @@ def _target_fpr(scores: np.ndarray, fpr: float = 0.05, y: Any = None) -> dict[st
         {"fpr": float(fpr)},
         s,
         expected_false_positive_rate=float(fpr),
+        expected_false_positive_rate_interval=fpr_interval(s.size, math.ceil((s.size - 1) * (1.0 - fpr)) + 1),
         calibration_false_positive_rate=float((s > value).mean()),
     )
 

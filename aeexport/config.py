@@ -16,10 +16,17 @@ from .kinds import MODEL_KINDS
 from .presets import PRESETS
 from .scalers import SCALERS
 
-__all__ = ["DEVICES", "MODEL_KINDS", "PRESETS", "SCALERS", "TrainConfig", "default", "flag"]
+__all__ = ["DEVICES", "LR_SCHEDULES", "MODEL_KINDS", "PRESETS", "SCALERS", "TrainConfig", "default", "flag"]
 
 #: ``--device`` choices: "auto" takes CUDA when torch sees it
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+#: ``--lr-schedule`` choices: "none" keeps ``lr``; "plateau" is torch's ReduceLROnPlateau on the validation
+#: loss (factor :data:`PLATEAU_FACTOR`, patience :data:`PLATEAU_PATIENCE`, threshold ``min_delta``, relative)
+LR_SCHEDULES: tuple[str, ...] = ("none", "plateau")
+#: the plateau schedule multiplies the learning rate by this ...
+PLATEAU_FACTOR = 0.5
+#: ... after this many epochs without a relative validation improvement of ``min_delta``
+PLATEAU_PATIENCE = 5
 
 
 def flag(
@@ -63,6 +70,15 @@ class TrainConfig:
     weight_decay: float = 0.0  # Adam's L2 penalty on the weights
     patience: int = field(default=20, metadata=flag(low=1))  # epochs without validation improvement before stopping
     min_delta: float = 1e-4  # relative improvement of the validation loss that counts as better
+    lr_schedule: str = field(
+        default="none",
+        metadata=flag(
+            f"plateau: multiply the learning rate by {PLATEAU_FACTOR:g} after {PLATEAU_PATIENCE} epochs without "
+            "a validation improvement (torch's ReduceLROnPlateau; the image preset's).",
+            choices=LR_SCHEDULES,
+            after="lr",
+        ),
+    )
     val_fraction: float = field(
         default=0.15,
         metadata=flag(
@@ -103,6 +119,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.scaler not in SCALERS:
             raise InvalidInputError(f"scaler must be one of {sorted(SCALERS)}, got {self.scaler!r}.")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InvalidInputError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {self.lr_schedule!r}.")
         if self.device not in DEVICES:
             raise InvalidInputError(f"device must be one of {list(DEVICES)}, got {self.device!r}.")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1 or self.members < 1:

@@ -27,8 +27,12 @@ __all__ = [
     "format_report",
     "load_labelled",
     "plot_evaluation",
+    "recall_at_fpr",
     "suggest_threshold",
 ]
+
+#: false-positive rates the ``aeexport run`` summary gives the best recall at
+RECALL_AT_FPR = (0.01, 0.05, 0.10)
 
 #: the parameter name each threshold method shows in text ("percentile 95", "target FPR 0.05")
 _PARAM_TEXT = {"percentile": "percentile", "contamination": "contamination", "fpr": "target FPR", "value": "fixed"}
@@ -67,6 +71,21 @@ def suggest_threshold(scores: np.ndarray, y: np.ndarray) -> dict[str, float]:
         "recall": float(pred[labels == 1].mean()),
         "false_positive_rate": float(pred[labels == 0].mean()),
     }
+
+
+def recall_at_fpr(scores: np.ndarray, y: np.ndarray, rates: tuple[float, ...] = RECALL_AT_FPR) -> dict[str, float]:
+    """The highest recall any threshold reaches at a false-positive rate of at most each of ``rates``,
+    on these labelled rows (sklearn's ROC curve): ``{"0.01": recall, ...}``, keys as ``f"{rate:g}"``.
+
+    A property of the ranking, not of the stored threshold: the threshold that reaches it is set
+    on these labels.
+    """
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(
+        np.asarray(y).reshape(-1), np.asarray(scores, dtype=np.float64).reshape(-1), drop_intermediate=False
+    )
+    return {f"{r:g}": float(tpr[fpr <= r + 1e-12].max()) for r in rates}
 
 
 def evaluate_scores(scores: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, Any]:

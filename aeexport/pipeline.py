@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import time
@@ -27,6 +28,7 @@ from .data import (
 from .export import export_bundle
 from .models import get_spec
 from .parity import ParityError, format_table
+from .presets import preset_percentile, split_config
 from .specs import ExportOptions, ThresholdSpec
 from .tabular import apply_preset, is_image_data
 from .train import TrainConfig, train_model
@@ -44,6 +46,7 @@ class _Prepared(NamedTuple):
     anomaly_class: int | None
     cfg: TrainConfig
     model_options: dict[str, Any]
+    percentile: float | None  # the preset's threshold percentile (None: the calibrator's default)
 
 
 def run_pipeline(
@@ -92,6 +95,8 @@ def run_pipeline(
         plot,
         warn=spec.value is None,
     )
+    if spec.method == "percentile" and spec.param is None and spec.value is None and p.percentile is not None:
+        spec = dataclasses.replace(spec, param=p.percentile)  # no threshold option given: the preset's
     result, info, manifest, report = _train_export(p, kind, out, bundle_dir, spec, export_options)
     summary = _summary(p.ds, result, p.cfg, out, bundle_dir, info, manifest, report)
     if p.split.test is not None:  # scored through the runtime, as deployed
@@ -121,10 +126,12 @@ def _prepare(
     ds = load_dataset(dataset, label_column=label_column)
     y, anomaly_class = anomaly_labels(ds, anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
+    image = is_image_data(ds)
+    cfg = split_config(preset, cfg, explicit, image=image)  # the preset's val_fraction sets the split
     split = make_split(X, y, val_fraction=cfg.val_fraction, test_fraction=test_fraction, seed=cfg.seed)
     n_features = int(np.prod(X.shape[1:]))
     cfg, model_options = apply_preset(
-        preset, kind, cfg, model_options, len(split.train), n_features, explicit, image=is_image_data(ds)
+        preset, kind, cfg, model_options, len(split.train), n_features, explicit, image=image
     )
     if plot is not None and y is None:
         raise InvalidInputError(
@@ -133,7 +140,7 @@ def _prepare(
         )
     if warn:
         warn_if_few_calibration_rows(len(split.val))
-    return _Prepared(ds, X, split, anomaly_class, cfg, model_options)
+    return _Prepared(ds, X, split, anomaly_class, cfg, model_options, preset_percentile(preset, explicit, image=image))
 
 
 def _train_export(
@@ -190,6 +197,9 @@ def _summary(
         "threshold": manifest["threshold"]["value"],
         "threshold_method": manifest["threshold"]["method"],
         "threshold_params": manifest["threshold"].get("params", {}),
+        "threshold_calibration_rows": manifest["threshold"].get("calibration_rows"),
+        "expected_false_positive_rate": manifest["threshold"].get("expected_false_positive_rate"),
+        "expected_false_positive_rate_interval": manifest["threshold"].get("expected_false_positive_rate_interval"),
         "parity_max_abs": max(manifest["parity"]["max_abs"], report["max_abs"]),
         "parity_ok": True,
     }
@@ -218,7 +228,7 @@ def _test_figures(bundle_dir: Path, split: Split, out: Path, plot: str | Path | 
 
     import aeruntime
 
-    from .evaluate import plot_evaluation, suggest_threshold
+    from .evaluate import plot_evaluation, recall_at_fpr, suggest_threshold
 
     model = aeruntime.load(bundle_dir, providers="cpu")
     scores = model.score(split.test)
@@ -230,8 +240,10 @@ def _test_figures(bundle_dir: Path, split: Split, out: Path, plot: str | Path | 
             figures["roc_auc"] = float(roc_auc_score(split.y_test, scores))
             figures["average_precision"] = float(average_precision_score(split.y_test, scores))
             normal = split.y_test == 0
+            figures["test_normal_rows"], figures["test_anomaly_rows"] = int(normal.sum()), int((~normal).sum())
             figures["false_positive_rate"] = float(labels[normal].mean())
             figures["recall"] = float(labels[~normal].mean())
+            figures["recall_at_fpr"] = recall_at_fpr(scores, split.y_test)
             figures["threshold_hint"] = {**suggest_threshold(scores, split.y_test), "rule": "youden"}
             if plot is not None:
                 figures["plot"] = str(plot_evaluation(scores, split.y_test, model.threshold, plot, title=title))

@@ -21,7 +21,7 @@ import torch
 
 from aeruntime.errors import InvalidInputError
 
-from .config import TrainConfig
+from .config import PLATEAU_FACTOR, PLATEAU_PATIENCE, TrainConfig
 from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
 from .scalers import SCALERS, fit_scaler
 
@@ -190,6 +190,17 @@ def _progress(kind: str, cfg: TrainConfig) -> Any:
     )
 
 
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
+    """The learning-rate schedule of ``cfg.lr_schedule``, stepped once per epoch on the validation loss
+    (None for ``"none"``); the plateau schedule's improvement threshold is ``min_delta``, relative, like
+    early stopping's."""
+    if cfg.lr_schedule == "none":
+        return None
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="min", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE, threshold=cfg.min_delta
+    )
+
+
 def _run_epochs(
     model: Autoencoder,
     xs_train: torch.Tensor,
@@ -200,6 +211,7 @@ def _run_epochs(
 ) -> dict[str, Any]:
     """Adam epochs with early stopping; fills ``result`` (history, best epoch and loss), returns the best weights."""
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = _scheduler(opt, cfg)
     best_state = copy.deepcopy(model.state_dict())
     stale = 0
     bar = _progress(model.kind, cfg)
@@ -209,6 +221,9 @@ def _run_epochs(
         # 3. Validation: the mean anomaly score of held-out rows.
         val_loss = _val_loss(model, xs_val)
         result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **logs})
+        if schedule is not None:  # the epoch's learning rate, then the schedule's step for the next one
+            result.history[-1]["lr"] = opt.param_groups[0]["lr"]
+            schedule.step(val_loss)
         bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
         # 4. Early stopping: keep the best weights, stop after `patience` stale epochs.
         if val_loss < result.best_val_loss * (1 - cfg.min_delta):

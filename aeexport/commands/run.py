@@ -104,35 +104,42 @@ def _run_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("note", note))
     if s.get("model_report"):
         rows.append(("", model_report_text(s["model_report"])))
-    how = describe_threshold(s["threshold_method"], s["threshold_params"])
-    rows.append(("threshold", f"{s['threshold']:.6g} ({how}, score {s['score']})"))
+    rows.append(("threshold", _threshold_line(s, describe_threshold(s["threshold_method"], s["threshold_params"]))))
     rows.append(("parity", f"ok, max abs diff {s['parity_max_abs']:.2e}"))
     if "test_anomaly_rate" in s:
-        rows.append(("test", _test_line(s)))
-    hint = s.get("threshold_hint")
-    if hint:
-        rows.append(("hint", _hint_line(s, hint)))
+        rows += [(label, line) for label, line in zip(("test", ""), _test_lines(s))]
     if s.get("plot"):
         rows.append(("plot", s["plot"]))
     rows.append(("time", f"{s['seconds']:.1f}s -> {s['bundle']}"))
     return rows
 
 
-def _test_line(s: dict[str, Any]) -> str:
-    line = f"flagged {s['test_anomaly_rate']:.1%}"
-    if "roc_auc" in s:
+def _threshold_line(s: dict[str, Any], how: str) -> str:
+    """The threshold, how it was set, on how many rows, and where the FPR on unseen normal rows may land."""
+    n = s.get("threshold_calibration_rows")
+    line = f"{s['threshold']:.6g} ({how}{f' of {n} held-out normal rows' if n else ''}, score {s['score']})"
+    band, rate = s.get("expected_false_positive_rate_interval"), s.get("expected_false_positive_rate")
+    if band and rate is not None:
         line += (
-            f" (true anomalies {s['test_true_anomaly_share']:.1%}); ROC-AUC {s['roc_auc']:.3f}, "
-            f"AP {s['average_precision']:.3f}, recall {s['recall']:.1%}, FPR {s['false_positive_rate']:.1%}"
+            f"; expected FPR {rate:.1%}, {band['level']:.0%} interval {band['low']:.1%} to {band['high']:.1%} "
+            "from that many rows"
         )
     return line
 
 
-def _hint_line(s: dict[str, Any], hint: dict[str, Any]) -> str:
-    return (
-        f"on the test split, threshold {hint['threshold']:.6g} gives recall {hint['recall']:.1%} "
-        f"at FPR {hint['false_positive_rate']:.1%} (the stored one: recall {s['recall']:.1%} at "
-        f"FPR {s['false_positive_rate']:.1%}); to use it: aeruntime score --threshold "
-        f"{hint['threshold']:.6g}, or re-export with --threshold-method target_fpr "
-        f"--threshold-param {max(hint['false_positive_rate'], 0.001):.3g}"
-    )
+def _test_lines(s: dict[str, Any]) -> list[str]:
+    """The test split in plain words: ranking quality, then what the stored threshold does, then the
+    best recall at fixed false-positive rates; unlabelled data: the flagged share only."""
+    if "roc_auc" not in s:
+        return [f"flagged {s['test_anomaly_rate']:.1%} of the test rows (no labels: recall and FPR unknown)"]
+    at = s["recall_at_fpr"]
+    return [
+        f"ROC-AUC {s['roc_auc']:.3f}; the stored threshold catches {s['recall']:.1%} of the "
+        f"{s['test_anomaly_rows']} anomalies (recall) and flags {s['false_positive_rate']:.1%} of the "
+        f"{s['test_normal_rows']} normal rows (FPR)",
+        "best recall at FPR "
+        + " / ".join(f"{float(k):.0%}" for k in at)
+        + ": "
+        + " / ".join(f"{v:.1%}" for v in at.values())
+        + f"; AP {s['average_precision']:.3f}",
+    ]

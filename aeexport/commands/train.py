@@ -33,6 +33,7 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     from ..checkpoint import save_checkpoint
     from ..data import anomaly_labels, as_model_input, load_dataset, make_split, warn_if_few_calibration_rows
     from ..models import get_spec
+    from ..presets import split_config
     from ..tabular import apply_preset, is_image_data
     from ..train import train_model
 
@@ -40,9 +41,11 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     ds = load_dataset(data, label_column=t.label_column)
     y, anomaly_class = anomaly_labels(ds, t.anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
-    split = make_split(X, y, val_fraction=t.config.val_fraction, seed=t.config.seed)
+    image = is_image_data(ds)
+    config = split_config(t.preset, t.config, t.explicit, image=image)  # the preset's val_fraction sets the split
+    split = make_split(X, y, val_fraction=config.val_fraction, seed=config.seed)
     cfg, options = apply_preset(
-        t.preset, kind, t.config, t.model_options, len(split.train), int(X[0].size), t.explicit, image=is_image_data(ds)
+        t.preset, kind, config, t.model_options, len(split.train), int(X[0].size), t.explicit, image=image
     )
     warn_if_few_calibration_rows(len(split.val))
     result = train_model(split.train, split.val, kind=kind, model_options=options, config=cfg)

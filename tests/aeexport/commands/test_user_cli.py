@@ -298,7 +298,7 @@ def test_run_takes_data_positionally_with_threshold_score_and_plot(runner, tmp_p
     assert r.exit_code == 0, r.output
     assert "Warning: --dataset is deprecated" in r.stderr
     assert "{" not in r.stdout and "[" not in r.stdout  # no Python reprs
-    for word in ("note", "hint", "threshold"):
+    for word in ("note", "threshold", "test"):
         assert any(line.startswith(word) for line in r.stdout.splitlines()), r.stdout
     r = runner.invoke(aeexport_main, ["run", "digits", "--dataset", "digits", "--out", str(tmp_path / "r3")])
     assert r.exit_code == 2 and "pass the data once" in r.stderr

@@ -88,3 +88,38 @@ def test_non_finite_scores_rejected():
 def test_third_class_label_message():
     with pytest.raises(InvalidInputError, match="3 distinct"):
         as_binary_labels([0, 1, 2, 1])
+
+
+@pytest.mark.parametrize("n, percentile", [(485, 96.0), (242, 95.0), (60, 90.0)])
+def test_the_fpr_interval_is_the_order_statistic_interval_and_covers_its_level(n, percentile):
+    """The stored interval against scipy's Beta quantiles computed here, and against simulation:
+    the FPR on unseen normals of ``np.percentile`` of n uniform scores (1 - threshold) falls in it
+    at least 90% of the time (a little more: the interval spans the two order statistics
+    ``np.percentile`` interpolates between)."""
+    from aeexport.calibrate import fpr_interval
+
+    section = calibrate(np.linspace(0, 1, n), "percentile", percentile)
+    band = section["expected_false_positive_rate_interval"]
+    assert section["calibration_rows"] == n and band["level"] == 0.9
+    h = (n - 1) * percentile / 100 + 1  # np.percentile's 1-based position
+    lo_k, hi_k = int(np.ceil(h)), int(np.floor(h))
+    assert band["low"] == pytest.approx(stats.beta.ppf(0.05, n - lo_k + 1, lo_k))
+    assert band["high"] == pytest.approx(stats.beta.ppf(0.95, n - hi_k + 1, hi_k))
+    assert band["low"] < 1 - percentile / 100 < band["high"]
+    whole = fpr_interval(n, float(hi_k))  # an order statistic itself: the Beta(n - k + 1, k) interval
+    assert (whole["low"], whole["high"]) == pytest.approx(
+        (stats.beta.ppf(0.05, n - hi_k + 1, hi_k), stats.beta.ppf(0.95, n - hi_k + 1, hi_k))
+    )
+    rng = np.random.default_rng(0)
+    fpr = 1 - np.percentile(rng.random((20_000, n)), percentile, axis=1)
+    inside = ((fpr >= band["low"]) & (fpr <= band["high"])).mean()
+    assert 0.9 <= inside < 0.97, inside
+
+
+def test_target_fpr_stores_the_interval_of_its_order_statistic():
+    n, rate = 300, 0.05
+    section = calibrate(np.linspace(0, 1, n), "target_fpr", rate)
+    k = int(np.ceil((n - 1) * (1 - rate))) + 1  # method="higher": this order statistic (1-based)
+    band = section["expected_false_positive_rate_interval"]
+    assert band["low"] == pytest.approx(stats.beta.ppf(0.05, n - k + 1, k))
+    assert band["high"] == pytest.approx(stats.beta.ppf(0.95, n - k + 1, k))

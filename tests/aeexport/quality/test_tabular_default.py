@@ -39,9 +39,9 @@ def _planted(seed: int, n: int = 1500, d: int = 10, rate: float = 0.12) -> tuple
     return X.astype(np.float32), y
 
 
-def test_auto_resolves_to_tabular_for_rows_and_default_for_images_or_an_explicit_model():
+def test_auto_resolves_to_tabular_for_rows_and_default_for_an_explicit_model():
     assert choose_preset("auto", image=False) == "tabular"
-    assert choose_preset("auto", image=True) == "default"
+    assert choose_preset("auto", image=True) == "image"  # issue 24 (tests/aeexport/train/test_image_preset.py)
     assert choose_preset("auto", image=False, explicit={"kind"}) == "default"
     assert choose_preset("tabular-v1", image=True) == "tabular-v1"  # explicit presets are kept
     with pytest.raises(InvalidInputError, match="preset must be one of"):
@@ -51,9 +51,8 @@ def test_auto_resolves_to_tabular_for_rows_and_default_for_images_or_an_explicit
     assert opts == {"hidden": [128, 64], "latent_dim": 8, "dropout": 0.2}
     assert apply_preset("tabular-v3", "dense", TrainConfig(), {}, 4000, 21) == (cfg, {**opts, "hidden": [64, 32]})
     assert apply_preset("auto", "dense", TrainConfig(), {}, 4000, 200)[1] == {"dropout": 0.2}  # wide rows
-    assert apply_preset("auto", "dense", TrainConfig(), {}, 4000, 64, image=True) == (TrainConfig(), {})
     assert apply_preset("auto", "conv", TrainConfig(), {}, 4000, 64, {"kind"}) == (TrainConfig(), {})
-    assert set(PRESETS) == {"auto", "default", "tabular", "tabular-v3", "tabular-v2", "tabular-v1"}
+    assert set(PRESETS) == {"auto", "default", "tabular", "image", "tabular-v3", "tabular-v2", "tabular-v1"}
     cfg, _ = apply_preset("tabular-v2", "dense", TrainConfig(), {}, 4000, 21)
     assert (cfg.scaler, cfg.trim_fraction) == ("robust-iqr", 0.35)
 
@@ -109,11 +108,11 @@ def test_cli_train_without_flags_uses_the_tabular_default_on_rows_only(tmp_path)
     )
     tc = json.loads((tmp_path / "d" / "config.json").read_text())["training"]["train_config"]
     assert (tc["scaler"], tc["trim_fraction"], tc["patience"]) == ("standard", 0.0, 20)
-    # images (digits) keep the generic defaults
+    # images (digits) do not get the tabular preset (they get the image preset: test_image_preset.py)
     r = runner.invoke(main, ["train", "digits", "--out", str(tmp_path / "g"), "--epochs", "1", "-q"])
     assert r.exit_code == 0, r.output
     meta = json.loads((tmp_path / "g" / "config.json").read_text())
-    assert meta["training"]["train_config"]["scaler"] == "standard" and meta["model_config"]["dropout"] == 0.0
+    assert meta["training"]["train_config"]["trim_fraction"] == 0.0 and meta["model_config"]["dropout"] == 0.0
 
 
 def _zero_inflated(rng: np.random.Generator, n: int, cols: int) -> np.ndarray:
