@@ -38,6 +38,7 @@ __all__ = [
     "plot_option",
     "label_options",
     "option_group",
+    "out_dir_option",
     "providers_option",
     "threshold_options",
     "train_options",
@@ -52,6 +53,13 @@ _LABELLED_METHODS = frozenset({"f1"})
 
 #: ``--providers`` of every aeexport command that scores through aeruntime
 providers_option = _runtime_providers_option("aeruntime providers (the same default as `aeruntime score`).")
+
+
+def out_dir_option(what: str, holds: str) -> Callable[[F], F]:
+    """The required ``--out DIR`` of a command that writes a folder, with the one overwrite rule in its help."""
+    return click.option(
+        "--out", required=True, type=click.Path(file_okay=False), help=f"{what}: {DIR_RULE.format(holds)}."
+    )
 
 
 def verbose_option(f: F) -> F:

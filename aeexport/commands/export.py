@@ -6,20 +6,13 @@ from typing import Any
 
 import click
 
-from aeruntime.format import DIR_RULE
-
-from ..options import json_option, threshold_options, verbose_option
+from ..options import json_option, out_dir_option, threshold_options, verbose_option
 from .common import echo_result, threshold_text
 
 
 @click.command("export")
 @click.argument("checkpoint", type=click.Path(file_okay=False, exists=True))
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False),
-    help=f"Bundle directory: {DIR_RULE.format('a bundle')}.",
-)
+@out_dir_option("Bundle directory", "a bundle")
 @threshold_options
 @verbose_option
 @json_option("Print the parity report as JSON.")

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import click
 
-from aeruntime.format import DIR_RULE
-
-from ..options import json_option
+from ..options import json_option, out_dir_option
 from .common import echo_result
 
 
 @click.command("slim")
 @click.argument("bundle", type=click.Path(file_okay=False, exists=True))
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False),
-    help=f"Slim bundle directory: {DIR_RULE.format('a bundle')}.",
-)
+@out_dir_option("Slim bundle directory", "a bundle")
 @click.option("--keep-golden", is_flag=True, help="Keep the golden vectors (test_data/).")
 @json_option("Print the slim bundle's manifest as JSON.")
 def slim_command(bundle: str, out: str, keep_golden: bool, as_json: bool) -> None:

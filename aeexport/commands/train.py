@@ -6,20 +6,13 @@ from typing import Any
 
 import click
 
-from aeruntime.format import DIR_RULE
-
-from ..options import TrainSettings, train_options
+from ..options import TrainSettings, out_dir_option, train_options
 from .common import epoch_cap_note, model_report_text, model_text
 
 
 @click.command("train")
 @click.argument("data")
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False),
-    help=f"Checkpoint directory: {DIR_RULE.format('a checkpoint')}.",
-)
+@out_dir_option("Checkpoint directory", "a checkpoint")
 @train_options
 def train_command(data: str, out: str, training: TrainSettings) -> None:
     """Train on DATA ('digits', .npy, .npz, .csv or .parquet) and write a checkpoint (safetensors + JSON).
