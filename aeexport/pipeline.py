@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import time
@@ -95,8 +94,7 @@ def run_pipeline(
         plot,
         warn=spec.value is None,
     )
-    if spec.method == "percentile" and spec.param is None and spec.value is None and p.percentile is not None:
-        spec = dataclasses.replace(spec, param=p.percentile)  # no threshold option given: the preset's
+    spec = spec.or_percentile(p.percentile)  # no threshold option given: the preset's percentile
     result, info, manifest, report = _train_export(p, kind, out, bundle_dir, spec, export_options)
     summary = _summary(p.ds, result, p.cfg, out, bundle_dir, info, manifest, report)
     if p.split.test is not None:  # scored through the runtime, as deployed

@@ -54,6 +54,16 @@ class ThresholdSpec:
             threshold_param = percentile
         return cls(method=threshold_method, param=threshold_param, value=threshold, score=score)
 
+    def or_percentile(self, percentile: float | None) -> ThresholdSpec:
+        """This spec, or the percentile method at ``percentile`` when no threshold option was given.
+
+        A preset's own percentile (the image preset's 96) applies only to a spec left at the
+        defaults; ``None`` keeps the calibrator's default (95).
+        """
+        if self.method == "percentile" and self.param is None and self.value is None and percentile is not None:
+            return dataclasses.replace(self, param=percentile)
+        return self
+
 
 @dataclass(frozen=True)
 class ExportOptions:

@@ -34,6 +34,7 @@ def export_command(checkpoint: str, out: str, threshold_spec: Any, verbose: bool
     if threshold_spec.value is None:
         warn_if_few_calibration_rows(len(holdout))
     dataset = config.get("dataset") or {}
+    threshold_spec = threshold_spec.or_percentile(dataset.get("threshold_percentile"))  # the training preset's
     manifest = export_bundle(
         model,
         out,

@@ -26,7 +26,7 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     from ..checkpoint import save_checkpoint
     from ..data import anomaly_labels, as_model_input, load_dataset, make_split, warn_if_few_calibration_rows
     from ..models import get_spec
-    from ..presets import split_config
+    from ..presets import preset_percentile, split_config
     from ..tabular import apply_preset, is_image_data
     from ..train import train_model
 
@@ -51,6 +51,9 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     }
     if ds.feature_names:
         dataset["feature_names"] = list(ds.feature_names)
+    percentile = preset_percentile(t.preset, t.explicit, image=image)
+    if percentile is not None:  # `aeexport export` calibrates at the preset's percentile, as `run` does
+        dataset["threshold_percentile"] = percentile
     save_checkpoint(out, result.model, holdout=split.val, summary=result.summary(), dataset=dataset)
     _echo_trained(result, cfg, len(split.train), anomaly_class, y, out)
 
