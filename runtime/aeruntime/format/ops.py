@@ -20,7 +20,8 @@ the graph file, the node or tensor and the fix: re-export with aeexport.
 How :data:`ALLOWED_OPS` was derived: every graph aeexport writes was scanned with
 ``onnx`` (``tests/aeexport/export/test_allowed_ops.py`` repeats it, so the list cannot
 fall behind the exporter): the shipped bundles under ``models/``, a bundle of every
-model kind (dense, conv, sparse, denoising, vae, ensemble) with every activation of
+model kind (dense, conv, sparse, denoising, vae, ensemble, and the ensemble scored by its
+members, ``--members N``) with every activation of
 ``aeexport.models.base.ACTIVATIONS`` and every score (mse, mae; neg_elbo for vae), and
 their int8-dynamic (``DynamicQuantizeLinear``/``MatMulInteger``/``Cast``), int8-static
 (QDQ: ``QuantizeLinear``/``DequantizeLinear``) and fp16 (``Cast``) variants. All are
@@ -71,6 +72,8 @@ ALLOWED_OPS: dict[str, frozenset[str]] = {
             "Sigmoid",
             "Sub",
             "Tanh",
+            # ensemble with score="members" (the members' mean of their scores; --members N)
+            "Unsqueeze",
             # int8-dynamic, int8-static (QDQ), fp16 variants
             "Cast",
             "DequantizeLinear",

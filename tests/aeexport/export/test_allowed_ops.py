@@ -50,6 +50,7 @@ def _cases() -> list:
         out += [(kind, "relu", "mse"), (kind, "relu", "mae")]
         out += [pytest.param(kind, a, "mse", marks=pytest.mark.slow) for a in ACTIVATIONS if a != "relu"]
     out.append(("vae", "relu", "neg_elbo"))
+    out.append(("ensemble", "relu", "members"))  # --members N: the score is the members' mean (Unsqueeze)
     return out
 
 
@@ -60,8 +61,8 @@ def test_every_exported_op_is_allowed(kind, activation, score, tmp_path):
     shape = (1, 8, 8) if spec.input_rank == 3 else (64,)
     overrides = {k: activation for k in ("activation", "output_activation") if k in names}
     threshold = ThresholdSpec(score=score)
-    if score == "neg_elbo":  # the VAE's own score lives in its config
-        overrides["score"], threshold = "neg_elbo", ThresholdSpec()
+    if score in ("neg_elbo", "members"):  # a kind's own score lives in its config
+        overrides["score"], threshold = score, ThresholdSpec()
     model = build_model(kind, make_config(kind, shape, overrides), shape)
     x = np.random.default_rng(0).uniform(0, 16, (64, *shape)).astype(np.float32)
     export_bundle(model, tmp_path / "b", calibration_x=x, threshold_spec=threshold)
