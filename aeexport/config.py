@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from aeruntime.errors import InvalidInputError
+from aeruntime.errors import InvalidInputError, check_choice
 
 from .kinds import MODEL_KINDS
 from .presets import PRESETS
@@ -117,12 +117,9 @@ class TrainConfig:
     )  # trained one after another on the same rows (variance of the init averaged out)
 
     def __post_init__(self) -> None:
-        if self.scaler not in SCALERS:
-            raise InvalidInputError(f"scaler must be one of {sorted(SCALERS)}, got {self.scaler!r}.")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise InvalidInputError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {self.lr_schedule!r}.")
-        if self.device not in DEVICES:
-            raise InvalidInputError(f"device must be one of {list(DEVICES)}, got {self.device!r}.")
+        check_choice("scaler", self.scaler, sorted(SCALERS))
+        check_choice("lr_schedule", self.lr_schedule, list(LR_SCHEDULES))
+        check_choice("device", self.device, list(DEVICES))
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1 or self.members < 1:
             raise InvalidInputError("epochs, batch_size, patience and members must be >= 1.")
         if not 0.0 <= self.trim_fraction < 0.5:

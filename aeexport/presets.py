@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aeruntime.errors import InvalidInputError
+from aeruntime.errors import InvalidInputError, check_choice
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -161,8 +161,7 @@ def choose_preset(preset: str, *, image: bool, explicit: frozenset[str] | set[st
     """Resolve ``--preset auto``: ``"tabular"`` for rows of features, ``"image"`` for images
     (``image=True``: data with a (C, H, W) shape, such as digits), ``"default"`` when ``--model`` was
     given explicitly (``"kind"`` in ``explicit``). Other presets are returned unchanged."""
-    if preset not in PRESETS:
-        raise InvalidInputError(f"preset must be one of {list(PRESETS)}, got {preset!r}.")
+    check_choice("preset", preset, list(PRESETS))
     if preset != "auto":
         return preset
     if "kind" in explicit:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aeruntime.errors import InvalidInputError
+from aeruntime.errors import check_choice
 
 __all__ = ["DISPERSED_K", "DISPERSED_SHARE", "SCALERS", "Scaler", "fit_scaler", "robust_iqr_scaler", "robust_scaler"]
 
@@ -92,8 +92,7 @@ def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
     Constant features get scale 1 so they pass through instead of dividing by zero.
     """
-    if kind not in SCALERS:
-        raise InvalidInputError(f"scaler must be one of {sorted(SCALERS)}, got {kind!r}.")
+    check_choice("scaler", kind, sorted(SCALERS))
     mean, scale = SCALERS[kind].fit(X.astype(np.float64))
     scale = np.where(scale < 1e-8, 1.0, scale)
     return mean.astype(np.float32), scale.astype(np.float32)

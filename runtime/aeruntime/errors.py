@@ -26,6 +26,7 @@ __all__ = [
     "ProviderError",
     "UnsafeBundleError",
     "UnsupportedFormatError",
+    "check_choice",
 ]
 
 
@@ -89,3 +90,10 @@ class FileSystemError(AeError, OSError):
         super().__init__(message)
         self.path = path
         self.errno = errno
+
+
+def check_choice(name: str, value: object, choices) -> None:
+    """Raise :class:`InvalidInputError` unless ``value`` is one of ``choices`` (listed in the
+    order given: pass ``sorted(...)`` for an alphabetical list): "name must be one of [...], got 'x'."."""
+    if value not in choices:
+        raise InvalidInputError(f"{name} must be one of {list(choices)}, got {value!r}.")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, check_choice
 from .columns import HIDDEN, check_new_columns, feature_expr, keep_columns, layout, quote, resolve_features
 from .plan import BundleSpec, Plan, UdfPlan, file_sha256
 from .report import ScoreReport
@@ -70,12 +70,9 @@ def _engine(job: _Job) -> str:
     """The engine the job runs with (``arrow_udf`` falls back to ``mapInArrow`` before pyspark 4.1)."""
     from pyspark.sql import functions as F
 
-    if job.on_invalid not in ON_INVALID:
-        raise InvalidInputError(f"on_invalid must be one of {sorted(ON_INVALID)}, got {job.on_invalid!r}.")
-    if job.output not in OUTPUTS:
-        raise InvalidInputError(f"output must be one of {sorted(OUTPUTS)}, got {job.output!r}.")
-    if job.engine not in ENGINES:
-        raise InvalidInputError(f"engine must be one of {sorted(ENGINES)}, got {job.engine!r}.")
+    check_choice("on_invalid", job.on_invalid, sorted(ON_INVALID))
+    check_choice("output", job.output, sorted(OUTPUTS))
+    check_choice("engine", job.engine, sorted(ENGINES))
     if job.engine == "arrow_udf" and not hasattr(F, "arrow_udf"):  # pyspark < 4.1
         return "mapInArrow"
     return job.engine
