@@ -16,13 +16,26 @@ from .kinds import MODEL_KINDS
 from .presets import PRESETS
 from .scalers import SCALERS
 
-__all__ = ["DEVICES", "LR_SCHEDULES", "MODEL_KINDS", "PRESETS", "SCALERS", "TrainConfig", "default", "flag"]
+__all__ = [
+    "DEVICES",
+    "LR_SCHEDULES",
+    "MODEL_KINDS",
+    "PRESETS",
+    "SCALERS",
+    "STOP_RULES",
+    "TrainConfig",
+    "default",
+    "flag",
+]
 
 #: ``--device`` choices: "auto" takes CUDA when torch sees it
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 #: ``--lr-schedule`` choices: "none" keeps ``lr``; "plateau" is torch's ReduceLROnPlateau on the validation
 #: loss (factor :data:`PLATEAU_FACTOR`, patience :data:`PLATEAU_PATIENCE`, threshold ``min_delta``, relative)
 LR_SCHEDULES: tuple[str, ...] = ("none", "plateau")
+#: ``--stop-rule`` choices (:mod:`aeexport.stopping`): "val" early-stops on the validation rows' mean score,
+#: "entropy" on the entropy of the training rows' per-row errors (EntropyStop)
+STOP_RULES: tuple[str, ...] = ("val", "entropy")
 #: the plateau schedule multiplies the learning rate by this ...
 PLATEAU_FACTOR = 0.5
 #: ... after this many epochs without a relative validation improvement of ``min_delta``
@@ -69,7 +82,16 @@ class TrainConfig:
     lr: float = field(default=1e-3, metadata=flag(low=0, exclusive=True))  # Adam learning rate
     weight_decay: float = 0.0  # Adam's L2 penalty on the weights
     patience: int = field(default=20, metadata=flag(low=1))  # epochs without validation improvement before stopping
-    min_delta: float = 1e-4  # relative improvement of the validation loss that counts as better
+    min_delta: float = 1e-4  # relative improvement of the stopping criterion that counts as better
+    stop_rule: str = field(
+        default="val",
+        metadata=flag(
+            "What early stopping watches: val, the validation rows' mean score; entropy, the entropy of the "
+            "training rows' per-row errors (EntropyStop: needs no clean validation rows).",
+            choices=STOP_RULES,
+            after="patience",
+        ),
+    )
     lr_schedule: str = field(
         default="none",
         metadata=flag(
@@ -106,6 +128,8 @@ class TrainConfig:
     )  # 1 is fastest for small models (per-step overhead dominates) and immune to oversubscription
     trim_fraction: float = 0.0  # robust training: share of the highest-loss rows of each batch left out of the step
     # (plain reconstruction loss only; kinds with their own loss refuse it)
+    batch_growth: float = 1.0  # the batch size is multiplied by this after every epoch (ALTBI-style growing
+    # batches, capped at the training rows); 1.0 keeps it fixed
     members: int = field(
         default=1,
         metadata=flag(
@@ -122,6 +146,10 @@ class TrainConfig:
         check_choice("device", self.device, list(DEVICES))
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1 or self.members < 1:
             raise InvalidInputError("epochs, batch_size, patience and members must be >= 1.")
+        if self.stop_rule not in STOP_RULES:
+            raise InvalidInputError(f"stop_rule must be one of {list(STOP_RULES)}, got {self.stop_rule!r}.")
+        if self.batch_growth < 1.0:
+            raise InvalidInputError(f"batch_growth must be >= 1 (1 keeps the batch size), got {self.batch_growth}.")
         if not 0.0 <= self.trim_fraction < 0.5:
             raise InvalidInputError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction}.")
         if not 0.0 < self.val_fraction < 1.0:

@@ -1,4 +1,4 @@
-"""Training: Adam on mini-batches, a validation split, early stopping.
+"""Training: Adam on mini-batches, a validation split, early stopping (on the rule of :mod:`aeexport.stopping`).
 
 Read top to bottom: fit the scaler on training rows, build the model from the
 registry, run epochs of shuffled mini-batches, keep the weights of the best
@@ -24,6 +24,7 @@ from aeruntime.errors import InvalidInputError
 from .config import PLATEAU_FACTOR, PLATEAU_PATIENCE, TrainConfig
 from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
 from .scalers import SCALERS, fit_scaler
+from .stopping import stop_criterion
 
 __all__ = ["SCALERS", "TrainConfig", "TrainResult", "fit_scaler", "resolve_device", "train_model"]
 
@@ -152,15 +153,26 @@ def _batch_loss(
     return model.loss(xs_in, xs)
 
 
+def _epoch_batch_size(cfg: TrainConfig, epoch: int, n_rows: int) -> int:
+    """Rows per step in ``epoch`` (1-based): ``batch_size`` grown by ``batch_growth`` per epoch, at most ``n_rows``."""
+    return int(min(max(1, n_rows), round(cfg.batch_size * cfg.batch_growth ** (epoch - 1))))
+
+
 def _train_epoch(
-    model: Autoencoder, opt: torch.optim.Optimizer, xs_train: torch.Tensor, cfg: TrainConfig, gen: torch.Generator
+    model: Autoencoder,
+    opt: torch.optim.Optimizer,
+    xs_train: torch.Tensor,
+    cfg: TrainConfig,
+    gen: torch.Generator,
+    epoch: int = 1,
 ) -> tuple[float, dict[str, float]]:
     """One pass over shuffled mini-batches; returns the mean training loss and the last batch's logs."""
     model.train()
     perm = torch.randperm(len(xs_train), generator=gen).to(xs_train.device)
     total, logs = 0.0, {}
-    for i in range(0, len(perm), cfg.batch_size):
-        xs = xs_train[perm[i : i + cfg.batch_size]]  # (B, *row_shape)
+    batch = _epoch_batch_size(cfg, epoch, len(xs_train))
+    for i in range(0, len(perm), batch):
+        xs = xs_train[perm[i : i + batch]]  # (B, *row_shape)
         loss, logs = _batch_loss(model, xs, gen, cfg.trim_fraction)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -213,11 +225,11 @@ def _run_epochs(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = _scheduler(opt, cfg)
     best_state = copy.deepcopy(model.state_dict())
-    stale = 0
+    stale, best = 0, float("inf")
     bar = _progress(model.kind, cfg)
     for epoch in bar:
         # 2. One pass over shuffled mini-batches.
-        train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen)
+        train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen, epoch)
         # 3. Validation: the mean anomaly score of held-out rows.
         val_loss = _val_loss(model, xs_val)
         result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **logs})
@@ -225,8 +237,13 @@ def _run_epochs(
             result.history[-1]["lr"] = opt.param_groups[0]["lr"]
             schedule.step(val_loss)
         bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-        # 4. Early stopping: keep the best weights, stop after `patience` stale epochs.
-        if val_loss < result.best_val_loss * (1 - cfg.min_delta):
+        # 4. Early stopping on the rule's criterion (aeexport.stopping): keep the best weights, stop after
+        # `patience` stale epochs.
+        criterion = val_loss if cfg.stop_rule == "val" else stop_criterion(cfg.stop_rule, model, xs_train, xs_val)
+        if cfg.stop_rule != "val":
+            result.history[-1][cfg.stop_rule] = criterion
+        if criterion < best * (1 - cfg.min_delta):
+            best = criterion
             result.best_val_loss, result.best_epoch = val_loss, epoch
             best_state = copy.deepcopy(model.state_dict())
             stale = 0

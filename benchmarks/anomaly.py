@@ -11,6 +11,12 @@ Datasets: every ``*.npz`` of the dataset folder's README with the role *benchmar
 (9 sets) or *development* (15 sets); the *large* one is left out unless named with
 ``--datasets``. The two means are reported separately.
 
+Two-half cross-check (issue 23): the sets are split into two fixed halves by a seeded shuffle
+(:func:`halves`, seed :data:`HALVES_SEED`); the report picks, among ``--candidates``, the one
+with the best mean on half A and gives its mean on half B unchanged, against ``--references``
+(today's default and IForest), then the same from B to A. A setting is adopted only if it wins
+on the half it was not chosen on.
+
 Results go to ``OUT/anomaly.jsonl``, one line per (dataset, detector, seed), so an
 interrupted run resumes where it stopped; the table goes to ``OUT/anomaly.md``, and
 with ``--record`` also to ``benchmarks/results/anomaly.{md,jsonl}``.
@@ -88,6 +94,20 @@ def roles(data: Path) -> dict[str, str]:
     return found or {s: r for r, sets in ROLES.items() for s in sets}
 
 
+#: seed of the shuffle that splits the 24 sets into the two fixed halves of the cross-check (:func:`halves`)
+HALVES_SEED = 23
+
+
+def halves(stems: list[str], seed: int = HALVES_SEED) -> tuple[list[str], list[str]]:
+    """The sets ``stems`` split into two fixed halves ``(A, B)`` (sizes n // 2 and the rest) by a shuffle
+    seeded with ``seed`` of their sorted names: the same names give the same halves on every machine.
+    Defaults are chosen on one half and measured unchanged on the other (:func:`cross_check`)."""
+    names = sorted(set(stems))
+    order = np.random.default_rng(seed).permutation(len(names))
+    shuffled = [names[i] for i in order]
+    return sorted(shuffled[: len(names) // 2]), sorted(shuffled[len(names) // 2 :])
+
+
 def split(X: np.ndarray, y: np.ndarray, seed: int):
     from sklearn.model_selection import train_test_split
 
@@ -129,14 +149,17 @@ def _scores(result, val: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
     return s
 
 
-def ours(preset: str, novelty: bool = False) -> Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]:
-    """Our detector under ``preset``: train, export a bundle, score the test split through aeruntime."""
+def ours(
+    preset: str, novelty: bool = False, **overrides: object
+) -> Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]:
+    """Our detector under ``preset`` (``overrides``: TrainConfig fields): train, export a bundle, score the
+    test split through aeruntime."""
 
     def run(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
         from aeexport.tabular import fit_tabular
 
         rows = Xtr[ytr == 0] if novelty else Xtr
-        result, val = fit_tabular(rows, seed=seed, preset=preset)
+        result, val = fit_tabular(rows, seed=seed, preset=preset, **overrides)
         return _scores(result, val, Xte, seed)
 
     return run
@@ -177,6 +200,10 @@ DETECTORS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndar
     "ae-previous": ours("tabular-v1"),  # the tabular preset before issue 11
     "ae-generic": ours("default"),  # the generic dense defaults
     "ae-novelty": ours("tabular", novelty=True),  # trained on normal rows only (uses labels)
+    # issue 23's candidates (label-free): EntropyStop, ALTBI-style growing batches (with the trimmed loss), both
+    "ae-entropy": ours("tabular", stop_rule="entropy"),
+    "ae-altbi": ours("tabular", batch_growth=1.05),
+    "ae-entropy-altbi": ours("tabular", stop_rule="entropy", batch_growth=1.05),
 }
 DEFAULT_DETECTORS = ["ae", "pyod-AutoEncoder", "pyod-PCA", "pyod-IForest"]
 
@@ -285,6 +312,70 @@ def report(recs: list[dict], role_of: dict[str, str], n_seeds: int) -> str:
     return "\n".join(lines)
 
 
+def _set_means(recs: list[dict], n_seeds: int) -> dict[str, dict[str, float]]:
+    """detector -> set -> ROC-AUC mean over the seeds (sets with all ``n_seeds`` seeds only)."""
+    vals: dict[str, dict[str, list[float]]] = {}
+    for r in recs:
+        vals.setdefault(r["detector"], {}).setdefault(r["dataset"], []).append(r["roc_auc"])
+    return {d: {s: float(np.mean(v)) for s, v in per.items() if len(v) == n_seeds} for d, per in vals.items()}
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def half_means(recs: list[dict], n_seeds: int, half: dict[str, list[str]]) -> dict[str, dict[str, float | None]]:
+    """detector -> half name -> mean over the half's sets of the per-set seed means (None: a set is missing)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for d, per in _set_means(recs, n_seeds).items():
+        out[d] = {
+            h: float(np.mean([per[s] for s in sets])) if all(s in per for s in sets) else None
+            for h, sets in half.items()
+        }
+    return out
+
+
+def _direction(means: dict, on: str, out: str, candidates: list[str], references: list[str]) -> str | None:
+    """One row of the cross-check: the best candidate on half ``on``, measured on half ``out``."""
+    scored = {c: means[c][on] for c in candidates if means.get(c, {}).get(on) is not None}
+    if not scored:
+        return None
+    best = max(scored, key=scored.__getitem__)
+    held = means[best][out]
+    refs = [means.get(r, {}).get(out) for r in references]
+    wins = held is not None and all(held > v for v in refs if v is not None)
+    cells = [on, best, _fmt(scored[best]), out, _fmt(held), *map(_fmt, refs), "yes" if wins else "no"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def cross_check(
+    recs: list[dict], n_seeds: int, candidates: list[str], references: list[str], sets: list[str] | None = None
+) -> str:
+    """The two-half protocol as a markdown section: every detector's mean on half A and half B
+    (:func:`halves` of ``sets``, default: the sets in ``recs``); then per direction the candidate with the
+    best mean on the half it is chosen on, and its mean on the other half, unchanged, against ``references``
+    ("wins held-out": above every reference there)."""
+    half = dict(zip("AB", halves(sets or sorted({r["dataset"] for r in recs}))))
+    means = half_means(recs, n_seeds, half)
+    lines = [f"Halves (seeded shuffle of the sorted names, seed {HALVES_SEED}, `anomaly.halves`):", ""]
+    lines += [f"- half {h}: " + ", ".join(half[h]) for h in "AB"]
+    lines += ["", "| detector | mean, half A | mean, half B |", "|---|---|---|"]
+    lines += [f"| {d} | {_fmt(means[d]['A'])} | {_fmt(means[d]['B'])} |" for d in DETECTORS if d in means]
+    head = ["chosen on", "chosen", "its mean there", "held-out half", "its mean there"]
+    head += [f"{r} there" for r in references] + ["wins held-out"]
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = (_direction(means, on, out, candidates, references) for on, out in (("A", "B"), ("B", "A")))
+    return "\n".join(lines + [r for r in rows if r])
+
+
+def _candidates(args: argparse.Namespace, recs: list[dict]) -> list[str]:
+    """The cross-check's candidates: ``--candidates``, else our detectors in ``recs`` (labels-free ones)."""
+    if args.candidates:
+        return list(args.candidates)
+    found = {r["detector"] for r in recs}
+    return [d for d in DETECTORS if d in found and d.startswith("ae") and d != "ae-novelty"]
+
+
 def _argv() -> list[str]:
     """The command-line arguments without ``--note`` and its text (printed on its own)."""
     argv, skip = [], False
@@ -347,6 +438,18 @@ def main() -> None:
     p.add_argument("--report", action="store_true", help="only write the table from OUT/anomaly.jsonl")
     p.add_argument("--record", action="store_true", help="also write benchmarks/results/anomaly.{md,jsonl}")
     p.add_argument("--note", default="", help="a line added under the command (e.g. how the run was split)")
+    p.add_argument(
+        "--candidates",
+        nargs="+",
+        default=None,
+        help="detectors the two-half cross-check chooses from (default: our detectors in the run but ae-novelty)",
+    )
+    p.add_argument(
+        "--references",
+        nargs="+",
+        default=["ae", "pyod-IForest"],
+        help="detectors a choice must beat on the half it was not chosen on (default: today's default, IForest)",
+    )
     args = p.parse_args()
     data = Path(args.data)
     role_of = roles(data)
@@ -378,7 +481,10 @@ def main() -> None:
         "exported to a bundle and scored by aeruntime (onnxruntime); `ae-v3`: preset `tabular-v3` (the default "
         "before the wider hidden layers: [64, 32]); `ae-v2`: preset `tabular-v2` (the default "
         "before the dispersed-feature scaling rule); `ae-previous`: the tabular preset before issue 11; "
-        "`ae-generic`: the generic dense defaults; `ae-novelty`: trained on normal rows only (uses labels; not "
+        '`ae-generic`: the generic dense defaults; `ae-entropy`: the default with `stop_rule="entropy"` (EntropyStop: '
+        "early stopping on the entropy of the training rows' per-row errors instead of the validation split); "
+        "`ae-altbi`: the default with `batch_growth=1.05` (ALTBI-style: the batch grows 5% per epoch, with the "
+        "trimmed loss); `ae-entropy-altbi`: both; `ae-novelty`: trained on normal rows only (uses labels; not "
         "comparable). Peers: PyOD defaults on StandardScaler output. Bold: best per row. "
         "†: some test scores were non-finite (PCA: +inf), clipped to the finite range for ROC-AUC. "
         f"Our detectors' fits of seed(s) {', '.join(map(str, sorted(BUNDLE_SEEDS))) or 'none'} are exported "
@@ -386,6 +492,8 @@ def main() -> None:
         "scorer, the function scorer.onnx exports" + _parity_note(recs) + ". Seconds include training, "
         "export (exported seeds) and scoring.\n\n"
         + report(recs, role_of, len(args.seeds))
+        + "\n\n## Two-half cross-check (choose on one half, measure unchanged on the other)\n\n"
+        + cross_check(recs, len(args.seeds), _candidates(args, recs), args.references, args.datasets)
         + "\n\n## Published PyOD benchmark (pyod_notebooks_roc.csv, same 60/40 protocol)\n\n"
         + published(data, sorted({r["dataset"] for r in recs}))
         + "\n"

@@ -73,6 +73,30 @@ def _sets(data: Path) -> dict[str, str]:
     return {n: r for n, r in anomaly.roles(data).items() if r in ("benchmark", "development")}
 
 
+def _features(path: Path) -> int:
+    with np.load(path, allow_pickle=False) as d:
+        return int(d["X"].shape[1])
+
+
+def _runs(args: argparse.Namespace, name: str, n: str, s: int, k: int) -> list[np.ndarray]:
+    """Test scores of the first ``k`` fits of variant ``name`` on set ``n``, split seed ``s``; ``a+b``: the
+    fits of both variants (a hyper-ensemble of their shapes); a set a variant skipped (``--min-features``)
+    takes the ``--fallback`` variant's fits."""
+    out = []
+    for part in name.split("+"):
+        folder = args.cache / part
+        if not (folder / f"{n}__{s}__0.npz").exists():
+            folder = args.cache / args.fallback
+        out += [np.load(folder / f"{n}__{s}__{m}.npz", allow_pickle=False) for m in range(k)]
+    return out
+
+
+def _halves_text(per_set: dict[str, list[float]], sets: list[str]) -> str:
+    """The means over the two fixed halves of :func:`anomaly.halves` of the per-set seed means."""
+    a, b = anomaly.halves(sets)
+    return "  half A {:.4f}  half B {:.4f}".format(*(np.mean([np.mean(per_set[n]) for n in h]) for h in (a, b)))
+
+
 def fit(args: argparse.Namespace) -> None:
     sets = _sets(args.data)
     jobs = [
@@ -80,7 +104,8 @@ def fit(args: argparse.Namespace) -> None:
         for m in range(args.inits)
         for s in args.seeds
         for n in sets
-        if not (p := args.cache / args.name / f"{n}__{s}__{m}.npz").exists()
+        if _features(args.data / f"{n}.npz") >= args.min_features
+        and not (p := args.cache / args.name / f"{n}__{s}__{m}.npz").exists()
     ]
     jobs.sort(key=lambda j: -Path(j[1]).stat().st_size)  # large sets first: even load across processes
     t0 = time.perf_counter()
@@ -101,7 +126,7 @@ def evaluate(args: argparse.Namespace) -> None:
             for n in sets:
                 aucs = []
                 for s in args.seeds:
-                    runs = [np.load(args.cache / name / f"{n}__{s}__{m}.npz", allow_pickle=False) for m in range(k)]
+                    runs = _runs(args, name, n, s, k)
                     aucs.append(roc_auc_score(runs[0]["y"], np.mean([r["score"] for r in runs], axis=0)))
                 per[label][n] = aucs
             means = {
@@ -109,10 +134,11 @@ def evaluate(args: argparse.Namespace) -> None:
                 for role in ("development", "benchmark")
             }
             seeds = ", ".join(f"{d:.3f} / {b:.3f}" for d, b in zip(means["development"], means["benchmark"]))
-            print(
+            line = (
                 f"{label:16s} development {np.mean(means['development']):.4f}  benchmark "
                 f"{np.mean(means['benchmark']):.4f}  (per seed: {seeds})"
             )
+            print(line + (_halves_text(per[label], list(sets)) if args.halves else ""))
     if args.table:
         print("| set | role | " + " | ".join(per) + " |")
         print("|---|---|" + "---:|" * len(per))
@@ -133,10 +159,13 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--model", default="{}", help="model option overrides, JSON")
     f.add_argument("--inits", type=int, default=1, help="fits per (set, seed) with other init seeds")
     f.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    f.add_argument("--min-features", type=int, default=0, help="fit only the sets with at least this many features")
     e = sub.add_parser("eval", help="means of cached variants")
     e.add_argument("names", nargs="+")
     e.add_argument("--inits", type=int, nargs="+", default=[1], help="average the scores of the first K fits")
     e.add_argument("--table", action="store_true", help="per-set table (markdown)")
+    e.add_argument("--fallback", default="tabular", help="variant whose fits stand in for sets a variant skipped")
+    e.add_argument("--halves", action="store_true", help="also the means on the two fixed halves (anomaly.halves)")
     args = ap.parse_args(argv)
     fit(args) if args.cmd == "fit" else evaluate(args)
 
