@@ -35,7 +35,8 @@ def _model(ir: int, opsets: dict[str, int]) -> bytes:
 @pytest.mark.parametrize(
     ("ir", "opsets", "want"),
     [
-        (9, {"": 19}, "1.15"),
+        (9, {"": 18}, "1.15"),
+        (9, {"": 19}, "1.16"),  # 1.15 lacks Cast-19 (measured)
         (9, {"": 20}, "1.17"),
         (10, {"": 20}, "1.18"),  # what torch 2.14 exports by default: the shipped bundles
         (10, {"": 21}, "1.18"),
@@ -43,7 +44,7 @@ def _model(ir: int, opsets: dict[str, int]) -> bytes:
         (11, {"": 22}, "1.22"),
         (11, {"": 23}, "1.23"),
         (12, {"": 23}, "1.23+"),
-        (9, {"": 19, "com.microsoft": 1}, "1.15"),  # onnxruntime's own domain does not move it
+        (9, {"": 18, "com.microsoft": 1}, "1.15"),  # onnxruntime's own domain does not move it
         (8, {"ai.onnx": 17}, "1.15"),
     ],
 )
@@ -54,7 +55,8 @@ def test_minimum_release(ir, opsets, want):
 
 
 def test_bundle_minimum_is_the_newest_over_its_graphs():
-    assert minimum_for_graphs([_model(9, {"": 19}), _model(10, {"": 22}), _model(9, {"": 20})]) == "1.21"
+    assert minimum_for_graphs([_model(9, {"": 18}), _model(10, {"": 22}), _model(9, {"": 20})]) == "1.21"
+    assert minimum_for_graphs([_model(9, {"": 18}), _model(9, {"": 19})]) == "1.16"
 
 
 @pytest.mark.parametrize("text", ["1.14", "0.9", "latest", "1", ""])
@@ -66,6 +68,7 @@ def test_unknown_release_is_refused(text):
 def test_newer_release_gets_the_newest_limits():
     assert release_limits("1.32.0").release == "1.23"
     assert release_limits("1.16.3").max_opset == 19
+    assert release_limits("1.15.0").max_opset == 18
 
 
 def test_installed_older_than_minimum():

@@ -82,7 +82,7 @@ def test_target_writes_the_older_opset_and_ir(old_bundle):
     for g in m["graphs"].values():
         proto = onnx.load(old_bundle / g["file"])
         assert proto.ir_version == 9
-        assert [(o.domain, o.version) for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [("", 19)]
+        assert [(o.domain, o.version) for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [("", 18)]
     assert aeruntime.load(old_bundle).info()["min_onnxruntime"] == "1.15"
 
 
@@ -112,3 +112,29 @@ def test_cli_refuses_an_unknown_target(tmp_path):
     assert r.exit_code == 2, r.output
     assert "onnxruntime 1.12 is older than the oldest release aeexport knows (1.15" in r.output
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("kind", ["int8-dynamic", "fp16"])
+def test_quantize_for_the_old_runtime(kind, old_python, dense_bundle, digits_split, tmp_path):
+    """A variant made with --target-onnxruntime 1.15 from a default (1.18) parent scores in 1.15."""
+    from aeexport.variants import make_variant
+
+    out = tmp_path / kind
+    m = make_variant(dense_bundle, kind, out, X=digits_split.val, target_onnxruntime="1.15")
+    assert m["min_onnxruntime"] == "1.15"
+    assert onnx.load(out / "scorer.onnx").ir_version == 9
+    X = digits_split.test.astype(np.float32)
+    res, got = _score_in(old_python, out / "scorer.onnx", X, tmp_path)
+    assert res["version"] == OLDEST and "error" not in res, res
+    tol = m["golden"]["tolerance"]
+    np.testing.assert_allclose(got, aeruntime.load(out).score(X), atol=tol["atol"], rtol=tol["rtol"])
+
+
+def test_quantize_cli_refuses_an_unknown_target(dense_bundle, tmp_path):
+    from aeexport.cli import main
+
+    args = ["quantize", str(dense_bundle), "--fp16", "--out", str(tmp_path / "v"), "--target-onnxruntime", "one"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2, r.output
+    assert "expected an onnxruntime release such as '1.17' or '1.17.3', got 'one'" in r.output
+    assert not (tmp_path / "v").exists()
