@@ -15,7 +15,7 @@ import onnx
 from onnx import version_converter
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.format.compat import Release, release_limits
+from aeruntime.format import Release, release_limits
 
 __all__ = ["check_target", "lower_graph"]
 

@@ -25,7 +25,7 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
-from aeruntime.format.compat import minimum_for_bundle  # noqa: E402
+from aeruntime.format import minimum_for_bundle  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "aeexport" / "onnxruntime-venvs"
 PROBE = r"""
@@ -40,11 +40,11 @@ for key, g in job.items():
     except Exception as e:
         out[key] = {"status": "load", "why": str(e).splitlines()[0][:160]}
         continue
-    feeds = {n: np.load(p) for n, p in g["inputs"].items()}
+    feeds = {n: np.load(p, allow_pickle=False) for n, p in g["inputs"].items()}
     got = s.run(None, feeds)
     worst = 0.0
     for a, p in zip(got, g["outputs"]):
-        want = np.load(p)
+        want = np.load(p, allow_pickle=False)
         excess = np.abs(a.astype(np.float64) - want) - (g["atol"] + g["rtol"] * np.abs(want))
         worst = max(worst, float(excess.max()))
     out[key] = {"status": "ok" if worst <= 0 else "diff", "excess": worst}

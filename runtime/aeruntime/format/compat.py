@@ -22,12 +22,15 @@ from ..errors import InvalidInputError, RuntimeTooOldError
 from .onnxscan import fields
 
 __all__ = [
+    "ORT_FORMAT_MINIMUM",
     "RELEASES",
     "check_installed",
     "Release",
     "graph_requirements",
     "minimum_for_bundle",
+    "minimum_for_graphs",
     "minimum_release",
+    "newest",
     "parse_release",
     "release_limits",
 ]
@@ -55,6 +58,10 @@ RELEASES: tuple[Release, ...] = (
     Release("1.23", 11, 23),
 )
 _ONNX_DOMAINS = ("", "ai.onnx")
+#: ORT-format files (``aeexport optimize --ort-format``) are ORT format version 6 here,
+#: which 1.15 refuses ("The ORT format model version [6] is not supported") and 1.16 loads
+#: (measured); the ONNX graph they were made from must also fit the release.
+ORT_FORMAT_MINIMUM = "1.16"
 
 
 def parse_release(text: str) -> tuple[int, int]:
@@ -121,9 +128,11 @@ def newest(releases: list[str]) -> str:
     return max(releases, key=lambda r: (parse_release(r), r.endswith("+")))
 
 
-def minimum_for_graphs(graphs: list[bytes]) -> str:
-    """The minimum release of a bundle: the newest minimum over its ONNX graphs."""
-    return newest([minimum_release(*graph_requirements(g)) for g in graphs])
+def minimum_for_graphs(graphs: list[bytes], *, ort_format: bool = False) -> str:
+    """The minimum release of a bundle: the newest minimum over its ONNX graphs (and
+    :data:`ORT_FORMAT_MINIMUM` when they are written in ORT format)."""
+    found = [minimum_release(*graph_requirements(g)) for g in graphs]
+    return newest(found + [ORT_FORMAT_MINIMUM] if ort_format else found)
 
 
 def minimum_for_bundle(root: str | os.PathLike[str]) -> str:

@@ -149,7 +149,8 @@ class BundleWriter:
     @property
     def min_onnxruntime(self) -> str:
         """The oldest onnxruntime release loading every graph (:mod:`aeruntime.format.compat`)."""
-        return minimum_for_graphs([g.data for g in self._graphs.values()])
+        graphs = self._graphs.values()
+        return minimum_for_graphs([g.data for g in graphs], ort_format=any(g.convert for g in graphs))
 
     def graph_entries(self) -> dict[str, dict[str, Any]]:
         """``manifest["graphs"]``: role -> file, inputs, outputs, graph_sha256 (and extra keys)."""

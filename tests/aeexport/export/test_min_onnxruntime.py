@@ -57,6 +57,8 @@ def test_minimum_release(ir, opsets, want):
 def test_bundle_minimum_is_the_newest_over_its_graphs():
     assert minimum_for_graphs([_model(9, {"": 18}), _model(10, {"": 22}), _model(9, {"": 20})]) == "1.21"
     assert minimum_for_graphs([_model(9, {"": 18}), _model(9, {"": 19})]) == "1.16"
+    assert minimum_for_graphs([_model(9, {"": 18})], ort_format=True) == "1.16"  # ORT format version 6
+    assert minimum_for_graphs([_model(10, {"": 20})], ort_format=True) == "1.18"
 
 
 @pytest.mark.parametrize("text", ["1.14", "0.9", "latest", "1", ""])

@@ -34,7 +34,7 @@ try:
 except Exception as e:
     print(json.dumps({"version": ort.__version__, "error": str(e).splitlines()[0]}))
     sys.exit(0)
-np.save(out, s.run(None, {"x": np.load(rows)})[0])
+np.save(out, s.run(None, {"x": np.load(rows, allow_pickle=False)})[0])
 print(json.dumps({"version": ort.__version__, "meta": s.get_modelmeta().custom_metadata_map}))
 """
 
@@ -73,7 +73,7 @@ def _score_in(py: Path, graph: Path, X: np.ndarray, tmp: Path) -> tuple[dict, np
         check=True,
     )
     res = json.loads(r.stdout)
-    return res, (np.load(tmp / "s.npy") if "error" not in res else None)
+    return res, (np.load(tmp / "s.npy", allow_pickle=False) if "error" not in res else None)
 
 
 def test_target_writes_the_older_opset_and_ir(old_bundle):
@@ -138,3 +138,13 @@ def test_quantize_cli_refuses_an_unknown_target(dense_bundle, tmp_path):
     assert r.exit_code == 2, r.output
     assert "expected an onnxruntime release such as '1.17' or '1.17.3', got 'one'" in r.output
     assert not (tmp_path / "v").exists()
+
+
+def test_ort_format_variant_needs_1_16(old_python, old_bundle, digits_split, tmp_path):
+    """ORT format version 6: onnxruntime 1.15 refuses the file even when its graph is opset 18, IR 9."""
+    from aeexport.variants import make_variant
+
+    m = make_variant(old_bundle, "ort", tmp_path / "ort", X=digits_split.val)
+    assert m["min_onnxruntime"] == "1.16"
+    res, _ = _score_in(old_python, tmp_path / "ort" / "scorer.ort", digits_split.test[:4], tmp_path)
+    assert "ORT format model version" in res.get("error", ""), res
