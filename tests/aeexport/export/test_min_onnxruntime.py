@@ -134,3 +134,21 @@ def test_bundles_without_the_field_still_load(bundle_copy):
         onnx.save(proto, bundle_copy / g["file"])
     model = aeruntime.load(bundle_copy, verify=False)
     assert model.info()["min_onnxruntime"] is None
+
+
+def test_info_and_inspect_show_the_minimum(dense_bundle):
+    from click.testing import CliRunner
+
+    from aeexport.cli import main as ae_main
+    from aeruntime.cli import main as rt_main
+
+    r = CliRunner().invoke(rt_main, ["info", str(dense_bundle), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["min_onnxruntime"] == "1.18"
+    r = CliRunner().invoke(rt_main, ["info", str(dense_bundle)])
+    assert r.exit_code == 0 and any(
+        line.split()[:2] == ["min_onnxruntime", "1.18"] for line in r.stdout.splitlines()
+    ), r.stdout
+    r = CliRunner().invoke(ae_main, ["inspect", str(dense_bundle)])
+    assert r.exit_code == 0 and "onnxruntime 1.18 or newer" in r.stdout, r.stdout
+    r = CliRunner().invoke(ae_main, ["inspect", str(dense_bundle), "--json"])
+    assert json.loads(r.stdout)["min_onnxruntime"] == "1.18"
