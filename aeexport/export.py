@@ -56,6 +56,7 @@ from .models.base import ELEMENT_ERRORS
 from .parity import PARITY_BATCHES, ParityError, Tolerance, format_table, golden_report, graph_tolerances, parity_report
 from .slim import SLIM_OMITS
 from .specs import ExportOptions, ThresholdSpec, specs_from_keywords
+from .target import check_target, lower_graph
 
 __all__ = ["SCORE_DEFINITIONS", "SLIM_OMITS", "WEIGHTS_NAME", "export_bundle"]
 
@@ -185,15 +186,16 @@ def _feature_names(names: Any, input_shape: tuple[int, ...]) -> list[str] | None
     return names
 
 
-def _graphs(model: Autoencoder, verbose: bool) -> dict[str, onnx.ModelProto]:
-    """Encoder, decoder and scorer graphs, exported and checked."""
+def _graphs(model: Autoencoder, verbose: bool, target: str | None = None) -> dict[str, onnx.ModelProto]:
+    """Encoder, decoder and scorer graphs, exported and checked (lowered for onnxruntime ``target``)."""
+    limits = check_target(target)
     io = {
         "encoder": ("encoder_graph", "x", list(model.encoder_outputs), model.input_shape),
         "decoder": ("decoder_graph", "z", ["x_hat"], model.latent_shape),
         "scorer": ("scorer_graph", "x", ["score"], model.input_shape),
     }
     return {
-        role: _export_graph(model, method, torch.zeros((2, *shape)), inp, outs, verbose)
+        role: lower_graph(_export_graph(model, method, torch.zeros((2, *shape)), inp, outs, verbose), limits)
         for role, (method, inp, outs, shape) in io.items()
     }
 
@@ -371,7 +373,7 @@ def export_bundle(
     model = _frozen_copy(model, spec.score)
     X = _calibration_rows(model, calibration_x)
     names = _feature_names(feature_names, model.input_shape)
-    protos = _graphs(model, opts.verbose)
+    protos = _graphs(model, opts.verbose, opts.target_onnxruntime)
     writer = BundleWriter()
     graphs = _add_graphs(writer, protos)
     scores = cpu_session(protos["scorer"].SerializeToString()).run(None, {"x": X})[0]

@@ -383,3 +383,22 @@ def variant_options(f: F) -> F:
         label_options("--data"),
         json_option("Print the decision-level report as JSON."),
     )(f)
+
+
+def _check_target(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .target import check_target
+
+    check_target(value)  # InvalidInputError (exit 2) for a release the compatibility table lacks
+    return value
+
+
+def target_onnxruntime_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--target-onnxruntime 1.16``: lower the graphs' opset / IR version so that release loads them."""
+    return click.option(
+        "--target-onnxruntime",
+        "target_onnxruntime",
+        metavar="RELEASE",
+        default=None,
+        callback=_check_target,
+        help="Oldest onnxruntime the bundle must load in (e.g. 1.16): exports with its opset and IR version.",
+    )(f)

@@ -81,12 +81,16 @@ class ExportOptions:
     slim : bool
         Write a runtime-only bundle (no torch weights, no golden vectors; see
         :mod:`aeexport.slim`); parity is still measured on the full export.
+    target_onnxruntime : str, optional
+        Oldest onnxruntime release the bundle must load in (``"1.16"``): graphs are
+        lowered to its opset / IR version (:mod:`aeexport.target`).
     """
 
     tol: Tolerance | None = None
     batches: tuple[int, ...] | None = None
     verbose: bool = False
     slim: bool = False
+    target_onnxruntime: str | None = None
 
 
 _THRESHOLD_KEYWORDS = frozenset({"percentile", "threshold", "score", "threshold_method", "threshold_param"})

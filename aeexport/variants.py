@@ -51,6 +51,7 @@ from aeruntime.format import (
 from . import __version__
 from .decision import DecisionTolerance, decision_report, recalibrate_threshold
 from .golden import Tolerance, golden_report, synthetic_rows
+from .target import check_target, lower_graph
 from .variant_kinds import CPU, REQUIRED_OPERATORS, VARIANTS, VariantSpec, required_operators, to_ort_format
 
 __all__ = ["VARIANTS", "VariantSpec", "default_out", "evaluation_rows", "make_variant", "verify_variant"]
@@ -158,15 +159,17 @@ def _build_graphs(
     parent_meta: dict[str, dict[str, str]],
     calib: np.ndarray,
     writer: BundleWriter,
+    target: str | None = None,
 ) -> None:
-    """Transform every parent graph with the kind's tool and add it to ``writer``."""
+    """Transform every parent graph with the kind's tool (lowered for onnxruntime ``target``) and add it to ``writer``."""
+    limits = check_target(target)
     graphs = pm["graphs"]
     # Feeds per role for static calibration: x for encoder/scorer, the parent's z for the decoder.
     z_calib = _run(parent_data["encoder"], graphs["encoder"]["inputs"][0], calib)[0]
     with tempfile.TemporaryDirectory() as work:
         for role, info in graphs.items():
             feeds = {info["inputs"][0]: (z_calib if role == "decoder" else calib)}
-            proto = spec.build(onnx.load_from_string(parent_data[role]), role, feeds, Path(work))
+            proto = lower_graph(spec.build(onnx.load_from_string(parent_data[role]), role, feeds, Path(work)), limits)
             own = {k: parent_meta[role][k] for k in ("inputs", "outputs") if k in parent_meta[role]}
             writer.add_graph(
                 role,
@@ -190,6 +193,7 @@ def make_variant(
     data_source: str | None = None,
     tol: DecisionTolerance | None = None,
     seed: int = 0,
+    target_onnxruntime: str | None = None,
 ) -> dict[str, Any]:
     """Build the ``kind`` variant of ``bundle`` in ``out``; return its manifest (no torch needed).
 
@@ -205,6 +209,9 @@ def make_variant(
     y : ndarray of shape (n_rows,), optional
         1 = anomaly, 0 = normal: adds ROC-AUC; normal rows fix the false-positive rate.
     tol : DecisionTolerance, optional (default: the kind's tolerance in :data:`VARIANTS`)
+    target_onnxruntime : str, optional
+        Oldest onnxruntime release the variant must load in (``"1.16"``): its graphs are
+        lowered to that release's opset / IR version (:mod:`aeexport.target`).
 
     The variant is written even when it misses its tolerance (the report says
     ``ok: false`` and ``aeexport verify`` fails on it): the numbers are the point.
@@ -221,7 +228,7 @@ def make_variant(
     parent_meta = _graph_metadata(parent_data)
     calib = rows[np.random.default_rng(seed).permutation(len(rows))[:CALIBRATION_ROWS]]
     writer = BundleWriter(id_salt=pm["bundle_id"] + kind)
-    _build_graphs(spec, pm, parent_data, parent_meta, calib, writer)
+    _build_graphs(spec, pm, parent_data, parent_meta, calib, writer, target_onnxruntime)
     vgraphs = writer.graph_entries()
     info = _variant_info(kind, spec, pm, parent, out, data, len(calib), X is not None)
     common = _common_metadata(parent_meta, info)

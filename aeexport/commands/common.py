@@ -85,6 +85,7 @@ def write_variant(
     label_column: str | None,
     anomaly_class: int | None,
     as_json: bool,
+    target_onnxruntime: str | None = None,
 ) -> None:
     """Write the ``kind`` variant of ``bundle`` and print its decision-level report; exit 1 when it misses."""
     from aeruntime.format import check_output_dir
@@ -95,7 +96,7 @@ def write_variant(
     check_output_dir(out or default_out(bundle, kind), "bundle", inputs=[bundle, data])  # before any work
 
     X, y = read_labelled(data, label_column, anomaly_class)
-    m = make_variant(bundle, kind, out, X=X, y=y, data_source=data)
+    m = make_variant(bundle, kind, out, X=X, y=y, data_source=data, target_onnxruntime=target_onnxruntime)
     echo_result(
         as_json,
         m["parity"],

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..options import json_option, out_dir_option, threshold_options, verbose_option
+from ..options import json_option, out_dir_option, target_onnxruntime_option, threshold_options, verbose_option
 from .common import echo_result, threshold_text
 
 
@@ -17,7 +17,16 @@ from .common import echo_result, threshold_text
 @verbose_option
 @json_option("Print the parity report as JSON.")
 @click.option("--slim", is_flag=True, help="Runtime-only bundle: no weights.safetensors, no golden vectors.")
-def export_command(checkpoint: str, out: str, threshold_spec: Any, verbose: bool, as_json: bool, slim: bool) -> None:
+@target_onnxruntime_option
+def export_command(
+    checkpoint: str,
+    out: str,
+    threshold_spec: Any,
+    verbose: bool,
+    as_json: bool,
+    slim: bool,
+    target_onnxruntime: str | None,
+) -> None:
     """Export CHECKPOINT as a bundle: encoder/decoder/scorer ONNX, manifest, golden vectors."""
     from aeruntime.format import check_output_dir
 
@@ -40,7 +49,7 @@ def export_command(checkpoint: str, out: str, threshold_spec: Any, verbose: bool
         out,
         calibration_x=holdout,
         threshold_spec=threshold_spec,
-        options=ExportOptions(verbose=verbose, slim=slim),
+        options=ExportOptions(verbose=verbose, slim=slim, target_onnxruntime=target_onnxruntime),
         training=config.get("training"),
         dataset=dataset,
         feature_names=dataset.get("feature_names") or None,

@@ -70,6 +70,7 @@ def _inspect_rows(bundle: str, m: dict[str, Any]) -> list[tuple[str, str]]:
             ),
         ),
         ("producer", ", ".join(f"{k} {v}" for k, v in m.get("producer", {}).items())),
+        ("runtime", f"onnxruntime {m['min_onnxruntime']} or newer" if "min_onnxruntime" in m else "not recorded"),
     ]
     return rows
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..options import variant_options
+from ..options import target_onnxruntime_option, variant_options
 from .common import write_variant
 
 
@@ -21,6 +21,7 @@ from .common import write_variant
 )
 @click.option("--fp16", is_flag=True, help="float16 weights and arithmetic, float32 inputs/outputs.")
 @variant_options
+@target_onnxruntime_option
 def quantize_command(bundle: str, int8: str | None, fp16: bool, **kw: Any) -> None:
     """Write a reduced-precision variant of BUNDLE with its decision-level parity report."""
     if (int8 is None) == (not fp16):

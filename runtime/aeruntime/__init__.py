@@ -17,6 +17,7 @@ from .errors import (
     InvalidInputError,
     ManifestError,
     ProviderError,
+    RuntimeTooOldError,
     UnsafeBundleError,
     UnsupportedFormatError,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "FileSystemError",
     "IntegrityError",
     "ManifestError",
+    "RuntimeTooOldError",
     "UnsupportedFormatError",
     "ProviderError",
     "UnsafeBundleError",

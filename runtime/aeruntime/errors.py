@@ -24,6 +24,7 @@ __all__ = [
     "InvalidInputError",
     "ManifestError",
     "ProviderError",
+    "RuntimeTooOldError",
     "UnsafeBundleError",
     "UnsupportedFormatError",
     "check_choice",
@@ -63,6 +64,10 @@ class UnsupportedFormatError(BundleError):
 
 class ManifestError(BundleError):
     """``manifest.json`` is not valid JSON or misses required fields."""
+
+
+class RuntimeTooOldError(BundleError):
+    """The installed onnxruntime is older than the bundle's ``min_onnxruntime``."""
 
 
 class UnsafeBundleError(IntegrityError):

@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from . import explain as _explain
+from ._ort import ort
 from .errors import BundleNotFoundError, InvalidInputError
 from .format import DEFAULT_SCORE, check_threshold, get_score, read_bundle
+from .format.compat import check_installed
 from .providers import CPU, CUDA, ProviderSpec, check_providers, resolve_providers
 from .rows import check_scores
 from .sampling import is_variational, prior_sample, reparameterize
@@ -75,6 +77,7 @@ class Model:
         # bytes are what the sessions are created from (aeruntime.format.graphs).
         manifest, self._graph_bytes = read_bundle(self.path, verify=verify)
         self._manifest = manifest
+        check_installed(manifest, ort.__version__)
         self.kind: str = str(manifest["model"].get("kind", "unknown"))
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in manifest["input"]["shape"])
         self.latent_shape: tuple[int, ...] = tuple(int(d) for d in manifest["latent"]["shape"])
@@ -332,6 +335,7 @@ class Model:
             "variational": self.is_variational,
             "providers": self.providers,
             "parity_ok": (m.get("parity") or {}).get("ok"),
+            "min_onnxruntime": m.get("min_onnxruntime"),
         }
 
     def __repr__(self) -> str:

@@ -24,6 +24,7 @@ aeexport writes bundles through this package only; aeruntime reads them with it.
 from __future__ import annotations
 
 from .atomic import TMP_PREFIX, atomic_directory, atomic_write_bytes
+from .compat import RELEASES, Release, minimum_for_bundle, minimum_for_graphs, release_limits
 from .constants import (
     CORE_ROLES,
     FORMAT_VERSION,
@@ -58,6 +59,11 @@ from .strictjson import parse_json
 from .writer import BundleWriter, bundle_id_of, copy_bundle, graph_sha256
 
 __all__ = [
+    "RELEASES",
+    "Release",
+    "minimum_for_bundle",
+    "minimum_for_graphs",
+    "release_limits",
     "ALLOWED_OPS",
     "CORE_ROLES",
     "DIR_RULE",

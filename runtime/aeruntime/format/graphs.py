@@ -164,7 +164,7 @@ def _threshold_text(value: str) -> float | None:
 
 
 def _check_one_truth(role: str, name: str, meta: dict[str, str], manifest: dict[str, Any]) -> None:
-    """Keys the graph metadata repeats from the manifest (threshold, model kind; the score the
+    """Keys the graph metadata repeats from the manifest (threshold, minimum onnxruntime, model kind; the score the
     scorer graph computes) must agree. (``format_version``, ``bundle_id``, ``role``, shapes and
     input/output names are compared by :func:`_check_identity` and :func:`_check_io`.)
 
@@ -179,6 +179,12 @@ def _check_one_truth(role: str, name: str, meta: dict[str, str], manifest: dict[
                 f"{name} records threshold {meta['threshold']}, but manifest.json has threshold.value {ours!r}: "
                 f"a bundle holds one threshold, edited in only one place here. {_RECOPY}"
             )
+    ours = manifest.get("min_onnxruntime")
+    if role in CORE_ROLES and (ours is not None or "min_onnxruntime" in meta) and meta.get("min_onnxruntime") != ours:
+        raise IntegrityError(
+            f"{name} records min_onnxruntime {meta.get('min_onnxruntime')!r}, but manifest.json has "
+            f"min_onnxruntime {ours!r}: a bundle holds one minimum runtime, edited in only one place here. {_RECOPY}"
+        )
     if "model_kind" in meta and meta["model_kind"] != manifest["model"]["kind"]:
         raise IntegrityError(
             f"{name} records model kind {meta['model_kind']!r}, but manifest.json has model.kind "

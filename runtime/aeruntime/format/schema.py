@@ -31,6 +31,9 @@ Rules (format version 1)
 - ``latent.quantization.int8`` (optional): ``scale`` and ``zero_point`` lists of
   ``prod(latent.shape)`` numbers (:mod:`aeruntime.codes`).
 - ``omitted`` (optional, slim bundles): list of the relative paths left out.
+- ``min_onnxruntime`` (optional; bundles exported before it was added lack it): the
+  oldest onnxruntime release that loads every graph, ``"MAJOR.MINOR"``
+  (:mod:`aeruntime.format.compat`), also in every graph's ``aeexport.min_onnxruntime``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ __all__ = ["check_relpath", "validate_manifest"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _BUNDLE_ID = re.compile(r"[0-9A-Za-z_-]{1,128}\Z")
+_RELEASE = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\+?\Z")
 _ROLE = re.compile(r"[a-z][a-z0-9_]{0,63}\Z")
 #: a rule checks one field: rule(value, JSON path, whole manifest); it raises ManifestError
 _Rule = Callable[[Any, str, dict[str, Any]], None]
@@ -238,6 +242,11 @@ def _boolean(value: Any, where: str) -> None:
         raise _fail(where, "a boolean", value)
 
 
+def _release(value: Any, where: str) -> None:
+    if not isinstance(value, str) or not _RELEASE.match(value):
+        raise _fail(where, "an onnxruntime release 'MAJOR.MINOR' such as '1.18'", value)
+
+
 # When a rule applies (_When)
 def _required(m: dict[str, Any], parent: dict[str, Any], key: str) -> bool:
     return True
@@ -294,6 +303,7 @@ _RULES: tuple[tuple[str, _Rule, _When], ...] = (
     ("omitted", _omitted, _present),
     ("parity", _OBJ, _present),
     ("parity.ok", _plain(_boolean), _present),
+    ("min_onnxruntime", _plain(_release), _present),
 )
 
 

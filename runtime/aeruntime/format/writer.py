@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from .atomic import atomic_directory
+from .compat import minimum_for_graphs
 from .constants import FORMAT_VERSION, GRAPH_FILES, MANIFEST_NAME, META_PREFIX, TEST_DATA_DIR
 from .graphs import read_bundle
 from .onnxscan import scan_model
@@ -48,7 +49,7 @@ from .proto import set_model_metadata, tensor_bytes
 __all__ = ["BundleWriter", "bundle_id_of", "copy_bundle", "graph_sha256"]
 
 #: manifest keys the writer fills in
-_OWNED = ("format_version", "bundle_id", "graphs", "golden", "files", "omitted")
+_OWNED = ("format_version", "bundle_id", "graphs", "golden", "files", "omitted", "min_onnxruntime")
 
 
 def graph_sha256(model: bytes) -> str:
@@ -145,6 +146,12 @@ class BundleWriter:
         """The bundle id: a function of the graphs (and ``id_salt``) only."""
         return bundle_id_of(self.graph_hashes, self._salt)
 
+    @property
+    def min_onnxruntime(self) -> str:
+        """The oldest onnxruntime release loading every graph (:mod:`aeruntime.format.compat`)."""
+        graphs = self._graphs.values()
+        return minimum_for_graphs([g.data for g in graphs], ort_format=any(g.convert for g in graphs))
+
     def graph_entries(self) -> dict[str, dict[str, Any]]:
         """``manifest["graphs"]``: role -> file, inputs, outputs, graph_sha256 (and extra keys)."""
         return {
@@ -217,6 +224,7 @@ class BundleWriter:
         if "encoder" not in self._graphs or "decoder" not in self._graphs:
             raise InvalidInputError(f"a bundle needs encoder and decoder graphs, got {sorted(self._graphs)}.")
         written: dict[str, bytes] = {}
+        metadata = {**dict(metadata or {}), "min_onnxruntime": self.min_onnxruntime}
         with atomic_directory(out, kind="bundle") as tmp:
             for role, g in self._graphs.items():
                 written[g.file] = self.graph_bytes(role, metadata)
@@ -250,6 +258,7 @@ class BundleWriter:
             "bundle_id": self.bundle_id,
             "graphs": self.graph_entries(),
             "files": {rel: hashlib.sha256(written[rel]).hexdigest() for rel in sorted(written)},
+            "min_onnxruntime": self.min_onnxruntime,
         }
         if self._golden or golden:
             owned["golden"] = {
