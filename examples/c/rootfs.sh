@@ -10,16 +10,22 @@
 # (default ~/.cache/aeexport/trixie-amd64) and the packages are installed with apt inside it.
 # A stamp file marks it complete; a folder without the stamp (an interrupted build) is rebuilt.
 # Needs root (debootstrap, chroot, mount).
+#
+# AEEXPORT_ROOTFS_ARCH=arm64 builds an arm64 root instead (qemu-user-static and binfmt-support
+# are installed on the host to run it emulated); AEEXPORT_ROOTFS_EXTRA adds packages (a root
+# built without them gets them installed on the next `path`).
 set -euo pipefail
 
-PACKAGES="libonnxruntime-dev gcc libc6-dev pkg-config make valgrind"
-ROOT=${AEEXPORT_ROOTFS:-$HOME/.cache/aeexport/trixie-amd64}
+HOST_ARCH=$(dpkg --print-architecture)
+ARCH=${AEEXPORT_ROOTFS_ARCH:-$HOST_ARCH}
+PACKAGES="libonnxruntime-dev gcc libc6-dev pkg-config make valgrind${AEEXPORT_ROOTFS_EXTRA:+ $AEEXPORT_ROOTFS_EXTRA}"
+ROOT=${AEEXPORT_ROOTFS:-$HOME/.cache/aeexport/trixie-$ARCH}
 STAMP=.aeexport-rootfs-complete
 
 die() { echo "rootfs: $*" >&2; exit 1; }
 
 host_is_trixie() {
-  [ -r /etc/os-release ] && grep -q '^VERSION_CODENAME=trixie' /etc/os-release
+  [ "$ARCH" = "$HOST_ARCH" ] && [ -r /etc/os-release ] && grep -q '^VERSION_CODENAME=trixie' /etc/os-release
 }
 
 mirror() {
@@ -44,11 +50,32 @@ mount_api() {
   mountpoint -q "$ROOT/dev" || mount --rbind /dev "$ROOT/dev"
 }
 
+install_apt() {
+  # shellcheck disable=SC2086
+  chroot "$ROOT" apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive chroot "$ROOT" apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+  echo "$PACKAGES" >"$ROOT/$STAMP"
+}
+
+host_tools() {
+  local need="debootstrap"
+  [ "$ARCH" = "$HOST_ARCH" ] || need="$need qemu-user-static binfmt-support"
+  local missing="" p
+  for p in $need; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    echo "rootfs: installing$missing" >&2
+    # shellcheck disable=SC2086
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  fi
+  if [ "$ARCH" != "$HOST_ARCH" ]; then
+    mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    update-binfmts --enable >/dev/null 2>&1 || true
+  fi
+}
+
 build() {
-  command -v debootstrap >/dev/null 2>&1 || {
-    echo "rootfs: installing debootstrap" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-  }
+  host_tools
   if [ -d "$ROOT" ]; then
     echo "rootfs: $ROOT has no $STAMP (an interrupted build): rebuilding" >&2
     unmount_all "$ROOT"
@@ -59,17 +86,14 @@ build() {
   unmount_all "$tmp"
   rm -rf --one-file-system "$tmp"
   echo "rootfs: debootstrap trixie into $ROOT ($(mirror))" >&2
-  debootstrap --variant=minbase trixie "$tmp" "$(mirror)" >"$tmp.log" 2>&1 \
+  debootstrap --arch="$ARCH" --variant=minbase trixie "$tmp" "$(mirror)" >"$tmp.log" 2>&1 \
     || { tail -n 20 "$tmp.log" >&2; die "debootstrap failed (log: $tmp.log)"; }
   mv "$tmp" "$ROOT"
   (
     trap 'unmount_all "$ROOT"' EXIT
     mount_api
-    chroot "$ROOT" apt-get update -qq
-    # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive chroot "$ROOT" apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+    install_apt
   )
-  echo "$PACKAGES" >"$ROOT/$STAMP"
   rm -f "$tmp.log"
 }
 
@@ -83,6 +107,11 @@ ensure() {
   fi
   [ "$(id -u)" -eq 0 ] || die "building the trixie root filesystem needs root (debootstrap, chroot)"
   [ -f "$ROOT/$STAMP" ] || build
+  if [ "$(cat "$ROOT/$STAMP")" != "$PACKAGES" ]; then
+    echo "rootfs: installing $PACKAGES in $ROOT" >&2
+    [ "$ARCH" = "$HOST_ARCH" ] || host_tools
+    ( trap 'unmount_all "$ROOT"' EXIT; mount_api; install_apt )
+  fi
 }
 
 run() {
@@ -91,6 +120,7 @@ run() {
   [ $# -gt 0 ] || die "run: no command"
   if host_is_trixie; then exec "$@"; fi
   [ -f "$ROOT/$STAMP" ] || die "$ROOT is not built: run '$0 path' first"
+  [ "$ARCH" = "$HOST_ARCH" ] || mountpoint -q /proc/sys/fs/binfmt_misc || host_tools
   trap 'unmount_all "$ROOT"' EXIT
   mount_api
   if [ -n "$bind" ]; then
