@@ -1,0 +1,40 @@
+/* A bundle's scorer graph through onnxruntime's C API, described by its own aeexport.* metadata. */
+#ifndef AESCORE_MODEL_H
+#define AESCORE_MODEL_H
+
+#include <onnxruntime_c_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MODEL_MAX_RANK 9 /* the batch dimension + at most 8 (the bundle format's MAX_RANK) */
+
+/* What went wrong, as the Python CLI says it: exit code 1 (the bundle, onnxruntime) or 2 (the
+ * user's rows or arguments), and one line of text. */
+typedef struct {
+    int code;
+    char msg[2048];
+} failure;
+
+typedef struct {
+    const OrtApi *api;
+    OrtEnv *env;
+    OrtSessionOptions *opts;
+    OrtSession *session;
+    OrtMemoryInfo *memory;
+    char *input_name, *output_name; /* owned (malloc) */
+    char graph[4096];               /* the graph's path, for messages */
+    int64_t dims[MODEL_MAX_RANK];   /* the input's shape, dims[0] = rows */
+    size_t rank;
+    size_t width;   /* features per row: the product of aeexport.input_shape */
+    double threshold;  /* aeexport.threshold */
+    char **names;   /* aeexport.feature_names (width of them), or NULL when the graph has none */
+} model;
+
+/* Loads BUNDLE/scorer.onnx (or BUNDLE/scorer.ort). Returns 0, or -1 with F set. */
+int model_open(model *m, const char *bundle, failure *f);
+/* Scores N rows (N * width floats) into SCORES (N floats). Returns 0, or -1 with F set. */
+int model_score(model *m, const float *rows, size_t n, float *scores, failure *f);
+void model_close(model *m);
+int fail(failure *f, int code, const char *fmt, ...);
+
+#endif

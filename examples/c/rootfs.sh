@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# A Debian 13 ("trixie") build environment for the C consumer: Debian 12 has no onnxruntime.
+#
+#   examples/c/rootfs.sh path          make sure it exists; print its root ("/" on a trixie host)
+#   examples/c/rootfs.sh run CMD...    run CMD in it, with /proc mounted and /sys bound
+#   examples/c/rootfs.sh run --bind DIR CMD...   also bind DIR at the same path inside
+#
+# On a Debian 13 host the host is used (the packages are installed with apt when missing).
+# Elsewhere a minbase trixie root filesystem is built with debootstrap in $AEEXPORT_ROOTFS
+# (default ~/.cache/aeexport/trixie-amd64) and the packages are installed with apt inside it.
+# A stamp file marks it complete; a folder without the stamp (an interrupted build) is rebuilt.
+# Needs root (debootstrap, chroot, mount).
+#
+# AEEXPORT_ROOTFS_ARCH=arm64 builds an arm64 root instead (qemu-user-static and binfmt-support
+# are installed on the host to run it emulated); AEEXPORT_ROOTFS_EXTRA adds packages (a root
+# built without them gets them installed on the next `path`).
+set -euo pipefail
+
+HOST_ARCH=$(dpkg --print-architecture)
+ARCH=${AEEXPORT_ROOTFS_ARCH:-$HOST_ARCH}
+PACKAGES="libonnxruntime-dev gcc libc6-dev pkg-config make valgrind${AEEXPORT_ROOTFS_EXTRA:+ $AEEXPORT_ROOTFS_EXTRA}"
+ROOT=${AEEXPORT_ROOTFS:-$HOME/.cache/aeexport/trixie-$ARCH}
+STAMP=.aeexport-rootfs-complete
+
+die() { echo "rootfs: $*" >&2; exit 1; }
+
+host_is_trixie() {
+  [ "$ARCH" = "$HOST_ARCH" ] && [ -r /etc/os-release ] && grep -q '^VERSION_CODENAME=trixie' /etc/os-release
+}
+
+mirror() {
+  # The first non-security Debian URI of the host's apt sources (deb822 or one-line format).
+  local uri
+  uri=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -n1 || true)
+  [ -n "$uri" ] || uri=$(grep -hs '^deb ' /etc/apt/sources.list | awk '{print $2}' | grep -v security | head -n1 || true)
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+unmount_all() {
+  # Unmount everything below $1, deepest first (never rm -rf a folder with /proc bound in it).
+  local target
+  findmnt -rn -o TARGET | awk -v r="$1" 'index($0, r "/") == 1' | sort -r | while read -r target; do
+    umount -l "$target" || true
+  done
+}
+
+mount_api() {
+  mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
+  mountpoint -q "$ROOT/sys" || mount --rbind /sys "$ROOT/sys"
+  mountpoint -q "$ROOT/dev" || mount --rbind /dev "$ROOT/dev"
+}
+
+install_apt() {
+  # shellcheck disable=SC2086
+  chroot "$ROOT" apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive chroot "$ROOT" apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+  echo "$PACKAGES" >"$ROOT/$STAMP"
+}
+
+host_tools() {
+  local need="debootstrap"
+  [ "$ARCH" = "$HOST_ARCH" ] || need="$need qemu-user-static binfmt-support"
+  local missing="" p
+  for p in $need; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    echo "rootfs: installing$missing" >&2
+    # shellcheck disable=SC2086
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  fi
+  if [ "$ARCH" != "$HOST_ARCH" ]; then
+    mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    update-binfmts --enable >/dev/null 2>&1 || true
+  fi
+}
+
+build() {
+  host_tools
+  if [ -d "$ROOT" ]; then
+    echo "rootfs: $ROOT has no $STAMP (an interrupted build): rebuilding" >&2
+    unmount_all "$ROOT"
+    rm -rf --one-file-system "$ROOT"
+  fi
+  mkdir -p "$(dirname "$ROOT")"
+  local tmp="$ROOT.partial"
+  unmount_all "$tmp"
+  rm -rf --one-file-system "$tmp"
+  echo "rootfs: debootstrap trixie into $ROOT ($(mirror))" >&2
+  debootstrap --arch="$ARCH" --variant=minbase trixie "$tmp" "$(mirror)" >"$tmp.log" 2>&1 \
+    || { tail -n 20 "$tmp.log" >&2; die "debootstrap failed (log: $tmp.log)"; }
+  mv "$tmp" "$ROOT"
+  (
+    trap 'unmount_all "$ROOT"' EXIT
+    mount_api
+    install_apt
+  )
+  rm -f "$tmp.log"
+}
+
+ensure() {
+  if host_is_trixie; then
+    pkg-config --exists libonnxruntime && command -v valgrind >/dev/null 2>&1 && command -v make >/dev/null 2>&1 || {
+      # shellcheck disable=SC2086
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+    }
+    return
+  fi
+  [ "$(id -u)" -eq 0 ] || die "building the trixie root filesystem needs root (debootstrap, chroot)"
+  [ -f "$ROOT/$STAMP" ] || build
+  if [ "$(cat "$ROOT/$STAMP")" != "$PACKAGES" ]; then
+    echo "rootfs: installing $PACKAGES in $ROOT" >&2
+    [ "$ARCH" = "$HOST_ARCH" ] || host_tools
+    ( trap 'unmount_all "$ROOT"' EXIT; mount_api; install_apt )
+  fi
+}
+
+run() {
+  local bind=""
+  if [ "${1:-}" = "--bind" ]; then bind=$(realpath "$2"); shift 2; fi
+  [ $# -gt 0 ] || die "run: no command"
+  if host_is_trixie; then exec "$@"; fi
+  [ -f "$ROOT/$STAMP" ] || die "$ROOT is not built: run '$0 path' first"
+  [ "$ARCH" = "$HOST_ARCH" ] || mountpoint -q /proc/sys/fs/binfmt_misc || host_tools
+  trap 'unmount_all "$ROOT"' EXIT
+  mount_api
+  if [ -n "$bind" ]; then
+    mkdir -p "$ROOT$bind"
+    mount --bind "$bind" "$ROOT$bind"
+  fi
+  local rc=0
+  chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 "$@" || rc=$?
+  return "$rc"
+}
+
+case "${1:-}" in
+  path) ensure; if host_is_trixie; then echo /; else echo "$ROOT"; fi ;;
+  run) shift; run "$@" ;;
+  *) die "usage: $0 path | run [--bind DIR] CMD..." ;;
+esac
