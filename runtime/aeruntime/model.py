@@ -21,7 +21,7 @@ from . import explain as _explain
 from ._ort import ort
 from .errors import BundleNotFoundError, InvalidInputError
 from .format import DEFAULT_SCORE, check_threshold, get_score, read_bundle
-from .format.compat import check_installed
+from .format.compat import check_installed, minimum_for_graphs
 from .providers import CPU, CUDA, ProviderSpec, check_providers, resolve_providers
 from .rows import check_scores
 from .sampling import is_variational, prior_sample, reparameterize
@@ -335,8 +335,19 @@ class Model:
             "variational": self.is_variational,
             "providers": self.providers,
             "parity_ok": (m.get("parity") or {}).get("ok"),
-            "min_onnxruntime": m.get("min_onnxruntime"),
+            "min_onnxruntime": self._min_onnxruntime(),
+            "min_onnxruntime_recorded": m.get("min_onnxruntime") is not None,
         }
+
+    def _min_onnxruntime(self) -> str:
+        """The bundle's recorded ``min_onnxruntime``; for a bundle exported before the field,
+        the same rule applied to its graph files (``info`` says it was computed)."""
+        recorded = self._manifest.get("min_onnxruntime")
+        if recorded is not None:
+            return recorded
+        files = [self.path / g["file"] for g in self._graphs.values()]
+        onnx_graphs = [f.read_bytes() for f in files if f.suffix == ".onnx"]
+        return minimum_for_graphs(onnx_graphs, ort_format=any(f.suffix == ".ort" for f in files))
 
     def __repr__(self) -> str:
         return (

@@ -123,6 +123,7 @@ def test_manifest_field_is_typed(bundle_copy, bad):
 
 def test_bundles_without_the_field_still_load(bundle_copy):
     """Bundles exported before the field: no manifest key, no graph key (the shipped models/)."""
+    recorded = json.loads((bundle_copy / "manifest.json").read_text())["min_onnxruntime"]
     _edit_manifest(bundle_copy, min_onnxruntime=None)
     m = json.loads((bundle_copy / "manifest.json").read_text())
     for g in m["graphs"].values():
@@ -133,7 +134,12 @@ def test_bundles_without_the_field_still_load(bundle_copy):
             proto.metadata_props.add(key=k, value=v)
         onnx.save(proto, bundle_copy / g["file"])
     model = aeruntime.load(bundle_copy, verify=False)
-    assert model.info()["min_onnxruntime"] is None
+    info = model.info()
+    assert info["min_onnxruntime_recorded"] is False
+    assert info["min_onnxruntime"] == minimum_for_graphs(
+        [(bundle_copy / g["file"]).read_bytes() for g in m["graphs"].values()]
+    )  # computed by the same rule from the graph files
+    assert info["min_onnxruntime"] == recorded  # and the same value the export had recorded
 
 
 def test_info_and_inspect_show_the_minimum(dense_bundle):
