@@ -96,10 +96,23 @@ class Dataset:
 
 @dataclass
 class Split:
-    train: np.ndarray  # rows the model is fitted on (normal rows when labels exist)
+    """The rows of a split. The training rows stay in ``X`` (the whole input, not copied):
+    ``train_rows`` indexes them; :attr:`train` copies them out for small-data callers."""
+
+    X: np.ndarray  # (n_rows, *row_shape) every row of the input, float32 (possibly a memmap)
+    train_rows: np.ndarray  # (n_train,) indices into X of the rows the model is fitted on (normal rows)
     val: np.ndarray  # held-out normal rows: early stopping and threshold calibration
     test: np.ndarray | None  # held-out rows for the final evaluation (may hold anomalies)
     y_test: np.ndarray | None  # (n_test,) 1 = anomaly, 0 = normal
+
+    @property
+    def train(self) -> np.ndarray:
+        """A copy of the training rows (n_train, *row_shape), in the order the model sees them."""
+        return self.X[self.train_rows]
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_rows)
 
 
 def check_label_column(path: str | Path, label_column: str | None) -> None:
@@ -124,7 +137,8 @@ def load_dataset(source: str, label_column: str | None = None, *, header: bool |
             "pass 'digits' or a path to a .npy, .npz, .csv or .parquet file."
         )
     check_label_column(path, label_column)
-    table = load_table(path, label_column=label_column, header=header)
+    # float32 chunk by chunk (no whole-file float64 copy); .npy memory-mapped, not read
+    table = load_table(path, label_column=label_column, header=header, mmap=True, dtype=np.float32)
     X, y, names = table.X, table.y, table.feature_names
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
@@ -224,7 +238,7 @@ def make_split(
     if len(test_idx):
         test = X[test_idx]
         y_test = y_anomaly[test_idx] if y_anomaly is not None else None
-    return Split(X[train_idx], X[val_idx], test, y_test)
+    return Split(X, train_idx, X[val_idx], test, y_test)
 
 
 def as_model_input(X: np.ndarray, input_rank: int, image_shape: tuple[int, ...] | None) -> np.ndarray:

@@ -129,7 +129,7 @@ def _prepare(
     split = make_split(X, y, val_fraction=cfg.val_fraction, test_fraction=test_fraction, seed=cfg.seed)
     n_features = int(np.prod(X.shape[1:]))
     cfg, model_options = apply_preset(
-        preset, kind, cfg, model_options, len(split.train), n_features, explicit, image=image
+        preset, kind, cfg, model_options, split.n_train, n_features, explicit, image=image
     )
     if plot is not None and y is None:
         raise InvalidInputError(
@@ -150,7 +150,9 @@ def _train_export(
     export_options: ExportOptions | None,
 ) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Train, checkpoint, export and verify; return the training result, dataset info, manifest and verify report."""
-    result = train_model(p.split.train, p.split.val, kind=kind, model_options=p.model_options, config=p.cfg)
+    result = train_model(
+        p.split.X, p.split.val, kind=kind, model_options=p.model_options, config=p.cfg, rows=p.split.train_rows
+    )
     info = _dataset_info(p.ds, p.X, p.split, p.anomaly_class)
     save_checkpoint(out / "checkpoint", result.model, holdout=p.split.val, summary=result.summary(), dataset=info)
     manifest = export_bundle(
@@ -211,7 +213,7 @@ def _dataset_info(ds: Dataset, X: np.ndarray, split: Split, anomaly_class: int |
         "source": ds.name,
         "rows": len(X),
         "anomaly_class": anomaly_class,
-        "train_rows": len(split.train),
+        "train_rows": split.n_train,
         "val_rows": len(split.val),
         "test_rows": 0 if split.test is None else len(split.test),
     }

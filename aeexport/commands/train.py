@@ -38,15 +38,15 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     config = split_config(t.preset, t.config, t.explicit, image=image)  # the preset's val_fraction sets the split
     split = make_split(X, y, val_fraction=config.val_fraction, seed=config.seed)
     cfg, options = apply_preset(
-        t.preset, kind, config, t.model_options, len(split.train), int(X[0].size), t.explicit, image=image
+        t.preset, kind, config, t.model_options, split.n_train, int(X[0].size), t.explicit, image=image
     )
     warn_if_few_calibration_rows(len(split.val))
-    result = train_model(split.train, split.val, kind=kind, model_options=options, config=cfg)
+    result = train_model(split.X, split.val, kind=kind, model_options=options, config=cfg, rows=split.train_rows)
     dataset: dict[str, Any] = {
         "source": ds.name,
         "rows": len(X),
         "anomaly_class": anomaly_class,
-        "train_rows": len(split.train),
+        "train_rows": split.n_train,
         "val_rows": len(split.val),
     }
     if ds.feature_names:
@@ -55,7 +55,7 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     if percentile is not None:  # `aeexport export` calibrates at the preset's percentile, as `run` does
         dataset["threshold_percentile"] = percentile
     save_checkpoint(out, result.model, holdout=split.val, summary=result.summary(), dataset=dataset)
-    _echo_trained(result, cfg, len(split.train), anomaly_class, y, out)
+    _echo_trained(result, cfg, split.n_train, anomaly_class, y, out)
 
 
 def _echo_trained(result: Any, cfg: Any, n_train: int, anomaly_class: int | None, y: Any, out: str) -> None:
