@@ -106,6 +106,15 @@ class TrainConfig:
     )  # 1 is fastest for small models (per-step overhead dominates) and immune to oversubscription
     trim_fraction: float = 0.0  # robust training: share of the highest-loss rows of each batch left out of the step
     # (plain reconstruction loss only; kinds with their own loss refuse it)
+    max_rows: int = field(
+        default=0,
+        metadata=flag(
+            "Train on a seeded uniform sample of at most this many rows, drawn in one streaming pass "
+            "(reservoir; stratified by label when labelled; memory bounded by the sample). 0 = every row.",
+            low=0,
+            after="seed",
+        ),
+    )  # no default cap: without it every row is read (and must fit in memory, ~2x the float32 rows)
     members: int = field(
         default=1,
         metadata=flag(

@@ -22,6 +22,7 @@ from .data import (
     as_model_input,
     load_dataset,
     make_split,
+    training_section,
     warn_if_few_calibration_rows,
 )
 from .export import export_bundle
@@ -121,7 +122,7 @@ def _prepare(
 ) -> _Prepared:
     """Rows as the model takes them, labels by one rule, the novelty split (anomalies only in the test
     split), the preset applied; ``warn``: about too few calibration rows."""
-    ds = load_dataset(dataset, label_column=label_column)
+    ds = load_dataset(dataset, label_column=label_column, max_rows=cfg.max_rows, seed=cfg.seed)
     y, anomaly_class = anomaly_labels(ds, anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     image = is_image_data(ds)
@@ -154,14 +155,15 @@ def _train_export(
         p.split.X, p.split.val, kind=kind, model_options=p.model_options, config=p.cfg, rows=p.split.train_rows
     )
     info = _dataset_info(p.ds, p.X, p.split, p.anomaly_class)
-    save_checkpoint(out / "checkpoint", result.model, holdout=p.split.val, summary=result.summary(), dataset=info)
+    training = training_section(result.summary(), p.ds)
+    save_checkpoint(out / "checkpoint", result.model, holdout=p.split.val, summary=training, dataset=info)
     manifest = export_bundle(
         result.model,
         bundle_dir,
         calibration_x=p.split.val,
         threshold_spec=spec,
         options=export_options,
-        training=result.summary(),
+        training=training,
         dataset=info,
         feature_names=p.ds.feature_names or None,
     )
@@ -219,6 +221,8 @@ def _dataset_info(ds: Dataset, X: np.ndarray, split: Split, anomaly_class: int |
     }
     if ds.feature_names:
         info["feature_names"] = list(ds.feature_names)
+    if ds.sample:
+        info["sample"] = ds.sample
     return info
 
 
