@@ -23,6 +23,8 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 #: ``--lr-schedule`` choices: "none" keeps ``lr``; "plateau" is torch's ReduceLROnPlateau on the validation
 #: loss (factor :data:`PLATEAU_FACTOR`, patience :data:`PLATEAU_PATIENCE`, threshold ``min_delta``, relative)
 LR_SCHEDULES: tuple[str, ...] = ("none", "plateau")
+#: ``threads=-1`` (auto) uses torch's threads for batches of at least this many rows, else 1 (small data unchanged)
+AUTO_THREADS_BATCH = 1 << 14
 #: the plateau schedule multiplies the learning rate by this ...
 PLATEAU_FACTOR = 0.5
 #: ... after this many epochs without a relative validation improvement of ``min_delta``
@@ -99,11 +101,15 @@ class TrainConfig:
         default=True, metadata=flag("No progress bar.", decls=("--quiet", "-q"), negate=True, after="threads")
     )  # tqdm progress bar on stderr
     threads: int = field(
-        default=1,
+        default=-1,
         metadata=flag(
-            "torch threads while training (0 = torch's default; 1 is fastest for small models).", low=0, after="preset"
+            "torch threads while training (0 = torch's default; -1 = auto: 1, fastest for small models, "
+            f"unless batches have {AUTO_THREADS_BATCH} rows or more, then torch's default).",
+            low=-1,
+            after="preset",
         ),
-    )  # 1 is fastest for small models (per-step overhead dominates) and immune to oversubscription
+    )  # 1 is fastest for small models (per-step overhead dominates) and immune to oversubscription; large
+    # batches (the tabular preset's n/40 on big data) are matrix products worth the cores (issue 21)
     trim_fraction: float = 0.0  # robust training: share of the highest-loss rows of each batch left out of the step
     # (plain reconstruction loss only; kinds with their own loss refuse it)
     max_rows: int = field(

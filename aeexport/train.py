@@ -21,7 +21,7 @@ import torch
 
 from aeruntime.errors import InvalidInputError
 
-from .config import PLATEAU_FACTOR, PLATEAU_PATIENCE, TrainConfig
+from .config import AUTO_THREADS_BATCH, PLATEAU_FACTOR, PLATEAU_PATIENCE, TrainConfig
 from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
 from .scalers import SCALERS, fit_scaler
 
@@ -109,6 +109,14 @@ def _deterministic(threads: int) -> Any:
         torch.set_num_threads(previous_threads)
 
 
+def effective_threads(threads: int, batch_size: int) -> int:
+    """The torch threads training runs on: ``threads``, or for -1 (auto) 1 below
+    :data:`~aeexport.config.AUTO_THREADS_BATCH` rows per batch and 0 (torch's default) from there."""
+    if threads >= 0:
+        return threads
+    return 0 if batch_size >= AUTO_THREADS_BATCH else 1
+
+
 def _check_inputs(X_train: np.ndarray, X_val: np.ndarray, kind: str, n_train: int) -> None:
     spec = get_spec(kind)
     if X_train.ndim != spec.input_rank + 1 or X_val.shape[1:] != X_train.shape[1:]:
@@ -163,9 +171,15 @@ def _batch_loss(
 
 
 def _train_epoch(
-    model: Autoencoder, opt: torch.optim.Optimizer, xs_train: torch.Tensor, cfg: TrainConfig, gen: torch.Generator
+    model: Autoencoder,
+    opt: torch.optim.Optimizer,
+    xs_train: torch.Tensor,
+    cfg: TrainConfig,
+    gen: torch.Generator,
+    rows_bar: Any = None,
 ) -> tuple[float, dict[str, float]]:
-    """One pass over shuffled mini-batches; returns the mean training loss and the last batch's logs."""
+    """One pass over shuffled mini-batches; returns the mean training loss and the last batch's logs.
+    ``rows_bar`` (tqdm, optional) counts the rows done: rows/s and the epoch's ETA on a terminal."""
     model.train()
     perm = torch.randperm(len(xs_train), generator=gen).to(xs_train.device)
     total, logs = 0.0, {}
@@ -176,6 +190,8 @@ def _train_epoch(
         loss.backward()
         opt.step()
         total += float(loss.detach()) * len(xs)
+        if rows_bar is not None:
+            rows_bar.update(len(xs))
     return total / len(xs_train), logs
 
 
@@ -205,6 +221,23 @@ def _progress(kind: str, cfg: TrainConfig) -> Any:
     )
 
 
+def _rows_progress(n_rows: int, cfg: TrainConfig) -> Any:
+    """The rows of the current epoch as a second tqdm bar (rows/s, the epoch's ETA); terminal only, like
+    :func:`_progress`."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=n_rows,
+        desc="epoch",
+        unit="rows",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=None if cfg.progress else True,
+        leave=False,
+        position=1,
+    )
+
+
 def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
     """The learning-rate schedule of ``cfg.lr_schedule``, stepped once per epoch on the validation loss
     (None for ``"none"``); the plateau schedule's improvement threshold is ``min_delta``, relative, like
@@ -229,10 +262,11 @@ def _run_epochs(
     schedule = _scheduler(opt, cfg)
     best_state = copy.deepcopy(model.state_dict())
     stale = 0
-    bar = _progress(model.kind, cfg)
+    bar, rows_bar = _progress(model.kind, cfg), _rows_progress(len(xs_train), cfg)
     for epoch in bar:
         # 2. One pass over shuffled mini-batches.
-        train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen)
+        rows_bar.reset()
+        train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen, rows_bar)
         # 3. Validation: the mean anomaly score of held-out rows.
         val_loss = _val_loss(model, xs_val)
         result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **logs})
@@ -250,6 +284,7 @@ def _run_epochs(
             if stale >= cfg.patience:
                 break
     bar.close()
+    rows_bar.close()
     return best_state
 
 
@@ -304,7 +339,7 @@ def train_model(
 
     result = TrainResult(model=model, train_config=cfg, device=str(device))
     start = time.perf_counter()
-    with _deterministic(cfg.threads):
+    with _deterministic(effective_threads(cfg.threads, cfg.batch_size)):
         best_state = _run_epochs(model, xs_train, xs_val, cfg, gen, result)
     # 5. Best weights back, kind-specific report, model on CPU in eval mode.
     model.load_state_dict(best_state)

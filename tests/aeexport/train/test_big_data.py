@@ -73,3 +73,25 @@ def test_npy_is_memory_mapped_not_read(tmp_path):
     ds = load_dataset(str(tmp_path / "x.npy"))
     assert isinstance(ds.X, np.memmap) or isinstance(ds.X.base, np.memmap)
     np.testing.assert_array_equal(ds.X, X)
+
+
+def test_auto_threads_keep_small_batches_on_one_thread():
+    from aeexport.config import AUTO_THREADS_BATCH, TrainConfig
+    from aeexport.train import effective_threads
+
+    assert TrainConfig().threads == -1
+    assert effective_threads(-1, 64) == effective_threads(-1, AUTO_THREADS_BATCH - 1) == 1
+    assert effective_threads(-1, AUTO_THREADS_BATCH) == 0  # torch's default: the cores
+    assert effective_threads(3, 64) == 3 and effective_threads(1, 10**6) == 1  # an explicit count wins
+
+
+def test_auto_threads_give_the_weights_of_one_thread_on_small_data(digits_split):
+    a = train_model(digits_split.train, digits_split.val, config=TrainConfig(epochs=2, progress=False))
+    b = train_model(digits_split.train, digits_split.val, config=TrainConfig(epochs=2, progress=False, threads=1))
+    for (name, ta), tb in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(ta, tb), name
+
+
+def test_progress_is_silent_when_stderr_is_not_a_terminal(digits_split, capfd):
+    train_model(digits_split.train, digits_split.val, config=TrainConfig(epochs=2, progress=True))
+    assert capfd.readouterr().err == ""
