@@ -187,7 +187,7 @@ def _sample_file(
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None, dict]:
     """A reservoir sample of ``path``'s rows, read in chunks (Parquet and CSV through pyarrow batches,
     ``.npy`` memory-mapped; an ``.npz`` is in memory anyway): (X (k, ...), y (k,) or None, names, provenance)."""
-    from aeruntime.tables import open_source, read_npz
+    from aeruntime.io import open_source, read_npz
 
     if path.suffix.lower() == ".npz":
         X_all, y_all = read_npz(path)

@@ -6,8 +6,8 @@ Nothing here unpickles: ``np.load(..., allow_pickle=False)``.
 
 This is aeexport's door to the runtime's input rules: besides the whole-file reads
 it re-exports the one row rule (:func:`check_rows`, :func:`check_finite`, from
-:mod:`aeruntime.rows`) and :func:`check_table_options` (options that need named
-columns), so aeexport imports only the public runtime modules.
+:mod:`aeruntime.rows`), the streaming reader (:func:`open_source`, :func:`read_npz`; for
+``--max-rows`` sampling) and :func:`check_table_options` (options that need named columns), so aeexport imports only the public runtime modules.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ __all__ = [
     "check_rows",
     "check_table_options",
     "load_table",
+    "open_source",
+    "read_npz",
     "read_table",
     "write_scores",
 ]
