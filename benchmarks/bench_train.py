@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -175,9 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(lines[-1], flush=True)
     finally:
-        for f in work.rglob("*"):
-            if f.is_file():
-                f.unlink()
+        shutil.rmtree(work)
     load = os.getloadavg()
     lines += ["", f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"]
     write("train", "Training on big data: peak RSS and epoch rows/s (issue 21)", lines, args.out, args.record)
