@@ -36,6 +36,8 @@ LR_SCHEDULES: tuple[str, ...] = ("none", "plateau")
 #: ``--stop-rule`` choices (:mod:`aeexport.stopping`): "val" early-stops on the validation rows' mean score,
 #: "entropy" on the entropy of the training rows' per-row errors (EntropyStop)
 STOP_RULES: tuple[str, ...] = ("val", "entropy")
+#: ``threads=-1`` (auto) uses torch's threads for batches of at least this many rows, else 1 (small data unchanged)
+AUTO_THREADS_BATCH = 1 << 14
 #: the plateau schedule multiplies the learning rate by this ...
 PLATEAU_FACTOR = 0.5
 #: ... after this many epochs without a relative validation improvement of ``min_delta``
@@ -121,15 +123,28 @@ class TrainConfig:
         default=True, metadata=flag("No progress bar.", decls=("--quiet", "-q"), negate=True, after="threads")
     )  # tqdm progress bar on stderr
     threads: int = field(
-        default=1,
+        default=-1,
         metadata=flag(
-            "torch threads while training (0 = torch's default; 1 is fastest for small models).", low=0, after="preset"
+            "torch threads while training (0 = torch's default; -1 = auto: 1, fastest for small models, "
+            f"unless batches have {AUTO_THREADS_BATCH} rows or more, then torch's default).",
+            low=-1,
+            after="preset",
         ),
-    )  # 1 is fastest for small models (per-step overhead dominates) and immune to oversubscription
+    )  # 1 is fastest for small models (per-step overhead dominates) and immune to oversubscription; large
+    # batches (the tabular preset's n/40 on big data) are matrix products worth the cores (issue 21)
     trim_fraction: float = 0.0  # robust training: share of the highest-loss rows of each batch left out of the step
     # (plain reconstruction loss only; kinds with their own loss refuse it)
     batch_growth: float = 1.0  # the batch size is multiplied by this after every epoch (ALTBI-style growing
     # batches, capped at the training rows); 1.0 keeps it fixed
+    max_rows: int = field(
+        default=0,
+        metadata=flag(
+            "Train on a seeded uniform sample of at most this many rows, drawn in one streaming pass "
+            "(reservoir; stratified by label when labelled; memory bounded by the sample). 0 = every row.",
+            low=0,
+            after="seed",
+        ),
+    )  # no default cap: without it every row is read (and must fit in memory, ~2x the float32 rows)
     members: int = field(
         default=1,
         metadata=flag(

@@ -22,6 +22,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from aeruntime.errors import InvalidInputError
 from aeruntime.io import check_rows, check_table_options, load_table
 
 from .labels import binary_labels
+from .reservoir import Reservoir
 
 __all__ = [
     "DIGITS_ANOMALY_CLASS",
@@ -42,6 +44,7 @@ __all__ = [
     "binary_labels",
     "check_label_column",
     "load_dataset",
+    "training_section",
     "make_split",
     "warn_if_few_calibration_rows",
 ]
@@ -58,6 +61,9 @@ _LABEL_LIKE = re.compile(
     r"^(label|labels|target|class|y|ground_?truth|gt|fraud|is_.+|anomal.*|outlier.*)$", re.IGNORECASE
 )
 
+
+#: rows read at a time when sampling (``--max-rows``)
+SAMPLE_CHUNK = 1 << 16
 
 #: fewer held-out rows than this make a calibrated threshold unstable (warned about)
 MIN_CALIBRATION_ROWS = 50
@@ -92,14 +98,28 @@ class Dataset:
     name: str  # "digits" or the file name
     image_shape: tuple[int, int, int] | None = None  # (C, H, W) when rows are images (digits: (1, 8, 8))
     feature_names: list[str] | None = None  # column names of X in order (CSV header, Parquet); None for arrays
+    sample: dict | None = None  # provenance of a --max-rows sample (reservoir.SampleInfo.as_dict); None: every row
 
 
 @dataclass
 class Split:
-    train: np.ndarray  # rows the model is fitted on (normal rows when labels exist)
+    """The rows of a split. The training rows stay in ``X`` (the whole input, not copied):
+    ``train_rows`` indexes them; :attr:`train` copies them out for small-data callers."""
+
+    X: np.ndarray  # (n_rows, *row_shape) every row of the input, float32 (possibly a memmap)
+    train_rows: np.ndarray  # (n_train,) indices into X of the rows the model is fitted on (normal rows)
     val: np.ndarray  # held-out normal rows: early stopping and threshold calibration
     test: np.ndarray | None  # held-out rows for the final evaluation (may hold anomalies)
     y_test: np.ndarray | None  # (n_test,) 1 = anomaly, 0 = normal
+
+    @property
+    def train(self) -> np.ndarray:
+        """A copy of the training rows (n_train, *row_shape), in the order the model sees them."""
+        return self.X[self.train_rows]
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_rows)
 
 
 def check_label_column(path: str | Path, label_column: str | None) -> None:
@@ -107,8 +127,19 @@ def check_label_column(path: str | Path, label_column: str | None) -> None:
     check_table_options(path, label_column)
 
 
-def load_dataset(source: str, label_column: str | None = None, *, header: bool | None = None) -> Dataset:
+def load_dataset(
+    source: str,
+    label_column: str | None = None,
+    *,
+    header: bool | None = None,
+    max_rows: int = 0,
+    seed: int = 0,
+) -> Dataset:
     """Load ``"digits"`` or a ``.npy``/``.npz``/``.csv``/``.parquet`` file.
+
+    ``max_rows`` > 0: a seeded uniform sample of at most that many rows, drawn in one streaming pass
+    (:mod:`aeexport.reservoir`; stratified by label when there are labels), memory bounded by the sample;
+    its provenance is :attr:`Dataset.sample`. 0: every row.
 
     ``header``: a CSV's first line is a header (True) or data (False); None decides
     (the runtime's rule, ``aeruntime.tables.header``; on the command line ``--header/--no-header``).
@@ -124,8 +155,12 @@ def load_dataset(source: str, label_column: str | None = None, *, header: bool |
             "pass 'digits' or a path to a .npy, .npz, .csv or .parquet file."
         )
     check_label_column(path, label_column)
-    table = load_table(path, label_column=label_column, header=header)
-    X, y, names = table.X, table.y, table.feature_names
+    sample = None
+    if max_rows > 0:
+        X, y, names, sample = _sample_file(path, label_column, header, max_rows, seed)
+    else:  # float32 chunk by chunk (no whole-file float64 copy); .npy memory-mapped, not read
+        table = load_table(path, label_column=label_column, header=header, mmap=True, dtype=np.float32)
+        X, y, names = table.X, table.y, table.feature_names
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
         raise InvalidInputError(f"{path}: features have dtype {X.dtype}; expected numbers.")
@@ -144,7 +179,38 @@ def load_dataset(source: str, label_column: str | None = None, *, header: bool |
     if names is not None and label_column is None:
         _warn_label_like(path, X, names)
     image_shape = tuple(X.shape[1:]) if X.ndim == 4 else None
-    return Dataset(X, y, path.name, image_shape, names)  # type: ignore[arg-type]
+    return Dataset(X, y, path.name, image_shape, names, sample)  # type: ignore[arg-type]
+
+
+def _sample_file(
+    path: Path, label_column: str | None, header: bool | None, max_rows: int, seed: int
+) -> tuple[np.ndarray, np.ndarray | None, list[str] | None, dict]:
+    """A reservoir sample of ``path``'s rows, read in chunks (Parquet and CSV through pyarrow batches,
+    ``.npy`` memory-mapped; an ``.npz`` is in memory anyway): (X (k, ...), y (k,) or None, names, provenance)."""
+    from aeruntime.io import open_source, read_npz
+
+    if path.suffix.lower() == ".npz":
+        X_all, y_all = read_npz(path)
+        res = Reservoir(max_rows, seed, stratified=y_all is not None)
+        for i in range(0, len(X_all), SAMPLE_CHUNK):
+            res.add(X_all[i : i + SAMPLE_CHUNK], None if y_all is None else np.asarray(y_all[i : i + SAMPLE_CHUNK]))
+        names = None
+    else:
+        src = open_source(path, SAMPLE_CHUNK, label_column=label_column, dtype=np.float32, header=header)
+        res = Reservoir(max_rows, seed, stratified=label_column is not None)
+        for chunk in src:
+            res.add(np.array(chunk.x, dtype=np.float32), chunk.y)
+        names = src.columns
+    if res.rows_seen < 2:
+        raise InvalidInputError(f"{path}: expected at least 2 rows to sample from, got {res.rows_seen}.")
+    X, y, info = res.result()
+    return X, y, names, info.as_dict()
+
+
+def training_section(summary: dict[str, Any], ds: Dataset) -> dict[str, Any]:
+    """The checkpoint's and manifest's ``training`` section: the training summary, plus the provenance of a
+    ``--max-rows`` sample (rows seen, rows kept, seed, stratified) when the rows were sampled."""
+    return {**summary, "sample": ds.sample} if ds.sample else summary
 
 
 def _load_digits(label_column: str | None) -> Dataset:
@@ -224,7 +290,7 @@ def make_split(
     if len(test_idx):
         test = X[test_idx]
         y_test = y_anomaly[test_idx] if y_anomaly is not None else None
-    return Split(X[train_idx], X[val_idx], test, y_test)
+    return Split(X, train_idx, X[val_idx], test, y_test)
 
 
 def as_model_input(X: np.ndarray, input_rank: int, image_shape: tuple[int, ...] | None) -> np.ndarray:

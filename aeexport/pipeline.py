@@ -22,6 +22,7 @@ from .data import (
     as_model_input,
     load_dataset,
     make_split,
+    training_section,
     warn_if_few_calibration_rows,
 )
 from .export import export_bundle
@@ -121,7 +122,7 @@ def _prepare(
 ) -> _Prepared:
     """Rows as the model takes them, labels by one rule, the novelty split (anomalies only in the test
     split), the preset applied; ``warn``: about too few calibration rows."""
-    ds = load_dataset(dataset, label_column=label_column)
+    ds = load_dataset(dataset, label_column=label_column, max_rows=cfg.max_rows, seed=cfg.seed)
     y, anomaly_class = anomaly_labels(ds, anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     image = is_image_data(ds)
@@ -129,7 +130,7 @@ def _prepare(
     split = make_split(X, y, val_fraction=cfg.val_fraction, test_fraction=test_fraction, seed=cfg.seed)
     n_features = int(np.prod(X.shape[1:]))
     cfg, model_options = apply_preset(
-        preset, kind, cfg, model_options, len(split.train), n_features, explicit, image=image
+        preset, kind, cfg, model_options, split.n_train, n_features, explicit, image=image
     )
     if plot is not None and y is None:
         raise InvalidInputError(
@@ -150,16 +151,19 @@ def _train_export(
     export_options: ExportOptions | None,
 ) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Train, checkpoint, export and verify; return the training result, dataset info, manifest and verify report."""
-    result = train_model(p.split.train, p.split.val, kind=kind, model_options=p.model_options, config=p.cfg)
+    result = train_model(
+        p.split.X, p.split.val, kind=kind, model_options=p.model_options, config=p.cfg, rows=p.split.train_rows
+    )
     info = _dataset_info(p.ds, p.X, p.split, p.anomaly_class)
-    save_checkpoint(out / "checkpoint", result.model, holdout=p.split.val, summary=result.summary(), dataset=info)
+    training = training_section(result.summary(), p.ds)
+    save_checkpoint(out / "checkpoint", result.model, holdout=p.split.val, summary=training, dataset=info)
     manifest = export_bundle(
         result.model,
         bundle_dir,
         calibration_x=p.split.val,
         threshold_spec=spec,
         options=export_options,
-        training=result.summary(),
+        training=training,
         dataset=info,
         feature_names=p.ds.feature_names or None,
     )
@@ -211,12 +215,14 @@ def _dataset_info(ds: Dataset, X: np.ndarray, split: Split, anomaly_class: int |
         "source": ds.name,
         "rows": len(X),
         "anomaly_class": anomaly_class,
-        "train_rows": len(split.train),
+        "train_rows": split.n_train,
         "val_rows": len(split.val),
         "test_rows": 0 if split.test is None else len(split.test),
     }
     if ds.feature_names:
         info["feature_names"] = list(ds.feature_names)
+    if ds.sample:
+        info["sample"] = ds.sample
     return info
 
 

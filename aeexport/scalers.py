@@ -21,6 +21,8 @@ __all__ = ["DISPERSED_K", "DISPERSED_SHARE", "SCALERS", "Scaler", "fit_scaler", 
 DISPERSED_SHARE = 0.15
 #: distance from the median, in robust scales, that counts a training value as "far out"
 DISPERSED_K = 10.0
+#: columns whose statistics are computed together in float64 (:func:`fit_scaler`)
+COLUMN_CHUNK = 8
 
 
 def robust_scaler(X: np.ndarray, dispersed_share: float | None = DISPERSED_SHARE) -> tuple[np.ndarray, np.ndarray]:
@@ -87,12 +89,32 @@ SCALERS: dict[str, Scaler] = {
 }
 
 
-def fit_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+def fit_scaler(X: np.ndarray, kind: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature (mean, scale) of scaler ``kind`` fitted on training rows ``X`` (n_rows, *row_shape).
 
+    ``rows``: indices (n_train,) of the training rows in ``X`` (None: all rows), so a split need not copy
+    them. The statistics are computed in float64 on a few columns at a time (:func:`_column_chunks`):
+    the extra memory is a float64 copy of those columns, never of the whole matrix.
     Constant features get scale 1 so they pass through instead of dividing by zero.
     """
     check_choice("scaler", kind, sorted(SCALERS))
-    mean, scale = SCALERS[kind].fit(X.astype(np.float64))
+    flat = X.reshape(len(X), -1)  # (n, F): a view of C-contiguous rows (memmaps included)
+    take = np.arange(len(X)) if rows is None else np.asarray(rows)
+    n_features = flat.shape[1]
+    parts = [SCALERS[kind].fit(flat[take, cols].astype(np.float64)) for cols in _column_chunks(n_features)]
+    mean = np.concatenate([p[0] for p in parts]).reshape(X.shape[1:])
+    scale = np.concatenate([p[1] for p in parts]).reshape(X.shape[1:])
     scale = np.where(scale < 1e-8, 1.0, scale)
     return mean.astype(np.float32), scale.astype(np.float32)
+
+
+def _column_chunks(n_features: int) -> list[slice]:
+    """Slices of at most about :data:`COLUMN_CHUNK` columns, none of width 1 unless ``n_features`` is 1.
+
+    Per-column statistics over ``axis=0`` of a (n, k >= 2) float64 block are bit-identical to those of
+    the whole (n, F) block (same summation order), so chunking changes no result, only the peak memory
+    (one float64 copy of k columns instead of all F).
+    """
+    n_chunks = max(1, n_features // COLUMN_CHUNK)
+    bounds = np.linspace(0, n_features, n_chunks + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]

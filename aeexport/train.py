@@ -21,10 +21,15 @@ import torch
 
 from aeruntime.errors import InvalidInputError
 
-from .config import PLATEAU_FACTOR, PLATEAU_PATIENCE, TrainConfig
+from .config import AUTO_THREADS_BATCH, PLATEAU_FACTOR, PLATEAU_PATIENCE, TrainConfig
 from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
 from .scalers import SCALERS, fit_scaler
 from .stopping import stop_criterion
+
+#: rows scaled into the training tensor at a time (bounds the transient copy)
+SCALE_CHUNK = 1 << 16
+#: validation rows scored at a time; smaller splits (every benchmark set) are scored in one pass as before
+VAL_CHUNK = 1 << 18
 
 __all__ = ["SCALERS", "TrainConfig", "TrainResult", "fit_scaler", "resolve_device", "train_model"]
 
@@ -105,24 +110,30 @@ def _deterministic(threads: int) -> Any:
         torch.set_num_threads(previous_threads)
 
 
-def _check_inputs(X_train: np.ndarray, X_val: np.ndarray, kind: str) -> None:
+def effective_threads(threads: int, batch_size: int) -> int:
+    """The torch threads training runs on: ``threads``, or for -1 (auto) 1 below
+    :data:`~aeexport.config.AUTO_THREADS_BATCH` rows per batch and 0 (torch's default) from there."""
+    if threads >= 0:
+        return threads
+    return 0 if batch_size >= AUTO_THREADS_BATCH else 1
+
+
+def _check_inputs(X_train: np.ndarray, X_val: np.ndarray, kind: str, n_train: int) -> None:
     spec = get_spec(kind)
     if X_train.ndim != spec.input_rank + 1 or X_val.shape[1:] != X_train.shape[1:]:
         raise InvalidInputError(
             f"model kind {kind!r} expects rows of rank {spec.input_rank}; got training data of shape "
             f"{X_train.shape} and validation data of shape {X_val.shape}."
         )
-    if len(X_train) < 2 or len(X_val) < 1:
-        raise InvalidInputError(
-            f"need at least 2 training rows and 1 validation row, got {len(X_train)} and {len(X_val)}."
-        )
+    if n_train < 2 or len(X_val) < 1:
+        raise InvalidInputError(f"need at least 2 training rows and 1 validation row, got {n_train} and {len(X_val)}.")
 
 
 def _build_scaled_model(
-    X_train: np.ndarray, kind: str, model_options: dict[str, Any] | None, cfg: TrainConfig
+    X_train: np.ndarray, rows: np.ndarray | None, kind: str, model_options: dict[str, Any] | None, cfg: TrainConfig
 ) -> Autoencoder:
-    """The model of ``kind`` with its scaler fitted on the training rows (n_train, *row_shape)."""
-    mean, scale = fit_scaler(X_train, cfg.scaler)
+    """The model of ``kind`` with its scaler fitted on the training rows ``X_train[rows]`` (n_train, *row_shape)."""
+    mean, scale = fit_scaler(X_train, cfg.scaler, rows)
     options = dict(model_options or {})
     if "output_activation" not in options and SCALERS[cfg.scaler].output_activation != "identity":
         options["output_activation"] = SCALERS[cfg.scaler].output_activation  # minmax: sigmoid
@@ -139,8 +150,15 @@ def _build_scaled_model(
     return model
 
 
-def _scaled(model: Autoencoder, X: np.ndarray, device: torch.device) -> torch.Tensor:
-    return model.scale(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device))
+def _scaled(model: Autoencoder, X: np.ndarray, device: torch.device, rows: np.ndarray | None = None) -> torch.Tensor:
+    """The scaled rows ``X[rows]`` (n, *row_shape) as one float32 tensor on ``device``, filled
+    :data:`SCALE_CHUNK` rows at a time: the only copy of the training rows that training holds."""
+    take = np.arange(len(X)) if rows is None else np.asarray(rows)
+    out = torch.empty((len(take), *X.shape[1:]), dtype=torch.float32, device=device)
+    for i in range(0, len(take), SCALE_CHUNK):
+        part = np.ascontiguousarray(X[take[i : i + SCALE_CHUNK]], dtype=np.float32)
+        out[i : i + SCALE_CHUNK] = model.scale(torch.from_numpy(part).to(device))
+    return out
 
 
 def _batch_loss(
@@ -165,8 +183,10 @@ def _train_epoch(
     cfg: TrainConfig,
     gen: torch.Generator,
     epoch: int = 1,
+    rows_bar: Any = None,
 ) -> tuple[float, dict[str, float]]:
-    """One pass over shuffled mini-batches; returns the mean training loss and the last batch's logs."""
+    """One pass over shuffled mini-batches; returns the mean training loss and the last batch's logs.
+    ``rows_bar`` (tqdm, optional) counts the rows done: rows/s and the epoch's ETA on a terminal."""
     model.train()
     perm = torch.randperm(len(xs_train), generator=gen).to(xs_train.device)
     total, logs = 0.0, {}
@@ -178,14 +198,21 @@ def _train_epoch(
         loss.backward()
         opt.step()
         total += float(loss.detach()) * len(xs)
+        if rows_bar is not None:
+            rows_bar.update(len(xs))
     return total / len(xs_train), logs
 
 
 @torch.no_grad()
 def _val_loss(model: Autoencoder, xs_val: torch.Tensor) -> float:
-    """Validation loss: the mean anomaly score of the held-out rows."""
+    """Validation loss: the mean anomaly score of the held-out rows (scored :data:`VAL_CHUNK` rows
+    at a time when there are more, so the activations of a large split are never all alive)."""
     model.eval()
-    return float(model.row_error(xs_val).mean())
+    if len(xs_val) <= VAL_CHUNK:
+        return float(model.row_error(xs_val).mean())
+    return float(
+        torch.cat([model.row_error(xs_val[i : i + VAL_CHUNK]) for i in range(0, len(xs_val), VAL_CHUNK)]).mean()
+    )
 
 
 def _progress(kind: str, cfg: TrainConfig) -> Any:
@@ -199,6 +226,23 @@ def _progress(kind: str, cfg: TrainConfig) -> Any:
         file=sys.stderr,
         disable=None if cfg.progress else True,
         leave=False,
+    )
+
+
+def _rows_progress(n_rows: int, cfg: TrainConfig) -> Any:
+    """The rows of the current epoch as a second tqdm bar (rows/s, the epoch's ETA); terminal only, like
+    :func:`_progress`."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=n_rows,
+        desc="epoch",
+        unit="rows",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=None if cfg.progress else True,
+        leave=False,
+        position=1,
     )
 
 
@@ -226,10 +270,11 @@ def _run_epochs(
     schedule = _scheduler(opt, cfg)
     best_state = copy.deepcopy(model.state_dict())
     stale, best = 0, float("inf")
-    bar = _progress(model.kind, cfg)
+    bar, rows_bar = _progress(model.kind, cfg), _rows_progress(len(xs_train), cfg)
     for epoch in bar:
         # 2. One pass over shuffled mini-batches.
-        train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen, epoch)
+        rows_bar.reset()
+        train_loss, logs = _train_epoch(model, opt, xs_train, cfg, gen, epoch, rows_bar)
         # 3. Validation: the mean anomaly score of held-out rows.
         val_loss = _val_loss(model, xs_val)
         result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, **logs})
@@ -252,6 +297,7 @@ def _run_epochs(
             if stale >= cfg.patience:
                 break
     bar.close()
+    rows_bar.close()
     return best_state
 
 
@@ -262,8 +308,9 @@ def train_model(
     kind: str = "dense",
     model_options: dict[str, Any] | None = None,
     config: TrainConfig | None = None,
+    rows: np.ndarray | None = None,
 ) -> TrainResult:
-    """Train an autoencoder of ``kind`` on ``X_train``; early-stop on ``X_val``.
+    """Train an autoencoder of ``kind`` on ``X_train`` (or its ``rows``); early-stop on ``X_val``.
 
     Parameters
     ----------
@@ -276,6 +323,9 @@ def train_model(
     model_options : dict, optional
         Overrides of the kind's config fields (e.g. ``{"latent_dim": 8}``).
     config : TrainConfig, optional
+    rows : ndarray of shape (n_train,), optional
+        Indices of the training rows in ``X_train`` (a split by index: the rows are not copied
+        first); None trains on every row. Training holds one scaled float32 tensor of them.
 
     With ``config.members > 1`` that many dense models are trained (seeds ``seed``, ``seed + 1``,
     ...) and returned side by side as one :class:`~aeexport.models.ensemble.EnsembleAutoencoder`.
@@ -288,21 +338,21 @@ def train_model(
     """
     cfg = config or TrainConfig()
     if cfg.members > 1:
-        return _train_members(X_train, X_val, kind, model_options, cfg)
-    _check_inputs(X_train, X_val, kind)
+        return _train_members(X_train, X_val, kind, model_options, cfg, rows)
+    _check_inputs(X_train, X_val, kind, len(X_train) if rows is None else len(rows))
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
 
     # 1. Scaler from training rows only; the model trains in scaled space.
-    model = _build_scaled_model(X_train, kind, model_options, cfg).to(device)
-    xs_train = _scaled(model, X_train, device)
+    model = _build_scaled_model(X_train, rows, kind, model_options, cfg).to(device)
+    xs_train = _scaled(model, X_train, device, rows)
     model.fit_data(xs_train)
     xs_val = _scaled(model, X_val, device)
 
     result = TrainResult(model=model, train_config=cfg, device=str(device))
     start = time.perf_counter()
-    with _deterministic(cfg.threads):
+    with _deterministic(effective_threads(cfg.threads, cfg.batch_size)):
         best_state = _run_epochs(model, xs_train, xs_val, cfg, gen, result)
     # 5. Best weights back, kind-specific report, model on CPU in eval mode.
     model.load_state_dict(best_state)
@@ -314,7 +364,12 @@ def train_model(
 
 
 def _train_members(
-    X_train: np.ndarray, X_val: np.ndarray, kind: str, model_options: dict[str, Any] | None, cfg: TrainConfig
+    X_train: np.ndarray,
+    X_val: np.ndarray,
+    kind: str,
+    model_options: dict[str, Any] | None,
+    cfg: TrainConfig,
+    rows: np.ndarray | None,
 ) -> TrainResult:
     """``cfg.members`` dense models trained one after another on the same rows (seeds ``seed``,
     ``seed + 1``, ...; each with its own early stopping), combined into one
@@ -336,6 +391,7 @@ def _train_members(
             kind=kind,
             model_options=model_options,
             config=dataclasses.replace(cfg, members=1, seed=cfg.seed + m),
+            rows=rows,
         )
         for m in range(cfg.members)
     ]

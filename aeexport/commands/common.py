@@ -29,6 +29,15 @@ def echo_result(as_json: bool, data: Any, *lines: str) -> None:
         click.echo(line)
 
 
+def echo_sample(sample: dict[str, Any] | None) -> None:
+    """``sample    sampled N of M rows (seed S[, stratified by label])`` when ``--max-rows`` sampled the rows."""
+    if sample:
+        how = ", stratified by label" if sample["stratified"] else ""
+        click.echo(
+            f"{'sample':<10} sampled {sample['rows_kept']} of {sample['rows_seen']} rows (seed {sample['seed']}{how})"
+        )
+
+
 def echo_rows(rows: list[tuple[str, str]]) -> None:
     """Print (label, text) lines with the labels in one column."""
     for k, v in rows:

@@ -10,7 +10,7 @@ from aeruntime.clibase import echo_json
 from aeruntime.format import DIR_RULE
 
 from ..options import TrainSettings, json_option, plot_option, threshold_options, train_options, verbose_option
-from .common import echo_rows, epoch_cap_note, model_report_text, model_text
+from .common import echo_rows, echo_sample, epoch_cap_note, model_report_text, model_text
 
 
 @click.command("run")
@@ -80,6 +80,7 @@ def run_command(
     if as_json:
         echo_json(s)
         return
+    echo_sample(s["rows"].get("sample"))
     echo_rows(_run_rows(s))
 
 

@@ -6,21 +6,23 @@ Nothing here unpickles: ``np.load(..., allow_pickle=False)``.
 
 This is aeexport's door to the runtime's input rules: besides the whole-file reads
 it re-exports the one row rule (:func:`check_rows`, :func:`check_finite`, from
-:mod:`aeruntime.rows`) and :func:`check_table_options` (options that need named
-columns), so aeexport imports only the public runtime modules.
+:mod:`aeruntime.rows`), the streaming reader (:func:`open_source`, :func:`read_npz`; for
+``--max-rows`` sampling) and :func:`check_table_options` (options that need named columns), so aeexport imports only the public runtime modules.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .rows import check_finite, check_rows
+from .rows import check_finite, check_rows, first_non_finite
 from .sinks import OUTPUT_SUFFIXES, SCORE_FIELDS, check_output_path, open_sink
 from .tables import INPUT_SUFFIXES, check_table_options, existing_file, load_npy, open_source, read_npz
 
@@ -33,6 +35,8 @@ __all__ = [
     "check_rows",
     "check_table_options",
     "load_table",
+    "open_source",
+    "read_npz",
     "read_table",
     "write_scores",
 ]
@@ -59,6 +63,7 @@ def load_table(
     feature_names: Sequence[str] | None = None,
     finite: bool = False,
     header: bool | None = None,
+    dtype: Any = np.float64,
 ) -> Table:
     """Read features, optional labels and the feature column names of ``.npy/.npz/.csv/.parquet``.
 
@@ -80,6 +85,9 @@ def load_table(
     header : bool or None
         ``.csv``: the first line is a header (True) or data (False); None decides
         (:mod:`aeruntime.tables.header`; the command lines' ``--header/--no-header``).
+    dtype : numpy dtype, default float64
+        Of a table's features, cast chunk by chunk (float32: no whole-file float64 copy); a value
+        beyond its range is refused naming its row. Arrays keep their dtype.
 
     Returns
     -------
@@ -97,16 +105,30 @@ def load_table(
         finite=finite,
         header=header,
     )
-    xs, ys = [], []
+    xs, ys, done = [], [], 0
     for chunk in source:
-        xs.append(chunk.x)
+        xs.append(_narrow(chunk.x, np.dtype(dtype), str(path), done, source.columns))
+        done += len(chunk.x)
         if chunk.y is not None:
             ys.append(chunk.y)
     X = np.concatenate(xs) if len(xs) > 1 else xs[0]
+    del xs
     y = None
     if label_column is not None:
         y = np.concatenate(ys) if ys else np.empty(0, np.float64)
     return Table(X, y, source.columns, source.ignored)
+
+
+def _narrow(x: np.ndarray, dtype: np.dtype, name: str, start: int, columns: Sequence[str] | None) -> np.ndarray:
+    """Chunk ``x`` (rows ``start``...) cast to ``dtype``; a finite value that does not fit is refused."""
+    if x.dtype == dtype:
+        return x
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(x, dtype=dtype)
+    bad = first_non_finite(out)
+    if bad is not None and math.isfinite(float(x[(bad[0], *bad[1])])):
+        check_finite(out, name, x, start=start, columns=columns)
+    return out
 
 
 def _load_array(path: Path, label_column: str | None, *, mmap: bool, finite: bool) -> Table:
