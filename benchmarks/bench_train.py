@@ -66,7 +66,7 @@ def plain_loop(path: Path, epochs: int) -> float:
 
     from aeexport.train import effective_threads
 
-    X = torch.from_numpy(np.load(path))
+    X = torch.from_numpy(np.load(path, allow_pickle=False))
     n_train = len(X) - int(0.15 * len(X))
     xs = X[:n_train].clone()
     del X
