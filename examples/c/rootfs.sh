@@ -8,7 +8,9 @@
 # On a Debian 13 host the host is used (the packages are installed with apt when missing).
 # Elsewhere a minbase trixie root filesystem is built with debootstrap in $AEEXPORT_ROOTFS
 # (default ~/.cache/aeexport/trixie-amd64) and the packages are installed with apt inside it.
-# A stamp file marks it complete; a folder without the stamp (an interrupted build) is rebuilt.
+# A stamp file marks it complete; a folder without the stamp (an interrupted build) is rebuilt,
+# but only a folder this script made (owner file .aeexport-rootfs): any other existing folder
+# at $AEEXPORT_ROOTFS is refused, never deleted.
 # Needs root (debootstrap, chroot, mount).
 #
 # AEEXPORT_ROOTFS_ARCH=arm64 builds an arm64 root instead (qemu-user-static and binfmt-support
@@ -21,6 +23,7 @@ ARCH=${AEEXPORT_ROOTFS_ARCH:-$HOST_ARCH}
 PACKAGES="libonnxruntime-dev gcc libc6-dev pkg-config make valgrind${AEEXPORT_ROOTFS_EXTRA:+ $AEEXPORT_ROOTFS_EXTRA}"
 ROOT=${AEEXPORT_ROOTFS:-$HOME/.cache/aeexport/trixie-$ARCH}
 STAMP=.aeexport-rootfs-complete
+OWNER=.aeexport-rootfs
 
 die() { echo "rootfs: $*" >&2; exit 1; }
 
@@ -74,27 +77,37 @@ host_tools() {
   fi
 }
 
+ours_or_absent() {
+  # Refuse a folder this script did not make: it is the user's, and a rebuild would delete it.
+  [ ! -e "$1" ] || [ -f "$1/$OWNER" ] || [ -f "$1/$STAMP" ] ||
+    die "$1 exists and was not made by $0 (no $OWNER in it); nothing was changed: point AEEXPORT_ROOTFS at a new folder, or remove that one yourself"
+}
+
 build() {
+  local tmp="$ROOT.partial"
+  ours_or_absent "$ROOT"
+  ours_or_absent "$tmp"
   host_tools
   if [ -d "$ROOT" ]; then
     echo "rootfs: $ROOT has no $STAMP (an interrupted build): rebuilding" >&2
     unmount_all "$ROOT"
     rm -rf --one-file-system "$ROOT"
   fi
-  mkdir -p "$(dirname "$ROOT")"
-  local tmp="$ROOT.partial"
   unmount_all "$tmp"
   rm -rf --one-file-system "$tmp"
+  mkdir -p "$tmp"
+  touch "$tmp/$OWNER"
   echo "rootfs: debootstrap trixie into $ROOT ($(mirror))" >&2
-  debootstrap --arch="$ARCH" --variant=minbase trixie "$tmp" "$(mirror)" >"$tmp.log" 2>&1 \
-    || { tail -n 20 "$tmp.log" >&2; die "debootstrap failed (log: $tmp.log)"; }
-  mv "$tmp" "$ROOT"
+  debootstrap --arch="$ARCH" --variant=minbase trixie "$tmp/root" "$(mirror)" >"$tmp/debootstrap.log" 2>&1 \
+    || { tail -n 20 "$tmp/debootstrap.log" >&2; die "debootstrap failed (log: $tmp/debootstrap.log)"; }
+  touch "$tmp/root/$OWNER"
+  mv "$tmp/root" "$ROOT"
+  rm -rf --one-file-system "$tmp"
   (
     trap 'unmount_all "$ROOT"' EXIT
     mount_api
     install_apt
   )
-  rm -f "$tmp.log"
 }
 
 ensure() {
