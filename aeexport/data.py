@@ -6,7 +6,8 @@ Data sources: ``"digits"`` (scikit-learn's bundled 8x8 digits, 1797 x 64, values
 label column). Files are read by :func:`aeruntime.io.load_table` (Parquet by
 pyarrow), never unpickled. Tables keep their column names
 (:attr:`Dataset.feature_names`), which export writes into the bundle so readers
-match columns by name.
+match columns by name. Rows already in memory as a ``pyarrow.Table`` (e.g. a Spark sample,
+:mod:`aeexport.spark`) become a dataset with :meth:`Dataset.from_arrow`, under the same checks.
 
 Labels and the anomaly class follow one rule for ``aeexport train`` and
 ``aeexport run``: with labels, only normal rows are trained on. Labels are
