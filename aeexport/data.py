@@ -112,7 +112,8 @@ class Dataset:
         (:attr:`feature_names`, written into the bundle so that tables and Spark DataFrames are later
         matched to it by name). Features must be integer or float columns without nulls; they are cast
         once to float32 under the row rule (NaN/Inf and values beyond float32 are an
-        :class:`~aeruntime.errors.InvalidInputError` naming row and column). ``name``: the dataset's name
+        :class:`~aeruntime.errors.InvalidInputError` naming row and column). The labels are numbers (0/1,
+        or classes) or booleans (True = anomaly). ``name``: the dataset's name
         in the manifest and the run summary; ``sample``: the provenance of the rows when they are a
         sample (:meth:`aeexport.reservoir.SampleInfo.as_dict`; :func:`aeexport.spark.sample` sets it).
         """
@@ -240,7 +241,8 @@ def _from_arrow(table: Any, label_column: str | None, name: str, sample: dict | 
     for c in names:
         t, nulls = table.schema.field(c).type, table.column(c).null_count
         what = "the label column" if c == label_column else "a feature (every column but the label is one)"
-        if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+        boolean_label = c == label_column and pa.types.is_boolean(t)  # True = anomaly
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or boolean_label):
             raise InvalidInputError(
                 f"{name}: column {c!r} has type {t}, but it is {what} and must hold numbers (integers or "
                 "floats); cast it first, drop it, or name the label with label_column."
@@ -254,7 +256,9 @@ def _from_arrow(table: Any, label_column: str | None, name: str, sample: dict | 
     for j, c in enumerate(features):
         col = table.column(c).to_numpy().reshape(-1, 1)
         X[:, j] = check_rows(col, (1,), name, columns=[c], dtype=np.float32, min_rows=0)[:, 0]
-    y = None if label_column is None else table.column(label_column).to_numpy()
+    y = None if label_column is None else table.column(label_column).to_numpy(zero_copy_only=False)
+    if y is not None and y.dtype == bool:
+        y = y.astype(np.int8)  # True = anomaly
     return _checked(X, y, features, name, name, label_column, sample, option="label_column=")
 
 

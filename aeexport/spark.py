@@ -81,8 +81,9 @@ def sample(
         them and ``aeruntime.spark.score`` matches them by name). Default: every numeric column of ``df``
         but ``label``, in the DataFrame's order (an id column too: pass ``features`` to leave it out).
     label : str, optional
-        A numeric label column (0/1 with 1 = anomaly, or classes): the sample is stratified by it, each
-        label value keeping its share of ``max_rows``; it travels with the rows as the labels.
+        A numeric label column (0/1 with 1 = anomaly, or classes) or a boolean one (True = anomaly): the
+        sample is stratified by it, each label value keeping its share of ``max_rows``; it travels with
+        the rows as the labels.
 
     Raises
     ------
@@ -125,14 +126,14 @@ def _quote(name: str) -> str:
 
 def _columns(df: Any, features: list[str] | None, label: str | None) -> tuple[list[str], list[str]]:
     """(feature columns, numeric columns left out), checked on the schema alone."""
-    if label is not None:
+    types = {f.name: f.dataType.typeName() for f in df.schema.fields}
+    if label is not None and types.get(label) != "boolean":  # a boolean label is True = anomaly
         check_numeric_columns(df, [label], what="label column")
     numeric = numeric_columns(df)
-    if features is None:
-        features = [c for c in numeric if c != label]
-    elif isinstance(features, str) or not all(isinstance(c, str) for c in features):
-        raise InvalidInputError(f"features must be a list of column names, got {features!r}; e.g. features=['a', 'b'].")
-    features = list(features)
+    given = [c for c in numeric if c != label] if features is None else features
+    features = list(given) if isinstance(given, (list, tuple)) else None
+    if features is None or not all(isinstance(c, str) for c in features):
+        raise InvalidInputError(f"features must be a list of column names, got {given!r}; e.g. features=['a', 'b'].")
     dup = sorted({c for c in features if features.count(c) > 1})
     if dup:
         raise InvalidInputError(f"features names the columns {dup} more than once; name every feature once.")
