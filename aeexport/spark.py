@@ -26,6 +26,7 @@ does; another seed, or another partitioning, gives another sample.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
@@ -94,8 +95,7 @@ def sample(
     """
     from pyspark.sql import functions as F
 
-    _check_int("max_rows", max_rows, minimum=1)
-    _check_int("seed", seed)
+    max_rows, seed = _check_int("max_rows", max_rows, minimum=1), _check_int("seed", seed)
     cols, ignored = _columns(df, features, label)
     taken = cols if label is None else [*cols, label]
     keyed = df.select(*[F.col(_quote(c)) for c in taken], F.rand(seed).alias(_KEY))
@@ -114,10 +114,12 @@ def sample(
     return SparkSample(table, cols, label, info, ignored)
 
 
-def _check_int(name: str, value: Any, minimum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+def _check_int(name: str, value: Any, minimum: int | None = None) -> int:
+    """``value`` as an int (numpy integers too), or a typed error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (minimum is not None and value < minimum):
         want = "an integer" if minimum is None else f"an integer >= {minimum}"
         raise InvalidInputError(f"{name} must be {want}, got {value!r}.")
+    return int(value)
 
 
 def _quote(name: str) -> str:

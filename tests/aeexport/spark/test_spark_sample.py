@@ -69,6 +69,9 @@ def test_the_sample_has_min_of_n_and_the_row_count_rows(df):
         "source": "spark",
         "method": aesample.METHOD,
     }
+    by_numpy = aesample.sample(df, np.int64(500), seed=np.int64(0), features=["pos", "v"])  # numpy integers too
+    np.testing.assert_array_equal(_pos(by_numpy), _pos(s))
+    assert json.loads(json.dumps(by_numpy.info.as_dict())) == s.info.as_dict()  # plain ints in the manifest
     whole = aesample.sample(df, 10 * N, seed=0, features=["pos"])
     np.testing.assert_array_equal(np.sort(_pos(whole)), np.arange(N))
     assert whole.info.rows_kept == whole.info.rows_seen == N
