@@ -13,8 +13,8 @@ How it samples (the rows never pass through pandas or ``collect()`` of Rows):
   (:func:`aeexport.reservoir.quotas`: ``max_rows`` shared in proportion, largest remainders).
 * Every row draws a key ``rand(seed)`` on the executors; the sample is the rows with the smallest
   keys (per class when stratified): ``orderBy(key).limit(q)``, which Spark plans as
-  ``TakeOrderedAndProject`` (a top-q per partition, then a merge of those: no shuffle of the data,
-  executor memory q rows per task). That is a uniform sample without replacement of the rows (of each
+  ``TakeOrderedAndProject`` (a top-q per partition, then one task merges those: at most
+  partitions x q rows move, never a sort of the whole DataFrame; memory q rows per task). That is a uniform sample without replacement of the rows (of each
   class). One scan per label value, so at most :data:`MAX_CLASSES` values.
 * The sample is collected as Arrow (``DataFrame.toArrow()``, pyspark >= 4; ``_collect_as_arrow()``
   before) and ordered by key.
