@@ -17,6 +17,7 @@ _EXPORTS = {
     "build_model": "models",
     "TrainConfig": "train",
     "train_model": "train",
+    "Dataset": "data",
     "load_dataset": "data",
     "make_split": "data",
     "save_checkpoint": "checkpoint",

@@ -6,7 +6,8 @@ Data sources: ``"digits"`` (scikit-learn's bundled 8x8 digits, 1797 x 64, values
 label column). Files are read by :func:`aeruntime.io.load_table` (Parquet by
 pyarrow), never unpickled. Tables keep their column names
 (:attr:`Dataset.feature_names`), which export writes into the bundle so readers
-match columns by name.
+match columns by name. Rows already in memory as a ``pyarrow.Table`` (e.g. a Spark sample,
+:mod:`aeexport.spark`) become a dataset with :meth:`Dataset.from_arrow`, under the same checks.
 
 Labels and the anomaly class follow one rule for ``aeexport train`` and
 ``aeexport run``: with labels, only normal rows are trained on. Labels are
@@ -100,6 +101,24 @@ class Dataset:
     feature_names: list[str] | None = None  # column names of X in order (CSV header, Parquet); None for arrays
     sample: dict | None = None  # provenance of a --max-rows sample (reservoir.SampleInfo.as_dict); None: every row
 
+    @classmethod
+    def from_arrow(
+        cls, table: Any, *, label_column: str | None = None, name: str = "arrow", sample: dict | None = None
+    ) -> Dataset:
+        """The rows of an in-memory ``pyarrow.Table`` (n_rows rows): what :func:`aeexport.run_pipeline` trains on
+        instead of a file.
+
+        Every column except ``label_column`` is a feature, kept **by name** in the table's order
+        (:attr:`feature_names`, written into the bundle so that tables and Spark DataFrames are later
+        matched to it by name). Features must be integer or float columns without nulls; they are cast
+        once to float32 under the row rule (NaN/Inf and values beyond float32 are an
+        :class:`~aeruntime.errors.InvalidInputError` naming row and column). The labels are numbers (0/1,
+        or classes) or booleans (True = anomaly). ``name``: the dataset's name
+        in the manifest and the run summary; ``sample``: the provenance of the rows when they are a
+        sample (:meth:`aeexport.reservoir.SampleInfo.as_dict`; :func:`aeexport.spark.sample` sets it).
+        """
+        return _from_arrow(table, label_column, name, sample)
+
 
 @dataclass
 class Split:
@@ -161,25 +180,86 @@ def load_dataset(
     else:  # float32 chunk by chunk (no whole-file float64 copy); .npy memory-mapped, not read
         table = load_table(path, label_column=label_column, header=header, mmap=True, dtype=np.float32)
         X, y, names = table.X, table.y, table.feature_names
+    return _checked(X, y, names, str(path), path.name, label_column, sample)
+
+
+def _checked(
+    X: Any,
+    y: Any,
+    names: list[str] | None,
+    where: str,
+    name: str,
+    label_column: str | None,
+    sample: dict | None,
+    option: str = "--label-column ",
+) -> Dataset:
+    """The rows of a file or an Arrow table as a :class:`Dataset`, after the checks every input gets."""
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
-        raise InvalidInputError(f"{path}: features have dtype {X.dtype}; expected numbers.")
+        raise InvalidInputError(f"{where}: features have dtype {X.dtype}; expected numbers.")
     if X.ndim < 2 or len(X) < 2:
         raise InvalidInputError(
-            f"{path}: expected an array of shape (n_rows, n_features) with at least 2 rows, got {X.shape}."
+            f"{where}: expected an array of shape (n_rows, n_features) with at least 2 rows, got {X.shape}."
         )
     if y is not None:
         y = np.asarray(y).reshape(-1)
         if len(y) != len(X):
-            raise InvalidInputError(f"{path}: {len(y)} labels for {len(X)} rows; expected one label per row.")
+            raise InvalidInputError(f"{where}: {len(y)} labels for {len(X)} rows; expected one label per row.")
     if names is not None and len(names) != X.shape[1]:
         names = None  # a header that does not describe the columns: stay positional
     # the one row rule: NaN/Inf and values beyond float32 (cast here), naming the first bad row and column
-    X = check_rows(X, X.shape[1:], str(path), columns=names, dtype=np.float32)
+    X = check_rows(X, X.shape[1:], where, columns=names, dtype=np.float32)
     if names is not None and label_column is None:
-        _warn_label_like(path, X, names)
+        _warn_label_like(name, X, names, option)
     image_shape = tuple(X.shape[1:]) if X.ndim == 4 else None
-    return Dataset(X, y, path.name, image_shape, names, sample)  # type: ignore[arg-type]
+    return Dataset(X, y, name, image_shape, names, sample)  # type: ignore[arg-type]
+
+
+def _from_arrow(table: Any, label_column: str | None, name: str, sample: dict | None) -> Dataset:
+    """:meth:`Dataset.from_arrow`: every column but ``label_column`` is a feature, by name, in the table's order."""
+    import pyarrow as pa
+
+    if not isinstance(table, pa.Table):
+        raise InvalidInputError(
+            f"{name}: expected a pyarrow.Table, got {type(table).__name__}; pass pyarrow.table(...), "
+            "pyarrow.parquet.read_table(...) or the table of aeexport.spark.sample(...)."
+        )
+    names = [str(c) for c in table.column_names]
+    if len(set(names)) != len(names):
+        raise InvalidInputError(
+            f"{name}: the columns {sorted({c for c in names if names.count(c) > 1})} appear more than once; "
+            "give every column its own name."
+        )
+    if label_column is not None and label_column not in names:
+        raise InvalidInputError(
+            f"{name}: label_column {label_column!r} is not a column of the table (columns: {names}); "
+            "pass one of them, or label_column=None for unlabelled rows."
+        )
+    features = [c for c in names if c != label_column]
+    if not features:
+        raise InvalidInputError(f"{name}: the table has no feature columns besides the label {label_column!r}.")
+    for c in names:
+        t, nulls = table.schema.field(c).type, table.column(c).null_count
+        what = "the label column" if c == label_column else "a feature (every column but the label is one)"
+        boolean_label = c == label_column and pa.types.is_boolean(t)  # True = anomaly
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or boolean_label):
+            raise InvalidInputError(
+                f"{name}: column {c!r} has type {t}, but it is {what} and must hold numbers (integers or "
+                "floats); cast it first, drop it, or name the label with label_column."
+            )
+        if nulls:
+            raise InvalidInputError(
+                f"{name}: column {c!r} ({what}) holds {nulls} null values; expected a number in every row: "
+                "drop those rows or fill them first."
+            )
+    X = np.empty((table.num_rows, len(features)), np.float32)  # filled column by column: no float64 matrix
+    for j, c in enumerate(features):
+        col = table.column(c).to_numpy().reshape(-1, 1)
+        X[:, j] = check_rows(col, (1,), name, columns=[c], dtype=np.float32, min_rows=0)[:, 0]
+    y = None if label_column is None else table.column(label_column).to_numpy(zero_copy_only=False)
+    if y is not None and y.dtype == bool:
+        y = y.astype(np.int8)  # True = anomaly
+    return _checked(X, y, features, name, name, label_column, sample, option="label_column=")
 
 
 def _sample_file(
@@ -226,12 +306,12 @@ def _load_digits(label_column: str | None) -> Dataset:
     return Dataset(d.data.astype(np.float32), d.target.astype(np.int64), "digits", (1, 8, 8))
 
 
-def _warn_label_like(path: Path, X: np.ndarray, names: list[str]) -> None:
+def _warn_label_like(source: str, X: np.ndarray, names: list[str], option: str) -> None:
     for j, name in enumerate(names):
         if _LABEL_LIKE.match(name) and np.isin(np.unique(X[:, j]), (0, 1)).all():
             warnings.warn(
-                f"{path.name}: column {name!r} holds only 0/1 and is named like a label, but it is being used "
-                f"as a feature; if it marks anomalies, pass --label-column {name}.",
+                f"{source}: column {name!r} holds only 0/1 and is named like a label, but it is being used "
+                f"as a feature; if it marks anomalies, pass {option}{repr(name) if option.endswith('=') else name}.",
                 LabelLikeColumnWarning,
                 stacklevel=3,
             )

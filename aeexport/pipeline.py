@@ -50,7 +50,7 @@ class _Prepared(NamedTuple):
 
 
 def run_pipeline(
-    dataset: str,
+    dataset: str | Dataset,
     out: str | Path,
     *,
     kind: str = "dense",
@@ -68,6 +68,10 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """Train, export, verify and score; write ``out/{checkpoint,bundle}`` (or ``bundle``) and a summary.
 
+    ``dataset``: what :func:`aeexport.data.load_dataset` reads (``"digits"`` or a file path), or rows
+    already in memory as a :class:`~aeexport.data.Dataset` (e.g. :meth:`Dataset.from_arrow` of a
+    ``pyarrow.Table``, or :meth:`aeexport.spark.SparkSample.dataset`): the same pipeline either way.
+
     Labels follow :func:`aeexport.data.anomaly_labels`, as in ``aeexport train``: the model
     trains on normal rows only and the test split holds the anomalies, so the summary reports
     a real detection result (ROC-AUC) and a threshold hint. ``preset``: see
@@ -79,9 +83,10 @@ def run_pipeline(
     spec = threshold_spec or ThresholdSpec()
     out = Path(out)
     bundle_dir = Path(bundle) if bundle is not None else out / "bundle"
-    check_output_dir(out, "run", inputs=[dataset])  # before any training
+    inputs = [] if isinstance(dataset, Dataset) else [dataset]
+    check_output_dir(out, "run", inputs=inputs)  # before any training
     if bundle is not None:
-        check_output_dir(bundle_dir, "bundle", option="--bundle", inputs=[dataset])
+        check_output_dir(bundle_dir, "bundle", option="--bundle", inputs=inputs)
     p = _prepare(
         dataset,
         kind,
@@ -107,7 +112,7 @@ def run_pipeline(
 
 
 def _prepare(
-    dataset: str,
+    dataset: str | Dataset,
     kind: str,
     label_column: str | None,
     anomaly_class: int | None,
@@ -122,7 +127,7 @@ def _prepare(
 ) -> _Prepared:
     """Rows as the model takes them, labels by one rule, the novelty split (anomalies only in the test
     split), the preset applied; ``warn``: about too few calibration rows."""
-    ds = load_dataset(dataset, label_column=label_column, max_rows=cfg.max_rows, seed=cfg.seed)
+    ds = _dataset(dataset, label_column, cfg)
     y, anomaly_class = anomaly_labels(ds, anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
     image = is_image_data(ds)
@@ -140,6 +145,23 @@ def _prepare(
     if warn:
         warn_if_few_calibration_rows(len(split.val))
     return _Prepared(ds, X, split, anomaly_class, cfg, model_options, preset_percentile(preset, explicit, image=image))
+
+
+def _dataset(dataset: str | Dataset, label_column: str | None, cfg: TrainConfig) -> Dataset:
+    """The rows to train on: read (and sampled with ``max_rows``) from a source, or given in memory."""
+    if not isinstance(dataset, Dataset):
+        return load_dataset(dataset, label_column=label_column, max_rows=cfg.max_rows, seed=cfg.seed)
+    if label_column is not None:
+        raise InvalidInputError(
+            f"label_column={label_column!r} applies to files; a Dataset in memory has its labels already "
+            "(Dataset.from_arrow(table, label_column=...)): drop label_column."
+        )
+    if 0 < cfg.max_rows < len(dataset.X):
+        raise InvalidInputError(
+            f"max_rows={cfg.max_rows} but the Dataset in memory holds {len(dataset.X)} rows; max_rows samples a "
+            "file while it is read: sample before (aeexport.spark.sample(df, max_rows)) or leave max_rows at 0."
+        )
+    return dataset
 
 
 def _train_export(

@@ -6,29 +6,40 @@ rows with the N smallest keys, a uniform sample without replacement of all rows 
 each chunk only the N smallest are kept, so memory is N rows plus one chunk, whatever the
 file's size. With labels the sample is stratified: one reservoir per label value, and at the
 end each class keeps its share of N in proportion to the rows of it seen (largest remainders),
-its rows again those with the smallest keys (memory: at most N rows per class). The rows kept are
+its rows again those with the smallest keys (memory: at most N rows per class; the share rule is
+:func:`quotas`, which the Spark sample, :mod:`aeexport.spark`, uses too). The rows kept are
 returned in file order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Reservoir", "SampleInfo"]
+__all__ = ["Reservoir", "SampleInfo", "quotas"]
+
+#: how :class:`Reservoir` draws its sample (``SampleInfo.method``)
+RESERVOIR_METHOD = "reservoir (random keys), uniform without replacement"
 
 
 @dataclass
 class SampleInfo:
-    """Provenance of a sample: written into the checkpoint's and the bundle's training section."""
+    """Provenance of a sample: written into the checkpoint's and the bundle's training section.
+
+    ``source``: where the rows were sampled ("file": :class:`Reservoir` over a file; "spark":
+    :func:`aeexport.spark.sample`), ``method``: how.
+    """
 
     rows_seen: int
     rows_kept: int
     seed: int
     stratified: bool
     max_rows: int
+    source: str = "file"
+    method: str = RESERVOIR_METHOD
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -37,8 +48,23 @@ class SampleInfo:
             "rows_kept": self.rows_kept,
             "seed": self.seed,
             "stratified": self.stratified,
-            "method": "reservoir (random keys), uniform without replacement",
+            "source": self.source,
+            "method": self.method,
         }
+
+
+def quotas(seen: Mapping[Any, int], max_rows: int) -> dict[Any, int]:
+    """Rows kept per class of a stratified sample: ``max_rows`` shared in proportion to the rows ``seen``
+    of each class (largest remainders, ties by the class's name); every row when there are at most ``max_rows``."""
+    total = sum(seen.values())
+    if total <= max_rows:
+        return dict(seen)
+    exact = {c: max_rows * s / total for c, s in seen.items()}
+    quota = {c: int(e) for c, e in exact.items()}
+    by_remainder = sorted(exact, key=lambda c: (quota[c] - exact[c], str(c)))
+    for c in by_remainder[: max_rows - sum(quota.values())]:
+        quota[c] += 1
+    return quota
 
 
 @dataclass
@@ -102,23 +128,10 @@ class Reservoir:
             self._pools[label] = _Pool(np.empty(0), np.empty(0, np.int64), x[:0], empty_y)
         return self._pools[label]
 
-    def _quotas(self) -> dict[Any, int]:
-        """Rows kept per class: ``max_rows`` shared in proportion to the rows seen (largest remainders)."""
-        seen = {c: p.seen for c, p in self._pools.items()}
-        total = sum(seen.values())
-        if total <= self.max_rows:
-            return seen
-        exact = {c: self.max_rows * s / total for c, s in seen.items()}
-        quota = {c: int(e) for c, e in exact.items()}
-        by_remainder = sorted(exact, key=lambda c: (quota[c] - exact[c], str(c)))
-        for c in by_remainder[: self.max_rows - sum(quota.values())]:
-            quota[c] += 1
-        return quota
-
     def result(self) -> tuple[np.ndarray, np.ndarray | None, SampleInfo]:
         """The sample in file order: rows (k, *row_shape), labels (k,) or None, and its provenance."""
-        quotas = self._quotas()
-        picks = [(p, p.smallest(quotas[c])) for c, p in self._pools.items()]
+        quota = quotas({c: p.seen for c, p in self._pools.items()}, self.max_rows)
+        picks = [(p, p.smallest(quota[c])) for c, p in self._pools.items()]
         pos = np.concatenate([p.pos[i] for p, i in picks])
         order = np.argsort(pos, kind="stable")
         x = np.concatenate([p.x[i] for p, i in picks])[order]

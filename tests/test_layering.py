@@ -23,6 +23,7 @@ PUBLIC_RUNTIME = frozenset(
         "aeruntime.io",
         "aeruntime.clibase",
         "aeruntime.faults",
+        "aeruntime.spark",
     }
 )
 #: top-level packages aeruntime must not import

@@ -42,7 +42,9 @@ workers read their copy from ``SparkFiles``. See ``docs/scale-out.md``.
 Layout
 ------
 ``api``      :func:`score`, :func:`encode`, :func:`reconstruct`: the driver-side checks and the lazy DataFrame
-``columns``  which columns a job reads (feature columns by name and type, ``keep``) and how they travel
+``columns``  which columns a job reads (feature columns by name and type, ``keep``) and how they travel;
+             its schema checks :func:`numeric_columns` and :func:`check_numeric_columns` are public (aeexport's
+             Spark sample uses them: one rule for which columns are numbers)
 ``plan``     the task code: the model once per Python worker, Arrow batches in and out, the row check
 ``report``   :class:`ScoreReport`, the accumulators the tasks fill in
 ``cli``      ``aeruntime spark score`` (``aeruntime/spark_cli.py`` is its spark-submit script)
@@ -51,6 +53,17 @@ Layout
 from __future__ import annotations
 
 from .api import ENGINES, ON_INVALID, OUTPUTS, encode, reconstruct, score
+from .columns import check_numeric_columns, numeric_columns
 from .report import ScoreReport
 
-__all__ = ["ENGINES", "ON_INVALID", "OUTPUTS", "ScoreReport", "encode", "reconstruct", "score"]
+__all__ = [
+    "ENGINES",
+    "ON_INVALID",
+    "OUTPUTS",
+    "ScoreReport",
+    "check_numeric_columns",
+    "encode",
+    "numeric_columns",
+    "reconstruct",
+    "score",
+]

@@ -19,10 +19,12 @@ __all__ = [
     "HIDDEN",
     "NUMERIC",
     "check_new_columns",
+    "check_numeric_columns",
     "feature_expr",
     "is_vector",
     "keep_columns",
     "layout",
+    "numeric_columns",
     "quote",
     "resolve_features",
 ]
@@ -55,6 +57,30 @@ def _is_numeric(dt: Any) -> bool:
     return dt.typeName() in NUMERIC
 
 
+def numeric_columns(df: Any) -> list[str]:
+    """The names of ``df``'s numeric columns (:data:`NUMERIC` types), in the DataFrame's order."""
+    return [f.name for f in df.schema.fields if _is_numeric(f.dataType)]
+
+
+def check_numeric_columns(
+    df: Any, columns: Sequence[str], *, what: str = "feature columns", reserved: Sequence[str] = ()
+) -> list[str]:
+    """``columns`` (in their order) after checking, on the schema alone (no job runs), that each is a
+    numeric column of ``df`` and none is in ``reserved`` (a label column); else an :class:`InvalidInputError`."""
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    match_columns(list(fields), columns, where="the DataFrame", what=what, reserved=reserved)
+    wrong = [c for c in columns if not _is_numeric(fields[c])]
+    if wrong:
+        c = wrong[0]
+        raise InvalidInputError(
+            f"{what.removesuffix('s')} {c!r} has type {_type_name(fields[c])}, but the model expects numeric "
+            f"columns ({', '.join(NUMERIC)}; cast once to float32)"
+            f"{f' ({len(wrong)} such columns)' if len(wrong) > 1 else ''}. "
+            f"Cast it first, e.g. df.withColumn({c!r}, F.col({c!r}).cast('double'))."
+        )
+    return list(columns)
+
+
 # ---------------------------------------------------------------------------- feature columns
 def resolve_features(df: Any, model: Any, features: Any) -> tuple[list[str], bool]:
     """(feature columns in the model's order, True if one array/vector column)."""
@@ -68,7 +94,7 @@ def resolve_features(df: Any, model: Any, features: Any) -> tuple[list[str], boo
             return _one_column(fields, features, d), True
         features = [features]
     features = _by_name([str(c) for c in features], names)
-    _check_feature_columns(features, fields, model, d)
+    _check_feature_columns(df, features, model, d)
     return features, False
 
 
@@ -123,17 +149,9 @@ def _by_name(features: list[str], names: Sequence[str] | None) -> list[str]:
     return list(names)  # by name, in the bundle's order
 
 
-def _check_feature_columns(features: list[str], fields: dict[str, Any], model: Any, d: int) -> None:
+def _check_feature_columns(df: Any, features: list[str], model: Any, d: int) -> None:
     """The numeric feature columns exist, are numeric and are as many as the model's input."""
-    match_columns(list(fields), features, where="the DataFrame", what="feature columns")
-    wrong = [c for c in features if not _is_numeric(fields[c])]
-    if wrong:
-        c = wrong[0]
-        raise InvalidInputError(
-            f"feature column {c!r} has type {_type_name(fields[c])}, but the model expects numeric columns "
-            f"({', '.join(NUMERIC)}; cast once to float32){f' ({len(wrong)} such columns)' if len(wrong) > 1 else ''}. "
-            f"Cast it first, e.g. df.withColumn({c!r}, F.col({c!r}).cast('double'))."
-        )
+    check_numeric_columns(df, features)
     if len(features) != d:
         raise InvalidInputError(
             f"features has {len(features)} columns, but the model expects {d} (input shape "
