@@ -39,6 +39,11 @@ __all__ = [
 
 #: epoch cap of the tabular defaults
 TABULAR_EPOCHS = 60
+#: most rows per step of the tabular defaults (the batch is n/40 below that). A batch's activations,
+#: dropout masks and gradients grow with it (at 42,500 rows several hundred MB, freed and re-allocated
+#: every step); above ~16k rows per step the epoch is no faster, only the peak memory grows. Reached
+#: from 655,360 training rows on, so no set of benchmarks/anomaly.py (all smaller) changes.
+TABULAR_MAX_BATCH = 1 << 14
 #: dense models trained per fit and averaged in one ensemble graph (``TrainConfig.members``); 3 members
 #: measured +0.001 / +0.008 on the two means for 3x the training time, 2x the batch-1 latency and 1/15
 #: of the throughput of one model, so the default is one (``--members 3`` chooses them)
@@ -53,7 +58,7 @@ def tabular_config(n_rows: int, **overrides: Any) -> TrainConfig:
         "epochs": TABULAR_EPOCHS,
         "patience": 10,
         "trim_fraction": 0.35,
-        "batch_size": int(max(64, n_rows // 40)),
+        "batch_size": int(min(max(64, n_rows // 40), TABULAR_MAX_BATCH)),
         "scaler": "robust",
         "members": TABULAR_MEMBERS,
     }

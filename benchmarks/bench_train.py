@@ -3,18 +3,27 @@
 For each size and format (float32 Gaussian rows x 32 features, ``.npy`` and Parquet, generated in
 blocks by a child process so this parent stays small) it runs, alternating, median of repeats:
 
-- ``aeexport train FILE --out CK --epochs E -q`` in a child: peak RSS from ``os.wait4`` and the
-  epoch rows/s from the checkpoint's summary (train rows x epochs / train seconds);
-- a plain hand-written torch loop (``--plain``) in a child: the same dense model as the tabular
-  preset (32-128-64-8-64-128-32, ReLU, dropout 0.2, Adam 1e-3, 35% trimmed MSE), the same batch
-  (n_train / 40) and threads (:func:`aeexport.train.effective_threads`), rows already in memory;
+- ``aeexport train FILE --out CK --epochs E`` in a child: peak RSS from ``os.wait4``; the epoch rows/s
+  from the checkpoint's ``epoch_seconds`` (train rows / seconds of the median epoch's training pass,
+  and with its validation pass);
+- the same command on a 2,000-row file of the same format: the fixed base (the torch import and
+  what training loads lazily), so ``(peak - base) / matrix`` is what the data costs;
+- the throughput ratio (``--interleaved``, one child per size): aeexport's epoch
+  (``aeexport.train._train_epoch`` with its model, scaled rows, batch, threads and deterministic mode)
+  and a plain hand-written torch loop (the same dense model as the tabular preset, 32-128-64-8-64-128-32,
+  ReLU, dropout 0.2, Adam 1e-3, 35% trimmed MSE, the same batch and threads, rows already in memory),
+  alternating epoch by epoch in one process, medians of ``epochs x repeats`` epochs after one warm-up
+  each: both see the same load on a shared machine (``--plain`` runs the loop alone);
 
 and the share of the machine's sgemm rate (torch.mm 2048x2048, same threads) an epoch reaches at
-~6 FLOP per weight per row (forward + backward). The machine is shared: read the ratios.
+~6 FLOP per weight per row (forward + backward). ``--sample-rows N --max-rows M`` adds one ``.npy`` of
+N rows trained with ``--max-rows M`` (the sampling pass included in its wall time). The machine is
+shared: read the ratios, measured side by side.
 
 Usage::
 
-    python benchmarks/bench_train.py [--rows 200000 2000000] [--formats npy parquet] [--repeats 3] [--epochs 2]
+    python benchmarks/bench_train.py [--rows 200000 2000000] [--formats npy parquet] [--repeats 3] [--epochs 3]
+        [--no-ratio] [--sample-rows 50000000 --max-rows 2000000]
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,40 +69,84 @@ def generate(path: Path, rows: int, block: int = 1 << 18) -> None:
             w.write_table(pa.table({f"f{j}": x[:, j] for j in range(32)}, schema=schema))
 
 
-def plain_loop(path: Path, epochs: int) -> float:
-    """Rows/s of a hand-written epoch on the rows of ``path`` (npy, read whole)."""
+def _plain_model() -> tuple[Any, Any]:
+    """The tabular preset's dense model written by hand (32-128-64-8-64-128-32, ReLU, dropout 0.2) and its Adam."""
     import torch
     from torch import nn
 
-    from aeexport.train import effective_threads
-
-    X = torch.from_numpy(np.load(path, allow_pickle=False))
-    n_train = len(X) - int(0.15 * len(X))
-    xs = X[:n_train].clone()
-    del X
-    batch = max(64, n_train // 40)
-    threads = effective_threads(-1, batch)
-    if threads:
-        torch.set_num_threads(threads)
-    torch.manual_seed(0)
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(WIDTHS[:-1], WIDTHS[1:], strict=True)):
         layers.append(nn.Linear(a, b))
         if i not in (2, len(WIDTHS) - 2):  # linear code and output
             layers += [nn.ReLU(), nn.Dropout(0.2)]
     model = nn.Sequential(*layers)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return model, torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+def _plain_epoch(model: Any, opt: Any, xs: Any, batch: int) -> float:
+    """Seconds of one hand-written epoch over ``xs`` (n, 32): shuffled batches, 35% trimmed MSE, Adam."""
+    import torch
+
     start = time.perf_counter()
-    for _ in range(epochs):
-        perm = torch.randperm(n_train)
-        for i in range(0, n_train, batch):
-            b = xs[perm[i : i + batch]]
-            per_row = ((model(b) - b) ** 2).mean(dim=1)
-            loss = torch.topk(per_row, len(b) - int(0.35 * len(b)), largest=False).values.mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    return n_train * epochs / (time.perf_counter() - start)
+    model.train()
+    perm = torch.randperm(len(xs))
+    for i in range(0, len(xs), batch):
+        b = xs[perm[i : i + batch]]  # (B, 32)
+        per_row = ((model(b) - b) ** 2).mean(dim=1)
+        loss = torch.topk(per_row, len(b) - int(0.35 * len(b)), largest=False).values.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def plain_loop(path: Path, epochs: int) -> float:
+    """Rows/s of the median hand-written epoch on the rows of ``path`` (npy, read whole)."""
+    import torch
+
+    from aeexport.presets import tabular_config
+    from aeexport.train import effective_threads
+
+    X = torch.from_numpy(np.load(path, allow_pickle=False))
+    n_train = len(X) - int(0.15 * len(X))
+    xs = X[:n_train].clone()
+    del X
+    batch = tabular_config(n_train).batch_size
+    threads = effective_threads(-1, batch)
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model, opt = _plain_model()
+    return n_train / statistics.median(_plain_epoch(model, opt, xs, batch) for _ in range(epochs))
+
+
+def interleaved(path: Path, epochs: int) -> dict[str, float]:
+    """Rows/s of aeexport's epoch (``aeexport.train._train_epoch``: its model, scaled rows, batch, threads and
+    deterministic mode) and of the hand-written one, alternating epoch by epoch in one process (medians; one
+    warm-up epoch each), so both see the same machine load."""
+    import torch
+
+    from aeexport.presets import tabular_config, tabular_model_options
+    from aeexport.train import _build_scaled_model, _deterministic, _scaled, _train_epoch, effective_threads
+
+    X = np.load(path, mmap_mode="r", allow_pickle=False)
+    n_train = len(X) - int(0.15 * len(X))
+    rows = np.arange(n_train)
+    cfg = tabular_config(n_train, progress=False)
+    torch.manual_seed(0)
+    model = _build_scaled_model(X, rows, "dense", tabular_model_options(X.shape[1]), cfg)
+    xs = _scaled(model, X, torch.device("cpu"), rows)  # (n_train, 32)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    plain, plain_opt = _plain_model()
+    gen = torch.Generator().manual_seed(0)
+    ours, theirs = [], []
+    with _deterministic(effective_threads(cfg.threads, cfg.batch_size)):
+        for _ in range(epochs + 1):
+            start = time.perf_counter()
+            _train_epoch(model, opt, xs, cfg, gen)
+            ours.append(time.perf_counter() - start)
+            theirs.append(_plain_epoch(plain, plain_opt, xs, cfg.batch_size))
+    return {"aeexport": n_train / statistics.median(ours[1:]), "plain": n_train / statistics.median(theirs[1:])}
 
 
 def sgemm_flops(threads: int) -> float:
@@ -118,14 +172,37 @@ def child(cmd: list[str]) -> tuple[float, str]:
     return usage.ru_maxrss / 1024, out
 
 
-def aeexport_train(path: Path, out: Path, epochs: int) -> tuple[float, float]:
-    rss, _ = child([sys.executable, "-m", "aeexport", "train", str(path), "--out", str(out), "--epochs", str(epochs)])
-    summary = json.loads((out / "config.json").read_text())["training"]
-    return rss, _train_rows(out) * summary["epochs_run"] / summary["train_seconds"]
+def aeexport_train(path: Path, out: Path, epochs: int, *extra: str) -> dict[str, float]:
+    """Peak RSS (MB), wall seconds and epoch rows/s (training pass; with validation) of ``aeexport train``."""
+    start = time.perf_counter()
+    rss, _ = child(
+        [sys.executable, "-m", "aeexport", "train", str(path), "--out", str(out), "--epochs", str(epochs), *extra]
+    )
+    wall = time.perf_counter() - start
+    config = json.loads((out / "config.json").read_text())
+    shutil.rmtree(out)
+    n_train = int(config["dataset"]["train_rows"])
+    seconds = config["training"]["epoch_seconds"]  # per epoch: [training pass, validation pass]
+    return {
+        "rss": rss,
+        "wall": wall,
+        "rows_s": n_train / statistics.median(t for t, _ in seconds),
+        "with_val": n_train / statistics.median(t + v for t, v in seconds),
+    }
 
 
-def _train_rows(out: Path) -> int:
-    return int(json.loads((out / "config.json").read_text())["dataset"]["train_rows"])
+def _sampled(args: argparse.Namespace, big: Path, small: Path, work: Path) -> list[str]:
+    """One run of ``aeexport train BIG --max-rows M`` (one repeat: the file is large) and its base."""
+    res = aeexport_train(big, work / "ck-sample", args.epochs, "--max-rows", str(args.max_rows))
+    base = aeexport_train(small, work / "base-sample", 1)["rss"]
+    mb = args.max_rows * 32 * 4 / 2**20
+    return [
+        "",
+        f"`aeexport train` on a {args.sample_rows:,}-row `.npy` ({args.sample_rows * 128 / 2**30:.1f} GiB) with "
+        f"`--max-rows {args.max_rows}` and `--epochs {args.epochs}`: peak RSS {res['rss']:.0f} MB (base {base:.0f} MB, "
+        f"(peak - base) / sample matrix {(res['rss'] - base) / mb:.2f}), wall {res['wall']:.0f} s in all (the sampling "
+        f"pass over every row included), epoch {res['rows_s']:,.0f} rows/s.",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--plain"]:
         print(plain_loop(Path(argv[1]), int(argv[2])))
         return 0
+    if argv[:1] == ["--interleaved"]:
+        print(json.dumps(interleaved(Path(argv[1]), int(argv[2]))))
+        return 0
     if argv[:1] == ["--sgemm"]:
         print(sgemm_flops(int(argv[1])))
         return 0
@@ -143,38 +223,60 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, nargs="+", default=[200_000, 2_000_000])
     ap.add_argument("--formats", nargs="+", default=["npy", "parquet"])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument(
+        "--no-ratio", dest="ratio", action="store_false", help="skip the interleaved epochs (slow at 10M rows)"
+    )
+    ap.add_argument("--sample-rows", type=int, default=0, help="rows of an extra .npy trained with --max-rows")
+    ap.add_argument("--max-rows", type=int, default=2_000_000)
     ap.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()))
     add_output_args(ap)
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-train-", dir=args.tmp))
     me = [sys.executable, str(Path(__file__).resolve())]
-    lines = ["| rows | format | matrix MB | peak RSS MB | aeexport rows/s | plain loop rows/s | ratio | sgemm share |"]
-    lines.append("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    lines = [
+        "| rows | format | matrix MB | base MB | peak RSS MB | (peak - base) / matrix | `aeexport train` epoch rows/s "
+        "| with validation | interleaved: aeexport epoch rows/s | plain loop rows/s | ratio | sgemm share |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    from aeexport.presets import tabular_config
     from aeexport.train import effective_threads
+
+    def data(rows: int, fmt: str) -> Path:
+        path = work / f"x{rows}.{fmt}"
+        if not path.exists():
+            subprocess.run([*me, "--generate", str(path), str(rows)], check=True)
+        return path
 
     try:
         for rows in args.rows:
-            npy = work / f"x{rows}.npy"
-            subprocess.run([*me, "--generate", str(npy), str(rows)], check=True)
-            threads = effective_threads(-1, max(64, (rows - int(0.15 * rows)) // 40))
-            flops = float(child([*me, "--sgemm", str(threads)])[1])
+            npy = data(rows, "npy")
+            threads = effective_threads(-1, tabular_config(rows - int(0.15 * rows)).batch_size)
+            if args.ratio:
+                flops = float(child([*me, "--sgemm", str(threads)])[1])
+                pair = json.loads(child([*me, "--interleaved", str(npy), str(args.epochs * args.repeats)])[1])
+                o, p = pair["aeexport"], pair["plain"]
+                side = f"{o:,.0f} | {p:,.0f} | {o / p:.2f} | {o * FLOP_PER_ROW / flops:.1%}"
+            else:
+                side = "- | - | - | -"
             for fmt in args.formats:
-                path = npy if fmt == "npy" else work / f"x{rows}.parquet"
-                if not path.exists():
-                    subprocess.run([*me, "--generate", str(path), str(rows)], check=True)
-                ours, plain, rss = [], [], []
+                path, small = data(rows, fmt), data(2000, fmt)
+                ours, base = [], []
                 for r in range(args.repeats):  # alternating
-                    peak, speed = aeexport_train(path, work / f"ck{rows}{fmt}{r}", args.epochs)
-                    ours.append(speed)
-                    rss.append(peak)
-                    plain.append(float(child([*me, "--plain", str(npy), str(args.epochs)])[1]))
-                o, p = statistics.median(ours), statistics.median(plain)
+                    ours.append(aeexport_train(path, work / f"ck{rows}{fmt}{r}", args.epochs))
+                    base.append(aeexport_train(small, work / f"base{fmt}{r}", 1)["rss"])
+                peak, b, mb = statistics.median(x["rss"] for x in ours), statistics.median(base), rows * 32 * 4 / 2**20
                 lines.append(
-                    f"| {rows:,} | {fmt} | {rows * 32 * 4 / 1e6:.0f} | {statistics.median(rss):.0f} | {o:,.0f} | "
-                    f"{p:,.0f} | {o / p:.2f} | {o * FLOP_PER_ROW / flops:.1%} |"
+                    f"| {rows:,} | {fmt} | {mb:.0f} | {b:.0f} | {peak:.0f} | {(peak - b) / mb:.2f} | "
+                    f"{statistics.median(x['rows_s'] for x in ours):,.0f} | "
+                    f"{statistics.median(x['with_val'] for x in ours):,.0f} | {side} |"
                 )
                 print(lines[-1], flush=True)
+            shutil.rmtree(work)
+            work.mkdir()
+        if args.sample_rows:
+            lines += _sampled(args, data(args.sample_rows, "npy"), data(2000, "npy"), work)
+            print("\n".join(lines[-4:]), flush=True)
     finally:
         shutil.rmtree(work)
     load = os.getloadavg()

@@ -105,18 +105,46 @@ def load_table(
         finite=finite,
         header=header,
     )
-    xs, ys, done = [], [], 0
+    xs, ys, done = _Rows(source.n_rows), [], 0
     for chunk in source:
-        xs.append(_narrow(chunk.x, np.dtype(dtype), str(path), done, source.columns))
+        xs.add(_narrow(chunk.x, np.dtype(dtype), str(path), done, source.columns))
         done += len(chunk.x)
         if chunk.y is not None:
             ys.append(chunk.y)
-    X = np.concatenate(xs) if len(xs) > 1 else xs[0]
+    X = xs.array()
     del xs
     y = None
     if label_column is not None:
         y = np.concatenate(ys) if ys else np.empty(0, np.float64)
     return Table(X, y, source.columns, source.ignored)
+
+
+class _Rows:
+    """The feature chunks of a table gathered into one array (n_rows, n_features).
+
+    When the row count is known before reading (Parquet's metadata) the array is allocated once and
+    filled chunk by chunk, so the peak is the matrix plus one chunk, not the chunks plus their
+    concatenation (twice the matrix). Otherwise (CSV) the chunks are concatenated at the end.
+    """
+
+    def __init__(self, n_rows: int | None) -> None:
+        self.n_rows, self.done = n_rows, 0
+        self.out: np.ndarray | None = None
+        self.parts: list[np.ndarray] = []
+
+    def add(self, part: np.ndarray) -> None:
+        if self.n_rows is not None and self.out is None:
+            self.out = np.empty((self.n_rows, *part.shape[1:]), part.dtype)
+        if self.out is not None and self.done + len(part) <= len(self.out):
+            self.out[self.done : self.done + len(part)] = part
+        else:  # no row count, or more rows than it said: keep the chunks and concatenate
+            self.parts.append(part)
+        self.done += len(part)
+
+    def array(self) -> np.ndarray:
+        filled = [] if self.out is None else [self.out[: min(self.done, len(self.out))]]
+        chunks = filled + self.parts
+        return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
 
 
 def _narrow(x: np.ndarray, dtype: np.dtype, name: str, start: int, columns: Sequence[str] | None) -> np.ndarray:

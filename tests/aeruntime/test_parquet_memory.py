@@ -57,3 +57,40 @@ def test_parquet_peak_rss_is_flat_from_200k_to_2m_rows(tmp_path):
     growth_mb = (peaks[2_000_000] - peaks[200_000]) / 1024
     assert peaks[2_000_000] < 1.25 * peaks[200_000], peaks
     assert growth_mb < 0.3 * data_mb, (growth_mb, peaks)
+
+
+LOAD_CHILD = r"""
+import sys
+import numpy as np
+from aeruntime import io
+
+if sys.argv[2] == "concatenate":  # the reader before #21: chunks kept, then concatenated
+    original = io._Rows.__init__
+    io._Rows.__init__ = lambda self, n_rows: original(self, None)
+io.load_table(sys.argv[1], dtype=np.float32, mmap=True)  # warm: imports, pools
+before = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
+t = io.load_table(sys.argv[1], dtype=np.float32)
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(t.X.shape[0], t.X.dtype, hwm - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="VmHWM is read from Linux /proc")
+def test_a_parquet_table_is_read_into_one_array_sized_from_its_metadata(tmp_path):
+    """load_table fills one float32 array of the row count in the file's metadata: the peak grows by
+    the matrix and one chunk, not by the chunks plus their concatenation (twice the matrix)."""
+    n, path = 1_000_000, tmp_path / "x.parquet"
+    rng = np.random.default_rng(0)
+    pq.write_table(pa.table({f"f{j}": rng.standard_normal(n, dtype=np.float32) for j in range(32)}), path)
+    matrix_kb = n * 32 * 4 / 1024
+    growth = {}
+    for mode in ("metadata", "concatenate"):
+        p = subprocess.run(
+            [sys.executable, "-c", LOAD_CHILD, str(path), mode], env=ENV, capture_output=True, text=True, timeout=300
+        )
+        assert p.returncode == 0, p.stderr
+        rows, dtype, kb = p.stdout.split()
+        assert (int(rows), dtype) == (n, "float32")
+        growth[mode] = int(kb) / matrix_kb
+    assert growth["metadata"] < 1.6, growth  # measured 1.32 (one float64 chunk and its Arrow pages on top)
+    assert growth["concatenate"] > growth["metadata"] + 0.5, growth  # the test can tell the two apart
