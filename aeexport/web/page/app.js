@@ -232,27 +232,39 @@ function renderCsv(bundle, rows, scores, labels, shown, explanation, name, ms) {
   };
 }
 
+/** Score histogram: rows below the threshold blue, above orange; a long tail goes into a last "more" bin. */
 function drawHistogram(canvas, scores, threshold) {
   const ctx = canvas.getContext('2d');
   const W = canvas.width;
   const H = canvas.height;
-  const pad = { l: 40, r: 12, t: 12, b: 34 };
+  const pad = { l: 44, r: 64, t: 22, b: 34 };
   ctx.clearRect(0, 0, W, H);
-  let lo = Math.min(0, ...scores);
-  let hi = Math.max(threshold, ...scores) * 1.05;
+  const sorted = Float64Array.from(scores).sort();
+  const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  const lo = Math.min(0, sorted[0]);
+  let hi = Math.max(3 * threshold, q(0.9) * 1.1);
+  if (sorted[sorted.length - 1] <= hi) hi = Math.max(threshold * 1.1, sorted[sorted.length - 1] * 1.02);
   if (!(hi > lo)) hi = lo + 1;
   const bins = 40;
-  const counts = new Array(bins).fill(0);
-  for (const s of scores) counts[Math.min(bins - 1, Math.max(0, Math.floor(((s - lo) / (hi - lo)) * bins)))]++;
-  const maxC = Math.max(...counts);
-  const x = (v) => pad.l + ((v - lo) / (hi - lo)) * (W - pad.l - pad.r);
-  const y = (c) => H - pad.b - (c / maxC) * (H - pad.t - pad.b);
-  const bw = (W - pad.l - pad.r) / bins;
-  counts.forEach((c, i) => {
-    const left = lo + (i / bins) * (hi - lo);
-    ctx.fillStyle = left + (hi - lo) / bins / 2 > threshold ? '#e0702b' : '#3b7dd8';
-    ctx.fillRect(pad.l + i * bw + 1, y(c), bw - 2, H - pad.b - y(c));
-  });
+  const below = new Array(bins + 1).fill(0); // the last bin: scores above hi
+  const above = new Array(bins + 1).fill(0);
+  for (const s of scores) {
+    const b = s > hi ? bins : Math.min(bins - 1, Math.max(0, Math.floor(((s - lo) / (hi - lo)) * bins)));
+    (s > threshold ? above : below)[b]++;
+  }
+  const maxC = Math.max(1, ...below.map((c, i) => c + above[i]));
+  const plotW = W - pad.l - pad.r;
+  const x = (v) => pad.l + ((v - lo) / (hi - lo)) * plotW;
+  const h = (c) => (c / maxC) * (H - pad.t - pad.b);
+  const bw = plotW / bins;
+  for (let i = 0; i <= bins; i++) {
+    const left = i < bins ? pad.l + i * bw : W - pad.r + 12;
+    const w = i < bins ? bw - 1 : 40;
+    ctx.fillStyle = '#3b7dd8';
+    ctx.fillRect(left, H - pad.b - h(below[i]), w, h(below[i]));
+    ctx.fillStyle = '#e0702b';
+    ctx.fillRect(left, H - pad.b - h(below[i]) - h(above[i]), w, h(above[i]));
+  }
   ctx.strokeStyle = '#444';
   ctx.beginPath();
   ctx.moveTo(pad.l, H - pad.b);
@@ -262,29 +274,28 @@ function drawHistogram(canvas, scores, threshold) {
   ctx.setLineDash([6, 4]);
   ctx.lineWidth = 2;
   ctx.beginPath();
-  ctx.moveTo(x(threshold), pad.t);
+  ctx.moveTo(x(threshold), pad.t - 6);
   ctx.lineTo(x(threshold), H - pad.b);
   ctx.stroke();
   ctx.setLineDash([]);
   ctx.lineWidth = 1;
-  ctx.fillStyle = '#222';
   ctx.font = '12px system-ui, sans-serif';
   ctx.textAlign = 'center';
+  ctx.fillStyle = '#222';
   for (let i = 0; i <= 4; i++) {
     const v = lo + (i / 4) * (hi - lo);
     ctx.fillText(fmt(v), x(v), H - pad.b + 16);
   }
-  ctx.fillStyle = '#c00';
-  ctx.fillText(`threshold ${fmt(threshold)}`, Math.min(W - 70, Math.max(70, x(threshold))), pad.t + 10);
-  ctx.fillStyle = '#222';
+  const more = below[bins] + above[bins];
+  ctx.fillText(more ? `> ${fmt(hi)}` : '', W - pad.r + 32, H - pad.b + 16);
   ctx.textAlign = 'left';
-  ctx.fillText('score', W - pad.r - 34, H - 4);
-  ctx.save();
-  ctx.translate(12, H / 2);
-  ctx.rotate(-Math.PI / 2);
-  ctx.textAlign = 'center';
-  ctx.fillText('rows', 0, 0);
-  ctx.restore();
+  ctx.fillText(`rows (tallest bar: ${maxC})`, pad.l, pad.t - 8);
+  ctx.fillStyle = '#c00';
+  ctx.textAlign = 'left';
+  ctx.fillText(`threshold ${fmt(threshold)}`, Math.min(W - pad.r - 100, x(threshold) + 6), pad.t + 14);
+  ctx.fillStyle = '#222';
+  ctx.textAlign = 'right';
+  ctx.fillText('score', W - pad.r, H - 2);
 }
 
 // ----------------------------------------------------------------------------- drawing
@@ -294,25 +305,15 @@ function setupDraw(bundle, side) {
   $('grid-size').textContent = `(${side}×${side})`;
   if (m.dataset && m.dataset.anomaly_class !== undefined && m.dataset.anomaly_class !== null) {
     $('draw-normal').textContent = `digits other than ${m.dataset.anomaly_class}`;
+    $('draw-anomaly').textContent = ` (a ${m.dataset.anomaly_class} is the anomaly class it never saw)`;
   }
   const ink = inkValue(m);
   const pad = $('pad');
   const ctx = pad.getContext('2d', { willReadFrequently: true });
-  const clear = () => {
-    ctx.fillStyle = '#fff';
-    ctx.fillRect(0, 0, pad.width, pad.height);
-    drawGrid();
-  };
   const cell = pad.width / side;
-  const drawGrid = () => {
-    ctx.save();
-    ctx.strokeStyle = 'rgba(0,0,0,0.06)';
-    for (let i = 1; i < side; i++) {
-      ctx.beginPath(); ctx.moveTo(i * cell, 0); ctx.lineTo(i * cell, pad.height); ctx.stroke();
-      ctx.beginPath(); ctx.moveTo(0, i * cell); ctx.lineTo(pad.width, i * cell); ctx.stroke();
-    }
-    ctx.restore();
-  };
+  // the pad holds only ink (transparent elsewhere); its grid is the element's CSS background
+  pad.style.backgroundSize = `${100 / side}% ${100 / side}%`;
+  const clear = () => ctx.clearRect(0, 0, pad.width, pad.height);
   clear();
   let drawing = false;
   let last = null;
@@ -375,7 +376,7 @@ function setupDraw(bundle, side) {
   mThr.title = `threshold ${fmt(bundle.threshold)}`;
 }
 
-/** The pad as model input: the ink coverage of each cell (0..1) times the full-ink value. */
+/** The pad as model input: the ink coverage of each cell (0..1) times the full-ink value, to 2 decimals. */
 function readPad(ctx, pad, side, ink) {
   const img = ctx.getImageData(0, 0, pad.width, pad.height).data;
   const cell = pad.width / side;
@@ -386,7 +387,7 @@ function readPad(ctx, pad, side, ink) {
       let k = 0;
       for (let yy = Math.floor(r * cell); yy < Math.floor((r + 1) * cell); yy++) {
         for (let xx = Math.floor(c * cell); xx < Math.floor((c + 1) * cell); xx++) {
-          s += 1 - img[(yy * pad.width + xx) * 4] / 255;
+          s += img[(yy * pad.width + xx) * 4 + 3] / 255; // ink = opacity
           k++;
         }
       }

@@ -1,0 +1,233 @@
+"""The browser consumer: ``aeexport web`` sites in headless Chromium against aeruntime.
+
+For every shipped bundle (``models/*/``) a site is built with ``aeexport web`` into a temp
+folder, served on 127.0.0.1 by ``http.server``, and driven by ``examples/web/drive.mjs``
+(playwright-core, headless ``chromium``): the page verifies the bundle with WebCrypto, runs
+the golden vectors with onnxruntime-web, scores a CSV through its file picker and a
+synthetic stroke on its drawing pad. Scores are compared with aeruntime's on the same rows
+within the bundle's parity tolerance, labels and top features must be identical. A site
+whose scorer.onnx has one byte flipped must be refused on the page.
+
+Screenshots of each view are taken on every run (into the temp folder) and copied into
+``docs/`` when ``AEEXPORT_WRITE_SCREENSHOTS=1`` (see CONTRIBUTING.md).
+
+Needs ``node`` and ``chromium`` (else skipped) and ``npm ci --prefix examples/web`` (else
+FAILS: a skip would hide a missing install step in CI).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import math
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import MODELS, ROOT
+
+NODE = shutil.which("node")
+CHROMIUM = os.environ.get("AEWEB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+WEB_DIR = ROOT / "examples" / "web"
+DRIVER = WEB_DIR / "drive.mjs"
+SHIPPED = sorted(p.parent.name for p in MODELS.glob("*/manifest.json"))
+#: the bundle whose views go into docs/ (README "In the browser")
+SCREENSHOT_BUNDLE = "digits-conv"
+SCREENSHOTS = {"page": "web-page.png", "csv": "web-csv.png", "draw": "web-draw.png", "refused": "web-refused.png"}
+
+pytestmark = [
+    pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed"),
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed"),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def node_modules() -> None:
+    for pkg in ("onnxruntime-web", "playwright-core"):
+        if not (WEB_DIR / "node_modules" / pkg / "package.json").is_file():
+            pytest.fail(
+                f"examples/web/node_modules/{pkg} is missing: run `npm ci --prefix examples/web --no-audit --no-fund` "
+                "(the README's test command does) so the browser page can be tested."
+            )
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".wasm": "application/wasm",
+        ".mjs": "text/javascript",
+    }
+
+    def log_message(self, *args) -> None:  # keep pytest's output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A static server on 127.0.0.1 (any free port) over one folder holding every site."""
+    root = tmp_path_factory.mktemp("sites")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def build(bundle: Path, out: Path) -> str:
+    from aeexport.cli import main
+
+    r = CliRunner().invoke(main, ["web", str(bundle), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def drive(url: str, *args: str | Path) -> dict:
+    r = subprocess.run(
+        [NODE, str(DRIVER), "--url", url, "--chromium", CHROMIUM, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert r.returncode == 0, f"drive.mjs failed ({r.returncode}): {r.stderr[-4000:]}"
+    return json.loads(r.stdout)
+
+
+def rows_for(manifest: dict, digits: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """150 real digit rows (both classes) plus 10 clear outliers, flattened (n, 64)."""
+    X = digits[0][:150].astype(np.float64)
+    assert math.prod(manifest["input"]["shape"]) == X.shape[1]
+    return np.concatenate([X, X[:10] * 4.0 + 3.0])
+
+
+@pytest.fixture(scope="module")
+def driven(server, digits, tmp_path_factory) -> dict[str, dict]:
+    """Each shipped bundle's site built, served and driven once: name -> what the page reported."""
+    root, base = server
+    shots = tmp_path_factory.mktemp("screenshots")
+    out: dict[str, dict] = {}
+    for name in SHIPPED:
+        text = build(MODELS / name, root / name)
+        manifest = json.loads((MODELS / name / "manifest.json").read_text())
+        X = rows_for(manifest, digits)
+        csv = root / f"{name}.csv"
+        header = ",".join(f"f{i}" for i in range(X.shape[1]))
+        np.savetxt(csv, X, delimiter=",", header=header, comments="", fmt="%.9g")
+        extra: list[str] = []
+        if name == SCREENSHOT_BUNDLE:
+            for view in ("page", "csv", "draw"):
+                extra += ["--screenshot", f"{view}={shots / SCREENSHOTS[view]}"]
+        res = drive(f"{base}/{name}/", "--csv", csv, "--draw", *extra)
+        out[name] = {"result": res, "X": X, "cli": text, "shots": shots}
+    return out
+
+
+# ----------------------------------------------------------------------------- aeexport web
+def test_cli_prints_how_to_open_the_site(driven):
+    text = driven[SHIPPED[0]]["cli"]
+    assert "wrote site ->" in text and "onnxruntime-web 1." in text
+    assert "python -m http.server -d" in text and "http://localhost:8000/" in text
+
+
+# ----------------------------------------------------------------------------- in the page
+@pytest.mark.parametrize("name", SHIPPED)
+def test_page_verifies_and_runs_every_golden_vector(driven, name):
+    res = driven[name]["result"]
+    assert res["state"] == "ready", res.get("error")
+    assert res["bundle_id"] == json.loads((MODELS / name / "manifest.json").read_text())["bundle_id"]
+    n_outputs = len(list((MODELS / name).glob("test_data/*/test_data_set_*/output_*.pb")))
+    assert len(res["golden"]) == n_outputs > 0 and all(r["ok"] for r in res["golden"])
+    assert {r["batch"] for r in res["golden"]} == {1, 5}
+    assert res["ort"]["numThreads"] == 1  # the test server is not cross-origin isolated
+    assert not [c for c in res["console"] if c.startswith(("error", "pageerror"))], res["console"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_page_scores_match_aeruntime(driven, name):
+    import aeruntime
+
+    model = aeruntime.load(MODELS / name, providers="cpu")
+    X = driven[name]["X"].reshape(-1, *model.input_shape)
+    csv = driven[name]["result"]["csv"]
+    assert "error" not in csv, csv.get("error")
+    assert csv["n"] == len(X) and csv["header"] is True
+    tol = model.manifest["parity"]["tolerance"]
+    want = model.score(X)
+    labels = model.predict(X)
+    assert 0 < labels.sum() < len(X)  # both labels exercised
+    np.testing.assert_allclose(csv["scores"], want, rtol=tol["rtol"], atol=tol["atol"])
+    np.testing.assert_array_equal(csv["labels"], labels)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_flagged_rows_name_the_features_aeruntime_explain_names(driven, name):
+    import aeruntime
+
+    model = aeruntime.load(MODELS / name, providers="cpu")
+    X = driven[name]["X"].reshape(-1, *model.input_shape)
+    flagged = driven[name]["result"]["csv"]["flagged"]
+    rows = [f["row"] for f in flagged]
+    scores = model.score(X)
+    assert rows == sorted(np.flatnonzero(model.predict(X)).tolist(), key=lambda r: -scores[r])[:50]
+    exp = model.explain(X[rows], top_k=3)
+    np.testing.assert_array_equal([f["indices"] for f in flagged], exp.indices)
+    np.testing.assert_allclose([f["shares"] for f in flagged], exp.shares, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_drawing_a_stroke_gives_aeruntimes_score(driven, name):
+    import aeruntime
+
+    model = aeruntime.load(MODELS / name, providers="cpu")
+    draw = driven[name]["result"]["draw"]
+    assert draw is not None and draw["stroke"] == 1
+    x = np.asarray(draw["input"], dtype=np.float32).reshape(1, *model.input_shape)
+    assert x.max() > 8 and (x == 0).sum() > 20  # ink on some pixels, none on most
+    tol = model.manifest["parity"]["tolerance"]
+    np.testing.assert_allclose(draw["score"], model.score(x)[0], rtol=tol["rtol"], atol=tol["atol"])
+    assert draw["label"] == int(model.predict(x)[0])
+    raw = model.manifest["parity"]["raw_tolerance"]  # the decoder's, in raw feature units
+    np.testing.assert_allclose(
+        np.asarray(draw["reconstruction"]).reshape(x.shape), model.reconstruct(x), rtol=raw["rtol"], atol=raw["atol"]
+    )
+
+
+@pytest.fixture(scope="module")
+def tampered(server, driven) -> dict:
+    """The first bundle's site with one byte of scorer.onnx flipped, driven like the others."""
+    root, base = server
+    site = root / "tampered"
+    shutil.copytree(root / SHIPPED[0], site)
+    scorer = site / "bundle" / "scorer.onnx"
+    data = bytearray(scorer.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    scorer.write_bytes(bytes(data))
+    shot = driven[SHIPPED[0]]["shots"] / SCREENSHOTS["refused"]
+    return drive(f"{base}/tampered/", "--csv", root / f"{SHIPPED[0]}.csv", "--draw", "--screenshot", f"refused={shot}")
+
+
+def test_a_tampered_graph_is_refused_on_the_page(tampered):
+    assert tampered["state"] == "refused"
+    assert tampered["error"]["code"] == "INTEGRITY"
+    assert tampered["golden"] is None and tampered["csv"] is None and tampered["draw"] is None  # nothing ran
+    text = tampered["refusedText"]
+    assert "This bundle was refused" in text and "scorer.onnx has sha256" in text and "modified or corrupted" in text
+    assert "refused" in tampered["screenshots"]
+
+
+def test_screenshots_of_every_view(driven, tampered):
+    shots = driven[SCREENSHOT_BUNDLE]["shots"]
+    assert SHIPPED[0] == SCREENSHOT_BUNDLE  # the refused view is of the same bundle's site
+    for view, file in SCREENSHOTS.items():
+        data = (shots / file).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, view
+    if os.environ.get("AEEXPORT_WRITE_SCREENSHOTS") == "1":
+        for file in SCREENSHOTS.values():
+            shutil.copyfile(shots / file, ROOT / "docs" / file)
