@@ -282,11 +282,11 @@ function drawHistogram(canvas, scores, threshold) {
   ctx.font = '12px system-ui, sans-serif';
   ctx.textAlign = 'center';
   ctx.fillStyle = '#222';
-  for (let i = 0; i <= 4; i++) {
+  const more = below[bins] + above[bins];
+  for (let i = 0; i <= (more ? 3 : 4); i++) {
     const v = lo + (i / 4) * (hi - lo);
     ctx.fillText(fmt(v), x(v), H - pad.b + 16);
   }
-  const more = below[bins] + above[bins];
   ctx.fillText(more ? `> ${fmt(hi)}` : '', W - pad.r + 32, H - pad.b + 16);
   ctx.textAlign = 'left';
   ctx.fillText(`rows (tallest bar: ${maxC})`, pad.l, pad.t - 8);
