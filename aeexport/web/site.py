@@ -8,7 +8,7 @@ The site is three things side by side, written atomically into one directory:
   ES module, its Emscripten glue and its ``.wasm``), copied from an npm install of
   ``examples/web`` or from ``--ort-dist``,
 
-plus the marker :data:`~aeruntime.format.outputs.SITE_MARKER` listing the files, so a later
+plus the marker :data:`~aeruntime.format.SITE_MARKER` (``aeexport-site.json``) listing the files, so a later
 ``aeexport web`` may replace the site (and nothing else: the overwrite rule of every output).
 """
 
@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.format.atomic import atomic_directory, check_output_dir
-from aeruntime.format.outputs import SITE_MARKER
+from aeruntime.format import MANIFEST_NAME, SITE_MARKER, atomic_directory, check_output_dir, read_bundle, safe_path
 
 __all__ = ["ORT_DIST_ENV", "ORT_FILES", "PAGE_DIR", "Site", "build_site", "default_ort_dist", "find_ort_dist"]
 
@@ -109,9 +108,6 @@ def build_site(
     ``aeruntime.load`` does); ``out`` follows the overwrite rule: new, empty, or a site
     written by ``aeexport web`` (then replaced), else :class:`InvalidInputError`.
     """
-    from aeruntime.format import read_bundle, safe_path
-    from aeruntime.format.constants import MANIFEST_NAME
-
     src = Path(bundle)
     check_output_dir(out, "site", inputs=[src])
     dist = find_ort_dist(ort_dist)
