@@ -51,7 +51,12 @@ def test_site_holds_the_page_the_bundle_and_only_the_ort_files_the_page_loads(tm
     tree = _tree(out)
     page = sorted(p.name for p in PAGE_DIR.iterdir() if p.is_file())
     assert {"index.html", "app.js", "bundle.js", "onnx.js", "protobuf.js", "table.js", "style.css"} <= set(page)
-    expected = {*page, *(f"ort/{n}" for n in ORT_FILES), "bundle/manifest.json", *(f"bundle/{r}" for r in manifest["files"])}
+    expected = {
+        *page,
+        *(f"ort/{n}" for n in ORT_FILES),
+        "bundle/manifest.json",
+        *(f"bundle/{r}" for r in manifest["files"]),
+    }
     assert set(tree) == expected | {"aeexport-site.json"}
     for rel, digest in manifest["files"].items():
         assert hashlib.sha256(tree[f"bundle/{rel}"]).hexdigest() == digest
@@ -72,7 +77,9 @@ def test_json_and_rebuilding_over_its_own_site(tmp_path, ort_dist):
     conv = json.loads((MODELS / "digits-conv" / "manifest.json").read_text())
     assert info["bundle_id"] == conv["bundle_id"] and info["url"] == "http://localhost:8000/"
     assert json.loads((out / "bundle" / "manifest.json").read_text())["bundle_id"] == conv["bundle_id"]
-    assert info["bytes"] == sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p.name != "aeexport-site.json")
+    assert info["bytes"] == sum(
+        p.stat().st_size for p in out.rglob("*") if p.is_file() and p.name != "aeexport-site.json"
+    )
 
 
 def test_ort_dist_from_the_environment(tmp_path, ort_dist, monkeypatch):
