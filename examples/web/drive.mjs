@@ -7,12 +7,13 @@
  *
  * Loads the page, waits until it has verified the bundle and run the golden vectors
  * (body[data-state] = ready | refused), then optionally scores a CSV through the file picker
- * and draws a synthetic stroke on the pad. Screenshots: NAME is page (the whole page),
- * csv, draw or refused (that section). Output: {state, error, golden, csv, draw, ort,
- * console, screenshots}. Exit 0 whenever the page answered, 1 when it did not (timeout, crash).
+ * (then clicks "Download score,label CSV" and keeps the file's text) and draws a synthetic
+ * stroke on the pad. Screenshots: NAME is page (the whole page), csv, draw or refused (that
+ * section). Output: {state, error, golden, csv, draw, ort, download, console, screenshots}. Exit 0 whenever the page answered, 1 when it did not (timeout, crash).
  * Used by tests/e2e/web; handy by hand to check a site headless.
  */
 
+import { readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
 function args(argv) {
@@ -38,9 +39,9 @@ const SECTIONS = { page: null, csv: '#csv', draw: '#draw', refused: '#refused' }
 async function main() {
   const o = args(process.argv.slice(2));
   const browser = await chromium.launch({ executablePath: o.chromium, headless: true, args: ['--no-sandbox'] });
-  const out = { console: [], screenshots: {} };
+  const out = { console: [], screenshots: {}, download: null };
   try {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 900 }, deviceScaleFactor: 1 });
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 }, deviceScaleFactor: 1, acceptDownloads: true });
     page.setDefaultTimeout(o.timeout);
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') out.console.push(`${m.type()}: ${m.text()}`); });
     page.on('pageerror', (e) => out.console.push(`pageerror: ${e.message}`));
@@ -49,8 +50,13 @@ async function main() {
     if (o.csv && (await page.evaluate(() => document.body.dataset.state)) === 'ready') {
       await page.setInputFiles('#csv-file', o.csv);
       await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.csv));
+      if ((await page.evaluate(() => document.body.dataset.csv)) === 'done') {
+        const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+        out.download = { name: download.suggestedFilename(), text: await readFile(await download.path(), 'utf8') };
+      }
     }
     if (o.draw && (await page.isVisible('#pad'))) {
+      await page.locator('#pad').scrollIntoViewIfNeeded(); // mouse coordinates are the viewport's
       const box = await page.locator('#pad').boundingBox();
       // a synthetic stroke: a slanted "1" down the middle of the pad, then a short foot
       const pts = [[0.55, 0.12], [0.52, 0.35], [0.5, 0.6], [0.48, 0.88]];
@@ -61,6 +67,7 @@ async function main() {
       await page.waitForFunction(() => document.body.dataset.draw === '1' && !document.body.dataset.drawBusy);
     }
     Object.assign(out, await page.evaluate(() => window.aeweb));
+    await page.evaluate(() => window.scrollTo(0, 0));
     for (const { name, path } of o.screenshots) {
       if (!(name in SECTIONS)) throw new Error(`unknown screenshot ${name}; expected one of ${Object.keys(SECTIONS)}`);
       const sel = SECTIONS[name];

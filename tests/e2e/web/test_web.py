@@ -166,6 +166,16 @@ def test_page_scores_match_aeruntime(driven, name):
     np.testing.assert_array_equal(csv["labels"], labels)
 
 
+def test_the_downloaded_csv_is_score_label_of_every_row(driven):
+    res = driven[SCREENSHOT_BUNDLE]["result"]
+    assert res["download"]["name"] == f"{SCREENSHOT_BUNDLE}.scores.csv"
+    lines = res["download"]["text"].splitlines()
+    assert lines[0] == "score,label" and len(lines) == 1 + res["csv"]["n"]
+    got = np.array([[float(v) for v in ln.split(",")] for ln in lines[1:]])
+    np.testing.assert_array_equal(got[:, 0].astype(np.float32), np.float32(res["csv"]["scores"]))  # exact float32
+    np.testing.assert_array_equal(got[:, 1], res["csv"]["labels"])
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_flagged_rows_name_the_features_aeruntime_explain_names(driven, name):
     import aeruntime
@@ -197,6 +207,47 @@ def test_drawing_a_stroke_gives_aeruntimes_score(driven, name):
     np.testing.assert_allclose(
         np.asarray(draw["reconstruction"]).reshape(x.shape), model.reconstruct(x), rtol=raw["rtol"], atol=raw["atol"]
     )
+
+
+def test_a_csv_is_matched_to_the_feature_names_by_header(server, digits):
+    """A bundle that names its features: the CSV's columns are picked by name (any order, extras ignored)."""
+    import aeruntime
+
+    root, base = server
+    bundle = root / "named-bundle"
+    shutil.copytree(MODELS / SHIPPED[0], bundle)
+    m = json.loads((bundle / "manifest.json").read_text())
+    names = [f"px{r}_{c}" for r in range(8) for c in range(8)]
+    m["input"]["feature_names"] = names  # manifest.json is not hashed; graphs do not repeat the names
+    (bundle / "manifest.json").write_text(json.dumps(m, indent=2))
+    build(bundle, root / "named")
+    X = rows_for(m, digits)
+    order = np.random.default_rng(0).permutation(len(names))
+    cols = [names[j] for j in order] + ["id"]
+    table = np.concatenate([X[:, order], np.arange(len(X))[:, None]], axis=1)
+    csv = root / "named.csv"
+    np.savetxt(csv, table, delimiter=",", header=",".join(cols), comments="", fmt="%.9g")
+    res = drive(f"{base}/named/", "--csv", csv)
+    assert res["state"] == "ready", res.get("error")
+    got = res["csv"]
+    assert "error" not in got, got.get("error")
+    assert got["ignored"] == ["id"]
+    model = aeruntime.load(bundle, providers="cpu")
+    assert model.feature_names == names
+    Xs = X.reshape(-1, *model.input_shape)
+    tol = model.manifest["parity"]["tolerance"]
+    np.testing.assert_allclose(got["scores"], model.score(Xs), rtol=tol["rtol"], atol=tol["atol"])
+    np.testing.assert_array_equal(got["labels"], model.predict(Xs))
+    rows = [f["row"] for f in got["flagged"]]
+    assert [f["names"] for f in got["flagged"]] == model.explain(Xs[rows], top_k=3).names
+
+    # a missing feature column is named on the page; nothing is scored
+    keep = [c for c in cols if c != "px3_4"]
+    np.savetxt(
+        csv, table[:, [cols.index(c) for c in keep]], delimiter=",", header=",".join(keep), comments="", fmt="%.9g"
+    )
+    res = drive(f"{base}/named/", "--csv", csv)
+    assert "missing 1 of the 64 feature columns" in res["csv"]["error"] and "px3_4" in res["csv"]["error"]
 
 
 @pytest.fixture(scope="module")
