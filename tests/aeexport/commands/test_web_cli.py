@@ -137,3 +137,15 @@ def test_the_site_cannot_be_the_bundle(tmp_path, ort_dist):
     shutil.copytree(BUNDLE, copy)
     code, text = web(copy, "--out", copy, "--ort-dist", ort_dist)
     assert code == 2 and "input" in text
+
+
+def test_every_page_file_ships_as_package_data():
+    """A non-editable install has the page: pyproject's package-data globs cover every file of it."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")
+    cfg = tomllib.loads((MODELS.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "aeexport.web" in cfg["packages"]
+    globs = cfg["package-data"]["aeexport.web"]
+    files = [p.relative_to(PAGE_DIR.parent).as_posix() for p in PAGE_DIR.rglob("*") if p.is_file()]
+    assert files and all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files), (files, globs)
