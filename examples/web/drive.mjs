@@ -2,7 +2,7 @@
 /**
  * Drive the aeexport web page in headless Chromium (playwright-core) and print what it did as JSON.
  *
- *   node examples/web/drive.mjs --url http://127.0.0.1:8000/ [--csv rows.csv] [--draw]
+ *   node examples/web/drive.mjs --url http://127.0.0.1:8000/ [--csv rows.csv] [--draw [--shape one|zero]]
  *        [--screenshot NAME=PATH ...] [--chromium /usr/bin/chromium] [--timeout 60000]
  *
  * Loads the page, waits until it has verified the bundle and run the golden vectors
@@ -17,12 +17,13 @@ import { readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
 function args(argv) {
-  const o = { url: null, csv: null, draw: false, screenshots: [], chromium: process.env.AEWEB_CHROMIUM || '/usr/bin/chromium', timeout: 60000 };
+  const o = { url: null, csv: null, draw: false, shape: 'one', screenshots: [], chromium: process.env.AEWEB_CHROMIUM || '/usr/bin/chromium', timeout: 60000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--url') o.url = argv[++i];
     else if (a === '--csv') o.csv = argv[++i];
     else if (a === '--draw') o.draw = true;
+    else if (a === '--shape') o.shape = argv[++i];
     else if (a === '--screenshot') {
       const [name, path] = argv[++i].split(/=(.*)/s);
       o.screenshots.push({ name, path });
@@ -34,6 +35,7 @@ function args(argv) {
   return o;
 }
 
+const STROKES = ['one', 'zero'];
 const SECTIONS = { page: null, csv: '#csv', draw: '#draw', refused: '#refused' };
 
 async function main() {
@@ -58,8 +60,11 @@ async function main() {
     if (o.draw && (await page.isVisible('#pad'))) {
       await page.locator('#pad').scrollIntoViewIfNeeded(); // mouse coordinates are the viewport's
       const box = await page.locator('#pad').boundingBox();
-      // a synthetic stroke: a slanted "1" down the middle of the pad, then a short foot
-      const pts = [[0.55, 0.12], [0.52, 0.35], [0.5, 0.6], [0.48, 0.88]];
+      // one synthetic stroke: a slanted "1" down the middle of the pad, or a "0" (an ellipse)
+      const pts = o.shape === 'zero'
+        ? Array.from({ length: 33 }, (_, k) => [0.5 + 0.3 * Math.sin((2 * Math.PI * k) / 32), 0.5 - 0.36 * Math.cos((2 * Math.PI * k) / 32)])
+        : [[0.55, 0.12], [0.52, 0.35], [0.5, 0.6], [0.48, 0.88]];
+      if (!STROKES.includes(o.shape)) throw new Error(`unknown --shape ${o.shape}; expected one of ${STROKES}`);
       await page.mouse.move(box.x + pts[0][0] * box.width, box.y + pts[0][1] * box.height);
       await page.mouse.down();
       for (const [px, py] of pts.slice(1)) await page.mouse.move(box.x + px * box.width, box.y + py * box.height, { steps: 8 });

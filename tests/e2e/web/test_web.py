@@ -120,8 +120,9 @@ def driven(server, digits, tmp_path_factory) -> dict[str, dict]:
         csv = root / f"{name}.csv"
         header = ",".join(f"f{i}" for i in range(X.shape[1]))
         np.savetxt(csv, X, delimiter=",", header=header, comments="", fmt="%.9g")
-        extra: list[str] = []
-        if name == SCREENSHOT_BUNDLE:
+        extra: list[str] = ["--shape", "one"]
+        if name == SCREENSHOT_BUNDLE:  # its views go into docs/: draw a 0, the class the model never saw
+            extra = ["--shape", "zero"]
             for view in ("page", "csv", "draw"):
                 extra += ["--screenshot", f"{view}={shots / SCREENSHOTS[view]}"]
         res = drive(f"{base}/{name}/", "--csv", csv, "--draw", *extra)
