@@ -3,7 +3,7 @@
  * Drive the aeexport web page in headless Chromium (playwright-core) and print what it did as JSON.
  *
  *   node examples/web/drive.mjs --url http://127.0.0.1:8000/ [--csv rows.csv] [--draw [--shape one|zero]]
- *        [--screenshot NAME=PATH ...] [--chromium /usr/bin/chromium] [--timeout 60000]
+ *        [--screenshot NAME=PATH ...] [--chromium /usr/bin/chromium] [--chromium-arg ARG ...] [--timeout 60000]
  *
  * Loads the page, waits until it has verified the bundle and run the golden vectors
  * (body[data-state] = ready | refused), then optionally scores a CSV through the file picker
@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
 function args(argv) {
-  const o = { url: null, csv: null, draw: false, shape: 'one', screenshots: [], chromium: process.env.AEWEB_CHROMIUM || '/usr/bin/chromium', timeout: 60000 };
+  const o = { url: null, csv: null, draw: false, shape: 'one', screenshots: [], chromiumArgs: [], chromium: process.env.AEWEB_CHROMIUM || '/usr/bin/chromium', timeout: 60000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--url') o.url = argv[++i];
@@ -28,6 +28,7 @@ function args(argv) {
       const [name, path] = argv[++i].split(/=(.*)/s);
       o.screenshots.push({ name, path });
     } else if (a === '--chromium') o.chromium = argv[++i];
+    else if (a === '--chromium-arg') o.chromiumArgs.push(argv[++i]);
     else if (a === '--timeout') o.timeout = Number(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
@@ -40,7 +41,7 @@ const SECTIONS = { page: null, csv: '#csv', draw: '#draw', refused: '#refused' }
 
 async function main() {
   const o = args(process.argv.slice(2));
-  const browser = await chromium.launch({ executablePath: o.chromium, headless: true, args: ['--no-sandbox'] });
+  const browser = await chromium.launch({ executablePath: o.chromium, headless: true, args: ['--no-sandbox', ...o.chromiumArgs] });
   const out = { console: [], screenshots: {}, download: null };
   try {
     const page = await browser.newPage({ viewport: { width: 1000, height: 900 }, deviceScaleFactor: 1, acceptDownloads: true });

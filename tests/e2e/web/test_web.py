@@ -274,6 +274,21 @@ def test_a_tampered_graph_is_refused_on_the_page(tampered):
     assert "refused" in tampered["screenshots"]
 
 
+def test_without_webcrypto_the_page_refuses_rather_than_run_unverified(server, driven):
+    """Plain http:// to a host other than localhost is not a secure context: no crypto.subtle.
+
+    The host name is mapped to 127.0.0.1 inside Chromium (--host-resolver-rules): loopback only.
+    """
+    _, base = server
+    port = base.rsplit(":", 1)[1]
+    res = drive(
+        f"http://aeweb.test:{port}/{SHIPPED[0]}/", "--chromium-arg", "--host-resolver-rules=MAP aeweb.test 127.0.0.1"
+    )
+    assert res["state"] == "refused" and res["golden"] is None
+    assert "WebCrypto (crypto.subtle) is not available" in res["error"]["message"]
+    assert "http://localhost" in res["refusedText"]
+
+
 def test_screenshots_of_every_view(driven, tampered):
     shots = driven[SCREENSHOT_BUNDLE]["shots"]
     assert SHIPPED[0] == SCREENSHOT_BUNDLE  # the refused view is of the same bundle's site
