@@ -376,6 +376,9 @@ export class Bundle {
   /** Golden input rows of the scorer (or encoder): a few real rows to try the model on. */
   async goldenRows() {
     const role = this.manifest.graphs.scorer ? 'scorer' : 'encoder';
+    if (!Object.keys(this.manifest.files).some((f) => f.startsWith(`test_data/${role}/`))) {
+      throw new AeBundleError('GOLDEN', 'this bundle has no golden vectors (a slim bundle without test_data/), so there are no example rows; drop a CSV instead.');
+    }
     const rels = Object.keys(this.manifest.files).filter((f) => f.startsWith(`test_data/${role}/`) && f.endsWith('/input_0.pb'));
     const rows = [];
     for (const rel of rels.sort()) {

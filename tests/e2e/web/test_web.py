@@ -251,6 +251,22 @@ def test_a_csv_is_matched_to_the_feature_names_by_header(server, digits):
     assert "missing 1 of the 64 feature columns" in res["csv"]["error"] and "px3_4" in res["csv"]["error"]
 
 
+def test_a_slim_bundle_is_scored_and_the_page_says_golden_was_not_checked(server, digits):
+    import aeruntime
+    from aeexport.slim import slim_bundle
+
+    root, base = server
+    slim_bundle(MODELS / SHIPPED[0], root / "slim-bundle")
+    build(root / "slim-bundle", root / "slim")
+    res = drive(f"{base}/slim/", "--csv", root / f"{SHIPPED[0]}.csv")
+    assert res["state"] == "ready" and res["golden"] == []
+    model = aeruntime.load(root / "slim-bundle", providers="cpu")
+    X = rows_for(model.manifest, digits).reshape(-1, *model.input_shape)
+    tol = model.manifest["parity"]["tolerance"]
+    np.testing.assert_allclose(res["csv"]["scores"], model.score(X), rtol=tol["rtol"], atol=tol["atol"])
+    np.testing.assert_array_equal(res["csv"]["labels"], model.predict(X))
+
+
 @pytest.fixture(scope="module")
 def tampered(server, driven) -> dict:
     """The first bundle's site with one byte of scorer.onnx flipped, driven like the others."""
