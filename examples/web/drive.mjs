@@ -41,7 +41,7 @@ const SECTIONS = { page: null, csv: '#csv', draw: '#draw', refused: '#refused' }
 
 async function main() {
   const o = args(process.argv.slice(2));
-  const browser = await chromium.launch({ executablePath: o.chromium, headless: true, args: ['--no-sandbox', ...o.chromiumArgs] });
+  const browser = await chromium.launch({ executablePath: o.chromium, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', ...o.chromiumArgs] });
   const out = { console: [], screenshots: {}, download: null };
   try {
     const page = await browser.newPage({ viewport: { width: 1000, height: 900 }, deviceScaleFactor: 1, acceptDownloads: true });
