@@ -18,6 +18,7 @@ from .run import run_command
 from .slim import slim_command
 from .train import train_command
 from .verify import verify_command
+from .web import web_command
 
 __all__ = ["COMMANDS"]
 
@@ -34,4 +35,5 @@ COMMANDS = (
     report_command,
     compare_pca_command,
     slim_command,
+    web_command,
 )

@@ -1,10 +1,11 @@
 """The one overwrite rule of every output (aeexport, aeruntime, aeruntime spark).
 
 - A **directory** output (a bundle, a checkpoint, an ``aeexport run`` folder, a local
-  Spark table) is written only if it does not exist, is empty, or holds what we wrote:
-  a bundle its ``manifest.json`` of ours, a checkpoint its ``config.json`` of ours, a run
-  folder our ``summary.json``/``checkpoint/``/``bundle/``, a Spark table our marker
-  ``_aeruntime.json``. A bundle, checkpoint or Spark table is replaced as a whole, so one
+  Spark table, an ``aeexport web`` site) is written only if it does not exist, is empty, or
+  holds what we wrote: a bundle its ``manifest.json`` of ours, a checkpoint its
+  ``config.json`` of ours, a run folder our ``summary.json``/``checkpoint/``/``bundle/``, a
+  Spark table our marker ``_aeruntime.json``, a site our marker ``aeexport-site.json``. A
+  bundle, checkpoint, Spark table or site is replaced as a whole, so one
   that also holds a file we did not write is refused (the files are listed): nothing of
   the user's is ever deleted. A run folder is never replaced as a whole: only its
   ``checkpoint/``, ``bundle/``, ``test_scores.npz`` and ``summary.json`` are, and other
@@ -32,6 +33,7 @@ __all__ = [
     "DIR_RULE",
     "FILE_RULE",
     "KINDS",
+    "SITE_MARKER",
     "SPARK_MARKER",
     "check_output_dir",
     "check_output_file",
@@ -41,6 +43,8 @@ __all__ = [
 
 #: the marker file ``aeruntime spark score`` writes into a local output table
 SPARK_MARKER = "_aeruntime.json"
+#: the marker file ``aeexport web`` writes into a static site
+SITE_MARKER = "aeexport-site.json"
 #: the rule in the help of every --out, the same words in the three CLIs
 DIR_RULE = "new, empty, or {} we wrote (then replaced); anything else is refused"
 FILE_RULE = "an existing file is replaced, unless it is an input"
@@ -80,6 +84,13 @@ def _spark(d: Path) -> set[str] | None:
     return {SPARK_MARKER, *map(str, m["files"])}
 
 
+def _site(d: Path) -> set[str] | None:
+    m = _json(d / SITE_MARKER)
+    if not isinstance(m, dict) or m.get("written_by") != "aeexport web" or not isinstance(m.get("files"), list):
+        return None
+    return {SITE_MARKER, *map(str, m["files"])}
+
+
 def _run(d: Path) -> set[str] | None:
     s = _json(d / "summary.json")
     ours = (isinstance(s, dict) and {"dataset", "bundle", "out"} <= s.keys()) or any(
@@ -95,6 +106,7 @@ KINDS: dict[str, tuple[str, Callable[[Path], set[str] | None]]] = {
     "checkpoint": ("a checkpoint written by `aeexport train` (config.json)", _checkpoint),
     "run": ("a folder written by `aeexport run` (summary.json, checkpoint/, bundle/)", _run),
     "spark": (f"a table written by `aeruntime spark score` ({SPARK_MARKER})", _spark),
+    "site": (f"a static site written by `aeexport web` ({SITE_MARKER})", _site),
 }
 
 
