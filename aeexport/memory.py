@@ -15,11 +15,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import mmap
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["release_mapped", "trim_heap"]
+__all__ = ["release_mapped", "row_blocks", "trim_heap"]
 
 
 def _mapped_base(X: Any) -> np.memmap | None:
@@ -72,3 +73,29 @@ def trim_heap() -> None:
         return
     trim.argtypes = [ctypes.c_size_t]
     trim(0)
+
+
+def row_blocks(X: np.ndarray, rows: np.ndarray, block: int) -> Iterator[tuple[Any, np.ndarray]]:
+    """``(where, part)`` pairs with ``part == X[rows[where]]``, covering every position of ``rows`` once.
+
+    ``X`` (n, ...), ``rows`` (m,) indices into it. In memory: ``where`` is the slice of ``block``
+    positions at a time, in order. A read-only memory map with distinct ``rows`` is read front to
+    back instead, ``block`` file rows at a time, and ``where`` is the (k,) positions of the rows found
+    in that block; its pages are released after each block, so a random split of a file larger than
+    memory never makes the whole map resident. Either way the caller fills the same values into the
+    same positions.
+    """
+    rows = np.asarray(rows)
+    if _mapped_base(X) is not None:
+        pos = np.full(len(X), -1, dtype=np.int64)
+        pos[rows] = np.arange(len(rows))
+        if int(np.count_nonzero(pos >= 0)) == len(rows):  # distinct rows: each file row has one place
+            for a in range(0, len(X), block):
+                where = pos[a : a + block]
+                keep = where >= 0
+                if keep.any():
+                    yield where[keep], np.asarray(X[a : a + block])[keep]
+                release_mapped(X)
+            return
+    for i in range(0, len(rows), block):
+        yield slice(i, i + block), X[rows[i : i + block]]

@@ -101,11 +101,22 @@ def fit_scaler(X: np.ndarray, kind: str, rows: np.ndarray | None = None) -> tupl
     flat = X.reshape(len(X), -1)  # (n, F): a view of C-contiguous rows (memmaps included)
     take = np.arange(len(X)) if rows is None else np.asarray(rows)
     n_features = flat.shape[1]
-    parts = [SCALERS[kind].fit(flat[take, cols].astype(np.float64)) for cols in _column_chunks(n_features)]
+    parts = [SCALERS[kind].fit(_columns(flat, take, cols)) for cols in _column_chunks(n_features)]
     mean = np.concatenate([p[0] for p in parts]).reshape(X.shape[1:])
     scale = np.concatenate([p[1] for p in parts]).reshape(X.shape[1:])
     scale = np.where(scale < 1e-8, 1.0, scale)
     return mean.astype(np.float32), scale.astype(np.float32)
+
+
+def _columns(flat: np.ndarray, take: np.ndarray, cols: slice) -> np.ndarray:
+    """``flat[take, cols]`` (len(take), k) as float64, gathered by :func:`aeexport.memory.row_blocks`
+    (a memory map is read front to back with its pages released, never all resident)."""
+    from .memory import row_blocks
+
+    out = np.empty((len(take), len(range(*cols.indices(flat.shape[1])))), dtype=np.float64)
+    for where, part in row_blocks(flat, take, 1 << 16):
+        out[where] = part[:, cols]
+    return out
 
 
 def _column_chunks(n_features: int) -> list[slice]:

@@ -22,7 +22,7 @@ import torch
 from aeruntime.errors import InvalidInputError
 
 from .config import AUTO_THREADS_BATCH, PLATEAU_FACTOR, PLATEAU_PATIENCE, TrainConfig
-from .memory import release_mapped, trim_heap
+from .memory import release_mapped, row_blocks, trim_heap
 from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
 from .scalers import SCALERS, fit_scaler
 from .stopping import stop_criterion
@@ -163,9 +163,9 @@ def _scaled(model: Autoencoder, X: np.ndarray, device: torch.device, rows: np.nd
     :data:`SCALE_CHUNK` rows at a time: the only copy of the training rows that training holds."""
     take = np.arange(len(X)) if rows is None else np.asarray(rows)
     out = torch.empty((len(take), *X.shape[1:]), dtype=torch.float32, device=device)
-    for i in range(0, len(take), SCALE_CHUNK):
-        part = np.ascontiguousarray(X[take[i : i + SCALE_CHUNK]], dtype=np.float32)
-        out[i : i + SCALE_CHUNK] = model.scale(torch.from_numpy(part).to(device))
+    for where, part in row_blocks(X, take, SCALE_CHUNK):  # a memory map: read in file order, pages released
+        at = where if isinstance(where, slice) else torch.from_numpy(where).to(device)
+        out[at] = model.scale(torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32)).to(device))
     return out
 
 

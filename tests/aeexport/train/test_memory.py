@@ -98,3 +98,67 @@ def test_each_epoch_records_its_training_and_validation_seconds(tmp_path):
     assert len(r.epoch_seconds) == len(r.history) == len(r.summary()["epoch_seconds"])
     assert all(t > 0 and v > 0 for t, v in r.epoch_seconds)
     assert sum(t + v for t, v in r.epoch_seconds) <= r.seconds
+
+
+@pytest.mark.parametrize("order", ["sorted", "random", "repeated"])
+@pytest.mark.parametrize("where", ["map", "memory"])
+def test_row_blocks_fill_the_values_of_fancy_indexing(tmp_path, order, where):
+    from aeexport.memory import row_blocks
+
+    X = np.random.default_rng(4).standard_normal((10_000, 3)).astype(np.float32)
+    np.save(tmp_path / "r.npy", X)
+    src = np.load(tmp_path / "r.npy", mmap_mode="r", allow_pickle=False) if where == "map" else X
+    rng = np.random.default_rng(5)
+    rows = {
+        "sorted": np.arange(0, 10_000, 3),
+        "random": rng.permutation(10_000)[:7_000],
+        "repeated": rng.integers(0, 10_000, 7_000),  # not distinct: the in-order path
+    }[order]
+    out = np.full((len(rows), 3), np.nan, np.float32)
+    for at, part in row_blocks(src, rows, 1024):
+        out[at] = part
+    np.testing.assert_array_equal(out, X[rows])
+
+
+SCALER_CHILD = r"""
+import sys
+import numpy as np
+import aeexport.memory as memory
+from aeexport.scalers import fit_scaler
+
+if sys.argv[2] == "keep":  # what a reader without release_mapped would hold
+    memory.release_mapped = lambda X: False
+M = np.load(sys.argv[1], mmap_mode="r", allow_pickle=False)
+rows = np.random.default_rng(0).permutation(len(M))[: len(M) * 4 // 5]
+before = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
+mean, scale = fit_scaler(M, "standard", rows)
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(hwm - before, float(mean.sum()))
+"""
+
+
+@linux_only
+def test_fitting_the_scaler_on_a_random_split_of_a_map_never_makes_the_map_resident(tmp_path):
+    """A random split read by index would touch every page of the file; read front to back with the
+    pages released after each block, the peak grows by the column copies, not by the file."""
+    import subprocess
+
+    from tests.conftest import SUBPROCESS_ENV
+
+    X = np.random.default_rng(6).standard_normal((1_000_000, 32)).astype(np.float32)  # 128 MB
+    np.save(tmp_path / "m.npy", X)
+    del X
+    got = {}
+    for mode in ("release", "keep"):
+        p = subprocess.run(
+            [sys.executable, "-c", SCALER_CHILD, str(tmp_path / "m.npy"), mode],
+            env=SUBPROCESS_ENV,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert p.returncode == 0, p.stderr
+        kb, total = p.stdout.split()
+        got[mode] = (int(kb) / 1024, float(total))
+    assert got["release"][1] == got["keep"][1]  # the same statistics either way
+    assert got["release"][0] < got["keep"][0] - 64, got  # at least half the 128 MB map never resident
