@@ -41,8 +41,9 @@ __all__ = [
 TABULAR_EPOCHS = 60
 #: most rows per step of the tabular defaults (the batch is n/40 below that). A batch's activations,
 #: dropout masks and gradients grow with it (at 42,500 rows several hundred MB, freed and re-allocated
-#: every step); above ~16k rows per step the epoch is no faster, only the peak memory grows. Reached
-#: from 655,360 training rows on, so no set of benchmarks/anomaly.py (all smaller) changes.
+#: every step), so the cap keeps them from growing with the data; at the cap an epoch runs at 0.97x a
+#: plain torch loop (benchmarks/results/train.md). Reached from 655,360 training rows on, so no set of
+#: benchmarks/anomaly.py (all smaller) changes.
 TABULAR_MAX_BATCH = 1 << 14
 #: dense models trained per fit and averaged in one ensemble graph (``TrainConfig.members``); 3 members
 #: measured +0.001 / +0.008 on the two means for 3x the training time, 2x the batch-1 latency and 1/15

@@ -113,7 +113,7 @@ def _columns(flat: np.ndarray, take: np.ndarray, cols: slice) -> np.ndarray:
     (a memory map is read front to back with its pages released, never all resident)."""
     from .memory import row_blocks
 
-    out = np.empty((len(take), len(range(*cols.indices(flat.shape[1])))), dtype=np.float64)
+    out = np.empty((len(take), cols.stop - cols.start), dtype=np.float64)  # the slices of _column_chunks
     for where, part in row_blocks(flat, take, 1 << 16):
         out[where] = part[:, cols]
     return out
