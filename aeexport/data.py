@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -123,22 +123,44 @@ class Dataset:
 @dataclass
 class Split:
     """The rows of a split. The training rows stay in ``X`` (the whole input, not copied):
-    ``train_rows`` indexes them; :attr:`train` copies them out for small-data callers."""
+    ``train_rows`` indexes them; :attr:`train` copies them out for small-data callers.
 
-    X: np.ndarray  # (n_rows, *row_shape) every row of the input, float32 (possibly a memmap)
+    :func:`aeexport.train.train_split` takes ``X`` over: once the training rows are scaled it sets
+    ``X`` to None (:meth:`drop_rows`), so the input's memory is freed before the epochs when the
+    split held its last reference. ``val`` and ``test`` are copies and stay.
+    """
+
+    X: np.ndarray | None  # (n_rows, *row_shape) every row of the input, float32 (possibly a memmap); None once dropped
     train_rows: np.ndarray  # (n_train,) indices into X of the rows the model is fitted on (normal rows)
     val: np.ndarray  # held-out normal rows: early stopping and threshold calibration
     test: np.ndarray | None  # held-out rows for the final evaluation (may hold anomalies)
     y_test: np.ndarray | None  # (n_test,) 1 = anomaly, 0 = normal
+    n_rows: int = field(init=False)  # len(X) as split: still known after drop_rows
+
+    def __post_init__(self) -> None:
+        self.n_rows = 0 if self.X is None else len(self.X)
 
     @property
     def train(self) -> np.ndarray:
         """A copy of the training rows (n_train, *row_shape), in the order the model sees them."""
-        return self.X[self.train_rows]
+        return self.rows()[self.train_rows]
 
     @property
     def n_train(self) -> int:
         return len(self.train_rows)
+
+    def rows(self) -> np.ndarray:
+        """``X``, every row of the input (n_rows, *row_shape); an error once :meth:`drop_rows` has run."""
+        if self.X is None:
+            raise InvalidInputError(
+                "this split's rows were handed to training and dropped (train_split frees them once scaled); "
+                "read the training rows before training, or call train_model(split.X, split.val, rows=split.train_rows)."
+            )
+        return self.X
+
+    def drop_rows(self) -> None:
+        """Forget ``X`` (every input row): called by :func:`aeexport.train.train_split` once the rows are scaled."""
+        self.X = None
 
 
 def check_label_column(path: str | Path, label_column: str | None) -> None:

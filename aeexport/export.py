@@ -60,6 +60,8 @@ from .target import check_target, lower_graph
 
 __all__ = ["SCORE_DEFINITIONS", "SLIM_OMITS", "WEIGHTS_NAME", "export_bundle"]
 
+#: calibration rows per onnxruntime call (:func:`_run_rows`): 32k rows x 128 float32 = 16 MB per intermediate
+CALIBRATION_CHUNK = 1 << 15
 #: score name -> definition of the scores a ThresholdSpec may name: registered in
 #: aeruntime.format.SCORES with an element error the scorer graph computes (models.base.ELEMENT_ERRORS)
 SCORE_DEFINITIONS: dict[str, dict[str, Any]] = {n: score_definition(n) for n in SCORES if n in ELEMENT_ERRORS}
@@ -171,6 +173,16 @@ def _calibration_rows(model: Autoencoder, calibration_x: np.ndarray) -> np.ndarr
             f"{', '.join(map(str, model.input_shape))}) with n_rows >= 1."
         )
     return X
+
+
+def _run_rows(proto: onnx.ModelProto, X: np.ndarray) -> np.ndarray:
+    """The first output of graph ``proto`` on the rows ``X`` (n_rows, *input_shape), :data:`CALIBRATION_CHUNK`
+    rows per onnxruntime call: the session's intermediates (and the arena that keeps them) stay small
+    however many rows calibrate. A row's output does not depend on the rows run with it."""
+    sess = cpu_session(proto.SerializeToString())
+    return np.concatenate(
+        [sess.run(None, {"x": X[i : i + CALIBRATION_CHUNK]})[0] for i in range(0, len(X), CALIBRATION_CHUNK)]
+    )
 
 
 def _feature_names(names: Any, input_shape: tuple[int, ...]) -> list[str] | None:
@@ -376,12 +388,12 @@ def export_bundle(
     protos = _graphs(model, opts.verbose, opts.target_onnxruntime)
     writer = BundleWriter()
     graphs = _add_graphs(writer, protos)
-    scores = cpu_session(protos["scorer"].SerializeToString()).run(None, {"x": X})[0]
+    scores = _run_rows(protos["scorer"], X)
     parts = {
         "graphs": graphs,
         "score": score_def,
         "threshold": _threshold(scores, spec, calibration_y),
-        "codes": cpu_session(protos["encoder"].SerializeToString()).run(None, {"x": X})[0],  # z, or mu for a VAE
+        "codes": _run_rows(protos["encoder"], X),  # z, or mu for a VAE
         "opset": int(protos["encoder"].opset_import[0].version),
     }
     _add_golden(writer, model, X, {r: graphs[r]["outputs"] for r in graphs})

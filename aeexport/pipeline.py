@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import time
@@ -31,7 +32,7 @@ from .parity import ParityError, format_table
 from .presets import preset_percentile, split_config
 from .specs import ExportOptions, ThresholdSpec
 from .tabular import apply_preset, is_image_data
-from .train import TrainConfig, train_model
+from .train import TrainConfig, train_split
 from .verify import verify_bundle
 
 __all__ = ["DIGITS_ANOMALY_CLASS", "run_pipeline"]
@@ -40,9 +41,8 @@ __all__ = ["DIGITS_ANOMALY_CLASS", "run_pipeline"]
 class _Prepared(NamedTuple):
     """The data and settings of one run, after the preset."""
 
-    ds: Dataset
-    X: np.ndarray
-    split: Split
+    ds: Dataset  # the dataset's name, names and provenance; no rows (they are the split's: see prepare)
+    split: Split  # the only holder of the raw rows, so train_split can free them once scaled
     anomaly_class: int | None
     cfg: TrainConfig
     model_options: dict[str, Any]
@@ -87,7 +87,7 @@ def run_pipeline(
     check_output_dir(out, "run", inputs=inputs)  # before any training
     if bundle is not None:
         check_output_dir(bundle_dir, "bundle", option="--bundle", inputs=inputs)
-    p = _prepare(
+    p = prepare(
         dataset,
         kind,
         label_column,
@@ -111,7 +111,7 @@ def run_pipeline(
     return summary
 
 
-def _prepare(
+def prepare(
     dataset: str | Dataset,
     kind: str,
     label_column: str | None,
@@ -126,7 +126,13 @@ def _prepare(
     warn: bool,
 ) -> _Prepared:
     """Rows as the model takes them, labels by one rule, the novelty split (anomalies only in the test
-    split), the preset applied; ``warn``: about too few calibration rows."""
+    split), the preset applied; ``warn``: about too few calibration rows. One rule for ``aeexport train``
+    (``test_fraction=0``) and ``run``.
+
+    The split is left the only holder of the raw rows (the returned ``ds`` keeps none), so that
+    :func:`aeexport.train.train_split` frees a table read into memory once its rows are scaled. A
+    :class:`Dataset` given in memory stays the caller's: its rows are not freed.
+    """
     ds = _dataset(dataset, label_column, cfg)
     y, anomaly_class = anomaly_labels(ds, anomaly_class)
     X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
@@ -144,7 +150,8 @@ def _prepare(
         )
     if warn:
         warn_if_few_calibration_rows(len(split.val))
-    return _Prepared(ds, X, split, anomaly_class, cfg, model_options, preset_percentile(preset, explicit, image=image))
+    ds = dataclasses.replace(ds, X=np.empty((0, *ds.X.shape[1:]), np.float32), y=None)  # the rows are the split's
+    return _Prepared(ds, split, anomaly_class, cfg, model_options, preset_percentile(preset, explicit, image=image))
 
 
 def _dataset(dataset: str | Dataset, label_column: str | None, cfg: TrainConfig) -> Dataset:
@@ -173,10 +180,8 @@ def _train_export(
     export_options: ExportOptions | None,
 ) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Train, checkpoint, export and verify; return the training result, dataset info, manifest and verify report."""
-    result = train_model(
-        p.split.X, p.split.val, kind=kind, model_options=p.model_options, config=p.cfg, rows=p.split.train_rows
-    )
-    info = _dataset_info(p.ds, p.X, p.split, p.anomaly_class)
+    result = train_split(p.split, kind=kind, model_options=p.model_options, config=p.cfg)  # frees the raw rows
+    info = _dataset_info(p.ds, p.split, p.anomaly_class)
     training = training_section(result.summary(), p.ds)
     save_checkpoint(out / "checkpoint", result.model, holdout=p.split.val, summary=training, dataset=info)
     manifest = export_bundle(
@@ -232,10 +237,10 @@ def _summary(
     return summary
 
 
-def _dataset_info(ds: Dataset, X: np.ndarray, split: Split, anomaly_class: int | None) -> dict[str, Any]:
+def _dataset_info(ds: Dataset, split: Split, anomaly_class: int | None) -> dict[str, Any]:
     info: dict[str, Any] = {
         "source": ds.name,
-        "rows": len(X),
+        "rows": split.n_rows,
         "anomaly_class": anomaly_class,
         "train_rows": split.n_train,
         "val_rows": len(split.val),

@@ -22,6 +22,7 @@ import torch
 from aeruntime.errors import InvalidInputError
 
 from .config import AUTO_THREADS_BATCH, PLATEAU_FACTOR, PLATEAU_PATIENCE, TrainConfig
+from .data import Split
 from .memory import release_mapped, row_blocks, trim_heap
 from .models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
 from .scalers import SCALERS, fit_scaler
@@ -34,7 +35,7 @@ SCALE_CHUNK = 1 << 16
 #: threads, chunks of 2^15, 2^16 and 2^18), so the chunking changes no validation loss.
 VAL_CHUNK = 1 << 15
 
-__all__ = ["SCALERS", "TrainConfig", "TrainResult", "fit_scaler", "resolve_device", "train_model"]
+__all__ = ["SCALERS", "TrainConfig", "TrainResult", "fit_scaler", "resolve_device", "train_model", "train_split"]
 
 
 @dataclass
@@ -350,6 +351,53 @@ def train_model(
     cfg = config or TrainConfig()
     if cfg.members > 1:
         return _train_members(X_train, X_val, kind, model_options, cfg, rows)
+    return _fit(_scaled_inputs(X_train, X_val, kind, model_options, cfg, rows), cfg)
+
+
+def train_split(
+    split: Split, *, kind: str = "dense", model_options: dict[str, Any] | None = None, config: TrainConfig | None = None
+) -> TrainResult:
+    """:func:`train_model` on ``split``'s training rows, taking its raw rows over.
+
+    Once the training rows (``split.X[split.train_rows]``, n_train x row_shape) are scaled into their
+    tensor, ``split.X`` is dropped (:meth:`~aeexport.data.Split.drop_rows`): when the split held the last
+    reference (``aeexport train`` and ``run`` make sure it does), the raw input is freed before the
+    epochs, so a table read into memory costs the scaled tensor, not the tensor and the table. The
+    result is the same as ``train_model(split.X, split.val, rows=split.train_rows, ...)``. With
+    ``config.members > 1`` the members share the raw rows, which are dropped after the last one.
+    """
+    cfg = config or TrainConfig()
+    if cfg.members > 1:
+        result = _train_members(split.rows(), split.val, kind, model_options, cfg, split.train_rows)
+        split.drop_rows()
+        return result
+    scaled = _scaled_inputs(split.rows(), split.val, kind, model_options, cfg, split.train_rows)
+    split.drop_rows()
+    trim_heap()  # the freed table's blocks back to the OS
+    return _fit(scaled, cfg)
+
+
+@dataclass
+class _Scaled:
+    """A model with its scaler fitted, and its rows scaled: what the epochs need, and no raw row."""
+
+    model: Autoencoder  # on `device`, scaler fitted on the training rows
+    xs_train: torch.Tensor  # (n_train, *row_shape) scaled training rows, float32, on `device`
+    xs_val: torch.Tensor  # (n_val, *row_shape) scaled validation rows
+    device: torch.device
+    gen: torch.Generator  # the batches' shuffle and corruption, seeded
+
+
+def _scaled_inputs(
+    X_train: np.ndarray,
+    X_val: np.ndarray,
+    kind: str,
+    model_options: dict[str, Any] | None,
+    cfg: TrainConfig,
+    rows: np.ndarray | None,
+) -> _Scaled:
+    """Check the inputs, seed, fit the scaler on ``X_train[rows]`` and scale the rows; the raw rows are not
+    read after this."""
     _check_inputs(X_train, X_val, kind, len(X_train) if rows is None else len(rows))
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
@@ -364,16 +412,21 @@ def train_model(
     release_mapped(X_train)
     release_mapped(X_val)
     trim_heap()
+    return _Scaled(model, xs_train, xs_val, device, gen)
 
-    result = TrainResult(model=model, train_config=cfg, device=str(device))
+
+def _fit(s: _Scaled, cfg: TrainConfig) -> TrainResult:
+    """Epochs 2-4 on scaled rows (:func:`_run_epochs`), then the best weights, the kind's report, CPU, eval mode."""
+    model = s.model
+    result = TrainResult(model=model, train_config=cfg, device=str(s.device))
     start = time.perf_counter()
     with _deterministic(effective_threads(cfg.threads, cfg.batch_size)):
-        best_state = _run_epochs(model, xs_train, xs_val, cfg, gen, result)
+        best_state = _run_epochs(model, s.xs_train, s.xs_val, cfg, s.gen, result)
     # 5. Best weights back, kind-specific report, model on CPU in eval mode.
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():  # a report, not a step: no autograd graph over every training row
-        result.model_report = model.training_report(xs_train)
+        result.model_report = model.training_report(s.xs_train)
     model.to("cpu")
     result.seconds = time.perf_counter() - start
     return result

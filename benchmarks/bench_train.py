@@ -20,10 +20,13 @@ and the share of the machine's sgemm rate (torch.mm 2048x2048, same threads) an 
 N rows trained with ``--max-rows M`` (the sampling pass included in its wall time). The machine is
 shared: read the ratios, measured side by side.
 
+``--run`` adds the peak RSS of ``aeexport run FILE`` (train, export, verify, score the test split)
+beside its own base (the same ``run`` on the 2,000-row file).
+
 Usage::
 
-    python benchmarks/bench_train.py [--rows 200000 2000000] [--formats npy parquet] [--repeats 3] [--epochs 3]
-        [--no-ratio] [--sample-rows 50000000 --max-rows 2000000]
+    python benchmarks/bench_train.py [--rows 200000 2000000] [--formats npy parquet csv npz] [--repeats 3]
+        [--epochs 3] [--run] [--no-ratio] [--sample-rows 50000000 --max-rows 2000000]
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ FLOP_PER_ROW = 6 * sum(a * b for a, b in zip(WIDTHS[:-1], WIDTHS[1:], strict=Tru
 
 
 def generate(path: Path, rows: int, block: int = 1 << 18) -> None:
-    """``rows`` x 32 standard-normal float32 rows, written block by block (.npy memmap or Parquet writer)."""
+    """``rows`` x 32 standard-normal float32 rows, written block by block (.npy memmap, Parquet or CSV writer;
+    ``.npz``: one array ``X``, whole in this child's memory). The same values in every format."""
     rng = np.random.default_rng(0)
     if path.suffix == ".npy":
         out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, 32))
@@ -59,11 +63,19 @@ def generate(path: Path, rows: int, block: int = 1 << 18) -> None:
             out[i : i + block] = rng.standard_normal((min(block, rows - i), 32), dtype=np.float32)
         out.flush()
         return
+    if path.suffix == ".npz":
+        X = np.empty((rows, 32), dtype=np.float32)
+        for i in range(0, rows, block):
+            X[i : i + block] = rng.standard_normal((min(block, rows - i), 32), dtype=np.float32)
+        np.savez(path, X=X)
+        return
     import pyarrow as pa
+    import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     schema = pa.schema([(f"f{j}", pa.float32()) for j in range(32)])
-    with pq.ParquetWriter(path, schema) as w:
+    writer = pq.ParquetWriter(path, schema) if path.suffix == ".parquet" else pcsv.CSVWriter(path, schema)
+    with writer as w:
         for i in range(0, rows, block):
             x = rng.standard_normal((min(block, rows - i), 32), dtype=np.float32)
             w.write_table(pa.table({f"f{j}": x[:, j] for j in range(32)}, schema=schema))
@@ -191,6 +203,13 @@ def aeexport_train(path: Path, out: Path, epochs: int, *extra: str) -> dict[str,
     }
 
 
+def aeexport_run(path: Path, out: Path, epochs: int) -> float:
+    """Peak RSS (MB) of ``aeexport run`` (train, export, verify, score the test split)."""
+    rss, _ = child([sys.executable, "-m", "aeexport", "run", str(path), "--out", str(out), "--epochs", str(epochs)])
+    shutil.rmtree(out)
+    return rss
+
+
 def _sampled(args: argparse.Namespace, big: Path, small: Path, work: Path) -> list[str]:
     """One run of ``aeexport train BIG --max-rows M`` (one repeat: the file is large) and its base."""
     res = aeexport_train(big, work / "ck-sample", args.epochs, "--max-rows", str(args.max_rows))
@@ -221,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[200_000, 2_000_000])
-    ap.add_argument("--formats", nargs="+", default=["npy", "parquet"])
+    ap.add_argument("--formats", nargs="+", default=["npy", "parquet"], choices=["npy", "parquet", "csv", "npz"])
+    ap.add_argument("--run", action="store_true", help="also the peak RSS of `aeexport run` (and its base)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument(
@@ -236,8 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     me = [sys.executable, str(Path(__file__).resolve())]
     lines = [
         "| rows | format | matrix MB | base MB | peak RSS MB | (peak - base) / matrix | `aeexport train` epoch rows/s "
-        "| with validation | interleaved: aeexport epoch rows/s | plain loop rows/s | ratio | sgemm share |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| with validation | interleaved: aeexport epoch rows/s | plain loop rows/s | ratio | sgemm share "
+        "| `aeexport run` base MB | `run` peak RSS MB | `run` (peak - base) / matrix |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     from aeexport.presets import tabular_config
     from aeexport.train import effective_threads
@@ -261,15 +282,23 @@ def main(argv: list[str] | None = None) -> int:
                 side = "- | - | - | -"
             for fmt in args.formats:
                 path, small = data(rows, fmt), data(2000, fmt)
-                ours, base = [], []
+                ours, base, run, run_base = [], [], [], []
                 for r in range(args.repeats):  # alternating
                     ours.append(aeexport_train(path, work / f"ck{rows}{fmt}{r}", args.epochs))
                     base.append(aeexport_train(small, work / f"base{fmt}{r}", 1)["rss"])
+                    if args.run:
+                        run.append(aeexport_run(path, work / f"run{rows}{fmt}{r}", args.epochs))
+                        run_base.append(aeexport_run(small, work / f"runbase{fmt}{r}", 1))
                 peak, b, mb = statistics.median(x["rss"] for x in ours), statistics.median(base), rows * 32 * 4 / 2**20
+                if args.run:
+                    rp, rb = statistics.median(run), statistics.median(run_base)
+                    run_cells = f"{rb:.0f} | {rp:.0f} | {(rp - rb) / mb:.2f}"
+                else:
+                    run_cells = "- | - | -"
                 lines.append(
                     f"| {rows:,} | {fmt} | {mb:.0f} | {b:.0f} | {peak:.0f} | {(peak - b) / mb:.2f} | "
                     f"{statistics.median(x['rows_s'] for x in ours):,.0f} | "
-                    f"{statistics.median(x['with_val'] for x in ours):,.0f} | {side} |"
+                    f"{statistics.median(x['with_val'] for x in ours):,.0f} | {side} | {run_cells} |"
                 )
                 print(lines[-1], flush=True)
             shutil.rmtree(work)

@@ -24,55 +24,49 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
 
     check_output_dir(out, "checkpoint", inputs=[data])  # before any training
     from ..checkpoint import save_checkpoint
-    from ..data import (
-        anomaly_labels,
-        as_model_input,
-        load_dataset,
-        make_split,
-        training_section,
-        warn_if_few_calibration_rows,
-    )
-    from ..models import get_spec
-    from ..presets import preset_percentile, split_config
-    from ..tabular import apply_preset, is_image_data
-    from ..train import train_model
+    from ..data import training_section
+    from ..pipeline import prepare
+    from ..train import train_split
 
     t, kind = training, training.kind
-    ds = load_dataset(data, label_column=t.label_column, max_rows=t.config.max_rows, seed=t.config.seed)
-    echo_sample(ds.sample)
-    y, anomaly_class = anomaly_labels(ds, t.anomaly_class)
-    X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
-    image = is_image_data(ds)
-    config = split_config(t.preset, t.config, t.explicit, image=image)  # the preset's val_fraction sets the split
-    split = make_split(X, y, val_fraction=config.val_fraction, seed=config.seed)
-    cfg, options = apply_preset(
-        t.preset, kind, config, t.model_options, split.n_train, int(X[0].size), t.explicit, image=image
+    p = prepare(
+        data,
+        kind,
+        t.label_column,
+        t.anomaly_class,
+        t.config,
+        dict(t.model_options),
+        t.preset,
+        t.explicit,
+        0.0,  # no test split: every normal row not held out for validation is trained on
+        None,
+        warn=True,
     )
-    warn_if_few_calibration_rows(len(split.val))
-    result = train_model(split.X, split.val, kind=kind, model_options=options, config=cfg, rows=split.train_rows)
+    echo_sample(p.ds.sample)
+    split, cfg = p.split, p.cfg
+    result = train_split(split, kind=kind, model_options=p.model_options, config=cfg)  # frees the raw rows
     dataset: dict[str, Any] = {
-        "source": ds.name,
-        "rows": len(X),
-        "anomaly_class": anomaly_class,
+        "source": p.ds.name,
+        "rows": split.n_rows,
+        "anomaly_class": p.anomaly_class,
         "train_rows": split.n_train,
         "val_rows": len(split.val),
     }
-    if ds.feature_names:
-        dataset["feature_names"] = list(ds.feature_names)
-    percentile = preset_percentile(t.preset, t.explicit, image=image)
-    if percentile is not None:  # `aeexport export` calibrates at the preset's percentile, as `run` does
-        dataset["threshold_percentile"] = percentile
-    if ds.sample:
-        dataset["sample"] = ds.sample
-    summary = training_section(result.summary(), ds)
+    if p.ds.feature_names:
+        dataset["feature_names"] = list(p.ds.feature_names)
+    if p.percentile is not None:  # `aeexport export` calibrates at the preset's percentile, as `run` does
+        dataset["threshold_percentile"] = p.percentile
+    if p.ds.sample:
+        dataset["sample"] = p.ds.sample
+    summary = training_section(result.summary(), p.ds)
     save_checkpoint(out, result.model, holdout=split.val, summary=summary, dataset=dataset)
-    _echo_trained(result, cfg, split.n_train, anomaly_class, y, out)
+    _echo_trained(result, cfg, split.n_train, p.anomaly_class, split.test is not None, out)
 
 
-def _echo_trained(result: Any, cfg: Any, n_train: int, anomaly_class: int | None, y: Any, out: str) -> None:
+def _echo_trained(result: Any, cfg: Any, n_train: int, anomaly_class: int | None, held: bool, out: str) -> None:
     held_out = (
         ""
-        if anomaly_class is None and y is None
+        if anomaly_class is None and not held
         else f" (anomalies held out{f': class {anomaly_class}' if anomaly_class is not None else ''})"
     )
     click.echo(
