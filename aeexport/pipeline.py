@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -19,34 +18,16 @@ from .data import (
     DIGITS_ANOMALY_CLASS,
     Dataset,
     Split,
-    anomaly_labels,
-    as_model_input,
-    load_dataset,
-    make_split,
     training_section,
-    warn_if_few_calibration_rows,
 )
 from .export import export_bundle
-from .models import get_spec
 from .parity import ParityError, format_table
-from .presets import preset_percentile, split_config
+from .prepare import Prepared, prepare
 from .specs import ExportOptions, ThresholdSpec
-from .tabular import apply_preset, is_image_data
 from .train import TrainConfig, train_split
 from .verify import verify_bundle
 
 __all__ = ["DIGITS_ANOMALY_CLASS", "run_pipeline"]
-
-
-class _Prepared(NamedTuple):
-    """The data and settings of one run, after the preset."""
-
-    ds: Dataset  # the dataset's name, names and provenance; no rows (they are the split's: see prepare)
-    split: Split  # the only holder of the raw rows, so train_split can free them once scaled
-    anomaly_class: int | None
-    cfg: TrainConfig
-    model_options: dict[str, Any]
-    percentile: float | None  # the preset's threshold percentile (None: the calibrator's default)
 
 
 def run_pipeline(
@@ -111,68 +92,8 @@ def run_pipeline(
     return summary
 
 
-def prepare(
-    dataset: str | Dataset,
-    kind: str,
-    label_column: str | None,
-    anomaly_class: int | None,
-    cfg: TrainConfig,
-    model_options: dict[str, Any],
-    preset: str,
-    explicit: frozenset[str],
-    test_fraction: float,
-    plot: str | Path | None,
-    *,
-    warn: bool,
-) -> _Prepared:
-    """Rows as the model takes them, labels by one rule, the novelty split (anomalies only in the test
-    split), the preset applied; ``warn``: about too few calibration rows. One rule for ``aeexport train``
-    (``test_fraction=0``) and ``run``.
-
-    The split is left the only holder of the raw rows (the returned ``ds`` keeps none), so that
-    :func:`aeexport.train.train_split` frees a table read into memory once its rows are scaled. A
-    :class:`Dataset` given in memory stays the caller's: its rows are not freed.
-    """
-    ds = _dataset(dataset, label_column, cfg)
-    y, anomaly_class = anomaly_labels(ds, anomaly_class)
-    X = as_model_input(ds.X, get_spec(kind).input_rank, ds.image_shape)
-    image = is_image_data(ds)
-    cfg = split_config(preset, cfg, explicit, image=image)  # the preset's val_fraction sets the split
-    split = make_split(X, y, val_fraction=cfg.val_fraction, test_fraction=test_fraction, seed=cfg.seed)
-    n_features = int(np.prod(X.shape[1:]))
-    cfg, model_options = apply_preset(
-        preset, kind, cfg, model_options, split.n_train, n_features, explicit, image=image
-    )
-    if plot is not None and y is None:
-        raise InvalidInputError(
-            "--plot needs a labelled test split, but this data has no labels; pass "
-            "--label-column (CSV, Parquet) or an .npz with y, or drop --plot."
-        )
-    if warn:
-        warn_if_few_calibration_rows(len(split.val))
-    ds = dataclasses.replace(ds, X=np.empty((0, *ds.X.shape[1:]), np.float32), y=None)  # the rows are the split's
-    return _Prepared(ds, split, anomaly_class, cfg, model_options, preset_percentile(preset, explicit, image=image))
-
-
-def _dataset(dataset: str | Dataset, label_column: str | None, cfg: TrainConfig) -> Dataset:
-    """The rows to train on: read (and sampled with ``max_rows``) from a source, or given in memory."""
-    if not isinstance(dataset, Dataset):
-        return load_dataset(dataset, label_column=label_column, max_rows=cfg.max_rows, seed=cfg.seed)
-    if label_column is not None:
-        raise InvalidInputError(
-            f"label_column={label_column!r} applies to files; a Dataset in memory has its labels already "
-            "(Dataset.from_arrow(table, label_column=...)): drop label_column."
-        )
-    if 0 < cfg.max_rows < len(dataset.X):
-        raise InvalidInputError(
-            f"max_rows={cfg.max_rows} but the Dataset in memory holds {len(dataset.X)} rows; max_rows samples a "
-            "file while it is read: sample before (aeexport.spark.sample(df, max_rows)) or leave max_rows at 0."
-        )
-    return dataset
-
-
 def _train_export(
-    p: _Prepared,
+    p: Prepared,
     kind: str,
     out: Path,
     bundle_dir: Path,

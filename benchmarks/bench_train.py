@@ -1,9 +1,12 @@
 """Training on big data: peak RSS and epoch rows/s of ``aeexport train`` beside a plain torch loop.
 
-For each size and format (float32 Gaussian rows x 32 features, ``.npy`` and Parquet, generated in
-blocks by a child process so this parent stays small) it runs, alternating, median of repeats:
+For each size and format (float32 Gaussian rows x 32 features, ``.npy`` and Parquet by default, CSV
+and ``.npz`` on request, generated in blocks by a child process so this parent stays small) it runs,
+alternating, median of repeats:
 
-- ``aeexport train FILE --out CK --epochs E`` in a child: peak RSS from ``os.wait4``; the epoch rows/s
+- ``aeexport train FILE --out CK --epochs E`` in a child: its peak RSS once the command is done
+  (``VmHWM``, before the interpreter's teardown), and the whole process's from ``os.wait4`` (the
+  teardown faults in library pages: 60-130 MB more, which is the peak at small sizes); the epoch rows/s
   from the checkpoint's ``epoch_seconds`` (train rows / seconds of the median epoch's training pass,
   and with its validation pass);
 - the same command on a 2,000-row file of the same format: the fixed base (the torch import and
@@ -174,28 +177,48 @@ def sgemm_flops(threads: int) -> float:
     return 2 * 2048**3 * reps / (time.perf_counter() - start)
 
 
-def child(cmd: list[str]) -> tuple[float, str]:
-    """Peak RSS (MB) of a child process and its stdout."""
+def child(cmd: list[str]) -> tuple[float, str, str]:
+    """Peak RSS (MB) of a child process, its stdout and its stderr."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     out, err = proc.stdout.read(), proc.stderr.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{cmd} failed: {err}")
-    return usage.ru_maxrss / 1024, out
+    return usage.ru_maxrss / 1024, out, err
+
+
+def cli(args: list[str]) -> int:
+    """``aeexport ARGS`` in this process; then its peak RSS so far (``VmHWM``) on stderr, before the
+    interpreter's teardown, which faults in library pages (torch's) and adds 60-130 MB to the process's
+    ``os.wait4`` peak at small sizes."""
+    from aeexport.cli import main as aeexport_main
+
+    aeexport_main(args, standalone_mode=False)
+    status = Path("/proc/self/status").read_text()
+    hwm = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    print(f"VMHWM_KB {hwm}", file=sys.stderr)
+    return 0
+
+
+def aeexport_cli(*args: str) -> tuple[float, float]:
+    """Peak RSS (MB) of ``aeexport ARGS`` in a child: before its teardown (VmHWM) and of the whole process."""
+    rss, _, err = child([sys.executable, str(Path(__file__).resolve()), "--cli", *args])
+    hwm = next(int(line.split()[1]) for line in err.splitlines() if line.startswith("VMHWM_KB "))
+    return hwm / 1024, rss
 
 
 def aeexport_train(path: Path, out: Path, epochs: int, *extra: str) -> dict[str, float]:
-    """Peak RSS (MB), wall seconds and epoch rows/s (training pass; with validation) of ``aeexport train``."""
+    """Peak RSS (MB; before the teardown and of the process), wall seconds and epoch rows/s (training pass;
+    with validation) of ``aeexport train``."""
     start = time.perf_counter()
-    rss, _ = child(
-        [sys.executable, "-m", "aeexport", "train", str(path), "--out", str(out), "--epochs", str(epochs), *extra]
-    )
+    hwm, rss = aeexport_cli("train", str(path), "--out", str(out), "--epochs", str(epochs), "--quiet", *extra)
     wall = time.perf_counter() - start
     config = json.loads((out / "config.json").read_text())
     shutil.rmtree(out)
     n_train = int(config["dataset"]["train_rows"])
     seconds = config["training"]["epoch_seconds"]  # per epoch: [training pass, validation pass]
     return {
+        "hwm": hwm,
         "rss": rss,
         "wall": wall,
         "rows_s": n_train / statistics.median(t for t, _ in seconds),
@@ -204,22 +227,22 @@ def aeexport_train(path: Path, out: Path, epochs: int, *extra: str) -> dict[str,
 
 
 def aeexport_run(path: Path, out: Path, epochs: int) -> float:
-    """Peak RSS (MB) of ``aeexport run`` (train, export, verify, score the test split)."""
-    rss, _ = child([sys.executable, "-m", "aeexport", "run", str(path), "--out", str(out), "--epochs", str(epochs)])
+    """Peak RSS (MB, before the teardown) of ``aeexport run`` (train, export, verify, score the test split)."""
+    hwm, _ = aeexport_cli("run", str(path), "--out", str(out), "--epochs", str(epochs), "--quiet")
     shutil.rmtree(out)
-    return rss
+    return hwm
 
 
 def _sampled(args: argparse.Namespace, big: Path, small: Path, work: Path) -> list[str]:
     """One run of ``aeexport train BIG --max-rows M`` (one repeat: the file is large) and its base."""
     res = aeexport_train(big, work / "ck-sample", args.epochs, "--max-rows", str(args.max_rows))
-    base = aeexport_train(small, work / "base-sample", 1)["rss"]
+    base = aeexport_train(small, work / "base-sample", 1)["hwm"]
     mb = args.max_rows * 32 * 4 / 2**20
     return [
         "",
         f"`aeexport train` on a {args.sample_rows:,}-row `.npy` ({args.sample_rows * 128 / 2**30:.1f} GiB) with "
-        f"`--max-rows {args.max_rows}` and `--epochs {args.epochs}`: peak RSS {res['rss']:.0f} MB (base {base:.0f} MB, "
-        f"(peak - base) / sample matrix {(res['rss'] - base) / mb:.2f}), wall {res['wall']:.0f} s in all (the sampling "
+        f"`--max-rows {args.max_rows}` and `--epochs {args.epochs}`: peak RSS {res['hwm']:.0f} MB (base {base:.0f} MB, "
+        f"(peak - base) / sample matrix {(res['hwm'] - base) / mb:.2f}; {res['rss']:.0f} MB with the teardown), wall {res['wall']:.0f} s in all (the sampling "
         f"pass over every row included), epoch {res['rows_s']:,.0f} rows/s.",
     ]
 
@@ -229,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--generate"]:
         generate(Path(argv[1]), int(argv[2]))
         return 0
+    if argv[:1] == ["--cli"]:
+        return cli(argv[1:])
     if argv[:1] == ["--plain"]:
         print(plain_loop(Path(argv[1]), int(argv[2])))
         return 0
@@ -255,10 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-train-", dir=args.tmp))
     me = [sys.executable, str(Path(__file__).resolve())]
     lines = [
-        "| rows | format | matrix MB | base MB | peak RSS MB | (peak - base) / matrix | `aeexport train` epoch rows/s "
+        "| rows | format | matrix MB | base MB | peak RSS MB | (peak - base) / matrix | with the teardown MB "
+        "| `aeexport train` epoch rows/s "
         "| with validation | interleaved: aeexport epoch rows/s | plain loop rows/s | ratio | sgemm share "
         "| `aeexport run` base MB | `run` peak RSS MB | `run` (peak - base) / matrix |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     from aeexport.presets import tabular_config
     from aeexport.train import effective_threads
@@ -285,11 +311,11 @@ def main(argv: list[str] | None = None) -> int:
                 ours, base, run, run_base = [], [], [], []
                 for r in range(args.repeats):  # alternating
                     ours.append(aeexport_train(path, work / f"ck{rows}{fmt}{r}", args.epochs))
-                    base.append(aeexport_train(small, work / f"base{fmt}{r}", 1)["rss"])
+                    base.append(aeexport_train(small, work / f"base{fmt}{r}", 1)["hwm"])
                     if args.run:
                         run.append(aeexport_run(path, work / f"run{rows}{fmt}{r}", args.epochs))
                         run_base.append(aeexport_run(small, work / f"runbase{fmt}{r}", 1))
-                peak, b, mb = statistics.median(x["rss"] for x in ours), statistics.median(base), rows * 32 * 4 / 2**20
+                peak, b, mb = statistics.median(x["hwm"] for x in ours), statistics.median(base), rows * 32 * 4 / 2**20
                 if args.run:
                     rp, rb = statistics.median(run), statistics.median(run_base)
                     run_cells = f"{rb:.0f} | {rp:.0f} | {(rp - rb) / mb:.2f}"
@@ -297,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                     run_cells = "- | - | -"
                 lines.append(
                     f"| {rows:,} | {fmt} | {mb:.0f} | {b:.0f} | {peak:.0f} | {(peak - b) / mb:.2f} | "
+                    f"{statistics.median(x['rss'] for x in ours):.0f} | "
                     f"{statistics.median(x['rows_s'] for x in ours):,.0f} | "
                     f"{statistics.median(x['with_val'] for x in ours):,.0f} | {side} | {run_cells} |"
                 )

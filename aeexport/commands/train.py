@@ -25,7 +25,7 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     check_output_dir(out, "checkpoint", inputs=[data])  # before any training
     from ..checkpoint import save_checkpoint
     from ..data import training_section
-    from ..pipeline import prepare
+    from ..prepare import prepare
     from ..train import train_split
 
     t, kind = training, training.kind

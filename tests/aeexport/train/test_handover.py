@@ -17,7 +17,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import aeexport.pipeline
+import aeexport.prepare
 import aeexport.train
 from aeexport.cli import main
 from aeexport.data import Dataset, make_split
@@ -63,7 +63,7 @@ def test_train_split_gives_the_weights_of_train_model_and_drops_the_rows(kind, m
 def _watch_rows(monkeypatch) -> dict[str, object]:
     """Record a weak reference to the rows ``load_dataset`` returns, and whether it was dead when the epochs began."""
     seen: dict[str, object] = {}
-    load, run_epochs = aeexport.pipeline.load_dataset, aeexport.train._run_epochs
+    load, run_epochs = aeexport.prepare.load_dataset, aeexport.train._run_epochs
 
     def loading(*args, **kwargs):
         ds = load(*args, **kwargs)
@@ -74,7 +74,7 @@ def _watch_rows(monkeypatch) -> dict[str, object]:
         seen.setdefault("alive_at_epochs", seen["rows"]() is not None)
         return run_epochs(*args, **kwargs)
 
-    monkeypatch.setattr(aeexport.pipeline, "load_dataset", loading)
+    monkeypatch.setattr(aeexport.prepare, "load_dataset", loading)
     monkeypatch.setattr(aeexport.train, "_run_epochs", epochs)
     return seen
 
