@@ -351,7 +351,9 @@ def train_model(
     cfg = config or TrainConfig()
     if cfg.members > 1:
         return _train_members(X_train, X_val, kind, model_options, cfg, rows)
-    return _fit(_scaled_inputs(X_train, X_val, kind, model_options, cfg, rows), cfg)
+    take = np.arange(len(X_train)) if rows is None else np.asarray(rows)
+    split = Split(X_train, take, X_val, None, None)  # the caller keeps its arrays: nothing is dropped
+    return _fit(_scaled_inputs(split, kind, model_options, cfg, drop=False), cfg)
 
 
 def train_split(
@@ -371,10 +373,7 @@ def train_split(
         result = _train_members(split.rows(), split.val, kind, model_options, cfg, split.train_rows)
         split.drop_rows()
         return result
-    scaled = _scaled_inputs(split.rows(), split.val, kind, model_options, cfg, split.train_rows)
-    split.drop_rows()
-    trim_heap()  # the freed table's blocks back to the OS
-    return _fit(scaled, cfg)
+    return _fit(_scaled_inputs(split, kind, model_options, cfg, drop=True), cfg)
 
 
 @dataclass
@@ -389,29 +388,28 @@ class _Scaled:
 
 
 def _scaled_inputs(
-    X_train: np.ndarray,
-    X_val: np.ndarray,
-    kind: str,
-    model_options: dict[str, Any] | None,
-    cfg: TrainConfig,
-    rows: np.ndarray | None,
+    split: Split, kind: str, model_options: dict[str, Any] | None, cfg: TrainConfig, *, drop: bool
 ) -> _Scaled:
-    """Check the inputs, seed, fit the scaler on ``X_train[rows]`` and scale the rows; the raw rows are not
-    read after this."""
-    _check_inputs(X_train, X_val, kind, len(X_train) if rows is None else len(rows))
+    """Check the inputs, seed, fit the scaler on the training rows ``split.X[split.train_rows]`` and scale
+    them, then the validation rows ``split.val``. The raw rows are not read after this; ``drop``: they are
+    dropped (:meth:`~aeexport.data.Split.drop_rows`) as soon as the training tensor is filled, before the
+    validation rows are scaled. No local name here holds ``split.X``, so the split's reference is the last."""
+    _check_inputs(split.rows(), split.val, kind, split.n_train)
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
 
     # 1. Scaler from training rows only; the model trains in scaled space.
-    model = _build_scaled_model(X_train, rows, kind, model_options, cfg).to(device)
-    xs_train = _scaled(model, X_train, device, rows)
+    model = _build_scaled_model(split.rows(), split.train_rows, kind, model_options, cfg).to(device)
+    xs_train = _scaled(model, split.rows(), device, split.train_rows)
     model.fit_data(xs_train)
-    xs_val = _scaled(model, X_val, device)
     # The raw rows are not read again: hand their mapped pages and freed parse buffers back.
-    release_mapped(X_train)
-    release_mapped(X_val)
+    release_mapped(split.rows())
+    if drop:
+        split.drop_rows()
     trim_heap()
+    xs_val = _scaled(model, split.val, device)
+    release_mapped(split.val)
     return _Scaled(model, xs_train, xs_val, device, gen)
 
 
