@@ -154,7 +154,8 @@ class Split:
         if self.X is None:
             raise InvalidInputError(
                 "this split's rows were handed to training and dropped (train_split frees them once scaled); "
-                "read the training rows before training, or call train_model(split.X, split.val, rows=split.train_rows)."
+                "read split.train before training, or train with train_model(split.X, split.val, "
+                "rows=split.train_rows), which leaves the rows in place."
             )
         return self.X
 

@@ -22,7 +22,7 @@ from .data import (
 )
 from .export import export_bundle
 from .parity import ParityError, format_table
-from .prepare import Prepared, prepare
+from .prepare import Prepared, dataset_info, prepare
 from .specs import ExportOptions, ThresholdSpec
 from .train import TrainConfig, train_split
 from .verify import verify_bundle
@@ -102,7 +102,7 @@ def _train_export(
 ) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Train, checkpoint, export and verify; return the training result, dataset info, manifest and verify report."""
     result = train_split(p.split, kind=kind, model_options=p.model_options, config=p.cfg)  # frees the raw rows
-    info = _dataset_info(p.ds, p.split, p.anomaly_class)
+    info = dataset_info(p, test_rows=True, percentile=False)
     training = training_section(result.summary(), p.ds)
     save_checkpoint(out / "checkpoint", result.model, holdout=p.split.val, summary=training, dataset=info)
     manifest = export_bundle(
@@ -156,22 +156,6 @@ def _summary(
     if result.model_report:
         summary["model_report"] = result.model_report
     return summary
-
-
-def _dataset_info(ds: Dataset, split: Split, anomaly_class: int | None) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "source": ds.name,
-        "rows": split.n_rows,
-        "anomaly_class": anomaly_class,
-        "train_rows": split.n_train,
-        "val_rows": len(split.val),
-        "test_rows": 0 if split.test is None else len(split.test),
-    }
-    if ds.feature_names:
-        info["feature_names"] = list(ds.feature_names)
-    if ds.sample:
-        info["sample"] = ds.sample
-    return info
 
 
 def _test_figures(bundle_dir: Path, split: Split, out: Path, plot: str | Path | None, title: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from .presets import preset_percentile, split_config
 from .tabular import apply_preset, is_image_data
 from .train import TrainConfig
 
-__all__ = ["Prepared", "prepare"]
+__all__ = ["Prepared", "dataset_info", "prepare"]
 
 
 class Prepared(NamedTuple):
@@ -102,3 +102,25 @@ def _dataset(dataset: str | Dataset, label_column: str | None, cfg: TrainConfig)
             "file while it is read: sample before (aeexport.spark.sample(df, max_rows)) or leave max_rows at 0."
         )
     return dataset
+
+
+def dataset_info(p: Prepared, *, test_rows: bool, percentile: bool) -> dict[str, Any]:
+    """The checkpoint's and manifest's ``dataset`` section of a prepared run: source, row counts, anomaly
+    class, feature names and the sample's provenance. ``test_rows``: the test split's size (``run``);
+    ``percentile``: the preset's threshold percentile, for ``aeexport export`` to calibrate at (``train``)."""
+    info: dict[str, Any] = {
+        "source": p.ds.name,
+        "rows": p.split.n_rows,
+        "anomaly_class": p.anomaly_class,
+        "train_rows": p.split.n_train,
+        "val_rows": len(p.split.val),
+    }
+    if test_rows:
+        info["test_rows"] = 0 if p.split.test is None else len(p.split.test)
+    if p.ds.feature_names:
+        info["feature_names"] = list(p.ds.feature_names)
+    if percentile and p.percentile is not None:
+        info["threshold_percentile"] = p.percentile
+    if p.ds.sample:
+        info["sample"] = p.ds.sample
+    return info

@@ -25,9 +25,7 @@ DISPERSED_K = 10.0
 COLUMN_CHUNK = 8
 
 
-def robust_scaler(
-    X: np.ndarray, dispersed_share: float | None = DISPERSED_SHARE, *, scratch: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
+def robust_scaler(X: np.ndarray, dispersed_share: float | None = DISPERSED_SHARE) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature (median, scale) of rows ``X`` (n_rows, *row_shape), float64; the ``robust`` scaler.
 
     The scale is IQR / 1.349 (equal to the standard deviation for normal data), so a few extreme
@@ -45,13 +43,13 @@ def robust_scaler(
       errors that swamp every other feature in the score.
 
     ``dispersed_share=None`` keeps the IQR for dispersed features (the ``robust-iqr`` scaler,
-    preset ``tabular-v2``). ``scratch=True``: ``X`` is a float64 copy the caller has no further use for,
-    and the quantiles may reorder its rows in place instead of sorting a copy (:func:`fit_scaler` does
-    this with its column copy); the results are the same either way.
+    preset ``tabular-v2``). The dispersed rule is counted block by block (:func:`_share_beyond`), so the
+    extra memory is one temporary of ``X``'s size at a time (the quantiles' copy, the deviations of the
+    standard deviation).
     """
     X = np.asarray(X, dtype=np.float64)
-    std = X.std(axis=0)  # before the quantiles may reorder the rows: the sum in the rows' order
-    q25, med, q75 = np.percentile(X, [25, 50, 75], axis=0, overwrite_input=scratch)
+    q25, med, q75 = np.percentile(X, [25, 50, 75], axis=0)
+    std = X.std(axis=0)
     scale = (q75 - q25) / 1.349
     use_std = scale < 1e-8
     if dispersed_share is not None:
@@ -68,27 +66,26 @@ def _share_beyond(X: np.ndarray, centre: np.ndarray, limit: np.ndarray, block: i
     return count / len(X)
 
 
-def robust_iqr_scaler(X: np.ndarray, *, scratch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def robust_iqr_scaler(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The ``robust-iqr`` scaler: median and IQR / 1.349 (std where the IQR is 0), no dispersed rule."""
-    return robust_scaler(X, dispersed_share=None, scratch=scratch)
+    return robust_scaler(X, dispersed_share=None)
 
 
-def _standard(X: np.ndarray, *, scratch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _standard(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X.mean(axis=0), X.std(axis=0)
 
 
-def _minmax(X: np.ndarray, *, scratch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _minmax(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X.min(axis=0), X.max(axis=0) - X.min(axis=0)
 
 
-def _identity(X: np.ndarray, *, scratch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _identity(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(X.shape[1:]), np.ones(X.shape[1:])
 
 
 @dataclass(frozen=True)
 class Scaler:
-    # float64 rows (n, *row_shape) -> (centre, scale); ``scratch=True``: the rows are a copy it may reorder
-    fit: Callable[..., tuple[np.ndarray, np.ndarray]]
+    fit: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # float64 rows (n, *row_shape) -> (centre, scale)
     output_activation: str  # decoder output activation that fits data scaled this way
 
 
@@ -107,15 +104,15 @@ def fit_scaler(X: np.ndarray, kind: str, rows: np.ndarray | None = None) -> tupl
 
     ``rows``: indices (n_train,) of the training rows in ``X`` (None: all rows), so a split need not copy
     them. The statistics are computed in float64 on a few columns at a time (:func:`_column_chunks`):
-    the extra memory is a float64 copy of those columns and one temporary of its size (the deviations of the
-    standard deviation), never of the whole matrix.
+    the extra memory is a float64 copy of those columns and one temporary of its size at a time, never of
+    the whole matrix.
     Constant features get scale 1 so they pass through instead of dividing by zero.
     """
     check_choice("scaler", kind, sorted(SCALERS))
     flat = X.reshape(len(X), -1)  # (n, F): a view of C-contiguous rows (memmaps included)
     take = np.arange(len(X)) if rows is None else np.asarray(rows)
     n_features = flat.shape[1]
-    parts = [SCALERS[kind].fit(_columns(flat, take, cols), scratch=True) for cols in _column_chunks(n_features)]
+    parts = [SCALERS[kind].fit(_columns(flat, take, cols)) for cols in _column_chunks(n_features)]
     mean = np.concatenate([p[0] for p in parts]).reshape(X.shape[1:])
     scale = np.concatenate([p[1] for p in parts]).reshape(X.shape[1:])
     scale = np.where(scale < 1e-8, 1.0, scale)

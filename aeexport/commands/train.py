@@ -25,7 +25,7 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     check_output_dir(out, "checkpoint", inputs=[data])  # before any training
     from ..checkpoint import save_checkpoint
     from ..data import training_section
-    from ..prepare import prepare
+    from ..prepare import dataset_info, prepare
     from ..train import train_split
 
     t, kind = training, training.kind
@@ -45,19 +45,7 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     echo_sample(p.ds.sample)
     split, cfg = p.split, p.cfg
     result = train_split(split, kind=kind, model_options=p.model_options, config=cfg)  # frees the raw rows
-    dataset: dict[str, Any] = {
-        "source": p.ds.name,
-        "rows": split.n_rows,
-        "anomaly_class": p.anomaly_class,
-        "train_rows": split.n_train,
-        "val_rows": len(split.val),
-    }
-    if p.ds.feature_names:
-        dataset["feature_names"] = list(p.ds.feature_names)
-    if p.percentile is not None:  # `aeexport export` calibrates at the preset's percentile, as `run` does
-        dataset["threshold_percentile"] = p.percentile
-    if p.ds.sample:
-        dataset["sample"] = p.ds.sample
+    dataset = dataset_info(p, test_rows=False, percentile=True)  # `aeexport export` calibrates at its percentile
     summary = training_section(result.summary(), p.ds)
     save_checkpoint(out, result.model, holdout=split.val, summary=summary, dataset=dataset)
     _echo_trained(result, cfg, split.n_train, p.anomaly_class, split.test is not None, out)

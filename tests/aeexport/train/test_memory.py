@@ -172,24 +172,23 @@ def _zero_inflated_columns(n: int, k: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kind", ["robust", "robust-iqr", "standard", "minmax"])
-def test_a_scratch_fit_gives_the_same_statistics_and_leaves_a_callers_array_alone(kind):
+def test_a_fit_gives_the_same_statistics_and_leaves_a_callers_array_alone(kind):
     X = np.column_stack([_zero_inflated_columns(20_000, 3), np.random.default_rng(5).normal(size=(20_000, 3))])
     kept = X.copy()
-    plain = SCALERS[kind].fit(X)
-    assert np.array_equal(X, kept), "a fit without scratch must not touch the caller's rows"
-    scratch = SCALERS[kind].fit(X.copy(), scratch=True)
-    for a, b in zip(plain, scratch, strict=True):
+    fitted = SCALERS[kind].fit(X)
+    assert np.array_equal(X, kept), "a fit must not touch the caller's rows"
+    for a, b in zip(fitted, SCALERS[kind].fit(kept.copy()), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 def test_the_robust_fit_holds_one_temporary_of_its_columns_at_most():
-    """tracemalloc sees numpy's buffers: the quantiles sort the scratch copy in place and the dispersed rule
-    counts block by block, so the peak is the standard deviation's one temporary (it was three)."""
+    """tracemalloc sees numpy's buffers: the dispersed rule counts block by block, so the peak is one
+    temporary of the columns at a time (the quantiles' copy, then the standard deviation's; it was two at once)."""
     import tracemalloc
 
     X = _zero_inflated_columns(400_000, 8)  # 25.6 MB, one column chunk of fit_scaler
     tracemalloc.start()
-    robust_scaler(X, scratch=True)
+    robust_scaler(X)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 1.3 * X.nbytes, f"peak {peak / X.nbytes:.2f} x the columns"
