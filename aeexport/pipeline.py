@@ -1,4 +1,4 @@
-"""The main job in one call: train -> export -> verify -> score held-out data."""
+"""The main job in one call: train -> export (parity measured once, by the writer) -> score held-out data."""
 
 from __future__ import annotations
 
@@ -13,79 +13,45 @@ import numpy as np
 from aeruntime.errors import InvalidInputError
 from aeruntime.format import atomic_write_bytes, check_output_dir
 
-from .checkpoint import save_checkpoint
-from .data import (
-    DIGITS_ANOMALY_CLASS,
-    Dataset,
-    Split,
-    training_section,
-)
+from .data import DIGITS_ANOMALY_CLASS, Dataset, Split, training_section
 from .export import export_bundle
-from .parity import ParityError, format_table
-from .prepare import Prepared, dataset_info, prepare
-from .specs import ExportOptions, ThresholdSpec
-from .train import TrainConfig, train_split
-from .verify import verify_bundle
+from .settings import ExportOptions, RunSettings, ThresholdSpec, TrainConfig
+from .train import Prepared, dataset_info, prepare, save_checkpoint, train_split
 
 __all__ = ["DIGITS_ANOMALY_CLASS", "run_pipeline"]
 
 
-def run_pipeline(
-    dataset: str | Dataset,
-    out: str | Path,
-    *,
-    kind: str = "dense",
-    anomaly_class: int | None = None,
-    label_column: str | None = None,
-    model_options: dict[str, Any] | None = None,
-    train_config: TrainConfig | None = None,
-    preset: str = "default",
-    explicit: frozenset[str] = frozenset(),
-    threshold_spec: ThresholdSpec | None = None,
-    export_options: ExportOptions | None = None,
-    bundle: str | Path | None = None,
-    plot: str | Path | None = None,
-    test_fraction: float = 0.2,
-) -> dict[str, Any]:
-    """Train, export, verify and score; write ``out/{checkpoint,bundle}`` (or ``bundle``) and a summary.
+def run_pipeline(dataset: str | Dataset, out: str | Path, settings: RunSettings | None = None) -> dict[str, Any]:
+    """Train, export and score; write ``out/{checkpoint,bundle}`` (or ``settings.bundle``) and a summary.
 
     ``dataset``: what :func:`aeexport.data.load_dataset` reads (``"digits"`` or a file path), or rows
     already in memory as a :class:`~aeexport.data.Dataset` (e.g. :meth:`Dataset.from_arrow` of a
-    ``pyarrow.Table``, or :meth:`aeexport.spark.SparkSample.dataset`): the same pipeline either way.
+    ``pyarrow.Table``, or :meth:`aeexport.data.SparkSample.dataset`): the same pipeline either way.
 
-    Labels follow :func:`aeexport.data.anomaly_labels`, as in ``aeexport train``: the model
-    trains on normal rows only and the test split holds the anomalies, so the summary reports
-    a real detection result (ROC-AUC) and a threshold hint. ``preset``: see
-    :func:`aeexport.tabular.apply_preset` (settings named in ``explicit`` win); ``threshold_spec``
-    and ``export_options`` go to :func:`aeexport.export.export_bundle`; ``plot``: the
+    ``settings`` (a :class:`~aeexport.settings.RunSettings`; default: the defaults) carries the run:
+    its ``training`` goes to :func:`aeexport.train.prepare` (labels follow
+    :func:`aeexport.data.anomaly_labels`, as in ``aeexport train``: the model trains on normal rows
+    only and the test split holds the anomalies, so the summary reports a real detection result
+    (ROC-AUC) and a threshold hint), its ``threshold`` and ``export`` to
+    :func:`aeexport.export.export_bundle`, whose parity check (torch against onnxruntime on the
+    written files, and the golden vectors) is the run's one parity measurement; ``plot``: the
     evaluation figure of the test split (needs labels).
     """
     t0 = time.perf_counter()
-    spec = threshold_spec or ThresholdSpec()
+    s = settings or RunSettings()
     out = Path(out)
-    bundle_dir = Path(bundle) if bundle is not None else out / "bundle"
+    bundle_dir = Path(s.bundle) if s.bundle is not None else out / "bundle"
     inputs = [] if isinstance(dataset, Dataset) else [dataset]
     check_output_dir(out, "run", inputs=inputs)  # before any training
-    if bundle is not None:
+    if s.bundle is not None:
         check_output_dir(bundle_dir, "bundle", option="--bundle", inputs=inputs)
-    p = prepare(
-        dataset,
-        kind,
-        label_column,
-        anomaly_class,
-        train_config or TrainConfig(),
-        dict(model_options or {}),
-        preset,
-        explicit,
-        test_fraction,
-        plot,
-        warn=spec.value is None,
-    )
-    spec = spec.or_percentile(p.percentile)  # no threshold option given: the preset's percentile
-    result, info, manifest, report = _train_export(p, kind, out, bundle_dir, spec, export_options)
-    summary = _summary(p.ds, result, p.cfg, out, bundle_dir, info, manifest, report)
+    p = prepare(dataset, s.training, test_fraction=s.test_fraction, plot=s.plot, warn=s.threshold.value is None)
+    spec = s.threshold.or_percentile(p.percentile)  # no threshold option given: the preset's percentile
+    result, info, manifest = _train_export(p, s.training.kind, out, bundle_dir, spec, s.export)
+    summary = _summary(p.ds, result, p.cfg, (out, bundle_dir), info, manifest)
     if p.split.test is not None:  # scored through the runtime, as deployed
-        summary.update(_test_figures(bundle_dir, p.split, out, plot, title=f"{kind} on {p.ds.name}, test split"))
+        title = f"{s.training.kind} on {p.ds.name}, test split"
+        summary.update(_test_figures(bundle_dir, p.split, out, s.plot, title=title))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
@@ -98,9 +64,10 @@ def _train_export(
     out: Path,
     bundle_dir: Path,
     spec: ThresholdSpec,
-    export_options: ExportOptions | None,
-) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Train, checkpoint, export and verify; return the training result, dataset info, manifest and verify report."""
+    export_options: ExportOptions,
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Train, checkpoint and export (the writer measures parity: a violation publishes nothing); return
+    the training result, dataset info and manifest."""
     result = train_split(p.split, kind=kind, model_options=p.model_options, config=p.cfg)  # frees the raw rows
     info = dataset_info(p, test_rows=True, percentile=False)
     training = training_section(result.summary(), p.ds)
@@ -115,23 +82,19 @@ def _train_export(
         dataset=info,
         feature_names=p.ds.feature_names or None,
     )
-    report = verify_bundle(bundle_dir, X=p.split.val)
-    if not report["ok"]:
-        raise ParityError("verify failed after export.\n" + format_table(report))
-    return result, info, manifest, report
+    return result, info, manifest
 
 
 def _summary(
     ds: Dataset,
     result: Any,
     cfg: TrainConfig,
-    out: Path,
-    bundle_dir: Path,
+    dirs: tuple[Path, Path],
     info: dict[str, Any],
     manifest: dict[str, Any],
-    report: dict[str, Any],
 ) -> dict[str, Any]:
-    """The run summary before the test split is scored."""
+    """The run summary before the test split is scored; ``dirs``: the run's and the bundle's folder."""
+    out, bundle_dir = dirs
     summary: dict[str, Any] = {
         "dataset": ds.name,
         "model": result.model.kind,
@@ -150,7 +113,7 @@ def _summary(
         "threshold_calibration_rows": manifest["threshold"].get("calibration_rows"),
         "expected_false_positive_rate": manifest["threshold"].get("expected_false_positive_rate"),
         "expected_false_positive_rate_interval": manifest["threshold"].get("expected_false_positive_rate_interval"),
-        "parity_max_abs": max(manifest["parity"]["max_abs"], report["max_abs"]),
+        "parity_max_abs": manifest["parity"]["max_abs"],
         "parity_ok": True,
     }
     if result.model_report:
@@ -164,7 +127,7 @@ def _test_figures(bundle_dir: Path, split: Split, out: Path, plot: str | Path | 
 
     import aeruntime
 
-    from .evaluate import plot_evaluation, recall_at_fpr, suggest_threshold
+    from .report import plot_evaluation, recall_at_fpr, suggest_threshold
 
     model = aeruntime.load(bundle_dir, providers="cpu")
     scores = model.score(split.test)

@@ -7,18 +7,18 @@ function, so ``aeexport --help`` stays instant) and one entry in :data:`COMMANDS
 
 from __future__ import annotations
 
-from .compare_pca import compare_pca_command
-from .evaluate import evaluate_command
-from .export import export_command
-from .inspect import inspect_command
-from .optimize import optimize_command
-from .quantize import quantize_command
-from .report import report_command
-from .run import run_command
-from .slim import slim_command
-from .train import train_command
-from .verify import verify_command
-from .web import web_command
+from ._compare_pca import compare_pca_command
+from ._evaluate import evaluate_command
+from ._export import export_command
+from ._inspect import inspect_command
+from ._optimize import optimize_command
+from ._quantize import quantize_command
+from ._report import report_command
+from ._run import run_command
+from ._slim import slim_command
+from ._train import train_command
+from ._verify import verify_command
+from ._web import web_command
 
 __all__ = ["COMMANDS"]
 

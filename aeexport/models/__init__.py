@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..kinds import KINDS, Kind
+from ..settings import KINDS, Kind
 from .base import Autoencoder
 
 __all__ = [
     "REGISTRY",
     "ModelSpec",
     "build_model",
+    "get_spec",
     "make_config",
     "Autoencoder",
     "OvercompleteWarning",

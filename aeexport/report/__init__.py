@@ -1,21 +1,44 @@
-"""A self-contained HTML report (model card) of a bundle, optionally measured on DATA.
-
-``aeexport report BUNDLE [DATA] --out report.html`` writes one HTML file with every
-figure embedded as a base64 PNG, so it opens offline in any browser. Sections come
-from :data:`SECTIONS` (a registry, in page order); each builder gets the
-:class:`ReportContext` and returns its HTML, or ``None`` when it does not apply
-(no DATA, no labels, not an image bundle, not a variant). The page lists what was
-left out and why.
-
-Rows are scored with :func:`aeruntime.load` (the deployed ONNX graphs), never
-torch, so the report describes what is deployed. Scores: higher = more anomalous;
-a row is flagged when ``score > threshold``. Every piece of text from the bundle or
-the data passes through :func:`html.escape`.
+"""Reports: evaluation of a bundle on labelled rows, the PCA comparison and the HTML model card
+(`aeexport report`).
 """
 
 from __future__ import annotations
 
-from .context import ReportContext, Section, image_shape_of
-from .page import SECTIONS, build_report, write_report
+from .._lazy import attach
 
-__all__ = ["SECTIONS", "ReportContext", "Section", "build_report", "image_shape_of", "write_report"]
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "_card": ["model_section", "parity_section", "threshold_section", "training_section", "variant_section"],
+        "_compare": [
+            "RowSplit",
+            "bundle_split",
+            "compare_pca",
+            "compare_pca_bundle",
+            "fit_pca",
+            "format_comparison",
+            "reconstruction_metrics",
+            "scaler_of",
+        ],
+        "_context": ["GRID_ROWS", "LATENT_ROWS", "ReportContext", "Section", "TOP_ANOMALIES", "image_shape_of"],
+        "_evaluate": [
+            "describe_threshold",
+            "evaluate_bundle",
+            "evaluate_scores",
+            "format_report",
+            "load_labelled",
+            "plot_evaluation",
+            "recall_at_fpr",
+            "suggest_threshold",
+        ],
+        "_markup": ["esc", "figure", "fmt", "kv", "para", "pyplot", "table"],
+        "_measured": [
+            "anomalies_section",
+            "detection_section",
+            "latent_section",
+            "pca_section",
+            "reconstruction_section",
+        ],
+        "_page": ["SECTIONS", "build_report", "write_report"],
+    },
+)

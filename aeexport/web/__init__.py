@@ -1,11 +1,7 @@
-"""The browser consumer: the page in :mod:`page <aeexport.web.site>` and ``aeexport web`` that ships it.
-
-:mod:`aeexport.web.site` writes a static site (the page, the bundle, onnxruntime-web's wasm);
-the page itself lives in ``aeexport/web/page/`` (package data, plain ES modules, no build step).
-"""
+"""`aeexport web`: the static site that scores rows in the browser (the page is package data in ``page/``)."""
 
 from __future__ import annotations
 
-from .site import ORT_FILES, PAGE_DIR, Site, build_site, find_ort_dist
+from ._site import ORT_DIST_ENV, ORT_FILES, PAGE_DIR, Site, build_site, default_ort_dist, find_ort_dist
 
-__all__ = ["ORT_FILES", "PAGE_DIR", "Site", "build_site", "find_ort_dist"]
+__all__ = ["ORT_DIST_ENV", "ORT_FILES", "PAGE_DIR", "Site", "build_site", "default_ort_dist", "find_ort_dist"]

@@ -1,0 +1,44 @@
+"""``aeexport evaluate``: detection figures of a bundle on labelled data."""
+
+from __future__ import annotations
+
+import click
+
+from aeruntime.clibase import echo_json
+
+from ._options import json_option, label_options, plot_option, providers_option
+
+
+@click.command("evaluate")
+@click.argument("bundle", type=click.Path(file_okay=False, exists=True))
+@click.argument("data", type=click.Path(dir_okay=False, exists=True))
+@label_options("DATA")
+@click.option("--threshold", type=float, default=None, help="Override the bundle's stored threshold.")
+@plot_option("Write a PNG: score histograms (normal vs anomalous, threshold line) and the ROC curve.")
+@providers_option
+@json_option("Print the report as JSON.")
+def evaluate_command(
+    bundle: str,
+    data: str,
+    label_column: str | None,
+    anomaly_class: int | None,
+    threshold: float | None,
+    plot: str | None,
+    providers: str,
+    as_json: bool,
+) -> None:
+    """Score labelled DATA (.npz with X, y or .csv with --label-column) with BUNDLE through aeruntime and
+    report ROC-AUC, average precision and precision / recall / F1 at the threshold."""
+    from ..report import evaluate_bundle, format_report, plot_evaluation
+
+    report, scores, y = evaluate_bundle(
+        bundle, data, label_column=label_column, threshold=threshold, providers=providers, anomaly_class=anomaly_class
+    )
+    if plot:
+        report["plot"] = str(plot_evaluation(scores, y, report["threshold"], plot, title=f"{bundle} on {data}"))
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(format_report(report))
+    if plot:
+        click.echo(f"plot       {plot}")
