@@ -48,7 +48,8 @@ def prepare(name: str, datasets: Path, *, latent_dim: int | None, epochs: int, s
     import aeruntime
     from aeexport.data import make_split
     from aeexport.export import export_bundle
-    from aeexport.train import TrainConfig, train_model
+    from aeexport.settings import TrainConfig
+    from aeexport.train import train_model
 
     X, y = load(name, datasets)
     split = make_split(X, y, val_fraction=0.15, test_fraction=0.25, seed=seed)

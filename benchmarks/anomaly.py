@@ -42,6 +42,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
+from aeexport.settings import ExportOptions
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "datasets"
 RESULTS = REPO / "benchmarks" / "results"
@@ -132,7 +134,7 @@ def _scores(result, val: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
         return ref
     import aeruntime
     from aeexport.export import export_bundle
-    from aeexport.parity import Tolerance
+    from aeexport.settings import Tolerance
 
     with tempfile.TemporaryDirectory() as tmp:
         export_bundle(
@@ -140,8 +142,7 @@ def _scores(result, val: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
             Path(tmp) / "b",
             calibration_x=val,
             training=result.summary(),
-            batches=(1, 7),
-            tol=Tolerance(*PARITY_TOL),
+            options=ExportOptions(batches=(1, 7), tol=Tolerance(*PARITY_TOL)),
         )
         model = aeruntime.load(Path(tmp) / "b", providers="cpu", threads=1)
         s = model.score(Xte)
@@ -156,7 +157,7 @@ def ours(
     test split through aeruntime."""
 
     def run(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, seed: int) -> np.ndarray:
-        from aeexport.tabular import fit_tabular
+        from aeexport.train import fit_tabular
 
         rows = Xtr[ytr == 0] if novelty else Xtr
         result, val = fit_tabular(rows, seed=seed, preset=preset, **overrides)

@@ -43,7 +43,7 @@ def _fit_one(job: tuple[str, str, str, dict, dict, int, int, Path]) -> float:
     name, dataset, preset, train, model, seed, init, path = job
     import torch
 
-    from aeexport.tabular import fit_tabular
+    from aeexport.train import fit_tabular
 
     torch.set_num_threads(1)
     d = np.load(dataset, allow_pickle=False)

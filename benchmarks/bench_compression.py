@@ -41,7 +41,7 @@ def _codec(precision: str, train_codes: np.ndarray, params: dict | None = None):
 
 def _figures(p, x_hat: np.ndarray) -> dict:
     """MSE (scaled, raw) and PSNR of reconstructions of ``p.test``; PSNR peak = the training rows' range."""
-    from aeexport.compare import scaler_of
+    from aeexport.report import scaler_of
 
     shape = tuple(p.model.input_shape)
     d = math.prod(shape)
@@ -84,7 +84,7 @@ def measure_ae(p) -> list[dict]:
 
 def measure_pca(p, budgets: set[int], seed: int) -> list[dict]:
     """PCA with ``B / bytes(precision)`` components for every byte budget ``B`` (scaled space)."""
-    from aeexport.compare import fit_pca, scaler_of
+    from aeexport.report import fit_pca, scaler_of
 
     shape = tuple(p.model.input_shape)
     d = math.prod(shape)

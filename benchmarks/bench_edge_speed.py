@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import aeruntime
-    from aeexport.checkpoint import model_from_weights
+    from aeexport.export import synthetic_rows
+    from aeexport.train import model_from_weights
     from aeexport.variants import make_variant
-    from aeexport.verify import synthetic_rows
 
     peak = gemm_flops(repeats=args.repeats)
     body = [

@@ -29,7 +29,7 @@ def main() -> None:
         "comma-separated code sizes, 'default' = aeexport's default for the width",
     )
 
-    from aeexport.compare import compare_pca
+    from aeexport.report import compare_pca
 
     dims = [None if d == "default" else int(d) for d in args.latent_dims.split(",")]
     rows = [

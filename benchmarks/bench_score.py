@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import aeruntime
-    from aeexport.checkpoint import model_from_weights
+    from aeexport.train import model_from_weights
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         with torch.inference_mode():
             return tmodel.scorer_graph(torch.from_numpy(x)).numpy()
 
-    from aeexport.verify import synthetic_rows
+    from aeexport.export import synthetic_rows
 
     big = synthetic_rows(m, args.batch, seed=1)
     one = np.ascontiguousarray(big[:1])

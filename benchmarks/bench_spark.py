@@ -76,7 +76,8 @@ def _donors_bundle(X: np.ndarray, y: np.ndarray, out: Path) -> Path:
     """A dense bundle trained briefly on donors' normal rows (torch; the speed does not depend on the fit)."""
     from aeexport.data import make_split
     from aeexport.export import export_bundle
-    from aeexport.train import TrainConfig, train_model
+    from aeexport.settings import TrainConfig
+    from aeexport.train import train_model
 
     rng = np.random.default_rng(0)
     normal = X[y == 0]

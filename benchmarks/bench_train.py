@@ -119,7 +119,7 @@ def plain_loop(path: Path, epochs: int) -> float:
     """Rows/s of the median hand-written epoch on the rows of ``path`` (npy, read whole)."""
     import torch
 
-    from aeexport.presets import tabular_config
+    from aeexport.settings import tabular_config
     from aeexport.train import effective_threads
 
     X = torch.from_numpy(np.load(path, allow_pickle=False))
@@ -141,8 +141,9 @@ def interleaved(path: Path, epochs: int) -> dict[str, float]:
     warm-up epoch each), so both see the same machine load."""
     import torch
 
-    from aeexport.presets import tabular_config, tabular_model_options
-    from aeexport.train import _build_scaled_model, _deterministic, _scaled, _train_epoch, effective_threads
+    from aeexport.settings import tabular_config, tabular_model_options
+    from aeexport.train import effective_threads
+    from aeexport.train._loop import _build_scaled_model, _deterministic, _scaled, _train_epoch
 
     X = np.load(path, mmap_mode="r", allow_pickle=False)
     n_train = len(X) - int(0.15 * len(X))
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         "| `aeexport run` base MB | `run` peak RSS MB | `run` (peak - base) / matrix |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    from aeexport.presets import tabular_config
+    from aeexport.settings import tabular_config
     from aeexport.train import effective_threads
 
     def data(rows: int, fmt: str) -> Path:

@@ -56,17 +56,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SCRATCH, add_output_args, write  # noqa: E402
 
-from aeexport.data import Dataset, anomaly_labels, as_model_input, load_dataset, make_split  # noqa: E402
-from aeexport.models import get_spec  # noqa: E402
-from aeexport.train import (  # noqa: E402
-    TrainConfig,
-    _build_scaled_model,
-    _deterministic,
-    _scaled,
-    _train_epoch,
-    _val_loss,
-    train_model,
-)
+from aeexport.data import Dataset, anomaly_labels, as_model_input, load_dataset, make_split
+from aeexport.models import get_spec
+from aeexport.settings import TrainConfig
+from aeexport.train import train_model
+from aeexport.train._loop import _build_scaled_model, _deterministic, _scaled, _train_epoch, _val_loss
 
 NAME = "digits_defaults"
 #: test share of the normal rows, as run_pipeline's default
@@ -298,7 +292,7 @@ def fpr_interval(n: int, percentile: float = PERCENTILE, level: float = 0.9) -> 
     """The interval ``aeexport.calibrate.fpr_interval`` stores in the manifest for ``np.percentile`` of ``n``
     calibration scores: the threshold sits between order statistics floor and ceil of (n - 1) p + 1, and the
     share of the normal score distribution above order statistic k is Beta(n - k + 1, k) distributed."""
-    from aeexport.calibrate import fpr_interval as stored
+    from aeexport.export import fpr_interval as stored
 
     band = stored(n, (n - 1) * percentile / 100 + 1, level)
     return band["low"], band["high"]

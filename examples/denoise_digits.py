@@ -20,8 +20,8 @@ import numpy as np
 import aeruntime
 from aeexport.data import load_dataset, make_split
 from aeexport.export import export_bundle
-from aeexport.noise import corrupt, mse, psnr
-from aeexport.train import TrainConfig, train_model
+from aeexport.settings import TrainConfig
+from aeexport.train import corrupt, mse, psnr, train_model
 
 #: digits pixels are integers 0..16
 DATA_RANGE = (0.0, 16.0)

@@ -100,7 +100,8 @@ def digits_split(digits):
 @pytest.fixture(scope="session")
 def dense_trained(digits_split):
     """A dense AE trained briefly on digits (fast; parity does not need a good model)."""
-    from aeexport.train import TrainConfig, train_model
+    from aeexport.settings import TrainConfig
+    from aeexport.train import train_model
 
     cfg = TrainConfig(epochs=15, patience=5, progress=False, seed=0)
     return train_model(digits_split.train, digits_split.val, kind="dense", config=cfg)

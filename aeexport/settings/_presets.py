@@ -24,6 +24,7 @@ __all__ = [
     "Preset",
     "TABULAR_EPOCHS",
     "TABULAR_HIDDEN",
+    "TABULAR_MAX_BATCH",
     "TABULAR_MEMBERS",
     "TabularPreset",
     "apply_preset",

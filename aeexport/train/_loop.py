@@ -33,7 +33,7 @@ SCALE_CHUNK = 1 << 16
 #: threads, chunks of 2^15, 2^16 and 2^18), so the chunking changes no validation loss.
 VAL_CHUNK = 1 << 15
 
-__all__ = ["TrainResult", "resolve_device", "train_model", "train_split"]
+__all__ = ["TrainResult", "effective_threads", "resolve_device", "train_model", "train_split"]
 
 
 @dataclass

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 import aeruntime
+from aeexport.settings import ThresholdSpec
 from aeruntime.cli import main as rt_main
 from aeruntime.errors import (
     AeError,
@@ -55,7 +56,7 @@ class Ctx:
         return p
 
     def checkpoint(self, edit: Callable[[dict], None] | None = None) -> Path:
-        from aeexport.checkpoint import save_checkpoint
+        from aeexport.train import save_checkpoint
 
         path = self.tmp / "ckpt"
         save_checkpoint(path, self.trained.model, holdout=np.ones((4, N), np.float32))
@@ -373,7 +374,7 @@ TABLE = [
     ),
     Bad(
         "export-negative-threshold",
-        lambda c: export(c, threshold=-2.0),
+        lambda c: export(c, threshold_spec=ThresholdSpec(value=-2.0)),
         InvalidInputError,
         r"threshold -2\.0 is negative",
     ),
@@ -521,7 +522,7 @@ def npz(c: Ctx, **arrays: np.ndarray) -> Path:
 
 
 def load_ckpt(path: Path) -> Any:
-    from aeexport.checkpoint import load_checkpoint
+    from aeexport.train import load_checkpoint
 
     return load_checkpoint(path)
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from aeexport.cli import main as aeexport_main
-from aeexport.config import MODEL_KINDS
 from aeexport.models import REGISTRY
+from aeexport.settings import MODEL_KINDS
 from aeruntime.cli import main as aeruntime_main
 from tests.conftest import BIN, MODELS, SUBPROCESS_ENV
 

@@ -19,7 +19,7 @@ from aeruntime.clibase import DEFAULT_PROVIDERS, PROVIDER_CHOICES
 from tests.conftest import SUBPROCESS_ENV
 
 #: modules of aeexport.commands that hold helpers, not a command
-HELPER_MODULES = {"common"}
+HELPER_MODULES = {"_common", "_options"}
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -79,7 +79,7 @@ def test_every_providers_option_is_the_runtime_one():
 
 @pytest.mark.parametrize("command", ["train", "run"])
 def test_training_flags_come_from_the_train_config_metadata(command):
-    from aeexport.config import TrainConfig
+    from aeexport.settings import TrainConfig
 
     params = {p.name: p for p in main.commands[command].params}
     for f in dataclasses.fields(TrainConfig):

@@ -29,7 +29,7 @@ def runner():
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, dense_trained, digits_split) -> Path:
-    from aeexport.checkpoint import save_checkpoint
+    from aeexport.train import save_checkpoint
 
     out = tmp_path_factory.mktemp("ckpt") / "ckpt"
     save_checkpoint(out, dense_trained.model, holdout=digits_split.val[:300], summary=dense_trained.summary())

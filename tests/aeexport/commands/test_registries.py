@@ -17,8 +17,8 @@ def _param(command: str, name: str):
 
 
 def test_model_kinds_are_the_registry():
-    from aeexport.config import MODEL_KINDS
     from aeexport.models import REGISTRY
+    from aeexport.settings import MODEL_KINDS
 
     assert sorted(MODEL_KINDS) == sorted(REGISTRY)
     assert list(_param("train", "kind").type.choices) == list(MODEL_KINDS)
@@ -26,7 +26,8 @@ def test_model_kinds_are_the_registry():
 
 @pytest.mark.parametrize("command", ["train", "run"])
 def test_train_options_default_to_the_train_config(command):
-    from aeexport.train import SCALERS, TrainConfig
+    from aeexport.data import SCALERS
+    from aeexport.settings import TrainConfig
 
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     for name in ("epochs", "batch_size", "lr", "patience", "val_fraction", "seed", "device", "scaler", "threads"):
@@ -35,9 +36,8 @@ def test_train_options_default_to_the_train_config(command):
 
 
 def test_presets_threshold_methods_and_scores_come_from_their_registries():
-    from aeexport.calibrate import CALIBRATORS
-    from aeexport.export import SCORE_DEFINITIONS
-    from aeexport.tabular import PRESETS
+    from aeexport.export import CALIBRATORS, SCORE_DEFINITIONS
+    from aeexport.settings import PRESETS
 
     for command in ("export", "run"):
         assert set(_param(command, "threshold_method").type.choices) == set(CALIBRATORS) - {"f1"}

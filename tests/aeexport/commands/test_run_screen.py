@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from aeexport.cli import main
-from aeexport.commands.run import _run_rows
-from aeexport.evaluate import recall_at_fpr
+from aeexport.commands._run import _run_rows
+from aeexport.report import recall_at_fpr
 
 
 def _scores(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from aeexport.cli import main
-from aeexport.presets import IMAGE_PERCENTILE
+from aeexport.settings import IMAGE_PERCENTILE
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from tests.aeruntime.test_trust_faults import FsEnv, check_fault, refused_fifo
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, dense_trained, digits_split) -> Path:
-    from aeexport.checkpoint import save_checkpoint
+    from aeexport.train import save_checkpoint
 
     out = tmp_path_factory.mktemp("ckpt") / "ckpt"
     save_checkpoint(out, dense_trained.model, holdout=digits_split.val, summary=dense_trained.summary())
@@ -88,7 +88,7 @@ def _safetensors_full(e: Env) -> None:
     """safetensors reports a full disk as a SafetensorError naming the OS error."""
     from safetensors import SafetensorError
 
-    import aeexport.checkpoint as ck
+    import aeexport.train._checkpoint as ck
 
     def fail(*args: object, **kwargs: object) -> None:
         raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
@@ -191,7 +191,7 @@ def test_train_on_a_fifo_is_refused_without_opening_it(tmp_path):
 
 
 def test_save_checkpoint_on_a_full_disk(env, dense_trained, digits_split):
-    from aeexport.checkpoint import save_checkpoint
+    from aeexport.train import save_checkpoint
 
     where = env.full()
     with pytest.raises(FileSystemError, match=r"no space left on the device \(ENOSPC\)") as info:

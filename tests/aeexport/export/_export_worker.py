@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aeexport.settings import ThresholdSpec
+
 N_FEATURES = 64
 
 
@@ -50,7 +52,7 @@ def cached_exporter(cache: str | os.PathLike[str], kill_at: str | None = None) -
     """Yield ``export(target, threshold, i)``; module patches are undone on exit."""
     import onnx
 
-    import aeexport.export as ex
+    import aeexport.export._export as ex
     import aeruntime.format.writer as wr
     from aeruntime.format import atomic as _atomic
 
@@ -102,7 +104,7 @@ def cached_exporter(cache: str | os.PathLike[str], kill_at: str | None = None) -
 
     def export(target: str | os.PathLike[str], threshold: float, i: int = 0) -> None:
         state["i"], state["saves"] = i, 0
-        ex.export_bundle(model, target, calibration_x=X, threshold=threshold)
+        ex.export_bundle(model, target, calibration_x=X, threshold_spec=ThresholdSpec(value=threshold))
 
     try:
         yield export

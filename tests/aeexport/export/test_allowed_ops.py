@@ -20,7 +20,7 @@ import aeruntime
 from aeexport.export import export_bundle
 from aeexport.models import REGISTRY, build_model, get_spec, make_config
 from aeexport.models.base import ACTIVATIONS
-from aeexport.specs import ThresholdSpec
+from aeexport.settings import ThresholdSpec
 from aeruntime.format import ALLOWED_OPS
 from aeruntime.format.ops import ALLOWED_DOMAINS
 from tests.conftest import MODELS

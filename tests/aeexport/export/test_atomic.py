@@ -154,7 +154,7 @@ def test_atomic_directory_failure_keeps_target(tmp_path):
 
 
 def test_checkpoint_write_failure_keeps_old_checkpoint(tmp_path, dense_trained, digits_split, monkeypatch):
-    import aeexport.checkpoint as ck
+    import aeexport.train._checkpoint as ck
 
     path = tmp_path / "ckpt"
     ck.save_checkpoint(path, dense_trained.model, holdout=digits_split.val[:10])

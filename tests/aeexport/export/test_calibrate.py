@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import f1_score
 
-from aeexport.calibrate import CALIBRATORS, as_binary_labels, calibrate
+from aeexport.data import as_binary_labels
+from aeexport.export import CALIBRATORS, calibrate
 from aeruntime.errors import InvalidInputError
 
 
@@ -96,7 +97,7 @@ def test_the_fpr_interval_is_the_order_statistic_interval_and_covers_its_level(n
     the FPR on unseen normals of ``np.percentile`` of n uniform scores (1 - threshold) falls in it
     at least 90% of the time (a little more: the interval spans the two order statistics
     ``np.percentile`` interpolates between)."""
-    from aeexport.calibrate import fpr_interval
+    from aeexport.export import fpr_interval
 
     section = calibrate(np.linspace(0, 1, n), "percentile", percentile)
     band = section["expected_false_positive_rate_interval"]

@@ -9,10 +9,10 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+import aeexport.export._export as export_mod
 import aeruntime
-from aeexport import export as export_mod
-from aeexport.export import export_bundle
-from aeexport.parity import ParityError, Tolerance
+from aeexport.export import ParityError, export_bundle
+from aeexport.settings import ExportOptions, ThresholdSpec, Tolerance
 from aeruntime.format import TMP_PREFIX, sha256_file
 
 
@@ -91,15 +91,22 @@ def test_an_export_failing_half_way_leaves_no_bundle(tmp_path, dense_trained, di
 def test_a_parity_violation_fails_the_export_loudly(tmp_path, dense_trained, digits_split):
     with pytest.raises(ParityError, match=r"(?s)failed the parity check; nothing was written.*FAIL"):
         export_bundle(
-            dense_trained.model, tmp_path / "b", calibration_x=digits_split.val[:40], tol=Tolerance(atol=0.0, rtol=0.0)
+            dense_trained.model,
+            tmp_path / "b",
+            calibration_x=digits_split.val[:40],
+            options=ExportOptions(tol=Tolerance(atol=0.0, rtol=0.0)),
         )
     assert not (tmp_path / "b").exists()
 
 
 def test_reexport_replaces_a_bundle_atomically(tmp_path, dense_trained, digits_split):
     target = tmp_path / "b"
-    m1 = export_bundle(dense_trained.model, target, calibration_x=digits_split.val, percentile=90)
-    m2 = export_bundle(dense_trained.model, target, calibration_x=digits_split.val, percentile=99)
+    m1 = export_bundle(
+        dense_trained.model, target, calibration_x=digits_split.val, threshold_spec=ThresholdSpec(param=90)
+    )
+    m2 = export_bundle(
+        dense_trained.model, target, calibration_x=digits_split.val, threshold_spec=ThresholdSpec(param=99)
+    )
     assert m1["bundle_id"] == m2["bundle_id"]  # same weights, same graphs
     assert aeruntime.load(target).manifest["threshold"]["params"]["percentile"] == 99
     assert [p.name for p in tmp_path.iterdir()] == ["b"]
@@ -114,8 +121,9 @@ def test_exporter_chatter_is_silenced(tmp_path, dense_trained, digits_split, cap
 def test_parity_tolerance_of_raw_unit_outputs_scales_with_the_data(tmp_path, digits_split):
     """Pixel values of 0..255 (as in MNIST) round at 3e-5 in float32: the decoder's raw-unit
     outputs are judged with atol scaled to the data, the scaled-space outputs with plain atol."""
-    from aeexport.parity import raw_tolerance
-    from aeexport.train import TrainConfig, train_model
+    from aeexport.export import raw_tolerance
+    from aeexport.settings import TrainConfig
+    from aeexport.train import train_model
 
     big_train, big_val = digits_split.train * 16.0 + 3.0, digits_split.val * 16.0 + 3.0  # 3 .. 259
     res = train_model(big_train, big_val, config=TrainConfig(epochs=3, progress=False))

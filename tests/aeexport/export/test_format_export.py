@@ -27,6 +27,7 @@ import aeruntime.format as fmt
 from aeexport.cli import main as aeexport_main
 from aeexport.export import export_bundle
 from aeexport.models.base import ELEMENT_ERRORS
+from aeexport.settings import ExportOptions, ThresholdSpec
 from aeruntime.codes import dequantize_int8, quantize_int8
 from aeruntime.errors import InvalidInputError
 from tests.conftest import ROOT, SUBPROCESS_ENV
@@ -47,7 +48,13 @@ def test_export_does_not_change_the_callers_model(dense_trained, digits_split, t
     model = dense_trained.model
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    export_bundle(model, tmp_path / "b", calibration_x=digits_split.val[:50], score="mae", batches=(1, 7))
+    export_bundle(
+        model,
+        tmp_path / "b",
+        calibration_x=digits_split.val[:50],
+        threshold_spec=ThresholdSpec(score="mae"),
+        options=ExportOptions(batches=(1, 7)),
+    )
     assert model.training and model.score_name == "mse"
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     model.eval()
@@ -71,9 +78,8 @@ def test_fixed_threshold_is_checked_against_the_chosen_score(dense_trained, digi
             dense_trained.model,
             tmp_path / "signed",
             calibration_x=digits_split.val[:50],
-            score="test_signed",
-            threshold=-0.25,
-            batches=(1, 7),
+            threshold_spec=ThresholdSpec(score="test_signed", value=-0.25),
+            options=ExportOptions(batches=(1, 7)),
         )
         assert m["threshold"]["value"] == -0.25 and m["score"]["name"] == "test_signed"
         assert aeruntime.load(tmp_path / "signed", providers="cpu").threshold == -0.25
@@ -83,7 +89,10 @@ def test_fixed_threshold_is_checked_against_the_chosen_score(dense_trained, digi
         ex.SCORE_DEFINITIONS.pop("test_signed")
     with pytest.raises(InvalidInputError, match="'mae' scores are >= 0"):
         export_bundle(
-            dense_trained.model, tmp_path / "mae", calibration_x=digits_split.val[:50], score="mae", threshold=-0.25
+            dense_trained.model,
+            tmp_path / "mae",
+            calibration_x=digits_split.val[:50],
+            threshold_spec=ThresholdSpec(score="mae", value=-0.25),
         )
     assert not (tmp_path / "mae").exists()
 
@@ -114,11 +123,11 @@ def test_same_weights_same_bundle_id_from_another_checkout_and_directory(dense_b
     cwd.mkdir()
     m = json.loads((dense_bundle / "manifest.json").read_text())
     code = (
-        "import json, sys, numpy as np; from aeexport.checkpoint import model_from_weights; "
+        "import json, sys, numpy as np; from aeexport.train import model_from_weights; from aeexport.settings import ThresholdSpec; "
         "from aeexport.export import export_bundle; m = json.load(open(sys.argv[1] + '/manifest.json')); "
         "model = model_from_weights(m['model']['kind'], m['model']['config'], m['input']['shape'], "
         "sys.argv[1] + '/weights.safetensors'); "
-        "out = export_bundle(model, 'again', calibration_x=np.load(sys.argv[2]), threshold=1.0); "
+        "out = export_bundle(model, 'again', calibration_x=np.load(sys.argv[2]), threshold_spec=ThresholdSpec(value=1.0)); "
         "import aeexport; print(json.dumps([aeexport.__file__, out['bundle_id'], "
         "{r: g['graph_sha256'] for r, g in out['graphs'].items()}]))"
     )
@@ -164,7 +173,7 @@ def test_feature_names_quantization_and_history_in_the_manifest(named_bundle, di
 
 
 def aeexport_model(bundle: Path):
-    from aeexport.checkpoint import model_from_weights
+    from aeexport.train import model_from_weights
 
     m = json.loads((bundle / "manifest.json").read_text())
     return model_from_weights(
@@ -254,7 +263,10 @@ def test_slim_bundle_cli_and_verify(dense_bundle, digits_split, tmp_path):
 
 def test_export_slim_flag(dense_trained, digits_split, tmp_path):
     m = export_bundle(
-        dense_trained.model, tmp_path / "slim", calibration_x=digits_split.val[:60], slim=True, batches=(1, 7)
+        dense_trained.model,
+        tmp_path / "slim",
+        calibration_x=digits_split.val[:60],
+        options=ExportOptions(slim=True, batches=(1, 7)),
     )
     assert sorted(m["files"]) == ["decoder.onnx", "encoder.onnx", "scorer.onnx"] and m["parity"]["ok"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slim"]  # the full export was a temporary

@@ -405,7 +405,7 @@ def test_no_pickle_in_source_tree():
 
 
 def test_aeexport_verify_refuses_external_data_before_onnxruntime(tmp_path, bundle, no_ort):
-    from aeexport.verify import verify_bundle
+    from aeexport.export import verify_bundle
 
     _externalize(bundle, "../secret.bin", tmp_path / "secret.bin")
     with pytest.raises(UnsafeBundleError, match=r"external data at '\.\./secret\.bin', outside the bundle"):

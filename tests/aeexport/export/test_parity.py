@@ -11,10 +11,10 @@ import torch
 
 import aeruntime
 from aeexport.data import as_model_input, binary_labels, make_split
-from aeexport.export import export_bundle
+from aeexport.export import PARITY_BATCHES, export_bundle
 from aeexport.models import REGISTRY
-from aeexport.parity import PARITY_BATCHES
-from aeexport.train import TrainConfig, train_model
+from aeexport.settings import TrainConfig
+from aeexport.train import train_model
 
 TOL = dict(rtol=1e-4, atol=1e-5)
 BATCHES = (1, 7, 1024)  # one row, an odd batch, a large batch (drawn with replacement)

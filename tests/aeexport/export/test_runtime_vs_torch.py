@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import aeruntime
-from aeexport.parity import PARITY_BATCHES
+from aeexport.export import PARITY_BATCHES
 from tests.conftest import MODELS
 
 ATOL, RTOL = 1e-5, 1e-4
@@ -98,7 +98,7 @@ def test_cuda_provider_really_runs_on_cuda(dense_bundle, digits_split):
 
 
 def test_shipped_digits_dense_bundle_verifies():
-    from aeexport.verify import verify_bundle
+    from aeexport.export import verify_bundle
 
     report = verify_bundle(MODELS / "digits-dense")
     assert report["ok"], report

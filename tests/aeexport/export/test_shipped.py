@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import aeruntime
-from aeexport.verify import verify_bundle
+from aeexport.export import verify_bundle
 from tests.conftest import MODELS
 
 SHIPPED = {"digits-conv": ("conv", (1, 8, 8)), "digits-vae": ("vae", (64,))}

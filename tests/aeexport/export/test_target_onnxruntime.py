@@ -54,7 +54,7 @@ def old_python() -> Path:
 @pytest.fixture(scope="session")
 def old_bundle(tmp_path_factory, dense_trained, digits_split) -> Path:
     from aeexport.export import export_bundle
-    from aeexport.specs import ExportOptions
+    from aeexport.settings import ExportOptions
 
     out = tmp_path_factory.mktemp("bundles") / "dense-ort115"
     export_bundle(

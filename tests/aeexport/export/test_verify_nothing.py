@@ -5,9 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from aeexport.cli import main as aeexport_main
-from aeexport.golden import format_table
-from aeexport.slim import slim_bundle
-from aeexport.verify import VERDICT_NOTHING, verify_bundle
+from aeexport.export import VERDICT_NOTHING, format_table, slim_bundle, verify_bundle
 
 
 def test_slim_bundle_without_golden_vectors_is_not_reported_ok(dense_bundle, tmp_path):

@@ -20,7 +20,7 @@ def dense():
 
 @pytest.fixture(scope="module")
 def split(dense):
-    from aeexport.compare import bundle_split
+    from aeexport.report import bundle_split
 
     return bundle_split(dense.manifest, "digits", tuple(dense.input_shape))
 
@@ -37,7 +37,7 @@ def test_the_bundles_own_split_is_reproduced(dense, split):
 def test_compare_pca_matches_sklearn_and_numpy(dense, split):
     from sklearn.decomposition import PCA
 
-    from aeexport.compare import compare_pca
+    from aeexport.report import compare_pca
 
     test = split.heldout[split.y_heldout == 0]
     r = compare_pca(dense, split.train, test)
@@ -62,7 +62,7 @@ def test_compare_pca_matches_sklearn_and_numpy(dense, split):
 
 
 def test_pca_with_every_component_reconstructs_exactly(dense, split):
-    from aeexport.compare import compare_pca
+    from aeexport.report import compare_pca
 
     r = compare_pca(dense, split.train, split.heldout, n_components=64)
     assert r["pca"]["mse_raw"] < 1e-20
@@ -70,7 +70,7 @@ def test_pca_with_every_component_reconstructs_exactly(dense, split):
 
 
 def test_random_split_for_other_data_and_bad_inputs(dense, tmp_path, digits):
-    from aeexport.compare import bundle_split, compare_pca
+    from aeexport.report import bundle_split, compare_pca
 
     X, y = digits
     npz = tmp_path / "d.npz"
@@ -94,7 +94,7 @@ def test_cli_compare_pca(tmp_path):
     from click.testing import CliRunner
 
     from aeexport.cli import main
-    from aeexport.compare import compare_pca_bundle
+    from aeexport.report import compare_pca_bundle
 
     runner = CliRunner()
     res = runner.invoke(main, ["compare-pca", str(MODELS / "digits-conv"), "digits", "--json"])

@@ -265,7 +265,8 @@ def denoising_bundle(tmp_path_factory, digits) -> Path:
     """A denoising AE trained briefly on all digits, the way `aeexport train digits` splits them."""
     from aeexport.data import make_split
     from aeexport.export import export_bundle
-    from aeexport.train import TrainConfig, train_model
+    from aeexport.settings import TrainConfig
+    from aeexport.train import train_model
 
     X, _ = digits
     split = make_split(X, None, val_fraction=0.15, seed=0)

@@ -17,12 +17,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import aeexport.prepare
-import aeexport.train
+import aeexport.train._loop
+import aeexport.train._prepare
 from aeexport.cli import main
 from aeexport.data import Dataset, make_split
 from aeexport.pipeline import run_pipeline
-from aeexport.train import TrainConfig, train_model, train_split
+from aeexport.settings import TrainConfig
+from aeexport.train import train_model, train_split
 from aeruntime.errors import InvalidInputError
 
 OPTIONS = {"hidden": [8], "latent_dim": 3}
@@ -63,7 +64,7 @@ def test_train_split_gives_the_weights_of_train_model_and_drops_the_rows(kind, m
 def _watch_rows(monkeypatch) -> dict[str, object]:
     """Record a weak reference to the rows ``load_dataset`` returns, and whether it was dead when the epochs began."""
     seen: dict[str, object] = {}
-    load, run_epochs = aeexport.prepare.load_dataset, aeexport.train._run_epochs
+    load, run_epochs = aeexport.train._prepare.load_dataset, aeexport.train._loop._run_epochs
 
     def loading(*args, **kwargs):
         ds = load(*args, **kwargs)
@@ -74,8 +75,8 @@ def _watch_rows(monkeypatch) -> dict[str, object]:
         seen.setdefault("alive_at_epochs", seen["rows"]() is not None)
         return run_epochs(*args, **kwargs)
 
-    monkeypatch.setattr(aeexport.prepare, "load_dataset", loading)
-    monkeypatch.setattr(aeexport.train, "_run_epochs", epochs)
+    monkeypatch.setattr(aeexport.train._prepare, "load_dataset", loading)
+    monkeypatch.setattr(aeexport.train._loop, "_run_epochs", epochs)
     return seen
 
 

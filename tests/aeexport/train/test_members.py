@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from aeexport.checkpoint import load_checkpoint, save_checkpoint
 from aeexport.models.ensemble import EnsembleAutoencoder
-from aeexport.train import TrainConfig, train_model
+from aeexport.settings import ExportOptions, TrainConfig
+from aeexport.train import load_checkpoint, save_checkpoint, train_model
 from aeruntime.errors import InvalidInputError
 
 
@@ -91,7 +91,9 @@ def test_members_bundle_scores_and_explains_through_aeruntime(members_and_ensemb
     from aeexport.export import export_bundle
 
     X, _, ens = members_and_ensemble
-    manifest = export_bundle(ens.model, tmp_path / "b", calibration_x=X[320:], batches=(1, 7), training=ens.summary())
+    manifest = export_bundle(
+        ens.model, tmp_path / "b", calibration_x=X[320:], options=ExportOptions(batches=(1, 7)), training=ens.summary()
+    )
     assert manifest["parity"]["ok"] and manifest["score"]["name"] == "ensemble_mse"
     model = aeruntime.load(tmp_path / "b", providers="cpu")
     with torch.inference_mode():

@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy.stats import entropy
 
-from aeexport.config import STOP_RULES
-from aeexport.stopping import STOP_CRITERIA, loss_entropy
-from aeexport.train import TrainConfig, _epoch_batch_size, train_model
+from aeexport.settings import STOP_RULES, TrainConfig
+from aeexport.train import STOP_CRITERIA, loss_entropy, train_model
+from aeexport.train._loop import _epoch_batch_size
 from aeruntime.errors import InvalidInputError
 
 

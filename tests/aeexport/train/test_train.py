@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from aeexport.checkpoint import load_checkpoint, save_checkpoint
+from aeexport.data import fit_scaler
 from aeexport.models.dense import DenseAutoencoder, DenseConfig, default_widths
-from aeexport.train import TrainConfig, fit_scaler, train_model
+from aeexport.settings import TrainConfig
+from aeexport.train import load_checkpoint, save_checkpoint, train_model
 from aeruntime.errors import InvalidInputError
 
 

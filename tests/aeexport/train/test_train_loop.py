@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from aeexport.train import TrainConfig, train_model
+from aeexport.settings import TrainConfig
+from aeexport.train import train_model
 from aeruntime.errors import InvalidInputError
 
 
@@ -19,7 +20,7 @@ def rows():
 
 
 def test_summary_holds_the_per_epoch_history_and_it_reaches_the_checkpoint(rows, tmp_path):
-    from aeexport.checkpoint import load_checkpoint, save_checkpoint
+    from aeexport.train import load_checkpoint, save_checkpoint
 
     train, val = rows
     r = train_model(train, val, config=TrainConfig(epochs=4, patience=10, progress=False))

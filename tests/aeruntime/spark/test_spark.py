@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import aeruntime
+from aeexport.settings import ExportOptions
 from aeruntime.errors import InvalidInputError
 from tests.conftest import MODELS, SUBPROCESS_ENV
 
@@ -53,7 +54,8 @@ def df(spark, table_path):
 
 def _trained_bundle(tmp_path_factory, digits_split, kind, name, **options):
     from aeexport.export import export_bundle
-    from aeexport.train import TrainConfig, train_model
+    from aeexport.settings import TrainConfig
+    from aeexport.train import train_model
 
     res = train_model(
         digits_split.train,
@@ -66,7 +68,14 @@ def _trained_bundle(tmp_path_factory, digits_split, kind, name, **options):
     kwargs = {}
     if "feature_names" in inspect.signature(export_bundle).parameters:
         kwargs["feature_names"] = COLS
-    export_bundle(res.model, out, calibration_x=digits_split.val, training=res.summary(), batches=(1, 7), **kwargs)
+    export_bundle(
+        res.model,
+        out,
+        calibration_x=digits_split.val,
+        training=res.summary(),
+        options=ExportOptions(batches=(1, 7)),
+        **kwargs,
+    )
     if not kwargs:  # export without the parameter yet: record the names the way the manifest holds them
         p = out / "manifest.json"
         m = json.loads(p.read_text())

@@ -253,7 +253,7 @@ def test_a_csv_is_matched_to_the_feature_names_by_header(server, digits):
 
 def test_a_slim_bundle_is_scored_and_the_page_says_golden_was_not_checked(server, digits):
     import aeruntime
-    from aeexport.slim import slim_bundle
+    from aeexport.export import slim_bundle
 
     root, base = server
     slim_bundle(MODELS / SHIPPED[0], root / "slim-bundle")

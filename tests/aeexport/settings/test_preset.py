@@ -9,8 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from aeexport.cli import main
-from aeexport.tabular import apply_preset, tabular_config, tabular_model_options
-from aeexport.train import TrainConfig
+from aeexport.settings import TrainConfig, apply_preset, tabular_config, tabular_model_options
 from aeruntime.errors import InvalidInputError
 
 

@@ -12,17 +12,9 @@ from click.testing import CliRunner
 from sklearn.metrics import roc_auc_score
 
 from aeexport.cli import main
-from aeexport.data import load_dataset
-from aeexport.tabular import (
-    PRESETS,
-    apply_preset,
-    choose_preset,
-    fit_tabular,
-    is_image_data,
-    robust_iqr_scaler,
-    robust_scaler,
-)
-from aeexport.train import TrainConfig
+from aeexport.data import load_dataset, robust_iqr_scaler, robust_scaler
+from aeexport.settings import PRESETS, ExportOptions, TrainConfig, apply_preset, choose_preset
+from aeexport.train import fit_tabular, is_image_data
 from aeruntime.errors import InvalidInputError
 
 
@@ -171,7 +163,11 @@ def test_scorer_parity_at_batch_1_7_1024(tmp_path, kind_options):
             X[850:1000],
         )
     manifest = export_bundle(
-        result.model, tmp_path / "b", calibration_x=val, batches=(1, 7, 1024), training=result.summary()
+        result.model,
+        tmp_path / "b",
+        calibration_x=val,
+        options=ExportOptions(batches=(1, 7, 1024)),
+        training=result.summary(),
     )
     assert manifest["parity"]["ok"]
     assert {r["batch"] for r in manifest["parity"]["rows"] if "batch" in r} >= {1, 7, 1024}

@@ -12,7 +12,8 @@ from sklearn.metrics import average_precision_score, f1_score, precision_score, 
 
 import aeruntime
 from aeexport.cli import main
-from aeexport.evaluate import evaluate_bundle, evaluate_scores
+from aeexport.report import evaluate_bundle, evaluate_scores
+from aeexport.settings import ExportOptions, ThresholdSpec
 from aeruntime.errors import InvalidInputError
 
 
@@ -138,10 +139,8 @@ def mae_bundle(tmp_path_factory, dense_trained, digits_split):
         dense_trained.model,
         out,
         calibration_x=digits_split.val,
-        score="mae",
-        threshold_method="target_fpr",
-        threshold_param=0.1,
-        batches=(1, 7),
+        threshold_spec=ThresholdSpec(score="mae", method="target_fpr", param=0.1),
+        options=ExportOptions(batches=(1, 7)),
     )
     dense_trained.model.score_name = "mse"  # the session fixture is shared
     return out
@@ -165,11 +164,15 @@ def test_mae_score_recorded_and_computed(mae_bundle, digits_split):
 
 
 def test_verify_mae_bundle_and_unknown_score(mae_bundle, dense_trained, tmp_path):
-    from aeexport.export import export_bundle
-    from aeexport.verify import verify_bundle
+    from aeexport.export import export_bundle, verify_bundle
 
     report = verify_bundle(mae_bundle, batches=(1, 7))
     assert report["ok"] and report["rows"]
     with pytest.raises(InvalidInputError, match=r"unknown score 'rmse'; expected one of \['mae', 'mse'\]"):
-        export_bundle(dense_trained.model, tmp_path / "x", calibration_x=np.zeros((3, 64), np.float32), score="rmse")
+        export_bundle(
+            dense_trained.model,
+            tmp_path / "x",
+            calibration_x=np.zeros((3, 64), np.float32),
+            threshold_spec=ThresholdSpec(score="rmse"),
+        )
     assert not (tmp_path / "x").exists()

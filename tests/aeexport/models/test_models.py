@@ -13,8 +13,8 @@ import aeruntime
 from aeexport.data import make_split
 from aeexport.export import export_bundle
 from aeexport.models import OvercompleteWarning, build_model, make_config
-from aeexport.noise import corrupt, mse, psnr
-from aeexport.train import TrainConfig, train_model
+from aeexport.settings import TrainConfig
+from aeexport.train import corrupt, mse, psnr, train_model
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +148,8 @@ def test_bad_model_options_are_typed_errors():
 
 
 def test_cli_trains_a_kind_with_model_options(tmp_path):
-    from aeexport.checkpoint import load_checkpoint
     from aeexport.cli import main
+    from aeexport.train import load_checkpoint
 
     out = tmp_path / "ckpt"
     res = CliRunner().invoke(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import aeexport.prepare
+import aeexport.train._prepare
 from aeexport.cli import main as aeexport_main
 from aeexport.data import load_dataset
 from tests.helpers import needs_pyarrow
@@ -45,14 +45,14 @@ def test_a_numeric_header_is_forced_with_header(tmp_path, rows):
 )
 def test_train_reads_the_header_as_names(tmp_path, rows, monkeypatch, header, flag, note):
     seen = []
-    real = aeexport.prepare.load_dataset  # what `aeexport train` reads through (prepare.prepare)
+    real = aeexport.train._prepare.load_dataset  # what `aeexport train` reads through (prepare.prepare)
 
     def spy(*args, **kwargs):
         ds = real(*args, **kwargs)
         seen.append(ds)
         return ds
 
-    monkeypatch.setattr(aeexport.prepare, "load_dataset", spy)
+    monkeypatch.setattr(aeexport.train._prepare, "load_dataset", spy)
     path = _csv(tmp_path / "t.csv", rows, header)
     r = CliRunner().invoke(aeexport_main, ["train", str(path), "--out", str(tmp_path / "ck"), "--epochs", "1", *flag])
     assert r.exit_code == 0, r.output

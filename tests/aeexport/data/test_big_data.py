@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from aeexport.data import load_dataset, make_split
-from aeexport.scalers import SCALERS, fit_scaler
-from aeexport.train import TrainConfig, train_model
+from aeexport.data import SCALERS, fit_scaler, load_dataset, make_split
+from aeexport.settings import TrainConfig
+from aeexport.train import train_model
 from aeruntime.errors import InvalidInputError
 from aeruntime.io import load_table
 
@@ -76,7 +76,7 @@ def test_npy_is_memory_mapped_not_read(tmp_path):
 
 
 def test_auto_threads_keep_small_batches_on_one_thread():
-    from aeexport.config import AUTO_THREADS_BATCH, TrainConfig
+    from aeexport.settings import AUTO_THREADS_BATCH, TrainConfig
     from aeexport.train import effective_threads
 
     assert TrainConfig().threads == -1

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
+import aeexport.data._spark as aesample
 import aeruntime
 from aeexport import TrainConfig, run_pipeline
-from aeexport import spark as aesample
-from aeexport.reservoir import quotas
+from aeexport.data import quotas
 from aeruntime.errors import InvalidInputError
 
 pytest.importorskip("pyspark", reason="needs pyspark: the Spark tests run with aeruntime[spark]")

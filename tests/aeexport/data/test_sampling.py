@@ -14,8 +14,7 @@ from click.testing import CliRunner
 from scipy.stats import chisquare
 
 from aeexport.cli import main
-from aeexport.data import load_dataset
-from aeexport.reservoir import Reservoir
+from aeexport.data import Reservoir, load_dataset
 
 MIX = (0.5, 0.3, 0.2)  # shares of the categories 0, 1, 2
 

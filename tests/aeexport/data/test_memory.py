@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aeexport.memory import release_mapped, trim_heap
-from aeexport.presets import TABULAR_MAX_BATCH, tabular_config
-from aeexport.scalers import SCALERS, robust_scaler
-from aeexport.train import TrainConfig, train_model
+from aeexport.data import SCALERS, release_mapped, robust_scaler, trim_heap
+from aeexport.settings import TABULAR_MAX_BATCH, TrainConfig, tabular_config
+from aeexport.train import train_model
 
 linux_only = pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc/self/status (Linux)")
 
@@ -104,7 +103,7 @@ def test_each_epoch_records_its_training_and_validation_seconds(tmp_path):
 @pytest.mark.parametrize("order", ["sorted", "random", "repeated"])
 @pytest.mark.parametrize("where", ["map", "memory"])
 def test_row_blocks_fill_the_values_of_fancy_indexing(tmp_path, order, where):
-    from aeexport.memory import row_blocks
+    from aeexport.data import row_blocks
 
     X = np.random.default_rng(4).standard_normal((10_000, 3)).astype(np.float32)
     np.save(tmp_path / "r.npy", X)
@@ -124,7 +123,7 @@ def test_row_blocks_fill_the_values_of_fancy_indexing(tmp_path, order, where):
 SCALER_CHILD = r"""
 import sys
 import numpy as np
-import aeexport.memory as memory
+import aeexport.data._memory as memory
 from aeexport.scalers import fit_scaler
 
 if sys.argv[2] == "keep":  # what a reader without release_mapped would hold

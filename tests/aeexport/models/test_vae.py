@@ -15,7 +15,8 @@ import torch
 
 import aeruntime
 from aeexport.export import export_bundle
-from aeexport.train import TrainConfig, train_model
+from aeexport.settings import TrainConfig
+from aeexport.train import train_model
 from tests.conftest import SUBPROCESS_ENV
 
 

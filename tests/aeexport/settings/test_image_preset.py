@@ -11,16 +11,17 @@ import torch
 from click.testing import CliRunner
 
 from aeexport.cli import main
-from aeexport.presets import (
+from aeexport.settings import (
     IMAGE_PERCENTILE,
     IMAGE_VAL_FRACTION,
+    TrainConfig,
     apply_preset,
     choose_preset,
     image_config,
     preset_percentile,
     split_config,
 )
-from aeexport.train import TrainConfig, train_model
+from aeexport.train import train_model
 from aeruntime.errors import InvalidInputError
 
 

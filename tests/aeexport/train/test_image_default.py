@@ -9,8 +9,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from aeexport.data import anomaly_labels, as_model_input, load_dataset, make_split
-from aeexport.presets import apply_preset, split_config
-from aeexport.train import TrainConfig, train_model
+from aeexport.settings import ExportOptions, TrainConfig, apply_preset, split_config
+from aeexport.train import train_model
 
 
 def _digits_split(preset: str, seed: int = 0):
@@ -34,7 +34,11 @@ def test_scorer_parity_of_the_image_default_at_batch_1_7_1024(tmp_path):
         split.train, split.val, model_options=options, config=TrainConfig(**{**vars(cfg), "epochs": 3})
     )
     manifest = export_bundle(
-        result.model, tmp_path / "b", calibration_x=split.val, batches=(1, 7, 1024), training=result.summary()
+        result.model,
+        tmp_path / "b",
+        calibration_x=split.val,
+        options=ExportOptions(batches=(1, 7, 1024)),
+        training=result.summary(),
     )
     assert manifest["parity"]["ok"] and manifest["scaler"]["kind"] == "minmax"
     assert {r["batch"] for r in manifest["parity"]["rows"] if "batch" in r} >= {1, 7, 1024}
