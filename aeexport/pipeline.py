@@ -80,7 +80,6 @@ def _train_export(
         options=export_options,
         training=training,
         dataset=info,
-        feature_names=p.ds.feature_names or None,
     )
     return result, info, manifest
 

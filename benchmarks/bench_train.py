@@ -143,7 +143,8 @@ def interleaved(path: Path, epochs: int) -> dict[str, float]:
 
     from aeexport.settings import tabular_config, tabular_model_options
     from aeexport.train import effective_threads
-    from aeexport.train._loop import _build_scaled_model, _deterministic, _scaled, _train_epoch
+    from aeexport.train._device import deterministic as _deterministic
+    from aeexport.train._loop import _build_scaled_model, _scaled, _train_epoch
 
     X = np.load(path, mmap_mode="r", allow_pickle=False)
     n_train = len(X) - int(0.15 * len(X))

@@ -60,7 +60,8 @@ from aeexport.data import Dataset, anomaly_labels, as_model_input, load_dataset,
 from aeexport.models import get_spec
 from aeexport.settings import TrainConfig
 from aeexport.train import train_model
-from aeexport.train._loop import _build_scaled_model, _deterministic, _scaled, _train_epoch, _val_loss
+from aeexport.train._device import deterministic as _deterministic
+from aeexport.train._loop import _build_scaled_model, _scaled, _train_epoch, _val_loss
 
 NAME = "digits_defaults"
 #: test share of the normal rows, as run_pipeline's default

@@ -51,7 +51,6 @@ def export_command(
         options=ExportOptions(verbose=verbose, slim=slim, target_onnxruntime=target_onnxruntime),
         training=config.get("training"),
         dataset=dataset,
-        feature_names=dataset.get("feature_names") or None,
     )
     echo_result(
         as_json,

@@ -361,18 +361,16 @@ def export_bundle(
     training: dict[str, Any] | None = None,
     dataset: dict[str, Any] | None = None,
     calibration_y: np.ndarray | None = None,
-    feature_names: list[str] | None = None,
 ) -> dict[str, Any]:
     """Export ``model`` (not modified: the export works on a copy) to the bundle directory ``out``; return its manifest.
 
     ``calibration_x`` (n_rows, *input_shape): held-out normal rows in raw units; the threshold
-    (``threshold_spec``, a :class:`~aeexport.specs.ThresholdSpec`; ``calibration_y``: their 0/1
+    (``threshold_spec``, a :class:`~aeexport.settings.ThresholdSpec`; ``calibration_y``: their 0/1
     labels, for ``f1``) is calibrated on their scores from the exported scorer, the int8 code
     parameters on their codes, and parity is measured on them. ``options``: an
-    :class:`~aeexport.specs.ExportOptions` (tolerance, batches, verbose, slim). ``training`` and
-    ``dataset`` are recorded in the manifest; ``feature_names``: one name per input feature.
-    Raises
-    :class:`ParityError` when onnxruntime and torch disagree beyond the tolerance (nothing is written).
+    :class:`~aeexport.settings.ExportOptions` (tolerance, batches, verbose, slim). ``training`` and
+    ``dataset`` are recorded in the manifest; ``dataset["feature_names"]`` (when there): one name per
+    input feature, stored in the manifest's input section and every graph. Raises :class:`ParityError` when onnxruntime and torch disagree beyond the tolerance (nothing is written).
     """
     spec, opts = threshold_spec or ThresholdSpec(), options or ExportOptions()
     tol = opts.tol or Tolerance()
@@ -381,7 +379,7 @@ def export_bundle(
         check_threshold(spec.value, score_def["name"])
     model = _frozen_copy(model, spec.score)
     X = _calibration_rows(model, calibration_x)
-    names = _feature_names(feature_names, model.input_shape)
+    names = _feature_names((dataset or {}).get("feature_names"), model.input_shape)
     protos = _graphs(model, opts.verbose, opts.target_onnxruntime)
     writer = BundleWriter()
     graphs = _add_graphs(writer, protos)

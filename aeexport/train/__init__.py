@@ -10,7 +10,8 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     {
         "_checkpoint": ["CHECKPOINT_FORMAT", "MAX_HOLDOUT", "load_checkpoint", "model_from_weights", "save_checkpoint"],
-        "_loop": ["TrainResult", "effective_threads", "resolve_device", "train_model", "train_split"],
+        "_device": ["effective_threads", "resolve_device"],
+        "_loop": ["TrainResult", "train_model", "train_split"],
         "_noise": ["CORRUPTIONS", "corrupt", "mse", "psnr"],
         "_prepare": ["Prepared", "dataset_info", "prepare"],
         "_stopping": ["STOP_CRITERIA", "loss_entropy", "stop_criterion"],

@@ -8,10 +8,8 @@ on CPU.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -23,7 +21,8 @@ from aeruntime.errors import InvalidInputError
 
 from ..data import SCALERS, Split, fit_scaler, release_mapped, row_blocks, trim_heap
 from ..models import Autoencoder, build_model, get_spec, make_config, warn_if_overcomplete
-from ..settings import AUTO_THREADS_BATCH, PLATEAU_FACTOR, PLATEAU_PATIENCE, TrainConfig
+from ..settings import PLATEAU_FACTOR, PLATEAU_PATIENCE, TrainConfig
+from ._device import deterministic, effective_threads, epochs_progress, resolve_device, rows_progress
 from ._stopping import stop_criterion
 
 #: rows scaled into the training tensor at a time (bounds the transient copy)
@@ -33,7 +32,7 @@ SCALE_CHUNK = 1 << 16
 #: threads, chunks of 2^15, 2^16 and 2^18), so the chunking changes no validation loss.
 VAL_CHUNK = 1 << 15
 
-__all__ = ["TrainResult", "effective_threads", "resolve_device", "train_model", "train_split"]
+__all__ = ["TrainResult", "train_model", "train_split"]
 
 
 @dataclass
@@ -74,19 +73,6 @@ class TrainResult:
         }
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError(
-            "device 'cuda' was requested, but torch sees no CUDA device "
-            f"(torch {torch.__version__}, cuda build {torch.version.cuda}); use --device cpu or auto."
-        )
-    if device not in ("cpu", "cuda"):
-        raise InvalidInputError(f"device must be auto, cpu or cuda, got {device!r}.")
-    return torch.device(device)
-
-
 def _trimmed_loss(
     model: Autoencoder, xs_in: torch.Tensor, xs: torch.Tensor, trim: float
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -100,29 +86,6 @@ def _trimmed_loss(
     keep = max(1, len(per_row) - int(trim * len(per_row)))
     loss = torch.topk(per_row, keep, largest=False).values.mean()
     return loss, {"mse": float(per_row.detach().mean())}
-
-
-@contextlib.contextmanager
-def _deterministic(threads: int) -> Any:
-    previous = torch.are_deterministic_algorithms_enabled()
-    previous_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    previous_threads = torch.get_num_threads()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    if threads > 0:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous, warn_only=previous_warn_only)
-        torch.set_num_threads(previous_threads)
-
-
-def effective_threads(threads: int, batch_size: int) -> int:
-    """The torch threads training runs on: ``threads``, or for -1 (auto) 1 below
-    :data:`~aeexport.config.AUTO_THREADS_BATCH` rows per batch and 0 (torch's default) from there."""
-    if threads >= 0:
-        return threads
-    return 0 if batch_size >= AUTO_THREADS_BATCH else 1
 
 
 def _check_inputs(X_train: np.ndarray, X_val: np.ndarray, kind: str, n_train: int) -> None:
@@ -222,37 +185,6 @@ def _val_loss(model: Autoencoder, xs_val: torch.Tensor) -> float:
     )
 
 
-def _progress(kind: str, cfg: TrainConfig) -> Any:
-    """The epochs as a tqdm bar on stderr; ``disable=None`` shows it on a terminal only, never in logs or pipes."""
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        range(1, cfg.epochs + 1),
-        desc=f"train {kind}",
-        unit="epoch",
-        file=sys.stderr,
-        disable=None if cfg.progress else True,
-        leave=False,
-    )
-
-
-def _rows_progress(n_rows: int, cfg: TrainConfig) -> Any:
-    """The rows of the current epoch as a second tqdm bar (rows/s, the epoch's ETA); terminal only, like
-    :func:`_progress`."""
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=n_rows,
-        desc="epoch",
-        unit="rows",
-        unit_scale=True,
-        file=sys.stderr,
-        disable=None if cfg.progress else True,
-        leave=False,
-        position=1,
-    )
-
-
 def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
     """The learning-rate schedule of ``cfg.lr_schedule``, stepped once per epoch on the validation loss
     (None for ``"none"``); the plateau schedule's improvement threshold is ``min_delta``, relative, like
@@ -277,7 +209,7 @@ def _run_epochs(
     schedule = _scheduler(opt, cfg)
     best_state = copy.deepcopy(model.state_dict())
     stale, best = 0, float("inf")
-    bar, rows_bar = _progress(model.kind, cfg), _rows_progress(len(xs_train), cfg)
+    bar, rows_bar = epochs_progress(model.kind, cfg), rows_progress(len(xs_train), cfg)
     for epoch in bar:
         # 2. One pass over shuffled mini-batches.
         rows_bar.reset()
@@ -416,7 +348,7 @@ def _fit(s: _Scaled, cfg: TrainConfig) -> TrainResult:
     model = s.model
     result = TrainResult(model=model, train_config=cfg, device=str(s.device))
     start = time.perf_counter()
-    with _deterministic(effective_threads(cfg.threads, cfg.batch_size)):
+    with deterministic(effective_threads(cfg.threads, cfg.batch_size)):
         best_state = _run_epochs(model, s.xs_train, s.xs_val, cfg, s.gen, result)
     # 5. Best weights back, kind-specific report, model on CPU in eval mode.
     model.load_state_dict(best_state)

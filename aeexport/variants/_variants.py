@@ -61,6 +61,9 @@ SYNTHETIC_ROWS = 4096
 #: rows fed to static int8 calibration (drawn from the evaluation rows)
 CALIBRATION_ROWS = 1024
 
+#: seed of the evaluation rows and of the static int8 calibration sample (recorded in the manifest)
+EVALUATION_SEED = 0
+
 
 def default_out(bundle: str | Path, kind: str) -> Path:
     """``BUNDLE-<kind>`` beside the parent bundle."""
@@ -192,7 +195,6 @@ def make_variant(
     y: np.ndarray | None = None,
     data_source: str | None = None,
     tol: DecisionTolerance | None = None,
-    seed: int = 0,
     target_onnxruntime: str | None = None,
 ) -> dict[str, Any]:
     """Build the ``kind`` variant of ``bundle`` in ``out``; return its manifest (no torch needed).
@@ -220,6 +222,7 @@ def make_variant(
     parent, out = Path(bundle), Path(out) if out is not None else default_out(bundle, kind)
     pm, parent_data = read_bundle(parent)
     _check_parent(parent, out, pm)
+    seed = EVALUATION_SEED
     rows, data = evaluation_rows(pm, X, data_source, seed=seed)
     y = _labels(y, len(rows))
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)

@@ -40,7 +40,9 @@ def named_bundle(dense_trained, digits_split, tmp_path_factory):
     """The dense model exported with feature names and a training history."""
     out = tmp_path_factory.mktemp("named") / "dense"
     training = {**dense_trained.summary(), "history": [{"epoch": 1, "train_loss": 1.5, "val_loss": 1.25}]}
-    export_bundle(dense_trained.model, out, calibration_x=digits_split.val, training=training, feature_names=NAMES)
+    export_bundle(
+        dense_trained.model, out, calibration_x=digits_split.val, training=training, dataset={"feature_names": NAMES}
+    )
     return out
 
 
@@ -168,7 +170,7 @@ def test_feature_names_quantization_and_history_in_the_manifest(named_bundle, di
             aeexport_model(named_bundle),
             named_bundle.parent / "bad",
             calibration_x=digits_split.val,
-            feature_names=NAMES[:10],
+            dataset={"feature_names": NAMES[:10]},
         )
 
 

@@ -3,7 +3,6 @@ one model load per Python worker, retried tasks, shipping the bundle, the CLI.""
 
 from __future__ import annotations
 
-import inspect
 import json
 import shutil
 import subprocess
@@ -65,22 +64,14 @@ def _trained_bundle(tmp_path_factory, digits_split, kind, name, **options):
         config=TrainConfig(epochs=3, patience=3, progress=False, seed=0),
     )
     out = tmp_path_factory.mktemp("spark-bundles") / name
-    kwargs = {}
-    if "feature_names" in inspect.signature(export_bundle).parameters:
-        kwargs["feature_names"] = COLS
     export_bundle(
         res.model,
         out,
         calibration_x=digits_split.val,
         training=res.summary(),
+        dataset={"feature_names": COLS},
         options=ExportOptions(batches=(1, 7)),
-        **kwargs,
     )
-    if not kwargs:  # export without the parameter yet: record the names the way the manifest holds them
-        p = out / "manifest.json"
-        m = json.loads(p.read_text())
-        m["input"]["feature_names"] = COLS
-        p.write_text(json.dumps(m, indent=2))
     return out
 
 

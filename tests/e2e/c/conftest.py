@@ -126,7 +126,7 @@ def named_bundle(consumer, dense_trained, digits_split) -> Path:
 
     out = consumer.work / "bundles" / "named"
     names = [f"px{i}" for i in range(64)]
-    export_bundle(dense_trained.model, out, calibration_x=digits_split.val, feature_names=names)
+    export_bundle(dense_trained.model, out, calibration_x=digits_split.val, dataset={"feature_names": names})
     return out
 
 
