@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from aeruntime.errors import InvalidInputError
+from aeruntime.errors import InvalidInputError, check_choice
 
 from ..data import as_binary_labels
 from ..settings import DEFAULT_PERCENTILE
@@ -207,7 +207,6 @@ def calibrate(
     y : ndarray of shape (n_rows,), optional
         0/1 labels (1 = anomaly); required by ``f1``.
     """
-    if method not in CALIBRATORS:
-        raise InvalidInputError(f"unknown threshold method {method!r}; expected one of {sorted(CALIBRATORS)}.")
+    check_choice("threshold method", method, sorted(CALIBRATORS))
     fn = CALIBRATORS[method]
     return fn(scores, y=y) if param is None else fn(scores, param, y=y)

@@ -34,7 +34,7 @@ import torch
 from safetensors.torch import save as save_safetensors
 
 from aeruntime.codes import fit_int8
-from aeruntime.errors import InvalidInputError
+from aeruntime.errors import InvalidInputError, check_choice
 from aeruntime.format import (
     GOLDEN_BATCHES,
     GRAPH_FILES,
@@ -158,8 +158,7 @@ def _frozen_copy(model: Autoencoder, score: str) -> Autoencoder:
 
 
 def _score_section(model: Autoencoder, score: str) -> dict[str, Any]:
-    if score not in SCORE_DEFINITIONS:
-        raise InvalidInputError(f"unknown score {score!r}; expected one of {sorted(SCORE_DEFINITIONS)}.")
+    check_choice("score", score, sorted(SCORE_DEFINITIONS))
     # A kind may define its own default score (VAE: neg_elbo on request); an explicit
     # element-wise score chosen at export takes precedence over it.
     return (model.score_definition() if score == "mse" else None) or score_definition(score)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aeruntime.errors import check_choice
+
 from ..settings import KINDS, Kind
 from .base import Autoencoder
 
@@ -82,12 +84,8 @@ def warn_if_overcomplete(model: Autoencoder, *, weight_decay: float = 0.0) -> bo
 
 
 def get_spec(kind: str) -> ModelSpec:
-    try:
-        return REGISTRY[kind]
-    except KeyError:
-        from aeruntime.errors import InvalidInputError
-
-        raise InvalidInputError(f"unknown model kind {kind!r}; expected one of {sorted(REGISTRY)}.") from None
+    check_choice("model kind", kind, sorted(REGISTRY))
+    return REGISTRY[kind]
 
 
 def make_config(kind: str, input_shape: tuple[int, ...], overrides: dict[str, Any] | None = None) -> Any:

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from aeruntime.errors import check_choice
+
 __all__ = ["Autoencoder", "ACTIVATIONS", "ELEMENT_ERRORS", "make_activation"]
 
 #: activation name -> module factory, read by configs and the CLI
@@ -39,10 +41,8 @@ ELEMENT_ERRORS: dict[str, Any] = {
 
 
 def make_activation(name: str) -> nn.Module:
-    try:
-        return ACTIVATIONS[name]()
-    except KeyError:
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}") from None
+    check_choice("activation", name, sorted(ACTIVATIONS))
+    return ACTIVATIONS[name]()
 
 
 class Autoencoder(nn.Module):
@@ -106,10 +106,7 @@ class Autoencoder(nn.Module):
         """Per-row anomaly score (B,) under ``score_name``: mean of the element errors, scaled space."""
         if self.score_name == "mse":
             return self.row_error(xs)
-        if self.score_name not in ELEMENT_ERRORS:
-            raise ValueError(
-                f"score {self.score_name!r} has no element error; expected one of {sorted(ELEMENT_ERRORS)}"
-            )
+        check_choice("score", self.score_name, sorted(ELEMENT_ERRORS))
         err = ELEMENT_ERRORS[self.score_name](xs - self.decode(self._code(xs)))
         return torch.mean(err, dim=tuple(range(1, xs.dim())))
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
+from aeruntime.errors import check_choice
+
 from .dense import DenseAutoencoder, DenseConfig
 
 __all__ = ["DenoisingConfig", "DenoisingAutoencoder", "NOISES"]
@@ -60,8 +62,7 @@ class DenoisingConfig(DenseConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.noise not in NOISES:
-            raise ValueError(f"noise must be one of {sorted(NOISES)}, got {self.noise!r}")
+        check_choice("noise", self.noise, sorted(NOISES))
         self.noise_level = float(self.noise_level)
         if self.noise_level < 0 or (self.noise != "gaussian" and self.noise_level > 1):
             raise ValueError(f"noise_level must be >= 0 (and <= 1 for {self.noise}), got {self.noise_level}")

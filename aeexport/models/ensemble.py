@@ -47,6 +47,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from aeruntime.errors import check_choice
+
 from .base import Autoencoder, make_activation
 
 __all__ = ["ENSEMBLE_SCORE", "NORMALIZE", "EnsembleAutoencoder", "EnsembleConfig"]
@@ -94,10 +96,8 @@ class EnsembleConfig:
     def _check_settings(self) -> None:
         if self.n_features < 1 or self.members < 1:
             raise ValueError(f"n_features and members must be >= 1, got {self.n_features}, {self.members}")
-        if self.score not in ("mse", "members"):
-            raise ValueError(f"score must be 'mse' or 'members', got {self.score!r}")
-        if self.normalize not in NORMALIZE:
-            raise ValueError(f"normalize must be one of {list(NORMALIZE)}, got {self.normalize!r}")
+        check_choice("score", self.score, ["mse", "members"])
+        check_choice("normalize", self.normalize, list(NORMALIZE))
         if not 0.0 < self.feature_fraction <= 1.0:
             raise ValueError(f"feature_fraction must be in (0, 1], got {self.feature_fraction}")
         if not 0.0 <= self.trim_fraction < 0.5:

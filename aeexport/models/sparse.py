@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from aeruntime.errors import check_choice
+
 from .base import Autoencoder
 from .dense import mlp, resolve_widths
 
@@ -41,8 +43,7 @@ class SparseConfig:
     rho: float = 0.05  # target mean activation of the "kl" penalty
 
     def __post_init__(self) -> None:
-        if self.penalty not in PENALTIES:
-            raise ValueError(f"penalty must be one of {sorted(PENALTIES)}, got {self.penalty!r}")
+        check_choice("penalty", self.penalty, sorted(PENALTIES))
         if self.weight is None:
             self.weight = PENALTIES[self.penalty][1]
         self.weight = float(self.weight)

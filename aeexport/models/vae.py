@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from aeruntime.errors import check_choice
 from aeruntime.format import score_definition
 
 from .base import Autoencoder
@@ -49,8 +50,7 @@ class VAEConfig:
     score: str = "mse"  # "mse" (mean decoding) or "neg_elbo"
 
     def __post_init__(self) -> None:
-        if self.score not in VAE_SCORES:
-            raise ValueError(f"score must be one of {sorted(VAE_SCORES)}, got {self.score!r}")
+        check_choice("score", self.score, sorted(VAE_SCORES))
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0, got {self.beta}")
         self.hidden, self.latent_dim = resolve_widths(self.n_features, self.hidden, self.latent_dim)

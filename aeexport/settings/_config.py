@@ -159,8 +159,7 @@ class TrainConfig:
         check_choice("device", self.device, list(DEVICES))
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1 or self.members < 1:
             raise InvalidInputError("epochs, batch_size, patience and members must be >= 1.")
-        if self.stop_rule not in STOP_RULES:
-            raise InvalidInputError(f"stop_rule must be one of {list(STOP_RULES)}, got {self.stop_rule!r}.")
+        check_choice("stop_rule", self.stop_rule, list(STOP_RULES))
         if self.batch_growth < 1.0:
             raise InvalidInputError(f"batch_growth must be >= 1 (1 keeps the batch size), got {self.batch_growth}.")
         if not 0.0 <= self.trim_fraction < 0.5:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from aeruntime.errors import InvalidInputError
+from aeruntime.errors import check_choice
 
 __all__ = ["CORRUPTIONS", "corrupt", "mse", "psnr"]
 
@@ -45,8 +45,7 @@ def corrupt(x: np.ndarray, kind: str, level: float, *, data_range: tuple[float, 
     value set to ``low`` with probability ``level``) or ``"salt_pepper"`` (each value
     set to ``low`` or ``high`` with probability ``level``).
     """
-    if kind not in CORRUPTIONS:
-        raise InvalidInputError(f"unknown corruption {kind!r}; expected one of {sorted(CORRUPTIONS)}.")
+    check_choice("corruption", kind, sorted(CORRUPTIONS))
     low, high = float(data_range[0]), float(data_range[1])
     rng = np.random.default_rng(seed)
     out = CORRUPTIONS[kind](np.asarray(x, dtype=np.float64), float(level), low, high, rng)

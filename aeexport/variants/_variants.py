@@ -38,7 +38,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from aeruntime.errors import BundleError, InvalidInputError
+from aeruntime.errors import BundleError, InvalidInputError, check_choice
 from aeruntime.format import (
     GOLDEN_BATCHES,
     META_PREFIX,
@@ -282,8 +282,7 @@ def _common_metadata(parent_meta: dict[str, dict[str, str]], info: dict[str, Any
 
 
 def _variant_spec(kind: str) -> VariantSpec:
-    if kind not in VARIANTS:
-        raise InvalidInputError(f"unknown variant kind {kind!r}; expected one of {sorted(VARIANTS)}.")
+    check_choice("variant kind", kind, sorted(VARIANTS))
     return VARIANTS[kind]
 
 

@@ -358,13 +358,13 @@ TABLE = [
         "unknown-model-kind",
         lambda c: __import__("aeexport.models", fromlist=["x"]).build_model("nope", {}, (N,)),
         InvalidInputError,
-        r"unknown model kind 'nope'; expected one of \[.*'dense'",
+        r"model kind must be one of \[.*'dense'.*\], got 'nope'",
     ),
     Bad(
         "checkpoint-unknown-kind",
         lambda c: load_ckpt(c.checkpoint(lambda cfg: cfg.update(kind="nope"))),
         InvalidInputError,
-        r"unknown model kind 'nope'",
+        r"model kind must be one of .*, got 'nope'",
     ),
     Bad(
         "checkpoint-not-json",

@@ -68,7 +68,7 @@ def test_registry_lists_methods():
 @pytest.mark.parametrize(
     "method, param, y, match",
     [
-        ("nope", None, None, "unknown threshold method 'nope'"),
+        ("nope", None, None, "threshold method must be one of .*, got 'nope'"),
         ("f1", None, None, "needs labels"),
         ("f1", None, np.r_[np.zeros(5), np.ones(4), [2]], r"must be 0 \(normal\) and 1 \(anomaly\).*\[0, 1, 2\]"),
         ("f1", None, np.zeros(10), "both normal"),

@@ -168,7 +168,7 @@ def test_verify_mae_bundle_and_unknown_score(mae_bundle, dense_trained, tmp_path
 
     report = verify_bundle(mae_bundle, batches=(1, 7))
     assert report["ok"] and report["rows"]
-    with pytest.raises(InvalidInputError, match=r"unknown score 'rmse'; expected one of \['mae', 'mse'\]"):
+    with pytest.raises(InvalidInputError, match=r"score must be one of \['mae', 'mse'\], got 'rmse'"):
         export_bundle(
             dense_trained.model,
             tmp_path / "x",
