@@ -478,7 +478,7 @@ def main() -> None:
         f"python {platform.python_version()}, torch {torch.__version__} (1 thread), pyod {pyod.__version__}.\n\n"
         f"Protocol: stratified 60/40 split per seed ({', '.join(map(str, args.seeds))}); unsupervised training on "
         "the training split *with* its anomalies; ROC-AUC on the test split, mean ± std over the seeds. `ae`: "
-        "what `aeexport run|train` trains on tabular data without flags (`aeexport.tabular`, preset `tabular`), "
+        "what `aeexport run|train` trains on tabular data without flags (`aeexport.train`, preset `tabular`), "
         "exported to a bundle and scored by aeruntime (onnxruntime); `ae-v3`: preset `tabular-v3` (the default "
         "before the wider hidden layers: [64, 32]); `ae-v2`: preset `tabular-v2` (the default "
         "before the dispersed-feature scaling rule); `ae-previous`: the tabular preset before issue 11; "

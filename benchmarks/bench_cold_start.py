@@ -44,7 +44,7 @@ import time; t0 = time.perf_counter()
 import json
 import numpy as np
 import torch
-from aeexport.checkpoint import model_from_weights
+from aeexport.train import model_from_weights
 man = json.load(open({bundle!r} + "/manifest.json"))
 model = model_from_weights(man["model"]["kind"], man["model"]["config"], man["input"]["shape"],
                            {bundle!r} + "/" + man["weights"])

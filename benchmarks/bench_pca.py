@@ -3,7 +3,7 @@
 For each dataset: a small dense autoencoder (aeexport defaults, a few epochs with early
 stopping: quick, not tuned) is trained on the normal training rows and exported; PCA
 with as many components is fitted on the same rows in the bundle's scaled space;
-both reconstruct the held-out normal test rows (:func:`aeexport.compare.compare_pca`).
+both reconstruct the held-out normal test rows (:func:`aeexport.report.compare_pca`).
 
     python benchmarks/bench_pca.py --out /tmp/pca.md              # digits + 3 shared sets
     python benchmarks/bench_pca.py --record                       # writes benchmarks/results/pca.md

@@ -290,7 +290,7 @@ THRESHOLDS = {
 
 
 def fpr_interval(n: int, percentile: float = PERCENTILE, level: float = 0.9) -> tuple[float, float]:
-    """The interval ``aeexport.calibrate.fpr_interval`` stores in the manifest for ``np.percentile`` of ``n``
+    """The interval ``aeexport.export.fpr_interval`` stores in the manifest for ``np.percentile`` of ``n``
     calibration scores: the threshold sits between order statistics floor and ceil of (n - 1) p + 1, and the
     share of the normal score distribution above order statistic k is Beta(n - k + 1, k) distributed."""
     from aeexport.export import fpr_interval as stored
@@ -594,7 +594,7 @@ def pipeline_section(pcache: Path, fresh: bool, seeds: list[int], tseeds: list[i
         "test split through aeruntime; the threshold is `np.percentile` of the exported scorer's scores of the "
         "held-out rows). Before: what `aeexport run digits` trained before the image preset (`--preset default` "
         "still gives it). After: `--preset auto`, which now chooses `image` on images. The stored interval is "
-        "the manifest's `threshold.expected_false_positive_rate_interval` (`aeexport.calibrate.fpr_interval`).",
+        "the manifest's `threshold.expected_false_positive_rate_interval` (`aeexport.export.fpr_interval`).",
         "",
         *pipeline_spread_table(pcache, tseeds),
         "",
@@ -643,7 +643,7 @@ def main() -> None:
         "",
         "Test FPR: share of the 323 held-out normal test rows above the threshold; recall: share of the 178 "
         "anomalies. The interval is the 90% order-statistic interval of the FPR of the empirical 95th "
-        "percentile of n calibration scores as the manifest stores it (`aeexport.calibrate.fpr_interval`: Beta(n - k + 1, k) for the order statistics k next to (n - 1) 0.95 + 1); the test FPR itself has a "
+        "percentile of n calibration scores as the manifest stores it (`aeexport.export.fpr_interval`: Beta(n - k + 1, k) for the order statistics k next to (n - 1) 0.95 + 1); the test FPR itself has a "
         "binomial sd of about 1.2 points from its 323 rows alone.",
         "",
         *threshold_table(cache, tseeds, THRESHOLD_SETUPS),

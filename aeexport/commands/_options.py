@@ -4,9 +4,9 @@
 - :func:`label_options`: ``--label-column``, ``--anomaly-class`` and ``--header/--no-header``
   (``aeruntime.clibase``'s) wherever labels are read;
 - :func:`threshold_options`: the threshold options, handed to the command as one
-  :class:`aeexport.specs.ThresholdSpec` (``threshold_spec``);
-- :func:`train_options`: the training options, derived from the :class:`aeexport.config.TrainConfig`
-  fields' :func:`aeexport.config.flag` metadata and handed to the command as one
+  :class:`aeexport.settings.ThresholdSpec` (``threshold_spec``);
+- :func:`train_options`: the training options, derived from the :class:`aeexport.settings.TrainConfig`
+  fields' :func:`aeexport.settings.flag` metadata and handed to the command as one
   :class:`aeexport.settings.TrainSettings` (``training``);
 - :func:`variant_options`: the options of ``quantize`` and ``optimize``;
 - :func:`verbose_option`; :func:`json_option` and :func:`option_group` (``aeruntime.clibase``'s).
@@ -212,7 +212,7 @@ def _dest(f: dataclasses.Field) -> str:
 
 
 def _field_option(f: dataclasses.Field) -> Any:
-    """The click option of one TrainConfig field, from its :func:`aeexport.config.flag` metadata."""
+    """The click option of one TrainConfig field, from its :func:`aeexport.settings.flag` metadata."""
     spec = f.metadata["flag"]
     decls = spec["decls"] or (f"--{f.name.replace('_', '-')}",)
     if spec["negate"]:
@@ -263,8 +263,8 @@ def _model_options() -> list[tuple[str, Any]]:
                 help="auto: 'tabular' for rows of features (.csv/.npy/.npz/.parquet), 'image' for images, "
                 "'default' with an explicit --model. image: dense, min-max scaling, hidden [n/2], latent n/8, "
                 "lr 3e-3 with the plateau schedule, 30% of the normal rows held out, threshold at percentile 96 "
-                "(see aeexport.presets.image_config). tabular: the tabular anomaly-detection defaults (dense; see "
-                "aeexport.tabular): robust (median/IQR; std on dispersed features) scaling, hidden [128, 64], "
+                "(see aeexport.settings.image_config). tabular: the tabular anomaly-detection defaults (dense; see "
+                "aeexport.train): robust (median/IQR; std on dispersed features) scaling, hidden [128, 64], "
                 "latent 8, dropout 0.2, a loss that leaves each batch's worst 35% of rows out, <= 60 "
                 "epochs; tabular-v3: the same with hidden [64, 32]; tabular-v2: tabular-v3 with median/IQR "
                 "on every feature; tabular-v1: the preset before issue 11 (standard scaling, [64, 32], 20% left out). "

@@ -7,7 +7,7 @@ label column). Files are read by :func:`aeruntime.io.load_table` (Parquet by
 pyarrow), never unpickled. Tables keep their column names
 (:attr:`Dataset.feature_names`), which export writes into the bundle so readers
 match columns by name. Rows already in memory as a ``pyarrow.Table`` (e.g. a Spark sample,
-:mod:`aeexport.spark`) become a dataset with :meth:`Dataset.from_arrow`, under the same checks.
+:mod:`aeexport.data`) become a dataset with :meth:`Dataset.from_arrow`, under the same checks.
 
 Labels and the anomaly class follow one rule for ``aeexport train`` and
 ``aeexport run``: with labels, only normal rows are trained on. Labels are
@@ -114,7 +114,7 @@ class Dataset:
         :class:`~aeruntime.errors.InvalidInputError` naming row and column). The labels are numbers (0/1,
         or classes) or booleans (True = anomaly). ``name``: the dataset's name
         in the manifest and the run summary; ``sample``: the provenance of the rows when they are a
-        sample (:meth:`aeexport.reservoir.SampleInfo.as_dict`; :func:`aeexport.spark.sample` sets it).
+        sample (:meth:`aeexport.data.SampleInfo.as_dict`; :func:`aeexport.data.sample` sets it).
         """
         return _from_arrow(table, label_column, name, sample)
 
@@ -179,7 +179,7 @@ def load_dataset(
     """Load ``"digits"`` or a ``.npy``/``.npz``/``.csv``/``.parquet`` file.
 
     ``max_rows`` > 0: a seeded uniform sample of at most that many rows, drawn in one streaming pass
-    (:mod:`aeexport.reservoir`; stratified by label when there are labels), memory bounded by the sample;
+    (:mod:`aeexport.data`; stratified by label when there are labels), memory bounded by the sample;
     its provenance is :attr:`Dataset.sample`. 0: every row.
 
     ``header``: a CSV's first line is a header (True) or data (False); None decides
@@ -244,7 +244,7 @@ def _from_arrow(table: Any, label_column: str | None, name: str, sample: dict | 
     if not isinstance(table, pa.Table):
         raise InvalidInputError(
             f"{name}: expected a pyarrow.Table, got {type(table).__name__}; pass pyarrow.table(...), "
-            "pyarrow.parquet.read_table(...) or the table of aeexport.spark.sample(...)."
+            "pyarrow.parquet.read_table(...) or the table of aeexport.data.sample(...)."
         )
     names = [str(c) for c in table.column_names]
     if len(set(names)) != len(names):

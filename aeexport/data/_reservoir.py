@@ -7,7 +7,7 @@ each chunk only the N smallest are kept, so memory is N rows plus one chunk, wha
 file's size. With labels the sample is stratified: one reservoir per label value, and at the
 end each class keeps its share of N in proportion to the rows of it seen (largest remainders),
 its rows again those with the smallest keys (memory: at most N rows per class; the share rule is
-:func:`quotas`, which the Spark sample, :mod:`aeexport.spark`, uses too). The rows kept are
+:func:`quotas`, which the Spark sample, :mod:`aeexport.data`, uses too). The rows kept are
 returned in file order.
 """
 
@@ -30,7 +30,7 @@ class SampleInfo:
     """Provenance of a sample: written into the checkpoint's and the bundle's training section.
 
     ``source``: where the rows were sampled ("file": :class:`Reservoir` over a file; "spark":
-    :func:`aeexport.spark.sample`), ``method``: how.
+    :func:`aeexport.data.sample`), ``method``: how.
     """
 
     rows_seen: int

@@ -120,7 +120,7 @@ def fit_scaler(X: np.ndarray, kind: str, rows: np.ndarray | None = None) -> tupl
 
 
 def _columns(flat: np.ndarray, take: np.ndarray, cols: slice) -> np.ndarray:
-    """``flat[take, cols]`` (len(take), k) as float64, gathered by :func:`aeexport.memory.row_blocks`
+    """``flat[take, cols]`` (len(take), k) as float64, gathered by :func:`aeexport.data.row_blocks`
     (a memory map is read front to back with its pages released, never all resident)."""
     from ._memory import row_blocks
 

@@ -1,7 +1,7 @@
 """Train from a Spark DataFrame: a seeded uniform sample of at most N rows, collected as Arrow.
 
->>> from aeexport import run_pipeline, spark as aesample
->>> s = aesample.sample(df, 2_000_000, seed=0, label="is_fraud")     # doctest: +SKIP
+>>> from aeexport import data, run_pipeline
+>>> s = data.sample(df, 2_000_000, seed=0, label="is_fraud")         # doctest: +SKIP
 >>> run_pipeline(s.dataset(), "run")                                  # doctest: +SKIP
 
 How it samples (the rows never pass through pandas or ``collect()`` of Rows):
@@ -10,7 +10,7 @@ How it samples (the rows never pass through pandas or ``collect()`` of Rows):
   (exist, numeric by :func:`aeruntime.spark.check_numeric_columns`, the runtime's rule), the label.
 * One job counts the rows (``rows_seen``); with a label, the rows of each label value
   (``groupBy(label).count()``), which sets each class's quota by the reservoir's rule
-  (:func:`aeexport.reservoir.quotas`: ``max_rows`` shared in proportion, largest remainders).
+  (:func:`aeexport.data.quotas`: ``max_rows`` shared in proportion, largest remainders).
 * Every row draws a key ``rand(seed)`` on the executors; the sample is the rows with the smallest
   keys (per class when stratified): ``orderBy(key).limit(q)``, which Spark plans as
   ``TakeOrderedAndProject`` (a top-q per partition, then one task merges those: at most

@@ -2,7 +2,7 @@
 
 Everything here needs numpy and onnxruntime only (no torch, no onnx), so
 variants (int8, fp16, ORT format) and ``aeexport verify`` on slim bundles can use
-it where torch is not installed. :mod:`aeexport.parity` adds the comparison
+it where torch is not installed. :mod:`aeexport.export` adds the comparison
 against the torch model.
 
 Comparison rule: every element satisfies ``|actual - reference| <= atol + rtol *

@@ -2,7 +2,7 @@
 
 For the encoder, the decoder, the composed reconstruction and the score, at
 several batch sizes, the report gives the max absolute and relative difference
-and whether every element is within the tolerance (:mod:`aeexport.golden` holds
+and whether every element is within the tolerance (:mod:`aeexport.export` holds
 the torch-free rule, the golden vectors and the tolerances).
 """
 

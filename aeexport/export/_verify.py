@@ -1,6 +1,6 @@
 """``aeexport verify``: re-measure a bundle's parity from its files alone.
 
-Golden vectors are checked with numpy + onnxruntime (:mod:`aeexport.golden`);
+Golden vectors are checked with numpy + onnxruntime (:mod:`aeexport.export`);
 torch-vs-onnxruntime parity needs the bundle's ``weights.safetensors``, which a
 slim bundle leaves out: the report then says so (``"torch_parity": "skipped"``).
 """
@@ -119,7 +119,7 @@ def verify_bundle(
     tol : Tolerance, optional
         Default: the tolerance recorded in the manifest.
     batches : tuple of int, optional
-        Batch sizes of the torch comparison (default :data:`aeexport.parity.PARITY_BATCHES`).
+        Batch sizes of the torch comparison (default :data:`aeexport.export.PARITY_BATCHES`).
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """Model registry: one entry per model kind drives training, export, the CLI and tests.
 
-Adding a kind means adding its entry to :data:`aeexport.kinds.KINDS` (torch-free; the
+Adding a kind means adding its entry to :data:`aeexport.settings.KINDS` (torch-free; the
 ``aeexport train --model`` choices read it) and its module here; :data:`REGISTRY` is built
 from that table, and the parity tests are parametrized over it.
 """
@@ -50,14 +50,14 @@ def _rows_config(config_cls: type) -> Callable[[tuple[int, ...], dict[str, Any]]
 
 
 def _spec(kind: str, entry: Kind) -> ModelSpec:
-    """The spec of ``kind`` from its :data:`aeexport.kinds.KINDS` entry (imports its module)."""
+    """The spec of ``kind`` from its :data:`aeexport.settings.KINDS` entry (imports its module)."""
     module = importlib.import_module(f"{__name__}.{entry.module}")
     config_cls = getattr(module, entry.config)
     from_shape = getattr(module, entry.config_from_shape) if entry.config_from_shape else _rows_config(config_cls)
     return ModelSpec(kind, config_cls, getattr(module, entry.model), entry.input_rank, entry.description, from_shape)
 
 
-#: kind -> spec, one per entry of :data:`aeexport.kinds.KINDS`; the parametrized tests read it
+#: kind -> spec, one per entry of :data:`aeexport.settings.KINDS`; the parametrized tests read it
 REGISTRY: dict[str, ModelSpec] = {kind: _spec(kind, entry) for kind, entry in KINDS.items()}
 
 

@@ -28,7 +28,7 @@ class ReportContext:
     y: np.ndarray | None = None  # (n,) 1 = anomaly, 0 = normal; None when unlabelled
     scores: np.ndarray | None = None  # (n,) aeruntime scores of X, higher = more anomalous
     rows_from: str = ""  # one sentence: which rows of DATA X holds
-    split: Any = None  # aeexport.compare.RowSplit for the PCA comparison, or None
+    split: Any = None  # aeexport.report.RowSplit for the PCA comparison, or None
     parent: Path | None = None  # variant: the parent bundle, when found
     image_shape: tuple[int, ...] | None = None  # (C, H, W) when rows are images
     figures: list[str] = field(default_factory=list)  # names of the figures embedded so far

@@ -31,7 +31,7 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 #: ``--lr-schedule`` choices: "none" keeps ``lr``; "plateau" is torch's ReduceLROnPlateau on the validation
 #: loss (factor :data:`PLATEAU_FACTOR`, patience :data:`PLATEAU_PATIENCE`, threshold ``min_delta``, relative)
 LR_SCHEDULES: tuple[str, ...] = ("none", "plateau")
-#: ``--stop-rule`` choices (:mod:`aeexport.stopping`): "val" early-stops on the validation rows' mean score,
+#: ``--stop-rule`` choices (:mod:`aeexport.train`): "val" early-stops on the validation rows' mean score,
 #: "entropy" on the entropy of the training rows' per-row errors (EntropyStop)
 STOP_RULES: tuple[str, ...] = ("val", "entropy")
 #: ``threads=-1`` (auto) uses torch's threads for batches of at least this many rows, else 1 (small data unchanged)
@@ -55,7 +55,7 @@ def flag(
 ) -> dict[str, Any]:
     """``field(metadata=...)`` that makes a :class:`TrainConfig` field an ``aeexport train|run`` option.
 
-    :func:`aeexport.options.train_options` builds the click option from it: ``--<field-name>``
+    :func:`aeexport.commands.train_options` builds the click option from it: ``--<field-name>``
     (or ``decls``), the type of the default, bounded by ``low``/``high`` (excluded with ``exclusive``)
     or one of ``choices``, the field's default shown. ``negate``: a flag that sets the field to
     False (``--quiet`` for ``progress``). ``after``: the option it follows in ``--help``
@@ -116,7 +116,7 @@ class TrainConfig:
             choices=SCALERS,
         ),
     )  # "standard" (z-score), "minmax", "robust" (median / IQR, std on dispersed features: the tabular
-    # default; aeexport.scalers.robust_scaler), "robust-iqr" (median / IQR only) or "none"
+    # default; aeexport.data.robust_scaler), "robust-iqr" (median / IQR only) or "none"
     progress: bool = field(
         default=True, metadata=flag("No progress bar.", decls=("--quiet", "-q"), negate=True, after="threads")
     )  # tqdm progress bar on stderr

@@ -1,7 +1,7 @@
 """Presets of ``aeexport train|run --preset``, one registry: name -> what the preset sets.
 
 Torch-free (the CLI reads :data:`PRESETS` for its choices). The tabular defaults and the
-measurements behind them are described in :mod:`aeexport.tabular`; the image defaults
+measurements behind them are described in :mod:`aeexport.train`; the image defaults
 (``image``, chosen by ``--preset auto`` for images such as digits) in :func:`image_config`,
 measured in ``benchmarks/results/digits_defaults.md``.
 """
@@ -79,7 +79,7 @@ def tabular_model_options(n_features: int, hidden: list[int] | None = None) -> d
 
 #: share of the normal rows the image preset holds out for early stopping and the threshold: 0.30 (485
 #: calibration rows on digits instead of 242) narrows the 90% interval of the FPR of the 95th percentile on
-#: unseen normals from 3.2-8.4% to 3.6-7.1% (:func:`aeexport.calibrate.fpr_interval`)
+#: unseen normals from 3.2-8.4% to 3.6-7.1% (:func:`aeexport.export.fpr_interval`)
 IMAGE_VAL_FRACTION = 0.30
 #: percentile of the held-out scores the image preset's threshold sits at, when no threshold option is given:
 #: at 95 the image defaults flagged 5.9% +- 1.5 of the test normals over 10 digits seeds (above 6% on 6 of

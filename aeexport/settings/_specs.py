@@ -29,7 +29,7 @@ class ThresholdSpec:
     Attributes
     ----------
     method : str
-        A key of :data:`aeexport.calibrate.CALIBRATORS`: ``"percentile"``, ``"contamination"``,
+        A key of :data:`aeexport.export.CALIBRATORS`: ``"percentile"``, ``"contamination"``,
         ``"target_fpr"`` or ``"f1"`` (needs ``calibration_y``).
     param : float, optional
         The method's parameter (percentile, contamination share, target FPR); None: the
@@ -64,17 +64,17 @@ class ExportOptions:
     ----------
     tol : Tolerance, optional
         Parity tolerance (default fp32: atol 1e-5, rtol 1e-4); a violation raises
-        :class:`aeexport.parity.ParityError` and writes nothing.
+        :class:`aeexport.export.ParityError` and writes nothing.
     batches : tuple of int, optional
-        Batch sizes parity is measured at; None: :data:`aeexport.parity.PARITY_BATCHES`.
+        Batch sizes parity is measured at; None: :data:`aeexport.export.PARITY_BATCHES`.
     verbose : bool
         Show the ONNX exporter's own output.
     slim : bool
         Write a runtime-only bundle (no torch weights, no golden vectors; see
-        :mod:`aeexport.slim`); parity is still measured on the full export.
+        :mod:`aeexport.export`); parity is still measured on the full export.
     target_onnxruntime : str, optional
         Oldest onnxruntime release the bundle must load in (``"1.16"``): graphs are
-        lowered to its opset / IR version (:mod:`aeexport.target`).
+        lowered to its opset / IR version (:mod:`aeexport.export`).
     """
 
     tol: Tolerance | None = None

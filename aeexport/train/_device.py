@@ -46,7 +46,7 @@ def deterministic(threads: int) -> Any:
 
 def effective_threads(threads: int, batch_size: int) -> int:
     """The torch threads training runs on: ``threads``, or for -1 (auto) 1 below
-    :data:`~aeexport.config.AUTO_THREADS_BATCH` rows per batch and 0 (torch's default) from there."""
+    :data:`~aeexport.settings.AUTO_THREADS_BATCH` rows per batch and 0 (torch's default) from there."""
     if threads >= 0:
         return threads
     return 0 if batch_size >= AUTO_THREADS_BATCH else 1

@@ -1,4 +1,4 @@
-"""Training: Adam on mini-batches, a validation split, early stopping (on the rule of :mod:`aeexport.stopping`).
+"""Training: Adam on mini-batches, a validation split, early stopping (on the rule of :mod:`aeexport.train`).
 
 Read top to bottom: fit the scaler on training rows, build the model from the
 registry, run epochs of shuffled mini-batches, keep the weights of the best
@@ -224,7 +224,7 @@ def _run_epochs(
             result.history[-1]["lr"] = opt.param_groups[0]["lr"]
             schedule.step(val_loss)
         bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-        # 4. Early stopping on the rule's criterion (aeexport.stopping): keep the best weights, stop after
+        # 4. Early stopping on the rule's criterion (aeexport.train): keep the best weights, stop after
         # `patience` stale epochs.
         criterion = val_loss if cfg.stop_rule == "val" else stop_criterion(cfg.stop_rule, model, xs_train, xs_val)
         if cfg.stop_rule != "val":

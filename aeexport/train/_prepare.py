@@ -99,7 +99,7 @@ def _dataset(dataset: str | Dataset, training: TrainSettings) -> Dataset:
     if 0 < cfg.max_rows < len(dataset.X):
         raise InvalidInputError(
             f"max_rows={cfg.max_rows} but the Dataset in memory holds {len(dataset.X)} rows; max_rows samples a "
-            "file while it is read: sample before (aeexport.spark.sample(df, max_rows)) or leave max_rows at 0."
+            "file while it is read: sample before (aeexport.data.sample(df, max_rows)) or leave max_rows at 0."
         )
     return dataset
 

@@ -52,7 +52,7 @@ def _entropy(model: Autoencoder, xs_train: torch.Tensor, xs_val: torch.Tensor) -
 
 
 #: rule name -> (model, scaled training rows (n_train, ...), scaled validation rows (n_val, ...)) -> criterion,
-#: lower is better; the names are ``aeexport.config.STOP_RULES``
+#: lower is better; the names are ``aeexport.settings.STOP_RULES``
 STOP_CRITERIA: dict[str, Callable[[Autoencoder, torch.Tensor, torch.Tensor], float]] = {
     "val": _val,
     "entropy": _entropy,

@@ -13,12 +13,12 @@ No torch: the graphs are transformed with onnx/onnxruntime tools and written by
    onnxruntime's ORT-format serializer (ORT);
 2. score evaluation rows with parent and variant; recalibrate the threshold so
    the false-positive rate holds; measure decision-level parity
-   (:mod:`aeexport.decision`) against the tolerance of the variant kind;
+   (:mod:`aeexport.variants`) against the tolerance of the variant kind;
 3. hand the graphs with updated ``aeexport.*`` metadata (bundle_id, threshold,
    variant), golden vectors from the variant's own outputs and the manifest to the writer.
 
 Evaluation rows: ``X`` given by the caller (``--data``), else rows drawn from the
-parent's scaler statistics (:func:`aeexport.golden.synthetic_rows`); the manifest
+parent's scaler statistics (:func:`aeexport.export.synthetic_rows`); the manifest
 says which. Static int8 calibrates on the same rows.
 """
 
@@ -213,7 +213,7 @@ def make_variant(
     tol : DecisionTolerance, optional (default: the kind's tolerance in :data:`VARIANTS`)
     target_onnxruntime : str, optional
         Oldest onnxruntime release the variant must load in (``"1.16"``): its graphs are
-        lowered to that release's opset / IR version (:mod:`aeexport.target`).
+        lowered to that release's opset / IR version (:mod:`aeexport.export`).
 
     The variant is written even when it misses its tolerance (the report says
     ``ok: false`` and ``aeexport verify`` fails on it): the numbers are the point.

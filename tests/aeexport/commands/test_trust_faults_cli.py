@@ -1,7 +1,7 @@
 """Environment faults in ``aeexport`` are typed one-line errors, never "this is a bug" (issue 19, class 5).
 
 The aeexport side of ``tests/aeruntime/test_trust_faults.py``: bundles (``export``),
-checkpoints (``train``, :func:`aeexport.checkpoint.save_checkpoint`) and ``verify``, on a
+checkpoints (``train``, :func:`aeexport.train.save_checkpoint`) and ``verify``, on a
 full or read-only file system, with a path component that is a file, with truncated
 checkpoint, bundle and data files. Each row has the exact exit code and message pattern;
 nothing is left at the final path and no ``.aeexport-tmp-*`` entry stays beside it.

@@ -292,16 +292,13 @@ def test_run_takes_data_positionally_with_threshold_score_and_plot(runner, tmp_p
 
     fpr, tpr, _ = roc_curve(t["y"], t["score"])
     assert hint["recall"] - hint["false_positive_rate"] == pytest.approx((tpr - fpr).max())
-    r = runner.invoke(
-        aeexport_main, ["run", "--dataset", "digits", "--out", str(tmp_path / "r2"), "--epochs", "2", "-q"]
-    )
+    r = runner.invoke(aeexport_main, ["run", "digits", "--out", str(tmp_path / "r2"), "--epochs", "2", "-q"])
     assert r.exit_code == 0, r.output
-    assert "Warning: --dataset is deprecated" in r.stderr
     assert "{" not in r.stdout and "[" not in r.stdout  # no Python reprs
     for word in ("note", "threshold", "test"):
         assert any(line.startswith(word) for line in r.stdout.splitlines()), r.stdout
-    r = runner.invoke(aeexport_main, ["run", "digits", "--dataset", "digits", "--out", str(tmp_path / "r3")])
-    assert r.exit_code == 2 and "pass the data once" in r.stderr
+    r = runner.invoke(aeexport_main, ["run", "--dataset", "digits", "--out", str(tmp_path / "r3")])
+    assert r.exit_code == 2 and "No such option: --dataset" in r.stderr  # the deprecated option is gone
 
 
 # ---------------------------------------------------------------- one consistent CLI

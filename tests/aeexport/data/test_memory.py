@@ -1,4 +1,4 @@
-"""aeexport.memory: mapped pages and freed heap handed back after scaling; the tabular batch cap."""
+"""aeexport.data: mapped pages and freed heap handed back after scaling; the tabular batch cap."""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ SCALER_CHILD = r"""
 import sys
 import numpy as np
 import aeexport.data._memory as memory
-from aeexport.scalers import fit_scaler
+from aeexport.data import fit_scaler
 
 if sys.argv[2] == "keep":  # what a reader without release_mapped would hold
     memory.release_mapped = lambda X: False

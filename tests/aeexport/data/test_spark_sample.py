@@ -1,4 +1,4 @@
-"""``aeexport.spark.sample`` on the local[2,2] session: size, seeds, uniformity, strata, typed errors before any
+"""``aeexport.data.sample`` on the local[2,2] session: size, seeds, uniformity, strata, typed errors before any
 job, Arrow collection, and the loop closed (sample -> train -> export -> score the DataFrame with aeruntime.spark)."""
 
 from __future__ import annotations

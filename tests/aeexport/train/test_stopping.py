@@ -1,4 +1,4 @@
-"""Issue 23: early-stopping rules (TrainConfig.stop_rule, aeexport.stopping) and growing batches."""
+"""Issue 23: early-stopping rules (TrainConfig.stop_rule, aeexport.train) and growing batches."""
 
 from __future__ import annotations
 
