@@ -71,7 +71,9 @@ def model_report_text(report: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in report.items())
 
 
-def read_labelled(data: str | None, label_column: str | None, anomaly_class: int | None) -> tuple[Any, Any]:
+def read_labelled(
+    data: str | None, label_column: str | None, anomaly_class: int | None, header: bool | None = None
+) -> tuple[Any, Any]:
     """Rows and optional binary labels (1 = anomaly) from --data."""
     if data is None:
         return None, None
@@ -80,7 +82,7 @@ def read_labelled(data: str | None, label_column: str | None, anomaly_class: int
     from ..data import binary_labels, check_label_column
 
     check_label_column(data, label_column)
-    X, y = read_table(data, label_column=label_column)
+    X, y = read_table(data, label_column=label_column, header=header)
     if y is not None:
         y = binary_labels(y, anomaly_class)
     return X, y
@@ -91,19 +93,20 @@ def write_variant(
     kind: str,
     out: str | None,
     data: str | None,
-    label_column: str | None,
-    anomaly_class: int | None,
     as_json: bool,
     target_onnxruntime: str | None = None,
+    **labels: Any,
 ) -> None:
-    """Write the ``kind`` variant of ``bundle`` and print its decision-level report; exit 1 when it misses."""
+    """Write the ``kind`` variant of ``bundle`` and print its decision-level report; exit 1 when it misses.
+
+    ``labels``: the label options of ``--data`` (``label_column``, ``anomaly_class``, ``header``)."""
     from aeruntime.format import check_output_dir
 
     from ..variants import default_out, format_decision_table, make_variant
 
     check_output_dir(out or default_out(bundle, kind), "bundle", inputs=[bundle, data])  # before any work
 
-    X, y = read_labelled(data, label_column, anomaly_class)
+    X, y = read_labelled(data, **labels)
     m = make_variant(bundle, kind, out, X=X, y=y, data_source=data, target_onnxruntime=target_onnxruntime)
     echo_result(
         as_json,

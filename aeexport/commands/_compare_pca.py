@@ -27,6 +27,7 @@ def compare_pca_command(
     data: str,
     label_column: str | None,
     anomaly_class: int | None,
+    header: bool | None,
     holdout_fraction: float,
     seed: int,
     providers: str,
@@ -48,5 +49,6 @@ def compare_pca_command(
         holdout_fraction=holdout_fraction,
         seed=seed,
         providers=providers,
+        header=header,
     )
     echo_result(as_json, r, format_comparison(r))

@@ -22,6 +22,7 @@ def evaluate_command(
     data: str,
     label_column: str | None,
     anomaly_class: int | None,
+    header: bool | None,
     threshold: float | None,
     plot: str | None,
     providers: str,
@@ -32,7 +33,13 @@ def evaluate_command(
     from ..report import evaluate_bundle, format_report, plot_evaluation
 
     report, scores, y = evaluate_bundle(
-        bundle, data, label_column=label_column, threshold=threshold, providers=providers, anomaly_class=anomaly_class
+        bundle,
+        data,
+        label_column=label_column,
+        threshold=threshold,
+        providers=providers,
+        anomaly_class=anomaly_class,
+        header=header,
     )
     if plot:
         report["plot"] = str(plot_evaluation(scores, y, report["threshold"], plot, title=f"{bundle} on {data}"))

@@ -92,8 +92,21 @@ def label_options(what: str = "DATA", anomaly: str = "the class treated as anoma
             default=None,
             help=f"{what} labels with classes: {anomaly} (the others are normal; digits: class 0).",
         ),
-        header_option(what),
+        _header_option(what),
     )
+
+
+def _header_option(what: str) -> Callable[[F], F]:
+    """The runtime's ``--header/--no-header`` (its help, and its note on stderr saying how the first line
+    was read), with the value handed to the command as ``header``: it reaches the CSV reader through the
+    calls (``load_dataset(header=...)``, ``read_table(header=...)``), not through a context variable."""
+    runtime = header_option(what)(lambda: None).__click_params__[0]  # type: ignore[attr-defined]
+
+    def keep(ctx: click.Context, param: click.Parameter, value: bool | None) -> bool | None:
+        runtime.callback(ctx, param, value)  # where the runtime prints its header note
+        return value
+
+    return click.option("--header/--no-header", "header", default=None, callback=keep, help=runtime.help)
 
 
 def explicit_params() -> frozenset[str]:
@@ -340,7 +353,9 @@ def train_options(f: F) -> F:
     """
 
     @functools.wraps(f)
-    def command(*args: Any, kind: str, preset: str, label_column: Any, anomaly_class: Any, **kw: Any) -> Any:
+    def command(
+        *args: Any, kind: str, preset: str, label_column: Any, anomaly_class: Any, header: Any, **kw: Any
+    ) -> Any:
         config, model_options = _train_config(kw)
         training = TrainSettings(
             kind=kind,
@@ -350,6 +365,7 @@ def train_options(f: F) -> F:
             explicit=explicit_params(),
             label_column=label_column,
             anomaly_class=anomaly_class,
+            header=header,
         )
         return f(*args, training=training, **kw)
 

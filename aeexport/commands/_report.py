@@ -29,6 +29,7 @@ def report_command(
     out: str,
     label_column: str | None,
     anomaly_class: int | None,
+    header: bool | None,
     parent: str | None,
     providers: str,
     as_json: bool,
@@ -51,6 +52,7 @@ def report_command(
         anomaly_class=anomaly_class,
         parent=parent,
         providers=providers,
+        header=header,
     )
     if as_json:
         echo_json(r)

@@ -36,6 +36,7 @@ def verify_command(
     parent: str | None,
     label_column: str | None,
     anomaly_class: int | None,
+    header: bool | None,
     as_json: bool,
 ) -> None:
     """Re-measure BUNDLE's parity (torch vs onnxruntime) and golden vectors; exit 1 on a violation.
@@ -46,10 +47,10 @@ def verify_command(
     from aeruntime.format import read_manifest
 
     if "variant" in read_manifest(bundle):
-        X, y = read_labelled(data, label_column, anomaly_class)
+        X, y = read_labelled(data, label_column, anomaly_class, header)
         _verify_variant(bundle, parent, X, y, data, as_json)
         return
-    X, _ = read_labelled(data, label_column, anomaly_class)  # the label column is dropped, not scored
+    X, _ = read_labelled(data, label_column, anomaly_class, header)  # the label column is dropped, not scored
     _verify_full(bundle, X, atol, rtol, as_json)
 
 

@@ -161,6 +161,7 @@ def bundle_split(
     anomaly_class: int | None = None,
     holdout_fraction: float = 0.2,
     seed: int = 0,
+    header: bool | None = None,
 ) -> RowSplit:
     """Training and held-out rows of DATA ``source`` for a bundle.
 
@@ -174,7 +175,7 @@ def bundle_split(
 
     if not 0.0 < holdout_fraction < 1.0:
         raise InvalidInputError(f"holdout fraction must be in (0, 1), got {holdout_fraction}.")
-    ds = load_dataset(source, label_column=label_column)
+    ds = load_dataset(source, label_column=label_column, header=header)
     n_in = math.prod(input_shape)
     if math.prod(ds.X.shape[1:]) != n_in:
         raise InvalidInputError(
@@ -271,6 +272,7 @@ def compare_pca_bundle(
     holdout_fraction: float = 0.2,
     seed: int = 0,
     providers: Any = "cpu",
+    header: bool | None = None,
 ) -> dict[str, Any]:
     """:func:`compare_pca` of ``bundle`` on DATA, split by :func:`bundle_split`; held-out normal rows only."""
     import aeruntime
@@ -284,6 +286,7 @@ def compare_pca_bundle(
         anomaly_class=anomaly_class,
         holdout_fraction=holdout_fraction,
         seed=seed,
+        header=header,
     )
     test = split.heldout if split.y_heldout is None else split.heldout[split.y_heldout == 0]
     report = compare_pca(model, split.train, test, seed=seed)

@@ -125,16 +125,21 @@ def evaluate_scores(scores: np.ndarray, y: np.ndarray, threshold: float) -> dict
 
 
 def load_labelled(
-    data: str | Path, input_shape: tuple[int, ...], label_column: str | None = None, anomaly_class: int | None = None
+    data: str | Path,
+    input_shape: tuple[int, ...],
+    label_column: str | None = None,
+    anomaly_class: int | None = None,
+    header: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows (n, *input_shape) and 0/1 labels (n,) from an .npz (``X``, ``y``) or a CSV label column.
 
-    Labels are 0/1 (1 = anomaly), or classes of which ``anomaly_class`` is the anomaly.
+    Labels are 0/1 (1 = anomaly), or classes of which ``anomaly_class`` is the anomaly; ``header``: a
+    CSV's first line is a header (True), data (False) or decided by the runtime's rule (None).
     """
     from ..data import check_label_column
 
     check_label_column(data, label_column)
-    X, y = read_table(data, label_column=label_column)
+    X, y = read_table(data, label_column=label_column, header=header)
     if y is None:
         how = (
             "pass --label-column NAME"
@@ -174,16 +179,17 @@ def evaluate_bundle(
     threshold: float | None = None,
     providers: Any = "auto",
     anomaly_class: int | None = None,
+    header: bool | None = None,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Score labelled ``data`` with the deployed ``bundle`` (aeruntime) and measure detection.
 
     Returns ``(report, scores (n,), labels (n,))``; ``threshold`` overrides the stored one;
-    ``anomaly_class`` maps class labels to 1 = anomaly.
+    ``anomaly_class`` maps class labels to 1 = anomaly; ``header``: as for :func:`load_labelled`.
     """
     import aeruntime
 
     model = aeruntime.load(bundle, providers=providers, threshold=threshold)
-    X, y = load_labelled(data, model.input_shape, label_column, anomaly_class)
+    X, y = load_labelled(data, model.input_shape, label_column, anomaly_class, header)
     scores = model.score(X)
     report = evaluate_scores(scores, y, model.threshold)
     thr = model.manifest["threshold"]

@@ -88,17 +88,21 @@ def build_report(ctx: ReportContext) -> str:
     )
 
 
-def _load_rows(ctx: ReportContext, data: str, label_column: str | None, anomaly_class: int | None) -> None:
+def _load_rows(
+    ctx: ReportContext, data: str, label_column: str | None, anomaly_class: int | None, header: bool | None
+) -> None:
     from ..data import binary_labels, is_binary, load_dataset
     from ._compare import bundle_split
 
     shape = tuple(ctx.model.input_shape)
-    split = bundle_split(ctx.manifest, data, shape, label_column=label_column, anomaly_class=anomaly_class)
+    split = bundle_split(
+        ctx.manifest, data, shape, label_column=label_column, anomaly_class=anomaly_class, header=header
+    )
     ctx.split = split
     if split.exact:
         ctx.X, ctx.y, ctx.rows_from = split.heldout, split.y_heldout, split.how
     else:
-        ds = load_dataset(data, label_column=label_column)
+        ds = load_dataset(data, label_column=label_column, header=header)
         ac = anomaly_class
         if ac is None and (ctx.manifest.get("dataset") or {}).get("source") == ds.name:
             ac = ctx.manifest["dataset"].get("anomaly_class")
@@ -118,6 +122,7 @@ def write_report(
     anomaly_class: int | None = None,
     parent: str | Path | None = None,
     providers: Any = "cpu",
+    header: bool | None = None,
 ) -> dict[str, Any]:
     """Write the HTML report of ``bundle`` (measured on ``data`` when given) to ``out`` atomically.
 
@@ -131,6 +136,7 @@ def write_report(
     label_column, anomaly_class :
         Labels of DATA (1 = anomaly), as for ``aeexport evaluate``.
     parent : variant bundles: the fp32 parent (default: the path in the manifest)
+    header : a CSV's first line is a header (True), data (False) or decided (None)
 
     Returns
     -------
@@ -152,7 +158,7 @@ def write_report(
         p = Path(parent) if parent else Path(bundle) / manifest["variant"].get("parent_path", "")
         ctx.parent = p if (p / "manifest.json").is_file() else None
     if data is not None:
-        _load_rows(ctx, data, label_column, anomaly_class)
+        _load_rows(ctx, data, label_column, anomaly_class, header)
     page = build_report(ctx)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, page.encode("utf-8"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -44,12 +46,13 @@ def test_a_numeric_header_is_forced_with_header(tmp_path, rows):
     ],
 )
 def test_train_reads_the_header_as_names(tmp_path, rows, monkeypatch, header, flag, note):
-    seen = []
+    seen, told = [], []
     real = aeexport.train._prepare.load_dataset  # what `aeexport train` reads through (prepare.prepare)
 
     def spy(*args, **kwargs):
         ds = real(*args, **kwargs)
         seen.append(ds)
+        told.append(kwargs.get("header"))
         return ds
 
     monkeypatch.setattr(aeexport.train._prepare, "load_dataset", spy)
@@ -58,6 +61,29 @@ def test_train_reads_the_header_as_names(tmp_path, rows, monkeypatch, header, fl
     assert r.exit_code == 0, r.output
     assert note in r.stderr
     assert [ds.X.shape for ds in seen] == [(60, 5)] and seen[0].feature_names == header
+    assert told == [True if flag else None]  # --header reaches the reader as an argument of the call
+
+
+def test_header_reaches_the_evaluation_reader(tmp_path, dense_bundle, monkeypatch):
+    """``aeexport evaluate --header``: the flag is an argument of the read (a numeric first line is names)."""
+    import aeexport.report._evaluate as ev
+
+    told, real = [], ev.read_table
+
+    def spy(*args, **kwargs):
+        told.append(kwargs.get("header"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ev, "read_table", spy)
+    X = np.random.default_rng(1).normal(size=(40, 64)).astype(np.float32)
+    y = (np.arange(40) % 4 == 0).astype(np.float32)
+    path = _csv(tmp_path / "e.csv", np.column_stack([X, y]), [*(str(10 + i) for i in range(64)), "y"])
+    args = ["evaluate", str(dense_bundle), str(path), "--label-column", "y", "--header", "--json"]
+    r = CliRunner().invoke(aeexport_main, args)
+    assert r.exit_code == 0, r.output
+    assert told == [True]
+    c = json.loads(r.stdout)["confusion"]
+    assert c["tp"] + c["fp"] + c["tn"] + c["fn"] == 40  # every row scored, the numeric first line read as names
 
 
 def test_training_data_beyond_float32_is_named(tmp_path, rows):
