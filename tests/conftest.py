@@ -2,9 +2,9 @@
 
 Tests are laid out like the code: ``tests/aeruntime`` (the runtime alone, no torch: its
 own conftest serves the shipped ``models/`` bundles; ``spark/`` for ``aeruntime.spark``),
-``tests/aeexport/{commands,export,train,report,quality,spark}``, and ``tests/e2e`` for what runs
+``tests/aeexport/<package>`` (one folder per package of aeexport), and ``tests/e2e`` for what runs
 outside Python (the Node consumer). Fixtures used by more than one directory live here (``spark``:
-the one local Spark session of ``tests/aeruntime/spark`` and ``tests/aeexport/spark``);
+the one local Spark session of ``tests/aeruntime/spark`` and ``tests/aeexport/data``);
 ``tests/helpers.py`` holds functions that tamper with bundle copies.
 """
 
