@@ -58,7 +58,7 @@ from _common import SCRATCH, add_output_args, write  # noqa: E402
 
 from aeexport.data import Dataset, anomaly_labels, as_model_input, load_dataset, make_split
 from aeexport.models import get_spec
-from aeexport.settings import TrainConfig
+from aeexport.settings import RunSettings, TrainConfig, TrainSettings
 from aeexport.train import train_model
 from aeexport.train._device import deterministic as _deterministic
 from aeexport.train._loop import _build_scaled_model, _scaled, _train_epoch, _val_loss
@@ -436,7 +436,7 @@ def pipeline_run(cache_path: Path, preset: str, seed: int) -> dict[str, Any]:
         return runs[key]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(seed=seed, device="cpu", progress=False)
-        s = run_pipeline("digits", tmp, train_config=cfg, preset=preset)
+        s = run_pipeline("digits", tmp, RunSettings(TrainSettings(config=cfg, preset=preset)))
         config = json.loads((Path(tmp) / "checkpoint" / "config.json").read_text(encoding="utf-8"))
     s = {k: v for k, v in s.items() if k not in ("out", "bundle", "threshold_hint")}
     r = {"key": key, "train_seconds": float(config["training"]["train_seconds"]), **s}

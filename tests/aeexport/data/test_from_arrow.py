@@ -11,6 +11,7 @@ import pytest
 
 from aeexport import Dataset, TrainConfig, run_pipeline
 from aeexport.data import LabelLikeColumnWarning, load_dataset
+from aeexport.settings import RunSettings, TrainSettings
 from aeruntime.errors import InvalidInputError
 
 
@@ -62,8 +63,12 @@ def test_run_pipeline_on_a_table_is_the_run_on_the_file(tmp_path):
     t = _table()
     pq.write_table(t, tmp_path / "t.parquet")
     cfg = TrainConfig(epochs=2, progress=False, seed=0)
-    by_file = run_pipeline(str(tmp_path / "t.parquet"), tmp_path / "f", label_column="y", train_config=cfg)
-    by_table = run_pipeline(Dataset.from_arrow(t, label_column="y", name="t"), tmp_path / "m", train_config=cfg)
+    by_file = run_pipeline(
+        str(tmp_path / "t.parquet"), tmp_path / "f", RunSettings(TrainSettings(config=cfg, label_column="y"))
+    )
+    by_table = run_pipeline(
+        Dataset.from_arrow(t, label_column="y", name="t"), tmp_path / "m", RunSettings(TrainSettings(config=cfg))
+    )
     m_file, m_table = (json.loads((tmp_path / d / "bundle" / "manifest.json").read_text()) for d in ("f", "m"))
     assert m_table["bundle_id"] == m_file["bundle_id"]  # same weights, same graphs
     assert m_table["threshold"]["value"] == m_file["threshold"]["value"]
@@ -74,7 +79,7 @@ def test_run_pipeline_on_a_table_is_the_run_on_the_file(tmp_path):
 def test_run_pipeline_refuses_file_options_with_a_dataset(tmp_path):
     ds = Dataset.from_arrow(_table(), label_column="y")
     with pytest.raises(InvalidInputError, match=r"label_column='y' applies to files"):
-        run_pipeline(ds, tmp_path / "a", label_column="y")
+        run_pipeline(ds, tmp_path / "a", RunSettings(TrainSettings(label_column="y")))
     with pytest.raises(InvalidInputError, match=r"max_rows=100 but the Dataset in memory holds 400 rows"):
-        run_pipeline(ds, tmp_path / "b", train_config=TrainConfig(max_rows=100, progress=False))
+        run_pipeline(ds, tmp_path / "b", RunSettings(TrainSettings(config=TrainConfig(max_rows=100, progress=False))))
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

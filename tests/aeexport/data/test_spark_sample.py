@@ -13,6 +13,7 @@ import aeexport.data._spark as aesample
 import aeruntime
 from aeexport import TrainConfig, run_pipeline
 from aeexport.data import quotas
+from aeexport.settings import RunSettings, TrainSettings
 from aeruntime.errors import InvalidInputError
 
 pytest.importorskip("pyspark", reason="needs pyspark: the Spark tests run with aeruntime[spark]")
@@ -209,7 +210,8 @@ def test_sample_train_export_then_score_the_dataframe(spark, tmp_path):
     df = spark.read.parquet(str(tmp_path / "t.parquet")).repartition(2, "id").sortWithinPartitions("id")
     features = [*cols[4:], *cols[:4]]  # not the DataFrame's order: kept by name
     s = aesample.sample(df, 1500, seed=0, features=features, label="y")
-    summary = run_pipeline(s.dataset(), tmp_path / "run", train_config=TrainConfig(epochs=3, progress=False, seed=0))
+    cfg = TrainConfig(epochs=3, progress=False, seed=0)
+    summary = run_pipeline(s.dataset(), tmp_path / "run", RunSettings(TrainSettings(config=cfg)))
     bundle = tmp_path / "run" / "bundle"
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["input"]["feature_names"] == features

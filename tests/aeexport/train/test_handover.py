@@ -22,7 +22,7 @@ import aeexport.train._prepare
 from aeexport.cli import main
 from aeexport.data import Dataset, make_split
 from aeexport.pipeline import run_pipeline
-from aeexport.settings import TrainConfig
+from aeexport.settings import RunSettings, TrainConfig, TrainSettings
 from aeexport.train import train_model, train_split
 from aeruntime.errors import InvalidInputError
 
@@ -96,6 +96,6 @@ def test_a_table_read_into_memory_is_freed_before_the_epochs(tmp_path, monkeypat
 def test_a_dataset_given_in_memory_keeps_its_rows(tmp_path):
     X = _rows()
     ds = Dataset(X, None, "mine")
-    run_pipeline(ds, tmp_path / "run", train_config=TrainConfig(epochs=2, progress=False))
+    run_pipeline(ds, tmp_path / "run", RunSettings(TrainSettings(config=TrainConfig(epochs=2, progress=False))))
 
     assert ds.X is X and np.array_equal(X, _rows())
