@@ -277,7 +277,7 @@ def _model_options() -> list[tuple[str, Any]]:
                 "'default' with an explicit --model. image: dense, min-max scaling, hidden [n/2], latent n/8, "
                 "lr 3e-3 with the plateau schedule, 30% of the normal rows held out, threshold at percentile 96 "
                 "(see aeexport.settings.image_config). tabular: the tabular anomaly-detection defaults (dense; see "
-                "aeexport.train): robust (median/IQR; std on dispersed features) scaling, hidden [128, 64], "
+                "aeexport.settings.tabular_config): robust (median/IQR; std on dispersed features) scaling, hidden [128, 64], "
                 "latent 8, dropout 0.2, a loss that leaves each batch's worst 35% of rows out, <= 60 "
                 "epochs; tabular-v3: the same with hidden [64, 32]; tabular-v2: tabular-v3 with median/IQR "
                 "on every feature; tabular-v1: the preset before issue 11 (standard scaling, [64, 32], 20% left out). "
