@@ -179,11 +179,11 @@ def test_csv_feature_names_reach_checkpoint_and_export(runner, tabular, tmp_path
 
     monkeypatch.setattr(aeexport.export, "export_bundle", fake_export)
     runner.invoke(aeexport_main, ["export", str(ckpt), "--out", str(tmp_path / "b")])
-    assert seen["feature_names"] == names
+    assert seen["dataset"]["feature_names"] == names  # the export names the inputs from the dataset section
 
 
 def test_exported_bundle_records_feature_names(runner, tabular, tmp_path):
-    """Needs export_bundle(feature_names=...) from the format branch."""
+    """The CSV header's names reach the bundle (export_bundle takes them from the dataset section)."""
     _, X, y = tabular
     names = [f"f{j}" for j in range(6)]
     path = _csv(tmp_path / "n.csv", X, names, ("is_anomaly", y))
@@ -298,7 +298,7 @@ def test_run_takes_data_positionally_with_threshold_score_and_plot(runner, tmp_p
     for word in ("note", "threshold", "test"):
         assert any(line.startswith(word) for line in r.stdout.splitlines()), r.stdout
     r = runner.invoke(aeexport_main, ["run", "--dataset", "digits", "--out", str(tmp_path / "r3")])
-    assert r.exit_code == 2 and "No such option: --dataset" in r.stderr  # the deprecated option is gone
+    assert r.exit_code == 2 and "No such option '--dataset'" in r.stderr  # the deprecated option is gone
 
 
 # ---------------------------------------------------------------- one consistent CLI
