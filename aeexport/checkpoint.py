@@ -27,8 +27,8 @@ from safetensors.numpy import save_file as save_np
 from safetensors.torch import load_file, save_file
 
 from aeruntime.errors import BundleError, BundleNotFoundError, ManifestError
-from aeruntime.faults import hidden_os_error
-from aeruntime.format import atomic_directory, parse_json
+from aeruntime.format import parse_json
+from aeruntime.fs import atomic_directory, hidden_os_error
 
 from .models import Autoencoder, build_model
 

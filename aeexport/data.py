@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import check_rows, check_table_options, load_table
+from aeruntime.tables import check_table_options, load_table
+from aeruntime.validation import check_rows
 
 from .labels import binary_labels
 from .reservoir import Reservoir
@@ -290,7 +291,7 @@ def _sample_file(
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None, dict]:
     """A reservoir sample of ``path``'s rows, read in chunks (Parquet and CSV through pyarrow batches,
     ``.npy`` memory-mapped; an ``.npz`` is in memory anyway): (X (k, ...), y (k,) or None, names, provenance)."""
-    from aeruntime.io import open_source, read_npz
+    from aeruntime.tables import open_source, read_npz
 
     if path.suffix.lower() == ".npz":
         X_all, y_all = read_npz(path)

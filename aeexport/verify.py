@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from aeruntime.format import WEIGHTS_NAME, read_bundle, safe_path
-from aeruntime.io import check_rows as check_row_rule
+from aeruntime.validation import check_rows as check_row_rule
 
 from .golden import Tolerance, golden_report, graph_tolerances, synthetic_rows
 

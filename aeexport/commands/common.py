@@ -75,7 +75,7 @@ def read_labelled(data: str | None, label_column: str | None, anomaly_class: int
     """Rows and optional binary labels (1 = anomaly) from --data."""
     if data is None:
         return None, None
-    from aeruntime.io import read_table
+    from aeruntime.tables import read_table
 
     from ..data import binary_labels, check_label_column
 
@@ -97,7 +97,7 @@ def write_variant(
     target_onnxruntime: str | None = None,
 ) -> None:
     """Write the ``kind`` variant of ``bundle`` and print its decision-level report; exit 1 when it misses."""
-    from aeruntime.format import check_output_dir
+    from aeruntime.fs import check_output_dir
 
     from ..decision import format_decision_table
     from ..variants import default_out, make_variant

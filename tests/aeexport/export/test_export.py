@@ -13,7 +13,8 @@ import aeruntime
 from aeexport import export as export_mod
 from aeexport.export import export_bundle
 from aeexport.parity import ParityError, Tolerance
-from aeruntime.format import TMP_PREFIX, sha256_file
+from aeruntime.format import sha256_file
+from aeruntime.fs import TMP_PREFIX
 
 
 def test_bundle_layout_and_manifest(dense_bundle):

@@ -27,8 +27,8 @@ import aeruntime.format as fmt
 from aeexport.cli import main as aeexport_main
 from aeexport.export import export_bundle
 from aeexport.models.base import ELEMENT_ERRORS
-from aeruntime.codes import dequantize_int8, quantize_int8
 from aeruntime.errors import InvalidInputError
+from aeruntime.latent_codes import dequantize_int8, quantize_int8
 from tests.conftest import ROOT, SUBPROCESS_ENV
 
 NAMES = [f"px{i:02d}" for i in range(64)]

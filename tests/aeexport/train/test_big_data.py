@@ -12,7 +12,7 @@ from aeexport.data import load_dataset, make_split
 from aeexport.scalers import SCALERS, fit_scaler
 from aeexport.train import TrainConfig, train_model
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import load_table
+from aeruntime.tables import load_table
 
 
 def _reference_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
