@@ -10,6 +10,7 @@ module                 owns
 ``scores``             the score registry (:data:`SCORES`, :func:`register_score`)
 ``strictjson``         the one JSON reader of bundle files (:func:`parse_json`)
 ``onnxscan``           reading the protobuf of an ``.onnx`` file without onnx
+``ortscan``            reading an ``.ort`` graph with onnxruntime's reader of the ORT flatbuffer schema
 ``ops``                the operator allow-list and shape bounds (:func:`check_structure`)
 ``graphs``             reading and checking graphs once (:func:`read_graphs`)
 ``proto``              writing graph metadata and TensorProto files by hand
@@ -38,6 +39,7 @@ from .graphs import graph_file, read_bundle, read_graph, read_graphs
 from .manifest import read_manifest, sha256_bytes, sha256_file, verify_files
 from .onnxscan import GraphStructure, ModelScan, ProtoError, scan_model
 from .ops import ALLOWED_OPS, check_structure
+from .ortscan import scan_ort
 from .paths import safe_path
 from .proto import read_tensor, set_model_metadata, tensor_bytes
 from .schema import check_relpath, validate_manifest
@@ -96,6 +98,7 @@ __all__ = [
     "register_score",
     "safe_path",
     "scan_model",
+    "scan_ort",
     "score_definition",
     "score_names",
     "set_model_metadata",
