@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ _PACKAGE = "ort_flatbuffers_py"  # the name onnxruntime's generated classes impo
 _GRAPH_TYPES = (5, 10)  # fbs.AttributeType.GRAPH, GRAPHS
 _TENSOR_TYPE = 1  # fbs.TypeInfoValue.tensor_type
 _DIM_VALUE = 1  # fbs.DimensionValueType.VALUE
+_LOADING = threading.Lock()  # two threads loading bundles load the classes once
 
 
 class OrtReaderMissing(RuntimeError):
@@ -50,29 +52,34 @@ def is_ort_format(data: bytes) -> bool:
 
 def _schema() -> Any:
     """The ``fbs`` package of onnxruntime's ORT-format classes (loaded once, without ``onnxruntime.tools``)."""
-    loaded = sys.modules.get(_PACKAGE)
-    if loaded is None:
-        spec = importlib.util.find_spec("onnxruntime")
-        origin = Path(spec.origin) if spec is not None and spec.origin else None
-        root = origin.parent / "tools" / "ort_format_model" / _PACKAGE if origin else None
-        if root is None or not (root / "fbs" / "InferenceSession.py").is_file():
-            raise OrtReaderMissing(f"this onnxruntime has no ORT-format schema classes (looked in {root})")
-        package = importlib.util.spec_from_file_location(
-            _PACKAGE, root / "__init__.py", submodule_search_locations=[str(root)]
-        )
-        assert package is not None and package.loader is not None
-        loaded = importlib.util.module_from_spec(package)
-        sys.modules[_PACKAGE] = loaded
-        try:
-            package.loader.exec_module(loaded)
-        except Exception:
-            del sys.modules[_PACKAGE]
-            raise
+    with _LOADING:
+        if sys.modules.get(_PACKAGE) is None:
+            _load_package()
     try:
         from ort_flatbuffers_py.fbs.InferenceSession import InferenceSession  # type: ignore[import-not-found]
     except ImportError as exc:  # flatbuffers missing
         raise OrtReaderMissing(f"onnxruntime's ORT-format reader cannot be imported ({exc})") from None
     return InferenceSession
+
+
+def _load_package() -> None:
+    """Register onnxruntime's ``ort_flatbuffers_py`` package from its folder in the installed onnxruntime."""
+    spec = importlib.util.find_spec("onnxruntime")
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    root = origin.parent / "tools" / "ort_format_model" / _PACKAGE if origin else None
+    if root is None or not (root / "fbs" / "InferenceSession.py").is_file():
+        raise OrtReaderMissing(f"this onnxruntime has no ORT-format schema classes (looked in {root})")
+    package = importlib.util.spec_from_file_location(
+        _PACKAGE, root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    assert package is not None and package.loader is not None
+    loaded = importlib.util.module_from_spec(package)
+    sys.modules[_PACKAGE] = loaded
+    try:
+        package.loader.exec_module(loaded)
+    except Exception:
+        del sys.modules[_PACKAGE]
+        raise
 
 
 def _text(value: bytes | None) -> str:

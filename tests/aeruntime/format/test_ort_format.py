@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +29,7 @@ from aeruntime.cli import main as rt_main
 from aeruntime.errors import BundleError, IntegrityError, UnsafeBundleError
 from aeruntime.format import ortscan, scan_model, set_model_metadata
 from aeruntime.format.ortscan import OrtReaderMissing, scan_ort
+from tests.conftest import SUBPROCESS_ENV
 from tests.helpers import read_manifest, rehash
 
 from ..conftest import SHIPPED
@@ -273,3 +276,16 @@ def test_a_truncated_ort_graph_is_refused(ort_dense):
     data = (ort_dense / "scorer.ort").read_bytes()
     with pytest.raises(ortscan.ProtoError):
         scan_ort(data[: len(data) // 3])
+
+
+def test_reading_an_ort_variant_imports_neither_torch_nor_onnxruntime_tools(ort_dense):
+    """``onnxruntime.tools`` imports torch wherever torch is installed: the reader is loaded without it."""
+    code = (
+        "import sys, aeruntime\n"
+        f"aeruntime.load({str(ort_dense)!r})\n"
+        "print(sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'onnx') or k == 'onnxruntime.tools'),"
+        " 'ort_flatbuffers_py.fbs.InferenceSession' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=SUBPROCESS_ENV, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["[]", "True"]
