@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.format import atomic_write_bytes, check_output_dir
+from aeruntime.fs import atomic_write_bytes, check_output_dir
 
 from .data import DIGITS_ANOMALY_CLASS, Dataset, Split, training_section
 from .export import export_bundle

@@ -3,7 +3,7 @@ reconstruction error and PSNR, next to PCA at equal bytes (issue 13).
 
 For each dataset a small dense autoencoder (aeexport defaults, a few epochs with early
 stopping) is trained on the normal training rows and exported; codes of held-out normal
-test rows are cast to float16, or quantised to int8 with ``aeruntime.codes``
+test rows are cast to float16, or quantised to int8 with ``aeruntime.latent_codes``
 (per-dimension affine; parameters from ``manifest["latent"]["quantization"]["int8"]`` when
 the bundle has them, else fitted on the training rows' codes with ``fit_int8``), and
 decoded by the deployed decoder. PCA (fitted on the same rows, scaled space) gets the
@@ -29,7 +29,7 @@ BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 
 def _codec(precision: str, train_codes: np.ndarray, params: dict | None = None):
     """code (n, k) float32 -> the code as the receiver decodes it (float32)."""
-    from aeruntime.codes import dequantize_int8, fit_int8, quantize_int8
+    from aeruntime.latent_codes import dequantize_int8, fit_int8, quantize_int8
 
     if precision == "fp32":
         return lambda z: z.astype(np.float32)

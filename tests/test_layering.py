@@ -19,10 +19,11 @@ PUBLIC_RUNTIME = frozenset(
         "aeruntime",
         "aeruntime.format",
         "aeruntime.errors",
-        "aeruntime.codes",
-        "aeruntime.io",
+        "aeruntime.latent_codes",
+        "aeruntime.tables",
+        "aeruntime.validation",
         "aeruntime.clibase",
-        "aeruntime.faults",
+        "aeruntime.fs",
         "aeruntime.spark",
     }
 )

@@ -77,7 +77,7 @@ def read_labelled(
     """Rows and optional binary labels (1 = anomaly) from --data."""
     if data is None:
         return None, None
-    from aeruntime.io import read_table
+    from aeruntime.tables import read_table
 
     from ..data import binary_labels, check_label_column
 
@@ -100,7 +100,7 @@ def write_variant(
     """Write the ``kind`` variant of ``bundle`` and print its decision-level report; exit 1 when it misses.
 
     ``labels``: the label options of ``--data`` (``label_column``, ``anomaly_class``, ``header``)."""
-    from aeruntime.format import check_output_dir
+    from aeruntime.fs import check_output_dir
 
     from ..variants import default_out, format_decision_table, make_variant
 

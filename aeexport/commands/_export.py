@@ -28,7 +28,7 @@ def export_command(
     target_onnxruntime: str | None,
 ) -> None:
     """Export CHECKPOINT as a bundle: encoder/decoder/scorer ONNX, manifest, golden vectors."""
-    from aeruntime.format import check_output_dir
+    from aeruntime.fs import check_output_dir
 
     check_output_dir(out, "bundle", inputs=[checkpoint])  # before any work
     from ..data import warn_if_few_calibration_rows

@@ -24,7 +24,7 @@ import click
 
 from aeruntime.clibase import header_option, json_option, option_group
 from aeruntime.clibase import providers_option as _runtime_providers_option
-from aeruntime.format import DIR_RULE
+from aeruntime.fs import DIR_RULE
 
 from ..export import CALIBRATORS
 from ..settings import DEFAULT_PERCENTILE, IMAGE_PERCENTILE, MODEL_KINDS, PRESETS, TrainConfig, TrainSettings

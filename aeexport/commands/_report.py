@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from aeruntime.clibase import echo_json
-from aeruntime.format import FILE_RULE
+from aeruntime.fs import FILE_RULE
 
 from ._options import json_option, label_options, providers_option
 
@@ -39,7 +39,7 @@ def report_command(
     DATA: 'digits' or a .npy/.npz/.csv file (labels: npz 'y' or --label-column, 1 = anomaly).
     Without DATA the report shows what the manifest records.
     """
-    from aeruntime.format import check_output_file
+    from aeruntime.fs import check_output_file
 
     from ..report import write_report
 

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from aeruntime.clibase import echo_json
-from aeruntime.format import DIR_RULE
+from aeruntime.fs import DIR_RULE
 
 from ..settings import ExportOptions, RunSettings, ThresholdSpec, TrainSettings
 from ._common import echo_rows, echo_sample, epoch_cap_note, model_report_text, model_text

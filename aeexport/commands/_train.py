@@ -21,7 +21,7 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     With labels (npz 'y' or --label-column, 1 = anomaly; classes with --anomaly-class; digits:
     class 0) only normal rows are trained on, the same rule as `aeexport run`.
     """
-    from aeruntime.format import check_output_dir
+    from aeruntime.fs import check_output_dir
 
     check_output_dir(out, "checkpoint", inputs=[data])  # before any training
     from ..data import training_section

@@ -3,7 +3,7 @@
 Data sources: ``"digits"`` (scikit-learn's bundled 8x8 digits, 1797 x 64, values
 0-16), or a file: ``.npy`` (rows), ``.npz`` (``X`` and optional ``y``), ``.csv``
 (optional header, optional label column) or ``.parquet`` (numeric columns, optional
-label column). Files are read by :func:`aeruntime.io.load_table` (Parquet by
+label column). Files are read by :func:`aeruntime.tables.load_table` (Parquet by
 pyarrow), never unpickled. Tables keep their column names
 (:attr:`Dataset.feature_names`), which export writes into the bundle so readers
 match columns by name. Rows already in memory as a ``pyarrow.Table`` (e.g. a Spark sample,
@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import check_rows, check_table_options, load_table
+from aeruntime.tables import check_table_options, load_table
+from aeruntime.validation import check_rows
 
 from ._labels import binary_labels
 from ._reservoir import Reservoir
@@ -289,7 +290,7 @@ def _sample_file(
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None, dict]:
     """A reservoir sample of ``path``'s rows, read in chunks (Parquet and CSV through pyarrow batches,
     ``.npy`` memory-mapped; an ``.npz`` is in memory anyway): (X (k, ...), y (k,) or None, names, provenance)."""
-    from aeruntime.io import open_source, read_npz
+    from aeruntime.tables import open_source, read_npz
 
     if path.suffix.lower() == ".npz":
         X_all, y_all = read_npz(path)

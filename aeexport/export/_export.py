@@ -33,19 +33,19 @@ import onnxruntime as ort
 import torch
 from safetensors.torch import save as save_safetensors
 
-from aeruntime.codes import fit_int8
 from aeruntime.errors import InvalidInputError, check_choice
 from aeruntime.format import (
     GOLDEN_BATCHES,
     GRAPH_FILES,
     SCORES,
-    TMP_PREFIX,
     WEIGHTS_NAME,
     BundleWriter,
     check_threshold,
     copy_bundle,
     score_definition,
 )
+from aeruntime.fs import TMP_PREFIX
+from aeruntime.latent_codes import fit_int8
 
 from .. import __version__
 from ..models import Autoencoder

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from aeruntime.format import WEIGHTS_NAME, read_bundle, safe_path
-from aeruntime.io import check_rows as check_row_rule
+from aeruntime.validation import check_rows as check_row_rule
 
 from ._golden import Tolerance, golden_report, graph_tolerances, synthetic_rows
 
@@ -29,7 +29,7 @@ SLIM_NOTE = (
 def check_rows(X: Any, manifest: dict[str, Any], source: str = "--data") -> np.ndarray:
     """``X`` as float32 (n_rows, *input_shape), or :class:`InvalidInputError` naming what is wrong.
 
-    The one row rule (:func:`aeruntime.rows.check_rows`): the width (before any torch
+    The one row rule (:func:`aeruntime.validation.check_rows`): the width (before any torch
     code sees the rows) and that every value is finite, naming the first bad row and
     column (with its feature name when the bundle has names).
     """

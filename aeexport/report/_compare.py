@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import check_rows
+from aeruntime.validation import check_rows
 
 from ..data import binary_labels, is_binary
 

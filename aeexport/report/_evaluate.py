@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import read_table
+from aeruntime.tables import read_table
 
 from ..data import as_binary_labels, binary_labels, is_binary
 

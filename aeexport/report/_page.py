@@ -143,7 +143,7 @@ def write_report(
     dict with ``out``, ``sections`` (ids written), ``figures`` (names embedded), ``skipped``.
     """
     import aeruntime
-    from aeruntime.format import atomic_write_bytes
+    from aeruntime.fs import atomic_write_bytes
 
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):

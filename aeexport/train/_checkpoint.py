@@ -9,7 +9,7 @@ A checkpoint directory holds
   to feed the parity check real data.
 
 It is written atomically, like a bundle, into a new or empty directory or over a
-checkpoint of ours (the overwrite rule, :mod:`aeruntime.format.outputs`).
+checkpoint of ours (the overwrite rule, :mod:`aeruntime.fs.outputs`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from safetensors.numpy import save_file as save_np
 from safetensors.torch import load_file, save_file
 
 from aeruntime.errors import BundleError, BundleNotFoundError, ManifestError
-from aeruntime.faults import hidden_os_error
-from aeruntime.format import atomic_directory, parse_json
+from aeruntime.format import parse_json
+from aeruntime.fs import atomic_directory, hidden_os_error
 
 from ..models import Autoencoder, build_model
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.format import MANIFEST_NAME, SITE_MARKER, atomic_directory, check_output_dir, read_bundle, safe_path
+from aeruntime.format import MANIFEST_NAME, read_bundle, safe_path
+from aeruntime.fs import SITE_MARKER, atomic_directory, check_output_dir
 
 __all__ = ["ORT_DIST_ENV", "ORT_FILES", "PAGE_DIR", "Site", "build_site", "default_ort_dist", "find_ort_dist"]
 

@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from .clibase import AeGroup, echo_json, header_option, json_option, option_group, providers_option
-from .format.outputs import FILE_RULE
-from .spark_cli import spark as spark_group
+from .fs.outputs import FILE_RULE
+from .spark.cli import spark as spark_group
 
 
 def _stream_options(out_help: str, batch_help: str = "Rows per onnxruntime call; memory stays flat.") -> Any:
@@ -67,7 +67,7 @@ def score(
     """
     from .jobs import run_job
     from .model import load
-    from .sinks import check_output_path
+    from .tables.sinks import check_output_path
 
     check_output_path(out, id_columns, inputs=(input, bundle))  # fail before any work is done
     model = load(bundle, providers=providers, threshold=threshold, threads=threads)
@@ -165,7 +165,7 @@ def _job_command(
     ) -> None:
         from .jobs import run_job
         from .model import load
-        from .sinks import check_output_path
+        from .tables.sinks import check_output_path
 
         check_output_path(out, id_columns, inputs=(input, bundle))
         model = load(bundle, providers=providers, threads=threads)

@@ -5,7 +5,7 @@
 - our typed errors become one line on stderr and the exit code of the contract
   (0 ok, 1 failure, 2 usage error), without a traceback unless ``--debug`` is given;
   an ``OSError`` that no reader or writer translated is mapped the same way
-  (:func:`aeruntime.faults.os_fault`: a typed ``FileSystemError`` naming the file, exit 1),
+  (:func:`aeruntime.fs.faults.os_fault`: a typed ``FileSystemError`` naming the file, exit 1),
   so only a real bug is reported as one: any other exception is also one line, exit
   code 1, with a hint to rerun with ``--debug``;
 - click's usage errors are one line too (``Error: ... (see 'aeexport train --help')``);
@@ -27,7 +27,7 @@ from typing import Any
 import click
 
 from .errors import AeError
-from .faults import os_fault
+from .fs.faults import os_fault
 
 __all__ = [
     "DEFAULT_PROVIDERS",
@@ -136,7 +136,7 @@ def error_line(exc: Exception) -> tuple[str, int]:
     """The one-line message and exit code of an exception that reached the command line.
 
     Our typed errors as they are; an ``OSError`` (disk full, permission, ...: the
-    environment, not a bug) through :func:`aeruntime.faults.os_fault`; ``MemoryError`` as
+    environment, not a bug) through :func:`aeruntime.fs.faults.os_fault`; ``MemoryError`` as
     a hint; anything else is a bug, said so with a hint to rerun with ``--debug``.
     """
     if isinstance(exc, OSError) and not isinstance(exc, AeError):

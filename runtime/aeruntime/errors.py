@@ -10,7 +10,7 @@ missing directory or file, modified file, wrong format version, damaged manifest
 unsafe path or graph) exits 1; :class:`InvalidInputError` (the user's rows or
 arguments) exits 2; :class:`FileSystemError` (the file system refused: no space, read-only,
 permission denied, a path component that is a file, a file removed while read) exits 1.
-:mod:`aeruntime.faults` is the one place an ``OSError`` becomes one.
+:mod:`aeruntime.fs.faults` is the one place an ``OSError`` becomes one.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class FileSystemError(AeError, OSError):
 
     No space left, a read-only file system, permission denied, a path component that
     is a file, a file removed while it was read, an I/O error. Made from an ``OSError``
-    by :func:`aeruntime.faults.os_fault` only; ``path`` is the path the user gave
+    by :func:`aeruntime.fs.faults.os_fault` only; ``path`` is the path the user gave
     (never a temporary name of ours), ``errno`` the system's code. Still an ``OSError``,
     so code that caught the untyped error keeps working.
     """

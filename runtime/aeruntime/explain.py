@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InvalidInputError, ManifestError
 from .format.scores import SCORES, element_error_of, get_score
-from .validate import as_batch
+from .validation import as_batch
 
 __all__ = ["Explanation", "explain", "feature_errors"]
 

@@ -1,7 +1,7 @@
 """Streaming jobs over files: score, encode, decode, reconstruct.
 
 Each job reads its input in chunks of ``batch_size`` rows (:func:`aeruntime.tables.open_source`),
-runs the model on each chunk and writes the result as it goes (:func:`aeruntime.sinks.open_sink`),
+runs the model on each chunk and writes the result as it goes (:func:`aeruntime.tables.sinks.open_sink`),
 so memory stays flat however large the input is; the output is published atomically
 at the end. A job is a :class:`JobSpec` in :data:`JOBS` (what it reads, what it writes,
 what it computes); :func:`run_job` is the one loop they share.
@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from .codes import CODE_DTYPES, dequantize_int8, quantize_int8
 from .errors import InvalidInputError
-from .sinks import SCORE_FIELDS, Field, check_output_path, open_sink
+from .latent_codes import CODE_DTYPES, dequantize_int8, quantize_int8
 from .tables import open_source
+from .tables.sinks import SCORE_FIELDS, Field, check_output_path, open_sink
 
 __all__ = ["JOBS", "JobResult", "JobSpec", "code_columns", "int8_params", "progress", "run_job"]
 

@@ -23,11 +23,10 @@ from .errors import BundleNotFoundError, InvalidInputError
 from .format import DEFAULT_SCORE, check_threshold, get_score, read_bundle
 from .format.compat import check_installed, minimum_for_graphs
 from .providers import CPU, CUDA, ProviderSpec, check_providers, resolve_providers
-from .rows import check_scores
 from .sampling import is_variational, prior_sample, reparameterize
 from .sessions import check_session, create_session, make_runner
 from .sessions import session_options as default_session_options
-from .validate import as_batch
+from .validation import as_batch, check_scores
 
 __all__ = ["LoadOptions", "Model", "load"]
 
@@ -284,7 +283,7 @@ class Model:
                 s[i : i + chunk] = self._score_fn(arr[i : i + chunk])
         # A NaN/Inf anywhere in a row makes its score non-finite (the score uses the
         # input itself), so checking the n scores replaces checking all n * d inputs;
-        # a finite row whose score overflowed is named too (aeruntime.rows).
+        # a finite row whose score overflowed is named too (aeruntime.validation).
         if not math.isfinite(s.item() if len(s) == 1 else float(np.add.reduce(s))):
             check_scores(s, arr)
         return s

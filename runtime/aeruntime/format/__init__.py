@@ -10,20 +10,19 @@ module                 owns
 ``scores``             the score registry (:data:`SCORES`, :func:`register_score`)
 ``strictjson``         the one JSON reader of bundle files (:func:`parse_json`)
 ``onnxscan``           reading the protobuf of an ``.onnx`` file without onnx
+``ortscan``            reading an ``.ort`` graph with onnxruntime's reader of the ORT flatbuffer schema
 ``ops``                the operator allow-list and shape bounds (:func:`check_structure`)
 ``graphs``             reading and checking graphs once (:func:`read_graphs`)
 ``proto``              writing graph metadata and TensorProto files by hand
-``atomic``             atomic file and directory writes, stale temporaries of killed writes
-``outputs``            the overwrite rule of every output (``check_output_dir``/``check_output_file``)
 ``writer``             :class:`BundleWriter`: every bundle is written by it
 =====================  ==========================================================
 
-aeexport writes bundles through this package only; aeruntime reads them with it.
+aeexport writes bundles through this package only; aeruntime reads them with it. Files are
+published by the file-system rules below it (:mod:`aeruntime.fs`: atomic writes, the output rule).
 """
 
 from __future__ import annotations
 
-from .atomic import TMP_PREFIX, atomic_directory, atomic_write_bytes
 from .compat import RELEASES, Release, minimum_for_bundle, minimum_for_graphs, release_limits
 from .constants import (
     CORE_ROLES,
@@ -40,7 +39,7 @@ from .graphs import graph_file, read_bundle, read_graph, read_graphs
 from .manifest import read_manifest, sha256_bytes, sha256_file, verify_files
 from .onnxscan import GraphStructure, ModelScan, ProtoError, scan_model
 from .ops import ALLOWED_OPS, check_structure
-from .outputs import DIR_RULE, FILE_RULE, SITE_MARKER, check_output_dir, check_output_file
+from .ortscan import scan_ort
 from .paths import safe_path
 from .proto import read_tensor, set_model_metadata, tensor_bytes
 from .schema import check_relpath, validate_manifest
@@ -66,8 +65,6 @@ __all__ = [
     "release_limits",
     "ALLOWED_OPS",
     "CORE_ROLES",
-    "DIR_RULE",
-    "FILE_RULE",
     "DEFAULT_SCORE",
     "FORMAT_VERSION",
     "GOLDEN_BATCHES",
@@ -75,20 +72,14 @@ __all__ = [
     "MANIFEST_NAME",
     "META_PREFIX",
     "SCORES",
-    "SITE_MARKER",
     "SUPPORTED_FORMAT_VERSIONS",
     "TEST_DATA_DIR",
-    "TMP_PREFIX",
     "WEIGHTS_NAME",
     "BundleWriter",
     "GraphStructure",
     "ModelScan",
     "ProtoError",
     "ScoreSpec",
-    "atomic_directory",
-    "atomic_write_bytes",
-    "check_output_dir",
-    "check_output_file",
     "bundle_id_of",
     "check_relpath",
     "check_structure",
@@ -107,6 +98,7 @@ __all__ = [
     "register_score",
     "safe_path",
     "scan_model",
+    "scan_ort",
     "score_definition",
     "score_names",
     "set_model_metadata",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..fs.outputs import BUNDLE_MARKER, MAX_MARKER_BYTES
+
 __all__ = [
     "CORE_ROLES",
     "FORMAT_VERSION",
@@ -22,7 +24,8 @@ __all__ = [
 FORMAT_VERSION = 1
 #: versions this release can read
 SUPPORTED_FORMAT_VERSIONS = (1,)
-MANIFEST_NAME = "manifest.json"
+#: the output rule (:mod:`aeruntime.fs.outputs`) knows a bundle by this file
+MANIFEST_NAME = BUNDLE_MARKER
 #: role -> file name of each graph
 GRAPH_FILES = {"encoder": "encoder.onnx", "decoder": "decoder.onnx", "scorer": "scorer.onnx"}
 #: roles whose graphs every bundle of this format has (scorer optional)
@@ -36,7 +39,7 @@ TEST_DATA_DIR = "test_data"
 #: golden vector batch sizes: one row and a batch greater than one
 GOLDEN_BATCHES = (1, 5)
 #: largest manifest.json read (a real one is a few hundred KB)
-MAX_MANIFEST_BYTES = 64 * 2**20
+MAX_MANIFEST_BYTES = MAX_MARKER_BYTES
 #: protobuf cannot serialize a message over 2 GiB, so no valid single-file graph is larger
 MAX_GRAPH_BYTES = 2**31 - 1
 #: most dimensions of one row (input or latent)

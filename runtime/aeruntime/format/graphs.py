@@ -6,19 +6,27 @@ returned and are what onnxruntime parses. For every graph of a bundle,
 
 1. refuses paths and symlinks that leave the bundle directory
    (:class:`~aeruntime.errors.UnsafeBundleError`);
-2. scans the file with :mod:`aeruntime.onnxscan` (no ``onnx`` package needed) and
-   refuses malformed or truncated protobuf (:class:`~aeruntime.errors.IntegrityError`)
-   and **any** external-data reference (:class:`~aeruntime.errors.UnsafeBundleError`):
-   aeexport writes single-file graphs, so a bundle never needs onnxruntime to open
-   another file, let alone one outside the bundle;
+2. reads the file in the format its name in ``manifest.json`` says, the one rule
+   (:data:`GRAPH_FORMATS`: ``.onnx`` with :mod:`~aeruntime.format.onnxscan`, no ``onnx``
+   package needed; ``.ort`` with onnxruntime's reader of the ORT flatbuffer schema,
+   :mod:`~aeruntime.format.ortscan`), never by the bytes alone: ORT bytes in an ``.onnx``
+   file are refused, and an ORT-format graph gets every check an ONNX graph gets (a
+   graph whose checks cannot run here is refused, not run unchecked). It refuses
+   malformed or truncated files (:class:`~aeruntime.errors.IntegrityError`), **any**
+   external-data reference (:class:`~aeruntime.errors.UnsafeBundleError`: aeexport
+   writes single-file graphs, so a bundle never needs onnxruntime to open another
+   file, let alone one outside the bundle) and what is not on the operator allow-list
+   (:func:`~aeruntime.format.ops.check_structure`);
 3. checks the graph's ``aeexport.*`` metadata against ``manifest.json``: the same
    ``bundle_id``, ``role``, shapes and input/output names; its own
-   ``graph_sha256`` equal to the manifest's; and its ``partners`` (the
+   ``graph_sha256`` equal to the manifest's; the threshold, minimum onnxruntime, model
+   kind and score it repeats equal to the manifest's; and its ``partners`` (the
    ``graph_sha256`` of every other graph of the same export) equal to the
    manifest's records of those graphs;
 4. with ``check_hash=True`` (``load(verify=True)``), compares the sha256 of the
    file's bytes with ``manifest["files"]`` and the hash of the serialized GraphProto
-   inside it with those records (both from the one read).
+   inside it with those records (both from the one read; an ORT-format graph holds no
+   GraphProto: its file hash and its metadata's records vouch for it).
 
 What this guarantees: graphs from two exports cannot be mixed, even when
 ``manifest.json`` is rewritten to match the foreign graph, because each graph's
@@ -36,21 +44,26 @@ the load.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from ..errors import BundleNotFoundError, IntegrityError, UnsafeBundleError
 from .constants import CORE_ROLES, GRAPH_FILES, MAX_GRAPH_BYTES, META_PREFIX
 from .manifest import check_digest, read_manifest, sha256_bytes, verify_files
 from .onnxscan import ModelScan, ProtoError, scan_model
 from .ops import check_structure
+from .ortscan import OrtReaderMissing, is_ort_format, scan_ort
 from .paths import is_inside, safe_path
 from .strictjson import parse_json
 
 __all__ = [
+    "GRAPH_FORMATS",
     "RECOPY",
+    "GraphFormat",
     "check_bundle_id",
     "check_io_names",
     "graph_file",
+    "graph_format",
     "is_ort_format",
     "read_bundle",
     "read_graph",
@@ -217,9 +230,27 @@ def graph_file(manifest: dict[str, Any], role: str) -> str:
     return str(manifest["graphs"][role].get("file", GRAPH_FILES.get(role, f"{role}.onnx")))
 
 
-def is_ort_format(data: bytes) -> bool:
-    """True for onnxruntime's ORT format (a flatbuffer with file identifier ``ORTM``)."""
-    return data[4:8] == b"ORTM"
+class GraphFormat(NamedTuple):
+    """How a graph file is read: its format's name, its reader, whether it is onnxruntime's ORT format."""
+
+    name: str
+    scan: Callable[[bytes], ModelScan]
+    ort_format: bool
+
+
+#: graph file suffix -> its format: the one rule deciding how a graph is read and checked
+GRAPH_FORMATS: dict[str, GraphFormat] = {
+    ".onnx": GraphFormat("ONNX", scan_model, False),
+    ".ort": GraphFormat("ORT-format", scan_ort, True),
+}
+
+
+def graph_format(rel: str) -> GraphFormat:
+    """The format of the graph file ``rel`` (a manifest's ``graphs.<role>.file``), by its name only."""
+    suffix = os.path.splitext(rel)[1]
+    if suffix not in GRAPH_FORMATS:  # the manifest schema allows only these suffixes
+        raise UnsafeBundleError(f"{rel}: a graph file must end in {' or '.join(GRAPH_FORMATS)}. {_RECOPY}")
+    return GRAPH_FORMATS[suffix]
 
 
 def read_graph(root: str | os.PathLike[str], role: str, manifest: dict[str, Any], *, check_hash: bool = True) -> bytes:
@@ -251,12 +282,8 @@ def read_graph(root: str | os.PathLike[str], role: str, manifest: dict[str, Any]
     expected = manifest["files"].get(rel)
     if check_hash and expected is not None:
         check_digest(rel, sha256_bytes(data), expected)
-    if is_ort_format(data):
-        # ORT-format graphs (flatbuffers, from `aeexport optimize --ort-format`) hold their
-        # weights inline and cannot reference external data; the file's sha256 (manifest)
-        # and the session's `aeexport.bundle_id` metadata vouch for them.
-        return data
-    _check_metadata(role, rel, _scan(root, rel, data), manifest, check_hash)
+    fmt = graph_format(rel)
+    _check_metadata(role, rel, _scan(root, rel, data, fmt), manifest, check_hash and not fmt.ort_format)
     return data
 
 
@@ -282,13 +309,23 @@ def _read_file(root: str | os.PathLike[str], role: str, manifest: dict[str, Any]
     return path.read_bytes()
 
 
-def _scan(root: str | os.PathLike[str], rel: str, data: bytes) -> ModelScan:
-    """Scan an ONNX graph file; refuse malformed protobuf and any external-data reference."""
+def _scan(root: str | os.PathLike[str], rel: str, data: bytes, fmt: GraphFormat) -> ModelScan:
+    """Scan a graph file in the format its name says; refuse malformed files, external data, what is not allowed."""
+    if not fmt.ort_format and is_ort_format(data):
+        raise UnsafeBundleError(
+            f"{rel} holds an ORT-format model, but its name says ONNX: manifest.json and the file name decide a "
+            f"graph's format, and the bytes must be in it. Refusing it before onnxruntime sees it. {_RECOPY}"
+        )
     try:
-        scan = scan_model(data)
+        scan = fmt.scan(data)
+    except OrtReaderMissing as exc:
+        raise UnsafeBundleError(
+            f"{rel} is an ORT-format graph, but its checks cannot run here ({exc}); aeruntime refuses a graph it "
+            "cannot check. Install onnxruntime with its `flatbuffers` dependency, or use the ONNX bundle."
+        ) from None
     except ProtoError as exc:
         raise IntegrityError(
-            f"{rel} is not a well-formed ONNX model ({exc}); the file is damaged or truncated. {_RECOPY}"
+            f"{rel} is not a well-formed {fmt.name} model ({exc}); the file is damaged or truncated. {_RECOPY}"
         ) from None
     if scan.external:
         tensor, location = scan.external[0]
@@ -306,7 +343,7 @@ def _scan(root: str | os.PathLike[str], rel: str, data: bytes) -> ModelScan:
             "aeexport writes single-file graphs: re-export the bundle, or embed the weights with "
             "onnx.load(path, load_external_data=True) and onnx.save(model, path) on a trusted machine."
         )
-    check_structure(rel, scan.structure)
+    check_structure(rel, scan.structure, ort_format=fmt.ort_format)
     return scan
 
 

@@ -92,6 +92,8 @@ class GraphStructure:
     functions: int = 0
     training: int = 0
     sparse: int = 0
+    #: runtime optimization records saved in an ORT-format graph (never in ``.onnx``)
+    runtime_optimizations: int = 0
 
 
 @dataclass

@@ -25,9 +25,17 @@ members, ``--members N``) with every activation of
 ``aeexport.models.base.ACTIVATIONS`` and every score (mse, mae; neg_elbo for vae), and
 their int8-dynamic (``DynamicQuantizeLinear``/``MatMulInteger``/``Cast``), int8-static
 (QDQ: ``QuantizeLinear``/``DequantizeLinear``) and fp16 (``Cast``) variants. All are
-opset 20 of the default domain, without functions or subgraphs. ORT-format (``.ort``)
-variants are flatbuffers, not protobuf: their file sha256 (manifest) vouches for them
-and onnxruntime's own errors are typed (:mod:`aeruntime.sessions`).
+opset 20 of the default domain, without functions or subgraphs.
+
+ORT-format (``.ort``) graphs are read with onnxruntime's own reader
+(:mod:`~aeruntime.format.ortscan`) and get the same checks, with two differences
+(``check_structure(..., ort_format=True)``): onnxruntime's level-"all" optimizer has
+fused some nodes into its ``com.microsoft`` kernels (:data:`ORT_FUSED_OPS`: measured
+on the ORT-format conversion of every shipped bundle, ``FusedGemm`` and ``FusedConv``,
+plus the fusions that optimizer makes of operators in :data:`ALLOWED_OPS` alone), and
+the saved opset imports list every domain onnxruntime registers, so for them only the
+nodes' domains count; saved runtime optimizations (which add kernels at load time in
+minimal builds) are refused.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from ..errors import UnsafeBundleError
 from .constants import MAX_ROW_ELEMENTS
 from .onnxscan import GraphStructure, NodeInfo
 
-__all__ = ["ALLOWED_DOMAINS", "ALLOWED_OPS", "MAX_DIM", "check_structure"]
+__all__ = ["ALLOWED_DOMAINS", "ALLOWED_OPS", "MAX_DIM", "ORT_FUSED_OPS", "check_structure"]
 
 #: largest declared dimension: onnxruntime indexes with int32 on several paths
 MAX_DIM = 2**31 - 1
@@ -83,6 +91,12 @@ ALLOWED_OPS: dict[str, frozenset[str]] = {
         }
     ),
 }
+#: domain -> the kernels onnxruntime's optimizer (level "all", CPU) fuses operators of ALLOWED_OPS into:
+#: Gemm/Conv + activation, MatMul + scale/transpose, the Gelu and x*sigmoid(x) patterns
+ORT_FUSED_OPS: dict[str, frozenset[str]] = {
+    "com.microsoft": frozenset({"BiasGelu", "FastGelu", "FusedConv", "FusedGemm", "FusedMatMul", "Gelu", "QuickGelu"})
+}
+_ORT_OPS = {**ALLOWED_OPS, **ORT_FUSED_OPS}
 #: the opset domains a graph may import ("ai.onnx" is the default domain's long name)
 ALLOWED_DOMAINS = frozenset({"", "ai.onnx"})
 
@@ -93,20 +107,20 @@ def _domain(domain: str) -> str:
     return "" if domain == "ai.onnx" else domain
 
 
-def _node_problem(node: NodeInfo) -> str:
-    allowed = ALLOWED_OPS.get(_domain(node.domain))
+def _node_problem(node: NodeInfo, ops: dict[str, frozenset[str]]) -> str:
+    allowed = ops.get(_domain(node.domain))
     if node.subgraph:
         return "holds a subgraph (Loop/Scan/If bodies are never written by aeexport)"
     if allowed is None:
-        return f"is in domain {node.domain!r}, which is not a domain aeexport uses (allowed: {sorted(ALLOWED_OPS)})"
+        return f"is in domain {node.domain!r}, which is not a domain aeexport uses (allowed: {sorted(ops)})"
     if node.op_type not in allowed:
         return f"is an operator aeexport does not emit (allowed: {len(allowed)} op types of aeruntime.format.ops.ALLOWED_OPS)"
     return ""
 
 
-def _check_nodes(rel: str, structure: GraphStructure) -> None:
+def _check_nodes(rel: str, structure: GraphStructure, ops: dict[str, frozenset[str]]) -> None:
     for node in structure.nodes:
-        why = _node_problem(node)
+        why = _node_problem(node, ops)
         if why:
             raise UnsafeBundleError(
                 f"{rel}: node {node.name!r} (op {node.op_type!r}, domain {node.domain!r}) {why}; refusing it "
@@ -114,16 +128,17 @@ def _check_nodes(rel: str, structure: GraphStructure) -> None:
             )
 
 
-def _check_model(rel: str, structure: GraphStructure) -> None:
+def _check_model(rel: str, structure: GraphStructure, ort_format: bool) -> None:
     extra = [
         (structure.functions, "model-local functions"),
         (structure.training, "training_info entries"),
         (structure.sparse, "sparse initializers"),
+        (structure.runtime_optimizations, "saved runtime optimizations"),
     ]
     for count, what in extra:
         if count:
             raise UnsafeBundleError(f"{rel} holds {count} {what}, which aeexport never writes. {_FIX}")
-    for domain, version in structure.opsets:
+    for domain, version in [] if ort_format else structure.opsets:
         if domain not in ALLOWED_DOMAINS:
             raise UnsafeBundleError(
                 f"{rel} imports opset domain {domain!r} (version {version}); aeexport graphs import only the "
@@ -158,7 +173,7 @@ def _check_tensors(rel: str, structure: GraphStructure) -> None:
             )
 
 
-def check_structure(rel: str, structure: GraphStructure) -> None:
+def check_structure(rel: str, structure: GraphStructure, *, ort_format: bool = False) -> None:
     """Refuse a graph that is not made of what aeexport writes (see the module docstring).
 
     Parameters
@@ -166,13 +181,17 @@ def check_structure(rel: str, structure: GraphStructure) -> None:
     rel : str
         The graph's path in the bundle, named in the message.
     structure : GraphStructure
-        What :func:`~aeruntime.format.onnxscan.scan_model` read from the file.
+        What :func:`~aeruntime.format.onnxscan.scan_model` (or, for an ORT-format graph,
+        :func:`~aeruntime.format.ortscan.scan_ort`) read from the file.
+    ort_format : bool
+        The graph is in onnxruntime's ORT format: its fused kernels are allowed too and
+        its opset imports are not checked (its nodes are).
 
     Raises
     ------
     UnsafeBundleError
     """
-    _check_model(rel, structure)
-    _check_nodes(rel, structure)
+    _check_model(rel, structure, ort_format)
+    _check_nodes(rel, structure, _ORT_OPS if ort_format else ALLOWED_OPS)
     _check_shapes(rel, structure)
     _check_tensors(rel, structure)

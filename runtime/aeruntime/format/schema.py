@@ -29,7 +29,7 @@ Rules (format version 1)
 - ``weights`` (optional): relative path; ``parity.ok`` (optional): boolean.
 - ``input.feature_names`` (optional): ``prod(input.shape)`` distinct non-empty strings.
 - ``latent.quantization.int8`` (optional): ``scale`` and ``zero_point`` lists of
-  ``prod(latent.shape)`` numbers (:mod:`aeruntime.codes`).
+  ``prod(latent.shape)`` numbers (:mod:`aeruntime.latent_codes`).
 - ``omitted`` (optional, slim bundles): list of the relative paths left out.
 - ``min_onnxruntime`` (optional; bundles exported before it was added lack it): the
   oldest onnxruntime release that loads every graph, ``"MAJOR.MINOR"``

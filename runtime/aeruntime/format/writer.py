@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from .atomic import atomic_directory
+from ..fs.atomic import atomic_directory
+from ..fs.outputs import check_output_dir
 from .compat import minimum_for_graphs
 from .constants import FORMAT_VERSION, GRAPH_FILES, MANIFEST_NAME, META_PREFIX, TEST_DATA_DIR
 from .graphs import read_bundle
 from .onnxscan import scan_model
-from .outputs import check_output_dir
 from .paths import safe_path
 from .proto import set_model_metadata, tensor_bytes
 
@@ -205,7 +205,7 @@ class BundleWriter:
         ----------
         out : path
             Bundle directory: new, empty, or a bundle of ours (replaced atomically); anything
-            else is refused (:func:`aeruntime.format.outputs.check_output_dir`).
+            else is refused (:func:`aeruntime.fs.outputs.check_output_dir`).
         manifest : mapping
             The manifest's other sections, in the order they should appear
             (``format_version``, ``bundle_id``, ``graphs``, ``golden.sets``, ``files``

@@ -47,7 +47,7 @@ Layout
              Spark sample uses them: one rule for which columns are numbers)
 ``plan``     the task code: the model once per Python worker, Arrow batches in and out, the row check
 ``report``   :class:`ScoreReport`, the accumulators the tasks fill in
-``cli``      ``aeruntime spark score`` (``aeruntime/spark_cli.py`` is its spark-submit script)
+``cli``      ``aeruntime spark score`` (``aeruntime/spark/submit.py`` is its spark-submit script)
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ spark-submit, e.g.::
 
     spark-submit --master yarn --archives env.tar.gz#env \\
         --conf spark.pyspark.python=./env/bin/python \\
-        "$(python -m aeruntime.spark_cli --script)" score hdfs:///models/b hdfs:///in --out hdfs:///out
+        "$(python -m aeruntime.spark.submit --script)" score hdfs:///models/b hdfs:///in --out hdfs:///out
 
-(``python -m aeruntime.spark_cli --script`` prints the path of ``aeruntime/spark_cli.py``,
+(``python -m aeruntime.spark.submit --script`` prints the path of ``aeruntime/spark/submit.py``,
 the script that runs :func:`main` and that spark-submit takes as its Python application.)
 """
 
@@ -24,7 +24,7 @@ import click
 
 from aeruntime.clibase import AeGroup
 from aeruntime.errors import AeError, InvalidInputError
-from aeruntime.format.outputs import DIR_RULE
+from aeruntime.fs.outputs import DIR_RULE
 
 __all__ = ["main", "spark"]
 
@@ -196,11 +196,11 @@ def score_cmd(
 
 def _local_target(out: str, overwrite: bool, inputs: tuple[str, ...] = ()) -> Path | None:
     """The local directory ``--out`` names, checked by the overwrite rule
-    (:func:`aeruntime.format.check_output_dir`: new, empty or a table of ours), or None for a
+    (:func:`aeruntime.fs.check_output_dir`: new, empty or a table of ours), or None for a
     remote URL (replaced only with ``--overwrite``, which a local path does not need)."""
     if not _is_local(out):
         return None
-    from aeruntime.format import check_output_dir
+    from aeruntime.fs import check_output_dir
 
     target = Path(out.removeprefix("file://"))
     check_output_dir(target, "spark", inputs=[i.removeprefix("file://") for i in inputs])
@@ -224,13 +224,13 @@ def _save(scored: Any, dest: str, fmt: str, mode: str) -> None:
 
 
 def _write(scored: Any, out: str, fmt: str, overwrite: bool, target: Path | None) -> None:
-    """Run the job, writing ``out``; a local ``target`` is published atomically (``format.atomic_directory``).
+    """Run the job, writing ``out``; a local ``target`` is published atomically (``fs.atomic_directory``).
 
     Spark writes the part files into a temporary directory beside ``target``, which then
     replaces it in one rename; a failed job leaves ``target`` as it was and no temporary behind.
     """
-    from aeruntime.format import atomic_directory
-    from aeruntime.format.outputs import SPARK_MARKER, spark_marker
+    from aeruntime.fs import atomic_directory
+    from aeruntime.fs.outputs import SPARK_MARKER, spark_marker
 
     try:
         if target is None:
@@ -256,7 +256,7 @@ def _summary(report: Any, out: str) -> str:
     return msg
 
 
-def main() -> None:  # pragma: no cover - the spark-submit entry point (aeruntime/spark_cli.py)
+def main() -> None:  # pragma: no cover - the spark-submit entry point (aeruntime/spark/submit.py)
     """``aeruntime-spark score ...``: the ``spark`` group on its own, with ``--debug``."""
 
     @click.group(cls=AeGroup, commands=spark.commands, help=spark.help)

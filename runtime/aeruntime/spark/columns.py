@@ -12,8 +12,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..columns import check_unique, listing, match_columns
 from ..errors import InvalidInputError
+from ..validation import check_unique, listing, match_columns
 
 __all__ = [
     "HIDDEN",

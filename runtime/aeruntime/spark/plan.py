@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IntegrityError, InvalidInputError
-from ..rows import FINITE_FIX, column_label
+from ..validation import FINITE_FIX, column_label
 from .report import ScoreReport
 
 __all__ = ["BundleSpec", "Plan", "UdfPlan", "file_sha256", "nonfinite_rows", "worker_model"]

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..columns import check_unique, match_columns
 from ..errors import InvalidInputError
+from ..validation import check_unique, match_columns
 from .source import Chunk, Source, label_index
 
 __all__ = ["Block", "Selection", "is_number", "rebatch", "row_major", "select_columns", "table_source"]
@@ -72,7 +72,7 @@ def select_columns(
 ) -> Selection:
     """Which table columns are features, label, ids, or ignored; typed errors for missing ones.
 
-    Features are matched by name (:func:`aeruntime.columns.match_columns`) when
+    Features are matched by name (:func:`aeruntime.validation.match_columns`) when
     ``feature_names`` is given. With ``read_labels=False`` the label column is only
     left out of the features (never parsed).
     """

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..rows import width_error
+from ..validation import width_error
 
 __all__ = ["FIRST_LINE_MAX", "check_first_line_width", "long_line_error", "max_line", "positional_width"]
 

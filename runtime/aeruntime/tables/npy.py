@@ -1,6 +1,6 @@
 """Arrays: ``.npy`` (memory-mapped, pages released as they are read) and ``.npz`` (read whole).
 
-The one ``.npy`` reader: :func:`load_npy` (a whole array, for :mod:`aeruntime.io`)
+The one ``.npy`` reader: :func:`load_npy` (a whole array, for :mod:`aeruntime.tables.load`)
 and :func:`npy_source` (chunks) read the header the same way and share its errors.
 Nothing here unpickles: ``np.load(..., allow_pickle=False)``.
 """
@@ -19,8 +19,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..faults import os_fault
-from ..rows import check_chunk, shape_rows
+from ..fs.faults import os_fault
+from ..validation import check_chunk, shape_rows
 from .source import Chunk, Source
 
 __all__ = ["array_source", "load_npy", "npy_source", "read_npz"]

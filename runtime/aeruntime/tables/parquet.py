@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..faults import os_fault
-from ..rows import first_non_finite, shape_rows, value_error, where
+from ..fs.faults import os_fault
+from ..validation import first_non_finite, shape_rows, value_error, where
 from .common import Block, Selection, rebatch, row_major, select_columns, table_source
 from .source import Chunk, Source
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..arrow import require_pyarrow
 from ..errors import InvalidInputError
-from ..faults import fault_of
+from ..fs.faults import fault_of
+from .arrow import require_pyarrow
 from .header import header_default
 from .npy import array_source, npy_source, read_npz
 from .source import INPUT_SUFFIXES, Source, existing_file, no_array_options
@@ -41,7 +41,7 @@ def open_source(
     row_shape : tuple of int, optional
         The model's row shape: flat table rows of matching size are reshaped to it.
     feature_names : sequence of str, optional
-        Tables only: select and order the features by name (:func:`aeruntime.columns.match_columns`;
+        Tables only: select and order the features by name (:func:`aeruntime.validation.match_columns`;
         extra columns go to ``Source.ignored``). None: every other column, in file order.
     id_columns : sequence of str
         Tables only: columns passed through untouched (``Chunk.ids``).
@@ -78,7 +78,7 @@ def open_source(
     sel_args = {"feature_names": list(feature_names) if feature_names else None, "label_column": label_column}
     sel_args.update(id_columns=list(id_columns), read_labels=read_labels)
     if suffix == ".csv":
-        from .csv import csv_source
+        from .csv_reader import csv_source
 
         if header is None:
             header = header_default()

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..faults import check_input_file, fault_of
+from ..fs.faults import check_input_file, fault_of
 
 #: suffixes of the tables (named columns)
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -85,7 +85,7 @@ class Source:
 
 
 def existing_file(path: str | os.PathLike[str]) -> Path:
-    """``Path(path)`` if it is a readable regular file: the one check (:func:`aeruntime.faults.check_input_file`)."""
+    """``Path(path)`` if it is a readable regular file: the one check (:func:`aeruntime.fs.faults.check_input_file`)."""
     return check_input_file(path)
 
 

@@ -29,7 +29,7 @@ from aeruntime.errors import (
     ProviderError,
     UnsupportedFormatError,
 )
-from aeruntime.io import read_table, write_scores
+from aeruntime.tables import read_table, write_scores
 from tests.helpers import copy_bundle, edit_manifest, rehash
 
 N = 64  # features of the dense digits bundle
@@ -297,7 +297,7 @@ TABLE = [
         ManifestError,
         r"input\.shape\[0\] must be a positive integer, got -64",
     ),
-    # ------------------------------------------------------------------ input files (aeruntime.io)
+    # ------------------------------------------------------------------ input files (aeruntime.tables)
     Bad(
         "truncated-npy",
         lambda c: read_table(c.file("t.npy", npy_bytes(rows(50))[:300])),

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from aeexport.cli import main as aeexport_main
-from aeruntime.format.atomic import TMP_PREFIX
+from aeruntime.fs.atomic import TMP_PREFIX
 
 
 @pytest.fixture(scope="module")

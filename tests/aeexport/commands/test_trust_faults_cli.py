@@ -1,6 +1,6 @@
 """Environment faults in ``aeexport`` are typed one-line errors, never "this is a bug" (issue 19, class 5).
 
-The aeexport side of ``tests/aeruntime/test_trust_faults.py``: bundles (``export``),
+The aeexport side of ``tests/aeruntime/fs/test_trust_faults.py``: bundles (``export``),
 checkpoints (``train``, :func:`aeexport.train.save_checkpoint`) and ``verify``, on a
 full or read-only file system, with a path component that is a file, with truncated
 checkpoint, bundle and data files. Each row has the exact exit code and message pattern;
@@ -29,7 +29,7 @@ from click.testing import CliRunner
 
 from aeexport.cli import main as ae_main
 from aeruntime.errors import FileSystemError
-from tests.aeruntime.test_trust_faults import FsEnv, check_fault, refused_fifo
+from tests.aeruntime.fs.test_trust_faults import FsEnv, check_fault, refused_fifo
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from aeexport.data import SCALERS, fit_scaler, load_dataset, make_split
 from aeexport.settings import TrainConfig
 from aeexport.train import train_model
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import load_table
+from aeruntime.tables import load_table
 
 
 def _reference_scaler(X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:

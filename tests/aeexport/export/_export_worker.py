@@ -54,7 +54,7 @@ def cached_exporter(cache: str | os.PathLike[str], kill_at: str | None = None) -
 
     import aeexport.export._export as ex
     import aeruntime.format.writer as wr
-    from aeruntime.format import atomic as _atomic
+    from aeruntime.fs import atomic as _atomic
 
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 import aeruntime
-from aeruntime.format.atomic import TMP_PREFIX, atomic_directory, atomic_write_bytes
-from aeruntime.io import write_scores
+from aeruntime.fs.atomic import TMP_PREFIX, atomic_directory, atomic_write_bytes
+from aeruntime.tables import write_scores
 from tests.conftest import SUBPROCESS_ENV
 
 WORKER = Path(__file__).with_name("_export_worker.py")
@@ -174,7 +174,7 @@ def test_checkpoint_write_failure_keeps_old_checkpoint(tmp_path, dense_trained, 
 
 @pytest.mark.parametrize("suffix", [".csv", ".npy", ".npz"])
 def test_write_scores_failure_keeps_old_file(tmp_path, monkeypatch, suffix):
-    import aeruntime.format.atomic as atomic
+    import aeruntime.fs.atomic as atomic
 
     out = tmp_path / f"scores{suffix}"
     write_scores(out, np.array([0.5, 2.0], np.float32), np.array([0, 1], np.int8))

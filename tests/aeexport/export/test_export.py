@@ -13,7 +13,8 @@ import aeexport.export._export as export_mod
 import aeruntime
 from aeexport.export import ParityError, export_bundle
 from aeexport.settings import ExportOptions, ThresholdSpec, Tolerance
-from aeruntime.format import TMP_PREFIX, sha256_file
+from aeruntime.format import sha256_file
+from aeruntime.fs import TMP_PREFIX
 
 
 def test_bundle_layout_and_manifest(dense_bundle):

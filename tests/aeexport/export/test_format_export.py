@@ -28,8 +28,8 @@ from aeexport.cli import main as aeexport_main
 from aeexport.export import export_bundle
 from aeexport.models.base import ELEMENT_ERRORS
 from aeexport.settings import ExportOptions, ThresholdSpec
-from aeruntime.codes import dequantize_int8, quantize_int8
 from aeruntime.errors import InvalidInputError
+from aeruntime.latent_codes import dequantize_int8, quantize_int8
 from tests.conftest import ROOT, SUBPROCESS_ENV
 
 NAMES = [f"px{i:02d}" for i in range(64)]

@@ -59,10 +59,10 @@ def test_doctor_text_has_a_spark_verdict(tmp_path):
 
 def test_spark_cli_runs_as_a_spark_submit_script():
     """spark-submit runs the module file as a script: it must import aeruntime absolutely, not shadow stdlib."""
-    found = _run("python", "-m", "aeruntime.spark_cli", "--script")
+    found = _run("python", "-m", "aeruntime.spark.submit", "--script")
     assert found.returncode == 0, found.stderr
     path = found.stdout.strip()
-    assert path.endswith("aeruntime/spark_cli.py")
+    assert path.endswith("aeruntime/spark/submit.py")
     res = _run("python", path, "score", "--help")
     assert res.returncode == 0, res.stderr
     assert "Score INPUT (Parquet or CSV) with BUNDLE on Spark" in res.stdout

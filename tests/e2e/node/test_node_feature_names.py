@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import aeruntime
-from tests.aeruntime.test_tables import DENSE, NAMES, make_named_bundle
+from tests.aeruntime.tables.test_tables import DENSE, NAMES, make_named_bundle
 from tests.conftest import ROOT
 
 NODE = shutil.which("node")

@@ -1,13 +1,11 @@
 """Whole-file reads and writes, for aeexport's data loading and small outputs.
 
 Thin wrappers over the streaming stack (:mod:`aeruntime.tables` reads,
-:mod:`aeruntime.sinks` writes), so every tool reads and writes files the same way.
+:mod:`aeruntime.tables.sinks` writes), so every tool reads and writes files the same way.
 Nothing here unpickles: ``np.load(..., allow_pickle=False)``.
 
-This is aeexport's door to the runtime's input rules: besides the whole-file reads
-it re-exports the one row rule (:func:`check_rows`, :func:`check_finite`, from
-:mod:`aeruntime.rows`), the streaming reader (:func:`open_source`, :func:`read_npz`; for
-``--max-rows`` sampling) and :func:`check_table_options` (options that need named columns), so aeexport imports only the public runtime modules.
+aeexport reads its data through these (:mod:`aeruntime.tables` exports them), and checks
+rows with the one row rule of :mod:`aeruntime.validation`.
 """
 
 from __future__ import annotations
@@ -22,24 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from .rows import check_finite, check_rows, first_non_finite
-from .sinks import OUTPUT_SUFFIXES, SCORE_FIELDS, check_output_path, open_sink
-from .tables import INPUT_SUFFIXES, check_table_options, existing_file, load_npy, open_source, read_npz
+from ..validation import check_finite, first_non_finite
+from .npy import load_npy, read_npz
+from .reader import open_source
+from .sinks import SCORE_FIELDS, open_sink
+from .source import check_table_options, existing_file
 
-__all__ = [
-    "INPUT_SUFFIXES",
-    "OUTPUT_SUFFIXES",
-    "Table",
-    "check_finite",
-    "check_output_path",
-    "check_rows",
-    "check_table_options",
-    "load_table",
-    "open_source",
-    "read_npz",
-    "read_table",
-    "write_scores",
-]
+__all__ = ["Table", "load_table", "read_table", "write_scores"]
 
 #: rows per chunk when a table is read whole
 _WHOLE_BATCH = 1 << 16

@@ -28,7 +28,7 @@ from aeruntime.format import ALLOWED_OPS, parse_json, read_bundle, scan_model, s
 from aeruntime.format.proto import _spans, tensor_bytes
 from tests.helpers import read_manifest, rehash
 
-from .conftest import SHIPPED
+from ..conftest import SHIPPED
 
 
 # ------------------------------------------------------------------ protobuf by hand

@@ -24,11 +24,11 @@ import stat
 from pathlib import Path
 from types import TracebackType
 
-from .errors import AeError, BundleNotFoundError, FileSystemError, InvalidInputError
+from ..errors import AeError, BundleNotFoundError, FileSystemError, InvalidInputError
 
 __all__ = ["check_input_file", "fault_of", "hidden_os_error", "os_fault", "shown_path"]
 
-#: prefix of our temporary entries (the same as :data:`aeruntime.format.atomic.TMP_PREFIX`)
+#: prefix of our temporary entries (the same as :data:`aeruntime.fs.atomic.TMP_PREFIX`)
 _TMP_PREFIX = ".aeexport-tmp-"
 
 #: errno -> (what happened, how to fix it)

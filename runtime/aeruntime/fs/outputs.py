@@ -1,4 +1,4 @@
-"""The one overwrite rule of every output (aeexport, aeruntime, aeruntime spark).
+"""The one overwrite rule of every output (aeexport, aeruntime, aeruntime spark); it owns the marker names.
 
 - A **directory** output (a bundle, a checkpoint, an ``aeexport run`` folder, a local
   Spark table, an ``aeexport web`` site) is written only if it does not exist, is empty, or
@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
-from .constants import MANIFEST_NAME, MAX_MANIFEST_BYTES
 
 __all__ = [
+    "BUNDLE_MARKER",
+    "MAX_MARKER_BYTES",
     "DIR_RULE",
     "FILE_RULE",
     "KINDS",
@@ -41,6 +42,10 @@ __all__ = [
     "spark_marker",
 ]
 
+#: the file that makes a folder a bundle (``aeruntime.format.MANIFEST_NAME`` is this name)
+BUNDLE_MARKER = "manifest.json"
+#: largest marker file read (a real manifest is a few hundred KB; ``aeruntime.format`` reads no larger one)
+MAX_MARKER_BYTES = 64 * 2**20
 #: the marker file ``aeruntime spark score`` writes into a local output table
 SPARK_MARKER = "_aeruntime.json"
 #: the marker file ``aeexport web`` writes into a static site
@@ -56,7 +61,7 @@ _LISTED = 5  # unknown files named in a message
 def _json(path: Path) -> Any:
     """The JSON in ``path``, or None when it is missing, not a file, too big or not JSON."""
     try:
-        if not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+        if not path.is_file() or path.stat().st_size > MAX_MARKER_BYTES:
             return None
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -64,10 +69,10 @@ def _json(path: Path) -> Any:
 
 
 def _bundle(d: Path) -> set[str] | None:
-    m = _json(d / MANIFEST_NAME)
+    m = _json(d / BUNDLE_MARKER)
     if not isinstance(m, dict) or "format_version" not in m or not isinstance(m.get("files"), dict):
         return None
-    return {MANIFEST_NAME, *map(str, m["files"])}
+    return {BUNDLE_MARKER, *map(str, m["files"])}
 
 
 def _checkpoint(d: Path) -> set[str] | None:
@@ -189,7 +194,7 @@ def check_output_dir(
 def check_output_file(path: str | os.PathLike[str], *, option: str = "--out", inputs: Iterable[Any] = ()) -> None:
     """Raise :class:`InvalidInputError` if the file output ``path`` is an input or an existing directory.
 
-    An existing file is otherwise replaced atomically (:func:`aeruntime.format.atomic.publish_file`).
+    An existing file is otherwise replaced atomically (:func:`aeruntime.fs.atomic.publish_file`).
     """
     p = Path(path)
     for i in inputs:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..rows import first_non_finite, shape_rows, value_error, width_error
+from ..validation import first_non_finite, shape_rows, value_error, width_error
 from .common import Block, Selection, is_number, rebatch, row_major, select_columns, table_source
 from .header import announce, decide_header
 from .limits import check_first_line_width, long_line_error, max_line, positional_width

@@ -1,5 +1,5 @@
-"""Table input (aeruntime.tables, aeruntime.io): CSV/Parquet errors that name line and column,
-feature names matched by name, --label-column on arrays, and the writers (aeruntime.sinks).
+"""Table input and output (aeruntime.tables): CSV/Parquet errors that name line and column,
+feature names matched by name, --label-column on arrays, and the writers (aeruntime.tables.sinks).
 
 No torch: the shipped ``models/digits-dense`` bundle, rows drawn from its scaler statistics.
 """
@@ -17,15 +17,13 @@ from click.testing import CliRunner
 import aeruntime
 from aeruntime.cli import main as aeruntime_main
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import load_table, read_table, write_scores
-from aeruntime.sinks import Field, open_sink
-from aeruntime.tables import open_source
+from aeruntime.tables import Field, load_table, open_sink, open_source, read_table, write_scores
 
 pa = pytest.importorskip("pyarrow", reason="needs pyarrow: the table tests run with aeruntime[tables]")
 pacsv = pytest.importorskip("pyarrow.csv")
 pq = pytest.importorskip("pyarrow.parquet")
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
+MODELS = Path(__file__).resolve().parents[3] / "models"
 DENSE = MODELS / "digits-dense"
 NAMES = [f"px{i}" for i in range(64)]
 
@@ -199,7 +197,7 @@ def test_csv_chunks_are_exact_batches_in_order(tmp_path):
 @pytest.fixture()
 def tiny_pieces(monkeypatch):
     """CSV pieces of ~16 lines, so small files go through many pieces and worker threads."""
-    import aeruntime.tables.csv as tables_csv
+    import aeruntime.tables.csv_reader as tables_csv
 
     monkeypatch.setattr(tables_csv, "_PIECE", 1)
     monkeypatch.setattr(tables_csv, "_csv_workers", lambda: 3)

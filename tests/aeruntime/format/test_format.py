@@ -29,7 +29,7 @@ from aeruntime.errors import (
     UnsupportedFormatError,
 )
 
-from .conftest import SHIPPED
+from ..conftest import SHIPPED
 
 
 def _copy(name: str, dst: pathlib.Path) -> pathlib.Path:

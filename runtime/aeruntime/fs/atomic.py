@@ -37,7 +37,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..faults import fault_of
+from .faults import fault_of
 from .outputs import check_output_dir, check_output_file
 
 __all__ = [
@@ -240,7 +240,7 @@ def temp_file_beside(path: str | os.PathLike[str]) -> Path:
     created if needed); stale temporaries of ``path`` left by a killed writer are removed first.
 
     Write it, flush and fsync it, then :func:`publish_file` it over ``path`` (or
-    remove it): the streaming writers (:mod:`aeruntime.sinks`) publish this way.
+    remove it): the streaming writers (:mod:`aeruntime.tables.sinks`) publish this way.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -62,14 +62,14 @@ def test_parquet_peak_rss_is_flat_from_200k_to_2m_rows(tmp_path):
 LOAD_CHILD = r"""
 import sys
 import numpy as np
-from aeruntime import io
+from aeruntime.tables import load
 
 if sys.argv[2] == "concatenate":  # the reader before #21: chunks kept, then concatenated
-    original = io._Rows.__init__
-    io._Rows.__init__ = lambda self, n_rows: original(self, None)
-io.load_table(sys.argv[1], dtype=np.float32, mmap=True)  # warm: imports, pools
+    original = load._Rows.__init__
+    load._Rows.__init__ = lambda self, n_rows: original(self, None)
+load.load_table(sys.argv[1], dtype=np.float32, mmap=True)  # warm: imports, pools
 before = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
-t = io.load_table(sys.argv[1], dtype=np.float32)
+t = load.load_table(sys.argv[1], dtype=np.float32)
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(t.X.shape[0], t.X.dtype, hwm - before)
 """

@@ -35,7 +35,7 @@ from click.testing import CliRunner
 
 from aeruntime.cli import main as rt_main
 from aeruntime.errors import BundleNotFoundError, FileSystemError, InvalidInputError
-from aeruntime.faults import os_fault
+from aeruntime.fs.faults import os_fault
 from tests.conftest import SUBPROCESS_ENV
 
 N = 64  # features of the digits-dense bundle
@@ -166,7 +166,7 @@ def _csv(e: Env) -> Path:
 
 def _vanishing_csv(e: Env) -> list[str]:
     """The CSV is removed after its first line was read (another program deleted it)."""
-    import aeruntime.tables.csv as tcsv
+    import aeruntime.tables.csv_reader as tcsv
 
     src = _csv(e)
     layout = tcsv._csv_layout
@@ -338,8 +338,7 @@ def test_fifo_input_is_refused_without_opening_it(tmp_path, shipped_dense):
 
 # ---------------------------------------------------------------------------- the API
 def test_api_read_refuses_a_fifo_and_a_directory(tmp_path):
-    from aeruntime.io import read_table
-    from aeruntime.tables import open_source
+    from aeruntime.tables import open_source, read_table
 
     fifo = tmp_path / "rows.csv"
     os.mkfifo(fifo)
@@ -352,8 +351,7 @@ def test_api_read_refuses_a_fifo_and_a_directory(tmp_path):
 
 
 def test_api_read_permission_denied_and_vanished(tmp_path, monkeypatch):
-    from aeruntime.io import read_table
-    from aeruntime.tables import open_source
+    from aeruntime.tables import open_source, read_table
 
     path = tmp_path / "rows.npy"
     np.save(path, np.zeros((4, N), np.float32))
@@ -374,7 +372,7 @@ def test_api_read_permission_denied_and_vanished(tmp_path, monkeypatch):
 
 
 def test_api_write_scores_typed_errors(tmp_path, monkeypatch):
-    from aeruntime.io import write_scores
+    from aeruntime.tables import write_scores
 
     scores, labels = np.zeros(3, np.float32), np.zeros(3, np.int8)
     (tmp_path / "adir.npy").mkdir()
@@ -409,7 +407,7 @@ def test_os_fault_names_the_users_path_not_ours(tmp_path, code, words):
 
 
 def test_library_errno_in_message_is_recognised():
-    from aeruntime.faults import hidden_os_error
+    from aeruntime.fs.faults import hidden_os_error
 
     err = hidden_os_error(RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)"))
     assert isinstance(err, OSError) and err.errno == errno.ENOSPC

@@ -8,8 +8,7 @@ from click.testing import CliRunner
 
 import aeruntime
 from aeruntime.cli import main as aeruntime_main
-from aeruntime.sinks import open_sink
-from aeruntime.tables import open_source
+from aeruntime.tables import open_sink, open_source
 from tests.helpers import needs_pyarrow
 
 BATCH = 128  # smaller than the file: 1797 rows -> 15 chunks

@@ -16,9 +16,7 @@ import numpy as np
 import pytest
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.io import load_table
-from aeruntime.tables import csv as csv_reader
-from aeruntime.tables import open_source
+from aeruntime.tables import csv_reader, load_table, open_source
 from aeruntime.tables.common import is_number
 from tests.helpers import needs_pyarrow
 

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 import aeruntime
 from aeruntime.cli import main as aeruntime_main
-from aeruntime.codes import dequantize_int8, fit_int8, quantize_int8
 from aeruntime.jobs import run_job
+from aeruntime.latent_codes import dequantize_int8, fit_int8, quantize_int8
 
-from .test_tables import DENSE, MODELS, NAMES, make_named_bundle, rows, write_csv
+from ..tables.test_tables import DENSE, MODELS, NAMES, make_named_bundle, rows, write_csv
 
 pa = pytest.importorskip("pyarrow", reason="needs pyarrow: the table tests run with aeruntime[tables]")
 pq = pytest.importorskip("pyarrow.parquet")

@@ -1,11 +1,11 @@
 """Writing outputs chunk by chunk: ``.npy``, ``.npz``, ``.csv``, ``.parquet``, or CSV on stdout.
 
-The one writer of the runtime: scores (``aeruntime score``, :func:`aeruntime.io.write_scores`),
+The one writer of the runtime: scores (``aeruntime score``, :func:`aeruntime.tables.write_scores`),
 latent codes (``encode``) and rows (``decode``, ``reconstruct``). An output is a list of
 :class:`Field` objects (one array per row each, e.g. ``score`` and ``label``, or ``z``
 of shape ``latent_shape``); tables also take pass-through id columns, written first.
 
-Every file is published atomically (the one rule, :mod:`aeruntime.format.atomic`):
+Every file is published atomically (the one rule, :mod:`aeruntime.fs.atomic`):
 written to a temporary file beside the target, fsynced and renamed over it on success; on an exception it is removed and the target is
 untouched. Memory stays flat whatever the row count:
 
@@ -34,11 +34,11 @@ from typing import IO, Any
 
 import numpy as np
 
+from ..errors import InvalidInputError
+from ..fs.atomic import publish_file, temp_file_beside
+from ..fs.faults import fault_of
+from ..fs.outputs import check_output_file
 from .arrow import require_pyarrow
-from .errors import InvalidInputError
-from .faults import fault_of
-from .format.atomic import publish_file, temp_file_beside
-from .format.outputs import check_output_file
 
 __all__ = ["OUTPUT_SUFFIXES", "SCORE_DTYPE", "SCORE_FIELDS", "Field", "check_output_path", "open_sink"]
 
@@ -75,7 +75,7 @@ def check_output_path(path: str | os.PathLike[str] | None, ids: Sequence[str] = 
     """Raise :class:`InvalidInputError` unless ``path`` is None or has a supported suffix (before any work).
 
     An existing ``path`` is replaced atomically, unless it is one of ``inputs`` (the same
-    file, a hard or a symbolic link: :func:`aeruntime.format.outputs.check_output_file`).
+    file, a hard or a symbolic link: :func:`aeruntime.fs.outputs.check_output_file`).
     """
     if path is None:
         require_pyarrow("CSV on stdout (the output without --out; --out FILE.npy needs nothing more)")
@@ -99,7 +99,7 @@ class Sink:
     """Takes chunks: ``write(*arrays, ids=None)`` with one array (n, *field.shape) per field."""
 
     rows = 0
-    where = "standard output"  # named in the messages of file-system errors (aeruntime.faults)
+    where = "standard output"  # named in the messages of file-system errors (aeruntime.fs.faults)
 
     def __init__(self, fields: Sequence[Field]) -> None:
         self.fields = tuple(fields)

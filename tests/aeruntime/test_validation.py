@@ -1,13 +1,12 @@
-"""The one row rule (aeruntime.rows) and the one columns-by-name rule (aeruntime.columns)."""
+"""The input checks of aeruntime.validation: the one row rule and the one columns-by-name rule."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from aeruntime.columns import LISTED, listing, match_columns
 from aeruntime.errors import InvalidInputError
-from aeruntime.rows import check_finite, check_rows, first_non_finite, where
+from aeruntime.validation import LISTED, check_finite, check_rows, first_non_finite, listing, match_columns, where
 
 
 def test_a_chunk_names_its_row_in_the_stream_and_the_column_by_name():

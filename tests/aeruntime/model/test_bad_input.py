@@ -124,7 +124,7 @@ def test_graphs_from_another_export_are_refused(shipped_copy):
     """The shipped VAE's scorer has the dense scorer's interface (x (n, 64) -> score) but another export."""
     from aeruntime.format import sha256_file
 
-    from .conftest import SHIPPED
+    from ..conftest import SHIPPED
 
     shutil.copy(SHIPPED["vae"] / "scorer.onnx", shipped_copy / "scorer.onnx")
     m = json.loads((shipped_copy / "manifest.json").read_text())

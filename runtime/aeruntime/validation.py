@@ -1,7 +1,12 @@
-"""The one row rule: shape, dtype, NaN/Inf and the float32 range, with messages naming row and column.
+"""Every input check of the runtime (scikit-learn's ``utils/validation.py``): rows, batches, columns.
+
+- the one row rule: shape, dtype, NaN/Inf and the float32 range, with messages naming row and column
+  (:func:`check_rows`, :func:`check_chunk`, :func:`check_finite`, :func:`check_scores`);
+- the API's batch check (:func:`as_batch`): whatever the user passed, as a float32 batch;
+- the one columns-by-name rule (:func:`match_columns`, :func:`check_unique`, :func:`listing`).
 
 Every place that takes rows for a model goes through here (sklearn routes every
-method through one ``_validate_data``): :func:`aeruntime.validate.as_batch` (the
+method through one ``_validate_data``): :func:`as_batch` (the
 API), the table readers (:mod:`aeruntime.tables`, chunk by chunk, with the row
 offset of the chunk in the file), and aeexport's ``verify``, ``compare-pca`` and
 data loading. One wording per failure:
@@ -38,6 +43,12 @@ import numpy as np
 from .errors import InvalidInputError
 
 __all__ = [
+    "LISTED",
+    "as_batch",
+    "check_unique",
+    "duplicates",
+    "listing",
+    "match_columns",
     "F32_MAX",
     "FINITE_FIX",
     "RANGE_FIX",
@@ -353,3 +364,123 @@ def check_scores(scores: np.ndarray, x: np.ndarray, name: str = "X") -> None:
         "in float32, and values this large (near its limit, about ±3.4e38) overflow inside the model. "
         f"{RANGE_FIX[RANGE_FIX.index('Rescale') :]}"
     )
+
+
+# ---------------------------------------------------------------------------- the API's batches
+# numpy arrays or nested lists of numbers; float64, integers and bool cast once to float32;
+# big-endian and non-contiguous arrays copied into native C order
+_F32 = np.dtype(np.float32)
+
+
+def as_batch(x: Any, shape: tuple[int, ...], name: str = "X", *, finite: bool = True) -> np.ndarray:
+    """Validate ``x`` against a per-row ``shape`` and return a float32 C-contiguous batch.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_rows, *shape)
+        Rows to feed the model, in raw feature units.
+    shape : tuple of int
+        Shape of one row, e.g. ``(64,)`` or ``(1, 8, 8)``.
+    name : str
+        Name used in error messages.
+    finite : bool, default True
+        Check for NaN/Inf. :meth:`Model.score` passes False and checks its
+        output instead (cheaper; a non-finite input always gives a non-finite
+        score, and then :func:`check_finite` names the culprit).
+
+    Returns
+    -------
+    ndarray of shape (n_rows, *shape), dtype float32
+    """
+    # Fast path: the common case costs a few attribute reads and one reduction.
+    if (
+        type(x) is np.ndarray
+        and x.dtype is _F32
+        and x.shape[1:] == shape
+        and x.ndim == len(shape) + 1
+        and x.shape[0] > 0
+        and x.flags.c_contiguous
+    ):
+        arr = x
+    else:
+        # the slow path anyway: a cast is checked, naming overflow from the cast precisely
+        return check_rows(x, shape, name, finite=finite, dtype=np.float32)
+    if finite:
+        check_finite(arr, name)
+    return arr
+
+
+# ---------------------------------------------------------------------------- columns by name
+# A bundle trained on named columns reads tables by name: its features in its order wherever
+# they sit, extra columns ignored (and listed), a missing or a repeated name refused.
+#: names shown in a message before it is cut with " ... (N in all)"
+LISTED = 20
+
+
+def listing(names: Sequence[str], limit: int = LISTED) -> str:
+    """``['a', 'b']``, or the first ``limit`` names and `` ... (N in all)``."""
+    names = list(names)
+    if len(names) <= limit:
+        return repr(names)
+    return f"{names[:limit]} ... ({len(names)} in all)"
+
+
+def duplicates(names: Sequence[str]) -> list[str]:
+    """Names that appear more than once, sorted."""
+    seen: set[str] = set()
+    dup: set[str] = set()
+    for n in names:
+        (dup if n in seen else seen).add(n)
+    return sorted(dup)
+
+
+def check_unique(names: Sequence[str], where: str) -> None:
+    """Raise :class:`InvalidInputError` when a column name appears more than once."""
+    dup = duplicates(names)
+    if dup:
+        raise InvalidInputError(f"{where}: the columns {dup} appear more than once; give every column its own name.")
+
+
+def match_columns(
+    available: Sequence[str],
+    wanted: Sequence[str],
+    *,
+    where: str,
+    what: str = "feature columns the model was trained on",
+    reserved: Sequence[str] = (),
+) -> list[str]:
+    """``wanted`` (in its order) after checking each is one of ``available``; else a typed error.
+
+    Parameters
+    ----------
+    available : sequence of str
+        The table's column names (a file's header, a DataFrame's columns).
+    wanted : sequence of str
+        The names to find, e.g. ``Model.feature_names``.
+    where : str
+        What holds ``available``, starting the message (``"data.csv"``, ``"the DataFrame"``).
+    what : str
+        What ``wanted`` are, in the missing-columns message.
+    reserved : sequence of str
+        Names that may not be among ``wanted`` (the label and id columns).
+
+    Returns
+    -------
+    list of str
+        ``wanted``; the other columns are ``[c for c in available if c not in wanted]``.
+    """
+    check_unique(available, where)
+    clash = [n for n in wanted if n in set(reserved)]
+    if clash:
+        raise InvalidInputError(
+            f"{where}: {clash} are features of the model, so they cannot also be the "
+            "label or an id column; pass another --label-column / --id-column."
+        )
+    have = set(available)
+    missing = [n for n in wanted if n not in have]
+    if missing:
+        raise InvalidInputError(
+            f"{where}: missing {len(missing)} of the {len(wanted)} {what}: {listing(missing)}; it has "
+            f"{listing(available)}. Columns are matched by name: rename or add them."
+        )
+    return list(wanted)

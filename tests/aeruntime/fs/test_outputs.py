@@ -1,7 +1,7 @@
 """The one overwrite rule of every output (issue 19, class 1): nothing we did not write is deleted.
 
 Directory outputs (bundles, checkpoints, run folders, Spark tables) are checked by
-``aeruntime.format.check_output_dir``; file outputs by ``check_output_file``; stale
+``aeruntime.fs.check_output_dir``; file outputs by ``check_output_file``; stale
 temporaries of a killed write are removed by the next write (a SIGKILLed subprocess).
 Torch-free.
 """
@@ -23,11 +23,11 @@ from click.testing import CliRunner
 
 from aeruntime.cli import main as aeruntime_main
 from aeruntime.errors import InvalidInputError
-from aeruntime.format import check_output_dir
-from aeruntime.format.atomic import TMP_PREFIX, _tmp_prefix, atomic_directory, remove_stale
-from aeruntime.format.outputs import SPARK_MARKER, spark_marker
 from aeruntime.format.writer import copy_bundle
-from aeruntime.io import write_scores
+from aeruntime.fs import check_output_dir
+from aeruntime.fs.atomic import TMP_PREFIX, _tmp_prefix, atomic_directory, remove_stale
+from aeruntime.fs.outputs import SPARK_MARKER, spark_marker
+from aeruntime.tables import write_scores
 from tests.conftest import SUBPROCESS_ENV
 
 CKPT = {"format": "aeexport-checkpoint/1", "kind": "dense"}
@@ -195,7 +195,7 @@ _WRITER = textwrap.dedent(
     """
     import sys, time
     import numpy as np
-    from aeruntime.sinks import open_sink
+    from aeruntime.tables import open_sink
     with open_sink(sys.argv[1]) as sink:
         for i in range(10_000):
             sink.write(np.full(100_000, i, np.float32), np.zeros(100_000, np.int8))
