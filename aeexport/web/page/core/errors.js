@@ -1,7 +1,5 @@
-'use strict';
-
 /**
- * Every failure the consumer reports on purpose. `code` says which check failed:
+ * Every failure a bundle consumer (Node or the page) reports on purpose. `code` says which check failed:
  *
  * | code                 | exit | meaning |
  * | -------------------- | ---- | ------- |
@@ -14,7 +12,7 @@
  * | `METADATA`           | 1    | a graph's aeexport.* metadata contradicts the manifest |
  * | `GOLDEN`             | 1    | a golden vector is not reproduced within the tolerance |
  */
-class AeBundleError extends Error {
+export class AeBundleError extends Error {
   constructor(code, message) {
     super(message);
     this.name = 'AeBundleError';
@@ -22,5 +20,3 @@ class AeBundleError extends Error {
     this.exitCode = code === 'NOT_FOUND' || code === 'INVALID_INPUT' ? 2 : 1;
   }
 }
-
-module.exports = { AeBundleError };

@@ -1,5 +1,6 @@
 /**
- * CSV rows for the page: the rules of examples/node/lib/table.js and aeruntime's CSV reader.
+ * Input rows, host-agnostic: `.csv` text and `.npy` bytes (float32/float64, C order, never
+ * pickled objects), the rules of aeruntime's readers. The host reads the file; this parses it.
  *
  * - The first line is a header when a field is not a number (rule 1 of
  *   aeruntime.tables.header), when it is exactly the bundle's feature names, or when it is
@@ -9,7 +10,7 @@
  *   are an error. Otherwise columns are positional and there must be one per input element.
  */
 
-import { AeBundleError } from './bundle.js';
+import { AeBundleError } from './errors.js';
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$/i;
 
@@ -37,8 +38,9 @@ function isHeader(cells, featureNames) {
  * Parse CSV text into float32 rows for the bundle.
  * @param {string} text the file's text
  * @param {string} name the file's name (for messages)
- * @param {{width: number, featureNames: string[]|null}} spec
- * @returns {{data: Float32Array, n: number, columns: string[]|null, ignored: string[], header: boolean}}
+ * @param {{width: number, featureNames: string[]|null}} spec width: values per row the model takes
+ * @returns {{data: Float32Array, n: number, shape: number[], columns: string[]|null, ignored: string[], header: boolean}}
+ *   data holds n * width values, row-major; shape is (n, width)
  */
 export function parseCsv(text, name, { width, featureNames }) {
   const rows = [];
@@ -84,7 +86,7 @@ export function parseCsv(text, name, { width, featureNames }) {
       data[i * index.length + c] = v;
     });
   });
-  return { data, n: rows.length, columns: header ? index.map((j) => header[j]) : null, ignored, header: header !== null };
+  return { data, n: rows.length, shape: [rows.length, index.length], columns: header ? index.map((j) => header[j]) : null, ignored, header: header !== null };
 }
 
 /** `score,label` CSV text, one line per row (scores as the float32 values, exactly). */
@@ -92,4 +94,50 @@ export function scoresCsv(scores, labels) {
   const lines = ['score,label'];
   for (let i = 0; i < scores.length; i++) lines.push(`${scores[i]},${labels[i]}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Parse a `.npy` file of float32 or float64 values (C order; object arrays are refused, never unpickled).
+ * @param {Uint8Array} bytes the file
+ * @param {string} name the file's name (for messages)
+ * @returns {{data: Float32Array|Float64Array, shape: number[]}}
+ */
+export function parseNpy(bytes, name) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const latin1 = (a, b) => String.fromCharCode(...bytes.subarray(a, b));
+  if (bytes.length < 10 || bytes[0] !== 0x93 || latin1(1, 6) !== 'NUMPY') {
+    throw invalid(`${name}: not a .npy file (no \\x93NUMPY magic); save arrays with np.save.`);
+  }
+  const major = bytes[6];
+  let headerLen;
+  let offset;
+  if (major === 1) { headerLen = view.getUint16(8, true); offset = 10; }
+  else if (major === 2 || major === 3) { headerLen = view.getUint32(8, true); offset = 12; }
+  else throw invalid(`${name}: unsupported .npy format version ${major}; expected 1, 2 or 3.`);
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(offset, offset + headerLen));
+  const descr = /'descr'\s*:\s*'([^']*)'/.exec(header);
+  const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
+  const shapeM = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
+  if (!descr || !fortran || !shapeM) {
+    throw invalid(`${name}: unsupported .npy header ${JSON.stringify(header.trim())}; expected a plain numeric array.`);
+  }
+  const types = { '<f4': [4, true], '>f4': [4, false], '<f8': [8, true], '>f8': [8, false] };
+  const t = types[descr[1]];
+  if (!t) {
+    throw invalid(`${name}: dtype ${JSON.stringify(descr[1])} is not supported; expected float32 or float64 `
+      + '(object arrays are never unpickled). Convert with X.astype(np.float32) before np.save.');
+  }
+  if (fortran[1] === 'True') {
+    throw invalid(`${name}: the array is stored in Fortran order; save np.ascontiguousarray(X) instead.`);
+  }
+  const shape = shapeM[1].split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const count = shape.reduce((a, b) => a * b, 1);
+  const [size, little] = t;
+  const start = offset + headerLen;
+  if (bytes.length - start !== count * size) {
+    throw invalid(`${name}: holds ${bytes.length - start} data bytes, but shape (${shape.join(', ')}) needs ${count * size}; the file is truncated.`);
+  }
+  const data = size === 4 ? new Float32Array(count) : new Float64Array(count);
+  for (let i = 0; i < count; i++) data[i] = size === 4 ? view.getFloat32(start + i * 4, little) : view.getFloat64(start + i * 8, little);
+  return { data, shape };
 }
