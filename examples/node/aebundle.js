@@ -16,7 +16,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { AeBundleError, loadBundle as loadWithHost, readGraph } from '../../aeexport/web/page/core/bundle.js';
+import {
+  AeBundleError, checkStructure, loadBundle as loadWithHost, readGraph,
+} from '../../aeexport/web/page/core/bundle.js';
 import { parseCsv, parseNpy } from '../../aeexport/web/page/core/table.js';
 
 export {
@@ -26,7 +28,53 @@ export {
 /** Lowercase hex sha256 of bytes. */
 export const sha256 = async (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
 
-/** The host of a bundle directory: listed files read from `dir`, never outside it. */
+const { O_RDONLY, O_NOFOLLOW = 0, O_NONBLOCK = 0 } = fs.constants;
+
+function kindOf(st) {
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isDirectory()) return 'a directory';
+  return st.isFile() ? '' : 'not a regular file';
+}
+
+function notRegular(shown, kind) {
+  return new AeBundleError('UNSAFE', `${shown} is ${kind}, not a regular file inside the bundle; a bundle's files are plain files (symbolic links, pipes and devices are never opened). Copy the bundle with cp -r, or re-export it.`);
+}
+
+/**
+ * The bytes of a regular file `rel` under `root`, opened only after every path component was
+ * checked with lstat (no symbolic link, FIFO or device is ever opened or followed); the open
+ * itself refuses a link (O_NOFOLLOW) and never blocks (O_NONBLOCK), and fstat confirms the
+ * opened file is the regular file that was checked.
+ */
+function readRegular(root, rel, shown) {
+  let at = root;
+  const parts = rel.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    at = path.join(at, parts[i]);
+    let st;
+    try {
+      st = fs.lstatSync(at);
+    } catch (e) {
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return null;
+      throw new AeBundleError('NOT_FOUND', `cannot read ${shown}: ${e.message}.`);
+    }
+    const kind = i === parts.length - 1 ? kindOf(st) : (st.isDirectory() ? '' : kindOf(st));
+    if (kind) throw notRegular(i === parts.length - 1 ? shown : JSON.stringify(at), kind);
+  }
+  const fd = fs.openSync(at, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  try {
+    const kind = kindOf(fs.fstatSync(fd));
+    if (kind) throw notRegular(shown, kind);
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The host of a bundle directory: only listed regular files, read from `dir`, never outside it. */
 export function fsHost(dir) {
   const root = path.resolve(dir);
   const isDir = fs.existsSync(root) && fs.statSync(root).isDirectory();
@@ -40,20 +88,22 @@ export function fsHost(dir) {
     sessionOptions: {},
     async readManifest() {
       const file = path.join(dir, 'manifest.json');
-      if (!fs.existsSync(file)) {
+      const bytes = readRegular(root, 'manifest.json', JSON.stringify(file));
+      if (bytes === null) {
         throw new AeBundleError('NOT_FOUND', `${JSON.stringify(file)} is missing; a bundle directory must contain manifest.json. Point to the directory written by \`aeexport export\`.`);
       }
-      return fs.readFileSync(file);
+      return bytes;
     },
     async read(rel) {
       const abs = path.resolve(root, rel);
       if (!abs.startsWith(root + path.sep)) {
         throw new AeBundleError('INTEGRITY', `manifest lists ${JSON.stringify(rel)}, which points outside the bundle directory; refusing to read it.`);
       }
-      if (!fs.existsSync(abs)) {
+      const bytes = readRegular(root, rel, `bundle file ${JSON.stringify(path.join(dir, rel))}`);
+      if (bytes === null) {
         throw new AeBundleError('NOT_FOUND', `bundle file ${JSON.stringify(path.join(dir, rel))} listed in the manifest is missing; copy the complete bundle directory or re-export it.`);
       }
-      return fs.readFileSync(abs);
+      return bytes;
     },
     sha256,
   };
@@ -91,6 +141,7 @@ export function readGraphMetadata(file) {
 export async function inspectGraph(file) {
   const bytes = fs.readFileSync(file);
   const g = await readGraph(bytes, path.basename(file), sha256);
+  checkStructure(path.basename(file), bytes); // nothing unchecked reaches onnxruntime, not even to list its inputs
   const session = await ort.InferenceSession.create(bytes);
   const partners = {};
   for (const [role, p] of Object.entries(g.partners)) {

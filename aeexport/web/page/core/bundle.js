@@ -20,10 +20,12 @@ import {
   checkGraph, checkPartners, goldenFiles, goldenSets, integrityError, parseManifest, readGraph, safeRel,
 } from './manifest.js';
 import { readTensor, toNumbers } from './onnx.js';
+import { checkStructure } from './structure.js';
 import { checkThreshold, compare, prod, toBatch } from './rows.js';
 
 export { AeBundleError } from './errors.js';
 export { SUPPORTED_FORMAT_VERSIONS, readGraph, safeRel } from './manifest.js';
+export { checkStructure } from './structure.js';
 export { checkThreshold, compare, prod, toBatch } from './rows.js';
 
 const DEFAULT_TOLERANCE = { atol: 1e-5, rtol: 1e-4 };
@@ -355,9 +357,11 @@ async function readListed(host, manifest, rel, what, verify = true) {
 
 /**
  * Open a bundle through a host adapter: read and check manifest.json; with `verifyAll`
- * check the sha256 of every listed file; read every graph, check its sha256, its graph's
- * sha256 and its metadata (role, bundle_id, partners); only then create one onnxruntime
- * session per graph and check its input and output names against the manifest.
+ * check the sha256 of every listed file; read every graph, check its sha256, its structure
+ * (core/structure.js: the operator allow-list, no subgraphs, functions, custom domains or
+ * ORT-format files), its graph's sha256 and its metadata against the manifest (role,
+ * bundle_id, threshold, kind, score, shapes, names, partners: core/manifest.js); only then
+ * create one onnxruntime session per graph and check its input and output names.
  *
  * @param ort the onnxruntime module (onnxruntime-node or onnxruntime-web)
  * @param host the host adapter (see the top of this file)
@@ -377,8 +381,9 @@ export async function loadBundle(ort, host, { threshold, verify = true, verifyAl
   for (const [role, info] of Object.entries(manifest.graphs)) {
     onStep(`verifying ${info.file} (sha256)`);
     const bytes = await readListed(host, manifest, info.file, `the ${role} graph`, verify);
+    checkStructure(info.file, bytes); // ORT format, operators, subgraphs, functions, domains, shapes
     const g = await readGraph(bytes, info.file, host.sha256);
-    checkGraph(manifest, role, g);
+    checkGraph(manifest, role, g); // format, role, bundle, threshold, kind, score, shapes, names
     graphs[role] = g;
     bytesOf[role] = bytes;
   }

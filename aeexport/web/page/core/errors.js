@@ -9,7 +9,8 @@
  * | `UNSUPPORTED_FORMAT` | 1    | format_version this reader does not know (newer bundle) |
  * | `INTEGRITY`          | 1    | a file's sha256 or a graph's graph_sha256 differs from the record |
  * | `MIXED_BUNDLE`       | 1    | graphs from different exports (bundle_id / partner graph_sha256) |
- * | `METADATA`           | 1    | a graph's aeexport.* metadata contradicts the manifest |
+ * | `METADATA`           | 1    | a graph's aeexport.* metadata contradicts the manifest (threshold, kind, shapes, ...) |
+ * | `UNSAFE`             | 1    | a graph holds what aeexport never writes (op outside the allow-list, subgraph, function, custom domain, external data, lying shape), or a listed file is not a regular file inside the bundle |
  * | `GOLDEN`             | 1    | a golden vector is not reproduced within the tolerance |
  */
 export class AeBundleError extends Error {

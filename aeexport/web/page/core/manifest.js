@@ -8,6 +8,7 @@
 
 import { AeBundleError } from './errors.js';
 import { readModel } from './onnx.js';
+import { pyFloat } from './rows.js';
 
 /** Bundle format versions this reader understands. A newer one is refused. */
 export const SUPPORTED_FORMAT_VERSIONS = [1];
@@ -112,12 +113,67 @@ export async function readGraph(bytes, label, sha256) {
   };
 }
 
-/** One graph's metadata against the manifest: format version, role, bundle_id, graph_sha256. */
+/** The roles every graph of a bundle names as its partners (aeruntime.format.constants.CORE_ROLES). */
+export const CORE_ROLES = ['encoder', 'decoder', 'scorer'];
+const RECOPY = 'Copy all files of one bundle together (cp -r), or re-export it.';
+
+const metaOf = (g) => Object.fromEntries(Object.entries(g.metadata)
+  .filter(([k]) => k.startsWith(META)).map(([k, v]) => [k.slice(META.length), v]));
+
+const disagree = (msg) => new AeBundleError('METADATA', `${msg} ${RECOPY}`);
+
+/** Keys a graph repeats from the manifest (aeruntime's _check_one_truth): threshold, minimum runtime, kind, score. */
+function checkOneTruth(manifest, role, rel, g) {
+  const meta = metaOf(g);
+  if ('threshold' in meta && pyFloat(meta.threshold) !== manifest.threshold.value) {
+    throw disagree(`${rel} records threshold ${meta.threshold}, but manifest.json has threshold.value ${JSON.stringify(manifest.threshold.value)}: a bundle holds one threshold, edited in only one place here.`);
+  }
+  const ours = manifest.min_onnxruntime;
+  if (CORE_ROLES.includes(role) && (ours !== undefined || 'min_onnxruntime' in meta) && meta.min_onnxruntime !== ours) {
+    throw disagree(`${rel} records min_onnxruntime ${JSON.stringify(meta.min_onnxruntime)}, but manifest.json has min_onnxruntime ${JSON.stringify(ours)}: a bundle holds one minimum runtime, edited in only one place here.`);
+  }
+  if ('model_kind' in meta && meta.model_kind !== manifest.model.kind) {
+    throw disagree(`${rel} records model kind ${JSON.stringify(meta.model_kind)}, but manifest.json has model.kind ${JSON.stringify(manifest.model.kind)}.`);
+  }
+  if (role === 'scorer' && 'score' in meta) {
+    const score = parseJsonMeta(g.metadata, 'score', rel);
+    const theirs = score !== null && typeof score === 'object' ? score.name : score;
+    if (theirs !== manifest.score.name) {
+      throw disagree(`${rel} computes score ${JSON.stringify(theirs)}, but manifest.json has score.name ${JSON.stringify(manifest.score.name)}.`);
+    }
+  }
+}
+
+/** Shapes and input/output names a core graph records, against the manifest (aeruntime's _check_io). */
+function checkIo(manifest, role, rel, g) {
+  const meta = metaOf(g);
+  for (const [key, want] of [['input_shape', manifest.input.shape], ['latent_shape', manifest.latent.shape]]) {
+    if (key in meta && JSON.stringify(parseJsonMeta(g.metadata, key, rel)) !== JSON.stringify(want)) {
+      throw disagree(`${rel} has ${key} ${meta[key]}, but manifest.json says ${JSON.stringify(want)}.`);
+    }
+  }
+  for (const key of ['inputs', 'outputs']) {
+    if (!(key in meta)) continue;
+    const recs = parseJsonMeta(g.metadata, key, rel);
+    const names = Array.isArray(recs) && recs.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r)) ? recs.map((r) => r.name) : null;
+    const want = manifest.graphs[role][key];
+    if (JSON.stringify(names) !== JSON.stringify(want)) {
+      throw disagree(`${rel} has ${key} ${JSON.stringify(names)}, but manifest.json lists ${JSON.stringify(want)} for the ${role} graph.`);
+    }
+  }
+}
+
+/**
+ * One graph's metadata against the manifest, the rules of aeruntime.format.graphs: format
+ * version, role, bundle_id, graph_sha256, and the keys it repeats from the manifest
+ * (threshold, min_onnxruntime, model kind, the scorer's score, shapes, input/output names).
+ */
 export function checkGraph(manifest, role, g) {
   const info = manifest.graphs[role];
   const rel = info.file;
-  if (!SUPPORTED_FORMAT_VERSIONS.includes(g.formatVersion)) {
-    throw new AeBundleError('UNSUPPORTED_FORMAT', `${rel} has ${META}format_version ${JSON.stringify(g.metadata[META + 'format_version'])}, but this reader supports ${JSON.stringify(SUPPORTED_FORMAT_VERSIONS)}; update the consumer or re-export.`);
+  const meta = metaOf(g);
+  if (!SUPPORTED_FORMAT_VERSIONS.includes(g.formatVersion) || ('format_version' in meta && meta.format_version !== String(manifest.format_version))) {
+    throw new AeBundleError('UNSUPPORTED_FORMAT', `${rel} has ${META}format_version ${JSON.stringify(g.metadata[META + 'format_version'])}, but manifest.json has ${manifest.format_version} and this reader supports ${JSON.stringify(SUPPORTED_FORMAT_VERSIONS)}; update the consumer or re-export.`);
   }
   if (g.role !== role) {
     throw new AeBundleError('METADATA', `${rel} says it is the ${JSON.stringify(g.role)} graph (${META}role), but the manifest lists it as the ${role}; the files were renamed or swapped. Re-copy the bundle.`);
@@ -125,18 +181,29 @@ export function checkGraph(manifest, role, g) {
   if (g.bundleId !== manifest.bundle_id) {
     throw new AeBundleError('MIXED_BUNDLE', `${rel} belongs to bundle ${JSON.stringify(g.bundleId)}, but manifest.json describes bundle ${JSON.stringify(manifest.bundle_id)}: graphs from different exports were mixed. Copy all files of one bundle together, or re-export.`);
   }
+  checkOneTruth(manifest, role, rel, g);
   if (!g.graphSha256Ok || g.graphSha256 !== info.graph_sha256) {
     throw new AeBundleError('INTEGRITY', `${rel}: the sha256 of its graph is ${g.graphSha256.slice(0, 16)}…, but its metadata records ${String(g.metadata[META + 'graph_sha256']).slice(0, 16)}… and the manifest ${String(info.graph_sha256).slice(0, 16)}…: the graph was modified after export. Re-export or re-copy the bundle.`);
   }
+  if (CORE_ROLES.includes(role)) checkIo(manifest, role, rel, g);
 }
 
-/** Partners: each graph names the others by file and graph_sha256. */
+/** Partners: each graph names the others by file and graph_sha256; a core graph names every other core graph listed. */
 export function checkPartners(manifest, graphs) {
   for (const [role, g] of Object.entries(graphs)) {
+    if (g.partners === null || typeof g.partners !== 'object' || Array.isArray(g.partners)) {
+      throw new AeBundleError('METADATA', `${manifest.graphs[role].file}: metadata ${META}partners is not an object. ${RECOPY}`);
+    }
+    if (CORE_ROLES.includes(role)) {
+      const absent = CORE_ROLES.find((o) => o !== role && graphs[o] && !(o in g.partners));
+      if (absent) {
+        throw new AeBundleError('MIXED_BUNDLE', `${manifest.graphs[role].file} was exported without a ${absent} graph, but manifest.json lists one (${JSON.stringify(manifest.graphs[absent].file)}): graphs from different exports were mixed. ${RECOPY}`);
+      }
+    }
     for (const [prole, p] of Object.entries(g.partners)) {
       const other = graphs[prole];
       if (!other) continue; // optional partner (e.g. scorer) absent from this bundle
-      if (p.graph_sha256 !== other.graphSha256 || p.file !== manifest.graphs[prole].file) {
+      if (p === null || typeof p !== 'object' || p.graph_sha256 !== other.graphSha256 || p.file !== manifest.graphs[prole].file) {
         throw new AeBundleError('MIXED_BUNDLE', `${manifest.graphs[role].file} expects its ${prole} partner ${p.file} with graph_sha256 ${String(p.graph_sha256).slice(0, 16)}…, but ${manifest.graphs[prole].file} has ${other.graphSha256.slice(0, 16)}…: graphs from different exports were mixed. Re-copy the bundle.`);
       }
     }

@@ -1,6 +1,6 @@
 /**
  * Rows as numbers, host-agnostic: the batch shape every graph call takes, the golden
- * comparison rule (numpy's isclose) and the user's threshold.
+ * comparison rule (numpy's isclose), the user's threshold and Python's float() of a text.
  */
 
 import { AeBundleError } from './errors.js';
@@ -84,4 +84,13 @@ export function checkThreshold(value) {
     throw new AeBundleError('INVALID_INPUT', `threshold must be a finite number, got ${JSON.stringify(value)}; pass e.g. --threshold 0.5 (see manifest.threshold.stats for the score scale).`);
   }
   return t;
+}
+
+/** Python's float(text) for the texts aeexport writes (and its spellings of inf/nan); null when it would raise. */
+export function pyFloat(text) {
+  const t = String(text).trim();
+  if (/^[+-]?(inf|infinity)$/i.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
+  if (/^[+-]?nan$/i.test(t)) return NaN;
+  if (!/^[+-]?(\d(_?\d)*(\.(\d(_?\d)*)?)?|\.\d(_?\d)*)([eE][+-]?\d(_?\d)*)?$/.test(t)) return null;
+  return Number(t.replace(/_/g, ''));
 }

@@ -1,23 +1,34 @@
 /**
  * Input rows, host-agnostic: `.csv` text and `.npy` bytes (float32/float64, C order, never
- * pickled objects), the rules of aeruntime's readers. The host reads the file; this parses it.
+ * pickled objects), the rules of aeruntime's readers (aeruntime.tables). The host reads the
+ * file; this parses it. Rows in = rows out: every non-empty line after the header is a row,
+ * scored or refused, never dropped.
  *
- * - The first line is a header when a field is not a number (rule 1 of
- *   aeruntime.tables.header), when it is exactly the bundle's feature names, or when it is
- *   pandas' default 0,1,...,n-1; otherwise it is data.
+ * CSV, as aeruntime reads it:
+ * - UTF-8, a leading BOM ignored; lines end in LF, CRLF or CR; empty lines are skipped (a
+ *   line of blanks or commas is a row, and refused for its missing values);
+ * - fields split at commas, "quoted" fields may hold commas and "" quotes, but not line breaks;
+ *   blanks around a number and a leading + are accepted; nan/inf are refused;
+ * - the header rule of aeruntime.tables.header, on the first non-empty line (fields stripped):
+ *   1. a field that is not empty and not a number (Python's float()): a header;
+ *   2. otherwise a line with an empty field is data (a header-less file whose first row has
+ *      a gap keeps that row, refused for the gap, never lost);
+ *   3. all numbers, equal to the bundle's feature names: a header;
+ *   4. all numbers, exactly 0,1,...,n-1 (n >= 2; pandas' default column names): a header;
+ *   5. otherwise: data.
  * - With a header and a bundle that names its features (manifest.input.feature_names),
- *   columns are matched by name: extra columns are ignored (and reported), missing ones
- *   are an error. Otherwise columns are positional and there must be one per input element.
+ *   columns are matched by name: extra columns are ignored (and reported), missing ones are
+ *   an error. Otherwise columns are positional and there must be one per input element.
  */
 
 import { AeBundleError } from './errors.js';
+import { pyFloat } from './rows.js';
 
+/** A value as pyarrow's CSV reader takes it: blanks around it, an optional sign, no underscores. */
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$/i;
 
-const unquote = (c) => c.trim().replace(/^"(.*)"$/, '$1').trim();
-
 export function parseNumber(token) {
-  const t = unquote(token);
+  const t = token.trim();
   if (!NUMBER.test(t)) return null;
   const low = t.toLowerCase().replace(/^\+/, '');
   if (low === 'nan' || low === '-nan') return NaN;
@@ -27,11 +38,48 @@ export function parseNumber(token) {
 
 const invalid = (msg) => new AeBundleError('INVALID_INPUT', msg);
 
-function isHeader(cells, featureNames) {
-  const t = cells.map(unquote);
-  if (t.some((c) => c !== '' && parseNumber(c) === null)) return true;
-  if (featureNames && featureNames.length && featureNames.every((n) => t.includes(n)) && new Set(t).size === t.length) return true;
-  return t.length >= 2 && t.every((c, i) => c === String(i));
+/** One CSV line's fields (RFC 4180 quotes); null when a quote is left open (a value holding a line break). */
+export function splitLine(line) {
+  const cells = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') { cell += '"'; i++; }
+      else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { cells.push(cell); cell = ''; }
+    else cell += ch;
+  }
+  if (quoted) return null;
+  cells.push(cell);
+  return cells;
+}
+
+/** The header rule of aeruntime.tables.header (see the top of this file) for the first row's fields. */
+export function isHeader(cells, featureNames) {
+  const t = cells.map((c) => c.trim());
+  if (t.every((c) => pyFloat(c) !== null)) {
+    if (featureNames && featureNames.length && featureNames.every((n) => t.includes(n)) && new Set(t).size === t.length) return true;
+    return t.length >= 2 && t.every((c, i) => c === String(i));
+  }
+  return t.some((c) => c !== '' && pyFloat(c) === null);
+}
+
+/** The non-empty lines of CSV text as {r: fields, line: 1-based line number}. */
+function csvRows(text, name) {
+  const rows = [];
+  text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/).forEach((l, k) => {
+    if (l === '') return;
+    const r = splitLine(l);
+    if (r === null) {
+      throw invalid(`${name}: line ${k + 1} leaves a quote open: a quoted value holds a line break, or a quote is unclosed; aeruntime does not read line breaks inside values either. Fix that line.`);
+    }
+    rows.push({ r, line: k + 1 });
+  });
+  return rows;
 }
 
 /**
@@ -43,15 +91,11 @@ function isHeader(cells, featureNames) {
  *   data holds n * width values, row-major; shape is (n, width)
  */
 export function parseCsv(text, name, { width, featureNames }) {
-  const rows = [];
-  text.split(/\r?\n/).forEach((l, k) => {
-    const r = l.split(',');
-    if (r.some((c) => c.trim() !== '')) rows.push({ r, line: k + 1 });
-  });
-  if (rows.length === 0) throw invalid(`${name}: the CSV file is empty; expected a header and numeric rows.`);
+  const rows = csvRows(text, name);
+  if (rows.length === 0 || !rows[0].r.some((c) => c.trim() !== '')) throw invalid(`${name}: the CSV file is empty; expected a header and numeric rows.`);
   let header = null;
   if (isHeader(rows[0].r, featureNames)) {
-    header = rows[0].r.map(unquote);
+    header = rows[0].r.map((c) => c.trim());
     rows.shift();
   }
   if (rows.length === 0) throw invalid(`${name}: the CSV file has a header but no rows.`);
