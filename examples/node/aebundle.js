@@ -19,7 +19,7 @@ import ort from 'onnxruntime-node';
 import {
   AeBundleError, checkStructure, loadBundle as loadWithHost, readGraph,
 } from '../../aeexport/web/page/core/bundle.js';
-import { parseCsv, parseNpy } from '../../aeexport/web/page/core/table.js';
+import { parseCsvBytes, parseNpy } from '../../aeexport/web/page/core/table.js';
 
 export {
   AeBundleError, Bundle, SUPPORTED_FORMAT_VERSIONS, compare, toBatch,
@@ -129,7 +129,14 @@ export function loadBundle(dir, { threshold, verify = true, sessionOptions } = {
  * @returns {Promise<object>} role, bundleId, formatVersion, modelKind, graphSha256 (+Ok), partners, inputs, outputs, ...
  */
 export function readGraphMetadata(file) {
-  return readGraph(fs.readFileSync(file), path.basename(file), sha256);
+  return readGraph(readFile(file), path.basename(file), sha256);
+}
+
+/** A file named on the command line: a regular file (no link, pipe or device), else AeBundleError. */
+function readFile(file) {
+  const bytes = readRegular(path.dirname(path.resolve(file)), path.basename(file), JSON.stringify(file));
+  if (bytes === null) throw new AeBundleError('NOT_FOUND', `${JSON.stringify(file)} does not exist.`);
+  return bytes;
 }
 
 /**
@@ -139,7 +146,7 @@ export function readGraphMetadata(file) {
  *   and the inputs/outputs as onnxruntime-node reports them
  */
 export async function inspectGraph(file) {
-  const bytes = fs.readFileSync(file);
+  const bytes = readFile(file);
   const g = await readGraph(bytes, path.basename(file), sha256);
   checkStructure(path.basename(file), bytes); // nothing unchecked reaches onnxruntime, not even to list its inputs
   const session = await ort.InferenceSession.create(bytes);
@@ -178,11 +185,12 @@ export async function inspectGraph(file) {
  * @returns {{data: Float32Array|Float64Array, shape: number[], ignored: string[]}}
  */
 export function readTable(file, spec) {
-  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
-    throw new AeBundleError('NOT_FOUND', `input file ${JSON.stringify(file)} does not exist.`);
+  if (!fs.existsSync(file)) throw new AeBundleError('NOT_FOUND', `input file ${JSON.stringify(file)} does not exist.`);
+  if (!fs.statSync(file).isFile()) {
+    throw new AeBundleError('INVALID_INPUT', `input ${JSON.stringify(file)} is not a regular file (a directory, pipe or device); pass a .npy or .csv file.`);
   }
   const ext = path.extname(file).toLowerCase();
   if (ext === '.npy') return { ignored: [], ...parseNpy(fs.readFileSync(file), file) };
-  if (ext === '.csv') return parseCsv(fs.readFileSync(file, 'utf8'), file, spec);
+  if (ext === '.csv') return parseCsvBytes(fs.readFileSync(file), file, spec);
   throw new AeBundleError('INVALID_INPUT', `${file}: unsupported input type ${JSON.stringify(ext)}; expected .npy or .csv.`);
 }

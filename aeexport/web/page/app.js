@@ -8,7 +8,7 @@
  */
 
 import { AeBundleError } from './core/errors.js';
-import { parseCsv, scoresCsv } from './core/table.js';
+import { parseCsv, parseCsvBytes, scoresCsv } from './core/table.js';
 import { loadBundle } from './web.js';
 
 const $ = (id) => document.getElementById(id);
@@ -162,15 +162,17 @@ function setupCsv(bundle) {
 }
 
 async function scoreFile(bundle, file) {
-  scoreText(bundle, await file.text(), file.name);
+  scoreText(bundle, new Uint8Array(await file.arrayBuffer()), file.name);
 }
 
+/** Score CSV rows given as text or as the file's bytes. */
 async function scoreText(bundle, text, name) {
   document.body.dataset.csv = 'busy';
   $('csv-error').hidden = true;
   try {
     const t0 = performance.now();
-    const rows = parseCsv(text, name, { width: bundle.width, featureNames: bundle.featureNames });
+    const spec = { width: bundle.width, featureNames: bundle.featureNames };
+    const rows = typeof text === 'string' ? parseCsv(text, name, spec) : parseCsvBytes(text, name, spec);
     const scores = await bundle.score(rows);
     const labels = bundle.label(scores);
     const flaggedIdx = [];

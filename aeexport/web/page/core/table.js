@@ -133,6 +133,23 @@ export function parseCsv(text, name, { width, featureNames }) {
   return { data, n: rows.length, shape: [rows.length, index.length], columns: header ? index.map((j) => header[j]) : null, ignored, header: header !== null };
 }
 
+/**
+ * Parse the bytes of a `.csv` file (see parseCsv): UTF-8 text, a gzip-compressed file named
+ * as compressed rather than read as garbage.
+ */
+export function parseCsvBytes(bytes, name, spec) {
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    throw invalid(`${name}: the file is gzip-compressed, not CSV text; decompress it first (gunzip -k), then score the .csv.`);
+  }
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw invalid(`${name}: not a readable CSV file: it is not UTF-8 text. Save it as UTF-8 CSV.`);
+  }
+  return parseCsv(text, name, spec);
+}
+
 /** `score,label` CSV text, one line per row (scores as the float32 values, exactly). */
 export function scoresCsv(scores, labels) {
   const lines = ['score,label'];
