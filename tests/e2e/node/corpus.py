@@ -200,6 +200,21 @@ def _path_outside(root: Path) -> None:
     edit_manifest(root, fn)
 
 
+def _manifest_text(root: Path, fn: Callable[[str], str]) -> None:
+    path = root / "manifest.json"
+    path.write_text(fn(path.read_text()))
+
+
+def _duplicate_key(root: Path) -> None:
+    """bundle_id twice: JSON.parse and Python's json keep the last, another reader the first."""
+    _manifest_text(root, lambda t: '{"bundle_id": "' + "0" * 32 + '", ' + t.lstrip()[1:])
+
+
+def _huge_number(root: Path) -> None:
+    edit_manifest(root, lambda m: m["threshold"]["stats"].update(max=123456.789))
+    _manifest_text(root, lambda t: t.replace("123456.789", "1e400"))
+
+
 @dataclass(frozen=True)
 class BundleCase:
     """A forged bundle: how to make it and the code the JavaScript core refuses it with (None: accepted)."""
@@ -240,6 +255,8 @@ BUNDLE_CASES = [
     BundleCase("min-onnxruntime-in-one-graph", _meta("scorer", min_onnxruntime="1.99"), "METADATA"),
     BundleCase("partner-missing", _partner_missing, "MIXED_BUNDLE"),
     BundleCase("listed-path-outside", _path_outside, "INTEGRITY"),
+    BundleCase("duplicate-key-in-manifest", _duplicate_key, "MANIFEST"),
+    BundleCase("number-beyond-float64-in-manifest", _huge_number, "MANIFEST"),
     BundleCase("symlink-outside", _symlink_outside, "UNSAFE", web=False),
     BundleCase("symlink-dev-zero", _devzero, "UNSAFE", web=False),
     BundleCase("fifo-graph", _fifo, "UNSAFE", web=False),

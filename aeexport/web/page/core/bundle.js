@@ -373,6 +373,7 @@ async function readListed(host, manifest, rel, what, verify = true) {
 export async function loadBundle(ort, host, { threshold, verify = true, verifyAll = false, sessionOptions, onStep = () => {} } = {}) {
   onStep('reading manifest.json');
   const manifest = parseManifest(await host.readManifest(), 'manifest.json', host.updateHint);
+  Object.keys(manifest.files).forEach(safeRel); // every listed path inside the bundle, before anything is read
   if (verify && verifyAll) {
     for (const rel of Object.keys(manifest.files)) await readListed(host, manifest, rel, 'bundle file');
   }

@@ -9,6 +9,7 @@
 import { AeBundleError } from './errors.js';
 import { readModel } from './onnx.js';
 import { pyFloat } from './rows.js';
+import { parseStrictJson } from './strictjson.js';
 
 /** Bundle format versions this reader understands. A newer one is refused. */
 export const SUPPORTED_FORMAT_VERSIONS = [1];
@@ -26,12 +27,13 @@ const REQUIRED = {
  * @throws {AeBundleError} MANIFEST, UNSUPPORTED_FORMAT
  */
 export function parseManifest(bytes, where, updateHint) {
-  let m;
+  let text;
   try {
-    m = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new AeBundleError('MANIFEST', `${where} is not valid JSON (${e.message}); re-export the bundle.`);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new AeBundleError('MANIFEST', `${where} is not UTF-8 text; re-export the bundle.`);
   }
+  const m = parseStrictJson(text, where); // one truth per key, numbers in range
   if (m === null || typeof m !== 'object' || Array.isArray(m)) {
     throw new AeBundleError('MANIFEST', `${where} must hold a JSON object; re-export the bundle.`);
   }
@@ -69,9 +71,9 @@ function parseJsonMeta(meta, key, file) {
     throw new AeBundleError('METADATA', `${file} has no metadata key ${META}${key}; it was not written by aeexport, or was stripped. Re-export the bundle.`);
   }
   try {
-    return JSON.parse(v);
-  } catch {
-    throw new AeBundleError('METADATA', `${file}: metadata ${META}${key} is not valid JSON (${JSON.stringify(v.slice(0, 60))}); re-export the bundle.`);
+    return parseStrictJson(v, `${file}: metadata ${META}${key}`);
+  } catch (e) {
+    throw new AeBundleError('METADATA', e.message);
   }
 }
 
