@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import {
-  AeBundleError, checkStructure, loadBundle as loadWithHost, readGraph,
+  AeBundleError, checkStructure, loadBundle as loadWithHost, readGraph, safeRel,
 } from '../../aeexport/web/page/core/bundle.js';
 import { parseCsvBytes, parseNpy } from '../../aeexport/web/page/core/table.js';
 
@@ -151,12 +151,14 @@ export async function inspectGraph(file) {
   checkStructure(path.basename(file), bytes); // nothing unchecked reaches onnxruntime, not even to list its inputs
   const session = await ort.InferenceSession.create(bytes);
   const partners = {};
+  const dir = path.dirname(path.resolve(file));
   for (const [role, p] of Object.entries(g.partners)) {
-    const f = path.join(path.dirname(file), p.file);
-    const found = fs.existsSync(f);
+    // a partner's name comes from the graph's metadata: a path beside it, a regular file, or nothing is read
+    const other = readRegular(dir, safeRel(String(p && p.file)), JSON.stringify(path.join(path.dirname(file), String(p && p.file))));
+    const found = other !== null;
     let match = false;
     if (found) {
-      const o = await readGraphMetadata(f);
+      const o = await readGraph(other, p.file, sha256);
       match = o.graphSha256 === p.graph_sha256 && o.role === role && o.bundleId === g.bundleId;
     }
     partners[role] = { file: p.file, graph_sha256: p.graph_sha256, found, match };

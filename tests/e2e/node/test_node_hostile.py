@@ -81,6 +81,20 @@ def test_a_forged_bundle_gets_aeruntimes_outcome_in_node(case, tmp_path):
                 aeruntime.load(root, providers="cpu")
 
 
+@pytest.mark.parametrize(("partner", "code"), [("../../../etc/passwd", "INTEGRITY"), ("zero.onnx", "UNSAFE")])
+def test_inspect_opens_no_partner_outside_or_special(tmp_path, partner, code):
+    """``inspect`` reads partners named by the graph's own metadata: only regular files beside it."""
+    from aeruntime.format import scan_model, set_model_metadata
+
+    data = (BASE / "scorer.onnx").read_bytes()
+    partners = json.loads(scan_model(data).metadata["aeexport.partners"])
+    partners["encoder"]["file"] = partner
+    (tmp_path / "scorer.onnx").write_bytes(set_model_metadata(data, {"aeexport.partners": json.dumps(partners)}))
+    (tmp_path / "zero.onnx").symlink_to("/dev/zero")
+    r = node("inspect", tmp_path / "scorer.onnx", timeout=30)
+    assert r.returncode == 1 and r.stderr.startswith(f"aebundle: error [{code}]:"), r.stderr
+
+
 def test_a_threshold_override_still_wins_over_the_agreeing_records(tmp_path):
     """The agreement check is on the bundle's records; --threshold at run time is the user's choice."""
     X = np.zeros((3, 64), np.float32)
