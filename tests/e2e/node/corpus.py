@@ -104,6 +104,16 @@ def _if(model: onnx.ModelProto) -> None:
     _append(model, helper.make_node("If", ["flag"], ["chosen"], name="fork", then_branch=branch, else_branch=branch))
 
 
+def _scan(model: onnx.ModelProto) -> None:
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["s_in"], ["s_out"])],
+        "scan_body",
+        [helper.make_tensor_value_info("s_in", TensorProto.FLOAT, [64])],
+        [helper.make_tensor_value_info("s_out", TensorProto.FLOAT, [64])],
+    )
+    _append(model, helper.make_node("Scan", ["x"], ["scanned"], name="scan", body=body, num_scan_inputs=1))
+
+
 def _custom_domain(model: onnx.ModelProto) -> None:
     model.opset_import.append(helper.make_opsetid("com.evil", 1))
     _append(model, helper.make_node("Relu", ["x"], ["evil"], name="evil_relu", domain="com.evil"))
@@ -239,6 +249,7 @@ def _meta(role: str, **kv: str) -> Callable[[Path], None]:
 BUNDLE_CASES = [
     BundleCase("loop", _graph("scorer", _loop), "UNSAFE"),
     BundleCase("if", _graph("encoder", _if), "UNSAFE"),
+    BundleCase("scan", _graph("scorer", _scan), "UNSAFE"),
     BundleCase("custom-domain", _graph("decoder", _custom_domain), "UNSAFE"),
     BundleCase("op-outside-the-list", _graph("scorer", _op_outside), "UNSAFE"),
     BundleCase("function", _graph("encoder", _function), "UNSAFE"),
