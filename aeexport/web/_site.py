@@ -91,9 +91,14 @@ def _ort_version(dist: Path) -> str | None:
         return None
 
 
-def _page_files() -> list[Path]:
-    files = sorted(p for p in PAGE_DIR.iterdir() if p.is_file() and p.suffix in {".html", ".js", ".css"})
-    if not any(p.name == "index.html" for p in files):
+def _page_files() -> list[str]:
+    """The page's files relative to :data:`PAGE_DIR`: its views and the JavaScript core (``core/``)."""
+    files = sorted(
+        p.relative_to(PAGE_DIR).as_posix()
+        for p in [*PAGE_DIR.iterdir(), *(PAGE_DIR / "core").glob("*.js")]
+        if p.is_file() and p.suffix in {".html", ".js", ".css"}
+    )
+    if "index.html" not in files:
         raise InvalidInputError(
             f"the page of aeexport web is missing from {PAGE_DIR} (no index.html); reinstall aeexport."
         )
@@ -116,9 +121,10 @@ def build_site(
     page = _page_files()
     written: list[str] = []
     with atomic_directory(out, kind="site") as tmp:
-        for f in page:
-            shutil.copyfile(f, tmp / f.name)
-            written.append(f.name)
+        (tmp / "core").mkdir()
+        for rel in page:
+            shutil.copyfile(PAGE_DIR / rel, tmp / rel)
+            written.append(rel)
         (tmp / "ort").mkdir()
         for name in ORT_FILES:
             shutil.copyfile(dist / name, tmp / "ort" / name)

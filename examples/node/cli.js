@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-'use strict';
 /**
  * aebundle: check and run an aeexport bundle with onnxruntime-node.
  *
@@ -11,7 +10,7 @@
  * Errors print one line on stderr ("aebundle: error [CODE]: ..."); no stack trace.
  */
 
-const { AeBundleError } = require('./lib/errors');
+import { AeBundleError } from '../../aeexport/web/page/core/errors.js';
 
 const USAGE = `usage:
   node cli.js score BUNDLE INPUT [--json] [--threshold T] [--batch-size N]
@@ -60,7 +59,7 @@ async function main(argv) {
   if (want === undefined) throw new AeBundleError('INVALID_INPUT', `unknown command ${JSON.stringify(cmd)}.\n${USAGE}`);
   if (args.length !== want) throw new AeBundleError('INVALID_INPUT', `${cmd} takes ${want} argument(s), got ${args.length}.\n${USAGE}`);
   // Loaded here so that usage errors need no native binding.
-  const api = require('./aebundle');
+  const api = await import('./aebundle.js');
 
   if (cmd === 'inspect') {
     const info = await api.inspectGraph(args[0]);
@@ -84,8 +83,7 @@ async function main(argv) {
     return 0;
   }
 
-  const featureNames = (bundle.manifest.input || {}).feature_names || null;
-  const table = require('./lib/table').readTable(args[1], featureNames);
+  const table = api.readTable(args[1], { width: bundle.width, featureNames: bundle.featureNames });
   if (table.ignored && table.ignored.length) {
     process.stderr.write(`note: ${args[1]}: ignored ${table.ignored.length} column(s) the model does not use: ${table.ignored.slice(0, 10).join(', ')}\n`);
   }

@@ -2,14 +2,18 @@
 /**
  * Drive the aeexport web page in headless Chromium (playwright-core) and print what it did as JSON.
  *
- *   node examples/web/drive.mjs --url http://127.0.0.1:8000/ [--csv rows.csv] [--draw [--shape one|zero]]
- *        [--screenshot NAME=PATH ...] [--chromium /usr/bin/chromium] [--chromium-arg ARG ...] [--timeout 60000]
+ *   node examples/web/drive.mjs --url http://127.0.0.1:8000/ [--csv rows.csv ...] [--draw [--shape one|zero]]
+ *        [--visit URL ...] [--screenshot NAME=PATH ...] [--chromium /usr/bin/chromium] [--chromium-arg ARG ...] [--timeout 60000]
  *
  * Loads the page, waits until it has verified the bundle and run the golden vectors
  * (body[data-state] = ready | refused), then optionally scores a CSV through the file picker
  * (then clicks "Download score,label CSV" and keeps the file's text) and draws a synthetic
  * stroke on the pad. Screenshots: NAME is page (the whole page), csv, draw or refused (that
- * section). Output: {state, error, golden, csv, draw, ort, download, console, screenshots}. Exit 0 whenever the page answered, 1 when it did not (timeout, crash).
+ * section). Several --csv files are scored in turn (csvs: each one's result; csv: the last;
+ * the download is the first's). Each --visit URL (another site) is then loaded in a new page
+ * of the same browser until it is ready or refused (visits: [{url, state, error}]).
+ * Output: {state, error, golden, csv, csvs, draw, ort, download, visits, console, screenshots}.
+ * Exit 0 whenever the page answered, 1 when it did not (timeout, crash).
  * Used by tests/e2e/web; handy by hand to check a site headless.
  */
 
@@ -17,11 +21,12 @@ import { readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
 function args(argv) {
-  const o = { url: null, csv: null, draw: false, shape: 'one', screenshots: [], chromiumArgs: [], chromium: process.env.AEWEB_CHROMIUM || '/usr/bin/chromium', timeout: 60000 };
+  const o = { url: null, csvs: [], visits: [], draw: false, shape: 'one', screenshots: [], chromiumArgs: [], chromium: process.env.AEWEB_CHROMIUM || '/usr/bin/chromium', timeout: 60000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--url') o.url = argv[++i];
-    else if (a === '--csv') o.csv = argv[++i];
+    else if (a === '--csv') o.csvs.push(argv[++i]);
+    else if (a === '--visit') o.visits.push(argv[++i]);
     else if (a === '--draw') o.draw = true;
     else if (a === '--shape') o.shape = argv[++i];
     else if (a === '--screenshot') {
@@ -42,7 +47,7 @@ const SECTIONS = { page: null, csv: '#csv', draw: '#draw', refused: '#refused' }
 async function main() {
   const o = args(process.argv.slice(2));
   const browser = await chromium.launch({ executablePath: o.chromium, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', ...o.chromiumArgs] });
-  const out = { console: [], screenshots: {}, download: null };
+  const out = { console: [], screenshots: {}, download: null, csvs: [], visits: [] };
   try {
     const page = await browser.newPage({ viewport: { width: 1000, height: 900 }, deviceScaleFactor: 1, acceptDownloads: true });
     page.setDefaultTimeout(o.timeout);
@@ -50,10 +55,13 @@ async function main() {
     page.on('pageerror', (e) => out.console.push(`pageerror: ${e.message}`));
     await page.goto(o.url);
     await page.waitForFunction(() => document.body.dataset.state !== 'loading');
-    if (o.csv && (await page.evaluate(() => document.body.dataset.state)) === 'ready') {
-      await page.setInputFiles('#csv-file', o.csv);
+    const ready = (await page.evaluate(() => document.body.dataset.state)) === 'ready';
+    for (const [k, csv] of (ready ? o.csvs : []).entries()) {
+      await page.evaluate(() => { delete document.body.dataset.csv; });
+      await page.setInputFiles('#csv-file', csv);
       await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.csv));
-      if ((await page.evaluate(() => document.body.dataset.csv)) === 'done') {
+      out.csvs.push(await page.evaluate(() => window.aeweb.csv));
+      if (k === 0 && (await page.evaluate(() => document.body.dataset.csv)) === 'done') {
         const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
         out.download = { name: download.suggestedFilename(), text: await readFile(await download.path(), 'utf8') };
       }
@@ -83,6 +91,15 @@ async function main() {
       out.screenshots[name] = path;
     }
     out.refusedText = (await page.isVisible('#refused')) ? await page.locator('#refused').innerText() : null;
+    for (const url of o.visits) {
+      const other = await browser.newPage();
+      other.setDefaultTimeout(o.timeout);
+      await other.goto(url);
+      await other.waitForFunction(() => document.body.dataset.state && document.body.dataset.state !== 'loading');
+      const { state, error } = await other.evaluate(() => window.aeweb);
+      out.visits.push({ url, state, error });
+      await other.close();
+    }
   } finally {
     await browser.close();
   }

@@ -7,8 +7,9 @@
  * window.aeweb holds the results as plain JSON-able values.
  */
 
-import { AeBundleError, loadBundle, prod } from './bundle.js';
-import { parseCsv, scoresCsv } from './table.js';
+import { AeBundleError } from './core/errors.js';
+import { parseCsv, parseCsvBytes, scoresCsv } from './core/table.js';
+import { loadBundle } from './web.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -161,16 +162,18 @@ function setupCsv(bundle) {
 }
 
 async function scoreFile(bundle, file) {
-  scoreText(bundle, await file.text(), file.name);
+  scoreText(bundle, new Uint8Array(await file.arrayBuffer()), file.name);
 }
 
+/** Score CSV rows given as text or as the file's bytes. */
 async function scoreText(bundle, text, name) {
   document.body.dataset.csv = 'busy';
   $('csv-error').hidden = true;
   try {
     const t0 = performance.now();
-    const rows = parseCsv(text, name, { width: bundle.width, featureNames: bundle.featureNames });
-    const scores = await bundle.score(rows.data, rows.n);
+    const spec = { width: bundle.width, featureNames: bundle.featureNames };
+    const rows = typeof text === 'string' ? parseCsv(text, name, spec) : parseCsvBytes(text, name, spec);
+    const scores = await bundle.score(rows);
     const labels = bundle.label(scores);
     const flaggedIdx = [];
     labels.forEach((l, i) => { if (l) flaggedIdx.push(i); });
@@ -180,7 +183,7 @@ async function scoreText(bundle, text, name) {
     if (shown.length) {
       const sub = new Float32Array(shown.length * bundle.width);
       shown.forEach((r, k) => sub.set(rows.data.subarray(r * bundle.width, (r + 1) * bundle.width), k * bundle.width));
-      explanation = await bundle.explain(sub, shown.length, Math.min(TOP_K, bundle.width));
+      explanation = await bundle.explain(sub, Math.min(TOP_K, bundle.width));
     }
     const ms = performance.now() - t0;
     result.csv = {
@@ -419,9 +422,9 @@ function paintGrid(canvas, values, side, color) {
 
 async function scoreDrawing(bundle, side, ink, x, stroke) {
   document.body.dataset.drawBusy = '1';
-  const [score] = await bundle.score(x, 1);
-  const xhat = await bundle.reconstruct(x, 1);
-  const err = await bundle.featureErrors(x, 1, xhat);
+  const [score] = await bundle.score(x);
+  const xhat = (await bundle.reconstruct(x)).data;
+  const err = await bundle.featureErrors(x, xhat);
   const label = score > bundle.threshold ? 1 : 0;
   const gray = (v) => {
     const g = Math.round(255 * (1 - Math.max(0, Math.min(1, v / ink))));

@@ -49,8 +49,11 @@ def test_site_holds_the_page_the_bundle_and_only_the_ort_files_the_page_loads(tm
     assert "onnxruntime-web 9.9.9" in text and "with the drawing demo" in text
     manifest = json.loads((BUNDLE / "manifest.json").read_text())
     tree = _tree(out)
-    page = sorted(p.name for p in PAGE_DIR.iterdir() if p.is_file())
-    assert {"index.html", "app.js", "bundle.js", "onnx.js", "protobuf.js", "table.js", "style.css"} <= set(page)
+    page = sorted(
+        p.relative_to(PAGE_DIR).as_posix() for p in PAGE_DIR.rglob("*") if p.suffix in {".html", ".js", ".css"}
+    )
+    core = {"core/bundle.js", "core/errors.js", "core/manifest.js", "core/onnx.js", "core/protobuf.js", "core/table.js"}
+    assert {"index.html", "app.js", "web.js", "style.css", *core} <= set(page)
     expected = {
         *page,
         *(f"ort/{n}" for n in ORT_FILES),

@@ -52,4 +52,4 @@ def test_node_reads_csv_columns_by_name(tmp_path):
     assert r.returncode == 2 and "missing 1 of the 64 feature columns" in r.stderr and "px63" in r.stderr
     # without names in the manifest the same reversed file is read by position: different scores
     r = run_node("score", DENSE, tmp_path / "rev.csv", "--json")
-    assert r.returncode == 2 and "expects (n_rows, 64)" in r.stderr  # 65 columns by position
+    assert r.returncode == 2 and "rows have 65 columns, but the model expects 64" in r.stderr  # by position

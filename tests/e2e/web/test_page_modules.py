@@ -1,7 +1,7 @@
-"""The page's ES modules under Node, without a browser: the CSV rules and the explain ranking.
+"""The JavaScript core under Node, without a browser: the CSV rules and the explain ranking.
 
-``aeexport/web/page/table.js`` and ``bundle.js`` import nothing browser-only at load time,
-so Node runs them as they are; the results are compared with aeruntime's rules (the
+``aeexport/web/page/core/`` (shared by the page and examples/node) imports nothing
+host-specific, so Node runs it as it is; the results are compared with aeruntime's rules (the
 header rule of ``aeruntime.tables.header``, ``numpy.argsort(-err, kind="stable")`` of
 ``aeruntime.explain``). Needs ``node`` (else skipped); no npm install.
 """
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not inst
 def run_js(body: str, data: object = None) -> object:
     """Run an ES module body with ``table`` and ``bundle`` imported and ``DATA`` defined; return its JSON."""
     src = (
-        f"import * as table from {json.dumps((PAGE_DIR / 'table.js').as_uri())};\n"
-        f"import * as bundle from {json.dumps((PAGE_DIR / 'bundle.js').as_uri())};\n"
+        f"import * as table from {json.dumps((PAGE_DIR / 'core' / 'table.js').as_uri())};\n"
+        f"import * as bundle from {json.dumps((PAGE_DIR / 'core' / 'bundle.js').as_uri())};\n"
         f"const DATA = {json.dumps(data)};\n"
         f"const out = await (async () => {{ {body} }})();\n"
         "process.stdout.write(JSON.stringify(out));\n"

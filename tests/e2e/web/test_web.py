@@ -17,87 +17,37 @@ FAILS: a skip would hide a missing install step in CI).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import math
 import os
 import shutil
-import subprocess
-import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from tests.conftest import MODELS, ROOT
 
-NODE = shutil.which("node")
-CHROMIUM = os.environ.get("AEWEB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-WEB_DIR = ROOT / "examples" / "web"
-DRIVER = WEB_DIR / "drive.mjs"
+from .browser import NEEDS_BROWSER, build, drive, require_web_modules, serve
+
 SHIPPED = sorted(p.parent.name for p in MODELS.glob("*/manifest.json"))
 #: the bundle whose views go into docs/ (README "In the browser")
 SCREENSHOT_BUNDLE = "digits-conv"
 SCREENSHOTS = {"page": "web-page.png", "csv": "web-csv.png", "draw": "web-draw.png", "refused": "web-refused.png"}
 
-pytestmark = [
-    pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed"),
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed"),
-]
+pytestmark = NEEDS_BROWSER
 
 
 @pytest.fixture(scope="module", autouse=True)
 def node_modules() -> None:
-    for pkg in ("onnxruntime-web", "playwright-core"):
-        if not (WEB_DIR / "node_modules" / pkg / "package.json").is_file():
-            pytest.fail(
-                f"examples/web/node_modules/{pkg} is missing: run `npm ci --prefix examples/web --no-audit --no-fund` "
-                "(the README's test command does) so the browser page can be tested."
-            )
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".wasm": "application/wasm",
-        ".mjs": "text/javascript",
-    }
-
-    def log_message(self, *args) -> None:  # keep pytest's output clean
-        pass
+    require_web_modules()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A static server on 127.0.0.1 (any free port) over one folder holding every site."""
     root = tmp_path_factory.mktemp("sites")
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def build(bundle: Path, out: Path) -> str:
-    from aeexport.cli import main
-
-    r = CliRunner().invoke(main, ["web", str(bundle), "--out", str(out)])
-    assert r.exit_code == 0, r.output
-    return r.output
-
-
-def drive(url: str, *args: str | Path) -> dict:
-    r = subprocess.run(
-        [NODE, str(DRIVER), "--url", url, "--chromium", CHROMIUM, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert r.returncode == 0, f"drive.mjs failed ({r.returncode}): {r.stderr[-4000:]}"
-    return json.loads(r.stdout)
+    with serve(root) as base:
+        yield root, base
 
 
 def rows_for(manifest: dict, digits: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

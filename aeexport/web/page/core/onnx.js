@@ -1,20 +1,21 @@
-'use strict';
 /**
  * Minimal readers for the two ONNX messages a bundle consumer needs:
  *
  * - ModelProto: producer, opsets, `metadata_props` (field 14) and the raw bytes
  *   of the GraphProto (field 7), whose sha256 is the bundle's `graph_sha256`.
- *   onnxruntime-node 1.30 exposes input/output names and types but not the
+ *   onnxruntime-web, like onnxruntime-node, exposes input/output names and types but not the
  *   model's custom metadata, hence this reader.
  * - TensorProto: the golden vectors (`input_i.pb`, `output_i.pb`).
  *
  * Field numbers are those of onnx/onnx.proto (stable since ONNX 1.0).
  */
 
-const { ProtobufError, WIRE, fields, packedVarints, packedVarintsBig, str } = require('./protobuf');
+import { ProtobufError, WIRE, fields, packedVarints, packedVarintsBig, str } from './protobuf.js';
 
-/** ONNX TensorProto.DataType -> [onnxruntime-node type name, bytes per element, typed array]. */
-const DTYPES = {
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** ONNX TensorProto.DataType -> [onnxruntime tensor type name, bytes per element, typed array]. */
+export const DTYPES = {
   1: ['float32', 4, Float32Array],
   2: ['uint8', 1, Uint8Array],
   3: ['int8', 1, Int8Array],
@@ -31,7 +32,7 @@ const DTYPES = {
  * @returns {{irVersion: number, producerName: string, producerVersion: string, docString: string,
  *   opsets: {domain: string, version: number}[], metadata: Object<string, string>, graphBytes: Uint8Array}}
  */
-function readModel(bytes) {
+export function readModel(bytes) {
   const model = { irVersion: 0, producerName: '', producerVersion: '', docString: '', opsets: [], metadata: {}, graphBytes: null };
   for (const f of fields(bytes)) {
     switch (f.field) {
@@ -88,9 +89,9 @@ function repeatedFixed(f, size, read) {
  * Parse a serialized TensorProto (a golden vector file).
  * @param {Uint8Array} bytes
  * @returns {{name: string, dims: number[], dataType: number, type: string, data: ArrayLike<number|bigint>}}
- *   `type` is the onnxruntime-node tensor type; `data` a typed array of the right kind.
+ *   `type` is the onnxruntime tensor type; `data` a typed array of the right kind.
  */
-function readTensor(bytes) {
+export function readTensor(bytes) {
   let name = '';
   let dataType = 0;
   const dims = [];
@@ -133,7 +134,7 @@ function readTensor(bytes) {
     if (raw.length !== count * size) {
       throw new ProtobufError(`raw_data holds ${raw.length} bytes, but dims ${JSON.stringify(dims)} of ${type} need ${count * size}`);
     }
-    if (require('os').endianness() !== 'LE') throw new ProtobufError('big-endian hosts are not supported');
+    if (!LITTLE_ENDIAN) throw new ProtobufError('big-endian hosts are not supported');
     data = new Typed(copyBytes(raw));
   } else {
     const src = { 1: floats, 11: doubles, 7: int64s }[dataType] ?? int32s;
@@ -156,9 +157,8 @@ function halfToNumber(h) {
 }
 
 /** Tensor values as plain Numbers (float16 bits decoded, int64 converted). */
-function toNumbers(type, data) {
+export function toNumbers(type, data) {
   if (type === 'float16' && data instanceof Uint16Array) return Array.from(data, halfToNumber);
   return Array.from(data, Number);
 }
 
-module.exports = { readModel, readTensor, toNumbers, DTYPES };

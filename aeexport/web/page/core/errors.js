@@ -1,7 +1,5 @@
-'use strict';
-
 /**
- * Every failure the consumer reports on purpose. `code` says which check failed:
+ * Every failure a bundle consumer (Node or the page) reports on purpose. `code` says which check failed:
  *
  * | code                 | exit | meaning |
  * | -------------------- | ---- | ------- |
@@ -11,10 +9,11 @@
  * | `UNSUPPORTED_FORMAT` | 1    | format_version this reader does not know (newer bundle) |
  * | `INTEGRITY`          | 1    | a file's sha256 or a graph's graph_sha256 differs from the record |
  * | `MIXED_BUNDLE`       | 1    | graphs from different exports (bundle_id / partner graph_sha256) |
- * | `METADATA`           | 1    | a graph's aeexport.* metadata contradicts the manifest |
+ * | `METADATA`           | 1    | a graph's aeexport.* metadata contradicts the manifest (threshold, kind, shapes, ...) |
+ * | `UNSAFE`             | 1    | a graph holds what aeexport never writes (op outside the allow-list, subgraph, function, custom domain, external data, lying shape), or a listed file is not a regular file inside the bundle |
  * | `GOLDEN`             | 1    | a golden vector is not reproduced within the tolerance |
  */
-class AeBundleError extends Error {
+export class AeBundleError extends Error {
   constructor(code, message) {
     super(message);
     this.name = 'AeBundleError';
@@ -22,5 +21,3 @@ class AeBundleError extends Error {
     this.exitCode = code === 'NOT_FOUND' || code === 'INVALID_INPUT' ? 2 : 1;
   }
 }
-
-module.exports = { AeBundleError };

@@ -1,4 +1,3 @@
-// ES module port of examples/node/lib/protobuf.js (same logic, browser-safe).
 /**
  * A tiny, dependency-free protobuf wire-format reader: just enough to walk the
  * fields of an ONNX ModelProto and TensorProto. It never evaluates anything; a
