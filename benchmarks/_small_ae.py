@@ -65,7 +65,7 @@ def prepare(name: str, datasets: Path, *, latent_dim: int | None, epochs: int, s
 
 def parse_args(doc: str, name: str, names: str, epochs: int, latent_help: str) -> argparse.Namespace:
     """The arguments both small-AE benchmarks take; ``args.path`` is the file the result goes to."""
-    from _common import add_output_args, result_path
+    from harness import add_output_args, result_path
 
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="directory of the shared .npz sets")

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_output_args, write  # noqa: E402
+from harness import add_output_args, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import write
 from _small_ae import parse_args, prepare
+from harness import write
 
 BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from _common import write
 from _small_ae import parse_args, prepare
+from harness import write
 
 DATASETS = ["digits", "6_cardio", "30_satellite", "24_mnist"]
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_output_args, write  # noqa: E402
+from harness import add_output_args, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_output_args, write  # noqa: E402
+from harness import add_output_args, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTHS = (32, 128, 64, 8, 64, 128, 32)

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SCRATCH, add_output_args, write  # noqa: E402
+from harness import SCRATCH, add_output_args, write  # noqa: E402
 
 from aeexport.data import Dataset, anomaly_labels, as_model_input, load_dataset, make_split  # noqa: E402
 from aeexport.models import get_spec  # noqa: E402
