@@ -227,6 +227,21 @@ def child_peak(cmd: Sequence[str], env: Mapping[str, str] | None = None, cwd: Pa
     return ChildRun(usage.ru_maxrss / 1024, seconds, stdout, stderr)
 
 
+#: a fresh Python parent that runs argv[1:] and prints the peak RSS of that process tree (KiB)
+_TREE_MAXRSS = (
+    "import resource, subprocess, sys; "
+    "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def tree_peak_kib(cmd: Sequence[str]) -> int:
+    """The peak RSS (KiB) of the largest process in ``cmd``'s tree (``RUSAGE_CHILDREN`` of a fresh,
+    small Python parent, so this process's own high-water mark does not leak into it)."""
+    r = subprocess.run([sys.executable, "-c", _TREE_MAXRSS, *cmd], capture_output=True, text=True, check=True)
+    return int(r.stdout)
+
+
 # -- recording ------------------------------------------------------------------------------------
 
 
