@@ -40,16 +40,6 @@ def make_input(path: Path, manifest: dict, rows: int, block: int = 1 << 18) -> N
     del out
 
 
-def peak_rss_mb(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd} failed: {proc.stderr.read().decode()}")
-    return usage.ru_maxrss / 1024, time.perf_counter() - t0  # ru_maxrss is in KiB on Linux
-
-
 def measure(args, n: int, work: Path, env: dict[str, str]) -> tuple[int, float, float]:
     """Input bytes, median peak RSS (MB) and median wall seconds of scoring ``n`` generated rows."""
     inp, out = work / f"x{n}.npy", work / f"s{n}.npy"
