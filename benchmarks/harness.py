@@ -204,6 +204,10 @@ class ChildRun:
     stdout: str
     stderr: str
 
+    def printed_mb(self, stream: str = "stdout") -> float:
+        """The last line the child printed on ``stream``, read as KiB (a :data:`VMHWM` line), in MB."""
+        return float((self.stdout if stream == "stdout" else self.stderr).strip().splitlines()[-1]) / 1024
+
 
 def child_peak(cmd: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> ChildRun:
     """Run ``cmd`` to completion and measure it; a failing child raises with the end of its stderr.
