@@ -171,6 +171,20 @@ def interleaved(
     return {k: Timing(tuple(v)) for k, v in samples.items()}
 
 
+def side_by_side(
+    jobs: Mapping[str, Callable[[], Any]], repeats: int, warmup: int = 1, clock: Clock = time.perf_counter
+) -> dict[str, Timing]:
+    """Whole jobs (no argument, one call each a sample) warmed ``warmup`` times each, then timed in turn
+    (:func:`interleave`): for jobs too slow for :func:`interleaved`'s extra calls."""
+    for job in jobs.values():
+        for _ in range(warmup):
+            job()
+    samplers = {
+        k: lambda job=job: time_call(job, repeats=1, warmup=0, clock=clock).samples[0] for k, job in jobs.items()
+    }
+    return {k: Timing(tuple(v)) for k, v in interleave(samplers, repeats).items()}
+
+
 def latency_throughput(
     runners: Mapping[str, Callable[[Any], Any]], big: Any, repeats: int, calls: int
 ) -> tuple[dict[str, float], dict[str, float]]:
