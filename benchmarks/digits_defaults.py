@@ -130,7 +130,7 @@ def fit(X_train: np.ndarray, X_val: np.ndarray, kind: str, options: dict[str, An
     factor, sched_patience = (float(args[0]), int(args[1])) if args else (0.5, 5)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = _build_scaled_model(X_train, kind, options, cfg)
+    model = _build_scaled_model(X_train, None, kind, options, cfg)
     xs_train = _scaled(model, X_train, torch.device("cpu"))
     model.fit_data(xs_train)
     xs_val = _scaled(model, X_val, torch.device("cpu"))

@@ -91,6 +91,16 @@ def test_time_call_warms_up_then_times_calls_per_repeat(harness):
     assert log == ["f"] * 6 and t.samples == (1.5, 4.0) and t.best == 1.5 and t.median == 2.75
 
 
+def test_side_by_side_times_whole_jobs_in_turn_after_a_warm_up(harness):
+    clock, log = Clock(), []
+    durations = {"a": [9.0, 1.0, 2.0, 3.0], "b": [9.0, 5.0, 7.0, 4.0]}
+    jobs = _runners(clock, durations, log)
+    t = harness.side_by_side({k: (lambda f=f: f(None)) for k, f in jobs.items()}, repeats=3, clock=clock)
+    assert log == ["a", "b", "a", "b", "b", "a", "a", "b"]
+    assert t["a"].samples == (1.0, 2.0, 3.0) and t["b"].samples == (5.0, 7.0, 4.0)
+    assert harness.ratios({k: v.median for k, v in t.items()}, "b") == {"a": 2.0 / 5.0, "b": 1.0}
+
+
 def test_child_peak_reads_the_childs_own_peak_and_reports_failure(harness):
     # measured from a fresh small process: on Linux a child's ru_maxrss starts from its parent's mark
     code = (
@@ -104,6 +114,10 @@ def test_child_peak_reads_the_childs_own_peak_and_reports_failure(harness):
     ).stdout.split()
     assert out == "1"
     assert float(big) - float(small) > 100  # the 120 MiB the child touched, seen from outside it
+    tree = harness.tree_peak_kib(
+        [sys.executable, "-c", "b = bytearray(120 * 2**20); b[::4096] = bytes(len(b[::4096]))"]
+    )
+    assert tree / 1024 - float(small) > 100  # the largest process of the tree, from a fresh parent
     with pytest.raises(RuntimeError, match=r"exited 3: .*boom"):
         harness.child_peak([sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"])
 
