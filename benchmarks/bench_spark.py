@@ -184,19 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = args.out or Path(tempfile.mkdtemp(prefix="bench_spark-"))
     scratch.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()[0]
-    inputs = make_inputs(args, scratch)
-    spark = start_spark()
-    results: dict[str, dict[str, float]] = {}
-    parts: dict[str, int] = {}
-    for name, (pq_in, feat_in, bundle, shape) in inputs.items():
-        out = scratch / f"{name}-out"
-        parts[name] = spark.read.parquet(str(pq_in)).rdd.getNumPartitions()
-        # warm-up once: JVM JIT, Python workers, model caches, page cache
-        timings = side_by_side(jobs(spark, pq_in, feat_in, bundle, out), args.repeats)
-        results[name] = {k: t.median for k, t in timings.items()} | {"_rows": shape[0], "_cols": shape[1]}
-        shutil.rmtree(out, ignore_errors=True)
-        print(name, {k: round(v, 2) for k, v in results[name].items()}, file=sys.stderr, flush=True)
-    spark.stop()
+    results, parts = measure(args, make_inputs(args, scratch), scratch)
     raw = {
         "pyspark": __import__("pyspark").__version__,
         "repeats": args.repeats,
@@ -209,6 +197,23 @@ def main(argv: list[str] | None = None) -> int:
     target.with_suffix(".json").write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
     write("spark", "Spark scale-out: read -> score -> write", render(raw), out=target)
     return 0
+
+
+def measure(args, inputs: dict, scratch: Path) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """Per input: the median seconds of every job (side by side, after one warm-up run each:
+    JVM JIT, Python workers, model caches, page cache), and the input's partition count."""
+    spark = start_spark()
+    results: dict[str, dict[str, float]] = {}
+    parts: dict[str, int] = {}
+    for name, (pq_in, feat_in, bundle, shape) in inputs.items():
+        out = scratch / f"{name}-out"
+        parts[name] = spark.read.parquet(str(pq_in)).rdd.getNumPartitions()
+        timings = side_by_side(jobs(spark, pq_in, feat_in, bundle, out), args.repeats)
+        results[name] = {k: t.median for k, t in timings.items()} | {"_rows": shape[0], "_cols": shape[1]}
+        shutil.rmtree(out, ignore_errors=True)
+        print(name, {k: round(v, 2) for k, v in results[name].items()}, file=sys.stderr, flush=True)
+    spark.stop()
+    return results, parts
 
 
 def render(raw: dict) -> list[str]:

@@ -6,10 +6,13 @@ Every script in ``benchmarks/`` holds only its measurement; what they share live
 - timing: :func:`time_call` (warm-up, repeats, calls per repeat) gives a :class:`Timing`
   (``best``, ``median``); :func:`interleaved` times a candidate against references side by side,
   each repeat running every runner in turn (the order reversed every other repeat, so a change of
-  load hits all alike), and :func:`ratios` divides each figure by a reference's;
+  load hits all alike), :func:`side_by_side` does the same for whole jobs (one call a sample),
+  :func:`latency_throughput` gives batch-1 µs/call and large-batch rows/s, and :func:`ratios`
+  divides each figure by a reference's;
 - memory: :func:`child_peak` runs a command and reads the child's own peak resident set size
   (``ru_maxrss`` from ``os.wait4``); :data:`VMHWM` is the line a child prints for its high-water
-  mark before its interpreter's teardown;
+  mark before its interpreter's teardown (:meth:`ChildRun.printed_mb` reads it);
+  :func:`tree_peak_kib` is the largest process of a command's tree;
 - recording: :func:`write` puts a result block (title, the exact command line, the machine, the
   date, the body) into ``--out FILE``, the tracked ``benchmarks/results/<name>.md`` (``--record``)
   or, by default, a scratch file under the system temp directory, so a trial run never overwrites
