@@ -66,15 +66,14 @@ def prepare(name: str, datasets: Path, *, latent_dim: int | None, epochs: int, s
 
 def parse_args(doc: str, name: str, names: str, epochs: int, latent_help: str) -> argparse.Namespace:
     """The arguments both small-AE benchmarks take; ``args.path`` is the file the result goes to."""
-    from _common import add_output_args, result_path
+    from harness import parser, result_path
 
-    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap = parser(doc)
     ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="directory of the shared .npz sets")
     ap.add_argument("--names", default=names, help="comma-separated dataset names")
     ap.add_argument("--latent-dims", default="default", help=latent_help)
     ap.add_argument("--epochs", type=int, default=epochs, help="upper bound (early stopping, patience 10)")
     ap.add_argument("--seed", type=int, default=0)
-    add_output_args(ap)
     args = ap.parse_args()
     args.path = result_path(name, args.out, args.record)
     return args

@@ -43,10 +43,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 from aeexport.settings import ExportOptions
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import RESULTS, parser  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "datasets"
-RESULTS = REPO / "benchmarks" / "results"
 #: fallback roles when the dataset folder has no README table
 ROLES = {
     "benchmark": [
@@ -413,8 +414,8 @@ def published(data: Path, sets: list[str]) -> str:
     return "\n".join(rows)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments() -> argparse.Namespace:
+    p = parser(__doc__, output=False, raw=True)
     p.add_argument("--data", default=str(DATA), help="dataset folder (default: ../shared/datasets beside the repo)")
     p.add_argument(
         "--datasets",
@@ -451,24 +452,14 @@ def main() -> None:
         default=["ae", "pyod-IForest"],
         help="detectors a choice must beat on the half it was not chosen on (default: today's default, IForest)",
     )
-    args = p.parse_args()
-    data = Path(args.data)
-    role_of = roles(data)
-    if args.datasets is None:
-        args.datasets = [s for s, r in role_of.items() if r in ("benchmark", "development")]
-    BUNDLE_SEEDS.clear()
-    BUNDLE_SEEDS.update(args.bundle_seeds)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    jsonl = out / "anomaly.jsonl"
-    if not args.report:
-        if not data.is_dir():
-            sys.exit(f"dataset folder {data} not found; pass --data")
-        run(args, jsonl)
+    return p.parse_args()
+
+
+def document(args: argparse.Namespace, recs: list[dict], data: Path, role_of: dict[str, str]) -> str:
+    """The markdown result: the command, the machine, the protocol, the tables."""
     import pyod
     import torch
 
-    recs = _records(jsonl)
     text = (
         "# Anomaly detection: our tabular default vs PyOD peers\n\n"
         f"Command: `PYTHONPATH=.:runtime python benchmarks/{' '.join([Path(sys.argv[0]).name, *_argv()])}`"
@@ -499,6 +490,25 @@ def main() -> None:
         + published(data, sorted({r["dataset"] for r in recs}))
         + "\n"
     )
+    return text
+
+
+def main() -> None:
+    args = arguments()
+    data = Path(args.data)
+    role_of = roles(data)
+    if args.datasets is None:
+        args.datasets = [s for s, r in role_of.items() if r in ("benchmark", "development")]
+    BUNDLE_SEEDS.clear()
+    BUNDLE_SEEDS.update(args.bundle_seeds)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    jsonl = out / "anomaly.jsonl"
+    if not args.report:
+        if not data.is_dir():
+            sys.exit(f"dataset folder {data} not found; pass --data")
+        run(args, jsonl)
+    text = document(args, _records(jsonl), data, role_of)
     (out / "anomaly.md").write_text(text)
     if args.record:
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import anomaly  # noqa: E402
+from harness import parser  # noqa: E402
 
 CACHE = Path(os.environ.get("TMPDIR", "/tmp")) / "aeexport-anomaly-sweep"
 
@@ -146,8 +147,11 @@ def evaluate(args: argparse.Namespace) -> None:
             print(f"| {n} | {sets[n]} | " + " | ".join(f"{np.mean(per[v][n]):.3f}" for v in per) + " |")
 
 
+COMMANDS = {"fit": fit, "eval": evaluate}
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, output=False)
     ap.add_argument("--data", type=Path, default=anomaly.DATA, help="dataset folder (default: ../shared/datasets)")
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--seeds", type=int, nargs="+", default=list(anomaly.SEEDS))
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("--fallback", default="tabular", help="variant whose fits stand in for sets a variant skipped")
     e.add_argument("--halves", action="store_true", help="also the means on the two fixed halves (anomaly.halves)")
     args = ap.parse_args(argv)
-    fit(args) if args.cmd == "fit" else evaluate(args)
+    COMMANDS[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -17,36 +17,23 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_output_args, write  # noqa: E402
+from harness import ROOT, interleave, medians, parser, tree_peak_kib, write  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 ROOTFS_SH = ROOT / "examples" / "c" / "rootfs.sh"
-#: the peak RSS of a command's process tree, in KiB, measured by a fresh Python parent
-_MAXRSS = (
-    "import resource, subprocess, sys; "
-    "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)
 
 
 def in_root(work: Path, *cmd: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", str(ROOTFS_SH), "run", "--bind", str(work), *cmd], capture_output=True, text=True, check=True
     )
-
-
-def peak_rss_kib(cmd: list[str]) -> int:
-    return int(subprocess.run([sys.executable, "-c", _MAXRSS, *cmd], capture_output=True, text=True, check=True).stdout)
 
 
 def libraries(work: Path, root: Path, binary: Path) -> dict[str, int]:
@@ -60,35 +47,36 @@ def libraries(work: Path, root: Path, binary: Path) -> dict[str, int]:
     return out
 
 
+def build(work: Path, bundle: Path) -> tuple[Path, Path, Path]:
+    """``aescore`` built (and stripped) in the root under ``work``, the bundle copied, digits as CSV."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    src = shutil.copytree(ROOT / "examples" / "c", work / "src", ignore=shutil.ignore_patterns("aescore"))
+    in_root(work, "make", "-s", "-C", str(src))
+    in_root(work, "strip", "-o", str(work / "aescore.stripped"), str(src / "aescore"))
+    rows = work / "rows.csv"
+    np.savetxt(rows, load_digits().data.astype(np.float32), delimiter=",", fmt="%g")
+    return src / "aescore", shutil.copytree(bundle, work / "bundle"), rows
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--bundle", type=Path, default=ROOT / "models" / "digits-dense")
     ap.add_argument("--repeats", type=int, default=5)
-    add_output_args(ap)
     args = ap.parse_args()
     root = Path(
         subprocess.run(["bash", str(ROOTFS_SH), "path"], capture_output=True, text=True, check=True).stdout.strip()
     )
     with tempfile.TemporaryDirectory(prefix="aescore-footprint-") as tmp:
         work = Path(tmp)
-        src = shutil.copytree(ROOT / "examples" / "c", work / "src", ignore=shutil.ignore_patterns("aescore"))
-        in_root(work, "make", "-s", "-C", str(src))
-        binary = src / "aescore"
-        in_root(work, "strip", "-o", str(work / "aescore.stripped"), str(binary))
-        bundle = shutil.copytree(args.bundle, work / "bundle")
-        import numpy as np
-        from sklearn.datasets import load_digits
-
-        rows = work / "rows.csv"
-        np.savetxt(rows, load_digits().data.astype(np.float32), delimiter=",", fmt="%g")
-        libs = libraries(work, root, binary)
-        c_cmd = ["bash", str(ROOTFS_SH), "run", "--bind", str(work), str(binary), str(bundle), str(rows)]
-        py_cmd = [str(Path(sys.executable).parent / "aeruntime"), "score", str(bundle), str(rows)]
-        rss: dict[str, list[int]] = {"c": [], "py": []}
-        for _ in range(args.repeats):
-            rss["c"].append(peak_rss_kib(c_cmd))
-            rss["py"].append(peak_rss_kib(py_cmd))
-        body = _report(args, binary, work / "aescore.stripped", libs, {k: statistics.median(v) for k, v in rss.items()})
+        binary, bundle, rows = build(work, args.bundle)
+        cmds = {
+            "c": ["bash", str(ROOTFS_SH), "run", "--bind", str(work), str(binary), str(bundle), str(rows)],
+            "py": [str(Path(sys.executable).parent / "aeruntime"), "score", str(bundle), str(rows)],
+        }
+        rss = medians(interleave({k: lambda c=c: tree_peak_kib(c) for k, c in cmds.items()}, args.repeats))
+        body = _report(args, binary, work / "aescore.stripped", libraries(work, root, binary), rss)
     write("c_footprint", "Footprint: the C consumer + libonnxruntime vs aeruntime score", body, args.out, args.record)
 
 

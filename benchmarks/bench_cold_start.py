@@ -17,18 +17,11 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_output_args, write  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from harness import child_env, child_peak, interleave, medians, parser, write  # noqa: E402
 
 AERUNTIME = """
 import time; t0 = time.perf_counter()
@@ -55,43 +48,33 @@ print(time.perf_counter() - t0)
 
 
 def run(code: str, env: dict[str, str]) -> tuple[float, float]:
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1]), time.perf_counter() - t0
+    """(seconds to first score inside the child, seconds of the whole process)."""
+    child = child_peak([sys.executable, "-c", code], env=env)
+    return float(child.stdout.strip().splitlines()[-1]), child.seconds
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("bundle", type=Path)
     ap.add_argument("--repeats", type=int, default=9)
-    add_output_args(ap)
     args = ap.parse_args(argv)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])}
-    bundle = str(args.bundle.resolve())
+    env, bundle = child_env(), str(args.bundle.resolve())
     codes = {
         "aeruntime (numpy + onnxruntime)": AERUNTIME.format(bundle=bundle),
         "torch eager (import torch + checkpoint)": TORCH.format(bundle=bundle),
     }
     for code in codes.values():  # warm the OS file cache once for both
         run(code, env)
-    inside: dict[str, list[float]] = {k: [] for k in codes}
-    wall: dict[str, list[float]] = {k: [] for k in codes}
-    for r in range(args.repeats):
-        for k in list(codes) if r % 2 == 0 else list(reversed(codes)):
-            a, b = run(codes[k], env)
-            inside[k].append(a)
-            wall[k].append(b)
-    med = {k: statistics.median(v) for k, v in inside.items()}
-    medw = {k: statistics.median(v) for k, v in wall.items()}
+    samples = interleave({k: lambda c=c: run(c, env) for k, c in codes.items()}, args.repeats)
+    med = medians({k: [a for a, _ in v] for k, v in samples.items()})
+    medw = medians({k: [b for _, b in v] for k, v in samples.items()})
     a, t = list(codes)
     body = [
         f"Bundle `{args.bundle}`; median of {args.repeats} fresh processes each, alternating.",
         "",
         "| path | import + load + first score (s) | whole process incl. interpreter (s) |",
         "|---|---:|---:|",
-    ]
-    body += [f"| {k} | {med[k]:.3f} | {medw[k]:.3f} |" for k in codes]
-    body += [
+        *[f"| {k} | {med[k]:.3f} | {medw[k]:.3f} |" for k in codes],
         "",
         f"aeruntime is **{med[t] / med[a]:.1f}x** faster to first score "
         f"({medw[t] / medw[a]:.1f}x for the whole process); target >= 5x.",

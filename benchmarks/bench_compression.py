@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import write
 from _small_ae import parse_args, prepare
+from harness import write
 
 BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 
@@ -112,6 +112,36 @@ def measure_pca(p, budgets: set[int], seed: int) -> list[dict]:
     return out
 
 
+def section(name: str, preps: list, seed: int) -> list[str]:
+    """The table of one dataset: every code size's AE at each precision, PCA at the same byte budgets."""
+    p = preps[0]  # same seeded split for every code size
+    d = math.prod(p.model.input_shape)
+    ae = [r for q in preps for r in measure_ae(q)]
+    codes = ", ".join(f"{math.prod(q.model.latent_shape)} ({q.epochs} epochs)" for q in preps)
+    rows = sorted(
+        ae + measure_pca(p, {r["bytes"] for r in ae}, seed), key=lambda r: (-r["bytes"], r["method"], -r["psnr"])
+    )
+    return [
+        (
+            f"## {name}: {d} features ({4 * d} bytes per row at fp32); AE codes {codes}; "
+            f"{len(p.train)} training / {len(p.test)} test rows"
+        ),
+        "",
+        (
+            "| bytes / row | ratio vs fp32 row | method | precision | code values | MSE (scaled) "
+            "| MSE (raw) | PSNR (dB) | int8 params |"
+        ),
+        "| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |",
+        *[
+            f"| {r['bytes']} | {4 * d / r['bytes']:.1f}x | {r['method']} | {r['precision']} "
+            f"| {r['values']} | {r['mse_scaled']:.4f} | {r['mse_raw']:.4g} | {r['psnr']:.2f} "
+            f"| {r['note']} |"
+            for r in rows
+        ],
+        "",
+    ]
+
+
 def main() -> None:
     args = parse_args(
         __doc__,
@@ -120,7 +150,6 @@ def main() -> None:
         200,
         "comma-separated code sizes, one AE each; 'default' = aeexport's default for the width",
     )
-
     body = [
         (
             "Held-out normal test rows (normal rows split 60/15/25 train/val/test as `aeexport run` does, seed 0). "
@@ -135,42 +164,11 @@ def main() -> None:
     dims = [None if v == "default" else int(v) for v in args.latent_dims.split(",")]
     with tempfile.TemporaryDirectory() as work:
         for name in args.names.split(","):
-            preps = [
-                prepare(name, args.datasets, latent_dim=k, epochs=args.epochs, seed=args.seed, workdir=Path(work))
-                for k in dims
-            ]
-            p = preps[0]  # same seeded split for every code size
-            d = math.prod(p.model.input_shape)
-            ae = [r for q in preps for r in measure_ae(q)]
-            codes = ", ".join(f"{math.prod(q.model.latent_shape)} ({q.epochs} epochs)" for q in preps)
-            body += [
-                (
-                    f"## {name}: {d} features ({4 * d} bytes per row at fp32); AE codes {codes}; "
-                    f"{len(p.train)} training / {len(p.test)} test rows"
-                ),
-                "",
-                (
-                    "| bytes / row | ratio vs fp32 row | method | precision | code values | MSE (scaled) "
-                    "| MSE (raw) | PSNR (dB) | int8 params |"
-                ),
-                "| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |",
-            ]
-            rows = ae + measure_pca(p, {r["bytes"] for r in ae}, args.seed)
-            rows.sort(key=lambda r: (-r["bytes"], r["method"], -r["psnr"]))
-            for r in rows:
-                body.append(
-                    f"| {r['bytes']} | {4 * d / r['bytes']:.1f}x | {r['method']} | {r['precision']} "
-                    f"| {r['values']} | {r['mse_scaled']:.4f} | {r['mse_raw']:.4g} | {r['psnr']:.2f} "
-                    f"| {r['note']} |"
-                )
-            body.append("")
-            print("\n".join(body[-len(rows) - 4 :]), flush=True)
-    write(
-        "compression",
-        "Compression: code bytes per row vs reconstruction error, AE vs PCA",
-        body,
-        args.path,
-    )
+            kw = {"epochs": args.epochs, "seed": args.seed, "workdir": Path(work)}
+            lines = section(name, [prepare(name, args.datasets, latent_dim=k, **kw) for k in dims], args.seed)
+            print("\n".join(lines), flush=True)
+            body += lines
+    write("compression", "Compression: code bytes per row vs reconstruction error, AE vs PCA", body, args.path)
 
 
 if __name__ == "__main__":

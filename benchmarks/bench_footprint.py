@@ -19,7 +19,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -30,9 +29,9 @@ from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_output_args, write  # noqa: E402
+from harness import ROOT, parser, write  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+PATHS = {"aeruntime[cpu]": ["numpy", "click", "onnxruntime"], "torch path": ["torch", "numpy", "safetensors"]}
 
 
 def _norm(name: str) -> str:
@@ -97,42 +96,45 @@ def fresh_venv() -> tuple[int, float, str]:
         shutil.rmtree(d, ignore_errors=True)
 
 
+def fresh_venv_lines() -> list[str]:
+    size, secs, pkgs = fresh_venv()
+    return [
+        f"Fresh venv, `pip install --target <venv site-packages> ./runtime[cpu]` ({secs:.0f} s): "
+        f"**{mb(size)}** (du of site-packages). Installed: {pkgs}.",
+        "",
+    ]
+
+
+def closures() -> tuple[dict[str, int], list[str], list[str]]:
+    """Size of each path's closure, its table rows, and its eight largest distributions."""
+    sizes, rows, detail = {}, [], []
+    for label, roots in PATHS.items():
+        names = closure(roots)
+        per = {n: dist_size(n) for n in names}
+        sizes[label] = sum(per.values())
+        rows.append(f"| {label} | {len(names)} | {mb(sizes[label])} |")
+        top = sorted(per.items(), key=lambda kv: -kv[1])[:8]
+        detail.append(f"- {label}: " + ", ".join(f"{n} {mb(s)}" for n, s in top))
+    return sizes, rows, detail
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--no-fresh-venv", action="store_true")
-    add_output_args(ap)
     args = ap.parse_args(argv)
-    body = []
-    if not args.no_fresh_venv:
-        size, secs, pkgs = fresh_venv()
-        body += [
-            f"Fresh venv, `pip install --target <venv site-packages> ./runtime[cpu]` ({secs:.0f} s): "
-            f"**{mb(size)}** (du of site-packages). Installed: {pkgs}.",
-            "",
-        ]
-    paths = {"aeruntime[cpu]": ["numpy", "click", "onnxruntime"], "torch path": ["torch", "numpy", "safetensors"]}
-    sizes = {}
+    body = [] if args.no_fresh_venv else fresh_venv_lines()
+    sizes, rows, detail = closures()
+    nvidia = sum(dist_size(n) for n in closure(["torch"]) if n.startswith("nvidia") or n == "triton")
     body += [
         "Dependency closures measured in the current environment (sum of installed file sizes):",
         "",
         "| path | distributions | size |",
         "|---|---:|---:|",
-    ]
-    detail = []
-    for label, roots in paths.items():
-        names = closure(roots)
-        per = {n: dist_size(n) for n in names}
-        sizes[label] = sum(per.values())
-        body.append(f"| {label} | {len(names)} | {mb(sizes[label])} |")
-        top = sorted(per.items(), key=lambda kv: -kv[1])[:8]
-        detail.append(f"- {label}: " + ", ".join(f"{n} {mb(s)}" for n, s in top))
-    nvidia = sum(dist_size(n) for n in closure(["torch"]) if n.startswith("nvidia") or n == "triton")
-    torch_only = dist_size("torch")
-    body += [
+        *rows,
         "",
         *detail,
         "",
-        f"torch here is {metadata.version('torch')}: the `torch` distribution alone is {mb(torch_only)}, "
+        f"torch here is {metadata.version('torch')}: the `torch` distribution alone is {mb(dist_size('torch'))}, "
         f"its CUDA wheels (nvidia-*, triton) {mb(nvidia)}. Without those the torch path is still "
         f"{mb(sizes['torch path'] - nvidia)}; this torch distribution itself carries CUDA kernels, so a "
         "CPU-only torch wheel would be smaller than that (not installed here, not measured).",

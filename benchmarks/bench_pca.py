@@ -14,10 +14,33 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from _common import write
 from _small_ae import parse_args, prepare
+from harness import write
 
 DATASETS = ["digits", "6_cardio", "30_satellite", "24_mnist"]
+
+
+HEADER = [
+    (
+        "| dataset | features | train / test rows | code k | epochs | AE MSE (scaled) | PCA MSE (scaled) "
+        "| AE / PCA | AE expl. var | PCA expl. var | AE MSE (raw) | PCA MSE (raw) |"
+    ),
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+]
+
+
+def row(name: str, p, seed: int) -> str:
+    """The table row of one trained autoencoder against PCA at its code size."""
+    from aeexport.report import compare_pca
+
+    r = compare_pca(p.model, p.train, p.test, seed=seed)
+    ae, pc = r["autoencoder"], r["pca"]
+    return (
+        f"| {name} | {r['n_features']} | {r['train_rows']} / {r['test_rows']} | {r['code_size']} "
+        f"| {p.epochs} | {ae['mse_scaled']:.4f} | {pc['mse_scaled']:.4f} "
+        f"| {r['mse_ratio_ae_to_pca']:.3f} | {ae['explained_variance']:.3f} "
+        f"| {pc['explained_variance']:.3f} | {ae['mse_raw']:.4g} | {pc['mse_raw']:.4g} |"
+    )
 
 
 def main() -> None:
@@ -28,29 +51,13 @@ def main() -> None:
         60,
         "comma-separated code sizes, 'default' = aeexport's default for the width",
     )
-
-    from aeexport.report import compare_pca
-
     dims = [None if d == "default" else int(d) for d in args.latent_dims.split(",")]
-    rows = [
-        (
-            "| dataset | features | train / test rows | code k | epochs | AE MSE (scaled) | PCA MSE (scaled) "
-            "| AE / PCA | AE expl. var | PCA expl. var | AE MSE (raw) | PCA MSE (raw) |"
-        ),
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    rows = list(HEADER)
     with tempfile.TemporaryDirectory() as work:
         for name in args.names.split(","):
             for k in dims:
                 p = prepare(name, args.datasets, latent_dim=k, epochs=args.epochs, seed=args.seed, workdir=Path(work))
-                r = compare_pca(p.model, p.train, p.test, seed=args.seed)
-                ae, pc = r["autoencoder"], r["pca"]
-                rows.append(
-                    f"| {name} | {r['n_features']} | {r['train_rows']} / {r['test_rows']} | {r['code_size']} "
-                    f"| {p.epochs} | {ae['mse_scaled']:.4f} | {pc['mse_scaled']:.4f} "
-                    f"| {r['mse_ratio_ae_to_pca']:.3f} | {ae['explained_variance']:.3f} "
-                    f"| {pc['explained_variance']:.3f} | {ae['mse_raw']:.4g} | {pc['mse_raw']:.4g} |"
-                )
+                rows.append(row(name, p, args.seed))
                 print(rows[-1], flush=True)
     body = [
         (

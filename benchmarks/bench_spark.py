@@ -28,23 +28,19 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, write
+from harness import RESULTS, ROOT, parser, side_by_side, write  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT / ".." / "shared" / "datasets"
 CORES = 2  # local[2]; the single-process runtime uses the same 2 cores (intra-op threads = usable CPUs)
 
@@ -90,14 +86,90 @@ def _donors_bundle(X: np.ndarray, y: np.ndarray, out: Path) -> Path:
     return out
 
 
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+def make_inputs(args, scratch: Path) -> dict[str, tuple[Path, Path, Path, tuple[int, int]]]:
+    """name -> (Parquet with id, Parquet of the features only, bundle, shape) of each input written here."""
+    X = _synthetic(args.rows)
+    _write_parquet(scratch / "synthetic.parquet", X, with_id=True)
+    _write_parquet(scratch / "synthetic-features.parquet", X, with_id=False)
+    inputs = {
+        "synthetic": (
+            scratch / "synthetic.parquet",
+            scratch / "synthetic-features.parquet",
+            ROOT / "models" / "digits-dense",
+            X.shape,
+        )
+    }
+    del X
+    donors = args.datasets / "11_donors.npz"
+    if not donors.exists():
+        print(f"note: {donors} not found; donors skipped (pass --datasets)", file=sys.stderr)
+        return inputs
+    with np.load(donors, allow_pickle=False) as d:
+        Xd, yd = d["X"].astype(np.float32), d["y"]
+    _write_parquet(scratch / "donors.parquet", Xd, with_id=True)
+    _write_parquet(scratch / "donors-features.parquet", Xd, with_id=False)
+    bundle = _donors_bundle(Xd, yd, scratch / "donors-bundle")
+    inputs["donors"] = (scratch / "donors.parquet", scratch / "donors-features.parquet", bundle, Xd.shape)
+    return inputs
+
+
+def start_spark():
+    """A ``local[CORES]`` session whose Python workers import this checkout."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    paths = [str(ROOT), str(ROOT / "runtime"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master(f"local[{CORES}]")
+        .appName("bench_spark")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "4g")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _identity(batches):
+    yield from batches
+
+
+def jobs(spark, pq_in: Path, feat_in: Path, bundle: Path, out: Path) -> dict:
+    """The jobs timed on one input, each reading ``pq_in`` (or ``feat_in``) and writing ``out``."""
+    from aeruntime import spark as aespark
+
+    def read():
+        df = spark.read.parquet(str(pq_in))
+        return df, [c for c in df.columns if c != "id"]
+
+    def save(df) -> None:
+        df.write.mode("overwrite").parquet(str(out))
+
+    def score(**kw) -> None:
+        df, feats = read()
+        save(aespark.score(df, bundle, feats, **kw))
+
+    def arrow() -> None:
+        df = read()[0]
+        save(df.mapInArrow(_identity, df.schema))
+
+    aeruntime_cli = str(Path(sys.executable).parent / "aeruntime")
+    single = [aeruntime_cli, "score", str(bundle), str(feat_in), "--out", str(out) + ".npy"]
+    return {
+        "spark read+write": lambda: save(read()[0]),
+        "spark read+arrow+write": arrow,
+        "spark read+score+write": score,
+        "spark read+score+write (arrow_udf)": lambda: score(engine="arrow_udf"),
+        "spark read+score+write (id only)": lambda: score(keep=["id"]),
+        "spark read+score+write (id only, arrow_udf)": lambda: score(keep=["id"], engine="arrow_udf"),
+        "aeruntime score (single process)": lambda: subprocess.run(single, check=True, capture_output=True),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, output=False)
     ap.add_argument("--rows", type=int, default=2_000_000, help="rows of the synthetic 64-column table")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--datasets", type=Path, default=DATASETS, help="directory holding 11_donors.npz")
@@ -110,122 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         target = RESULTS / "spark.md" if args.record else args.render.with_suffix(".md")
         write("spark", "Spark scale-out: read -> score -> write", render(raw), out=target)
         return 0
-
     scratch = args.out or Path(tempfile.mkdtemp(prefix="bench_spark-"))
     scratch.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()[0]
-
-    # ---------------------------------------------------------------- inputs
-    inputs = {}
-    X = _synthetic(args.rows)
-    _write_parquet(scratch / "synthetic.parquet", X, with_id=True)
-    _write_parquet(scratch / "synthetic-features.parquet", X, with_id=False)
-    inputs["synthetic"] = (
-        scratch / "synthetic.parquet",
-        scratch / "synthetic-features.parquet",
-        ROOT / "models" / "digits-dense",
-        X.shape,
-    )
-    del X
-    donors = args.datasets / "11_donors.npz"
-    if donors.exists():
-        with np.load(donors, allow_pickle=False) as d:
-            Xd, yd = d["X"].astype(np.float32), d["y"]
-        _write_parquet(scratch / "donors.parquet", Xd, with_id=True)
-        _write_parquet(scratch / "donors-features.parquet", Xd, with_id=False)
-        bundle = _donors_bundle(Xd, yd, scratch / "donors-bundle")
-        inputs["donors"] = (scratch / "donors.parquet", scratch / "donors-features.parquet", bundle, Xd.shape)
-        del Xd
-    else:
-        print(f"note: {donors} not found; donors skipped (pass --datasets)", file=sys.stderr)
-
-    # ---------------------------------------------------------------- spark
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    paths = [str(ROOT), str(ROOT / "runtime"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    from pyspark.sql import SparkSession
-
-    from aeruntime import spark as aespark
-
-    spark = (
-        SparkSession.builder.master(f"local[{CORES}]")
-        .appName("bench_spark")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "4g")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-
-    def identity(batches):
-        yield from batches
-
-    results: dict[str, dict[str, float]] = {}
-    parts: dict[str, int] = {}
-    for name, (pq_in, feat_in, bundle, shape) in inputs.items():
-        out = scratch / f"{name}-out"
-        n = shape[0]
-        parts[name] = spark.read.parquet(str(pq_in)).rdd.getNumPartitions()
-
-        def rw(pq_in=pq_in, out=out):
-            spark.read.parquet(str(pq_in)).write.mode("overwrite").parquet(str(out))
-
-        def arrow(pq_in=pq_in, out=out):
-            df = spark.read.parquet(str(pq_in))
-            df.mapInArrow(identity, df.schema).write.mode("overwrite").parquet(str(out))
-
-        def score_all(pq_in=pq_in, out=out, bundle=bundle):
-            df = spark.read.parquet(str(pq_in))
-            aespark.score(df, bundle, [c for c in df.columns if c != "id"]).write.mode("overwrite").parquet(str(out))
-
-        def score_udf(pq_in=pq_in, out=out, bundle=bundle, keep=None):
-            df = spark.read.parquet(str(pq_in))
-            feats = [c for c in df.columns if c != "id"]
-            aespark.score(df, bundle, feats, keep=keep, engine="arrow_udf").write.mode("overwrite").parquet(str(out))
-
-        def score_id(pq_in=pq_in, out=out, bundle=bundle):
-            df = spark.read.parquet(str(pq_in))
-            aespark.score(df, bundle, [c for c in df.columns if c != "id"], keep=["id"]).write.mode(
-                "overwrite"
-            ).parquet(str(out))
-
-        def single(feat_in=feat_in, bundle=bundle, out=out):
-            subprocess.run(
-                [
-                    str(Path(sys.executable).parent / "aeruntime"),
-                    "score",
-                    str(bundle),
-                    str(feat_in),
-                    "--out",
-                    str(out) + ".npy",
-                ],
-                check=True,
-                capture_output=True,
-            )
-
-        jobs = {
-            "spark read+write": rw,
-            "spark read+arrow+write": arrow,
-            "spark read+score+write": score_all,
-            "spark read+score+write (arrow_udf)": score_udf,
-            "spark read+score+write (id only)": score_id,
-            "spark read+score+write (id only, arrow_udf)": lambda f=score_udf: f(keep=["id"]),
-            "aeruntime score (single process)": single,
-        }
-        for fn in jobs.values():  # warm-up: JVM JIT, Python workers, model caches, page cache
-            fn()
-        samples: dict[str, list[float]] = {k: [] for k in jobs}
-        for r in range(args.repeats):
-            for k in list(jobs) if r % 2 == 0 else list(reversed(jobs)):
-                samples[k].append(_timed(jobs[k]))
-        results[name] = {k: statistics.median(v) for k, v in samples.items()}
-        results[name]["_rows"] = n
-        results[name]["_cols"] = shape[1]
-        shutil.rmtree(out, ignore_errors=True)
-        print(name, {k: round(v, 2) for k, v in results[name].items()}, file=sys.stderr, flush=True)
-    spark.stop()
-
-    # ---------------------------------------------------------------- report
+    results, parts = measure(args, make_inputs(args, scratch), scratch)
     raw = {
         "pyspark": __import__("pyspark").__version__,
         "repeats": args.repeats,
@@ -238,6 +198,23 @@ def main(argv: list[str] | None = None) -> int:
     target.with_suffix(".json").write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
     write("spark", "Spark scale-out: read -> score -> write", render(raw), out=target)
     return 0
+
+
+def measure(args, inputs: dict, scratch: Path) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """Per input: the median seconds of every job (side by side, after one warm-up run each:
+    JVM JIT, Python workers, model caches, page cache), and the input's partition count."""
+    spark = start_spark()
+    results: dict[str, dict[str, float]] = {}
+    parts: dict[str, int] = {}
+    for name, (pq_in, feat_in, bundle, shape) in inputs.items():
+        out = scratch / f"{name}-out"
+        parts[name] = spark.read.parquet(str(pq_in)).rdd.getNumPartitions()
+        timings = side_by_side(jobs(spark, pq_in, feat_in, bundle, out), args.repeats)
+        results[name] = {k: t.median for k, t in timings.items()} | {"_rows": shape[0], "_cols": shape[1]}
+        shutil.rmtree(out, ignore_errors=True)
+        print(name, {k: round(v, 2) for k, v in results[name].items()}, file=sys.stderr, flush=True)
+    spark.stop()
+    return results, parts
 
 
 def render(raw: dict) -> list[str]:

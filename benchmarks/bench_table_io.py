@@ -32,12 +32,9 @@ writes ``benchmarks/results/table_io.md``.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,10 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, write
-
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])}
+from harness import ROOT, VMHWM, child_env, child_peak, interleave, medians, parser, write  # noqa: E402
 
 _CHILD_READ = r"""
 import sys
@@ -62,8 +56,8 @@ else:
     from aeruntime.tables import open_source
     for chunk in open_source(path, batch):
         pass
-print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
 """
+_CHILD_READ += VMHWM + "\n"
 
 _CHILD_SCORE = r"""
 import sys
@@ -71,8 +65,9 @@ from aeruntime.cli import main
 try:
     main(sys.argv[1:], standalone_mode=False)
 finally:
-    print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")), file=sys.stderr)
+    sys.stdout = sys.stderr
 """
+_CHILD_SCORE += "    " + VMHWM + "\n"
 
 
 def make_table(path: Path, rows: int, columns: int, row_group: int | None, seed: int = 0) -> None:
@@ -94,9 +89,7 @@ else:
     t = pa.table({f"f{j}": rng.standard_normal(rows, dtype=np.float32) * 4 + 8 for j in range(cols)})
     pq.write_table(t, path, row_group_size=rg or rows)
 """
-    subprocess.run(
-        [sys.executable, "-c", code, str(path), str(rows), str(columns), str(row_group or 0)], check=True, env=ENV
-    )
+    child_peak([sys.executable, "-c", code, str(path), str(rows), str(columns), str(row_group or 0)], env=child_env())
 
 
 def _cpu_seconds() -> float:
@@ -147,138 +140,122 @@ def read_csv_whole(path: Path, batch: int) -> int:
 
 
 def child_kb(args: list[str], code: str, stream: str = "stdout") -> tuple[float, float]:
-    t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", code, *args], check=False, env=ENV, capture_output=True, text=True)
-    secs = time.perf_counter() - t0
-    out = (p.stdout if stream == "stdout" else p.stderr).strip().splitlines()
-    if p.returncode != 0 or not out:
-        raise RuntimeError(f"child failed ({p.returncode}): {p.stderr[-2000:]}")
-    return float(out[-1]) / 1024, secs
+    """Peak RSS (MB, the VmHWM the child printed on ``stream``) and wall seconds of ``python -c code args``."""
+    run = child_peak([sys.executable, "-c", code, *args], env=child_env())
+    return run.printed_mb(stream), run.seconds
+
+
+def median_child(args: list[str], code: str, repeats: int, stream: str = "stdout") -> tuple[float, float]:
+    """Median peak RSS (MB) and median seconds of ``repeats`` runs of :func:`child_kb`."""
+    runs = [child_kb(args, code, stream) for _ in range(repeats)]
+    return statistics.median(mb for mb, _ in runs), statistics.median(s for _, s in runs)
+
+
+READERS = {
+    "aeruntime.tables (pieces in a thread pool)": arrow_reader,
+    "pyarrow open_csv stream (previous aeruntime)": open_csv_reader,
+    "python csv (first aeruntime)": python_csv_reader,
+    "pyarrow read_csv, whole file (not streaming; reference)": read_csv_whole,
+}
+
+
+def read_timed(reader, path: Path, batch: int, rows: int) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads of this process) of one read, checking the row count."""
+    t0, c0 = time.perf_counter(), _cpu_seconds()
+    assert reader(path, batch) == rows
+    return time.perf_counter() - t0, _cpu_seconds() - c0
+
+
+def csv_section(args, work: Path) -> list[str]:
+    """CSV speed: the readers side by side, then ``aeruntime score`` end to end and its start-up."""
+    csv_path = work / "x.csv"
+    make_table(csv_path, args.rows, args.columns, None)
+    size_mb = csv_path.stat().st_size / 1e6
+    for f in READERS.values():  # warm-up: imports, page cache
+        f(csv_path, args.batch_size)
+    samplers = {k: lambda f=f: read_timed(f, csv_path, args.batch_size, args.rows) for k, f in READERS.items()}
+    samples = interleave(samplers, args.repeats)
+    med = medians({k: [w for w, _ in v] for k, v in samples.items()})
+    med_cpu = medians({k: [c for _, c in v] for k, v in samples.items()})
+    score_args = ["score", str(args.bundle), str(csv_path), "--out", str(work / "s.npy"), "--providers", "cpu"]
+    score_mb, score_s = median_child(score_args, _CHILD_SCORE, args.repeats, "stderr")
+    small = work / "small.csv"  # the same command on 10 rows: start-up (imports, session)
+    with csv_path.open("rb") as fh:
+        small.write_bytes(b"".join(fh.readline() for _ in range(11)))
+    start_s = median_child([*score_args[:2], str(small), *score_args[3:]], _CHILD_SCORE, args.repeats, "stderr")[1]
+    csv_path.unlink()
+    base = med["python csv (first aeruntime)"]
+    return [
+        f"## CSV: {args.rows:,} rows x {args.columns} float32 columns ({size_mb:,.0f} MB)",
+        "",
+        f"Reading in chunks of {args.batch_size} rows, median of {args.repeats} interleaved repeats.",
+        "",
+        (
+            "Wall time depends on how many cores are free; CPU time (all threads of this process) "
+            "much less: rows per CPU-second is the figure that carries over between machines."
+        ),
+        "",
+        "| reader | wall s | rows/s (wall) | MB/s | vs python csv | CPU s | rows per CPU-second |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *[
+            f"| {k} | {v:.2f} | {args.rows / v:,.0f} | {size_mb / v:,.0f} | {base / v:.1f}x | "
+            f"{med_cpu[k]:.2f} | {args.rows / med_cpu[k]:,.0f} |"
+            for k, v in med.items()
+        ],
+        "",
+        (
+            f"`aeruntime score {args.bundle.name} x.csv --out s.npy` end to end (child process, "
+            f"start-up included): {score_s:.2f} s, **{args.rows / score_s:,.0f} rows/s**, "
+            f"peak RSS {score_mb:,.0f} MB. The same command on a 10-row file takes {start_s:.2f} s "
+            f"(imports, session); after start-up: **{args.rows / (score_s - start_s):,.0f} rows/s**."
+        ),
+        "",
+    ]
+
+
+def parquet_section(args, work: Path) -> list[str]:
+    """Parquet memory: the children's peaks reading and scoring one row group of each size."""
+    body = [
+        f"## Parquet: peak RSS, {args.columns} float32 columns in one row group",
+        "",
+        f"Child processes, `--batch-size {args.batch_size}`; peak RSS = the child's VmHWM; median of {args.repeats}.",
+        "",
+        "| rows | file | open_source | plain iter_batches (previous) | aeruntime score |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    peaks: dict[int, float] = {}
+    for n in args.parquet_rows:
+        p = work / f"x{n}.parquet"
+        make_table(p, n, args.columns, n)
+        new = median_child(["new", str(p), str(args.batch_size)], _CHILD_READ, args.repeats)[0]
+        old = median_child(["old", str(p), str(args.batch_size)], _CHILD_READ, args.repeats)[0]
+        score = ["score", str(args.bundle), str(p), "--out", str(work / "s.npy"), "--providers", "cpu"]
+        peaks[n] = sc = median_child(score, _CHILD_SCORE, args.repeats, "stderr")[0]
+        body.append(f"| {n:,} | {p.stat().st_size / 1e6:,.0f} MB | {new:,.0f} MB | {old:,.0f} MB | {sc:,.0f} MB |")
+        p.unlink()
+    lo, hi = min(peaks), max(peaks)
+    return body + [
+        "",
+        (
+            f"`aeruntime score` peak RSS changes by **{100 * (peaks[hi] / peaks[lo] - 1):+.0f}%** "
+            f"from {lo:,} to {hi:,} rows ({hi / lo:.0f}x the rows, one row group each)."
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--bundle", type=Path, default=ROOT / "models" / "digits-dense")
     ap.add_argument("--rows", type=int, default=200_000, help="CSV rows")
     ap.add_argument("--columns", type=int, default=64)
     ap.add_argument("--parquet-rows", type=int, nargs="+", default=[200_000, 2_000_000])
     ap.add_argument("--batch-size", type=int, default=65536)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--out", type=Path, default=None, help="markdown result (default: a scratch directory)")
-    ap.add_argument("--record", action="store_true", help="write benchmarks/results/table_io.md")
     ap.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()))
     args = ap.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="aeruntime-tableio-", dir=args.tmp))
-    out = RESULTS / "table_io.md" if args.record else (args.out or work / "table_io.md")
-    body: list[str] = []
-    try:
-        # ---------------------------------------------------------------- CSV speed
-        csv_path = work / "x.csv"
-        make_table(csv_path, args.rows, args.columns, None)
-        size_mb = csv_path.stat().st_size / 1e6
-        runners = {
-            "aeruntime.tables (pieces in a thread pool)": arrow_reader,
-            "pyarrow open_csv stream (previous aeruntime)": open_csv_reader,
-            "python csv (first aeruntime)": python_csv_reader,
-            "pyarrow read_csv, whole file (not streaming; reference)": read_csv_whole,
-        }
-        samples: dict[str, list[float]] = {k: [] for k in runners}
-        cpu: dict[str, list[float]] = {k: [] for k in runners}
-        for f in runners.values():  # warm-up: imports, page cache
-            f(csv_path, args.batch_size)
-        for r in range(args.repeats):
-            for k in list(runners) if r % 2 == 0 else list(reversed(runners)):
-                t0, c0 = time.perf_counter(), _cpu_seconds()
-                assert runners[k](csv_path, args.batch_size) == args.rows
-                samples[k].append(time.perf_counter() - t0)
-                cpu[k].append(_cpu_seconds() - c0)
-        med = {k: statistics.median(v) for k, v in samples.items()}
-        med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
-        score_args = ["score", str(args.bundle), str(csv_path), "--out", str(work / "s.npy"), "--providers", "cpu"]
-        score_runs = [child_kb(score_args, _CHILD_SCORE, "stderr") for _ in range(args.repeats)]
-        score_s = statistics.median(secs for _, secs in score_runs)
-        score_mb = statistics.median(mb for mb, _ in score_runs)
-        small = work / "small.csv"  # the same command on 10 rows: start-up (imports, session)
-        with csv_path.open("rb") as fh:
-            small.write_bytes(b"".join(fh.readline() for _ in range(11)))
-        small_args = [*score_args[:2], str(small), *score_args[3:]]
-        start_s = statistics.median(child_kb(small_args, _CHILD_SCORE, "stderr")[1] for _ in range(args.repeats))
-        base = med["python csv (first aeruntime)"]
-        body += [
-            f"## CSV: {args.rows:,} rows x {args.columns} float32 columns ({size_mb:,.0f} MB)",
-            "",
-            f"Reading in chunks of {args.batch_size} rows, median of {args.repeats} interleaved repeats.",
-            "",
-            (
-                "Wall time depends on how many cores are free; CPU time (all threads of this process) "
-                "much less: rows per CPU-second is the figure that carries over between machines."
-            ),
-            "",
-            "| reader | wall s | rows/s (wall) | MB/s | vs python csv | CPU s | rows per CPU-second |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
-        body += [
-            f"| {k} | {v:.2f} | {args.rows / v:,.0f} | {size_mb / v:,.0f} | {base / v:.1f}x | "
-            f"{med_cpu[k]:.2f} | {args.rows / med_cpu[k]:,.0f} |"
-            for k, v in med.items()
-        ]
-        body += [
-            "",
-            (
-                f"`aeruntime score {args.bundle.name} x.csv --out s.npy` end to end (child process, "
-                f"start-up included): {score_s:.2f} s, **{args.rows / score_s:,.0f} rows/s**, "
-                f"peak RSS {score_mb:,.0f} MB. The same command on a 10-row file takes {start_s:.2f} s "
-                f"(imports, session); after start-up: **{args.rows / (score_s - start_s):,.0f} rows/s**."
-            ),
-            "",
-        ]
-        csv_path.unlink()
-        # ---------------------------------------------------------------- Parquet memory
-        body += [
-            f"## Parquet: peak RSS, {args.columns} float32 columns in one row group",
-            "",
-            (
-                f"Child processes, `--batch-size {args.batch_size}`; peak RSS = the child's VmHWM; "
-                f"median of {args.repeats}."
-            ),
-            "",
-            "| rows | file | open_source | plain iter_batches (previous) | aeruntime score |",
-            "|---:|---:|---:|---:|---:|",
-        ]
-        peaks: dict[int, float] = {}
-        for n in args.parquet_rows:
-            p = work / f"x{n}.parquet"
-            make_table(p, n, args.columns, n)
-            new = statistics.median(
-                child_kb(["new", str(p), str(args.batch_size)], _CHILD_READ)[0] for _ in range(args.repeats)
-            )
-            old = statistics.median(
-                child_kb(["old", str(p), str(args.batch_size)], _CHILD_READ)[0] for _ in range(args.repeats)
-            )
-            sc = statistics.median(
-                child_kb(
-                    ["score", str(args.bundle), str(p), "--out", str(work / "s.npy"), "--providers", "cpu"],
-                    _CHILD_SCORE,
-                    "stderr",
-                )[0]
-                for _ in range(args.repeats)
-            )
-            peaks[n] = sc
-            body.append(f"| {n:,} | {p.stat().st_size / 1e6:,.0f} MB | {new:,.0f} MB | {old:,.0f} MB | {sc:,.0f} MB |")
-            p.unlink()
-        lo, hi = min(peaks), max(peaks)
-        body += [
-            "",
-            (
-                f"`aeruntime score` peak RSS changes by **{100 * (peaks[hi] / peaks[lo] - 1):+.0f}%** "
-                f"from {lo:,} to {hi:,} rows ({hi / lo:.0f}x the rows, one row group each)."
-            ),
-        ]
-    finally:
-        for f in work.iterdir():
-            if f != out:
-                f.unlink()
-    write("table_io", "Table input: CSV speed and Parquet memory", body, out)
+    with tempfile.TemporaryDirectory(prefix="aeruntime-tableio-", dir=args.tmp) as work:
+        body = csv_section(args, Path(work)) + parquet_section(args, Path(work))
+    write("table_io", "Table input: CSV speed and Parquet memory", body, args.out, args.record)
     return 0
 
 

@@ -39,7 +39,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,9 +48,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_output_args, write  # noqa: E402
+from harness import child_peak, parser, write  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ME = [sys.executable, str(Path(__file__).resolve())]
 WIDTHS = (32, 128, 64, 8, 64, 128, 32)
 FLOP_PER_ROW = 6 * sum(a * b for a, b in zip(WIDTHS[:-1], WIDTHS[1:], strict=True))
 
@@ -181,12 +180,8 @@ def sgemm_flops(threads: int) -> float:
 
 def child(cmd: list[str]) -> tuple[float, str, str]:
     """Peak RSS (MB) of a child process, its stdout and its stderr."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    out, err = proc.stdout.read(), proc.stderr.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{cmd} failed: {err}")
-    return usage.ru_maxrss / 1024, out, err
+    run = child_peak(cmd)
+    return run.peak_mb, run.stdout, run.stderr
 
 
 def cli(args: list[str]) -> int:
@@ -204,7 +199,7 @@ def cli(args: list[str]) -> int:
 
 def aeexport_cli(*args: str) -> tuple[float, float]:
     """Peak RSS (MB) of ``aeexport ARGS`` in a child: before its teardown (VmHWM) and of the whole process."""
-    rss, _, err = child([sys.executable, str(Path(__file__).resolve()), "--cli", *args])
+    rss, _, err = child([*ME, "--cli", *args])
     hwm = next(int(line.split()[1]) for line in err.splitlines() if line.startswith("VMHWM_KB "))
     return hwm / 1024, rss
 
@@ -249,23 +244,68 @@ def _sampled(args: argparse.Namespace, big: Path, small: Path, work: Path) -> li
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--generate"]:
-        generate(Path(argv[1]), int(argv[2]))
-        return 0
-    if argv[:1] == ["--cli"]:
-        return cli(argv[1:])
-    if argv[:1] == ["--plain"]:
-        print(plain_loop(Path(argv[1]), int(argv[2])))
-        return 0
-    if argv[:1] == ["--interleaved"]:
-        print(json.dumps(interleaved(Path(argv[1]), int(argv[2]))))
-        return 0
-    if argv[:1] == ["--sgemm"]:
-        print(sgemm_flops(int(argv[1])))
-        return 0
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _print(value: Any) -> int:
+    print(value)
+    return 0
+
+
+#: the modes a child of this script runs in (``bench_train.py --MODE ARGS``)
+CHILD_MODES = {
+    "--generate": lambda a: generate(Path(a[0]), int(a[1])),
+    "--cli": cli,
+    "--plain": lambda a: _print(plain_loop(Path(a[0]), int(a[1]))),
+    "--interleaved": lambda a: _print(json.dumps(interleaved(Path(a[0]), int(a[1])))),
+    "--sgemm": lambda a: _print(sgemm_flops(int(a[0]))),
+}
+
+HEADER = [
+    "| rows | format | matrix MB | base MB | peak RSS MB | (peak - base) / matrix | with the teardown MB "
+    "| `aeexport train` epoch rows/s "
+    "| with validation | interleaved: aeexport epoch rows/s | plain loop rows/s | ratio | sgemm share "
+    "| `aeexport run` base MB | `run` peak RSS MB | `run` (peak - base) / matrix |",
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+]
+
+
+def ratio_cells(args: argparse.Namespace, npy: Path, rows: int) -> str:
+    """aeexport's and the plain loop's epoch rows/s side by side in one child, their ratio, the sgemm share."""
+    from aeexport.settings import tabular_config
+    from aeexport.train import effective_threads
+
+    if not args.ratio:
+        return "- | - | - | -"
+    threads = effective_threads(-1, tabular_config(rows - int(0.15 * rows)).batch_size)
+    flops = float(child([*ME, "--sgemm", str(threads)])[1])
+    pair = json.loads(child([*ME, "--interleaved", str(npy), str(args.epochs * args.repeats)])[1])
+    o, p = pair["aeexport"], pair["plain"]
+    return f"{o:,.0f} | {p:,.0f} | {o / p:.2f} | {o * FLOP_PER_ROW / flops:.1%}"
+
+
+def format_row(args: argparse.Namespace, work: Path, path: Path, small: Path, rows: int, side: str) -> str:
+    """One table row: ``aeexport train`` (and ``run``) on ``path`` and on ``small``, alternating, medians."""
+    fmt = path.suffix[1:]
+    ours, base, run, run_base = [], [], [], []
+    for r in range(args.repeats):  # alternating
+        ours.append(aeexport_train(path, work / f"ck{rows}{fmt}{r}", args.epochs))
+        base.append(aeexport_train(small, work / f"base{fmt}{r}", 1)["hwm"])
+        if args.run:
+            run.append(aeexport_run(path, work / f"run{rows}{fmt}{r}", args.epochs))
+            run_base.append(aeexport_run(small, work / f"runbase{fmt}{r}", 1))
+    peak, b, mb = statistics.median(x["hwm"] for x in ours), statistics.median(base), rows * 32 * 4 / 2**20
+    run_cells = "- | - | -"
+    if args.run:
+        rp, rb = statistics.median(run), statistics.median(run_base)
+        run_cells = f"{rb:.0f} | {rp:.0f} | {(rp - rb) / mb:.2f}"
+    return (
+        f"| {rows:,} | {fmt} | {mb:.0f} | {b:.0f} | {peak:.0f} | {(peak - b) / mb:.2f} | "
+        f"{statistics.median(x['rss'] for x in ours):.0f} | "
+        f"{statistics.median(x['rows_s'] for x in ours):,.0f} | "
+        f"{statistics.median(x['with_val'] for x in ours):,.0f} | {side} | {run_cells} |"
+    )
+
+
+def arguments(argv: list[str]) -> argparse.Namespace:
+    ap = parser(__doc__)
     ap.add_argument("--rows", type=int, nargs="+", default=[200_000, 2_000_000])
     ap.add_argument("--formats", nargs="+", default=["npy", "parquet"], choices=["npy", "parquet", "csv", "npz"])
     ap.add_argument("--run", action="store_true", help="also the peak RSS of `aeexport run` (and its base)")
@@ -277,58 +317,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-rows", type=int, default=0, help="rows of an extra .npy trained with --max-rows")
     ap.add_argument("--max-rows", type=int, default=2_000_000)
     ap.add_argument("--tmp", type=Path, default=Path(tempfile.gettempdir()))
-    add_output_args(ap)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in CHILD_MODES:
+        return CHILD_MODES[argv[0]](argv[1:]) or 0
+    args = arguments(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-train-", dir=args.tmp))
-    me = [sys.executable, str(Path(__file__).resolve())]
-    lines = [
-        "| rows | format | matrix MB | base MB | peak RSS MB | (peak - base) / matrix | with the teardown MB "
-        "| `aeexport train` epoch rows/s "
-        "| with validation | interleaved: aeexport epoch rows/s | plain loop rows/s | ratio | sgemm share "
-        "| `aeexport run` base MB | `run` peak RSS MB | `run` (peak - base) / matrix |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    from aeexport.settings import tabular_config
-    from aeexport.train import effective_threads
+    lines = list(HEADER)
 
     def data(rows: int, fmt: str) -> Path:
         path = work / f"x{rows}.{fmt}"
         if not path.exists():
-            subprocess.run([*me, "--generate", str(path), str(rows)], check=True)
+            child([*ME, "--generate", str(path), str(rows)])
         return path
 
     try:
         for rows in args.rows:
-            npy = data(rows, "npy")
-            threads = effective_threads(-1, tabular_config(rows - int(0.15 * rows)).batch_size)
-            if args.ratio:
-                flops = float(child([*me, "--sgemm", str(threads)])[1])
-                pair = json.loads(child([*me, "--interleaved", str(npy), str(args.epochs * args.repeats)])[1])
-                o, p = pair["aeexport"], pair["plain"]
-                side = f"{o:,.0f} | {p:,.0f} | {o / p:.2f} | {o * FLOP_PER_ROW / flops:.1%}"
-            else:
-                side = "- | - | - | -"
+            side = ratio_cells(args, data(rows, "npy"), rows)
             for fmt in args.formats:
-                path, small = data(rows, fmt), data(2000, fmt)
-                ours, base, run, run_base = [], [], [], []
-                for r in range(args.repeats):  # alternating
-                    ours.append(aeexport_train(path, work / f"ck{rows}{fmt}{r}", args.epochs))
-                    base.append(aeexport_train(small, work / f"base{fmt}{r}", 1)["hwm"])
-                    if args.run:
-                        run.append(aeexport_run(path, work / f"run{rows}{fmt}{r}", args.epochs))
-                        run_base.append(aeexport_run(small, work / f"runbase{fmt}{r}", 1))
-                peak, b, mb = statistics.median(x["hwm"] for x in ours), statistics.median(base), rows * 32 * 4 / 2**20
-                if args.run:
-                    rp, rb = statistics.median(run), statistics.median(run_base)
-                    run_cells = f"{rb:.0f} | {rp:.0f} | {(rp - rb) / mb:.2f}"
-                else:
-                    run_cells = "- | - | -"
-                lines.append(
-                    f"| {rows:,} | {fmt} | {mb:.0f} | {b:.0f} | {peak:.0f} | {(peak - b) / mb:.2f} | "
-                    f"{statistics.median(x['rss'] for x in ours):.0f} | "
-                    f"{statistics.median(x['rows_s'] for x in ours):,.0f} | "
-                    f"{statistics.median(x['with_val'] for x in ours):,.0f} | {side} | {run_cells} |"
-                )
+                lines.append(format_row(args, work, data(rows, fmt), data(2000, fmt), rows, side))
                 print(lines[-1], flush=True)
             shutil.rmtree(work)
             work.mkdir()

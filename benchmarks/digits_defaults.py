@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SCRATCH, add_output_args, write  # noqa: E402
+from harness import SCRATCH, parser, write  # noqa: E402
 
 from aeexport.data import Dataset, anomaly_labels, as_model_input, load_dataset, make_split
 from aeexport.models import get_spec
@@ -125,7 +125,7 @@ def fit(X_train: np.ndarray, X_val: np.ndarray, kind: str, options: dict[str, An
     factor, sched_patience = (float(args[0]), int(args[1])) if args else (0.5, 5)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = _build_scaled_model(X_train, kind, options, cfg)
+    model = _build_scaled_model(X_train, None, kind, options, cfg)
     xs_train = _scaled(model, X_train, torch.device("cpu"))
     model.fit_data(xs_train)
     xs_val = _scaled(model, X_val, torch.device("cpu"))
@@ -606,19 +606,20 @@ def pipeline_section(pcache: Path, fresh: bool, seeds: list[int], tseeds: list[i
     ]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_output_args(ap)
+def arguments() -> argparse.Namespace:
+    ap = parser(__doc__)
+    ap.description = __doc__.split("\n\n")[0]
     ap.add_argument("--seeds", type=int, default=3, help="seeds of tables 1, 2 and 4 (default 3)")
     ap.add_argument("--threshold-seeds", type=int, default=10, help="seeds of table 3 (default 10)")
     ap.add_argument("--fresh", action="store_true", help="ignore the cached runs")
     ap.add_argument("--no-pipeline", action="store_true", help="skip the end-to-end timing of run_pipeline")
     ap.add_argument("--cache", type=Path, default=None, help=f"run cache (default {SCRATCH}/{NAME}.jsonl)")
-    a = ap.parse_args()
-    torch.set_num_threads(1)
-    cache = Cache(a.cache or SCRATCH / f"{NAME}.jsonl", fresh=a.fresh)
-    seeds, tseeds = list(range(a.seeds)), list(range(a.threshold_seeds))
-    body = [
+    return ap.parse_args()
+
+
+def studies_section(cache: Cache, seeds: list[int], tseeds: list[int]) -> list[str]:
+    """The protocol and tables 1 to 4b (trainings cached in ``cache``)."""
+    return [
         "Protocol: the module docstring of `benchmarks/digits_defaults.py`. Digits: 1797 rows, digit 0 "
         "(178 rows) unseen; per seed train 1054 / val 242 / test 323 normal + 178 anomalies (val 0.30: "
         "train 811 / val 485). Variant names: first word the scaler (`today`: TrainConfig's defaults, "
@@ -659,10 +660,16 @@ def main() -> None:
         "",
         *percentile_table(cache, tseeds, FINAL_SETUPS, FINAL_THRESHOLD),
     ]
+
+
+def main() -> None:
+    a = arguments()
+    torch.set_num_threads(1)
+    cache_path = a.cache or SCRATCH / f"{NAME}.jsonl"
+    seeds, tseeds = list(range(a.seeds)), list(range(a.threshold_seeds))
+    body = studies_section(Cache(cache_path, fresh=a.fresh), seeds, tseeds)
     if not a.no_pipeline:
-        body += pipeline_section(
-            (a.cache or SCRATCH / f"{NAME}.jsonl").with_name(f"{NAME}_pipeline.jsonl"), a.fresh, seeds, tseeds
-        )
+        body += pipeline_section(cache_path.with_name(f"{NAME}_pipeline.jsonl"), a.fresh, seeds, tseeds)
     write(NAME, "Digits defaults (issue 24)", body, a.out, a.record)
 
 

@@ -21,7 +21,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -32,9 +31,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_output_args, write  # noqa: E402
+from harness import ROOT, parser, write  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 ROOTFS_SH = ROOT / "examples" / "c" / "rootfs.sh"
 PY_PACKAGES = "python3-onnxruntime python3-numpy python3-click"
 VARIANTS = {
@@ -97,54 +95,51 @@ def compare(ref: np.ndarray, other: np.ndarray) -> str:
     return f"{diff:.3g} | {rho:.6f} | {agree:.4f}"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_output_args(ap)
-    args = ap.parse_args()
-    for arch in ("amd64", "arm64"):
-        subprocess.run(["bash", str(ROOTFS_SH), "path"], check=True, env=_env(arch), stdout=subprocess.DEVNULL)
+def prepare(work: Path) -> Path:
+    """``aescore`` built for both architectures, aeruntime and its scoring script copied; the rows' CSV."""
     from sklearn.datasets import load_digits
 
+    for arch in ("amd64", "arm64"):
+        src = shutil.copytree(ROOT / "examples" / "c", work / f"src-{arch}", ignore=shutil.ignore_patterns("aescore"))
+        in_root(arch, work, "make", "-s", "-C", str(src))
+    shutil.copytree(ROOT / "runtime" / "aeruntime", work / "py" / "aeruntime")
+    (work / "score.py").write_text(_SCORE_PY)
+    x = load_digits().data.astype(np.float32)
+    rows = work / "rows.csv"
+    np.savetxt(rows, np.concatenate([x, x[:10] * 4.0 + 3.0]), delimiter=",", fmt="%.9g")
+    return rows
+
+
+def py_scores(work: Path, bundle: Path, rows: Path, npy: Path) -> np.ndarray:
+    """(n, 2) scores and labels of aeruntime in the arm64 root."""
+    script = [f"PYTHONPATH={work / 'py'}", "python3", str(work / "score.py"), str(bundle), str(rows), str(npy)]
+    in_root("arm64", work, "env", *script)
+    return np.load(npy, allow_pickle=False)
+
+
+def main() -> None:
+    args = parser(__doc__).parse_args()
+    for arch in ("amd64", "arm64"):
+        subprocess.run(["bash", str(ROOTFS_SH), "path"], check=True, env=_env(arch), stdout=subprocess.DEVNULL)
+    body = [
+        "Reference: `aescore` on x86-64; onnxruntime 1.21 (Debian 13) everywhere; 1,807 rows (digits + 10",
+        "outliers), batches of 256; arm64 emulated by qemu-user-static (not a real board).",
+        "",
+        "| bundle | C arm64: max abs diff | Spearman | labels agree | aeruntime arm64: max abs diff | Spearman "
+        "| labels agree |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     with tempfile.TemporaryDirectory(prefix="aeexport-aarch64-") as tmp:
         work = Path(tmp)
-        for arch in ("amd64", "arm64"):
-            src = shutil.copytree(
-                ROOT / "examples" / "c", work / f"src-{arch}", ignore=shutil.ignore_patterns("aescore")
-            )
-            in_root(arch, work, "make", "-s", "-C", str(src))
-        shutil.copytree(ROOT / "runtime" / "aeruntime", work / "py" / "aeruntime")
-        (work / "score.py").write_text(_SCORE_PY)
-        x = load_digits().data.astype(np.float32)
-        rows = work / "rows.csv"
-        np.savetxt(rows, np.concatenate([x, x[:10] * 4.0 + 3.0]), delimiter=",", fmt="%.9g")
-        body = [
-            "Reference: `aescore` on x86-64; onnxruntime 1.21 (Debian 13) everywhere; 1,807 rows (digits + 10",
-            "outliers), batches of 256; arm64 emulated by qemu-user-static (not a real board).",
-            "",
-            "| bundle | C arm64: max abs diff | Spearman | labels agree | aeruntime arm64: max abs diff | Spearman "
-            "| labels agree |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
+        rows = prepare(work)
         for name, bundle in bundles(work).items():
             ref = c_scores("amd64", work, bundle, rows)
             arm = c_scores("arm64", work, bundle, rows)
-            npy = work / f"{name}.npy"
-            in_root(
-                "arm64",
-                work,
-                "env",
-                f"PYTHONPATH={work / 'py'}",
-                "python3",
-                str(work / "score.py"),
-                str(bundle),
-                str(rows),
-                str(npy),
-            )
-            body.append(f"| {name} | {compare(ref, arm)} | {compare(ref, np.load(npy, allow_pickle=False))} |")
+            py = py_scores(work, bundle, rows, work / f"{name}.npy")
+            body.append(f"| {name} | {compare(ref, arm)} | {compare(ref, py)} |")
             print(body[-1], file=sys.stderr)
-    write(
-        "edge_aarch64", "aarch64 parity: the C consumer and aeruntime on arm64 vs x86-64", body, args.out, args.record
-    )
+    title = "aarch64 parity: the C consumer and aeruntime on arm64 vs x86-64"
+    write("edge_aarch64", title, body, args.out, args.record)
 
 
 if __name__ == "__main__":

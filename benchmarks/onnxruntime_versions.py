@@ -13,7 +13,6 @@ tolerance. The table printed (markdown) has one row per release, one column per 
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -25,6 +24,9 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import parser  # noqa: E402
+
 from aeruntime.format import minimum_for_bundle  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "aeexport" / "onnxruntime-venvs"
@@ -117,35 +119,45 @@ def _recorded_minimum(b: Path) -> str:
     return m.get("min_onnxruntime") or f"{minimum_for_bundle(b)} by the rule, not recorded"
 
 
+def probe(versions: list[str], bundles: list[Path], cache: Path) -> tuple[dict, dict]:
+    """The probe's job over ``bundles`` and, per onnxruntime release, its result (or the error)."""
+    rows = {}
+    with tempfile.TemporaryDirectory() as d:
+        job = make_job(bundles, Path(d))
+        (Path(d) / "job.json").write_text(json.dumps(job))
+        (Path(d) / "probe.py").write_text(PROBE)
+        for v in versions:
+            cmd = [str(venv_python(v, cache)), str(Path(d) / "probe.py"), str(Path(d) / "job.json")]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            rows[v] = json.loads(res.stdout) if res.returncode == 0 else {"error": res.stderr[-300:]}
+            print(v, json.dumps(rows[v]), file=sys.stderr, flush=True)
+    return job, rows
+
+
+def table(job: dict, rows: dict, paths: list[Path]) -> list[str]:
+    """One line per release, one column per bundle: ok or the statuses seen."""
+    bundles = sorted({k.split("/")[0] for k in job})
+    mins = {b.name: _recorded_minimum(b) for b in paths if b.name in bundles}
+    lines = ["| onnxruntime | " + " | ".join(f"{b} (min {mins[b]})" for b in bundles) + " |"]
+    lines.append("| --- |" + " --- |" * len(bundles))
+    for v, r in rows.items():
+        cells = []
+        for b in bundles:
+            st = sorted({r.get(k, {}).get("status", "error") for k in job if k.startswith(b + "/")})
+            cells.append("ok" if st == ["ok"] else "/".join(st))
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__, output=False)
     ap.add_argument("bundles", nargs="+", type=Path)
     ap.add_argument("--versions", help="comma-separated releases (default: newest patch of each minor)")
     ap.add_argument("--cache", type=Path, default=CACHE)
     args = ap.parse_args()
     versions = args.versions.split(",") if args.versions else pip_versions()
-    with tempfile.TemporaryDirectory() as d:
-        job = make_job(args.bundles, Path(d))
-        (Path(d) / "job.json").write_text(json.dumps(job))
-        (Path(d) / "probe.py").write_text(PROBE)
-        rows = {}
-        for v in versions:
-            py = venv_python(v, args.cache)
-            res = subprocess.run(
-                [str(py), str(Path(d) / "probe.py"), str(Path(d) / "job.json")], capture_output=True, text=True
-            )
-            rows[v] = json.loads(res.stdout) if res.returncode == 0 else {"error": res.stderr[-300:]}
-            print(v, json.dumps(rows[v]), file=sys.stderr, flush=True)
-    bundles = {k.split("/")[0] for k in job}
-    mins = {b.name: _recorded_minimum(b) for b in args.bundles if b.name in bundles}
-    print("| onnxruntime | " + " | ".join(f"{b} (min {mins[b]})" for b in sorted(bundles)) + " |")
-    print("| --- |" + " --- |" * len(bundles))
-    for v, r in rows.items():
-        cells = []
-        for b in sorted(bundles):
-            st = sorted({r.get(k, {}).get("status", "error") for k in job if k.startswith(b + "/")})
-            cells.append("ok" if st == ["ok"] else "/".join(st))
-        print(f"| {v} | " + " | ".join(cells) + " |")
+    job, rows = probe(versions, args.bundles, args.cache)
+    print("\n".join(table(job, rows, args.bundles)))
 
 
 if __name__ == "__main__":

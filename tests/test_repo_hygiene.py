@@ -14,9 +14,9 @@ from tests.conftest import ROOT
 @pytest.fixture()
 def common(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import _common
+    import harness
 
-    return _common
+    return harness
 
 
 def test_benchmarks_default_to_a_scratch_file_not_the_tracked_results(common, tmp_path, monkeypatch):
