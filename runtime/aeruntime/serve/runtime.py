@@ -98,9 +98,7 @@ class AeBundleRuntime(MLModel):
             model_name=self.name,
             id=payload.id,
             outputs=[
-                ResponseOutput(
-                    name=n, shape=list(result[n].shape), datatype=spec[n].datatype, data=result[n].tolist()
-                )
+                ResponseOutput(name=n, shape=list(result[n].shape), datatype=spec[n].datatype, data=result[n].tolist())
                 for n in wanted
             ],
         )

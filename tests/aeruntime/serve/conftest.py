@@ -107,7 +107,9 @@ def start_server(bundle: Path, log: Path, *extra: str) -> Server:
 @pytest.fixture(scope="module")
 def server(shipped_dense, tmp_path_factory):
     """``aeruntime serve`` of the shipped digits-dense bundle, body limit :data:`LIMIT`, for the module."""
-    srv = start_server(shipped_dense, tmp_path_factory.mktemp("serve") / "server.log", "--max-request-bytes", str(LIMIT))
+    srv = start_server(
+        shipped_dense, tmp_path_factory.mktemp("serve") / "server.log", "--max-request-bytes", str(LIMIT)
+    )
     yield srv
     with contextlib.suppress(Exception):
         srv.stop()
