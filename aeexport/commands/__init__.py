@@ -12,6 +12,7 @@ from .evaluate import evaluate_command
 from .export import export_command
 from .inspect import inspect_command
 from .optimize import optimize_command
+from .package import package_command
 from .quantize import quantize_command
 from .report import report_command
 from .run import run_command
@@ -36,4 +37,5 @@ COMMANDS = (
     compare_pca_command,
     slim_command,
     web_command,
+    package_command,
 )

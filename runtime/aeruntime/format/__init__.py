@@ -40,7 +40,7 @@ from .graphs import graph_file, read_bundle, read_graph, read_graphs
 from .manifest import read_manifest, sha256_bytes, sha256_file, verify_files
 from .onnxscan import GraphStructure, ModelScan, ProtoError, scan_model
 from .ops import ALLOWED_OPS, check_structure
-from .outputs import DIR_RULE, FILE_RULE, SITE_MARKER, check_output_dir, check_output_file
+from .outputs import DIR_RULE, FILE_RULE, PACKAGE_MARKER, SITE_MARKER, check_output_dir, check_output_file
 from .paths import safe_path
 from .proto import read_tensor, set_model_metadata, tensor_bytes
 from .schema import check_relpath, validate_manifest
@@ -75,6 +75,7 @@ __all__ = [
     "MANIFEST_NAME",
     "META_PREFIX",
     "SCORES",
+    "PACKAGE_MARKER",
     "SITE_MARKER",
     "SUPPORTED_FORMAT_VERSIONS",
     "TEST_DATA_DIR",
