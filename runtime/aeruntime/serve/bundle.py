@@ -56,10 +56,8 @@ class OutputSpec:
     shape: tuple[int, ...] = (-1,)
 
 
-def _values(data: Any) -> list[Any] | bytes:
-    """The flat values of a v2 ``data`` field (nested lists are flattened), or raw bytes as they are."""
-    if isinstance(data, (bytes, bytearray)):
-        return bytes(data)
+def _flat(data: Any) -> list[Any]:
+    """The flat values of a v2 ``data`` field: nested lists (also ragged ones) flattened in order."""
     flat: list[Any] = []
     stack = [data]
     while stack:
@@ -77,10 +75,9 @@ def decode_tensor(name: str, datatype: str, shape: list[int], data: Any) -> np.n
     ``BYTES`` (and any datatype that is not numeric) gets the row rule's dtype message:
     ``X has dtype <U3 (strings), but the model expects real numbers (float32). ...``.
     """
-    values = _values(data)
+    values = bytes(data) if isinstance(data, (bytes, bytearray)) else data
     if datatype not in NUMERIC_TYPES:
-        if isinstance(values, bytes):
-            values = [values]
+        values = [values] if isinstance(values, bytes) else _flat(values)
         as_rows(np.asarray([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]))
         raise InvalidInputError(f"input {name!r} has datatype {datatype!r}; the model expects FP32.")  # unreachable
     dtype = NUMERIC_TYPES[datatype]
@@ -89,9 +86,9 @@ def decode_tensor(name: str, datatype: str, shape: list[int], data: Any) -> np.n
         if isinstance(values, bytes):
             arr = np.frombuffer(values, dtype=dtype.newbyteorder("<"))
         else:
-            arr = np.asarray(values, dtype=dtype if dtype.kind != "b" else None)
+            arr = np.asarray(values, dtype=dtype).ravel()
     except (TypeError, ValueError, OverflowError):
-        arr = as_rows(np.asarray(values, dtype=object))  # names the non-numeric values (the row rule)
+        arr = as_rows(np.asarray(_flat(values), dtype=object))  # names the non-numeric values (the row rule)
     if arr.size != count:
         raise InvalidInputError(
             f"input {name!r} declares shape {list(shape)} ({count} values) but holds {arr.size} values; "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +34,7 @@ from ..errors import AeError
 from .bundle import ServedBundle, decode_tensor
 from .runtime import AeBundleRuntime, preload, served
 
-__all__ = ["BodyLimit", "model_settings", "run_server", "server_settings"]
+__all__ = ["BodyLimit", "InferCounter", "model_settings", "run_server", "server_settings"]
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -84,6 +85,31 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class InferCounter:
+    """ASGI middleware: counts the REST inference requests the app accepted (headers read) and answered
+    (last body byte handed to the connection), for the line ``aeruntime serve`` prints when it stops."""
+
+    def __init__(self, app: Any) -> None:
+        self.app, self.accepted, self.answered = app, 0, 0
+        COUNTERS.append(self)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").endswith("/infer"):
+            await self.app(scope, receive, send)
+            return
+        self.accepted += 1
+
+        async def counted(message: dict) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self.answered += 1
+
+        await self.app(scope, receive, counted)
+
+
+#: the counters of this process's REST apps (one per server)
+COUNTERS: list[InferCounter] = []
+
 _EXAMPLE = '{"inputs": [{"name": "x", "shape": [n_rows, n_features], "datatype": "FP32", "data": [...]}]}'
 
 
@@ -125,6 +151,7 @@ def _harden(server: MLServer, max_bytes: int) -> None:
     app = server._rest_server._app
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(BodyLimit, limit=max_bytes)
+    app.add_middleware(InferCounter)  # outermost: counts refused bodies too
 
 
 def server_settings(
@@ -169,3 +196,5 @@ def run_server(
         await server.start([model_settings(b, max_batch_size, max_batch_time) for b in bundles])
 
     asyncio.run(main())
+    accepted, answered = sum(c.accepted for c in COUNTERS), sum(c.answered for c in COUNTERS)
+    print(f"aeruntime serve: stopped; REST inference requests accepted {accepted}, answered {answered}", file=sys.stderr)
