@@ -137,7 +137,13 @@ def load_cell(make, X: np.ndarray, clients: int, batch: int, seconds: float, max
         t.join()
     wall = time.perf_counter() - t0
     p50, p99 = percentiles(lat) if lat else (float("nan"), float("nan"))
-    return {"rows_s": len(lat) * batch / wall, "p50_ms": p50, "p99_ms": p99, "requests": len(lat), "errors": len(errors)}
+    return {
+        "rows_s": len(lat) * batch / wall,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "requests": len(lat),
+        "errors": len(errors),
+    }
 
 
 def breakdown(bundle: Path, batch: int, repeat: int) -> dict:
@@ -150,7 +156,9 @@ def breakdown(bundle: Path, batch: int, repeat: int) -> dict:
 
     served = ServedBundle("m", aeruntime.load(bundle, providers="cpu"))
     x = rows(bundle, batch)
-    body = json.dumps({"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}]})
+    body = json.dumps(
+        {"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}]}
+    )
     steps = {}
 
     def timed(name, fn):
@@ -165,13 +173,18 @@ def breakdown(bundle: Path, batch: int, repeat: int) -> dict:
     parsed = timed("server: orjson.loads of the body", lambda: orjson.loads(body))
     req = timed("server: pydantic InferenceRequest", lambda: InferenceRequest.model_validate(parsed))
     i = req.inputs[0]
-    arr = timed("server: tensor -> ndarray", lambda: decode_tensor(i.name, getattr(i.datatype, "value", i.datatype), i.shape, i.data.root))
+    arr = timed(
+        "server: tensor -> ndarray",
+        lambda: decode_tensor(i.name, getattr(i.datatype, "value", i.datatype), i.shape, i.data.root),
+    )
     res = timed("server: score + label (onnxruntime)", lambda: served.infer({"x": arr}))
     resp = timed(
         "server: response model",
         lambda: InferenceResponse(
             model_name="m",
-            outputs=[ResponseOutput(name=k, shape=list(v.shape), datatype="FP32", data=v.tolist()) for k, v in res.items()],
+            outputs=[
+                ResponseOutput(name=k, shape=list(v.shape), datatype="FP32", data=v.tolist()) for k, v in res.items()
+            ],
         ),
     )
     timed("server: response JSON", lambda: orjson.dumps(resp.model_dump(exclude_none=True)))

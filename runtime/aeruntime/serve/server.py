@@ -197,4 +197,6 @@ def run_server(
 
     asyncio.run(main())
     accepted, answered = sum(c.accepted for c in COUNTERS), sum(c.answered for c in COUNTERS)
-    print(f"aeruntime serve: stopped; REST inference requests accepted {accepted}, answered {answered}", file=sys.stderr)
+    print(
+        f"aeruntime serve: stopped; REST inference requests accepted {accepted}, answered {answered}", file=sys.stderr
+    )

@@ -60,7 +60,7 @@ def test_sigterm_answers_every_accepted_request(shipped_dense, synthetic_digits,
     counts = re.search(r"REST inference requests accepted (\d+), answered (\d+)", server.log.read_text())
     assert counts, server.log.read_text()[-2000:]
     accepted, finished = map(int, counts.groups())
-    assert accepted == finished == len(answered), (accepted, done, len(answered), [o[1] for o in outcomes])
+    assert accepted == finished == len(answered), (accepted, finished, len(answered), [o[1] for o in outcomes])
     for _, (r, _) in answered:
         assert r.status_code == 200, r.text
         np.testing.assert_allclose(r.json()["outputs"][0]["data"], ref, rtol=1e-5, atol=1e-6)
