@@ -7,7 +7,7 @@ JSON tensors) and gRPC (tritonclient, raw float32 bytes) runs 1, 8 and 64 concur
 in-process rows/s of ``Model.score`` on the same batches, and where the time of one
 request goes (measured in a child process: JSON, pydantic, scoring, response).
 
-    nice -n 5 python benchmarks/bench_serve.py --out benchmarks/results/serve.md
+    nice -n 5 python benchmarks/bench_serve.py --record
 
 Needs ``aeruntime[serve]``, ``tritonclient[grpc]`` and ``requests``. Loopback only.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -27,6 +26,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import add_output_args, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])}
@@ -72,15 +74,24 @@ def in_process(bundle: Path, X: np.ndarray, batch: int, seconds: float) -> dict:
 
 
 def _rest_client(url: str, name: str):
+    import orjson
     import requests
 
     session = requests.Session()
+    headers = {"Content-Type": "application/json"}
 
     def send(x: np.ndarray) -> None:
-        body = {"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}]}
-        r = session.post(f"{url}/v2/models/{name}/infer", json=body, timeout=60)
+        # orjson writes the float32 array itself: the stdlib's json.dumps of x.tolist() costs
+        # more than the whole server side at batch 64 (see the breakdown)
+        body = {"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel()}]}
+        r = session.post(
+            f"{url}/v2/models/{name}/infer",
+            data=orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+            headers=headers,
+            timeout=60,
+        )
         r.raise_for_status()
-        r.json()
+        orjson.loads(r.content)
 
     return send
 
@@ -168,8 +179,11 @@ def breakdown(bundle: Path, batch: int, repeat: int) -> dict:
         steps[name] = (time.perf_counter() - t) / repeat * 1e6
         return out
 
-    raw = timed("client: json.dumps of the rows", lambda: json.dumps({"data": x.ravel().tolist()}))
-    del raw
+    timed("client: json.dumps of x.tolist() (stdlib)", lambda: json.dumps({"data": x.ravel().tolist()}))
+    timed(
+        "client: orjson.dumps of x (numpy option)",
+        lambda: orjson.dumps({"data": x.ravel()}, option=orjson.OPT_SERIALIZE_NUMPY),
+    )
     parsed = timed("server: orjson.loads of the body", lambda: orjson.loads(body))
     req = timed("server: pydantic InferenceRequest", lambda: InferenceRequest.model_validate(parsed))
     i = req.inputs[0]
@@ -215,7 +229,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="per cell")
     ap.add_argument("--max-requests", type=int, default=20000, help="per cell")
     ap.add_argument("--threads", type=int, default=None, help="the server's onnxruntime threads")
-    ap.add_argument("--out", default=None, help="write the Markdown table here")
+    add_output_args(ap)
     ap.add_argument("--breakdown", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     bundle = Path(args.bundle)
@@ -229,7 +243,7 @@ def main() -> None:
     try:
         name = bundle.resolve().name
         makers = {
-            "REST (JSON)": lambda: _rest_client(f"http://127.0.0.1:{http}", name),
+            "REST (JSON, orjson client)": lambda: _rest_client(f"http://127.0.0.1:{http}", name),
             "gRPC (raw bytes)": lambda: _grpc_client(f"127.0.0.1:{grpc}", name),
         }
         for proto, make in makers.items():
@@ -252,10 +266,7 @@ def main() -> None:
             check=True,
         ).stdout
     )
-    text = report(args, local, cells, steps)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+    write("serve", "`aeruntime serve`: load on loopback", report(args, local, cells, steps), args.out, args.record)
 
 
 def report(args, local: dict, cells: list[dict], steps: dict) -> str:
@@ -276,24 +287,16 @@ def report(args, local: dict, cells: list[dict], steps: dict) -> str:
     step_lines = ["| step (REST, one request) | batch 1 µs | batch 64 µs |", "| --- | ---: | ---: |"]
     for k in steps["1"]:
         step_lines.append(f"| {k} | {steps['1'][k]:.0f} | {steps['64'][k]:.0f} |")
-    return "\n".join(
-        [
-            "# `aeruntime serve`: load on loopback",
-            "",
-            f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared), Python {platform.python_version()}; "
-            f"bundle `{Path(args.bundle).name}`; {args.seconds:g} s or {args.max_requests} requests per cell; "
-            "clients are threads of one Python process on the same machine as the server.",
-            "",
-            "Command: `nice -n 5 python benchmarks/bench_serve.py --out benchmarks/results/serve.md`",
-            "",
-            *lines,
-            "",
-            "Where the time of one REST request goes (measured in one process with MLServer's own types):",
-            "",
-            *step_lines,
-            "",
-        ]
-    )
+    return [
+        f"Bundle `{Path(args.bundle).name}`; {args.seconds:g} s or {args.max_requests} requests per cell; the clients "
+        "are threads of one Python process on the same machine as the server (they compete for the same 2 cores).",
+        "",
+        *lines,
+        "",
+        "Where the time of one REST request goes (measured in one process with MLServer's own types):",
+        "",
+        *step_lines,
+    ]
 
 
 if __name__ == "__main__":
