@@ -25,12 +25,18 @@ def _serve(*args: str, code: str | None = None) -> subprocess.CompletedProcess:
 def test_without_mlserver_serve_names_the_extra_and_the_runtime_still_imports(shipped_dense):
     r = _serve("serve", str(shipped_dense), code=WITHOUT_MLSERVER)
     assert r.returncode == 1
-    assert r.stderr.strip() == "Error: aeruntime serve needs MLServer, which is not installed: pip install 'aeruntime[serve]'"
+    assert (
+        r.stderr.strip()
+        == "Error: aeruntime serve needs MLServer, which is not installed: pip install 'aeruntime[serve]'"
+    )
     probe = (
         "import sys; sys.modules['mlserver'] = None; import aeruntime, aeruntime.cli, aeruntime.serve, "
         "aeruntime.serve.bundle, aeruntime.serve.pyfunc; print('ok')"
     )
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=SUBPROCESS_ENV).stdout == "ok\n"
+    assert (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=SUBPROCESS_ENV).stdout
+        == "ok\n"
+    )
 
 
 def test_two_bundles_with_one_name_are_refused(shipped_dense, tmp_path):

@@ -19,9 +19,9 @@ CLIENTS = 4
 
 
 def test_sigterm_answers_every_accepted_request(shipped_dense, synthetic_digits, tmp_path):
+    server = start_server(shipped_dense, tmp_path / "server.log")  # skips without mlserver or requests
     import requests
 
-    server = start_server(shipped_dense, tmp_path / "server.log")
     X = synthetic_digits[0][:ROWS]
     ref = aeruntime.load(shipped_dense, providers="cpu").score(X)
     body = json.dumps(v2_request(X))
