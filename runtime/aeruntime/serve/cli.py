@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import click
@@ -26,6 +27,25 @@ def _names(bundles: tuple[str, ...]) -> list[str]:
             "give each bundle a directory of its own name."
         )
     return names
+
+
+def _check_free(host: str, port: int, option: str) -> None:
+    """Refuse a port another process listens on, before anything starts (the engines would exit with a traceback)."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise InvalidInputError(
+            f"--host {host!r} is not an address of this machine ({exc}); use e.g. 127.0.0.1."
+        ) from None
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise InvalidInputError(
+                f"{option} {port}: cannot listen on {host}:{port} ({exc.strerror}); another process may be using it. "
+                f"Choose another {option}."
+            ) from None
 
 
 @click.command("serve")
@@ -89,6 +109,9 @@ def serve_command(
         raise InvalidInputError(
             f"--port {port}, --grpc-port {grpc_port} and --metrics-port {metrics_port} must differ; choose other ports."
         )
+    for option, value in (("--port", port), ("--grpc-port", grpc_port), ("--metrics-port", metrics_port)):
+        if value:
+            _check_free(host, value, option)
     served = [
         ServedBundle(n, load(b, providers=providers, threads=threads)) for n, b in zip(names, bundles)
     ]  # every check of aeruntime.load, before a port is opened

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -72,3 +73,15 @@ def test_ports_must_differ(shipped_dense):
 def test_out_of_range_ports_are_usage_errors(shipped_dense, option):
     r = _serve("serve", str(shipped_dense), option, "70000")
     assert r.returncode == 2 and "is not in the range" in r.stderr
+
+
+def test_a_port_in_use_is_a_one_line_error(shipped_dense):
+    need("mlserver", SERVE_EXTRA)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        (grpc,) = free_ports(1)
+        r = _serve("serve", str(shipped_dense), "--port", str(port), "--grpc-port", str(grpc), "--metrics-port", "0")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"--port {port}: cannot listen on 127.0.0.1:{port} (Address already in use)" in r.stderr
