@@ -79,7 +79,7 @@ def decode_tensor(name: str, datatype: str, shape: list[int], data: Any) -> np.n
     if datatype not in NUMERIC_TYPES:
         values = [values] if isinstance(values, bytes) else _flat(values)
         as_rows(np.asarray([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]))
-        raise InvalidInputError(f"input {name!r} has datatype {datatype!r}; the model expects FP32.")  # unreachable
+        raise InvalidInputError(f"input {name!r} has datatype {datatype!r}; the model expects FP32.")  # as_rows raised
     dtype = NUMERIC_TYPES[datatype]
     count = math.prod(shape)
     try:
