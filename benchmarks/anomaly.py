@@ -43,6 +43,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 from aeexport.settings import ExportOptions
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import RESULTS, parser  # noqa: E402
 

@@ -105,6 +105,7 @@ RANKS = {
     "pipeline": 8,
     "report": 7,
     "web": 7,
+    "packaging": 7,  # torch-free: a bundle as an MLflow or Triton package
     "variants": 6,
     "export": 5,
     "train": 4,
@@ -115,7 +116,7 @@ RANKS = {
     "": 0,  # aeexport/__init__.py: __version__ and the lazy top-level names
 }
 #: packages whose modules import no torch (nor onnx) at module level: the command line starts without it
-TORCH_FREE_AT_IMPORT = ("settings", "commands", "data")
+TORCH_FREE_AT_IMPORT = ("settings", "commands", "data", "packaging")
 HEAVY = frozenset({"torch", "onnx", "onnxscript", "safetensors"})
 MAX_TOP_MODULES = 5
 MAX_LINES = 450

@@ -12,6 +12,7 @@ from ._evaluate import evaluate_command
 from ._export import export_command
 from ._inspect import inspect_command
 from ._optimize import optimize_command
+from ._package import package_command
 from ._quantize import quantize_command
 from ._report import report_command
 from ._run import run_command
@@ -36,4 +37,5 @@ COMMANDS = (
     compare_pca_command,
     slim_command,
     web_command,
+    package_command,
 )

@@ -11,6 +11,7 @@ import click
 
 from .clibase import AeGroup, echo_json, header_option, json_option, option_group, providers_option
 from .fs.outputs import FILE_RULE
+from .serve.cli import serve_command
 from .spark.cli import spark as spark_group
 
 
@@ -213,6 +214,7 @@ _job_command(
 )
 
 main.add_command(spark_group)
+main.add_command(serve_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

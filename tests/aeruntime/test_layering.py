@@ -32,7 +32,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"tables", "sessions", "explain", "doctor"}),  # table I/O, graph sessions
     frozenset({"model"}),  # Model and load
     frozenset({"__init__", "jobs", "clibase"}),  # the API (``aeruntime.load``), streaming jobs, CLI machinery
-    frozenset({"spark"}),  # Spark: tasks load bundles with ``aeruntime.load``
+    frozenset({"spark", "serve"}),  # Spark and the v2 server: they load bundles with ``aeruntime.load``
     frozenset({"cli"}),  # the ``aeruntime`` command line, ``aeruntime spark`` included
     frozenset({"__main__"}),
 )

@@ -4,8 +4,9 @@
   Spark table, an ``aeexport web`` site) is written only if it does not exist, is empty, or
   holds what we wrote: a bundle its ``manifest.json`` of ours, a checkpoint its
   ``config.json`` of ours, a run folder our ``summary.json``/``checkpoint/``/``bundle/``, a
-  Spark table our marker ``_aeruntime.json``, a site our marker ``aeexport-site.json``. A
-  bundle, checkpoint, Spark table or site is replaced as a whole, so one
+  Spark table our marker ``_aeruntime.json``, a site our marker ``aeexport-site.json``, an
+  ``aeexport package`` output its marker ``aeexport-package.json``. A
+  bundle, checkpoint, Spark table, site or package is replaced as a whole, so one
   that also holds a file we did not write is refused (the files are listed): nothing of
   the user's is ever deleted. A run folder is never replaced as a whole: only its
   ``checkpoint/``, ``bundle/``, ``test_scores.npz`` and ``summary.json`` are, and other
@@ -34,6 +35,7 @@ __all__ = [
     "DIR_RULE",
     "FILE_RULE",
     "KINDS",
+    "PACKAGE_MARKER",
     "SITE_MARKER",
     "SPARK_MARKER",
     "check_output_dir",
@@ -50,6 +52,8 @@ MAX_MARKER_BYTES = 64 * 2**20
 SPARK_MARKER = "_aeruntime.json"
 #: the marker file ``aeexport web`` writes into a static site
 SITE_MARKER = "aeexport-site.json"
+#: the marker file ``aeexport package`` writes into an MLflow model or a Triton repository
+PACKAGE_MARKER = "aeexport-package.json"
 #: the rule in the help of every --out, the same words in the three CLIs
 DIR_RULE = "new, empty, or {} we wrote (then replaced); anything else is refused"
 FILE_RULE = "an existing file is replaced, unless it is an input"
@@ -89,11 +93,19 @@ def _spark(d: Path) -> set[str] | None:
     return {SPARK_MARKER, *map(str, m["files"])}
 
 
-def _site(d: Path) -> set[str] | None:
-    m = _json(d / SITE_MARKER)
-    if not isinstance(m, dict) or m.get("written_by") != "aeexport web" or not isinstance(m.get("files"), list):
-        return None
-    return {SITE_MARKER, *map(str, m["files"])}
+def _marked(marker: str, writer: str) -> Callable[[Path], set[str] | None]:
+    """The owner test of a directory whose ``marker`` file says ``writer`` wrote it and lists its files."""
+
+    def owner(d: Path) -> set[str] | None:
+        m = _json(d / marker)
+        if not isinstance(m, dict) or m.get("written_by") != writer or not isinstance(m.get("files"), list):
+            return None
+        return {marker, *map(str, m["files"])}
+
+    return owner
+
+
+_site = _marked(SITE_MARKER, "aeexport web")
 
 
 def _run(d: Path) -> set[str] | None:
@@ -112,6 +124,10 @@ KINDS: dict[str, tuple[str, Callable[[Path], set[str] | None]]] = {
     "run": ("a folder written by `aeexport run` (summary.json, checkpoint/, bundle/)", _run),
     "spark": (f"a table written by `aeruntime spark score` ({SPARK_MARKER})", _spark),
     "site": (f"a static site written by `aeexport web` ({SITE_MARKER})", _site),
+    "package": (
+        f"a model package written by `aeexport package` ({PACKAGE_MARKER})",
+        _marked(PACKAGE_MARKER, "aeexport package"),
+    ),
 }
 
 
