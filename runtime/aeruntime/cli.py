@@ -12,6 +12,7 @@ import click
 from .clibase import AeGroup, echo_json, header_option, json_option, option_group, providers_option
 from .format.outputs import FILE_RULE
 from .spark_cli import spark as spark_group
+from .verify import verify as verify_command
 
 
 def _stream_options(out_help: str, batch_help: str = "Rows per onnxruntime call; memory stays flat.") -> Any:
@@ -213,6 +214,7 @@ _job_command(
 )
 
 main.add_command(spark_group)
+main.add_command(verify_command)
 
 
 if __name__ == "__main__":  # pragma: no cover
