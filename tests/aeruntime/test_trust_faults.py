@@ -51,7 +51,8 @@ def _mount(where: Path, options: str) -> None:
         ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, text=True, check=False
     )
     if res.returncode != 0:
-        pytest.skip(f"a real small file system needs `mount -t tmpfs` (root): {res.stderr.strip() or 'failed'}")
+        why = (res.stderr.strip().splitlines() or ["failed"])[0]  # one line: mount adds a dmesg hint
+        pytest.skip(f"a real small file system needs `mount -t tmpfs` (run as root): {why}")
 
 
 def _fill(where: Path) -> None:
