@@ -44,7 +44,9 @@ SCREENSHOTS = {"page": "web-page.png", "csv": "web-csv.png", "draw": "web-draw.p
 
 pytestmark = [
     pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed"),
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="chromium is not installed (apt-get install chromium, or AEWEB_CHROMIUM=BINARY)"
+    ),
 ]
 
 
