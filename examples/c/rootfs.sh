@@ -4,24 +4,31 @@
 #   examples/c/rootfs.sh path          make sure it exists; print its root ("/" on a trixie host)
 #   examples/c/rootfs.sh run CMD...    run CMD in it, with /proc mounted and /sys bound
 #   examples/c/rootfs.sh run --bind DIR CMD...   also bind DIR at the same path inside
+#   examples/c/rootfs.sh check         exit 0 if `path` can work here, else print why (one line), exit 3
 #
-# On a Debian 13 host the host is used (the packages are installed with apt when missing).
+# On a Debian 13 host the host is used (its packages must be installed: the script says which).
 # Elsewhere a minbase trixie root filesystem is built with debootstrap in $AEEXPORT_ROOTFS
-# (default ~/.cache/aeexport/trixie-amd64) and the packages are installed with apt inside it.
+# (default $AEEXPORT_CACHE/trixie-amd64, $AEEXPORT_CACHE defaulting to ~/.cache/aeexport) and the
+# packages are installed with apt inside it (about 820 MB). This script never installs anything on
+# the host: debootstrap (and qemu-user-static, binfmt-support for another arch) must be there
+# (`apt-get install debootstrap`; .ci/run does it); sbin tools are found in /usr/sbin and /sbin too.
 # A stamp file marks it complete; a folder without the stamp (an interrupted build) is rebuilt,
 # but only a folder this script made (owner file .aeexport-rootfs): any other existing folder
 # at $AEEXPORT_ROOTFS is refused, never deleted.
 # Needs root (debootstrap, chroot, mount).
 #
 # AEEXPORT_ROOTFS_ARCH=arm64 builds an arm64 root instead (qemu-user-static and binfmt-support
-# are installed on the host to run it emulated); AEEXPORT_ROOTFS_EXTRA adds packages (a root
+# must be installed on the host to run it emulated); AEEXPORT_ROOTFS_EXTRA adds packages (a root
 # built without them gets them installed on the next `path`).
 set -euo pipefail
+# debootstrap, chroot, mount, update-binfmts live in sbin, which a user's PATH may not hold
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 HOST_ARCH=$(dpkg --print-architecture)
 ARCH=${AEEXPORT_ROOTFS_ARCH:-$HOST_ARCH}
 PACKAGES="libonnxruntime-dev gcc libc6-dev pkg-config make valgrind${AEEXPORT_ROOTFS_EXTRA:+ $AEEXPORT_ROOTFS_EXTRA}"
-ROOT=${AEEXPORT_ROOTFS:-$HOME/.cache/aeexport/trixie-$ARCH}
+CACHE=${AEEXPORT_CACHE:-$HOME/.cache/aeexport}
+ROOT=${AEEXPORT_ROOTFS:-$CACHE/trixie-$ARCH}
 STAMP=.aeexport-rootfs-complete
 OWNER=.aeexport-rootfs
 
@@ -61,20 +68,61 @@ install_apt() {
   echo "$PACKAGES" >"$ROOT/$STAMP"
 }
 
-host_tools() {
-  local need="debootstrap"
+host_packages() {
+  # The host packages `path` needs that are not installed (none on a Debian 13 host of the same arch).
+  local need="debootstrap" missing="" p
   [ "$ARCH" = "$HOST_ARCH" ] || need="$need qemu-user-static binfmt-support"
-  local missing="" p
   for p in $need; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
-  if [ -n "$missing" ]; then
-    echo "rootfs: installing$missing" >&2
-    # shellcheck disable=SC2086
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-  fi
+  echo "${missing# }"
+}
+
+host_tools() {
+  local missing
+  missing=$(host_packages)
+  [ -z "$missing" ] || die "missing host package(s): $missing; install them first (as root: apt-get install $missing)"
+  command -v debootstrap >/dev/null 2>&1 || die "debootstrap is installed but not found in PATH, /usr/sbin or /sbin"
   if [ "$ARCH" != "$HOST_ARCH" ]; then
     mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
     update-binfmts --enable >/dev/null 2>&1 || true
   fi
+}
+
+mirror_reachable() {
+  # Can we open a TCP connection to the mirror (5 s)? bash's /dev/tcp, no extra tool.
+  local url host port
+  url=$(mirror)
+  host=${url#*://}; host=${host%%/*}; port=80
+  case "$url" in https://*) port=443 ;; esac
+  case "$host" in *:*) port=${host##*:}; host=${host%%:*} ;; esac
+  timeout 5 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
+}
+
+trixie_missing() {
+  # The packages a Debian 13 host lacks for the C consumer.
+  local missing="" p
+  for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  echo "${missing# }"
+}
+
+check() {
+  # Why `path` cannot work here (one line, exit 3), or nothing (exit 0). Never changes anything.
+  local why=""
+  if host_is_trixie; then
+    local missing
+    missing=$(trixie_missing)
+    [ -z "$missing" ] || why="Debian 13 host without $missing (as root: apt-get install $missing)"
+  elif [ "$(id -u)" -ne 0 ]; then
+    why="needs root (chroot and mount in a Debian 13 root at $ROOT); run the tests as root"
+  elif [ ! -f "$ROOT/$STAMP" ] || [ "$(cat "$ROOT/$STAMP")" != "$PACKAGES" ]; then
+    local missing
+    missing=$(host_packages)
+    if [ -n "$missing" ]; then
+      why="needs $missing on the host to build $ROOT (as root: apt-get install $missing)"
+    elif ! mirror_reachable; then
+      why="cannot reach the Debian mirror $(mirror) to build $ROOT (needs network access to it)"
+    fi
+  fi
+  [ -z "$why" ] || { echo "$why"; exit 3; }
 }
 
 ours_or_absent() {
@@ -112,10 +160,9 @@ build() {
 
 ensure() {
   if host_is_trixie; then
-    pkg-config --exists libonnxruntime && command -v valgrind >/dev/null 2>&1 && command -v make >/dev/null 2>&1 || {
-      # shellcheck disable=SC2086
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
-    }
+    local missing
+    missing=$(trixie_missing)
+    [ -z "$missing" ] || die "this Debian 13 host lacks $missing; install them first (as root: apt-get install $missing)"
     return
   fi
   [ "$(id -u)" -eq 0 ] || die "building the trixie root filesystem needs root (debootstrap, chroot)"
@@ -146,7 +193,8 @@ run() {
 }
 
 case "${1:-}" in
+  check) check ;;
   path) ensure; if host_is_trixie; then echo /; else echo "$ROOT"; fi ;;
   run) shift; run "$@" ;;
-  *) die "usage: $0 path | run [--bind DIR] CMD..." ;;
+  *) die "usage: $0 check | path | run [--bind DIR] CMD..." ;;
 esac

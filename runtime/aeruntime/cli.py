@@ -13,6 +13,7 @@ from .clibase import AeGroup, echo_json, header_option, json_option, option_grou
 from .fs.outputs import FILE_RULE
 from .serve.cli import serve_command
 from .spark.cli import spark as spark_group
+from .verify import verify as verify_command
 
 
 def _stream_options(out_help: str, batch_help: str = "Rows per onnxruntime call; memory stays flat.") -> Any:
@@ -215,6 +216,7 @@ _job_command(
 
 main.add_command(spark_group)
 main.add_command(serve_command)
+main.add_command(verify_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -50,7 +50,7 @@ def test_missing_onnxruntime_names_the_pip_command():
 
 
 def test_arrays_need_no_pyarrow_and_tables_name_the_extra(tmp_path):
-    """An edge install (aeruntime[cpu], no pyarrow) scores .npy files; CSV says what to install."""
+    """An edge install (aeruntime[cpu], no pyarrow) scores .npy files; reading CSV, writing Parquet say what to install."""
     x = tmp_path / "x.npy"
     np.save(x, np.zeros((4, 64), np.float32))
     (tmp_path / "x.csv").write_text("a,b\n1,2\n")
@@ -69,7 +69,7 @@ def test_arrays_need_no_pyarrow_and_tables_name_the_extra(tmp_path):
     )
     assert ok.returncode == 0, ok.stderr
     assert np.load(tmp_path / "s.npy", allow_pickle=False)["score"].shape == (4,)
-    for args in ([str(x), str(tmp_path / "s.csv")], [str(tmp_path / "x.csv"), str(tmp_path / "s2.npy")]):
+    for args in ([str(x), str(tmp_path / "s.parquet")], [str(tmp_path / "x.csv"), str(tmp_path / "s2.npy")]):
         bad = subprocess.run(
             [sys.executable, "-c", code, bundle, *args], capture_output=True, text=True, env=SUBPROCESS_ENV
         )

@@ -25,6 +25,7 @@ import click
 from aeruntime.clibase import AeGroup
 from aeruntime.errors import AeError, InvalidInputError
 from aeruntime.fs.outputs import DIR_RULE
+from aeruntime.spark.quiet import cli_error, quiet_builder, quiet_session
 
 __all__ = ["main", "spark"]
 
@@ -63,7 +64,7 @@ def _worker_error(exc: Exception) -> AeError | None:
     return None
 
 
-def _session(master: str | None, app: str) -> tuple[Any, bool]:
+def _session(master: str | None, app: str, verbose: bool = False) -> tuple[Any, bool]:
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -78,6 +79,8 @@ def _session(master: str | None, app: str) -> tuple[Any, bool]:
         builder = builder.master(master)
     elif not under_submit:
         builder = builder.master("local[*]")
+    if not verbose and not under_submit:
+        builder = quiet_builder(builder)
     return builder.getOrCreate(), True
 
 
@@ -123,6 +126,7 @@ def _split(value: str | None) -> list[str] | None:
     help="Output format (auto: from the suffix of --out, else Parquet).",
 )
 @click.option("--threshold", type=float, default=None, help="Override the bundle's calibrated threshold.")
+@click.option("--verbose", is_flag=True, help="Keep Spark's own log output (default: errors only).")
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -161,6 +165,7 @@ def score_cmd(
     on_invalid: str,
     ship: bool,
     overwrite: bool,
+    verbose: bool = False,
 ) -> None:
     """Score INPUT (Parquet or CSV) with BUNDLE on Spark: higher = more anomalous; label 1 = anomaly.
 
@@ -175,7 +180,9 @@ def score_cmd(
     fmt_out = out_format if out_format != "auto" else _FORMATS.get(Path(out.rstrip("/")).suffix.lower(), "parquet")
     target = _local_target(out, overwrite, (input, bundle))
     _require_pyspark()
-    session, owned = _session(master, "aeruntime spark score")
+    session, owned = _session(master, "aeruntime spark score", verbose)
+    if not verbose:
+        quiet_session(session)
     try:
         if batch_size is not None:
             session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch_size))
@@ -186,7 +193,10 @@ def score_cmd(
             feats = feats[0]
         report = aespark.ScoreReport(session)
         options = {"batch_size": batch_size, "threshold": threshold, "keep": _split(keep), "on_invalid": on_invalid}
-        scored = aespark.score(df, bundle, feats, ship=ship, report=report, **options)
+        try:
+            scored = aespark.score(df, bundle, feats, ship=ship, report=report, **options)
+        except InvalidInputError as exc:
+            raise cli_error(exc) from None
         _write(scored, out, fmt_out, overwrite, target)
         click.echo(_summary(report, out), err=True)
     finally:

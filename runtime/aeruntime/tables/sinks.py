@@ -13,7 +13,8 @@ untouched. Memory stays flat whatever the row count:
   is prefixed at the end. One field: a plain array of shape (n, *shape); several:
   a structured array (scores: ``[("score", "<f4"), ("label", "i1")]``);
 - ``.npz``: one body file per field, zipped (stored, like ``np.savez``) at the end;
-- ``.csv``: appended per chunk (pyarrow's writer: shortest round-trip floats);
+- ``.csv``: appended per chunk (pyarrow's writer: shortest round-trip floats; without pyarrow
+  the same bytes from :mod:`aeruntime.tables.csvtext`, the standard library);
 - ``.parquet``: one row group per chunk (``pyarrow.parquet.ParquetWriter``).
 """
 
@@ -39,6 +40,7 @@ from ..fs.atomic import publish_file, temp_file_beside
 from ..fs.faults import fault_of
 from ..fs.outputs import check_output_file
 from .arrow import require_pyarrow
+from .csvtext import csv_lines
 
 __all__ = ["OUTPUT_SUFFIXES", "SCORE_DTYPE", "SCORE_FIELDS", "Field", "check_output_path", "open_sink"]
 
@@ -78,10 +80,9 @@ def check_output_path(path: str | os.PathLike[str] | None, ids: Sequence[str] = 
     file, a hard or a symbolic link: :func:`aeruntime.fs.outputs.check_output_file`).
     """
     if path is None:
-        require_pyarrow("CSV on stdout (the output without --out; --out FILE.npy needs nothing more)")
         return
     suffix = Path(path).suffix.lower()
-    if suffix in _TABLES:
+    if suffix in _TABLES and suffix != ".csv":
         require_pyarrow(f"--out {str(path)!r}: writing {suffix.lstrip('.').upper()}")
     if suffix not in OUTPUT_SUFFIXES:
         raise InvalidInputError(
@@ -187,7 +188,10 @@ def _arrow_table(fields: Sequence[Field], arrays: list[np.ndarray], ids: dict[st
 
 
 def _csv_bytes(fields: Sequence[Field], arrays: list[np.ndarray], ids: dict[str, Any]) -> bytes:
-    import pyarrow.csv as pacsv
+    try:
+        import pyarrow.csv as pacsv
+    except ImportError:  # the edge install: numbers only (id columns come from tables, which need pyarrow)
+        return csv_lines([col for a in arrays for col in a.reshape(len(a), -1).T])
 
     buf = io.BytesIO()
     pacsv.write_csv(_arrow_table(fields, arrays, ids), buf, pacsv.WriteOptions(include_header=False))

@@ -1,8 +1,9 @@
 """``--target-onnxruntime``: a bundle exported for the oldest onnxruntime pip offers loads and scores there.
 
-The old runtime runs in its own venv (onnxruntime + numpy only, made once in a cache
-folder: ``$AEEXPORT_TEST_CACHE`` or ``~/.cache/aeexport``), driven by a small script that
-knows nothing of aeruntime: what an embedded deployer with an old onnxruntime does.
+The old runtime runs in its own venv (onnxruntime + numpy only, about 210 MB, made once in the
+cache folder ``$AEEXPORT_CACHE``, default ``~/.cache/aeexport``), driven by a small script that
+knows nothing of aeruntime: what an embedded deployer with an old onnxruntime does. Making it
+needs pip to reach a package index; without one these tests skip and say so (not in CI).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import aeruntime
 
 #: the oldest onnxruntime pip offers for Python 3.11 (`pip index versions onnxruntime`)
 OLDEST = "1.15.1"
-CACHE = Path(os.environ.get("AEEXPORT_TEST_CACHE", Path.home() / ".cache" / "aeexport"))
+CACHE = Path(os.environ.get("AEEXPORT_CACHE") or Path.home() / ".cache" / "aeexport")
 
 SCORE = r"""
 import json, sys
@@ -46,7 +47,11 @@ def old_python() -> Path:
     py = root / "bin" / "python"
     if not (root / ".done").is_file():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(root)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", f"onnxruntime=={OLDEST}", "numpy<2"], check=True)
+        pip = [str(py), "-m", "pip", "install", "-q", f"onnxruntime=={OLDEST}", "numpy<2"]
+        r = subprocess.run(pip, capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            last = (r.stderr.strip().splitlines() or ["no output"])[-1][:200]
+            pytest.skip(f"needs onnxruntime=={OLDEST} from a package index (pip failed: {last}); give pip access")
         (root / ".done").write_text("ok\n")
     return py
 

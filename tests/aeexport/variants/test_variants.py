@@ -169,3 +169,23 @@ def test_quantize_cli_default_out_synthetic_rows_and_usage_errors(family, tmp_pa
     assert runner.invoke(aeexport_main, ["optimize", str(parent)]).exit_code == 2
     with pytest.raises(BundleError, match="not ONNX files"):
         make_variant(family.parent / "dense-ort", "fp16", tmp_path / "x")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_aeruntime_verify_passes_on_every_variant_and_fails_on_a_tampered_one(family, kind, tmp_path):
+    """``aeruntime verify`` (torch-free) on each variant: every golden output compared; a flipped byte: exit 1."""
+    from aeruntime.cli import main as aeruntime_main
+
+    vdir = family.parent / f"dense-{kind}"
+    r = CliRunner().invoke(aeruntime_main, ["verify", str(vdir), "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    outputs = [f for f in json.loads((vdir / "manifest.json").read_text())["files"] if "/output_" in f]
+    assert report["ok"] and len(report["golden"]) == len(outputs) > 0
+    bad = shutil.copytree(vdir, tmp_path / "bad")
+    graph = bad / json.loads((bad / "manifest.json").read_text())["graphs"]["scorer"]["file"]
+    data = bytearray(graph.read_bytes())
+    data[-3] ^= 0x01
+    graph.write_bytes(bytes(data))
+    r = CliRunner().invoke(aeruntime_main, ["verify", str(bad)])
+    assert r.exit_code == 1 and "has sha256" in r.output, r.output

@@ -268,7 +268,7 @@ SPARK_CASES = [
 
 @pytest.mark.parametrize(("out", "layout", "refusal"), SPARK_CASES)
 def test_spark_local_out_follows_the_rule(tmp_path, shipped_dense, out, layout, refusal):
-    pytest.importorskip("pyarrow")
+    pytest.importorskip("pyarrow", reason="needs pyarrow: Parquet needs aeruntime[tables]")
     from aeruntime.spark.cli import _local_target
 
     made = _make(tmp_path, "spark" if layout == "input" else layout, shipped_dense)

@@ -30,7 +30,9 @@ DRIVER = WEB_DIR / "drive.mjs"
 #: the marks of a module that drives the page: skipped without node or chromium
 NEEDS_BROWSER = [
     pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed"),
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="chromium is not installed (apt-get install chromium, or AEWEB_CHROMIUM=BINARY)"
+    ),
 ]
 
 
