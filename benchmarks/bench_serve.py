@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_output_args, write  # noqa: E402
+from harness import parser, write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])}
@@ -224,12 +224,11 @@ def start_server(bundle: Path, threads: int | None) -> tuple[subprocess.Popen, i
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--bundle", default=str(ROOT / "models" / "digits-dense"))
     ap.add_argument("--seconds", type=float, default=3.0, help="per cell")
     ap.add_argument("--max-requests", type=int, default=20000, help="per cell")
     ap.add_argument("--threads", type=int, default=None, help="the server's onnxruntime threads")
-    add_output_args(ap)
     ap.add_argument("--breakdown", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     bundle = Path(args.bundle)

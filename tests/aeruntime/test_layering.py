@@ -31,8 +31,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"format", "validation", "latent_codes", "sampling", "providers"}),  # bundles, input checks
     frozenset({"tables", "sessions", "explain", "doctor"}),  # table I/O, graph sessions
     frozenset({"model"}),  # Model and load
-    frozenset({"__init__", "jobs", "clibase", "verify"}),  # the API (``aeruntime.load``), streaming jobs, CLI machinery
-    frozenset({"spark", "serve"}),  # Spark and the v2 server: they load bundles with ``aeruntime.load``
+    frozenset({"__init__", "jobs", "clibase"}),  # the API (``aeruntime.load``), streaming jobs, CLI machinery
+    frozenset({"spark", "serve", "verify"}),  # Spark, the v2 server, the self-check: commands over ``aeruntime.load``
     frozenset({"cli"}),  # the ``aeruntime`` command line, ``aeruntime spark`` included
     frozenset({"__main__"}),
 )

@@ -19,7 +19,7 @@ from aeruntime.format import read_tensor, tensor_bytes
 from tests.conftest import SUBPROCESS_ENV
 from tests.helpers import read_manifest, rehash
 
-from .conftest import SHIPPED
+from ..conftest import SHIPPED
 
 
 def _verify(*args) -> subprocess.CompletedProcess[str]:
