@@ -53,12 +53,18 @@ class SeriesStream:
                 f"(rows of {self.columns} values); the stream is unchanged: push rows of the bundle's columns."
             )
 
+    def _finite(self, x: np.ndarray) -> None:
+        try:
+            check_finite(x, "stream", start=self.rows)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{exc} The stream is unchanged: skip the row or push a corrected one.") from None
+
     def push(self, row: Any) -> float | None:
         """Score of the window ending at ``row`` (C,), or None during the warm-up (the first W-1 rows)."""
         x = np.asarray(row, dtype=np.float32)
         self._check(x, (self.columns,), "row")
         if not np.isfinite(x).all():
-            check_finite(x[None], "stream", start=self.rows)
+            self._finite(x[None])
         w, slot = self.window, self.rows % self.window
         self._buf[slot] = x
         self._buf[slot + w] = x
@@ -76,7 +82,7 @@ class SeriesStream:
         x = np.asarray(rows, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.columns:
             self._check(x, (len(x) if x.ndim else 1, self.columns), "rows from")
-        check_finite(x, "stream", start=self.rows)
+        self._finite(x)
         if not len(x):
             return np.empty(0, dtype=np.float32)
         scorer = WindowScorer(self.model, "stream")
