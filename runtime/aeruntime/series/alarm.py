@@ -5,9 +5,10 @@ raised at step t when at least ``k`` of the labels of steps ``t-n+1 .. t`` are 1
 the first count as 0, warm-up steps have label 0), and no alarm was raised at steps
 ``t-hold_off .. t-1``. ``k = n = 1, hold_off = 0``: the alarm is the label.
 
-:class:`AlarmRule` is stateful so that a series scored in chunks, or pushed row by row,
-gives the same alarms as in one piece: it carries the last ``n-1`` labels and the steps left
-in the hold-off.
+:class:`AlarmRule` is a small state machine (the last ``n`` labels in a ring, their count,
+the steps left in the hold-off): :meth:`AlarmRule.step` takes one label, :meth:`AlarmRule.apply`
+a chunk (one ``step`` per label), so a series scored in chunks, or pushed row by row, gives
+the same alarms as in one piece.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ __all__ = ["AlarmRule", "alarms"]
 
 
 class AlarmRule:
-    """``k`` of the last ``n`` labels, then ``hold_off`` quiet steps; :meth:`apply` chunk after chunk."""
+    """``k`` of the last ``n`` labels, then ``hold_off`` quiet steps; :meth:`step` one label at a time."""
+
+    __slots__ = ("_count", "_pos", "_quiet", "_ring", "hold_off", "k", "n")
 
     def __init__(self, k: int = 1, n: int = 1, hold_off: int = 0) -> None:
         if not 1 <= k <= n or hold_off < 0:
             raise ValueError(f"alarm rule needs 1 <= k <= n and hold_off >= 0, got k={k}, n={n}, hold_off={hold_off}")
         self.k, self.n, self.hold_off = int(k), int(n), int(hold_off)
-        self._tail = np.zeros(self.n - 1, dtype=np.int64)  # labels of the last n-1 steps, oldest first
-        self._quiet = 0  # steps at the start of the next chunk that are still in a hold-off
+        self._ring = [0] * self.n  # the labels of the last n steps
+        self._pos = 0  # where the next label goes in the ring
+        self._count = 0  # sum of the ring
+        self._quiet = 0  # steps left in the hold-off after the last alarm
 
     @classmethod
     def from_manifest(cls, series: dict[str, Any]) -> AlarmRule:
@@ -35,28 +40,25 @@ class AlarmRule:
         a = series["alarm"]
         return cls(a["k"], a["n"], a["hold_off"])
 
+    def step(self, label: int) -> int:
+        """The alarm (0 or 1) of the next step, whose label is ``label`` (0 or 1)."""
+        ring, pos = self._ring, self._pos
+        self._count += label - ring[pos]
+        ring[pos] = label
+        self._pos = pos + 1 if pos + 1 < self.n else 0
+        if self._quiet:
+            self._quiet -= 1
+            return 0
+        if self._count >= self.k:
+            self._quiet = self.hold_off
+            return 1
+        return 0
+
     def apply(self, labels: Any) -> np.ndarray:
-        """Alarms (m,) int8 for the next ``m`` per-step labels (m,) of 0/1, continuing the previous chunk."""
-        lab = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
-        m = len(lab)
-        ext = np.concatenate([self._tail, lab])
-        csum = np.concatenate([[0], np.cumsum(ext)])
-        counts = csum[self.n :] - csum[:m]  # labels in the n steps ending at each new step
-        out = np.zeros(m, dtype=np.int8)
-        hits = np.flatnonzero(counts >= self.k)
-        if self.hold_off == 0:
-            out[hits[hits >= self._quiet]] = 1
-            next_free = self._quiet
-        else:
-            next_free = self._quiet  # first index of this chunk at which an alarm may be raised
-            for i in hits[hits >= self._quiet]:  # candidates only: sparse where anomalies are rare
-                if i >= next_free:
-                    out[i] = 1
-                    next_free = i + self.hold_off + 1
-        self._quiet = max(next_free - m, 0)
-        if self.n > 1:
-            self._tail = ext[len(ext) - (self.n - 1) :].copy()
-        return out
+        """Alarms (m,) int8 of the next ``m`` per-step labels (m,) of 0/1, continuing the previous chunk."""
+        step = self.step
+        flat = np.asarray(labels).reshape(-1)
+        return np.fromiter((step(v) for v in flat.astype(np.int64).tolist()), dtype=np.int8, count=len(flat))
 
 
 def alarms(labels: Any, k: int = 1, n: int = 1, hold_off: int = 0) -> np.ndarray:

@@ -20,6 +20,7 @@ nothing: a batch with one refused row accepts none of its rows.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,9 @@ class SeriesStream:
         self.alarm = 0  # alarm of the last accepted row
         self._buf = np.zeros((2 * self.window, self.columns), dtype=np.float32)
         self._alarms = AlarmRule.from_manifest(model.manifest["series"])
-        self._threshold = model.threshold
-        self._score = model.score
+        self._threshold = model.threshold  # as at stream(): a later change of model.threshold is not seen
+        self._row_shape = (self.columns,)
+        self._run = model._score_fn  # the scorer session's runner (what model.score calls per chunk)
 
     def _check(self, x: np.ndarray, shape: tuple[int, ...], what: str) -> None:
         if x.shape != shape:
@@ -62,19 +64,23 @@ class SeriesStream:
     def push(self, row: Any) -> float | None:
         """Score of the window ending at ``row`` (C,), or None during the warm-up (the first W-1 rows)."""
         x = np.asarray(row, dtype=np.float32)
-        self._check(x, (self.columns,), "row")
-        if not np.isfinite(x).all():
+        if x.shape != self._row_shape:
+            self._check(x, self._row_shape, "row")
+        # one dot product (NaN/Inf make it non-finite) spares the element-wise check of every row
+        if not math.isfinite(x.dot(x)) and not np.isfinite(x).all():
             self._finite(x[None])
         w, slot = self.window, self.rows % self.window
-        self._buf[slot] = x
-        self._buf[slot + w] = x
+        buf = self._buf
+        buf[slot] = buf[slot + w] = x
         self.rows += 1
         if self.rows < w:
-            self._record(np.zeros(1, np.int8))
+            self.label, self.alarm = 0, self._alarms.step(0)
             return None
-        start = self.rows % w  # the window ending at the newest row is _buf[start : start + w]
-        score = float(self._score(self._buf[None, start : start + w])[0])
-        self._record(np.array([score > self._threshold], np.int8))
+        start = self.rows % w  # the window ending at the newest row is buf[start : start + w]
+        # the runner of the scorer session: the window is float32, contiguous and finite (checked above)
+        score = float(self._run(buf[None, start : start + w])[0])
+        self.label = label = 1 if score > self._threshold else 0
+        self.alarm = self._alarms.step(label)
         return score
 
     def push_many(self, rows: Any) -> np.ndarray:
@@ -92,7 +98,9 @@ class SeriesStream:
             slot = (self.rows + i) % self.window
             self._buf[slot] = self._buf[slot + self.window] = x[i]
         self.rows += len(x)
-        self._record(np.where(np.isnan(scores), 0, scores > self._threshold).astype(np.int8))
+        labels = np.where(np.isnan(scores), 0, scores > self._threshold).astype(np.int8)
+        alarms = self._alarms.apply(labels)
+        self.label, self.alarm = int(labels[-1]), int(alarms[-1])
         return scores
 
     def _history(self) -> np.ndarray:
@@ -100,7 +108,3 @@ class SeriesStream:
         keep = min(self.rows, self.window - 1)
         end = (self.rows - 1) % self.window + self.window + 1  # one past the newest row's second copy
         return self._buf[end - keep : end].copy()
-
-    def _record(self, labels: np.ndarray) -> None:
-        alarms = self._alarms.apply(labels)
-        self.label, self.alarm = int(labels[-1]), int(alarms[-1])
