@@ -24,7 +24,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_output_args, write  # noqa: E402
+from _common import RESULTS, add_output_args, write  # noqa: E402
+
+#: where the stream section starts in benchmarks/results/series.md (the quality study comes first)
+MARK = "<!-- bench_series_stream.py -->"
 
 #: (name, W, C, hidden, latent)
 CASES = [("tiny", 16, 3, 16, 4), ("smap-like", 32, 25, 128, 32)]
@@ -192,13 +195,20 @@ def main() -> None:
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
         *lines,
     ]
-    write(
-        "series_stream",
-        "Series stream: per-step cost of stream.push against a raw session.run",
-        body,
-        args.out,
-        args.record,
-    )
+    title = "Series stream: per-step cost of stream.push against a raw session.run"
+    path = write("series_stream", title, body, args.out)  # the scratch file, or --out
+    if args.record:  # a section of the tracked benchmarks/results/series.md, after the quality study
+        record_section(path.read_text(encoding="utf-8"))
+
+
+def record_section(text: str) -> None:
+    """Put ``text`` after the stream marker of benchmarks/results/series.md (replacing an older one)."""
+    target = RESULTS / "series.md"
+    old = target.read_text(encoding="utf-8") if target.exists() else ""
+    head = old.split(MARK)[0].rstrip()
+    section = text.replace("# Series stream", "## Series stream", 1)
+    target.write_text(f"{head}\n\n{MARK}\n{section.rstrip()}\n", encoding="utf-8")
+    print(f"recorded in {target}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -270,6 +270,15 @@ def report(rows: list[dict], epochs: int, lr: float) -> list[str]:
     return body
 
 
+def _stream_section() -> str:
+    """The stream benchmark's section of the recorded results/series.md, to keep on a re-record."""
+    from _common import RESULTS
+
+    path, mark = RESULTS / "series.md", "<!-- bench_series_stream.py -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return mark + text.split(mark, 1)[1] if mark in text else ""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DIR)
@@ -287,7 +296,10 @@ def main() -> None:
     if args.report:
         rows = [json.loads(line) for f in args.report for line in f.read_text().splitlines() if line.strip()]
         title = "Series quality: causal per-step scores, VUS-PR (TSB-AD)"
-        write("series", title, report(rows, args.epochs, args.lr), args.out, args.record)
+        keep = _stream_section() if args.record else ""
+        path = write("series", title, report(rows, args.epochs, args.lr), args.out, args.record)
+        if keep:  # bench_series_stream.py's section of the same file stays
+            path.write_text(path.read_text(encoding="utf-8").rstrip() + "\n\n" + keep, encoding="utf-8")
         return
     try:
         import TSB_AD.evaluation.basic_metrics  # noqa: F401
