@@ -82,3 +82,13 @@ def test_wrong_width_is_refused(bundle_dir, series, tmp_path):
     np.save(tmp_path / "w.npy", series.x[:100, :2])
     res = _score(bundle_dir, tmp_path / "w.npy", tmp_path / "out.npy", code=2)
     assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_csv_on_stdout_marks_the_warmup_rows_as_documented(bundle_dir, model, series, one_shot, tmp_path):
+    np.save(tmp_path / "s.npy", series.x[:40])
+    res = CliRunner().invoke(rt_main, ["score", str(bundle_dir), str(tmp_path / "s.npy")])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    assert lines[0] == "score,label,warmup,alarm" and len(lines) == 41
+    assert lines[1:W] == ["nan,0,1,0"] * (W - 1)
+    np.testing.assert_allclose([float(v.split(",")[0]) for v in lines[W:]], one_shot[W - 1 : 40], rtol=1e-6)
