@@ -232,14 +232,15 @@ def _mean(rows: list[dict], method: str, key: str = "vus_pr") -> float:
     return float(np.mean([r["methods"][method][key] for r in rows]))
 
 
-def report(rows: list[dict], epochs: int, lr: float) -> list[str]:
+def report(rows: list[dict], epochs: int, lr: float, seed: int = 0, runs: str = "") -> list[str]:
     rows = sorted(rows, key=lambda r: r["series"])
     choose, confirm = rows[0::2], rows[1::2]
     methods = list(rows[0]["methods"])
-    best = max(AE_CANDIDATES, key=lambda m: _mean(choose, m))
+    best, second = sorted(AE_CANDIDATES, key=lambda m: _mean(choose, m), reverse=True)[:2]
     body = [
         f"{len(rows)} series; choose half = even positions by name ({len(choose)}), confirm half = odd ({len(confirm)}).",
-        f"Autoencoders: {epochs} epochs, Adam lr {lr}, batch 128, seed 0, CPU. Score = mean squared error over the window.",
+        f"Autoencoders: {epochs} epochs, Adam lr {lr}, batch 128, seed {seed}, CPU. Score = mean squared error over the window.",
+        *([runs] if runs else []),
         "",
         "| method | choose VUS-PR | confirm VUS-PR | confirm AUC-PR | confirm AUC-ROC | all VUS-PR |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -256,7 +257,9 @@ def report(rows: list[dict], epochs: int, lr: float) -> list[str]:
     beats = c[best] > c[f"iforest-{rule}"] and c[best] > c[f"pca-{rule}"]
     body += [
         "",
-        f"Chosen on the choose half: **{best}**. Confirm half, same windows: {', '.join(verdict)}: "
+        f"Chosen on the choose half: **{best}** ({_mean(choose, best):.3f}; runner-up {second} "
+        f"{_mean(choose, second):.3f}, a margin of {_mean(choose, best) - _mean(choose, second):.3f}). "
+        f"Confirm half, same windows: {', '.join(verdict)}: "
         f"the default {'beats' if beats else 'does NOT beat'} both IsolationForest and PCA there.",
         "",
         "Per series (VUS-PR; W auto / metric window):",
@@ -297,7 +300,12 @@ def main() -> None:
         rows = [json.loads(line) for f in args.report for line in f.read_text().splitlines() if line.strip()]
         title = "Series quality: causal per-step scores, VUS-PR (TSB-AD)"
         keep = _stream_section() if args.record else ""
-        path = write("series", title, report(rows, args.epochs, args.lr), args.out, args.record)
+        runs = (
+            "The figures come from two runs (one per half, in parallel) whose per-series lines this command reads: "
+            f"`nice -n 15 python benchmarks/series.py --data DIR --half choose --seed {args.seed} --jsonl choose.jsonl` "
+            "and the same with `--half confirm`."
+        )
+        path = write("series", title, report(rows, args.epochs, args.lr, args.seed, runs), args.out, args.record)
         if keep:  # bench_series_stream.py's section of the same file stays
             path.write_text(path.read_text(encoding="utf-8").rstrip() + "\n\n" + keep, encoding="utf-8")
         return
@@ -323,7 +331,7 @@ def main() -> None:
     write(
         "series",
         "Series quality: causal per-step scores, VUS-PR (TSB-AD)",
-        report(rows, args.epochs, args.lr),
+        report(rows, args.epochs, args.lr, args.seed),
         args.out,
         args.record,
     )
