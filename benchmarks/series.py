@@ -228,18 +228,35 @@ def run_series(path: Path, epochs: int, lr: float, seed: int) -> dict[str, objec
     return out
 
 
+def seed_means(rows: list[dict]) -> list[dict]:
+    """One row per series: each metric averaged over the runs (seeds) that scored it; ``runs`` counts them."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["series"], []).append(r)
+    out = []
+    for _series, rs in sorted(by.items()):
+        methods = {
+            m: {k: float(np.mean([r["methods"][m][k] for r in rs])) for k in rs[0]["methods"][m]}
+            for m in rs[0]["methods"]
+        }
+        out.append({**rs[0], "methods": methods, "runs": len(rs)})
+    return out
+
+
 def _mean(rows: list[dict], method: str, key: str = "vus_pr") -> float:
     return float(np.mean([r["methods"][method][key] for r in rows]))
 
 
-def report(rows: list[dict], epochs: int, lr: float, seed: int = 0, runs: str = "") -> list[str]:
+def report(rows: list[dict], epochs: int, lr: float, seed: object = 0, runs: str = "") -> list[str]:
     rows = sorted(rows, key=lambda r: r["series"])
     choose, confirm = rows[0::2], rows[1::2]
     methods = list(rows[0]["methods"])
     best, second = sorted(AE_CANDIDATES, key=lambda m: _mean(choose, m), reverse=True)[:2]
     body = [
         f"{len(rows)} series; choose half = even positions by name ({len(choose)}), confirm half = odd ({len(confirm)}).",
-        f"Autoencoders: {epochs} epochs, Adam lr {lr}, batch 128, seed {seed}, CPU. Score = mean squared error over the window.",
+        f"Autoencoders: {epochs} epochs, Adam lr {lr}, batch 128, CPU. Score = mean squared error over the window.",
+        f"Each figure is the mean over {rows[0].get('runs', 1)} run(s) per series (seeds {seed}); "
+        "the choice is made on these means.",
         *([runs] if runs else []),
         "",
         "| method | choose VUS-PR | confirm VUS-PR | confirm AUC-PR | confirm AUC-ROC | all VUS-PR |",
@@ -258,7 +275,7 @@ def report(rows: list[dict], epochs: int, lr: float, seed: int = 0, runs: str = 
     body += [
         "",
         f"Chosen on the choose half: **{best}** ({_mean(choose, best):.3f}; runner-up {second} "
-        f"{_mean(choose, second):.3f}, a margin of {_mean(choose, best) - _mean(choose, second):.3f}). "
+        f"{_mean(choose, second):.3f}, a margin of {_mean(choose, best) - _mean(choose, second):.4f}). "
         f"Confirm half, same windows: {', '.join(verdict)}: "
         f"the default {'beats' if beats else 'does NOT beat'} both IsolationForest and PCA there.",
         "",
@@ -287,7 +304,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DIR)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="runs: the seed; --report: ignored (see --seeds)")
+    ap.add_argument("--seeds", default="0", help="--report: the seeds of the runs read, as shown in the report")
     ap.add_argument("--limit", type=int, default=None, help="only the first N series (a trial run)")
     ap.add_argument("--half", choices=["all", "choose", "confirm"], default="all", help="run one half only")
     ap.add_argument("--jsonl", type=Path, default=None, help="also append the per-series figures here")
@@ -297,15 +315,16 @@ def main() -> None:
     add_output_args(ap)
     args = ap.parse_args()
     if args.report:
-        rows = [json.loads(line) for f in args.report for line in f.read_text().splitlines() if line.strip()]
+        runs_read = [[json.loads(x) for x in f.read_text().splitlines() if x.strip()] for f in args.report]
+        rows = seed_means([r for run in runs_read for r in run])
         title = "Series quality: causal per-step scores, VUS-PR (TSB-AD)"
         keep = _stream_section() if args.record else ""
         runs = (
-            "The figures come from two runs (one per half, in parallel) whose per-series lines this command reads: "
-            f"`nice -n 15 python benchmarks/series.py --data DIR --half choose --seed {args.seed} --jsonl choose.jsonl` "
-            "and the same with `--half confirm`."
+            "The figures come from runs (one per half and seed, the halves in parallel) whose per-series lines this command reads: "
+            "`nice -n 15 python benchmarks/series.py --data DIR --half choose --seed S --jsonl choose.jsonl` "
+            f"and the same with `--half confirm`, for S in {args.seeds}."
         )
-        path = write("series", title, report(rows, args.epochs, args.lr, args.seed, runs), args.out, args.record)
+        path = write("series", title, report(rows, args.epochs, args.lr, args.seeds, runs), args.out, args.record)
         if keep:  # bench_series_stream.py's section of the same file stays
             path.write_text(path.read_text(encoding="utf-8").rstrip() + "\n\n" + keep, encoding="utf-8")
         return
