@@ -288,6 +288,22 @@ class Model:
             check_scores(s, arr)
         return s
 
+    @property
+    def series(self) -> dict[str, Any] | None:
+        """A series bundle's ``manifest["series"]`` (window, stride, alarm rule, ...); None for a row bundle."""
+        return copy.deepcopy(self._manifest.get("series"))
+
+    def stream(self) -> Any:
+        """A :class:`~aeruntime.series.SeriesStream` for a series bundle: ``push(row)`` -> score or None."""
+        if self._manifest.get("series") is None:
+            raise InvalidInputError(
+                f"stream() needs a series bundle (manifest with a 'series' section, input shape [W, C]); "
+                f"{str(self.path)!r} scores single rows of shape {self.input_shape}: use score(rows)."
+            )
+        from .series.stream import SeriesStream
+
+        return SeriesStream(self)
+
     def predict(self, x: Any) -> np.ndarray:
         """Anomaly labels: 1 = anomaly (``score > threshold``), 0 = normal.
 

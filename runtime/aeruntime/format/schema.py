@@ -34,6 +34,7 @@ Rules (format version 1)
 - ``min_onnxruntime`` (optional; bundles exported before it was added lack it): the
   oldest onnxruntime release that loads every graph, ``"MAJOR.MINOR"``
   (:mod:`aeruntime.format.compat`), also in every graph's ``aeexport.min_onnxruntime``.
+- ``series`` (optional, series bundles): :mod:`aeruntime.format.series`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from typing import Any
 from ..errors import ManifestError
 from .constants import CORE_ROLES, MAX_RANK, MAX_ROW_ELEMENTS
 from .scores import threshold_problem
+from .series import row_names_count, validate_series
 
 __all__ = ["check_relpath", "validate_manifest"]
 
@@ -224,7 +226,7 @@ def _scale(values: Any, where: str, m: dict[str, Any]) -> None:
 
 
 def _feature_names(names: Any, where: str, m: dict[str, Any]) -> None:
-    n = math.prod(m["input"]["shape"])
+    n = row_names_count(m, math.prod(m["input"]["shape"]))  # a series bundle names its C columns
     _names(names, where)
     if len(names) != n or len(set(names)) != n:
         raise _fail(where, f"a list of {n} distinct names (one per input element)", names)
@@ -328,3 +330,4 @@ def validate_manifest(m: dict[str, Any]) -> None:
         parent = _parent(m, up)
         if parent is not None and applies(m, parent, key):
             rule(_get(parent, key, ".".join(up)), path, m)
+    validate_series(m)  # series bundles (aeruntime.format.series)
