@@ -73,8 +73,8 @@ def score(
 
     check_output_path(out, id_columns, inputs=(input, bundle))  # fail before any work is done
     model = load(bundle, providers=providers, threshold=threshold, threads=threads)
-    if model.series is not None:  # a series bundle: one row per time step (aeruntime.series.job)
-        from .series.job import score_series_file as run_series
+    if model.series is not None:  # a series bundle: one row per time step (aeruntime.jobs.series)
+        from .jobs.series import score_series_file as run_series
 
         result = run_series(model, input, out, batch_size=batch_size, label_column=label_column, id_columns=id_columns)
     else:

@@ -29,7 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"errors", "_ort"}),  # the error classes; the one onnxruntime import
     frozenset({"fs"}),  # file-system rules: faults, the output rule, atomic publishing
     frozenset({"format", "validation", "latent_codes", "sampling", "providers"}),  # bundles, input checks
-    frozenset({"tables", "sessions", "explain", "doctor"}),  # table I/O, graph sessions
+    frozenset({"tables", "sessions", "explain", "doctor", "series"}),  # table I/O, graph sessions
     frozenset({"model"}),  # Model and load
     frozenset({"__init__", "jobs", "clibase"}),  # the API (``aeruntime.load``), streaming jobs, CLI machinery
     frozenset({"spark", "serve", "verify"}),  # Spark, the v2 server, the self-check: commands over ``aeruntime.load``

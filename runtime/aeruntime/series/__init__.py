@@ -7,7 +7,7 @@ A series bundle (docs/bundle-format.md, "Series bundles"; manifest checks in
   scores (row t: the window ending at t; the first W-1 rows are warm-up, score NaN);
 - :mod:`.stream`: :class:`SeriesStream` (``model.stream()``), ``push(row)`` / ``push_many(rows)``;
 - :mod:`.alarm`: the persistence rule (k of the last n labels, then a hold-off);
-- :mod:`.job`: ``aeruntime score`` on a series file, one output row per input row.
+- :mod:`aeruntime.jobs.series`: ``aeruntime score`` on a series file, one output row per input row.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ own mean: ``mean((z - mean(z over the window))**2)`` — a spike or a level shif
 window raises its score. :func:`reference_scores` is the same rule in numpy, window by
 window (the window-end rule written out with a Python loop), for the tests to compare with.
 Encoder and decoder are linear maps (the schema requires them; they are not scored here).
-The protobuf helpers are those of ``tests/aeruntime/test_trust_bundles.py``.
+The protobuf helpers are those of ``tests/aeruntime/format/test_trust_bundles.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import aeruntime.format as fmt
-from tests.aeruntime.test_trust_bundles import _int, _len
+from tests.aeruntime.format.test_trust_bundles import _int, _len
 
 OPSET = 13
 

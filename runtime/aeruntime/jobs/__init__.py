@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError
-from .latent_codes import CODE_DTYPES, dequantize_int8, quantize_int8
-from .tables import open_source
-from .tables.sinks import SCORE_FIELDS, Field, check_output_path, open_sink
+from ..errors import InvalidInputError
+from ..latent_codes import CODE_DTYPES, dequantize_int8, quantize_int8
+from ..tables import open_source
+from ..tables.sinks import SCORE_FIELDS, Field, check_output_path, open_sink
 
 __all__ = ["JOBS", "JobResult", "JobSpec", "code_columns", "int8_params", "progress", "run_job"]
 

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..jobs import JobResult, progress
+from ..series.alarm import AlarmRule
+from ..series.windows import WindowScorer
 from ..tables import open_source
 from ..tables.sinks import Field, check_output_path, open_sink
-from .alarm import AlarmRule
-from .windows import WindowScorer
+from . import JobResult, progress
 
 __all__ = ["SERIES_FIELDS", "score_series_file"]
 
