@@ -80,6 +80,13 @@ ALLOWED_OPS: dict[str, frozenset[str]] = {
             "DynamicQuantizeLinear",
             "MatMulInteger",
             "QuantizeLinear",
+            # the decision head of a scorer (aeexport.decision_head): an unrolled binary search
+            # over the stored calibration scores (Gather, Less, Where; O(log n) per row, no
+            # row-by-calibration broadcast) and the label (Greater)
+            "Gather",
+            "Greater",
+            "Less",
+            "Where",
         }
     ),
 }
