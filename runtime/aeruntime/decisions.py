@@ -19,6 +19,8 @@ and the operating points a caller picks at run time. Scores are higher = more an
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .errors import InvalidInputError
@@ -26,11 +28,16 @@ from .errors import InvalidInputError
 __all__ = [
     "DECISION_OUTPUTS",
     "benjamini_hochberg",
+    "check_operating_point",
     "check_rate",
+    "choose_labels",
+    "decision_calibration",
     "conformal_p_values",
     "fpr_labels",
     "graph_threshold",
     "p_value_ranks",
+    "require_decisions",
+    "threshold_input",
 ]
 
 #: the scorer outputs of a decision scorer, in graph order
@@ -100,3 +107,57 @@ def benjamini_hochberg(p_values: np.ndarray, q: float) -> np.ndarray:
     if below.size:
         out[order[: below[-1] + 1]] = 1
     return out
+
+
+def decision_calibration(manifest: dict[str, Any]) -> int | None:
+    """The number of calibration scores behind a decision scorer's p-values; None for a score-only bundle."""
+    scorer = manifest.get("graphs", {}).get("scorer", {})
+    section = manifest.get("decisions")
+    if tuple(scorer.get("outputs", ())) != DECISION_OUTPUTS or not isinstance(section, dict):
+        return None
+    n = section.get("p_value", {}).get("calibration_scores")
+    return int(n) if isinstance(n, int) and n > 0 else None
+
+
+def threshold_input(manifest: dict[str, Any]) -> str:
+    """The name of the decision scorer's optional threshold input."""
+    return str(manifest["decisions"].get("threshold_input", {}).get("name", "threshold"))
+
+
+def require_decisions(n: int | None, what: str) -> int:
+    """``n``, or an :class:`InvalidInputError` saying that an old (score-only) bundle cannot give ``what``."""
+    if n is None:
+        raise InvalidInputError(
+            f"{what} needs a bundle whose scorer outputs p_value (exported by aeexport with decisions); this "
+            "bundle's scorer outputs score only. Re-export it with a current aeexport, or use the threshold."
+        )
+    return n
+
+
+def check_operating_point(fpr: float | None, fdr: float | None) -> str | None:
+    """Check an operating point before any work: ``"fpr"``, ``"fdr"`` or None (the threshold)."""
+    if fpr is not None and fdr is not None:
+        raise InvalidInputError(
+            f"pass fpr ({fpr!r}) or fdr ({fdr!r}), not both: fpr sets one threshold for every row, fdr labels "
+            "a batch with its false-discovery rate controlled."
+        )
+    if fpr is not None:
+        check_rate(fpr, "fpr")
+        return "fpr"
+    if fdr is not None:
+        check_rate(fdr, "fdr")
+        return "fdr"
+    return None
+
+
+def choose_labels(
+    label: np.ndarray, p_values: np.ndarray, n: int, fpr: float | None = None, fdr: float | None = None
+) -> np.ndarray:
+    """Labels (int8, (n_rows,)) at the operating point asked for: ``fpr`` (:func:`fpr_labels`), ``fdr``
+    (:func:`benjamini_hochberg` over these rows) or neither (the graph's ``label``, score > threshold)."""
+    check_operating_point(fpr, fdr)
+    if fpr is not None:
+        return fpr_labels(p_values, n, fpr)
+    if fdr is not None:
+        return benjamini_hochberg(p_values, fdr)
+    return np.asarray(label).astype(np.int8)
