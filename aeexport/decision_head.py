@@ -252,7 +252,9 @@ def decision_parity(
     rows = []
     for b in batches:
         idx = np.arange(b) if b <= len(X) else rng.integers(0, len(X), size=b)
-        score, label, p = sess.run(list(DECISION_OUTPUTS), {info["inputs"][0]: np.ascontiguousarray(X[idx], np.float32)})
+        score, label, p = sess.run(
+            list(DECISION_OUTPUTS), {info["inputs"][0]: np.ascontiguousarray(X[idx], np.float32)}
+        )
         ref = decision_reference(score, cal, thr)
         rows.append({"check": "decision:label", "batch": b, **compare(label, ref["label"], exact)})
         rows.append({"check": "decision:p_value", "batch": b, **compare(p, ref["p_value"], exact)})

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from . import decisions
 from . import explain as _explain
 from ._ort import ort
-from . import decisions
 from .errors import BundleNotFoundError, InvalidInputError
 from .format import DEFAULT_SCORE, check_threshold, get_score, read_bundle
 from .format.compat import check_installed, minimum_for_graphs
@@ -305,7 +305,9 @@ class Model:
         names = list(decisions.DECISION_OUTPUTS)
         feeds = {decisions.threshold_input(self._manifest): np.asarray(decisions.graph_threshold(self._threshold))}
         sess, inp = self._session("scorer"), self._graphs["scorer"]["inputs"][0]
-        parts = [sess.run(names, {inp: arr[i : i + self._chunk_rows], **feeds}) for i in range(0, len(arr), self._chunk_rows)]
+        parts = [
+            sess.run(names, {inp: arr[i : i + self._chunk_rows], **feeds}) for i in range(0, len(arr), self._chunk_rows)
+        ]
         s, label, p = (np.concatenate([part[k] for part in parts]) if parts else np.empty(0) for k in range(3))
         if len(s) and not math.isfinite(float(np.add.reduce(s))):
             check_scores(s, arr)
