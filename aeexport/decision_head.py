@@ -259,3 +259,13 @@ def decision_parity(
         rows.append({"check": "decision:label", "batch": b, **compare(label, ref["label"], exact)})
         rows.append({"check": "decision:p_value", "batch": b, **compare(p, ref["p_value"], exact)})
     return rows
+
+
+def variant_calibration(calibration: np.ndarray, parent_scores: np.ndarray, variant_scores: np.ndarray) -> np.ndarray:
+    """The parent's calibration scores (n,) carried onto a variant's score scale: quantile matching
+    between the parent's and the variant's scores of the same rows (``np.interp`` between their
+    sorted values, clamped at the ends), the rule the variant's threshold follows
+    (:func:`aeexport.decision.recalibrate_threshold`). Sorted float32 (n,)."""
+    ps = np.sort(np.asarray(parent_scores, np.float64))
+    vs = np.sort(np.asarray(variant_scores, np.float64))
+    return np.sort(np.interp(np.asarray(calibration, np.float64), ps, vs).astype(np.float32))
