@@ -264,8 +264,13 @@ def decision_parity(
 def variant_calibration(calibration: np.ndarray, parent_scores: np.ndarray, variant_scores: np.ndarray) -> np.ndarray:
     """The parent's calibration scores (n,) carried onto a variant's score scale: quantile matching
     between the parent's and the variant's scores of the same rows (``np.interp`` between their
-    sorted values, clamped at the ends), the rule the variant's threshold follows
-    (:func:`aeexport.decision.recalibrate_threshold`). Sorted float32 (n,)."""
+    sorted values; beyond their range, scaled by the ratio at that end), the rule the variant's
+    threshold follows (:func:`aeexport.decision.recalibrate_threshold`). Sorted float32 (n,)."""
     ps = np.sort(np.asarray(parent_scores, np.float64))
     vs = np.sort(np.asarray(variant_scores, np.float64))
-    return np.sort(np.interp(np.asarray(calibration, np.float64), ps, vs).astype(np.float32))
+    c = np.asarray(calibration, np.float64)
+    out = np.interp(c, ps, vs)
+    for outside, end in ((c > ps[-1], -1), (c < ps[0], 0)):
+        if ps[end] != 0:  # not clamped: tail scores above the rows' range keep their spread
+            out[outside] = c[outside] * (vs[end] / ps[end])
+    return np.sort(out.astype(np.float32))
