@@ -66,7 +66,8 @@ def conformal_p_values(scores: np.ndarray, calibration: np.ndarray) -> np.ndarra
     cal = np.sort(np.asarray(calibration, np.float32).reshape(-1))
     s = np.asarray(scores, np.float32).reshape(-1)
     at_least = cal.size - np.searchsorted(cal, s, side="left")  # #{c >= s}
-    return ((1 + at_least) / (cal.size + 1)).astype(np.float32)
+    # float32 division of exact integers, as the graph's Div: the same rounding, bit for bit
+    return (1 + at_least).astype(np.float32) / np.float32(cal.size + 1)
 
 
 def p_value_ranks(p_values: np.ndarray, n: int) -> np.ndarray:
