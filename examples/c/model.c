@@ -190,7 +190,8 @@ static int read_metadata(model *m, failure *f) {
     return rc;
 }
 
-/* A name (malloc'd copy) from onnxruntime's allocator; NULL on failure with F set. */
+/* A name (malloc'd copy) of onnxruntime's allocator, after the call that gave it returned STATUS; NULL on
+ * failure with F set. */
 static char *own_name(model *m, OrtAllocator *alloc, OrtStatus *status, char *name, failure *f) {
     if (ort_check(m, status, "read its outputs", f))
         return NULL;
@@ -207,7 +208,8 @@ static int read_decisions(model *m, OrtAllocator *alloc, size_t nout, failure *f
     size_t ninit = 0;
     char *name;
     for (size_t i = 1; i < nout; i++) {
-        char *got = own_name(m, alloc, m->api->SessionGetOutputName(m->session, i, alloc, &name), name, f);
+        OrtStatus *status = m->api->SessionGetOutputName(m->session, i, alloc, &name);
+        char *got = own_name(m, alloc, status, name, f); /* name is set once the call returned */
         if (!got)
             return -1;
         char **slot = strcmp(got, "label") == 0 ? &m->label_name : strcmp(got, "p_value") == 0 ? &m->p_name : NULL;
@@ -219,7 +221,8 @@ static int read_decisions(model *m, OrtAllocator *alloc, size_t nout, failure *f
     if (ort_check(m, m->api->SessionGetOverridableInitializerCount(m->session, &ninit), "read its inputs", f))
         return -1;
     for (size_t i = 0; i < ninit; i++) {
-        char *got = own_name(m, alloc, m->api->SessionGetOverridableInitializerName(m->session, i, alloc, &name), name, f);
+        OrtStatus *status = m->api->SessionGetOverridableInitializerName(m->session, i, alloc, &name);
+        char *got = own_name(m, alloc, status, name, f);
         if (!got)
             return -1;
         m->has_threshold_input |= strcmp(got, "threshold") == 0;
