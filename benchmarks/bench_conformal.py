@@ -113,7 +113,12 @@ def run(args: argparse.Namespace, jsonl: Path) -> None:
 
 
 def _records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    """The records of ``path``, the first of each (dataset, seed) (two runs appending to one file repeat them)."""
+    lines = path.read_text().splitlines() if path.is_file() else []
+    first: dict[tuple[str, int], dict] = {}
+    for rec in (json.loads(line) for line in lines if line.strip()):
+        first.setdefault((rec["dataset"], rec["seed"]), rec)
+    return list(first.values())
 
 
 def report(recs: list[dict]) -> list[str]:
