@@ -52,6 +52,7 @@ from ..models import Autoencoder
 from ..models.base import ELEMENT_ERRORS
 from ..settings import ExportOptions, ThresholdSpec, Tolerance
 from ._calibrate import calibrate
+from ._decision_head import add_decision_head, calibration_table, decision_golden, decision_parity, decision_section
 from ._golden import ParityError, cpu_session, format_table, golden_report, graph_tolerances
 from ._parity import PARITY_BATCHES, parity_report
 from ._quiet import quiet
@@ -142,11 +143,15 @@ def _export_graph(
 
 
 def _io(proto: onnx.ModelProto, which: str) -> list[dict[str, Any]]:
+    """The graph's required inputs (an input with an initializer default, the decision scorer's
+    ``threshold``, is optional and described in the manifest's ``decisions``) or its outputs."""
+    defaults = {i.name for i in proto.graph.initializer}
     values = proto.graph.input if which == "inputs" else proto.graph.output
     out = []
-    for v in values:
+    for v in (v for v in values if v.name not in defaults):
         dims = [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
-        out.append({"name": v.name, "shape": ["batch", *dims[1:]], "dtype": "float32"})
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type).name
+        out.append({"name": v.name, "shape": ["batch", *dims[1:]], "dtype": dtype})
     return out
 
 
@@ -220,8 +225,12 @@ def _threshold(scores: np.ndarray, spec: ThresholdSpec, y: np.ndarray | None) ->
     return thr
 
 
-def _add_golden(writer: BundleWriter, model: Autoencoder, X: np.ndarray, outputs: dict[str, list[str]]) -> None:
-    """Golden vectors at :data:`GOLDEN_BATCHES`, expected outputs from torch."""
+def _add_golden(
+    writer: BundleWriter, model: Autoencoder, X: np.ndarray, outputs: dict[str, list[str]], scorer: onnx.ModelProto
+) -> None:
+    """Golden vectors at :data:`GOLDEN_BATCHES`, expected outputs from torch (the decision scorer's
+    ``label`` and ``p_value``: numpy on the exported graph's score, :func:`decision_golden`)."""
+    decide = decision_golden(scorer)
     with torch.inference_mode():
         for b in GOLDEN_BATCHES:
             x = X[np.arange(b) % len(X)]
@@ -231,7 +240,7 @@ def _add_golden(writer: BundleWriter, model: Autoencoder, X: np.ndarray, outputs
             z = enc[0].numpy()
             writer.add_golden("encoder", [("x", x)], list(zip(outputs["encoder"], [e.numpy() for e in enc])))
             writer.add_golden("decoder", [("z", z)], [(outputs["decoder"][0], model.decoder_graph(enc[0]).numpy())])
-            writer.add_golden("scorer", [("x", x)], [(outputs["scorer"][0], model.scorer_graph(xt).numpy())])
+            writer.add_golden("scorer", [("x", x)], decide(x, [(outputs["scorer"][0], model.scorer_graph(xt).numpy())]))
 
 
 def _producer(opset: int) -> dict[str, Any]:
@@ -255,6 +264,7 @@ def _parity_check(
 ) -> Any:
     def check(tmp: Path) -> dict[str, Any]:
         report = parity_report(model, tmp, X, graphs=graphs, batches=batches, tol=tol)
+        report["rows"] += decision_parity(tmp, graphs, X, batches)
         report["rows"] += golden_report(tmp, graphs, tol, golden_tols)
         report["ok"] = all(r["ok"] for r in report["rows"])
         report["max_abs"] = max(r["max_abs"] for r in report["rows"])
@@ -305,6 +315,7 @@ def _manifest(
         },
         "score": parts["score"],
         "threshold": parts["threshold"],
+        **({"decisions": parts["decisions"]} if parts.get("decisions") else {}),
         "golden": None,
         "weights": WEIGHTS_NAME,
         "files": None,
@@ -381,16 +392,20 @@ def export_bundle(
     names = _feature_names((dataset or {}).get("feature_names"), model.input_shape)
     protos = _graphs(model, opts.verbose, opts.target_onnxruntime)
     writer = BundleWriter()
-    graphs = _add_graphs(writer, protos)
     scores = _run_rows(protos["scorer"], X)
+    threshold = _threshold(scores, spec, calibration_y)
+    calibration = calibration_table(scores)
+    protos["scorer"] = add_decision_head(protos["scorer"], calibration, threshold["value"])
+    graphs = _add_graphs(writer, protos)
     parts = {
         "graphs": graphs,
         "score": score_def,
-        "threshold": _threshold(scores, spec, calibration_y),
+        "threshold": threshold,
+        "decisions": decision_section(calibration, len(scores)),
         "codes": _run_rows(protos["encoder"], X),  # z, or mu for a VAE
         "opset": int(protos["encoder"].opset_import[0].version),
     }
-    _add_golden(writer, model, X, {r: graphs[r]["outputs"] for r in graphs})
+    _add_golden(writer, model, X, {r: graphs[r]["outputs"] for r in graphs}, protos["scorer"])
     writer.add_file(WEIGHTS_NAME, save_safetensors({k: v.detach().contiguous() for k, v in model.state_dict().items()}))
     golden_tols = graph_tolerances(tol, model.scaler_mean.numpy(), model.scaler_scale.numpy())
     return _write(

@@ -81,6 +81,7 @@ def cpu_session(model: str | Path | bytes) -> Any:
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1  # one thread avoids oversubscription
+    opts.log_severity_level = 3  # errors only: a decision scorer's optional threshold input is warned about
     return ort.InferenceSession(
         model if isinstance(model, bytes) else str(model), opts, providers=["CPUExecutionProvider"]
     )

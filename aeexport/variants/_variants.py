@@ -49,7 +49,17 @@ from aeruntime.format import (
 )
 
 from .. import __version__
-from ..export import check_target, golden_report, lower_graph, synthetic_rows
+from ..export import (
+    add_decision_head,
+    check_target,
+    golden_report,
+    has_decision_head,
+    lower_graph,
+    read_calibration,
+    score_only,
+    synthetic_rows,
+    variant_calibration,
+)
 from ..settings import Tolerance
 from ._decision import DecisionTolerance, decision_report, recalibrate_threshold
 from ._kinds import CPU, REQUIRED_OPERATORS, VARIANTS, VariantSpec, required_operators, to_ort_format
@@ -96,7 +106,9 @@ def evaluation_rows(
 
 def _run(model: bytes, inp: str, x: np.ndarray, batch: int = 65536) -> list[np.ndarray]:
     """All outputs of the graph ``model`` (bytes, ONNX or ORT format) on ``x``, in batches."""
-    sess = ort.InferenceSession(model, providers=CPU)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # errors only: not the warning about the decision scorer's threshold input
+    sess = ort.InferenceSession(model, opts, providers=CPU)
     parts = [sess.run(None, {inp: x[i : i + batch]}) for i in range(0, len(x), batch)]
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
 
@@ -163,27 +175,70 @@ def _build_graphs(
     calib: np.ndarray,
     writer: BundleWriter,
     target: str | None = None,
-) -> None:
-    """Transform every parent graph with the kind's tool (lowered for onnxruntime ``target``) and add it to ``writer``."""
+) -> dict[str, onnx.ModelProto]:
+    """Transform every parent graph with the kind's tool (lowered for onnxruntime ``target``) and add it to
+    ``writer``; return the transformed graphs. A decision scorer is transformed without its head
+    (:func:`aeexport.decision_head.score_only`): :func:`_add_head` puts it back once the threshold is known."""
     limits = check_target(target)
     graphs = pm["graphs"]
     # Feeds per role for static calibration: x for encoder/scorer, the parent's z for the decoder.
     z_calib = _run(parent_data["encoder"], graphs["encoder"]["inputs"][0], calib)[0]
+    built = {}
     with tempfile.TemporaryDirectory() as work:
         for role, info in graphs.items():
             feeds = {info["inputs"][0]: (z_calib if role == "decoder" else calib)}
-            proto = lower_graph(spec.build(onnx.load_from_string(parent_data[role]), role, feeds, Path(work)), limits)
-            own = {k: parent_meta[role][k] for k in ("inputs", "outputs") if k in parent_meta[role]}
-            writer.add_graph(
-                role,
-                proto.SerializeToString(),
-                inputs=info["inputs"],
-                outputs=info["outputs"],
-                file=Path(info["file"]).with_suffix(spec.suffix).name,
-                metadata=own,
-                convert=to_ort_format if spec.suffix == ".ort" else None,
-                extra={k: v for k, v in info.items() if k not in ("file", "graph_sha256")},
-            )
+            parent = onnx.load_from_string(parent_data[role])
+            parent = score_only(parent) if has_decision_head(parent) else parent
+            built[role] = lower_graph(spec.build(parent, role, feeds, Path(work)), limits)
+            _add_graph(writer, spec, role, info, built[role], parent_meta)
+    return built
+
+
+def _add_graph(
+    writer: BundleWriter,
+    spec: VariantSpec,
+    role: str,
+    info: dict[str, Any],
+    proto: onnx.ModelProto,
+    parent_meta: dict[str, dict[str, str]],
+) -> None:
+    own = {k: parent_meta[role][k] for k in ("inputs", "outputs") if k in parent_meta[role]}
+    writer.add_graph(
+        role,
+        proto.SerializeToString(),
+        inputs=info["inputs"],
+        outputs=info["outputs"],
+        file=Path(info["file"]).with_suffix(spec.suffix).name,
+        metadata=own,
+        convert=to_ort_format if spec.suffix == ".ort" else None,
+        extra={k: v for k, v in info.items() if k not in ("file", "graph_sha256")},
+    )
+
+
+def _add_head(
+    writer: BundleWriter,
+    spec: VariantSpec,
+    pm: dict[str, Any],
+    built: dict[str, onnx.ModelProto],
+    parent: tuple[bytes, dict[str, dict[str, str]]],
+    rows: np.ndarray,
+    threshold: float,
+) -> bool:
+    """The parent's decision head on the variant's scorer, at the variant's ``threshold``; False when the
+    parent scorer has none. The calibration scores are the parent's, quantile-matched onto the variant's
+    scores of ``rows`` (:func:`aeexport.decision_head.variant_calibration`), as the threshold is."""
+    parent_scorer, parent_meta = parent
+    head = onnx.load_from_string(parent_scorer)
+    if not has_decision_head(head):
+        return False
+    inp = pm["graphs"]["scorer"]["inputs"][0]
+    sp = _run(parent_scorer, inp, rows)[0]
+    sv = _run(built["scorer"].SerializeToString(), inp, rows)[0]
+    cal = variant_calibration(read_calibration(head), sp, sv)
+    _add_graph(
+        writer, spec, "scorer", pm["graphs"]["scorer"], add_decision_head(built["scorer"], cal, threshold), parent_meta
+    )
+    return True
 
 
 def make_variant(
@@ -231,7 +286,7 @@ def make_variant(
     parent_meta = _graph_metadata(parent_data)
     calib = rows[np.random.default_rng(seed).permutation(len(rows))[:CALIBRATION_ROWS]]
     writer = BundleWriter(id_salt=pm["bundle_id"] + kind)
-    _build_graphs(spec, pm, parent_data, parent_meta, calib, writer, target_onnxruntime)
+    built = _build_graphs(spec, pm, parent_data, parent_meta, calib, writer, target_onnxruntime)
     vgraphs = writer.graph_entries()
     info = _variant_info(kind, spec, pm, parent, out, data, len(calib), X is not None)
     common = _common_metadata(parent_meta, info)
@@ -241,6 +296,9 @@ def make_variant(
     scorers = (parent_data["scorer"], final["scorer"], vgraphs["scorer"]["inputs"][0])
     thr, report = _recalibrate(pm, scorers, rows, y, tol or spec.tolerance, data)
     common["threshold"] = repr(thr["value"])
+    if _add_head(writer, spec, pm, built, (parent_data["scorer"], parent_meta), rows, thr["value"]):
+        vgraphs = writer.graph_entries()
+        final = {role: writer.graph_bytes(role, common) for role in vgraphs}
 
     # 3. Golden vectors from the variant's own outputs, extra files, manifest.
     _add_golden(writer, vgraphs, final, rows)

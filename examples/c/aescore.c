@@ -1,7 +1,12 @@
 /* aescore: score an aeexport bundle's rows with onnxruntime's C API, as an embedded program would.
  *
- *   aescore BUNDLE [ROWS|-]   CSV rows (header optional) -> "score,label" lines on stdout
+ *   aescore [--threshold T] BUNDLE [ROWS|-]   CSV rows (header optional) -> "score,label" lines on stdout,
+ *                                             "score,label,p_value" when the scorer outputs decisions
  *   aescore --check BUNDLE    run the bundle's golden vectors (test_data/scorer) and compare
+ *
+ * A decision scorer (outputs score, label, p_value) labels the rows itself; --threshold T is fed to
+ * its optional "threshold" input (no re-export). A score-only scorer is labelled here: score > T
+ * (default: the graph's aeexport.threshold).
  *
  * Exit codes as the Python CLI's: 0 ok, 1 a bad bundle (missing graph, metadata, golden mismatch)
  * or an onnxruntime failure, 2 the user's rows or arguments. Errors are one line: "error: ...".
@@ -20,14 +25,17 @@
 #define BATCH 256
 #define ATOL 1e-5
 #define RTOL 1e-4
-#define USAGE "usage: aescore BUNDLE [ROWS|-] | aescore --check BUNDLE"
+#define USAGE "usage: aescore [--threshold T] BUNDLE [ROWS|-] | aescore --check BUNDLE"
 
-static int write_scores(const model *m, const float *scores, size_t n, long first_row, failure *f) {
+static int write_scores(const model *m, const float *scores, const unsigned char *labels, const float *pvalues,
+                        size_t n, long first_row, failure *f) {
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(scores[i]))
             return fail(f, 2, "row %ld has finite values, but its score overflows to %g; rescale the features "
                         "(the model computes in float32).", first_row + (long)i, (double)scores[i]);
-        if (printf("%.9g,%d\n", (double)scores[i], (double)scores[i] > m->threshold) < 0)
+        int rc = m->p_name ? printf("%.9g,%d,%.9g\n", (double)scores[i], labels[i] != 0, (double)pvalues[i])
+                           : printf("%.9g,%d\n", (double)scores[i], labels[i] != 0);
+        if (rc < 0)
             return fail(f, 1, "-: cannot write the scores (%s)", strerror(errno));
     }
     return 0;
@@ -40,7 +48,10 @@ static int score_rows(model *m, const char *path, failure *f) {
         return fail(f, 2, "%s: cannot open the rows (%s). Pass a CSV file, or - for stdin.", path, strerror(errno));
     rowreader r = {.fh = fh, .name = path, .width = m->width, .names = m->names};
     float *rows = malloc(BATCH * m->width * sizeof *rows), *scores = malloc(BATCH * sizeof *scores);
-    int rc = rows && scores ? 0 : fail(f, 1, "out of memory");
+    float *pvalues = malloc(BATCH * sizeof *pvalues);
+    unsigned char *labels = malloc(BATCH);
+    const char *columns = m->p_name ? "score,label,p_value\n" : "score,label\n";
+    int rc = rows && scores && pvalues && labels ? 0 : fail(f, 1, "out of memory");
     char err[sizeof f->msg];
     int header = 0;
     long n;
@@ -49,17 +60,19 @@ static int score_rows(model *m, const char *path, failure *f) {
             rc = fail(f, 2, "%s", err);
             break;
         }
-        if (!header++ && printf("score,label\n") < 0)
+        if (!header++ && fputs(columns, stdout) < 0)
             rc = fail(f, 1, "-: cannot write the scores (%s)", strerror(errno));
-        if (rc == 0 && (rc = model_score(m, rows, (size_t)n, scores, f)) == 0)
-            rc = write_scores(m, scores, (size_t)n, r.rows - n, f);
+        if (rc == 0 && (rc = model_decide(m, rows, (size_t)n, scores, labels, pvalues, f)) == 0)
+            rc = write_scores(m, scores, labels, pvalues, (size_t)n, r.rows - n, f);
     }
-    if (rc == 0 && !header && printf("score,label\n") < 0)
+    if (rc == 0 && !header && fputs(columns, stdout) < 0)
         rc = fail(f, 1, "-: cannot write the scores (%s)", strerror(errno));
     if (rc == 0 && fflush(stdout) != 0)
         rc = fail(f, 1, "-: cannot write the scores (%s)", strerror(errno));
     free(rows);
     free(scores);
+    free(pvalues);
+    free(labels);
     rows_free(&r);
     if (!from_stdin)
         fclose(fh);
@@ -132,8 +145,26 @@ static int check_golden(model *m, const char *bundle, failure *f) {
     return fflush(stdout) == 0 ? 0 : fail(f, 1, "-: cannot write (%s)", strerror(errno));
 }
 
+/* "--threshold T" at the front of ARGV: T into *THRESHOLD, 2 arguments consumed; 0 without it, -1 when T is
+ * not a finite number. */
+static int threshold_option(int argc, char **argv, double *threshold) {
+    if (argc < 2 || strcmp(argv[1], "--threshold") != 0)
+        return 0;
+    char *end = NULL;
+    *threshold = argc > 2 ? strtod(argv[2], &end) : NAN;
+    return end && end != argv[2] && !*end && isfinite(*threshold) ? 2 : -1;
+}
+
 int main(int argc, char **argv) {
     failure f = {0, ""};
+    double threshold = 0;
+    int shift = threshold_option(argc, argv, &threshold);
+    if (shift < 0) {
+        fprintf(stderr, "error: --threshold needs a finite number, got '%s'. %s\n", argc > 2 ? argv[2] : "", USAGE);
+        return 2;
+    }
+    argc -= shift;
+    argv += shift;
     int check = argc > 1 && strcmp(argv[1], "--check") == 0;
     int nargs = argc - 1 - check;
     if (nargs < 1 || nargs > (check ? 1 : 2) || argv[1 + check][0] == '-') {
@@ -143,6 +174,10 @@ int main(int argc, char **argv) {
     const char *bundle = argv[1 + check], *rows = nargs == 2 ? argv[2 + check] : "-";
     model m;
     int rc = model_open(&m, bundle, &f);
+    if (rc == 0 && shift) {
+        m.threshold = threshold; /* a score-only graph compares here; a decision graph is fed it */
+        m.feed_threshold = 1;
+    }
     if (rc == 0)
         rc = check ? check_golden(&m, bundle, &f) : score_rows(&m, rows, &f);
     model_close(&m);

@@ -190,6 +190,47 @@ static int read_metadata(model *m, failure *f) {
     return rc;
 }
 
+/* A name (malloc'd copy) of onnxruntime's allocator, after the call that gave it returned STATUS; NULL on
+ * failure with F set. */
+static char *own_name(model *m, OrtAllocator *alloc, OrtStatus *status, char *name, failure *f) {
+    if (ort_check(m, status, "read its outputs", f))
+        return NULL;
+    char *copy = strdup(name);
+    ort_free(m, alloc, name);
+    if (!copy)
+        fail(f, 1, "out of memory");
+    return copy;
+}
+
+/* A decision scorer's outputs "label" and "p_value" and its optional input "threshold" (an
+ * overridable initializer: not counted by SessionGetInputCount). */
+static int read_decisions(model *m, OrtAllocator *alloc, size_t nout, failure *f) {
+    size_t ninit = 0;
+    char *name;
+    for (size_t i = 1; i < nout; i++) {
+        OrtStatus *status = m->api->SessionGetOutputName(m->session, i, alloc, &name);
+        char *got = own_name(m, alloc, status, name, f); /* name is set once the call returned */
+        if (!got)
+            return -1;
+        char **slot = strcmp(got, "label") == 0 ? &m->label_name : strcmp(got, "p_value") == 0 ? &m->p_name : NULL;
+        if (slot && !*slot)
+            *slot = got;
+        else
+            free(got);
+    }
+    if (ort_check(m, m->api->SessionGetOverridableInitializerCount(m->session, &ninit), "read its inputs", f))
+        return -1;
+    for (size_t i = 0; i < ninit; i++) {
+        OrtStatus *status = m->api->SessionGetOverridableInitializerName(m->session, i, alloc, &name);
+        char *got = own_name(m, alloc, status, name, f);
+        if (!got)
+            return -1;
+        m->has_threshold_input |= strcmp(got, "threshold") == 0;
+        free(got);
+    }
+    return 0;
+}
+
 /* The graph's one float32 input of rank 1 + len(input_shape), and its output's name. */
 static int read_io(model *m, failure *f) {
     OrtAllocator *alloc;
@@ -212,7 +253,9 @@ static int read_io(model *m, failure *f) {
     m->output_name = strdup(out);
     ort_free(m, alloc, in);
     ort_free(m, alloc, out);
-    return m->input_name && m->output_name ? 0 : fail(f, 1, "out of memory");
+    if (!m->input_name || !m->output_name)
+        return fail(f, 1, "out of memory");
+    return read_decisions(m, alloc, nout, f);
 }
 
 static int open_session(model *m, const char *bundle, failure *f) {
@@ -246,39 +289,72 @@ int model_open(model *m, const char *bundle, failure *f) {
     return 0;
 }
 
-int model_score(model *m, const float *rows, size_t n, float *scores, failure *f) {
-    OrtValue *input = NULL, *output = NULL;
-    int64_t dims[MODEL_MAX_RANK];
-    memcpy(dims, m->dims, sizeof dims);
-    dims[0] = (int64_t)n;
-    const char *in_names[] = {m->input_name}, *out_names[] = {m->output_name};
+/* The float32 a graph compares with: the largest float32 <= T, so that score > it equals score > T. */
+static float graph_threshold(double t) {
+    float g = (float)t;
+    return (double)g > t ? nextafterf(g, -INFINITY) : g;
+}
+
+/* Output K of a Run as N values of SIZE bytes each, copied to DST. */
+static int copy_output(model *m, OrtValue *value, size_t n, void *dst, size_t size, failure *f) {
     OrtTensorTypeAndShapeInfo *info = NULL;
     size_t count = 0;
-    float *data = NULL;
+    void *data = NULL;
     int rc = -1;
-    if (ort_check(m, m->api->CreateTensorWithDataAsOrtValue(m->memory, (void *)rows, n * m->width * sizeof(float), dims,
-                                                            m->rank, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &input),
-                  "take the rows", f) ||
-        ort_check(m, m->api->Run(m->session, NULL, in_names, (const OrtValue *const *)&input, 1, out_names, 1, &output),
-                  "score the rows", f) ||
-        ort_check(m, m->api->GetTensorTypeAndShape(output, &info), "read the scores", f) ||
+    if (ort_check(m, m->api->GetTensorTypeAndShape(value, &info), "read the scores", f) ||
         ort_check(m, m->api->GetTensorShapeElementCount(info, &count), "read the scores", f) ||
-        ort_check(m, m->api->GetTensorMutableData(output, (void **)&data), "read the scores", f))
+        ort_check(m, m->api->GetTensorMutableData(value, &data), "read the scores", f))
         goto done;
     if (count != n) {
-        fail(f, 1, "%s: the scorer gave %zu values for %zu rows, expected one score per row. " REEXPORT, m->graph, count, n);
+        fail(f, 1, "%s: the scorer gave %zu values for %zu rows, expected one per row. " REEXPORT, m->graph, count, n);
         goto done;
     }
-    memcpy(scores, data, n * sizeof *scores);
+    memcpy(dst, data, n * size);
     rc = 0;
 done:
     if (info)
         m->api->ReleaseTensorTypeAndShapeInfo(info);
-    if (output)
-        m->api->ReleaseValue(output);
-    if (input)
-        m->api->ReleaseValue(input);
     return rc;
+}
+
+int model_decide(model *m, const float *rows, size_t n, float *scores, unsigned char *labels, float *pvalues,
+                 failure *f) {
+    OrtValue *inputs[2] = {NULL, NULL}, *outputs[3] = {NULL, NULL, NULL};
+    int64_t dims[MODEL_MAX_RANK];
+    memcpy(dims, m->dims, sizeof dims);
+    dims[0] = (int64_t)n;
+    float threshold = graph_threshold(m->threshold);
+    int decisions = labels && m->label_name && m->p_name;
+    const char *in_names[] = {m->input_name, "threshold"}, *out_names[] = {m->output_name, m->label_name, m->p_name};
+    size_t nin = m->has_threshold_input && m->feed_threshold ? 2 : 1, nout = decisions ? 3 : 1;
+    int rc = -1;
+    if (ort_check(m, m->api->CreateTensorWithDataAsOrtValue(m->memory, (void *)rows, n * m->width * sizeof(float), dims,
+                                                            m->rank, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &inputs[0]),
+                  "take the rows", f) ||
+        (nin == 2 && ort_check(m, m->api->CreateTensorWithDataAsOrtValue(m->memory, &threshold, sizeof threshold, NULL, 0,
+                                                                         ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &inputs[1]),
+                               "take the threshold", f)) ||
+        ort_check(m, m->api->Run(m->session, NULL, in_names, (const OrtValue *const *)inputs, nin, out_names, nout, outputs),
+                  "score the rows", f) ||
+        copy_output(m, outputs[0], n, scores, sizeof *scores, f))
+        goto done;
+    if (decisions && (copy_output(m, outputs[1], n, labels, 1, f) || copy_output(m, outputs[2], n, pvalues, sizeof *pvalues, f)))
+        goto done;
+    for (size_t i = 0; labels && !decisions && i < n; i++) /* a score-only graph: the comparison here */
+        labels[i] = (double)scores[i] > m->threshold;
+    rc = 0;
+done:
+    for (size_t i = 0; i < 3; i++)
+        if (outputs[i])
+            m->api->ReleaseValue(outputs[i]);
+    for (size_t i = 0; i < 2; i++)
+        if (inputs[i])
+            m->api->ReleaseValue(inputs[i]);
+    return rc;
+}
+
+int model_score(model *m, const float *rows, size_t n, float *scores, failure *f) {
+    return model_decide(m, rows, n, scores, NULL, NULL, f);
 }
 
 void model_close(model *m) {
@@ -289,6 +365,8 @@ void model_close(model *m) {
     free(m->names);
     free(m->input_name);
     free(m->output_name);
+    free(m->label_name);
+    free(m->p_name);
     if (m->memory)
         m->api->ReleaseMemoryInfo(m->memory);
     if (m->session)

@@ -22,6 +22,9 @@ typedef struct {
     OrtSession *session;
     OrtMemoryInfo *memory;
     char *input_name, *output_name; /* owned (malloc) */
+    char *label_name, *p_name;      /* the decision outputs "label" (bool) and "p_value" (float32), or NULL */
+    int has_threshold_input;        /* the graph has the optional float32 scalar input "threshold" */
+    int feed_threshold;             /* feed m->threshold to it (--threshold) rather than its default */
     char graph[4096];               /* the graph's path, for messages */
     int64_t dims[MODEL_MAX_RANK];   /* the input's shape, dims[0] = rows */
     size_t rank;
@@ -34,6 +37,10 @@ typedef struct {
 int model_open(model *m, const char *bundle, failure *f);
 /* Scores N rows (N * width floats) into SCORES (N floats). Returns 0, or -1 with F set. */
 int model_score(model *m, const float *rows, size_t n, float *scores, failure *f);
+/* The decisions of N rows: SCORES, LABELS (the graph's label, else score > threshold) and PVALUES
+ * (left untouched when the graph has no p_value output). Returns 0, or -1 with F set. */
+int model_decide(model *m, const float *rows, size_t n, float *scores, unsigned char *labels, float *pvalues,
+                 failure *f);
 void model_close(model *m);
 int fail(failure *f, int code, const char *fmt, ...);
 

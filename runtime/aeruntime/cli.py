@@ -51,18 +51,37 @@ def main(debug: bool) -> None:
 )
 @click.argument("input", type=click.Path(dir_okay=False, exists=True))
 @click.option("--threshold", type=float, default=None, help="Override the bundle's calibrated threshold.")
+@click.option(
+    "--fpr",
+    type=float,
+    default=None,
+    help="Label the rows whose p-value is <= FPR: the threshold at that false-positive rate of the calibration "
+    "scores (bundles whose scorer outputs p_value).",
+)
+@click.option(
+    "--fdr",
+    type=float,
+    default=None,
+    help="Label each chunk of --batch-size rows by Benjamini-Hochberg at this false-discovery rate (bundles "
+    "whose scorer outputs p_value).",
+)
 def score(
     bundle: str,
     input: str,
     out: str | None,
     providers: str,
     threshold: float | None,
+    fpr: float | None,
+    fdr: float | None,
     batch_size: int,
     label_column: str | None,
     threads: int | None,
     id_columns: tuple[str, ...] = (),
 ) -> None:
     """Score INPUT (.npy, .npz, .csv, .parquet) with BUNDLE: higher = more anomalous; label 1 = anomaly.
+
+    A bundle whose scorer outputs p_value adds a p_value column: the share of held-out normal rows
+    scoring at least as high (conformal); flagging p_value <= 0.01 flags about 1% of normal rows.
 
     The input is read and the output written in chunks of --batch-size rows, so memory
     stays flat however large INPUT is; a progress bar shows on a terminal.
@@ -74,12 +93,27 @@ def score(
     check_output_path(out, id_columns, inputs=(input, bundle))  # fail before any work is done
     model = load(bundle, providers=providers, threshold=threshold, threads=threads)
     if model.series is not None:  # a series bundle: one row per time step (aeruntime.jobs.series)
+        from .errors import InvalidInputError
         from .jobs.series import score_series_file as run_series
+
+        if fpr is not None or fdr is not None:
+            raise InvalidInputError(
+                "--fpr/--fdr label single rows by their p-values; a series bundle labels time steps by its "
+                "threshold and alarm rule: drop --fpr/--fdr (or pass --threshold)."
+            )
 
         result = run_series(model, input, out, batch_size=batch_size, label_column=label_column, id_columns=id_columns)
     else:
         result = run_job(
-            "score", model, input, out, batch_size=batch_size, label_column=label_column, id_columns=id_columns
+            "score",
+            model,
+            input,
+            out,
+            batch_size=batch_size,
+            label_column=label_column,
+            id_columns=id_columns,
+            fpr=fpr,
+            fdr=fdr,
         )
     _report_job(input, result)
     if out is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import decisions
 from . import explain as _explain
 from ._ort import ort
 from .errors import BundleNotFoundError, InvalidInputError
@@ -106,6 +107,8 @@ class Model:
         else:  # docs/bundle-format.md section 6: the manifest's score, from encoder + decoder
             self._score_spec = get_score(manifest["score"].get("name", DEFAULT_SCORE))
             self._score_fn = self._score_composed
+        # a decision scorer (label, p_value outputs; aeruntime.decisions): its calibration size, else None
+        self._calibration_n = decisions.decision_calibration(manifest)
 
     # ------------------------------------------------------------------ sessions
     def _session(self, role: str) -> Any:
@@ -304,8 +307,42 @@ class Model:
 
         return SeriesStream(self)
 
-    def predict(self, x: Any) -> np.ndarray:
-        """Anomaly labels: 1 = anomaly (``score > threshold``), 0 = normal.
+    def calibration_size(self) -> int | None:
+        """How many calibration scores the scorer's p-values are computed from; None for a score-only scorer."""
+        return self._calibration_n
+
+    def decide(self, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``score`` (float32), ``label`` (bool) and ``p_value`` (float32), each (n_rows,), from the decision
+        scorer's own outputs, the threshold fed to its ``threshold`` input (one call per chunk)."""
+        decisions.require_decisions(self._calibration_n, "decide()")
+        arr = as_batch(x, self.input_shape, finite=False)
+        names = list(decisions.DECISION_OUTPUTS)
+        feeds = {decisions.threshold_input(self._manifest): np.asarray(decisions.graph_threshold(self._threshold))}
+        sess, inp = self._session("scorer"), self._graphs["scorer"]["inputs"][0]
+        parts = [
+            sess.run(names, {inp: arr[i : i + self._chunk_rows], **feeds}) for i in range(0, len(arr), self._chunk_rows)
+        ]
+        s, label, p = (np.concatenate([part[k] for part in parts]) if parts else np.empty(0) for k in range(3))
+        if len(s) and not math.isfinite(float(np.add.reduce(s))):
+            check_scores(s, arr)
+        return s, label, p
+
+    def p_value(self, x: Any) -> np.ndarray:
+        """Conformal p-value of each row (float32, (n_rows,)): ``(1 + #{calibration scores >= score}) / (n + 1)``.
+
+        For a normal row like the held-out calibration rows, ``P(p <= a) <= a``: flagging rows with
+        ``p <= 0.01`` flags at most 1% of normal rows. Resolution ``1 / (n + 1)``; see :mod:`aeruntime.decisions`.
+        """
+        decisions.require_decisions(self._calibration_n, "p_value()")
+        return self.decide(x)[2]
+
+    def predict(self, x: Any, *, fpr: float | None = None, fdr: float | None = None) -> np.ndarray:
+        """Anomaly labels: 1 = anomaly, 0 = normal.
+
+        Default: ``score > threshold``. ``fpr``: the rows whose p-value is at most ``fpr`` (the
+        threshold at that false-positive rate of the calibration scores). ``fdr``: Benjamini-Hochberg
+        over this batch's p-values, its false-discovery rate controlled at ``fdr``. ``fpr``/``fdr`` need
+        a bundle whose scorer outputs ``p_value`` (:mod:`aeruntime.decisions`).
 
         Parameters
         ----------
@@ -315,7 +352,12 @@ class Model:
         -------
         ndarray of shape (n_rows,), int8
         """
-        return (self.score(x) > self._threshold).astype(np.int8)
+        what = decisions.check_operating_point(fpr, fdr)  # before any work
+        if what is None and self._calibration_n is None:
+            return (self.score(x) > self._threshold).astype(np.int8)
+        decisions.require_decisions(self._calibration_n, what or "predict()")
+        _, label, p = self.decide(x)
+        return decisions.choose_labels(label, p, self._calibration_n, fpr, fdr)
 
     def feature_errors(self, x: Any) -> np.ndarray:
         """Per-feature errors (n_rows, *input_shape) whose row mean is the score; see :mod:`aeruntime.explain`."""

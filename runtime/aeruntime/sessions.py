@@ -69,6 +69,9 @@ def session_options(threads: int | None = None) -> Any:
     """
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(threads) if threads is not None else usable_cpus()
+    # errors only: onnxruntime warns about every input with an initializer default, which is what
+    # a decision scorer's optional threshold input is (aeruntime.decisions)
+    options.log_severity_level = 3
     return options
 
 

@@ -88,6 +88,12 @@ ALLOWED_OPS: dict[str, frozenset[str]] = {
             "DynamicQuantizeLinear",
             "MatMulInteger",
             "QuantizeLinear",
+            # the decision head of a scorer (aeexport.decision_head): the p-value's count over the
+            # stored calibration scores in two levels (Less, then Gather of one block; ~2 sqrt(n)
+            # compares per row, no row-by-calibration broadcast) and the label (Greater)
+            "Gather",
+            "Greater",
+            "Less",
         }
     ),
 }

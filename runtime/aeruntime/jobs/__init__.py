@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import decisions
 from ..errors import InvalidInputError
 from ..latent_codes import CODE_DTYPES, dequantize_int8, quantize_int8
 from ..tables import open_source
@@ -78,9 +79,24 @@ class JobSpec:
 
 
 # ---------------------------------------------------------------------------- the jobs
+#: ``aeruntime score`` output of a decision scorer: the conformal p-value after score and label
+DECISION_FIELDS = (*SCORE_FIELDS, Field("p_value", "<f4"))
+
+
+def _score_fields(model: Any, opts: dict[str, Any]) -> Sequence[Field]:
+    """score, label (and p_value for a decision scorer); ``fpr``/``fdr`` checked before any work."""
+    what = decisions.check_operating_point(opts.get("fpr"), opts.get("fdr"))
+    if what is not None:
+        decisions.require_decisions(model.calibration_size, f"--{what}")
+    return SCORE_FIELDS if model.calibration_size is None else DECISION_FIELDS
+
+
 def _score_compute(model: Any, x: np.ndarray, opts: dict[str, Any]) -> tuple[np.ndarray, ...]:
-    s = model.score(x)
-    return s, (s > model.threshold).astype(np.int8)
+    if model.calibration_size is None:
+        s = model.score(x)
+        return s, (s > model.threshold).astype(np.int8)
+    s, label, p = model.decide(x)  # --fdr: Benjamini-Hochberg over this chunk of --batch-size rows
+    return s, decisions.choose_labels(label, p, model.calibration_size, opts.get("fpr"), opts.get("fdr")), p
 
 
 def _encode_fields(model: Any, opts: dict[str, Any]) -> Sequence[Field]:
@@ -135,7 +151,7 @@ def _codes_as_float(model: Any, z: np.ndarray, codes: str) -> np.ndarray:
 
 
 JOBS: dict[str, JobSpec] = {
-    "score": JobSpec("score", "scoring", "rows", lambda m, o: SCORE_FIELDS, _score_compute),
+    "score": JobSpec("score", "scoring", "rows", _score_fields, _score_compute),
     "encode": JobSpec("encode", "encoding", "rows", _encode_fields, _encode_compute),
     "decode": JobSpec("decode", "decoding", "codes", _rows_fields, _decode_compute),
     "reconstruct": JobSpec("reconstruct", "reconstructing", "rows", _rows_fields, _reconstruct_compute),

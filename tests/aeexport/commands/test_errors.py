@@ -39,7 +39,7 @@ def test_subprocess_score_ok_results_on_stdout(dense_bundle, rows):
     assert p.returncode == 0, p.stderr
     assert "Error" not in p.stderr and "Traceback" not in p.stderr
     lines = p.stdout.splitlines()
-    assert lines[0] == "score,label" and len(lines) == 1 + len(x)
+    assert lines[0] == "score,label,p_value" and len(lines) == 1 + len(x)  # a decision scorer: p-values too
     got = np.array([float(line.split(",")[0]) for line in lines[1:]], np.float32)
     model = aeruntime.load(dense_bundle, providers="cpu")
     np.testing.assert_allclose(got, model.score(x), rtol=1e-7)  # printed with 9 significant digits

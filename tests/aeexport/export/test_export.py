@@ -108,7 +108,11 @@ def test_reexport_replaces_a_bundle_atomically(tmp_path, dense_trained, digits_s
     m2 = export_bundle(
         dense_trained.model, target, calibration_x=digits_split.val, threshold_spec=ThresholdSpec(param=99)
     )
-    assert m1["bundle_id"] == m2["bundle_id"]  # same weights, same graphs
+    # same weights: the same encoder and decoder; the scorer graph holds the threshold (the default of its
+    # threshold input), so another percentile is another scorer graph and another bundle id
+    for role in ("encoder", "decoder"):
+        assert m1["graphs"][role]["graph_sha256"] == m2["graphs"][role]["graph_sha256"]
+    assert m1["graphs"]["scorer"]["graph_sha256"] != m2["graphs"]["scorer"]["graph_sha256"]
     assert aeruntime.load(target).manifest["threshold"]["params"]["percentile"] == 99
     assert [p.name for p in tmp_path.iterdir()] == ["b"]
 

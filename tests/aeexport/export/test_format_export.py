@@ -109,7 +109,8 @@ def test_graphs_hold_no_exporter_metadata_and_pass_the_onnx_checker(dense_bundle
         assert {p.key for p in proto.metadata_props} >= {"aeexport.bundle_id", "aeexport.partners"}
         assert proto.producer_name == "aeexport" and role in proto.doc_string
     for p in (dense_bundle / "test_data").rglob("*.pb"):
-        assert numpy_helper.to_array(onnx.load_tensor(str(p))).dtype == np.float32
+        label = p.parts[-3] == "scorer" and p.name == "output_1.pb"  # the decision scorer's label: bool
+        assert numpy_helper.to_array(onnx.load_tensor(str(p))).dtype == (np.bool_ if label else np.float32)
 
 
 @pytest.mark.slow
@@ -129,13 +130,13 @@ def test_same_weights_same_bundle_id_from_another_checkout_and_directory(dense_b
         "from aeexport.export import export_bundle; m = json.load(open(sys.argv[1] + '/manifest.json')); "
         "model = model_from_weights(m['model']['kind'], m['model']['config'], m['input']['shape'], "
         "sys.argv[1] + '/weights.safetensors'); "
-        "out = export_bundle(model, 'again', calibration_x=np.load(sys.argv[2]), threshold_spec=ThresholdSpec(value=1.0)); "
+        "out = export_bundle(model, 'again', calibration_x=np.load(sys.argv[2]), threshold_spec=ThresholdSpec(value=float(sys.argv[3]))); "
         "import aeexport; print(json.dumps([aeexport.__file__, out['bundle_id'], "
         "{r: g['graph_sha256'] for r, g in out['graphs'].items()}]))"
     )
     env = {**SUBPROCESS_ENV, "PYTHONPATH": f"{checkout}:{checkout / 'runtime'}"}
     res = subprocess.run(
-        [sys.executable, "-c", code, str(dense_bundle), str(tmp_path / "cal.npy")],
+        [sys.executable, "-c", code, str(dense_bundle), str(tmp_path / "cal.npy"), repr(m["threshold"]["value"])],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -147,7 +148,9 @@ def test_same_weights_same_bundle_id_from_another_checkout_and_directory(dense_b
     where, bundle_id, hashes = json.loads(res.stdout.strip().splitlines()[-1])
     assert where.startswith(str(checkout))  # really the other copy of the code
     assert hashes == {r: g["graph_sha256"] for r, g in m["graphs"].items()}
-    assert bundle_id == m["bundle_id"]  # other threshold, other time, other directory: same graphs, same id
+    # the same threshold (fixed here: the scorer holds it as its threshold input's default), other time, other
+    # directory: same graphs, same id
+    assert bundle_id == m["bundle_id"]
     assert str(checkout).encode() not in (cwd / "again" / "encoder.onnx").read_bytes()
 
 
@@ -251,7 +254,7 @@ def test_slim_bundle_cli_and_verify(dense_bundle, digits_split, tmp_path):
     res = runner.invoke(aeexport_main, ["verify", str(tmp_path / "keep"), "--json"])
     report = json.loads(res.stdout)
     assert res.exit_code == 0 and report["torch_parity"] == "skipped"
-    assert report["golden_vectors"] == 6  # 3 graphs x 2 sets x 1 output
+    assert report["golden_vectors"] == 10  # 2 sets x (encoder 1 + decoder 1 + scorer 3 outputs: score, label, p_value)
     golden = next(iter((tmp_path / "keep" / "test_data" / "scorer").rglob("output_0.pb")))
     t = onnx.load_tensor(str(golden))
     t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t) + 1, t.name))

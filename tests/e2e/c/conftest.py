@@ -71,14 +71,19 @@ class Consumer:
         lines = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith(_LOAD_NOISE)]
         return subprocess.CompletedProcess(r.args, r.returncode, r.stdout, "\n".join(lines))
 
-    def scores(self, bundle: Path, rows: Path) -> tuple[np.ndarray, np.ndarray]:
-        """(scores float32, labels int8) that ``aescore BUNDLE ROWS`` prints."""
-        r = self.run(bundle, rows)
+    def scores(self, bundle: Path, rows: Path, *options: str) -> tuple[np.ndarray, np.ndarray]:
+        """(scores float32, labels int8) that ``aescore [OPTIONS] BUNDLE ROWS`` prints."""
+        table = self.table(bundle, rows, *options)
+        return table[:, 0].astype(np.float32), table[:, 1].astype(np.int8)
+
+    def table(self, bundle: Path, rows: Path, *options: str) -> np.ndarray:
+        """What ``aescore [OPTIONS] BUNDLE ROWS`` prints: (n, 2) score, label, or (n, 3) with p_value."""
+        r = self.run(*options, bundle, rows)
         assert r.returncode == 0, f"aescore failed ({r.returncode}): {r.stderr}"
         lines = r.stdout.splitlines()
-        assert lines[0] == "score,label", lines[:2]
-        table = np.array([ln.split(",") for ln in lines[1:]], dtype=np.float64).reshape(-1, 2)
-        return table[:, 0].astype(np.float32), table[:, 1].astype(np.int8)
+        assert lines[0] in ("score,label", "score,label,p_value"), lines[:2]
+        width = len(lines[0].split(","))
+        return np.array([ln.split(",") for ln in lines[1:]], dtype=np.float64).reshape(-1, width)
 
 
 @pytest.fixture(scope="session")

@@ -134,7 +134,7 @@ def test_exit_codes_are_the_python_clis(consumer, bundles, named_bundle, case):
 
 def test_usage_error(consumer):
     r = consumer.run()
-    assert r.returncode == 2 and r.stderr.startswith("error: usage: aescore BUNDLE")
+    assert r.returncode == 2 and r.stderr.startswith("error: usage: aescore [--threshold T] BUNDLE")
 
 
 @pytest.mark.parametrize("name", ALL_BUNDLES)
@@ -160,3 +160,46 @@ def test_valgrind_clean_errors_and_check(consumer, bundles, named_bundle, args):
     r = consumer.run(bundle, rows, valgrind=True)
     assert r.returncode == code, r.stderr  # 99 would be valgrind's: a leak or an invalid access
     assert r.stderr.startswith("error: ") and "\n" not in r.stderr, r.stderr
+
+
+def test_decision_scorer_labels_and_p_values_match_onnxruntime(consumer, named_bundle, digit_rows):
+    """A freshly exported bundle's scorer decides: aescore prints the graph's label and p_value."""
+    import onnxruntime as ort
+
+    rows, path = digit_rows
+    sess = ort.InferenceSession(str(named_bundle / "scorer.onnx"), providers=["CPUExecutionProvider"])
+    parts = [sess.run(None, {"x": rows[i : i + C_BATCH]}) for i in range(0, len(rows), C_BATCH)]
+    score, label, p = (np.concatenate([part[k] for part in parts]) for k in range(3))
+    table = consumer.table(named_bundle, path)
+    assert table.shape == (len(rows), 3)
+    np.testing.assert_allclose(table[:, 0], score, atol=1e-5, rtol=1e-4)
+    np.testing.assert_array_equal(table[:, 1], label.astype(np.float64))
+    np.testing.assert_allclose(table[:, 2], p, rtol=1e-7)
+    assert 0 < table[:, 1].sum() < len(rows)
+
+
+@pytest.mark.parametrize("name", ["named", "digits-dense"])
+def test_threshold_option_changes_labels_without_re_export(consumer, bundles, named_bundle, digit_rows, name):
+    """--threshold T: fed to a decision scorer's threshold input (named: freshly exported), compared
+    in C for a score-only scorer (the shipped digits-dense); labels are score > T either way."""
+    rows, path = digit_rows
+    bundle = named_bundle if name == "named" else bundles[name]
+    base = consumer.table(bundle, path)
+    for q in (25, 75):
+        t = float(np.percentile(base[:, 0], q))
+        moved = consumer.table(bundle, path, "--threshold", repr(t))
+        np.testing.assert_array_equal(moved[:, 0], base[:, 0])
+        np.testing.assert_array_equal(moved[:, 1], (moved[:, 0] > t).astype(np.float64))  # %.9g: the float32 exactly
+        assert abs(moved[:, 1].mean() - (1 - q / 100)) < 0.02
+        if moved.shape[1] == 3:
+            np.testing.assert_array_equal(moved[:, 2], base[:, 2])  # p-values do not depend on the threshold
+
+
+def test_threshold_option_refuses_a_non_number(consumer, named_bundle, digit_rows):
+    r = consumer.run("--threshold", "abc", named_bundle, digit_rows[1])
+    assert r.returncode == 2
+    assert (
+        r.stderr
+        == "error: --threshold needs a finite number, got 'abc'. "
+        + "usage: aescore [--threshold T] BUNDLE [ROWS|-] | aescore --check BUNDLE"
+    )

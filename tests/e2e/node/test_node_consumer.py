@@ -162,7 +162,12 @@ def test_export_writes_golden_vectors_at_batch_1_and_5_with_tolerance(dense_bund
             ins = [onnx.load_tensor(str(p)) for p in sorted(case.glob("input_*.pb"))]
             outs = [onnx.load_tensor(str(p)) for p in sorted(case.glob("output_*.pb"))]
             assert [t.name for t in ins] == info["inputs"] and [t.name for t in outs] == info["outputs"]
-            assert all(t.dims[0] == b and t.data_type == onnx.TensorProto.FLOAT for t in ins + outs)
+            label = {"label"} if role == "scorer" else set()  # a decision scorer's label is bool
+            assert all(t.dims[0] == b for t in ins + outs)
+            assert all(
+                t.data_type == (onnx.TensorProto.BOOL if t.name in label else onnx.TensorProto.FLOAT)
+                for t in ins + outs
+            )
             assert all(f"test_data/{role}/{s}/{p.name}" in m["files"] for p in case.iterdir())
 
 

@@ -1,0 +1,164 @@
+"""Decisions from scores: conformal p-values, false-positive-rate and false-discovery-rate labels.
+
+The numpy reference of what a decision scorer graph computes (``aeexport.decision_head``),
+and the operating points a caller picks at run time. Scores are higher = more anomalous.
+
+- :func:`conformal_p_values`: ``p(s) = (1 + #{c >= s}) / (n + 1)`` against the ``n`` sorted
+  calibration scores ``c`` of held-out normal rows (Bates, Candes, Lei, Romano, Sesia,
+  "Testing for outliers with conformal p-values", Annals of Statistics 2023). For a normal
+  row exchangeable with the calibration rows, ``P(p <= a) <= a`` for every ``a``: flagging
+  ``p <= a`` keeps the false-positive rate at most ``a``. The resolution is ``1 / (n + 1)``.
+- :func:`fpr_labels`: ``p <= fpr``, exactly (from the integer rank behind each p-value),
+  which is ``score > c_(n - m + 1)`` with ``m = floor(fpr * (n + 1))``: the threshold at
+  that false-positive rate of the calibration scores.
+- :func:`benjamini_hochberg`: labels of a batch with its false-discovery rate controlled at
+  ``q`` (Benjamini & Hochberg 1995; valid for conformal p-values, Bates et al. 2023).
+- :func:`graph_threshold`: the float32 a graph compares with, so that
+  ``score > graph_threshold(t)`` equals ``score > t`` for every float32 score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInputError
+
+__all__ = [
+    "DECISION_OUTPUTS",
+    "benjamini_hochberg",
+    "check_operating_point",
+    "check_rate",
+    "choose_labels",
+    "decision_calibration",
+    "conformal_p_values",
+    "fpr_labels",
+    "graph_threshold",
+    "p_value_ranks",
+    "require_decisions",
+    "threshold_input",
+]
+
+#: the scorer outputs of a decision scorer, in graph order
+DECISION_OUTPUTS = ("score", "label", "p_value")
+
+
+def check_rate(value: float, what: str) -> float:
+    """``value`` as a float in (0, 1), else an :class:`InvalidInputError` naming ``what``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not 0.0 < v < 1.0:
+        raise InvalidInputError(f"{what} must be a number in (0, 1), got {value!r}; e.g. 0.01.")
+    return v
+
+
+def graph_threshold(threshold: float) -> np.float32:
+    """The largest float32 <= ``threshold``: ``s > result`` equals ``s > threshold`` for float32 ``s``."""
+    t = np.float32(threshold)
+    return np.nextafter(t, np.float32(-np.inf)) if float(t) > float(threshold) else t
+
+
+def conformal_p_values(scores: np.ndarray, calibration: np.ndarray) -> np.ndarray:
+    """``(1 + #{c >= s}) / (n + 1)`` of each score (n_rows,) against ``calibration`` (n,), float32."""
+    cal = np.sort(np.asarray(calibration, np.float32).reshape(-1))
+    s = np.asarray(scores, np.float32).reshape(-1)
+    at_least = cal.size - np.searchsorted(cal, s, side="left")  # #{c >= s}
+    # float32 division of exact integers, as the graph's Div: the same rounding, bit for bit
+    return (1 + at_least).astype(np.float32) / np.float32(cal.size + 1)
+
+
+def p_value_ranks(p_values: np.ndarray, n: int) -> np.ndarray:
+    """``1 + #{c >= s}`` (int64, (n_rows,)) behind float32 p-values of ``n`` calibration scores."""
+    return np.rint(np.asarray(p_values, np.float64) * (n + 1)).astype(np.int64)
+
+
+def fpr_labels(p_values: np.ndarray, n: int, fpr: float) -> np.ndarray:
+    """1 where ``p <= fpr`` (the rows above the calibration scores' threshold at that rate), int8 (n_rows,).
+
+    Raises :class:`InvalidInputError` when ``fpr < 1 / (n + 1)``: no row could be flagged.
+    """
+    fpr = check_rate(fpr, "fpr")
+    m = int(np.floor(fpr * (n + 1) + 1e-9))
+    if m < 1:
+        raise InvalidInputError(
+            f"fpr {fpr:g} is below the p-value resolution 1/(n+1) = {1 / (n + 1):.3g} of this bundle's {n} "
+            f"calibration scores: no row could be flagged. Use fpr >= {1 / (n + 1):.3g}, or re-export with more "
+            "held-out rows."
+        )
+    return (p_value_ranks(p_values, n) <= m).astype(np.int8)
+
+
+def benjamini_hochberg(p_values: np.ndarray, q: float) -> np.ndarray:
+    """Benjamini-Hochberg at level ``q`` over one batch's p-values (n_rows,): 1 = discovery, int8.
+
+    The largest ``k`` with ``p_(k) <= k q / m`` (sorted ascending, ``m`` rows); the ``k``
+    smallest p-values are discoveries. The expected share of normal rows among them is at most ``q``.
+    """
+    q = check_rate(q, "fdr")
+    p = np.asarray(p_values, np.float64).reshape(-1)
+    m = p.size
+    out = np.zeros(m, np.int8)
+    if m == 0:
+        return out
+    order = np.argsort(p, kind="stable")
+    below = np.nonzero(p[order] <= q * np.arange(1, m + 1) / m)[0]
+    if below.size:
+        out[order[: below[-1] + 1]] = 1
+    return out
+
+
+def decision_calibration(manifest: dict[str, Any]) -> int | None:
+    """The number of calibration scores behind a decision scorer's p-values; None for a score-only bundle."""
+    scorer = manifest.get("graphs", {}).get("scorer", {})
+    section = manifest.get("decisions")
+    if tuple(scorer.get("outputs", ())) != DECISION_OUTPUTS or not isinstance(section, dict):
+        return None
+    n = section.get("p_value", {}).get("calibration_scores")
+    return int(n) if isinstance(n, int) and n > 0 else None
+
+
+def threshold_input(manifest: dict[str, Any]) -> str:
+    """The name of the decision scorer's optional threshold input."""
+    return str(manifest["decisions"].get("threshold_input", {}).get("name", "threshold"))
+
+
+def require_decisions(n: int | None, what: str) -> int:
+    """``n``, or an :class:`InvalidInputError` saying that an old (score-only) bundle cannot give ``what``."""
+    if n is None:
+        raise InvalidInputError(
+            f"{what} needs a bundle whose scorer outputs p_value (exported by aeexport with decisions); this "
+            "bundle's scorer outputs score only. Re-export it with a current aeexport, or use the threshold."
+        )
+    return n
+
+
+def check_operating_point(fpr: float | None, fdr: float | None) -> str | None:
+    """Check an operating point before any work: ``"fpr"``, ``"fdr"`` or None (the threshold)."""
+    if fpr is not None and fdr is not None:
+        raise InvalidInputError(
+            f"pass fpr ({fpr!r}) or fdr ({fdr!r}), not both: fpr sets one threshold for every row, fdr labels "
+            "a batch with its false-discovery rate controlled."
+        )
+    if fpr is not None:
+        check_rate(fpr, "fpr")
+        return "fpr"
+    if fdr is not None:
+        check_rate(fdr, "fdr")
+        return "fdr"
+    return None
+
+
+def choose_labels(
+    label: np.ndarray, p_values: np.ndarray, n: int, fpr: float | None = None, fdr: float | None = None
+) -> np.ndarray:
+    """Labels (int8, (n_rows,)) at the operating point asked for: ``fpr`` (:func:`fpr_labels`), ``fdr``
+    (:func:`benjamini_hochberg` over these rows) or neither (the graph's ``label``, score > threshold)."""
+    check_operating_point(fpr, fdr)
+    if fpr is not None:
+        return fpr_labels(p_values, n, fpr)
+    if fdr is not None:
+        return benjamini_hochberg(p_values, fdr)
+    return np.asarray(label).astype(np.int8)
