@@ -19,6 +19,7 @@ PUBLIC_RUNTIME = frozenset(
         "aeruntime",
         "aeruntime.format",
         "aeruntime.errors",
+        "aeruntime.decisions",
         "aeruntime.latent_codes",
         "aeruntime.tables",
         "aeruntime.validation",

@@ -216,7 +216,7 @@ def decision_golden(scorer: onnx.ModelProto) -> Any:
     float32 step away would move a p-value at a tie with a stored calibration score)."""
     if not has_decision_head(scorer):
         return lambda x, outputs: outputs
-    from .golden import cpu_session
+    from ._golden import cpu_session
 
     sess, cal, thr = cpu_session(scorer.SerializeToString()), read_calibration(scorer), _default_threshold(scorer)
 
@@ -242,7 +242,8 @@ def decision_parity(
     labels and p-values must be equal. Empty for a scorer without a decision head."""
     from pathlib import Path
 
-    from .golden import Tolerance, compare, cpu_session
+    from ..settings import Tolerance
+    from ._golden import compare, cpu_session
 
     info = graphs.get("scorer")
     if info is None or tuple(info["outputs"]) != DECISION_OUTPUTS:

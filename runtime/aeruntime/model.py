@@ -307,6 +307,7 @@ class Model:
 
         return SeriesStream(self)
 
+    @property
     def calibration_size(self) -> int | None:
         """How many calibration scores the scorer's p-values are computed from; None for a score-only scorer."""
         return self._calibration_n
