@@ -2,7 +2,9 @@
 
 A :class:`SeriesStream` keeps the last W rows in a ring buffer stored twice over
 (``2W`` rows: row i is written at ``i mod W`` and ``i mod W + W``), so the window ending at
-the newest row is always one contiguous slice, fed to onnxruntime without a copy.
+the newest row is always one contiguous slice, fed to onnxruntime without a copy (on CPU,
+through an IO binding made once per ring offset: a step is one ``run_with_iobinding``, with
+no feed dictionary and no output allocation; ``benchmarks/bench_series_stream.py``).
 
 - :meth:`SeriesStream.push` takes one row ``(C,)`` and returns the score of the window that
   ends at it, or None during the warm-up (the first W-1 rows);
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..providers import CPU
 from ..validation import check_finite
 from .alarm import AlarmRule
 from .windows import WindowScorer
@@ -47,6 +50,7 @@ class SeriesStream:
         self._threshold = model.threshold  # as at stream(): a later change of model.threshold is not seen
         self._row_shape = (self.columns,)
         self._run = model._score_fn  # the scorer session's runner (what model.score calls per chunk)
+        self._bound = _BoundWindows(model, self._buf, self.window)  # CPU: one IO binding per ring offset
 
     def _check(self, x: np.ndarray, shape: tuple[int, ...], what: str) -> None:
         if x.shape != shape:
@@ -77,8 +81,9 @@ class SeriesStream:
             self.label, self.alarm = 0, self._alarms.step(0)
             return None
         start = self.rows % w  # the window ending at the newest row is buf[start : start + w]
-        # the runner of the scorer session: the window is float32, contiguous and finite (checked above)
-        score = float(self._run(buf[None, start : start + w])[0])
+        # the window is float32, contiguous and finite (checked above); on CPU it is bound in place
+        bound = self._bound
+        score = bound.run(start) if bound.ok else float(self._run(buf[None, start : start + w])[0])
         self.label = label = 1 if score > self._threshold else 0
         self.alarm = self._alarms.step(label)
         return score
@@ -108,3 +113,36 @@ class SeriesStream:
         keep = min(self.rows, self.window - 1)
         end = (self.rows - 1) % self.window + self.window + 1  # one past the newest row's second copy
         return self._buf[end - keep : end].copy()
+
+
+class _BoundWindows:
+    """The scorer run in place on the ring buffer: one onnxruntime IO binding per offset of the
+    window in the doubled ring (made on first use), each binding the (1, W, C) slice of the buffer
+    (an OrtValue sharing its memory) and one preallocated (1,) score; a step is then one
+    ``run_with_iobinding``, with no feed dictionary, no input copy and no output allocation.
+    Only on CPU sessions (``ok`` False otherwise: the model's runner is used)."""
+
+    def __init__(self, model: Any, buf: np.ndarray, window: int) -> None:
+        info = model._graphs["scorer"]
+        self._sess = model._session("scorer")
+        self.ok = self._sess.get_providers() == [CPU]
+        self._inp, self._out_name = info["inputs"][0], info["outputs"][0]
+        self._buf, self._w = buf, window
+        self._out = np.zeros(1, dtype=np.float32)
+        self._bindings: list[Any] = [None] * window
+
+    def _bind(self, start: int) -> Any:
+        import onnxruntime as ort
+
+        b = self._sess.io_binding()
+        view = self._buf[None, start : start + self._w]
+        b.bind_ortvalue_input(self._inp, ort.OrtValue.ortvalue_from_numpy(view))
+        b.bind_ortvalue_output(self._out_name, ort.OrtValue.ortvalue_from_numpy(self._out))
+        self._bindings[start] = b
+        return b
+
+    def run(self, start: int) -> float:
+        """Score of the window ``buf[start : start + W]``."""
+        b = self._bindings[start] or self._bind(start)
+        self._sess.run_with_iobinding(b)
+        return float(self._out[0])
