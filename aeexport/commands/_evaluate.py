@@ -29,8 +29,12 @@ def evaluate_command(
     as_json: bool,
 ) -> None:
     """Score labelled DATA (.npz with X, y or .csv with --label-column) with BUNDLE through aeruntime and
-    report ROC-AUC, average precision and precision / recall / F1 at the threshold."""
-    from ..report import evaluate_bundle, format_report, plot_evaluation
+    report ROC-AUC, average precision and precision / recall / F1 at the threshold.
+
+    A series bundle: DATA is a series with a per-step label column (--label-column) or an .npz with
+    X_test and y_test; per-step AUC-PR, AUC-ROC and VUS-PR (TSB-AD) and event figures (ranges caught,
+    delay to the first alarm, false alarms per 10,000 normal steps), warm-up steps excluded."""
+    from ..report import evaluate_bundle, format_report, format_series_report, plot_evaluation
 
     report, scores, y = evaluate_bundle(
         bundle,
@@ -42,10 +46,13 @@ def evaluate_command(
         header=header,
     )
     if plot:
-        report["plot"] = str(plot_evaluation(scores, y, report["threshold"], plot, title=f"{bundle} on {data}"))
+        scored = scores == scores  # a series' warm-up steps have no score (NaN)
+        report["plot"] = str(
+            plot_evaluation(scores[scored], y[scored], report["threshold"], plot, title=f"{bundle} on {data}")
+        )
     if as_json:
         echo_json(report)
         return
-    click.echo(format_report(report))
+    click.echo(format_series_report(report) if report.get("series") else format_report(report))
     if plot:
         click.echo(f"plot       {plot}")

@@ -189,6 +189,12 @@ def evaluate_bundle(
     import aeruntime
 
     model = aeruntime.load(bundle, providers=providers, threshold=threshold)
+    if model.series is not None:  # per-step and event figures (aeexport.report._series)
+        from ._series import evaluate_series
+
+        report, scores, y = evaluate_series(model, data, label_column=label_column, header=header)
+        report.update({"bundle": str(bundle), "series": True, "score": model.manifest["score"].get("name")})
+        return report, scores, y
     X, y = load_labelled(data, model.input_shape, label_column, anomaly_class, header)
     scores = model.score(X)
     report = evaluate_scores(scores, y, model.threshold)
