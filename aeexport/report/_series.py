@@ -39,7 +39,9 @@ def vus_pr(labels: np.ndarray, scores: np.ndarray, sliding_window: int) -> float
     try:
         from TSB_AD.evaluation.basic_metrics import generate_curve
     except ImportError:
-        raise AeError(f"VUS-PR needs TSB-AD's metric code, which is not installed; install it with {TSB_AD_INSTALL}.")
+        raise AeError(
+            f"VUS-PR needs TSB-AD's metric code, which is not installed; install it with {TSB_AD_INSTALL}."
+        ) from None
     y = np.asarray(labels).astype(int).reshape(-1)
     return float(generate_curve(y, np.asarray(scores, np.float64).reshape(-1), int(sliding_window), "opt", 250)[7])
 
@@ -131,8 +133,10 @@ SERIES_METRICS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     ),
     "false_alarms": (
         "false alm",
-        lambda r: f"{_fmt(r['false_alarms_per_10k'], '.1f')} per 10,000 normal steps "
-        f"({r['false_alarms']} of {r['normal_steps']})",
+        lambda r: (
+            f"{_fmt(r['false_alarms_per_10k'], '.1f')} per 10,000 normal steps "
+            f"({r['false_alarms']} of {r['normal_steps']})"
+        ),
     ),
 }
 
