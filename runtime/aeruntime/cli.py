@@ -52,6 +52,12 @@ def main(debug: bool) -> None:
 @click.argument("input", type=click.Path(dir_okay=False, exists=True))
 @click.option("--threshold", type=float, default=None, help="Override the bundle's calibrated threshold.")
 @click.option(
+    "--time-column",
+    default=None,
+    help="Series bundles, CSV/Parquet input: a time column whose stamps must strictly increase (default: the "
+    "bundle's recorded time column, when the file has it); irregular gaps give a warning.",
+)
+@click.option(
     "--fpr",
     type=float,
     default=None,
@@ -77,6 +83,7 @@ def score(
     label_column: str | None,
     threads: int | None,
     id_columns: tuple[str, ...] = (),
+    time_column: str | None = None,
 ) -> None:
     """Score INPUT (.npy, .npz, .csv, .parquet) with BUNDLE: higher = more anomalous; label 1 = anomaly.
 
@@ -102,8 +109,25 @@ def score(
                 "threshold and alarm rule: drop --fpr/--fdr (or pass --threshold)."
             )
 
-        result = run_series(model, input, out, batch_size=batch_size, label_column=label_column, id_columns=id_columns)
+        result = run_series(
+            model,
+            input,
+            out,
+            batch_size=batch_size,
+            label_column=label_column,
+            id_columns=id_columns,
+            time_column=time_column,
+        )
+        if result.extra.get("gap_warning"):
+            click.echo(result.extra["gap_warning"], err=True)
     else:
+        if time_column is not None:
+            from .errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"--time-column {time_column!r} applies to series bundles; {bundle} scores single rows: "
+                "drop --time-column (or pass it as --id-column to copy it to the output)."
+            )
         result = run_job(
             "score",
             model,
