@@ -18,6 +18,7 @@ PUBLIC_RUNTIME = frozenset(
     {
         "aeruntime",
         "aeruntime.format",
+        "aeruntime.series",
         "aeruntime.errors",
         "aeruntime.decisions",
         "aeruntime.latent_codes",

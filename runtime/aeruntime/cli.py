@@ -109,15 +109,8 @@ def score(
                 "threshold and alarm rule: drop --fpr/--fdr (or pass --threshold)."
             )
 
-        result = run_series(
-            model,
-            input,
-            out,
-            batch_size=batch_size,
-            label_column=label_column,
-            id_columns=id_columns,
-            time_column=time_column,
-        )
+        opts = {"label_column": label_column, "id_columns": id_columns, "time_column": time_column}
+        result = run_series(model, input, out, batch_size=batch_size, **opts)
         if result.extra.get("gap_warning"):
             click.echo(result.extra["gap_warning"], err=True)
     else:
