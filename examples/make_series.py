@@ -1,9 +1,11 @@
 """Write a small labelled multivariate series for the README's "Series and streams" example (numpy only).
 
 ``series.csv``: columns ``t`` (a time stamp in seconds, one step = 10 s), ``a``, ``b``, ``c`` (three
-sensors: sines of periods 25, 40 and 60 steps plus noise) and ``anomaly`` (1 on the anomalous steps).
-The first two thirds are normal; the last third holds spikes (one sensor jumps for one step) and a
-level shift (sensor ``a`` + 3 for 100 steps). Deterministic for a given ``--seed``.
+sensors: sines of periods 25, 40 and 60 steps plus noise), what a device sees; beside it
+``series_labelled.csv``: the same rows with ``anomaly`` (1 on the anomalous steps), for
+``aeexport evaluate``. The first two thirds are normal; the last third holds spikes (one sensor
+jumps for one step) and a level shift (sensor ``a`` + 3 for 100 steps). Deterministic for a given
+``--seed``.
 
     python examples/make_series.py --out series.csv
 """
@@ -39,10 +41,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     x, y = make_series(args.steps, args.seed)
-    lines = ["t,a,b,c,anomaly"]
-    lines += [f"{10 * i},{r[0]:.5f},{r[1]:.5f},{r[2]:.5f},{v}" for i, (r, v) in enumerate(zip(x, y))]
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}: {len(x)} steps of 3 columns, {int(y.sum())} anomalous steps (last third)")
+    rows = [f"{10 * i},{r[0]:.5f},{r[1]:.5f},{r[2]:.5f}" for i, r in enumerate(x)]
+    labelled = args.out.with_name(f"{args.out.stem}_labelled{args.out.suffix}")
+    args.out.write_text("\n".join(["t,a,b,c", *rows]) + "\n", encoding="utf-8")
+    lines = [f"{row},{v}" for row, v in zip(rows, y)]
+    labelled.write_text("\n".join(["t,a,b,c,anomaly", *lines]) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} and {labelled}: {len(x)} steps of 3 columns, {int(y.sum())} anomalous (last third)")
 
 
 if __name__ == "__main__":

@@ -190,6 +190,29 @@ FIGURES = [
         )
         for key in ("dataset", "model", "threshold", "parity", "test", "best recall")
     ],
+    # the "Series and streams" block (every line of the run but the time) and the stream's per-step cost
+    *[
+        Figure(
+            f"series example: {key}",
+            R,
+            rf"\n\$ {cmd}[^\n]*\n(?:[^\n]*\n)*?({key} +[^\n]+)",
+            "benchmarks/results/series_run.md",
+            rf"\n\$ {cmd}[^\n]*\n(?:[^\n]*\n)*?({key} +[^\n]+)",
+        )
+        for cmd, keys in (
+            ("aeexport run series.csv", ("window", "dataset", "model", "threshold", "parity", "test")),
+            ("aeruntime score runs/series", ("scored",)),
+            ("aeexport evaluate runs/series", ("steps", "AUC-PR", "AUC-ROC", "VUS-PR", "ranges", "delay", "false alm")),
+        )
+        for key in keys
+    ],
+    Figure(
+        "series push / raw",
+        R,
+        r"its window: ([\d.]+)x on a 32 x 25 window",
+        "benchmarks/results/series.md",
+        r"\| smap-like \| 32 x 25 \| [^|]+\| [\d.]+ \| [\d.]+ \| ([\d.]+)x",
+    ),
     # the denoising demo
     Figure(
         "PSNR noisy",

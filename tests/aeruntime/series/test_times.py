@@ -97,3 +97,27 @@ def test_the_bundles_recorded_time_column_is_checked(series, tmp_path, monkeypat
     assert res.exit_code != 0 and "time column 't' goes back at row 100" in res.output
     np.save(tmp_path / "s.npy", series.x)  # no time column in the file: nothing to check
     assert _run(bundle, tmp_path / "s.npy", tmp_path / "out.npy").exit_code == 0
+
+
+@needs_pyarrow
+def test_the_readme_example_series_scores_with_its_time_column(tmp_path):
+    """examples/make_series.py (the README's series): regular time stamps, one output row per step."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    subprocess.run(
+        [sys.executable, str(ROOT / "examples/make_series.py"), "--out", str(tmp_path / "s.csv")], check=True
+    )
+    plain = np.genfromtxt(tmp_path / "s.csv", delimiter=",", names=True)
+    labelled = np.genfromtxt(tmp_path / "s_labelled.csv", delimiter=",", names=True)
+    assert plain.dtype.names == ("t", "a", "b", "c") and labelled.dtype.names[-1] == "anomaly"
+    x = np.stack([plain["a"], plain["b"], plain["c"]], axis=1)
+    np.testing.assert_array_equal(labelled["a"], plain["a"])
+    y = labelled["anomaly"]
+    assert not y[: 2 * len(y) // 3].any() and y.sum() > 100  # anomalies only in the last third
+    bundle = forge.make_series_bundle(tmp_path / "b", x[:1000].mean(0), x[:1000].std(0), 16, names=["a", "b", "c"])
+    res = _run(bundle, tmp_path / "s.csv", tmp_path / "out.csv", "--time-column", "t")
+    assert res.exit_code == 0 and "irregular" not in res.output, res.output
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == len(x) + 1
