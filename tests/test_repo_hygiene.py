@@ -49,3 +49,20 @@ def test_run_outputs_are_git_ignored():
         check=False,
     )
     assert r.stdout.split() == ["bundles/digits", "runs/digits/summary.json"]
+
+
+def test_no_merge_conflict_markers_in_tracked_text_files():
+    """A merge left half-resolved (``<<<<<<<`` / ``>>>>>>>`` lines) fails here, not in a reader's hands."""
+    root = ROOT
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    bad = []
+    for name in files:
+        path = root / name
+        if path.suffix not in {".py", ".md", ".js", ".mjs", ".c", ".h", ".toml", ".sh", ".html", ".css", ".json"}:
+            continue
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        bad += [f"{name}:{i}" for i, line in enumerate(lines, 1) if line.startswith(("<<<<<<< ", ">>>>>>> "))]
+    assert not bad, "merge conflict markers: " + ", ".join(bad)
