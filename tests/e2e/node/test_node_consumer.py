@@ -44,8 +44,16 @@ def node_modules() -> None:
         )
 
 
+#: onnxruntime's load-time warning about an input with an initializer default (a decision scorer's optional
+#: threshold input, docs/bundle-format.md): the Node consumer does not set logSeverityLevel 3 yet (its rewrite
+#: does); until then this line is onnxruntime's, not the consumer's message
+_THRESHOLD_WARNING = "Initializer threshold appears in graph inputs"
+
+
 def run_node(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([NODE, str(CLI), *map(str, args)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([NODE, str(CLI), *map(str, args)], capture_output=True, text=True, timeout=120)
+    kept = [ln for ln in r.stderr.splitlines(keepends=True) if _THRESHOLD_WARNING not in ln]
+    return subprocess.CompletedProcess(r.args, r.returncode, r.stdout, "".join(kept))
 
 
 def ok(*args: str | Path) -> str:
@@ -194,7 +202,8 @@ def test_graph_metadata_tells_roles_and_partners_python_and_node(bundle, tmp_pat
         assert {r: (v["file"], v["found"], v["match"]) for r, v in info["partners"].items()} == {
             r: (p["file"], True, True) for r, p in partners.items()
         }
-        assert [i["name"] for i in info["inputs"]] == [i.name for i in model.graph.input]
+        required = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+        assert [i["name"] for i in info["inputs"]] == required  # an input with a default (threshold) is optional
         assert [o["name"] for o in info["outputs"]] == [o.name for o in model.graph.output]
         assert [i["name"] for i in info["inputs"]] == m["graphs"][role]["inputs"]
 
