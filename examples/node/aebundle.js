@@ -22,8 +22,9 @@ import {
 import { parseCsvBytes, parseNpy } from '../../aeexport/web/page/core/table.js';
 
 export {
-  AeBundleError, Bundle, SUPPORTED_FORMAT_VERSIONS, compare, toBatch,
+  AeBundleError, AlarmRule, Bundle, SUPPORTED_FORMAT_VERSIONS, SeriesScorer, compare, fprLabels, graphThreshold, scoreSeries, toBatch,
 } from '../../aeexport/web/page/core/bundle.js';
+export { checkRate } from '../../aeexport/web/page/core/decisions.js';
 
 /** Lowercase hex sha256 of bytes. */
 export const sha256 = async (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
