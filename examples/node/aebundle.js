@@ -150,7 +150,7 @@ export async function inspectGraph(file) {
   const bytes = readFile(file);
   const g = await readGraph(bytes, path.basename(file), sha256);
   checkStructure(path.basename(file), bytes); // nothing unchecked reaches onnxruntime, not even to list its inputs
-  const session = await ort.InferenceSession.create(bytes);
+  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 }); // no warning about an optional threshold input
   const partners = {};
   const dir = path.dirname(path.resolve(file));
   for (const [role, p] of Object.entries(g.partners)) {

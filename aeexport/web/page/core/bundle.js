@@ -23,7 +23,7 @@ import { readTensor, toNumbers } from './onnx.js';
 import { checkStructure } from './structure.js';
 import { checkThreshold, compare, prod, toBatch } from './rows.js';
 import {
-  decisionCount, fprLabels, graphThreshold, requireDecisions, thresholdInput,
+  decisionCount, fprLabels, graphThreshold, requireDecisions,
 } from './decisions.js';
 import { seriesOf } from './series.js';
 
@@ -92,9 +92,9 @@ export class Bundle {
     return task;
   }
 
-  async _run(role, inputs, extra = {}) {
+  async _run(role, inputs) {
     const info = this.manifest.graphs[role];
-    const feeds = { ...extra };
+    const feeds = {};
     info.inputs.forEach((name, i) => { feeds[name] = inputs[i]; });
     const out = await this._runFeeds(role, feeds);
     return info.outputs.map((name) => out[name]);
@@ -147,13 +147,22 @@ export class Bundle {
   }
 
   /**
-   * The decision scorer's own outputs, the threshold fed to its `threshold` input (as graphThreshold):
-   * score (Float32Array), label (Uint8Array, 1 = score > threshold), pValue (Float32Array), each (n,).
-   * A score-only bundle: AeBundleError INVALID_INPUT.
+   * The decision scorer's outputs: score (Float32Array), label (Uint8Array, 1 = score > threshold),
+   * pValue (Float32Array), each (n,). A score-only bundle: AeBundleError INVALID_INPUT.
+   *
+   * The label is the graph's own at the calibrated threshold. onnxruntime-node and -web list only a
+   * graph's required inputs and cannot feed its optional `threshold` input (node ignores the feed, web
+   * refuses it), so at another threshold t the label is the graph's rule on the graph's score,
+   * score > graphThreshold(t) in float32: what the graph computes when t is fed (aeruntime feeds it).
    */
   async decide(x, opts) {
     requireDecisions(this.calibrationSize, 'label and p_value from the graph');
-    return this._scoreAll(x, opts, true);
+    const out = await this._scoreAll(x, opts, true);
+    if (this._threshold !== this.manifest.threshold.value) {
+      const t = graphThreshold(this._threshold);
+      out.label = Uint8Array.from(out.score, (s) => (s > t ? 1 : 0));
+    }
+    return out;
   }
 
   async _scoreAll(x, { batchSize = 4096 } = {}, decide = false) {
@@ -170,11 +179,7 @@ export class Bundle {
 
   async _scoreBatch(chunk, b, decide) {
     if (this.sessions.scorer) {
-      const extra = {};
-      if (this.calibrationSize !== null) {
-        extra[thresholdInput(this.manifest)] = new this.ort.Tensor('float32', Float32Array.of(graphThreshold(this._threshold)), []);
-      }
-      const outs = await this._run('scorer', [this._tensor(chunk, b, this.inputShape)], extra);
+      const outs = await this._run('scorer', [this._tensor(chunk, b, this.inputShape)]);
       return decide ? { score: outs[0].data, label: outs[1].data, pValue: outs[2].data } : { score: outs[0].data };
     }
     // Bundles without scorer.onnx: the mean of the element errors (mse, mae), composed here.

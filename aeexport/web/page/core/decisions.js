@@ -3,8 +3,8 @@
  * the JavaScript port of aeruntime.decisions, equal to it bit for bit on the same p-values.
  *
  * - decisionCount(manifest): n, the calibration scores behind the p-values, or null (score-only bundle);
- * - graphThreshold(t): the float32 a graph compares with (the largest float32 <= t), fed to the
- *   scorer's optional `threshold` input so that label = score > t exactly;
+ * - graphThreshold(t): the float32 a graph compares with (the largest float32 <= t): the graph's
+ *   label at threshold t is score > graphThreshold(t), which equals score > t for every float32 score;
  * - fprLabels(p, n, a): label = rint(p (n+1)) <= floor(a (n+1)): the threshold at false-positive rate a
  *   of the calibration scores.
  */
@@ -21,11 +21,6 @@ export function decisionCount(manifest) {
   if (JSON.stringify(scorer.outputs || []) !== JSON.stringify(DECISION_OUTPUTS) || !section || typeof section !== 'object') return null;
   const n = (section.p_value || {}).calibration_scores;
   return Number.isInteger(n) && n > 0 ? n : null;
-}
-
-/** The name of the decision scorer's optional threshold input. */
-export function thresholdInput(manifest) {
-  return String(((manifest.decisions || {}).threshold_input || {}).name || 'threshold');
 }
 
 const F32 = new Float32Array(1);
