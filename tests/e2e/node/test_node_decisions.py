@@ -107,15 +107,20 @@ def aeruntime_error():
 
 
 @pytest.mark.parametrize("name", sorted(p.parent.name for p in MODELS.glob("*/manifest.json")))
-def test_a_score_only_bundle_keeps_score_label(name, digits, tmp_path):
+def test_shipped_bundles_score_only_or_decisions_as_aeruntime(name, digits, tmp_path):
+    """A score-only bundle keeps ``score,label`` and refuses --fpr; a rebuilt one decides as aeruntime."""
     import aeruntime
 
     bundle = MODELS / name
     model = aeruntime.load(bundle, providers="cpu")
-    if model.calibration_size is not None:
-        pytest.skip(f"models/{name} is a decision bundle (rebuilt); the score-only path is tested on the others")
     X = rows_for(model.manifest, digits).astype(np.float32)
     np.save(tmp_path / "x.npy", X)
-    assert ok("score", bundle, tmp_path / "x.npy").splitlines()[0] == "score,label"
-    r = run_node("score", bundle, tmp_path / "x.npy", "--fpr", "0.1")
-    assert r.returncode == 2 and "needs a bundle whose scorer outputs p_value" in r.stderr, r.stderr
+    header = ok("score", bundle, tmp_path / "x.npy").splitlines()[0]
+    r = run_node("score", bundle, tmp_path / "x.npy", "--fpr", "0.1", "--json")
+    if model.calibration_size is None:
+        assert header == "score,label"
+        assert r.returncode == 2 and "needs a bundle whose scorer outputs p_value" in r.stderr, r.stderr
+    else:
+        assert header == "score,label,p_value"
+        assert r.returncode == 0, r.stderr
+        np.testing.assert_array_equal(json.loads(r.stdout)["labels"], model.predict(X, fpr=0.1))

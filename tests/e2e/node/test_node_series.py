@@ -96,3 +96,18 @@ def test_series_refusals(forged, tmp_path):
     assert r.stdout == ""  # nothing written
     r = run_node("score", bundle, csv, "--fpr", "0.1")
     assert r.returncode == 2 and "a series bundle labels time steps by its threshold and alarm rule" in r.stderr
+
+
+def test_a_threshold_override_labels_the_steps_as_aeruntime(forged, tmp_path):
+    import aeruntime
+    from aeruntime.jobs.series import score_series_file
+
+    bundle, csv, _, base = forged
+    score_series_file(
+        aeruntime.load(bundle, providers="cpu", threshold=1.5), csv, tmp_path / "py.csv", show_progress=False
+    )
+    want = np.genfromtxt(tmp_path / "py.csv", delimiter=",", names=True)
+    got = _lines(ok("score", bundle, csv, "--threshold", "1.5"))
+    assert want["label"].sum() < base["label"].sum()  # the override moved the labels
+    np.testing.assert_array_equal(got[:, 1].astype(np.int8), want["label"].astype(np.int8))
+    np.testing.assert_array_equal(got[:, 3].astype(np.int8), want["alarm"].astype(np.int8))
