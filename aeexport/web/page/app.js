@@ -20,6 +20,9 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const BUNDLE_URL = new URL(params.get('bundle') || 'bundle/', location.href);
 const ORT_URL = new URL(params.get('ort') || 'ort/', location.href);
+/** ?threshold=T overrides the calibrated threshold; ?fpr=A labels p_value <= A (decision bundles) */
+const THRESHOLD = params.has('threshold') ? params.get('threshold') : undefined;
+const FPR = params.has('fpr') ? params.get('fpr') : undefined;
 const TOP_K = 3;
 const FLAGGED_SHOWN = 50;
 
@@ -94,7 +97,7 @@ async function main() {
   try {
     const ort = await importOrt();
     result.ort = { numThreads: ort.env.wasm.numThreads, crossOriginIsolated: !!globalThis.crossOriginIsolated };
-    bundle = await loadBundle(ort, BUNDLE_URL, { onStep: (t) => { $('step').textContent = t + '…'; } });
+    bundle = await loadBundle(ort, BUNDLE_URL, { threshold: THRESHOLD, onStep: (t) => { $('step').textContent = t + '…'; } });
     const n = Object.keys(bundle.manifest.graphs).length;
     check(`${Object.keys(bundle.graphs).map((r) => bundle.manifest.graphs[r].file).join(', ')}: sha256 match the manifest (WebCrypto), graphs belong to bundle ${bundle.bundleId.slice(0, 8)}…`);
     if (hasGolden(bundle)) {
@@ -120,6 +123,7 @@ async function main() {
   fact('score', `${m.score.name} (${m.score.direction === 'higher_is_more_anomalous' ? 'higher = more anomalous' : m.score.direction})`);
   const thr = m.threshold;
   fact('threshold', `${fmt(bundle.threshold)}${thr.method === 'percentile' && thr.params ? ` (${thr.params.percentile}th percentile of ${thr.calibration_rows || ''} validation scores)` : ''}`);
+  if (FPR !== undefined) fact('operating point', `fpr ${FPR} (?fpr=): label = p-value ≤ ${FPR}`);
   if (bundle.calibrationSize !== null) {
     fact('decisions', `label and p-value from the graph (p-value against ${bundle.calibrationSize} calibration scores; resolution ${fmt(1 / (bundle.calibrationSize + 1))})`);
   }
@@ -194,7 +198,8 @@ async function scoreText(bundle, text, name) {
     }
     const decided = bundle.calibrationSize !== null ? await bundle.decide(rows) : null;
     const scores = decided ? decided.score : await bundle.score(rows);
-    const labels = decided ? decided.label : bundle.label(scores);
+    let labels = decided ? decided.label : bundle.label(scores);
+    if (FPR !== undefined) labels = bundle.fprLabels(decided ? decided.pValue : [], FPR); // a score-only bundle: the typed error
     const pValues = decided ? decided.pValue : null;
     const flaggedIdx = [];
     labels.forEach((l, i) => { if (l) flaggedIdx.push(i); });
@@ -256,7 +261,7 @@ function renderCsv(bundle, rows, { scores, labels, pValues }, shown, explanation
   $('csv-out').hidden = false;
   const nFlag = labels.reduce((a, b) => a + b, 0);
   $('csv-summary').textContent = `${name}: ${rows.n} rows scored in ${ms.toFixed(0)} ms; ${nFlag} flagged as anomalies `
-    + `(score > threshold ${fmt(bundle.threshold)}), ${rows.n - nFlag} normal.`
+    + (FPR !== undefined ? `(p-value ≤ fpr ${FPR}), ` : `(score > threshold ${fmt(bundle.threshold)}), `) + `${rows.n - nFlag} normal.`
     + (pValues ? ` Label and p-value come from the graph; a p-value is the share of held-out normal rows scoring at least as high (p ≤ 0.01 flags about 1% of normal rows).` : '')
     + (rows.ignored.length ? ` Ignored columns: ${rows.ignored.join(', ')}.` : '');
   drawHistogram($('hist'), scores, bundle.threshold);

@@ -114,7 +114,7 @@ def test_the_page_shows_the_graphs_label_and_p_value(dense_bundle, digits, tmp_p
     onnxruntime-web's score may differ from onnxruntime's by an ulp (within the parity tolerance) and
     land one rank away from aeruntime's p-value there: at most 1/(n+1), never more."""
     import aeruntime
-    from aeruntime.decisions import conformal_p_values, graph_threshold
+    from aeruntime.decisions import conformal_p_values, fpr_labels, graph_threshold
 
     model = aeruntime.load(dense_bundle, providers="cpu")
     n = model.calibration_size
@@ -125,8 +125,11 @@ def test_the_page_shows_the_graphs_label_and_p_value(dense_bundle, digits, tmp_p
     csv = tmp_path / "rows.csv"
     np.savetxt(csv, X, delimiter=",", header=",".join(f"f{i}" for i in range(64)), comments="", fmt="%.9g")
     build(dense_bundle, tmp_path / "site")
+    t = float(np.median(score))
     with serve(tmp_path / "site") as base:
         res = drive(f"{base}/", "--csv", csv)
+        at_t = drive(f"{base}/?threshold={t!r}", "--csv", csv)
+        at_fpr = drive(f"{base}/?fpr=0.1", "--csv", csv)
     assert res["state"] == "ready", res["error"]
     s_web = np.asarray(res["csv"]["scores"], np.float32)
     p_web = np.asarray(res["csv"]["p_values"], np.float32)
@@ -137,3 +140,11 @@ def test_the_page_shows_the_graphs_label_and_p_value(dense_bundle, digits, tmp_p
     assert (np.asarray(res["csv"]["labels"]) != label).sum() <= 1
     assert res["download"]["text"].splitlines()[0] == "score,label,p_value"
     assert 0 < label.sum() < len(X)
+    # ?threshold=T: the graph's rule at T on the page's scores (aeruntime with T fed agrees off ties)
+    want_t = (s_web > graph_threshold(t)).astype(np.int8)
+    assert not np.array_equal(want_t, res["csv"]["labels"])  # the operating point really moved
+    np.testing.assert_array_equal(at_t["csv"]["labels"], want_t)
+    assert (want_t != aeruntime.load(dense_bundle, providers="cpu", threshold=t).decide(X)[1]).sum() <= 1
+    # ?fpr=0.1: aeruntime.decisions' rank rule on the page's p-values
+    np.testing.assert_array_equal(at_fpr["csv"]["labels"], fpr_labels(p_web, n, 0.1))
+    assert (np.asarray(at_fpr["csv"]["labels"]) != model.predict(X, fpr=0.1)).sum() <= 2
