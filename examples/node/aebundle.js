@@ -22,8 +22,9 @@ import {
 import { parseCsvBytes, parseNpy } from '../../aeexport/web/page/core/table.js';
 
 export {
-  AeBundleError, Bundle, SUPPORTED_FORMAT_VERSIONS, compare, toBatch,
+  AeBundleError, AlarmRule, Bundle, SUPPORTED_FORMAT_VERSIONS, SeriesScorer, compare, fprLabels, graphThreshold, scoreSeries, toBatch,
 } from '../../aeexport/web/page/core/bundle.js';
+export { checkRate } from '../../aeexport/web/page/core/decisions.js';
 
 /** Lowercase hex sha256 of bytes. */
 export const sha256 = async (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
@@ -149,7 +150,7 @@ export async function inspectGraph(file) {
   const bytes = readFile(file);
   const g = await readGraph(bytes, path.basename(file), sha256);
   checkStructure(path.basename(file), bytes); // nothing unchecked reaches onnxruntime, not even to list its inputs
-  const session = await ort.InferenceSession.create(bytes);
+  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 }); // no warning about an optional threshold input
   const partners = {};
   const dir = path.dirname(path.resolve(file));
   for (const [role, p] of Object.entries(g.partners)) {

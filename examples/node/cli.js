@@ -2,7 +2,7 @@
 /**
  * aebundle: check and run an aeexport bundle with onnxruntime-node.
  *
- *   node cli.js score BUNDLE INPUT [--json] [--threshold T] [--batch-size N]
+ *   node cli.js score BUNDLE INPUT [--json] [--threshold T | --fpr A] [--batch-size N]
  *   node cli.js check BUNDLE [--json]
  *   node cli.js inspect GRAPH.onnx [--json]
  *
@@ -13,17 +13,22 @@
 import { AeBundleError } from '../../aeexport/web/page/core/errors.js';
 
 const USAGE = `usage:
-  node cli.js score BUNDLE INPUT [--json] [--threshold T] [--batch-size N]
+  node cli.js score BUNDLE INPUT [--json] [--threshold T] [--fpr A] [--batch-size N]
       verify BUNDLE (sha256, metadata, golden vectors), then print one line per row of
       INPUT (.npy float32/float64 or .csv): score (higher = more anomalous) and
-      label (1 = anomaly, score > threshold). CSV on stdout, or JSON with --json.
+      label (1 = anomaly, score > threshold); a decision scorer adds p_value (the share
+      of held-out normal rows scoring at least as high) and takes --threshold T (fed
+      to the graph) or --fpr A (label = p_value <= A; wins over --threshold).
+      A series bundle: INPUT's rows are time steps; one line per row: score (nan
+      during the first W-1 warm-up rows), label, warmup, alarm; read in chunks of
+      --batch-size rows (a chunk boundary changes nothing). CSV on stdout, or JSON with --json.
   node cli.js check BUNDLE [--json]
       verify BUNDLE and print the golden-vector report.
   node cli.js inspect GRAPH.onnx [--json]
       what a single .onnx file says about itself: role, bundle, partner graphs.`;
 
 function parseArgs(argv) {
-  const opts = { json: false, threshold: undefined, batchSize: 4096, positional: [] };
+  const opts = { json: false, threshold: undefined, fpr: undefined, batchSize: 4096, positional: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -33,6 +38,8 @@ function parseArgs(argv) {
     if (a === '--json') opts.json = true;
     else if (a === '--threshold') opts.threshold = value();
     else if (a.startsWith('--threshold=')) opts.threshold = a.slice(12);
+    else if (a === '--fpr') opts.fpr = value();
+    else if (a.startsWith('--fpr=')) opts.fpr = a.slice(6);
     else if (a === '--batch-size') opts.batchSize = Number(value());
     else if (a === '-h' || a === '--help') opts.help = true;
     else if (a.startsWith('-') && a !== '-') throw new AeBundleError('INVALID_INPUT', `unknown option ${a}.\n${USAGE}`);
@@ -83,26 +90,57 @@ async function main(argv) {
     return 0;
   }
 
-  const table = api.readTable(args[1], { width: bundle.width, featureNames: bundle.featureNames });
+  const width = bundle.series ? bundle.inputShape[1] : bundle.width; // a series: one time step of C columns
+  const table = api.readTable(args[1], { width, featureNames: bundle.featureNames });
   if (table.ignored && table.ignored.length) {
     process.stderr.write(`note: ${args[1]}: ignored ${table.ignored.length} column(s) the model does not use: ${table.ignored.slice(0, 10).join(', ')}\n`);
   }
-  const scores = await bundle.score({ data: table.data, shape: table.shape }, { batchSize: opts.batchSize });
-  const labels = bundle.label(scores);
+  const run = bundle.series ? scoreSeriesTable : scoreRows;
+  const { json, csv, summary } = await run(api, bundle, table, opts, args[1]);
   if (opts.json) {
     process.stdout.write(JSON.stringify({
       bundle_id: bundle.bundleId, kind: bundle.kind, score: bundle.manifest.score.name,
-      direction: 'higher_is_more_anomalous', threshold: bundle.threshold, n_rows: scores.length,
-      n_anomalies: labels.reduce((a, b) => a + b, 0), golden_checked: golden.length,
-      scores: Array.from(scores), labels: Array.from(labels),
+      direction: 'higher_is_more_anomalous', threshold: bundle.threshold, golden_checked: golden.length, ...json,
     }) + '\n');
   } else {
-    process.stderr.write(`bundle ${bundle.bundleId}: ${golden.length} golden outputs ok; threshold ${bundle.threshold}\n`);
-    const lines = ['score,label'];
-    for (let i = 0; i < scores.length; i++) lines.push(`${scores[i]},${labels[i]}`);
-    process.stdout.write(lines.join('\n') + '\n');
+    process.stderr.write(`bundle ${bundle.bundleId}: ${golden.length} golden outputs ok; ${summary}\n`);
+    process.stdout.write(csv.join('\n') + '\n');
   }
   return 0;
+}
+
+const sum = (a) => a.reduce((x, y) => x + y, 0);
+
+/** Rows: score, label (at --fpr when given) and, for a decision scorer, the graph's p_value. */
+async function scoreRows(api, bundle, table, opts) {
+  const x = { data: table.data, shape: table.shape };
+  const decide = bundle.calibrationSize !== null;
+  if (opts.fpr !== undefined && !decide) bundle.fprLabels([], opts.fpr); // the typed error, before any work
+  if (opts.fpr !== undefined) api.checkRate(opts.fpr, 'fpr');
+  const out = decide ? await bundle.decide(x, { batchSize: opts.batchSize }) : await bundle.score(x, { batchSize: opts.batchSize }).then((score) => ({ score }));
+  const labels = opts.fpr !== undefined ? bundle.fprLabels(out.pValue, opts.fpr) : (decide ? out.label : bundle.label(out.score));
+  const json = { n_rows: out.score.length, n_anomalies: sum(labels), scores: Array.from(out.score), labels: Array.from(labels) };
+  const csv = [decide ? 'score,label,p_value' : 'score,label'];
+  for (let i = 0; i < out.score.length; i++) csv.push(decide ? `${out.score[i]},${labels[i]},${out.pValue[i]}` : `${out.score[i]},${labels[i]}`);
+  if (decide) Object.assign(json, { p_values: Array.from(out.pValue), calibration_scores: bundle.calibrationSize, fpr: opts.fpr === undefined ? null : Number(opts.fpr) });
+  const at = opts.fpr !== undefined ? `fpr ${opts.fpr}` : `threshold ${bundle.threshold}`;
+  return { json, csv, summary: `${at}, ${json.n_anomalies} of ${json.n_rows} rows labelled 1` };
+}
+
+/** A series: one line per time step (score, label, warmup, alarm), scored in chunks of --batch-size rows. */
+async function scoreSeriesTable(api, bundle, table, opts, name) {
+  if (opts.fpr !== undefined) {
+    throw new api.AeBundleError('INVALID_INPUT', '--fpr labels single rows by their p-values; a series bundle labels time steps by its threshold and alarm rule: drop --fpr (or pass --threshold).');
+  }
+  const out = await api.scoreSeries(bundle, table.data, table.shape[0], { chunkRows: opts.batchSize, name });
+  const n = out.score.length;
+  const csv = ['score,label,warmup,alarm'];
+  for (let i = 0; i < n; i++) csv.push(`${out.warmup[i] ? 'nan' : out.score[i]},${out.label[i]},${out.warmup[i]},${out.alarm[i]}`);
+  const json = {
+    n_rows: n, window: bundle.series.window, alarm_rule: bundle.series.alarm, n_anomalies: sum(out.label), n_alarms: sum(out.alarm),
+    scores: Array.from(out.score, (s, i) => (out.warmup[i] ? null : s)), labels: Array.from(out.label), warmup: Array.from(out.warmup), alarms: Array.from(out.alarm),
+  };
+  return { json, csv, summary: `series of ${n} rows, window ${bundle.series.window}, threshold ${bundle.threshold}: ${json.n_anomalies} steps labelled 1, ${json.n_alarms} alarms` };
 }
 
 main(process.argv.slice(2)).then(

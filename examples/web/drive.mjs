@@ -8,7 +8,7 @@
  * Loads the page, waits until it has verified the bundle and run the golden vectors
  * (body[data-state] = ready | refused), then optionally scores a CSV through the file picker
  * (then clicks "Download score,label CSV" and keeps the file's text) and draws a synthetic
- * stroke on the pad. Screenshots: NAME is page (the whole page), csv, draw or refused (that
+ * stroke on the pad. Screenshots: NAME is page (the whole page), csv, draw, series or refused (that
  * section). Several --csv files are scored in turn (csvs: each one's result; csv: the last;
  * the download is the first's). Each --visit URL (another site) is then loaded in a new page
  * of the same browser until it is ready or refused (visits: [{url, state, error}]).
@@ -42,7 +42,7 @@ function args(argv) {
 }
 
 const STROKES = ['one', 'zero'];
-const SECTIONS = { page: null, csv: '#csv', draw: '#draw', refused: '#refused' };
+const SECTIONS = { page: null, csv: '#csv', draw: '#draw', refused: '#refused', series: '#series' };
 
 async function main() {
   const o = args(process.argv.slice(2));
@@ -62,7 +62,8 @@ async function main() {
       await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.csv));
       out.csvs.push(await page.evaluate(() => window.aeweb.csv));
       if (k === 0 && (await page.evaluate(() => document.body.dataset.csv)) === 'done') {
-        const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+        const button = (await page.isVisible('#series')) ? '#series-download' : '#download';
+        const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
         out.download = { name: download.suggestedFilename(), text: await readFile(await download.path(), 'utf8') };
       }
     }

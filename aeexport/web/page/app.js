@@ -1,6 +1,8 @@
 /**
  * The page: load the bundle (./bundle/ or ?bundle=URL) with onnxruntime-web (./ort/ or ?ort=URL),
- * verify it, run its golden vectors, then offer CSV scoring and, for image bundles, a drawing pad.
+ * verify it, run its golden vectors, then offer CSV scoring and, for image bundles, a drawing pad;
+ * for a series bundle a CSV is a series (one row per time step), plotted with its per-step score,
+ * the threshold and the alarms (./series-view.js); a decision scorer's p-values are shown with the labels.
  *
  * State for people and for tests: document.body.dataset.state is loading | ready | refused;
  * dataset.csv is busy | done | error after a CSV; dataset.draw counts scored strokes;
@@ -10,11 +12,17 @@
 import { AeBundleError } from './core/errors.js';
 import { parseCsv, parseCsvBytes, scoresCsv } from './core/table.js';
 import { loadBundle } from './web.js';
+import {
+  drawSeries, scoreSeriesRows, seriesCsv, setupSeriesView,
+} from './series-view.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const BUNDLE_URL = new URL(params.get('bundle') || 'bundle/', location.href);
 const ORT_URL = new URL(params.get('ort') || 'ort/', location.href);
+/** ?threshold=T overrides the calibrated threshold; ?fpr=A labels p_value <= A (decision bundles) */
+const THRESHOLD = params.has('threshold') ? params.get('threshold') : undefined;
+const FPR = params.has('fpr') ? params.get('fpr') : undefined;
 const TOP_K = 3;
 const FLAGGED_SHOWN = 50;
 
@@ -89,7 +97,7 @@ async function main() {
   try {
     const ort = await importOrt();
     result.ort = { numThreads: ort.env.wasm.numThreads, crossOriginIsolated: !!globalThis.crossOriginIsolated };
-    bundle = await loadBundle(ort, BUNDLE_URL, { onStep: (t) => { $('step').textContent = t + '…'; } });
+    bundle = await loadBundle(ort, BUNDLE_URL, { threshold: THRESHOLD, onStep: (t) => { $('step').textContent = t + '…'; } });
     const n = Object.keys(bundle.manifest.graphs).length;
     check(`${Object.keys(bundle.graphs).map((r) => bundle.manifest.graphs[r].file).join(', ')}: sha256 match the manifest (WebCrypto), graphs belong to bundle ${bundle.bundleId.slice(0, 8)}…`);
     if (hasGolden(bundle)) {
@@ -115,8 +123,14 @@ async function main() {
   fact('score', `${m.score.name} (${m.score.direction === 'higher_is_more_anomalous' ? 'higher = more anomalous' : m.score.direction})`);
   const thr = m.threshold;
   fact('threshold', `${fmt(bundle.threshold)}${thr.method === 'percentile' && thr.params ? ` (${thr.params.percentile}th percentile of ${thr.calibration_rows || ''} validation scores)` : ''}`);
+  if (FPR !== undefined) fact('operating point', `fpr ${FPR} (?fpr=): label = p-value ≤ ${FPR}`);
+  if (bundle.calibrationSize !== null) {
+    fact('decisions', `label and p-value from the graph (p-value against ${bundle.calibrationSize} calibration scores; resolution ${fmt(1 / (bundle.calibrationSize + 1))})`);
+  }
+  if (bundle.series) fact('series', `windows of ${bundle.series.window} steps × ${bundle.inputShape[1]} columns; alarm ${bundle.series.alarm.k} of ${bundle.series.alarm.n}, hold-off ${bundle.series.alarm.hold_off}`);
   fact('runtime', `onnxruntime-web, wasm, ${result.ort.numThreads} thread${result.ort.numThreads > 1 ? 's' : ''}`);
   setupCsv(bundle);
+  if (bundle.series) setupSeriesView(bundle, $, fmt);
   const side = imageSide(m);
   if (side) setupDraw(bundle, side);
   setState('ready');
@@ -134,13 +148,16 @@ function refuse(e) {
 }
 
 // ----------------------------------------------------------------------------- CSV
+/** Values per CSV row: one time step (C) for a series bundle, else one whole input row. */
+const csvWidth = (bundle) => (bundle.series ? bundle.inputShape[1] : bundle.width);
+
 function setupCsv(bundle) {
   const names = bundle.featureNames;
-  const header = names || Array.from({ length: bundle.width }, (_, i) => `f${i}`);
+  const header = names || Array.from({ length: csvWidth(bundle) }, (_, i) => `f${i}`);
   $('csv').hidden = false;
   $('csv-hint').textContent = names
     ? ` The header is matched to the ${names.length} feature names (${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}); other columns are ignored.`
-    : ` ${bundle.width} numeric columns in input order (this bundle has no feature names); a header line is optional.`;
+    : ` ${csvWidth(bundle)} numeric columns in input order (this bundle has no feature names); a header line is optional.`;
   $('template').href = URL.createObjectURL(new Blob([header.join(',') + '\n'], { type: 'text/csv' }));
   const input = $('csv-file');
   input.addEventListener('change', () => { if (input.files[0]) scoreFile(bundle, input.files[0]); });
@@ -153,7 +170,7 @@ function setupCsv(bundle) {
     const file = ev.dataTransfer.files[0];
     if (file) scoreFile(bundle, file);
   });
-  $('csv-example').hidden = !hasGolden(bundle);
+  $('csv-example').hidden = !hasGolden(bundle) || Boolean(bundle.series); // golden windows are not one series
   $('csv-example').addEventListener('click', async () => {
     const rows = await bundle.goldenRows();
     const text = [header.join(','), ...rows.map((r) => Array.from(r).join(','))].join('\n');
@@ -171,10 +188,19 @@ async function scoreText(bundle, text, name) {
   $('csv-error').hidden = true;
   try {
     const t0 = performance.now();
-    const spec = { width: bundle.width, featureNames: bundle.featureNames };
+    const spec = { width: csvWidth(bundle), featureNames: bundle.featureNames };
     const rows = typeof text === 'string' ? parseCsv(text, name, spec) : parseCsvBytes(text, name, spec);
-    const scores = await bundle.score(rows);
-    const labels = bundle.label(scores);
+    if (bundle.series) {
+      result.csv = { ...(await scoreSeriesRows(bundle, rows, name)), ms: performance.now() - t0 };
+      renderSeries(bundle, rows, result.csv);
+      document.body.dataset.csv = 'done';
+      return;
+    }
+    const decided = bundle.calibrationSize !== null ? await bundle.decide(rows) : null;
+    const scores = decided ? decided.score : await bundle.score(rows);
+    let labels = decided ? decided.label : bundle.label(scores);
+    if (FPR !== undefined) labels = bundle.fprLabels(decided ? decided.pValue : [], FPR); // a score-only bundle: the typed error
+    const pValues = decided ? decided.pValue : null;
     const flaggedIdx = [];
     labels.forEach((l, i) => { if (l) flaggedIdx.push(i); });
     flaggedIdx.sort((a, b) => scores[b] - scores[a]);
@@ -188,13 +214,13 @@ async function scoreText(bundle, text, name) {
     const ms = performance.now() - t0;
     result.csv = {
       name, n: rows.n, header: rows.header, ignored: rows.ignored, ms,
-      scores: Array.from(scores), labels: Array.from(labels),
+      scores: Array.from(scores), labels: Array.from(labels), p_values: pValues ? Array.from(pValues) : null,
       flagged: shown.map((r, k) => ({
         row: r, score: scores[r], indices: explanation.indices[k], shares: explanation.shares[k],
         names: explanation.names ? explanation.names[k] : null,
       })),
     };
-    renderCsv(bundle, rows, scores, labels, shown, explanation, name, ms);
+    renderCsv(bundle, rows, { scores, labels, pValues }, shown, explanation, name, ms);
     document.body.dataset.csv = 'done';
   } catch (e) {
     const msg = e instanceof AeBundleError ? e.message : `could not score ${name}: ${e.message}`;
@@ -202,6 +228,7 @@ async function scoreText(bundle, text, name) {
     $('csv-error').textContent = msg;
     $('csv-error').hidden = false;
     $('csv-out').hidden = true;
+    $('series').hidden = true;
     document.body.dataset.csv = 'error';
   }
 }
@@ -212,11 +239,30 @@ function featureLabel(bundle, j, name) {
   return side ? `px(${Math.floor(j / side)},${j % side})` : `f${j}`;
 }
 
-function renderCsv(bundle, rows, scores, labels, shown, explanation, name, ms) {
+function renderSeries(bundle, rows, r) {
+  $('csv-out').hidden = true;
+  $('series').hidden = false;
+  $('series-summary').textContent = `${r.name}: ${r.n} time steps scored in ${r.ms.toFixed(0)} ms; ${r.n - r.window + 1} full windows, `
+    + `${r.window - 1} warm-up steps; ${r.n_anomalies} steps above the threshold ${fmt(bundle.threshold)}, ${r.n_alarms} alarms.`
+    + (r.ignored && r.ignored.length ? ` Ignored columns: ${r.ignored.join(', ')}.` : '');
+  const names = bundle.featureNames || Array.from({ length: bundle.inputShape[1] }, (_, i) => `f${i}`);
+  const draw = () => drawSeries($('series-plot'), rows, r, Number($('series-column').value), names, fmt);
+  $('series-column').onchange = draw;
+  draw();
+  $('series-download').onclick = () => {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([seriesCsv(r)], { type: 'text/csv' }));
+    a.download = r.name.replace(/\.csv$/i, '') + '.scores.csv';
+    a.click();
+  };
+}
+
+function renderCsv(bundle, rows, { scores, labels, pValues }, shown, explanation, name, ms) {
   $('csv-out').hidden = false;
   const nFlag = labels.reduce((a, b) => a + b, 0);
   $('csv-summary').textContent = `${name}: ${rows.n} rows scored in ${ms.toFixed(0)} ms; ${nFlag} flagged as anomalies `
-    + `(score > threshold ${fmt(bundle.threshold)}), ${rows.n - nFlag} normal.`
+    + (FPR !== undefined ? `(p-value ≤ fpr ${FPR}), ` : `(score > threshold ${fmt(bundle.threshold)}), `) + `${rows.n - nFlag} normal.`
+    + (pValues ? ` Label and p-value come from the graph; a p-value is the share of held-out normal rows scoring at least as high (p ≤ 0.01 flags about 1% of normal rows).` : '')
     + (rows.ignored.length ? ` Ignored columns: ${rows.ignored.join(', ')}.` : '');
   drawHistogram($('hist'), scores, bundle.threshold);
   $('flagged-note').textContent = nFlag > shown.length ? `(the ${shown.length} highest of ${nFlag})` : '';
@@ -225,7 +271,8 @@ function renderCsv(bundle, rows, scores, labels, shown, explanation, name, ms) {
   shown.forEach((r, k) => {
     const tr = document.createElement('tr');
     const feats = explanation.indices[k].map((j, i) => `${featureLabel(bundle, j, explanation.names && explanation.names[k][i])} ${(100 * explanation.shares[k][i]).toFixed(0)}%`);
-    for (const text of [String(r + 1), fmt(scores[r]), feats.join(', ')]) {
+    const score = pValues ? `${fmt(scores[r])} (p ${fmt(pValues[r])})` : fmt(scores[r]);
+    for (const text of [String(r + 1), score, feats.join(', ')]) {
       const td = document.createElement('td');
       td.textContent = text;
       tr.append(td);
@@ -239,7 +286,7 @@ function renderCsv(bundle, rows, scores, labels, shown, explanation, name, ms) {
   }
   $('download').onclick = () => {
     const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([scoresCsv(scores, labels)], { type: 'text/csv' }));
+    a.href = URL.createObjectURL(new Blob([scoresCsv(scores, labels, pValues)], { type: 'text/csv' }));
     a.download = name.replace(/\.csv$/i, '') + '.scores.csv';
     a.click();
   };

@@ -11,6 +11,7 @@ The protobuf helpers are those of ``tests/aeruntime/format/test_trust_bundles.py
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +64,13 @@ def make_series_bundle(
     alarm: dict | None = None,
     names: list[str] | None = None,
     latent: int = 3,
+    golden: bool = False,
 ) -> Path:
-    """Write a series bundle of windows ``(window, len(mu))`` to ``out``; return ``out``."""
+    """Write a series bundle of windows ``(window, len(mu))`` to ``out``; return ``out``.
+
+    ``golden``: also golden vectors (5 windows per graph, outputs computed in numpy) and each graph's
+    ``inputs``/``outputs`` metadata, which the JavaScript consumers (Node, the page) check before scoring.
+    """
     c = len(mu)
     w, d = window, window * c
     rng = np.random.default_rng(0)
@@ -96,9 +102,22 @@ def make_series_bundle(
         [_value(12, "x_hat", [None, w, c])],
     )
     writer = fmt.BundleWriter()
-    writer.add_graph("encoder", encoder, inputs=["x"], outputs=["code"])
-    writer.add_graph("decoder", decoder, inputs=["code"], outputs=["x_hat"])
-    writer.add_graph("scorer", scorer, inputs=["x"], outputs=["score"])
+    io = {  # role -> (inputs, outputs) as (name, shape) pairs
+        "encoder": ([("x", ["batch", w, c])], [("code", ["batch", latent])]),
+        "decoder": ([("code", ["batch", latent])], [("x_hat", ["batch", w, c])]),
+        "scorer": ([("x", ["batch", w, c])], [("score", ["batch"])]),
+    }
+    for role, model in (("encoder", encoder), ("decoder", decoder), ("scorer", scorer)):
+        ins, outs = io[role]
+        meta = {
+            k: json.dumps([{"name": n, "shape": s, "dtype": "float32"} for n, s in v])
+            for k, v in zip(("inputs", "outputs"), io[role])
+        }
+        writer.add_graph(
+            role, model, inputs=[n for n, _ in ins], outputs=[n for n, _ in outs], metadata=meta if golden else None
+        )
+    if golden:
+        _add_golden(writer, mu, scale, (enc_w, dec_w), w)
     manifest = {
         "model": {"kind": "series-test"},
         "input": {"name": "x", "shape": [w, c], "dtype": "float32", "feature_names": names},
@@ -109,6 +128,20 @@ def make_series_bundle(
     }
     writer.write(out, manifest)
     return out
+
+
+def _add_golden(writer: fmt.BundleWriter, mu: np.ndarray, scale: np.ndarray, weights, window: int) -> None:
+    """Golden vectors of the three graphs on 5 windows near the scaler's mean, computed in numpy."""
+    c = len(mu)
+    rng = np.random.default_rng(1)
+    x = (mu + scale * rng.standard_normal((5, window, c))).astype(np.float32)
+    z = (x - mu.astype(np.float32)) * (1 / scale).astype(np.float32)
+    score = np.mean((z - z.mean(axis=1, keepdims=True)) ** 2, axis=(1, 2)).astype(np.float32)
+    code = (x.reshape(5, -1) @ weights[0]).astype(np.float32)
+    x_hat = (code @ weights[1]).reshape(5, window, c).astype(np.float32)
+    writer.add_golden("encoder", [("x", x)], [("code", code)])
+    writer.add_golden("decoder", [("code", code)], [("x_hat", x_hat)])
+    writer.add_golden("scorer", [("x", x)], [("score", score)])
 
 
 def series_section(window: int, alarm: dict | None = None) -> dict:

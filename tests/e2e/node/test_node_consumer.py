@@ -119,7 +119,7 @@ def test_node_scores_match_aeruntime(bundle, digits, tmp_path):
     # .npy float32 in (n, *input_shape), CSV out
     np.save(tmp_path / "x.npy", X.astype(np.float32))
     lines = ok("score", bundle, tmp_path / "x.npy").strip().splitlines()
-    assert lines[0] == "score,label"
+    assert lines[0] == ("score,label" if model.calibration_size is None else "score,label,p_value")  # as aeruntime
     got = np.array([[float(v) for v in ln.split(",")] for ln in lines[1:]])
     np.testing.assert_allclose(got[:, 0], want, rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(got[:, 1].astype(np.int8), labels)

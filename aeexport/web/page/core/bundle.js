@@ -22,11 +22,17 @@ import {
 import { readTensor, toNumbers } from './onnx.js';
 import { checkStructure } from './structure.js';
 import { checkThreshold, compare, prod, toBatch } from './rows.js';
+import {
+  decisionCount, fprLabels, graphThreshold, requireDecisions,
+} from './decisions.js';
+import { seriesOf } from './series.js';
 
 export { AeBundleError } from './errors.js';
 export { SUPPORTED_FORMAT_VERSIONS, readGraph, safeRel } from './manifest.js';
 export { checkStructure } from './structure.js';
 export { checkThreshold, compare, prod, toBatch } from './rows.js';
+export { DECISION_OUTPUTS, fprLabels, graphThreshold } from './decisions.js';
+export { AlarmRule, SeriesScorer, scoreSeries } from './series.js';
 
 const DEFAULT_TOLERANCE = { atol: 1e-5, rtol: 1e-4 };
 
@@ -54,6 +60,10 @@ export class Bundle {
     this.kind = manifest.model.kind;
     this._threshold = threshold;
     this._queue = Promise.resolve();
+    /** n calibration scores of a decision scorer (outputs score, label, p_value), else null */
+    this.calibrationSize = decisionCount(manifest);
+    /** manifest.series of a series bundle (checked), else null */
+    this.series = seriesOf(manifest);
   }
 
   /** Score above which a row is labelled an anomaly (label 1). */
@@ -132,18 +142,46 @@ export class Bundle {
    * @param {{batchSize?: number}} [opts]
    * @returns {Promise<Float32Array>} shape (n,)
    */
-  async score(x, { batchSize = 4096 } = {}) {
-    const { data, n } = toBatch(x, this.inputShape);
-    const scores = new Float32Array(n);
-    for (let start = 0; start < n; start += batchSize) {
-      const b = Math.min(batchSize, n - start);
-      scores.set(await this._scoreBatch(data.subarray(start * this.width, (start + b) * this.width), b), start);
-    }
-    return scores;
+  async score(x, opts) {
+    return (await this._scoreAll(x, opts, false)).score;
   }
 
-  async _scoreBatch(chunk, b) {
-    if (this.sessions.scorer) return (await this._run('scorer', [this._tensor(chunk, b, this.inputShape)]))[0].data;
+  /**
+   * The decision scorer's outputs: score (Float32Array), label (Uint8Array, 1 = score > threshold),
+   * pValue (Float32Array), each (n,). A score-only bundle: AeBundleError INVALID_INPUT.
+   *
+   * The label is the graph's own at the calibrated threshold. onnxruntime-node and -web list only a
+   * graph's required inputs and cannot feed its optional `threshold` input (node ignores the feed, web
+   * refuses it), so at another threshold t the label is the graph's rule on the graph's score,
+   * score > graphThreshold(t) in float32: what the graph computes when t is fed (aeruntime feeds it).
+   */
+  async decide(x, opts) {
+    requireDecisions(this.calibrationSize, 'label and p_value from the graph');
+    const out = await this._scoreAll(x, opts, true);
+    if (this._threshold !== this.manifest.threshold.value) {
+      const t = graphThreshold(this._threshold);
+      out.label = Uint8Array.from(out.score, (s) => (s > t ? 1 : 0));
+    }
+    return out;
+  }
+
+  async _scoreAll(x, { batchSize = 4096 } = {}, decide = false) {
+    const { data, n } = toBatch(x, this.inputShape);
+    const out = { score: new Float32Array(n) };
+    if (decide) Object.assign(out, { label: new Uint8Array(n), pValue: new Float32Array(n) });
+    for (let start = 0; start < n; start += batchSize) {
+      const b = Math.min(batchSize, n - start);
+      const got = await this._scoreBatch(data.subarray(start * this.width, (start + b) * this.width), b, decide);
+      for (const key of Object.keys(out)) out[key].set(got[key], start);
+    }
+    return out;
+  }
+
+  async _scoreBatch(chunk, b, decide) {
+    if (this.sessions.scorer) {
+      const outs = await this._run('scorer', [this._tensor(chunk, b, this.inputShape)]);
+      return decide ? { score: outs[0].data, label: outs[1].data, pValue: outs[2].data } : { score: outs[0].data };
+    }
     // Bundles without scorer.onnx: the mean of the element errors (mse, mae), composed here.
     const err = await this.featureErrors(chunk);
     const out = new Float32Array(b);
@@ -152,12 +190,20 @@ export class Bundle {
       for (let j = 0; j < this.width; j++) s += err[r * this.width + j];
       out[r] = s / this.width;
     }
-    return out;
+    return { score: out };
   }
 
   /** Labels of scores: 1 = anomaly (score > threshold), 0 = normal. */
   label(scores) {
     return Uint8Array.from(scores, (s) => (s > this._threshold ? 1 : 0));
+  }
+
+  /**
+   * Labels at false-positive rate `fpr` of the calibration scores: p_value <= fpr (aeruntime's
+   * predict(x, fpr=)); needs a decision scorer.
+   */
+  fprLabels(pValues, fpr) {
+    return fprLabels(pValues, requireDecisions(this.calibrationSize, 'fpr'), fpr);
   }
 
   /** score(x) then label(): (n,) Uint8Array, 1 = anomaly. */
@@ -333,6 +379,9 @@ export class Bundle {
       score: m.score.name,
       threshold: this._threshold,
       threshold_method: m.threshold.method,
+      outputs: m.graphs.scorer ? m.graphs.scorer.outputs : null,
+      calibration_scores: this.calibrationSize,
+      series: this.series,
       graphs: Object.fromEntries(Object.entries(this.graphs).map(([role, g]) => [role, {
         file: m.graphs[role].file, role: g.role, graph_sha256: g.graphSha256, inputs: this.sessions[role].inputNames,
         outputs: this.sessions[role].outputNames, partners: Object.keys(g.partners),
@@ -394,7 +443,10 @@ export async function loadBundle(ort, host, { threshold, verify = true, verifyAl
   for (const [role, info] of Object.entries(manifest.graphs)) {
     onStep(`creating the ${role} session`);
     try {
-      sessions[role] = await ort.InferenceSession.create(bytesOf[role], { ...(host.sessionOptions || {}), ...(sessionOptions || {}) });
+      // logSeverityLevel 3 (errors only): onnxruntime warns at load about an input that has an initializer
+      // default, which a decision scorer's optional threshold input is by design (docs/bundle-format.md)
+      const opts = { logSeverityLevel: 3, ...(host.sessionOptions || {}), ...(sessionOptions || {}) };
+      sessions[role] = await ort.InferenceSession.create(bytesOf[role], opts);
     } catch (e) {
       throw new AeBundleError('INTEGRITY', `${host.runtime} cannot load ${info.file}: ${e.message}`);
     }

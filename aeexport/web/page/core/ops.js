@@ -9,8 +9,8 @@
 export const ALLOWED_OPS = {
   '': [
     'Abs', 'Add', 'Cast', 'Conv', 'ConvTranspose', 'DequantizeLinear', 'Div', 'DynamicQuantizeLinear', 'Elu',
-    'Exp', 'Gelu', 'Gemm', 'LeakyRelu', 'MatMul', 'MatMulInteger', 'Mul', 'Pow', 'QuantizeLinear', 'ReduceMean',
-    'ReduceSum', 'Relu', 'Reshape', 'Sigmoid', 'Sub', 'Tanh', 'Unsqueeze',
+    'Exp', 'Gather', 'Gelu', 'Gemm', 'Greater', 'LeakyRelu', 'Less', 'MatMul', 'MatMulInteger', 'Mul', 'Pow',
+    'QuantizeLinear', 'ReduceMean', 'ReduceSum', 'Relu', 'Reshape', 'Sigmoid', 'Sub', 'Tanh', 'Unsqueeze',
   ],
 };
 /** the opset domains a graph may import ("ai.onnx" is the default domain's long name) */

@@ -150,10 +150,10 @@ export function parseCsvBytes(bytes, name, spec) {
   return parseCsv(text, name, spec);
 }
 
-/** `score,label` CSV text, one line per row (scores as the float32 values, exactly). */
-export function scoresCsv(scores, labels) {
-  const lines = ['score,label'];
-  for (let i = 0; i < scores.length; i++) lines.push(`${scores[i]},${labels[i]}`);
+/** `score,label` (and `p_value` when given) CSV text, one line per row (float32 values, exactly). */
+export function scoresCsv(scores, labels, pValues = null) {
+  const lines = [pValues ? 'score,label,p_value' : 'score,label'];
+  for (let i = 0; i < scores.length; i++) lines.push(pValues ? `${scores[i]},${labels[i]},${pValues[i]}` : `${scores[i]},${labels[i]}`);
   return lines.join('\n') + '\n';
 }
 
