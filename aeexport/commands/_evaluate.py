@@ -30,8 +30,12 @@ def evaluate_command(
 ) -> None:
     """Score labelled DATA (.npz with X, y or .csv with --label-column) with BUNDLE through aeruntime and
     report ROC-AUC, average precision and precision / recall / F1 at the threshold."""
+    from aeruntime.fs import check_output_file
+
     from ..report import evaluate_bundle, format_report, plot_evaluation
 
+    if plot:
+        check_output_file(plot, option="--plot", inputs=[bundle, data])  # before any work
     report, scores, y = evaluate_bundle(
         bundle,
         data,
@@ -42,7 +46,9 @@ def evaluate_command(
         header=header,
     )
     if plot:
-        report["plot"] = str(plot_evaluation(scores, y, report["threshold"], plot, title=f"{bundle} on {data}"))
+        report["plot"] = str(
+            plot_evaluation(scores, y, report["threshold"], plot, f"{bundle} on {data}", [bundle, data])
+        )
     if as_json:
         echo_json(report)
         return
