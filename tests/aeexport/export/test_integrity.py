@@ -14,7 +14,6 @@ import pytest
 import aeruntime
 from aeruntime import sessions
 from aeruntime.errors import (
-    BundleNotFoundError,
     IntegrityError,
     ManifestError,
     UnsafeBundleError,
