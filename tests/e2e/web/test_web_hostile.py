@@ -20,7 +20,7 @@ import pytest
 
 import aeruntime
 from aeruntime.errors import BundleError
-from tests.e2e.node.corpus import BASE, BUNDLE_CASES, CSV_CASES, JS_ONLY_CSV, forged
+from tests.conformance.corpus import BASE, BUNDLE_CASES, CSV_CASES, JS_ONLY_CSV, forged
 
 from .browser import NEEDS_BROWSER, build, drive, require_web_modules, serve
 
