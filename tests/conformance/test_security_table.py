@@ -12,7 +12,7 @@ from .corpus import BUNDLE_CASES, CSV_CASES
 def _table() -> dict[str, list[str]]:
     text = (ROOT / "SECURITY.md").read_text(encoding="utf-8")
     section = text.split("## The conformance corpus: who runs which case", 1)[1].split("\n## ", 1)[0]
-    rows = [ln.strip().strip("|").split("|") for ln in section.splitlines() if ln.startswith("| ")]
+    rows = [ln.strip().strip("|").split("|") for ln in section.splitlines() if ln.startswith("| ") and "---" not in ln]
     return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows[1:]}
 
 
