@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.fs import atomic_write_bytes, check_output_dir
+from aeruntime.fs import atomic_write_bytes, check_output_dir, check_output_file
 
 from .data import DIGITS_ANOMALY_CLASS, Dataset, Split, training_section
 from .export import export_bundle
@@ -43,6 +43,8 @@ def run_pipeline(dataset: str | Dataset, out: str | Path, settings: RunSettings 
     bundle_dir = Path(s.bundle) if s.bundle is not None else out / "bundle"
     inputs = [] if isinstance(dataset, Dataset) else [dataset]
     check_output_dir(out, "run", inputs=inputs)  # before any training
+    if s.plot is not None:
+        check_output_file(s.plot, option="--plot", inputs=inputs)
     if s.bundle is not None:
         check_output_dir(bundle_dir, "bundle", option="--bundle", inputs=inputs)
     p = prepare(dataset, s.training, test_fraction=s.test_fraction, plot=s.plot, warn=s.threshold.value is None)

@@ -34,8 +34,12 @@ def evaluate_command(
     A series bundle: DATA is a series with a per-step label column (--label-column) or an .npz with
     X_test and y_test; per-step AUC-PR, AUC-ROC and VUS-PR (TSB-AD) and event figures (ranges caught,
     delay to the first alarm, false alarms per 10,000 normal steps), warm-up steps excluded."""
+    from aeruntime.fs import check_output_file
+
     from ..report import evaluate_bundle, format_report, format_series_report, plot_evaluation
 
+    if plot:
+        check_output_file(plot, option="--plot", inputs=[bundle, data])  # before any work
     report, scores, y = evaluate_bundle(
         bundle,
         data,
@@ -48,7 +52,7 @@ def evaluate_command(
     if plot:
         scored = scores == scores  # a series' warm-up steps have no score (NaN)
         report["plot"] = str(
-            plot_evaluation(scores[scored], y[scored], report["threshold"], plot, title=f"{bundle} on {data}")
+            plot_evaluation(scores[scored], y[scored], report["threshold"], plot, f"{bundle} on {data}", [bundle, data])
         )
     if as_json:
         echo_json(report)

@@ -19,13 +19,14 @@ manifest records it per graph under ``golden.tolerances``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from aeruntime.errors import AeError
-from aeruntime.format import TEST_DATA_DIR, read_tensor, safe_path
+from aeruntime.format import golden_sets, listed_file, read_golden
 
 from ..settings import Tolerance
 
@@ -101,24 +102,32 @@ def golden_report(
     graphs: dict[str, dict[str, Any]],
     tol: Tolerance,
     tolerances: dict[str, Tolerance] | None = None,
+    files: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every golden vector set through onnxruntime and compare with its stored outputs.
 
-    ``tolerances`` overrides ``tol`` per graph role (see :func:`graph_tolerances`).
+    ``tolerances`` overrides ``tol`` per graph role (see :func:`graph_tolerances`). ``files``: the
+    files the manifest lists (only listed golden files are opened, each a regular file inside the
+    bundle: :func:`aeruntime.format.read_golden`); None for a bundle being staged by this process,
+    whose files are all ours.
     """
     bundle_dir = Path(bundle_dir)
+    if files is None:
+        files = [p.relative_to(bundle_dir).as_posix() for p in sorted(bundle_dir.rglob("*.pb"))]
     rows = []
-    for role, info in graphs.items():
+    sets = golden_sets({"files": dict.fromkeys(files), "graphs": graphs})
+    sessions = {
+        role: cpu_session(listed_file(bundle_dir, info["file"], f"{role} graph")) for role, info in graphs.items()
+    }
+    for (role, name), listed in sets.items():
         role_tol = (tolerances or {}).get(role, tol)
-        sess = cpu_session(safe_path(bundle_dir, info["file"]))
-        for case in sorted((bundle_dir / TEST_DATA_DIR / role).glob("test_data_set_*")):
-            inputs = dict(read_tensor(p.read_bytes()) for p in sorted(case.glob("input_*.pb")))
-            expected = [read_tensor(p.read_bytes())[1] for p in sorted(case.glob("output_*.pb"))]
-            got = sess.run(None, inputs)
-            batch = next(iter(inputs.values())).shape[0]
-            for i, (g, e) in enumerate(zip(got, expected)):
-                check = f"golden:{role}/{case.name}/output_{i}"
-                rows.append({"check": check, "batch": batch, **compare(g, e, role_tol)})
+        inputs = dict(read_golden(bundle_dir, rel) for rel in listed["input"])
+        expected = [read_golden(bundle_dir, rel)[1] for rel in listed["output"]]
+        got = sessions[role].run(None, inputs)
+        batch = next(iter(inputs.values())).shape[0]
+        for i, (g, e) in enumerate(zip(got, expected)):
+            check = f"golden:{role}/{name}/output_{i}"
+            rows.append({"check": check, "batch": batch, **compare(g, e, role_tol)})
     return rows
 
 

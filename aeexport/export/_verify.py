@@ -135,7 +135,7 @@ def verify_bundle(
     if X is not None:
         X = check_rows(X, manifest)
     base, tols = _tolerances(manifest, tol)
-    golden = golden_report(path, manifest["graphs"], base, tols)
+    golden = golden_report(path, manifest["graphs"], base, tols, manifest["files"])
     weights = manifest.get("weights", WEIGHTS_NAME)
     if (path / weights).is_file() and weights in manifest["files"]:
         from ._parity import PARITY_BATCHES

@@ -20,7 +20,7 @@ from typing import Any
 import aeruntime
 from aeruntime.errors import InvalidInputError
 from aeruntime.format import MANIFEST_NAME, safe_path
-from aeruntime.fs import PACKAGE_MARKER, atomic_directory, check_output_dir
+from aeruntime.fs import PACKAGE_MARKER, atomic_directory, check_output_dir, marker_digests
 
 __all__ = ["Package", "PackageSource", "copy_bundle_files", "write_package"]
 
@@ -101,6 +101,7 @@ def write_package(
             "format": fmt,
             "bundle_id": model.manifest["bundle_id"],
             "files": files,
+            "sha256": marker_digests(tmp, files),
         }
         (tmp / PACKAGE_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return Package(fmt, str(out), source.name, str(model.manifest["bundle_id"]), files)

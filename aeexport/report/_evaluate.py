@@ -9,13 +9,16 @@ so the figures describe exactly what is deployed. Labels: 1 = anomaly,
 
 from __future__ import annotations
 
+import io
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
+from aeruntime.fs import atomic_write_bytes, check_output_file
 from aeruntime.tables import read_table
 
 from ..data import as_binary_labels, binary_labels, is_binary
@@ -232,8 +235,14 @@ def format_report(r: dict[str, Any]) -> str:
     return "\n".join(f"{k:<10} {v}" for k, v in rows)
 
 
-def plot_evaluation(scores: np.ndarray, y: np.ndarray, threshold: float, path: str | Path, title: str = "") -> Path:
-    """Write a PNG: score histograms of normal vs anomalous rows with the threshold, and the ROC curve."""
+def plot_evaluation(
+    scores: np.ndarray, y: np.ndarray, threshold: float, path: str | Path, title: str = "", inputs: Iterable[Any] = ()
+) -> Path:
+    """Write a PNG: score histograms of normal vs anomalous rows with the threshold, and the ROC curve.
+
+    The PNG is written atomically (:func:`aeruntime.fs.atomic_write_bytes`) under the output rule:
+    ``path`` must not be one of ``inputs`` nor a directory.
+    """
     try:
         import matplotlib
     except ImportError:
@@ -248,9 +257,11 @@ def plot_evaluation(scores: np.ndarray, y: np.ndarray, threshold: float, path: s
     import matplotlib.pyplot as plt
     from sklearn.metrics import roc_auc_score, roc_curve
 
+    shown = str(path)
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise InvalidInputError(f"--plot {str(path)!r}: expected a .png file name.")
+    check_output_file(shown, option="--plot", inputs=inputs)
     s = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(y)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -283,7 +294,9 @@ def plot_evaluation(scores: np.ndarray, y: np.ndarray, threshold: float, path: s
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())  # a full disk leaves the old PNG, never half a new one
     return path

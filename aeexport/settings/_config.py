@@ -166,6 +166,11 @@ class TrainConfig:
             raise InvalidInputError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction}.")
         if not 0.0 < self.val_fraction < 1.0:
             raise InvalidInputError(f"val_fraction must be in (0, 1), got {self.val_fraction}.")
+        if self.max_rows == 1:  # the sample, not the data file, would have too few rows
+            raise InvalidInputError(
+                "max_rows (--max-rows) 1 samples one row, and training needs at least 2; pass --max-rows 2 or "
+                "more, or 0 to train on every row."
+            )
 
 
 def default(name: str) -> Any:

@@ -370,7 +370,7 @@ def verify_variant(
     )
     report["data"] = data
     gt = vm.get("golden", {}).get("tolerance", {})
-    report["golden"] = golden_report(path, vm["graphs"], Tolerance(**gt) if gt else Tolerance())
+    report["golden"] = golden_report(path, vm["graphs"], Tolerance(**gt) if gt else Tolerance(), files=vm["files"])
     report["ok"] = report["ok"] and all(r["ok"] for r in report["golden"])
     report["variant"] = {"kind": info["kind"], "parent": str(parent), "parent_bundle_id": pm["bundle_id"]}
     return report

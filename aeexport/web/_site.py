@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.format import MANIFEST_NAME, read_bundle, safe_path
-from aeruntime.fs import SITE_MARKER, atomic_directory, check_output_dir
+from aeruntime.format import MANIFEST_NAME, listed_file, read_bundle
+from aeruntime.fs import SITE_MARKER, atomic_directory, check_output_dir, marker_digests
 
 __all__ = ["ORT_DIST_ENV", "ORT_FILES", "PAGE_DIR", "Site", "build_site", "default_ort_dist", "find_ort_dist"]
 
@@ -132,7 +132,7 @@ def build_site(
         for rel in [MANIFEST_NAME, *manifest["files"]]:
             dst = tmp / "bundle" / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src / MANIFEST_NAME if rel == MANIFEST_NAME else safe_path(src, rel), dst)
+            shutil.copyfile(listed_file(src, rel), dst)  # only listed regular files inside the bundle
             written.append(f"bundle/{rel}")
         written.sort()
         marker = {
@@ -140,6 +140,7 @@ def build_site(
             "bundle_id": manifest["bundle_id"],
             "onnxruntime_web": _ort_version(dist),
             "files": written,
+            "sha256": marker_digests(tmp, written),
         }
         (tmp / SITE_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         size = sum((tmp / rel).stat().st_size for rel in written)

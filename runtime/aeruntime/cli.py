@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .clibase import AeGroup, echo_json, header_option, json_option, option_group, providers_option
+from .clibase import AeGroup, echo_json, header_option, json_option, option_group, providers_option, threads_option
 from .fs.outputs import FILE_RULE
 from .serve.cli import serve_command
 from .spark.cli import spark as spark_group
@@ -21,7 +21,7 @@ def _stream_options(out_help: str, batch_help: str = "Rows per onnxruntime call;
     return option_group(
         click.argument("bundle", type=click.Path(file_okay=False, exists=True)),
         click.option("--out", "out", type=click.Path(dir_okay=False), default=None, help=f"{out_help} ({FILE_RULE})."),
-        click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads."),
+        threads_option(),
         providers_option(),
         click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True, help=batch_help),
         click.option(

@@ -145,6 +145,13 @@ def error_line(exc: Exception) -> tuple[str, int]:
         return str(exc), exc.exit_code
     if isinstance(exc, MemoryError):
         return "out of memory; pass a smaller --batch-size or less data.", 1
+    if isinstance(exc, Warning):  # PYTHONWARNINGS=error or -W error turned a warning into an exception
+        text = " ".join(str(exc).split())[:300]
+        return (
+            f"a {type(exc).__name__} was raised as an error because warnings are errors here "
+            f"(PYTHONWARNINGS=error or python -W error): {text}. Unset that to see it as a warning.",
+            1,
+        )
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     return (
         f"unexpected {type(exc).__name__}: {first} (this is a bug in aeexport/aeruntime; "
@@ -162,6 +169,30 @@ def _default(o: Any) -> Any:
     if hasattr(o, "tolist"):
         return o.tolist()
     return str(o)
+
+
+def threads_option() -> Any:
+    """``--threads N``: onnxruntime intra-op threads, at most the CPUs this process may use (a note says so)."""
+
+    def bounded(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+        from .sessions import usable_cpus
+
+        if value is not None and value > usable_cpus():
+            click.echo(
+                f"note: --threads {value} is more than the {usable_cpus()} CPU(s) this process may use; "
+                f"using {usable_cpus()} (more threads than CPUs only slows onnxruntime down).",
+                err=True,
+            )
+            return usable_cpus()
+        return value
+
+    return click.option(
+        "--threads",
+        type=click.IntRange(min=1),
+        default=None,
+        callback=bounded,
+        help="onnxruntime intra-op threads (at most the CPUs this process may use).",
+    )
 
 
 def header_option(what: str = "INPUT") -> Any:

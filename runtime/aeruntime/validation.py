@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .errors import BundleError, InvalidInputError
 
 __all__ = [
     "LISTED",
@@ -70,6 +70,8 @@ __all__ = [
 
 #: the second half of every NaN/Inf message
 FINITE_FIX = "the model expects finite numbers (no NaN or infinite values). Impute or drop those rows first."
+#: below this |value| a row cannot overflow a squared error in float32 (sqrt(3.4e38) ~ 1.8e19, with a margin)
+MODERATE = 1e15
 #: the largest float32; finite values beyond it become infinite in the model's float32
 F32_MAX = float(np.finfo(np.float32).max)
 #: what every format says of a value beyond the float32 range (the one wording)
@@ -358,6 +360,14 @@ def check_scores(scores: np.ndarray, x: np.ndarray, name: str = "X") -> None:
         return  # only the sum overflowed
     check_finite(x, name)
     row = int(bad[0])
+    biggest = float(np.abs(np.asarray(x[row], np.float64)).max()) if np.size(x[row]) else 0.0
+    if biggest < MODERATE:  # nothing to rescale: the graph itself computes a non-finite score
+        raise BundleError(
+            f"{name}: row {row} has finite values of moderate size (largest |value| {biggest:.4g}), but the "
+            f"model's score is {float(scores[row])} ({len(bad)} row{'s' if len(bad) > 1 else ''} in all): the "
+            "bundle's graph computes a non-finite score on valid input, so the bundle is at fault, not your "
+            "data. Check it with `aeruntime verify BUNDLE`, and re-export it."
+        )
     raise InvalidInputError(
         f"{name}: row {row} has finite values, but its score overflows to {float(scores[row])} "
         f"({len(bad)} row{'s' if len(bad) > 1 else ''} in all): the model expects values it can square "

@@ -22,7 +22,6 @@ subclasses: exit code 1); golden vectors outside the tolerance raise :class:`Gol
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -31,28 +30,16 @@ import numpy as np
 
 from .clibase import echo_json, json_option
 from .errors import IntegrityError
-from .format import TEST_DATA_DIR, check_threshold, read_graphs, read_manifest, read_tensor, safe_path, verify_files
+from .format import check_threshold, golden_sets, read_golden, read_graphs, read_manifest, verify_files
 
 __all__ = ["GoldenMismatchError", "golden_sets", "verify", "verify_bundle"]
 
-#: ``test_data/<graph>/<set>/<input|output>_<k>.pb`` as listed in ``manifest["files"]``
-_GOLDEN_FILE = re.compile(rf"^{TEST_DATA_DIR}/([^/]+)/(test_data_set_\d+)/(input|output)_(\d+)\.pb$")
 #: the fp32 tolerance of bundles that record none
 _DEFAULT_TOL = {"atol": 1e-5, "rtol": 1e-4}
 
 
 class GoldenMismatchError(IntegrityError):
     """This machine's onnxruntime does not reproduce the bundle's golden vectors within its tolerance."""
-
-
-def golden_sets(manifest: dict[str, Any]) -> dict[tuple[str, str], dict[str, list[str]]]:
-    """(graph, set) -> {"input": [relpaths], "output": [relpaths]}, from the files the manifest lists (sorted)."""
-    found = [(m, rel) for rel in manifest["files"] if (m := _GOLDEN_FILE.match(rel))]
-    sets: dict[tuple[str, str], dict[str, list[str]]] = {}
-    for m, rel in sorted(found, key=lambda f: (f[0].group(1), f[0].group(2), f[0].group(3), int(f[0].group(4)))):
-        if m.group(1) in manifest["graphs"]:
-            sets.setdefault((m.group(1), m.group(2)), {"input": [], "output": []})[m.group(3)].append(rel)
-    return sets
 
 
 def _tolerance(manifest: dict[str, Any], role: str) -> dict[str, float]:
@@ -74,8 +61,8 @@ def _difference(got: np.ndarray, want: np.ndarray, tol: dict[str, float]) -> tup
 def _golden(root: Path, manifest: dict[str, Any], sessions: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for (role, name), files in golden_sets(manifest).items():
-        feeds = dict(read_tensor(safe_path(root, rel).read_bytes()) for rel in files["input"])
-        expected = [read_tensor(safe_path(root, rel).read_bytes())[1] for rel in files["output"]]
+        feeds = dict(read_golden(root, rel) for rel in files["input"])
+        expected = [read_golden(root, rel)[1] for rel in files["output"]]
         got = sessions[role].run(None, feeds)
         tol = _tolerance(manifest, role)
         batch = int(next(iter(feeds.values())).shape[0]) if feeds else 0

@@ -4,7 +4,8 @@
 module                 owns
 =====================  ==========================================================
 ``constants``          format version, file names, ``META_PREFIX``, limits
-``paths``              the one safe-path rule (:func:`safe_path`)
+``paths``              the one safe-path rule (:func:`safe_path`, :func:`listed_file`)
+``golden``             the listed golden vectors (:func:`golden_sets`, :func:`read_golden`)
 ``schema``             the manifest schema (:func:`validate_manifest`)
 ``manifest``           reading ``manifest.json``, file hashes (:func:`read_manifest`)
 ``scores``             the score registry (:data:`SCORES`, :func:`register_score`)
@@ -35,12 +36,13 @@ from .constants import (
     TEST_DATA_DIR,
     WEIGHTS_NAME,
 )
+from .golden import golden_sets, read_golden
 from .graphs import graph_file, read_bundle, read_graph, read_graphs
 from .manifest import read_manifest, sha256_bytes, sha256_file, verify_files
 from .onnxscan import GraphStructure, ModelScan, ProtoError, scan_model
 from .ops import ALLOWED_OPS, check_structure
 from .ortscan import scan_ort
-from .paths import safe_path
+from .paths import listed_file, safe_path
 from .proto import read_tensor, set_model_metadata, tensor_bytes
 from .schema import check_relpath, validate_manifest
 from .scores import (
@@ -86,13 +88,16 @@ __all__ = [
     "check_threshold",
     "copy_bundle",
     "get_score",
+    "golden_sets",
     "graph_file",
     "graph_sha256",
+    "listed_file",
     "nonnegative_scores",
     "parse_json",
     "read_bundle",
     "read_graph",
     "read_graphs",
+    "read_golden",
     "read_manifest",
     "read_tensor",
     "register_score",

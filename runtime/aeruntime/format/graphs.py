@@ -53,7 +53,7 @@ from .manifest import check_digest, read_manifest, sha256_bytes, verify_files
 from .onnxscan import ModelScan, ProtoError, scan_model
 from .ops import check_structure
 from .ortscan import OrtReaderMissing, is_ort_format, scan_ort
-from .paths import is_inside, safe_path
+from .paths import is_inside, listed_file
 from .strictjson import parse_json
 
 __all__ = [
@@ -295,12 +295,7 @@ def _read_file(root: str | os.PathLike[str], role: str, manifest: dict[str, Any]
             "re-export it with a current aeexport."
         )
     rel = graph_file(manifest, role)
-    path = safe_path(root, rel, f"{role} graph")
-    if not path.is_file():
-        raise BundleNotFoundError(
-            f"bundle file {str(path)!r} is missing or not a regular file; copy the complete bundle "
-            "directory or re-export it."
-        )
+    path = listed_file(root, rel, f"{role} graph")
     size = path.stat().st_size
     if size > MAX_GRAPH_BYTES:
         raise UnsafeBundleError(

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import BundleNotFoundError, IntegrityError, ManifestError, UnsupportedFormatError
 from .constants import MANIFEST_NAME, MAX_MANIFEST_BYTES, SUPPORTED_FORMAT_VERSIONS
-from .paths import safe_path
+from .paths import listed_file
 from .schema import validate_manifest
 from .strictjson import parse_json
 
@@ -78,12 +78,12 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
             "directory written by `aeexport export` (with manifest.json, encoder.onnx, ...)."
         )
     path = root / MANIFEST_NAME
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise BundleNotFoundError(
             f"{str(path)!r} is missing; a bundle directory must contain {MANIFEST_NAME}. "
             "Point to the directory written by `aeexport export`, or re-export the model."
         )
-    safe_path(root, MANIFEST_NAME, "file")
+    listed_file(root, MANIFEST_NAME, "file")
     size = path.stat().st_size
     if size > MAX_MANIFEST_BYTES:
         raise ManifestError(
@@ -128,12 +128,7 @@ def verify_files(root: str | os.PathLike[str], manifest: dict[str, Any], *, skip
     root = Path(root).resolve()
     skip = set(skip)
     for rel, expected in manifest["files"].items():
-        path = safe_path(root, rel, "file")
-        if not path.is_file():
-            raise BundleNotFoundError(
-                f"bundle file {str(root / rel)!r} listed in the manifest is missing; "
-                "copy the complete bundle directory or re-export it."
-            )
+        path = listed_file(root, rel, "file")
         if rel in skip:
             continue
         check_digest(rel, sha256_file(path), expected)

@@ -4,16 +4,29 @@ Used for ``manifest.json``, every file the manifest lists, every graph and every
 external-data location. Symlinks inside the bundle that point to other files
 inside it are allowed; ``..``, absolute paths and symlinks leaving the directory
 raise :class:`~aeruntime.errors.UnsafeBundleError` before the file is opened.
+
+:func:`listed_file` is the one rule of every reader of bundle files (the loader,
+``aeruntime verify``, ``aeexport verify``, ``aeexport web``): only a file the manifest
+lists is opened, and only when it is a regular file inside the bundle (a FIFO, a
+device or a directory in its place is refused, never opened: opening a FIFO blocks).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
-from ..errors import UnsafeBundleError
+from ..errors import BundleNotFoundError, UnsafeBundleError
 
-__all__ = ["is_inside", "safe_path"]
+__all__ = ["is_inside", "listed_file", "safe_path"]
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+_KINDS += ((stat.S_ISDIR, "a directory"), (stat.S_ISSOCK, "a socket"))
 
 
 def is_inside(root: str | os.PathLike[str], rel: str) -> bool:
@@ -43,3 +56,31 @@ def safe_path(root: str | os.PathLike[str], rel: str, what: str = "file") -> Pat
             "Copy the real files into the bundle (cp -rL) instead of linking to them."
         )
     return Path(root) / rel
+
+
+def listed_file(root: str | os.PathLike[str], rel: str, what: str = "file") -> Path:
+    """``root / rel`` when it is a regular file inside ``root``; nothing is opened.
+
+    Raises
+    ------
+    UnsafeBundleError
+        ``rel`` resolves outside ``root`` (:func:`safe_path`), or is (or links to) a FIFO, a
+        device, a socket or a directory: "not a regular file".
+    BundleNotFoundError
+        Nothing is there.
+    """
+    path = safe_path(root, rel, what)
+    try:
+        mode = os.stat(path).st_mode  # follows a link inside the bundle; never opens the file
+    except OSError:
+        raise BundleNotFoundError(
+            f"bundle {what} {str(path)!r} listed in the manifest is missing; copy the complete bundle "
+            "directory or re-export it."
+        ) from None
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+        raise UnsafeBundleError(
+            f"bundle {what} {rel!r} is not a regular file: it is {kind}; refusing to open it. "
+            "Copy the real bundle files (cp -rL) or re-export the bundle."
+        )
+    return path

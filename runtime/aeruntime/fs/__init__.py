@@ -26,6 +26,7 @@ from .outputs import (
     SPARK_MARKER,
     check_output_dir,
     check_output_file,
+    marker_digests,
     owned_files,
     spark_marker,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "check_output_file",
     "fault_of",
     "hidden_os_error",
+    "marker_digests",
     "os_fault",
     "owned_files",
     "publish_file",

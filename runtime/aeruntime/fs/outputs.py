@@ -2,7 +2,10 @@
 
 - A **directory** output (a bundle, a checkpoint, an ``aeexport run`` folder, a local
   Spark table, an ``aeexport web`` site) is written only if it does not exist, is empty, or
-  holds what we wrote: a bundle its ``manifest.json`` of ours, a checkpoint its
+  holds what we provably wrote: a bundle its ``manifest.json`` whose ``producer`` is aeexport
+  and whose every listed file is a regular file with the recorded sha256 (another tool's
+  ``manifest.json`` with ``format_version`` and ``files`` is not enough), a site or a package
+  its marker listing every file with its sha256, a checkpoint its
   ``config.json`` of ours, a run folder our ``summary.json``/``checkpoint/``/``bundle/``, a
   Spark table our marker ``_aeruntime.json``, a site our marker ``aeexport-site.json``, an
   ``aeexport package`` output its marker ``aeexport-package.json``. A
@@ -21,6 +24,7 @@ path the user gave, what is there, and what to do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -40,6 +44,7 @@ __all__ = [
     "SPARK_MARKER",
     "check_output_dir",
     "check_output_file",
+    "marker_digests",
     "owned_files",
     "spark_marker",
 ]
@@ -72,10 +77,37 @@ def _json(path: Path) -> Any:
         return None
 
 
+def _hashes_match(d: Path, digests: Any) -> bool:
+    """Every ``rel -> sha256`` of ``digests`` names a regular file (no link) inside ``d`` with that sha256."""
+    if not isinstance(digests, dict):
+        return False
+    for rel, expected in digests.items():
+        p = d / str(rel)
+        if ".." in Path(str(rel)).parts or os.path.isabs(str(rel)) or p.is_symlink() or not p.is_file():
+            return False
+        try:
+            if _sha256(p) != expected:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _bundle(d: Path) -> set[str] | None:
     m = _json(d / BUNDLE_MARKER)
     if not isinstance(m, dict) or "format_version" not in m or not isinstance(m.get("files"), dict):
         return None
+    producer = m.get("producer")
+    if not isinstance(producer, dict) or "aeexport" not in producer or not _hashes_match(d, m["files"]):
+        return None  # another tool's manifest, or files changed since we wrote them
     return {BUNDLE_MARKER, *map(str, m["files"])}
 
 
@@ -100,6 +132,9 @@ def _marked(marker: str, writer: str) -> Callable[[Path], set[str] | None]:
         m = _json(d / marker)
         if not isinstance(m, dict) or m.get("written_by") != writer or not isinstance(m.get("files"), list):
             return None
+        digests = m.get("sha256")
+        if not isinstance(digests, dict) or set(digests) != set(map(str, m["files"])) or not _hashes_match(d, digests):
+            return None  # an older marker without hashes, or files changed since we wrote them
         return {marker, *map(str, m["files"])}
 
     return owner
@@ -119,13 +154,13 @@ def _run(d: Path) -> set[str] | None:
 
 #: kind -> (what it is in words, the files of ours it holds or None when it is not ours)
 KINDS: dict[str, tuple[str, Callable[[Path], set[str] | None]]] = {
-    "bundle": ("a bundle written by aeexport (manifest.json)", _bundle),
+    "bundle": ("a bundle written by aeexport (manifest.json by aeexport, every sha256 matching)", _bundle),
     "checkpoint": ("a checkpoint written by `aeexport train` (config.json)", _checkpoint),
     "run": ("a folder written by `aeexport run` (summary.json, checkpoint/, bundle/)", _run),
     "spark": (f"a table written by `aeruntime spark score` ({SPARK_MARKER})", _spark),
-    "site": (f"a static site written by `aeexport web` ({SITE_MARKER})", _site),
+    "site": (f"a static site written by `aeexport web` ({SITE_MARKER}, every sha256 matching)", _site),
     "package": (
-        f"a model package written by `aeexport package` ({PACKAGE_MARKER})",
+        f"a model package written by `aeexport package` ({PACKAGE_MARKER}, every sha256 matching)",
         _marked(PACKAGE_MARKER, "aeexport package"),
     ),
 }
@@ -212,6 +247,11 @@ def check_output_file(path: str | os.PathLike[str], *, option: str = "--out", in
 
     An existing file is otherwise replaced atomically (:func:`aeruntime.fs.atomic.publish_file`).
     """
+    if str(path).endswith(("/", os.sep)):
+        raise InvalidInputError(
+            f"{option} {str(path)!r} ends with a slash, which names a directory; {option} names a file. "
+            f"Drop the trailing slash (e.g. {option} {str(path).rstrip('/' + os.sep)!r})."
+        )
     p = Path(path)
     for i in inputs:
         if _same(p, i):
@@ -228,3 +268,8 @@ def check_output_file(path: str | os.PathLike[str], *, option: str = "--out", in
 def spark_marker(files: Iterable[str]) -> bytes:
     """The content of :data:`SPARK_MARKER`: who wrote the table and its files (relative paths)."""
     return (json.dumps({"written_by": "aeruntime spark", "files": sorted(files)}, indent=2) + "\n").encode()
+
+
+def marker_digests(root: str | os.PathLike[str], files: Iterable[str]) -> dict[str, str]:
+    """``rel -> sha256`` of ``files`` under ``root``: the ``sha256`` of a site's or a package's marker."""
+    return {rel: _sha256(Path(root, rel)) for rel in sorted(files)}

@@ -6,7 +6,7 @@ shape. A bundle is served with one input, its raw rows ``(n, *input_shape)``
 manifest lists for its scorer: ``score`` always, ``label`` (``score > threshold``,
 computed here when the graph does not output it) and ``p_value`` when the scorer has it.
 
-Every check of the rows is the one row rule (:mod:`aeruntime.rows`), so a request gets
+Every check of the rows is the one row rule (:mod:`aeruntime.validation`), so a request gets
 the same words as ``aeruntime score`` on the command line.
 """
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..clibase import providers_option
+from ..clibase import providers_option, threads_option
 from ..errors import AeError, InvalidInputError
 from . import SERVE_EXTRA
 
@@ -75,7 +75,7 @@ def _check_free(host: str, port: int, option: str) -> None:
     help="MLServer adaptive batching: requests merged per call (0: off; a bad request then fails its batch).",
 )
 @click.option("--max-batch-time", type=click.FloatRange(min=0), default=0.002, show_default=True, hidden=True)
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime intra-op threads.")
+@threads_option()
 @providers_option()
 def serve_command(
     bundles: tuple[str, ...],

@@ -58,7 +58,17 @@ def _not_readable(path: Path, exc: Exception) -> InvalidInputError:
 
 
 def _first_rows(path: Path) -> tuple[list[str], int, int, int]:
-    """(first non-empty row, lines skipped before it, line where it ends, length of the next row)."""
+    """(first non-empty row, lines skipped before it, line where it ends, length of the next row).
+
+    A gzip-compressed file (magic bytes ``1f 8b``) is refused naming the compression, as the
+    JavaScript core does (``parseCsvBytes``): it is never read as garbage text.
+    """
+    with open(path, "rb") as raw:
+        if raw.read(2) == b"\x1f\x8b":
+            raise InvalidInputError(
+                f"{path}: the file is gzip-compressed, not CSV text; decompress it first (gunzip -k), "
+                "then score the .csv."
+            )
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)

@@ -14,7 +14,6 @@ import pytest
 import aeruntime
 from aeruntime import sessions
 from aeruntime.errors import (
-    BundleNotFoundError,
     IntegrityError,
     ManifestError,
     UnsafeBundleError,
@@ -264,8 +263,17 @@ def test_symlinks_inside_bundle_and_to_bundle_dir_are_fine(tmp_path, bundle):
 def test_fifo_in_place_of_graph_is_not_read(bundle):
     (bundle / "decoder.onnx").unlink()
     os.mkfifo(bundle / "decoder.onnx")  # reading it would block forever
-    with pytest.raises(BundleNotFoundError, match=r"decoder\.onnx.* missing"):
+    with pytest.raises(UnsafeBundleError, match=r"decoder\.onnx' is not a regular file: it is a FIFO"):
         aeruntime.load(bundle, providers="cpu", verify=False)
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_fifo_in_place_of_manifest_or_listed_file_is_not_a_regular_file(bundle, verify):
+    name = "manifest.json" if verify else "weights.safetensors"
+    (bundle / name).unlink()
+    os.mkfifo(bundle / name)
+    with pytest.raises(UnsafeBundleError, match=rf"{name}' is not a regular file: it is a FIFO"):
+        aeruntime.load(bundle, providers="cpu", verify=True)
 
 
 # ----------------------------------------------------------------------------- schema

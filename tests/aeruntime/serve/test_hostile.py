@@ -1,7 +1,7 @@
 """Hostile requests get a v2 error with the command line's words, and the server stays ready.
 
 The reference wording is aeruntime's own: the message ``aeruntime.load(...).score`` raises
-for the same rows (the row rule, :mod:`aeruntime.rows`), which ``aeruntime score`` prints.
+for the same rows (the row rule, :mod:`aeruntime.validation`), which ``aeruntime score`` prints.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 import aeruntime
 from aeruntime.errors import InvalidInputError
-from aeruntime.rows import FINITE_FIX
+from aeruntime.validation import FINITE_FIX
 from tests.conftest import SUBPROCESS_ENV
 
 from .conftest import CLIENT_EXTRA, LIMIT, post, v2_request

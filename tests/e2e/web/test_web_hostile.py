@@ -1,7 +1,7 @@
 """Hostile bundles and CSV dialects on the page in headless Chromium, against aeruntime (issue 32, causes 5-7).
 
 A site is built from a good bundle with ``aeexport web``; each forged bundle of
-:data:`tests.e2e.node.corpus.BUNDLE_CASES` that a site can hold (no links, pipes or devices:
+:data:`tests.conformance.corpus.BUNDLE_CASES` that a site can hold (no links, pipes or devices:
 a site holds copies) then replaces the site's ``bundle/``, as someone with write access to
 the web server could. The page must refuse each with its error code, as aeruntime refuses
 the same bundle, and run nothing. CSV dialects are scored through the page's file picker
@@ -20,25 +20,16 @@ import pytest
 
 import aeruntime
 from aeruntime.errors import BundleError
-from tests.e2e.node.corpus import BASE, BUNDLE_CASES, CSV_CASES, JS_ONLY_CSV, forged
+from aeruntime.verify import verify_bundle
+from tests.conformance.corpus import BASE, BUNDLE_CASES, CSV_CASES, JS_ONLY_CSV, forged
 
 from .browser import NEEDS_BROWSER, build, drive, require_web_modules, serve
 
 pytestmark = NEEDS_BROWSER
 
 WEB_CASES = [c for c in BUNDLE_CASES if c.web]
-#: the dialects the browser's own path could change (bytes decoding, line ends) and the header rule
-WEB_CSV = [
-    "header-less-first-row-with-a-gap",
-    "pandas-default-header",
-    "bom",
-    "cr-only",
-    "crlf",
-    "quoted-fields",
-    "a-line-of-commas",
-    "quoted-line-break",
-    "blanks-and-signs",
-]
+#: every CSV dialect of the corpus, and the JavaScript-only ones (each scored once)
+WEB_CSV = list(dict.fromkeys([*sorted(CSV_CASES), *JS_ONLY_CSV]))
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +45,7 @@ def driven(tmp_path_factory) -> dict:
         shutil.rmtree(site / "bundle")
         shutil.copytree(forged(case, work), site / "bundle")
     csvs = []
-    for name in [*WEB_CSV, *JS_ONLY_CSV]:
+    for name in WEB_CSV:
         path = root / f"{name}.csv"
         path.write_bytes(CSV_CASES[name] if name in CSV_CASES else JS_ONLY_CSV[name][0])
         csvs += ["--csv", path]
@@ -64,7 +55,7 @@ def driven(tmp_path_factory) -> dict:
     assert res["state"] == "ready", res.get("error")
     return {
         "visits": {c.name: v for c, v in zip(WEB_CASES, res["visits"], strict=True)},
-        "csvs": dict(zip([*WEB_CSV, *JS_ONLY_CSV], res["csvs"], strict=True)),
+        "csvs": dict(zip(WEB_CSV, res["csvs"], strict=True)),
         "work": work,
     }
 
@@ -76,12 +67,12 @@ def test_the_page_refuses_a_forged_bundle_as_aeruntime_does(driven, case):
         assert got["state"] == "ready", got
         return
     assert got["state"] == "refused" and got["error"]["code"] == case.code, got
-    if case.vs_aeruntime:
+    if case.vs_aeruntime:  # golden cases: only readers of the golden vectors refuse them (aeruntime verify)
         with pytest.raises(BundleError):
-            aeruntime.load(driven["work"] / case.name, providers="cpu")
+            (verify_bundle if case.golden else lambda r: aeruntime.load(r, providers="cpu"))(driven["work"] / case.name)
 
 
-@pytest.mark.parametrize("name", WEB_CSV)
+@pytest.mark.parametrize("name", sorted(CSV_CASES))
 def test_the_page_reads_a_csv_dialect_as_aeruntime_does(driven, name, tmp_path):
     from click.testing import CliRunner
 
