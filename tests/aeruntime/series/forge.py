@@ -11,6 +11,7 @@ The protobuf helpers are those of ``tests/aeruntime/format/test_trust_bundles.py
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +108,22 @@ def make_series_bundle(
         "threshold": {"value": threshold, "method": "test"},
         "series": series_section(w, alarm),
     }
-    writer.write(out, manifest)
+    writer.write(out, manifest, metadata=graph_metadata(manifest))
     return out
+
+
+def graph_metadata(manifest: dict) -> dict[str, str]:
+    """The ``aeexport.*`` graph metadata a series bundle carries (keys without the prefix), as the exporter writes
+    them: what a consumer that reads only the graph (examples/c) needs — the shape ``[W, C]``, the threshold, the
+    feature names and the ``series`` section as JSON."""
+    meta = {
+        "input_shape": json.dumps(manifest["input"]["shape"]),
+        "threshold": repr(float(manifest["threshold"]["value"])),
+        "series": json.dumps(manifest["series"]),
+    }
+    if manifest["input"].get("feature_names"):
+        meta["feature_names"] = json.dumps(manifest["input"]["feature_names"])
+    return meta
 
 
 def series_section(window: int, alarm: dict | None = None) -> dict:
