@@ -38,7 +38,9 @@ def series(consumer) -> tuple[np.ndarray, dict[str, object]]:
     root = consumer.work / "series"
     bundles = {}
     for name, alarm in ALARMS.items():
-        bundles[name] = make_series_bundle(root / name, mu, scale, WINDOW, threshold=_threshold(x, mu, scale), alarm=alarm)
+        bundles[name] = make_series_bundle(
+            root / name, mu, scale, WINDOW, threshold=_threshold(x, mu, scale), alarm=alarm
+        )
     np.savetxt(root / "series.csv", x, delimiter=",", fmt="%.9g")
     return x, bundles
 
@@ -182,11 +184,15 @@ def test_stream_header_with_feature_names(consumer, series):
     x, _ = series
     names = ["temp", "vib", "amps"]
     mu, scale = x[:600].mean(axis=0), x[:600].std(axis=0)
-    bundle = make_series_bundle(consumer.work / "series" / "named", mu, scale, WINDOW, threshold=_threshold(x, mu, scale), names=names)
+    bundle = make_series_bundle(
+        consumer.work / "series" / "named", mu, scale, WINDOW, threshold=_threshold(x, mu, scale), names=names
+    )
     body = "\n".join(",".join(f"{v:.9g}" for v in row) for row in x[:40]) + "\n"
     with_header = consumer.run("--stream", bundle, "-", stdin=",".join(names) + "\n" + body)
     assert with_header.returncode == 0, with_header.stderr
     assert with_header.stdout == consumer.run("--stream", bundle, "-", stdin=body).stdout
     wrong = consumer.run("--stream", bundle, "-", stdin="temp,vib,volts\n" + body)
-    assert wrong.returncode == 2 and "the header's column 3 is 'volts', but the bundle's feature 3 is 'amps'" in wrong.stderr
-
+    assert (
+        wrong.returncode == 2
+        and "the header's column 3 is 'volts', but the bundle's feature 3 is 'amps'" in wrong.stderr
+    )

@@ -39,7 +39,10 @@ C_OUTCOME: dict[str, tuple[int, str]] = {
     "if": (0, NOT_LOADED),
     "scan": (1, "node 'scan' (op 'Scan') holds a subgraph"),
     "custom-domain": (0, NOT_LOADED),
-    "op-outside-the-list": (1, "node 'spare_identity' (op 'Identity', domain '') is an operator aeexport does not emit"),
+    "op-outside-the-list": (
+        1,
+        "node 'spare_identity' (op 'Identity', domain '') is an operator aeexport does not emit",
+    ),
     "function": (0, NOT_LOADED),
     "external-data": (0, NOT_LOADED),
     "lying-value-shape": (1, "declares value 'huge' of 2 dims"),
