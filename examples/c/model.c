@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "onnxcheck.h"
 
@@ -315,13 +317,16 @@ static int read_io(model *m, failure *f) {
 
 /* The scorer's bytes (a regular file of at most MAX_GRAPH_BYTES) into a malloc'd *BUF. */
 static int read_graph(model *m, uint8_t **buf, size_t *len, failure *f) {
-    FILE *fh = fopen(m->graph, "rb");
+    int fd = open(m->graph, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); /* no symlink, no blocking FIFO */
+    FILE *fh = fd >= 0 ? fdopen(fd, "rb") : NULL;
     struct stat st;
     if (!fh || fstat(fileno(fh), &st) != 0 || !S_ISREG(st.st_mode) || (uintmax_t)st.st_size > MAX_GRAPH_BYTES) {
         if (fh)
             fclose(fh);
-        return fail(f, 1, "%s: not a regular file of at most %u bytes; a bundle's graphs are. " REEXPORT, m->graph,
-                    MAX_GRAPH_BYTES);
+        else if (fd >= 0)
+            close(fd);
+        return fail(f, 1, "%s: not a regular file of at most %u bytes (a symlink, FIFO or device is refused); a "
+                    "bundle's graphs are. " REEXPORT, m->graph, MAX_GRAPH_BYTES);
     }
     *len = (size_t)st.st_size;
     *buf = malloc(*len ? *len : 1);

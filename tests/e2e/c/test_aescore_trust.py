@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,6 +65,15 @@ C_OUTCOME: dict[str, tuple[int, str]] = {
     "fifo-graph": (0, NOT_LOADED),
     "unlisted-fifo-and-junk": (0, "accepted, as by aeruntime: unlisted files are never opened"),
 }
+
+
+def _scorer_symlink(root: Path) -> None:
+    """scorer.onnx a symlink to the same bytes outside the bundle (every hash still matches)."""
+    outside = root.parent / f"{root.name}-scorer-outside.onnx"
+    shutil.move(root / "scorer.onnx", outside)
+    (root / "scorer.onnx").symlink_to(outside)
+
+
 #: the corpus's encoder/decoder structure edits, on the graph C runs
 SCORER_CASES = [
     BundleCase("scorer-if", _graph("scorer", _if), "UNSAFE"),
@@ -70,8 +81,12 @@ SCORER_CASES = [
     BundleCase("scorer-function", _graph("scorer", _function), "UNSAFE"),
     BundleCase("scorer-external-data", _graph("scorer", _external), "UNSAFE"),
     BundleCase("scorer-lying-tensor-size", _graph("scorer", _lying_tensor), "UNSAFE"),
+    BundleCase("scorer-symlink-outside", _scorer_symlink, "UNSAFE"),
 ]
+
+
 SCORER_MESSAGES = {
+    "scorer-symlink-outside": "not a regular file of at most 2147483647 bytes (a symlink, FIFO or device is refused)",
     "scorer-if": "node 'fork' (op 'If') holds a subgraph",
     "scorer-custom-domain": "imports opset domain 'com.evil'",
     "scorer-function": "holds model-local functions",
