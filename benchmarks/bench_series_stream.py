@@ -14,6 +14,7 @@ error), random weights (speed does not depend on them), written with
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import tempfile
@@ -27,6 +28,8 @@ from harness import RESULTS, parser, write  # noqa: E402
 
 #: where the stream section starts in benchmarks/results/series.md (the quality study comes first)
 MARK = "<!-- bench_series_stream.py -->"
+#: where the C stream's section (bench_c_stream.py) starts, after this one: kept on a re-record
+C_MARK = "<!-- bench_c_stream.py -->"
 
 #: (name, W, C, hidden, latent)
 CASES = [("tiny", 16, 3, 16, 4), ("smap-like", 32, 25, 128, 32)]
@@ -94,6 +97,7 @@ def _dense_scorer(w: int, c: int, hidden: int, latent: int, seed: int = 0):
 
 
 def make_bundle(out: Path, w: int, c: int, hidden: int, latent: int) -> Path:
+    """A series bundle of a dense AE over (W, C) windows, alarm rule 2 of 3 with hold-off 10 (also bench_c_stream.py's)."""
     import aeruntime.format as fmt
 
     scorer, encoder, decoder = _dense_scorer(w, c, hidden, latent)
@@ -119,6 +123,8 @@ def make_bundle(out: Path, w: int, c: int, hidden: int, latent: int) -> Path:
             "threshold": {"value": 1.0, "method": "bench"},
             "series": series,
         },
+        # the graph metadata of a series bundle (docs/bundle-format.md section 11): what the C stream reads
+        metadata={"input_shape": json.dumps([w, c]), "threshold": "1.0", "series": json.dumps(series)},
     )
     return out
 
@@ -206,7 +212,9 @@ def record_section(text: str) -> None:
     old = target.read_text(encoding="utf-8") if target.exists() else ""
     head = old.split(MARK)[0].rstrip()
     section = text.replace("# Series stream", "## Series stream", 1)
-    target.write_text(f"{head}\n\n{MARK}\n{section.rstrip()}\n", encoding="utf-8")
+    c_section = old[old.index(C_MARK) :].rstrip() if C_MARK in old else ""
+    tail = f"\n{c_section}\n" if c_section else ""
+    target.write_text(f"{head}\n\n{MARK}\n{section.rstrip()}\n{tail}", encoding="utf-8")
     print(f"recorded in {target}", file=sys.stderr)
 
 

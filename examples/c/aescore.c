@@ -3,6 +3,8 @@
  *   aescore [--threshold T] BUNDLE [ROWS|-]   CSV rows (header optional) -> "score,label" lines on stdout,
  *                                             "score,label,p_value" when the scorer outputs decisions
  *   aescore --check BUNDLE    run the bundle's golden vectors (test_data/scorer) and compare
+ *   aescore [--threshold T] --stream BUNDLE [ROWS|-]   a series bundle, rows of C values read one at a time
+ *                             -> one "score,label[,p_value],alarm" line per row as it arrives (stream.c)
  *
  * A decision scorer (outputs score, label, p_value) labels the rows itself; --threshold T is fed to
  * its optional "threshold" input (no re-export). A score-only scorer is labelled here: score > T
@@ -20,12 +22,13 @@
 
 #include "model.h"
 #include "rows.h"
+#include "stream.h"
 #include "tensorpb.h"
 
 #define BATCH 256
 #define ATOL 1e-5
 #define RTOL 1e-4
-#define USAGE "usage: aescore [--threshold T] BUNDLE [ROWS|-] | aescore --check BUNDLE"
+#define USAGE "usage: aescore [--threshold T] [--stream] BUNDLE [ROWS|-] | aescore --check BUNDLE"
 
 static int write_scores(const model *m, const float *scores, const unsigned char *labels, const float *pvalues,
                         size_t n, long first_row, failure *f) {
@@ -46,7 +49,8 @@ static int score_rows(model *m, const char *path, failure *f) {
     FILE *fh = from_stdin ? stdin : fopen(path, "r");
     if (!fh)
         return fail(f, 2, "%s: cannot open the rows (%s). Pass a CSV file, or - for stdin.", path, strerror(errno));
-    rowreader r = {.fh = fh, .name = path, .width = m->width, .names = m->names};
+    /* a series bundle's names are those of one step's C columns: a whole window's row has none */
+    rowreader r = {.fh = fh, .name = path, .width = m->width, .names = m->nnames == m->width ? m->names : NULL};
     float *rows = malloc(BATCH * m->width * sizeof *rows), *scores = malloc(BATCH * sizeof *scores);
     float *pvalues = malloc(BATCH * sizeof *pvalues);
     unsigned char *labels = malloc(BATCH);
@@ -145,6 +149,17 @@ static int check_golden(model *m, const char *bundle, failure *f) {
     return fflush(stdout) == 0 ? 0 : fail(f, 1, "-: cannot write (%s)", strerror(errno));
 }
 
+static int stream_file(model *m, const char *path, failure *f) {
+    int from_stdin = strcmp(path, "-") == 0;
+    FILE *fh = from_stdin ? stdin : fopen(path, "r");
+    if (!fh)
+        return fail(f, 2, "%s: cannot open the rows (%s). Pass a CSV file, or - for stdin.", path, strerror(errno));
+    int rc = stream_rows(m, fh, path, f);
+    if (!from_stdin)
+        fclose(fh);
+    return rc;
+}
+
 /* "--threshold T" at the front of ARGV: T into *THRESHOLD, 2 arguments consumed; 0 without it, -1 when T is
  * not a finite number. */
 static int threshold_option(int argc, char **argv, double *threshold) {
@@ -166,12 +181,14 @@ int main(int argc, char **argv) {
     argc -= shift;
     argv += shift;
     int check = argc > 1 && strcmp(argv[1], "--check") == 0;
-    int nargs = argc - 1 - check;
-    if (nargs < 1 || nargs > (check ? 1 : 2) || argv[1 + check][0] == '-') {
+    int streaming = argc > 1 && strcmp(argv[1], "--stream") == 0;
+    int flag = check || streaming;
+    int nargs = argc - 1 - flag;
+    if (nargs < 1 || nargs > (check ? 1 : 2) || argv[1 + flag][0] == '-') {
         fprintf(stderr, "error: %s\n", USAGE);
         return 2;
     }
-    const char *bundle = argv[1 + check], *rows = nargs == 2 ? argv[2 + check] : "-";
+    const char *bundle = argv[1 + flag], *rows = nargs == 2 ? argv[2 + flag] : "-";
     model m;
     int rc = model_open(&m, bundle, &f);
     if (rc == 0 && shift) {
@@ -179,7 +196,7 @@ int main(int argc, char **argv) {
         m.feed_threshold = 1;
     }
     if (rc == 0)
-        rc = check ? check_golden(&m, bundle, &f) : score_rows(&m, rows, &f);
+        rc = check ? check_golden(&m, bundle, &f) : streaming ? stream_file(&m, rows, &f) : score_rows(&m, rows, &f);
     model_close(&m);
     if (rc != 0) {
         fprintf(stderr, "error: %s\n", f.msg);

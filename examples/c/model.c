@@ -8,9 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "onnxcheck.h"
 
 #define REEXPORT "Re-export the bundle with aeexport."
+/* the largest graph read (protobuf's own limit is 2 GiB) */
+#define MAX_GRAPH_BYTES 2147483647u
 
 int fail(failure *f, int code, const char *fmt, ...) {
     va_list ap;
@@ -175,17 +182,67 @@ done:
     return rc;
 }
 
+/* The integer after "KEY": in the JSON object text S (a key, not a string value: preceded by no backslash and
+ * followed by a colon). 0, or -1 when absent or not an integer. */
+static int json_int(const char *s, const char *key, long *out) {
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    for (const char *p = strstr(s, quoted); p; p = strstr(p + 1, quoted)) {
+        const char *q = p + strlen(quoted);
+        while (*q == ' ')
+            q++;
+        if ((p > s && p[-1] == '\\') || *q != ':')
+            continue;
+        char *end;
+        *out = strtol(q + 1, &end, 10);
+        while (*end == ' ')
+            end++;
+        return end != q + 1 && (*end == ',' || *end == '}') ? 0 : -1;
+    }
+    return -1;
+}
+
+/* aeexport.series (the manifest's series section as JSON): the window, the step rule and the alarm rule. */
+static int read_series(model *m, const char *text, failure *f) {
+    long window = 0;
+    const char *rule = strstr(text, "\"step_score\"");
+    if (rule)
+        rule += strlen("\"step_score\"") + strspn(rule + strlen("\"step_score\""), " :");
+    if (json_int(text, "window", &window) || json_int(text, "k", &m->alarm_k) || json_int(text, "n", &m->alarm_n) ||
+        json_int(text, "hold_off", &m->hold_off))
+        return fail(f, 1, "%s: malformed aeexport.series metadata ('%.120s'): expected window and alarm k, n, hold_off "
+                    "integers. " REEXPORT, m->graph, text);
+    if (!rule || strncmp(rule, "\"window_end\"", 12) != 0)
+        return fail(f, 1, "%s: aeexport.series has a step_score this consumer does not know (it knows \"window_end\": "
+                    "the score of step t is the window ending at t). Use a newer consumer or re-export.", m->graph);
+    if (m->rank != 3 || window != m->dims[1] || m->alarm_k < 1 || m->alarm_k > m->alarm_n || m->alarm_n > 1000000 ||
+        m->hold_off < 0 || m->hold_off > 1000000000L)
+        return fail(f, 1, "%s: aeexport.series (window %ld, alarm k %ld n %ld hold_off %ld) does not fit the input "
+                    "shape or 1 <= k <= n <= 1e6, 0 <= hold_off. " REEXPORT, m->graph, window, m->alarm_k, m->alarm_n,
+                    m->hold_off);
+    m->series = 1;
+    m->window = (size_t)window;
+    m->columns = (size_t)m->dims[2];
+    return 0;
+}
+
 static int read_metadata(model *m, failure *f) {
     OrtModelMetadata *meta = NULL;
-    char *names = NULL;
+    char *names = NULL, *series = NULL;
     if (ort_check(m, m->api->SessionGetModelMetadata(m->session, &meta), "read its metadata", f))
         return -1;
     int rc = read_shape(m, meta, f);
     if (rc == 0)
+        rc = lookup(m, meta, "aeexport.series", &series, f);
+    if (rc == 0 && series)
+        rc = read_series(m, series, f);
+    m->nnames = m->series ? m->columns : m->width;
+    if (rc == 0)
         rc = lookup(m, meta, "aeexport.feature_names", &names, f);
-    if (rc == 0 && names && parse_names(names, m->width, &m->names))
-        rc = fail(f, 1, "%s: aeexport.feature_names is not a JSON list of %zu plain names. " REEXPORT, m->graph, m->width);
+    if (rc == 0 && names && parse_names(names, m->nnames, &m->names))
+        rc = fail(f, 1, "%s: aeexport.feature_names is not a JSON list of %zu plain names. " REEXPORT, m->graph, m->nnames);
     free(names);
+    free(series);
     m->api->ReleaseModelMetadata(meta);
     return rc;
 }
@@ -258,6 +315,49 @@ static int read_io(model *m, failure *f) {
     return read_decisions(m, alloc, nout, f);
 }
 
+/* The scorer's bytes (a regular file of at most MAX_GRAPH_BYTES) into a malloc'd *BUF. */
+static int read_graph(model *m, uint8_t **buf, size_t *len, failure *f) {
+    int fd = open(m->graph, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); /* no symlink, no blocking FIFO */
+    FILE *fh = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    struct stat st;
+    if (!fh || fstat(fileno(fh), &st) != 0 || !S_ISREG(st.st_mode) || (uintmax_t)st.st_size > MAX_GRAPH_BYTES) {
+        if (fh)
+            fclose(fh);
+        else if (fd >= 0)
+            close(fd);
+        return fail(f, 1, "%s: not a regular file of at most %u bytes (a symlink, FIFO or device is refused); a "
+                    "bundle's graphs are. " REEXPORT, m->graph, MAX_GRAPH_BYTES);
+    }
+    *len = (size_t)st.st_size;
+    *buf = malloc(*len ? *len : 1);
+    size_t got = *buf ? fread(*buf, 1, *len, fh) : 0;
+    fclose(fh);
+    if (!*buf || got != *len) {
+        free(*buf);
+        *buf = NULL;
+        return fail(f, 1, "%s: %s", m->graph, got != *len ? "a read error (the file changed while read?)" : "out of memory");
+    }
+    return 0;
+}
+
+/* scorer.onnx: read once, checked (onnxcheck.c), and those same bytes given to onnxruntime (nothing can swap
+ * the file between the check and the load). scorer.ort (onnxruntime's flatbuffer format) is loaded unchecked:
+ * see README.md, "What it checks". */
+static int create_session(model *m, failure *f) {
+    size_t n = strlen(m->graph);
+    if (n > 4 && strcmp(m->graph + n - 4, ".ort") == 0)
+        return ort_check(m, m->api->CreateSession(m->env, m->graph, m->opts, &m->session), "load it", f);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char why[sizeof f->msg - 256];
+    if (read_graph(m, &buf, &len, f))
+        return -1;
+    int rc = onnxcheck(buf, len, why, sizeof why) ? fail(f, 1, "%s: %s", m->graph, why)
+             : ort_check(m, m->api->CreateSessionFromArray(m->env, buf, len, m->opts, &m->session), "load it", f);
+    free(buf);
+    return rc;
+}
+
 static int open_session(model *m, const char *bundle, failure *f) {
     snprintf(m->graph, sizeof m->graph, "%s/scorer.onnx", bundle);
     if (!is_file(m->graph)) {
@@ -273,7 +373,7 @@ static int open_session(model *m, const char *bundle, failure *f) {
     if (ort_check(m, m->api->CreateEnv(ORT_LOGGING_LEVEL_ERROR, "aescore", &m->env), "start", f) ||
         ort_check(m, m->api->CreateSessionOptions(&m->opts), "start", f) ||
         ort_check(m, m->api->SetIntraOpNumThreads(m->opts, 1), "start", f) ||
-        ort_check(m, m->api->CreateSession(m->env, m->graph, m->opts, &m->session), "load it", f) ||
+        create_session(m, f) ||
         ort_check(m, m->api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &m->memory), "start", f))
         return -1;
     return 0;
@@ -290,7 +390,7 @@ int model_open(model *m, const char *bundle, failure *f) {
 }
 
 /* The float32 a graph compares with: the largest float32 <= T, so that score > it equals score > T. */
-static float graph_threshold(double t) {
+float model_graph_threshold(double t) {
     float g = (float)t;
     return (double)g > t ? nextafterf(g, -INFINITY) : g;
 }
@@ -323,7 +423,7 @@ int model_decide(model *m, const float *rows, size_t n, float *scores, unsigned 
     int64_t dims[MODEL_MAX_RANK];
     memcpy(dims, m->dims, sizeof dims);
     dims[0] = (int64_t)n;
-    float threshold = graph_threshold(m->threshold);
+    float threshold = model_graph_threshold(m->threshold);
     int decisions = labels && m->label_name && m->p_name;
     const char *in_names[] = {m->input_name, "threshold"}, *out_names[] = {m->output_name, m->label_name, m->p_name};
     size_t nin = m->has_threshold_input && m->feed_threshold ? 2 : 1, nout = decisions ? 3 : 1;
@@ -353,6 +453,11 @@ done:
     return rc;
 }
 
+int model_run(model *m, const char *const *in_names, const OrtValue *const *inputs, size_t nin,
+              const char *const *out_names, OrtValue **outputs, size_t nout, failure *f) {
+    return ort_check(m, m->api->Run(m->session, NULL, in_names, inputs, nin, out_names, nout, outputs), "score the rows", f);
+}
+
 int model_score(model *m, const float *rows, size_t n, float *scores, failure *f) {
     return model_decide(m, rows, n, scores, NULL, NULL, f);
 }
@@ -360,7 +465,7 @@ int model_score(model *m, const float *rows, size_t n, float *scores, failure *f
 void model_close(model *m) {
     if (!m->api)
         return;
-    for (size_t i = 0; m->names && i < m->width; i++)
+    for (size_t i = 0; m->names && i < m->nnames; i++)
         free(m->names[i]);
     free(m->names);
     free(m->input_name);

@@ -30,7 +30,12 @@ typedef struct {
     size_t rank;
     size_t width;   /* features per row: the product of aeexport.input_shape */
     double threshold;  /* aeexport.threshold */
-    char **names;   /* aeexport.feature_names (width of them), or NULL when the graph has none */
+    char **names;   /* aeexport.feature_names (nnames of them), or NULL when the graph has none */
+    size_t nnames;  /* width, or for a series bundle the C columns of one step */
+    /* a series bundle (aeexport.series, docs/bundle-format.md section 11): windows (W, C), the alarm rule */
+    int series;
+    size_t window, columns;
+    long alarm_k, alarm_n, hold_off;
 } model;
 
 /* Loads BUNDLE/scorer.onnx (or BUNDLE/scorer.ort). Returns 0, or -1 with F set. */
@@ -41,6 +46,11 @@ int model_score(model *m, const float *rows, size_t n, float *scores, failure *f
  * (left untouched when the graph has no p_value output). Returns 0, or -1 with F set. */
 int model_decide(model *m, const float *rows, size_t n, float *scores, unsigned char *labels, float *pvalues,
                  failure *f);
+/* One Run with inputs and pre-allocated outputs (no allocation of ours): for the stream. 0, or -1 with F set. */
+int model_run(model *m, const char *const *in_names, const OrtValue *const *inputs, size_t nin,
+              const char *const *out_names, OrtValue **outputs, size_t nout, failure *f);
+/* The float32 a graph compares with for threshold T (the largest float32 <= T). */
+float model_graph_threshold(double t);
 void model_close(model *m);
 int fail(failure *f, int code, const char *fmt, ...);
 

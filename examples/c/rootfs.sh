@@ -195,6 +195,13 @@ run() {
 case "${1:-}" in
   check) check ;;
   path) ensure; if host_is_trixie; then echo /; else echo "$ROOT"; fi ;;
-  run) shift; run "$@" ;;
+  run)
+    shift
+    if [ -z "${AEEXPORT_ROOTFS_PRIVATE:-}" ] && ! host_is_trixie && command -v unshare >/dev/null 2>&1; then
+      # A private mount namespace per run: its /proc, /sys, /dev and --bind mounts vanish with it, and the
+      # exit of a concurrent run (which unmounts what it mounted) cannot pull them from under this one.
+      AEEXPORT_ROOTFS_PRIVATE=1 exec unshare --mount --propagation private bash "$0" run "$@"
+    fi
+    run "$@" ;;
   *) die "usage: $0 check | path | run [--bind DIR] CMD..." ;;
 esac

@@ -112,16 +112,14 @@ static int header(const rowreader *r, char **fields, size_t n, char *err, size_t
 
 /* One line into ROW: 1 = a row, 0 = skipped (blank or the header), -1 = an error. */
 static int parse_line(rowreader *r, float *row, char *err, size_t errlen) {
-    char **fields = malloc((r->width + 1) * sizeof *fields);
-    if (!fields) {
+    if (!r->fields && !(r->fields = malloc((r->width + 1) * sizeof *r->fields))) { /* once: no allocation per row */
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    char **fields = r->fields;
     size_t n = split(r->line, fields, r->width + 1);
-    if (n == 1 && !*fields[0]) {
-        free(fields);
+    if (n == 1 && !*fields[0])
         return 0; /* a blank line */
-    }
     int rc = 1;
     if (n != r->width)
         rc = width_error(r, n, err, errlen);
@@ -137,7 +135,6 @@ static int parse_line(rowreader *r, float *row, char *err, size_t errlen) {
         else
             row[j] = (float)v;
     }
-    free(fields);
     return rc;
 }
 
@@ -170,5 +167,7 @@ long rows_read(rowreader *r, float *out, long max, char *err, size_t errlen) {
 
 void rows_free(rowreader *r) {
     free(r->line);
+    free(r->fields);
     r->line = NULL;
+    r->fields = NULL;
 }

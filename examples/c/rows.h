@@ -10,7 +10,8 @@ typedef struct {
     const char *name;          /* the path as the user gave it, "-" for stdin (messages) */
     size_t width;              /* features per row */
     char *const *names;        /* the bundle's feature names (width of them), or NULL */
-    char *line;                /* getline buffer */
+    char *line;                /* getline buffer (grows only for a line longer than any before) */
+    char **fields;             /* width + 1 field pointers, allocated by the first read */
     size_t cap;
     long lineno;               /* lines read so far */
     long rows;                 /* data rows read so far */

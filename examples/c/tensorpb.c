@@ -21,11 +21,6 @@ enum { F_DIMS = 1, F_DATA_TYPE = 2, F_FLOAT_DATA = 4, F_RAW_DATA = 9, F_DATA_LOC
 enum { ONNX_FLOAT = 1, LOCATION_EXTERNAL = 1 };
 
 typedef struct {
-    const uint8_t *p;
-    const uint8_t *end;
-} cursor;
-
-typedef struct {
     size_t rank;
     int64_t dims[TENSORPB_MAX_RANK];
     int64_t data_type;
@@ -41,7 +36,7 @@ static int fail(char *err, size_t errlen, const char *msg) {
     return -1;
 }
 
-static int varint(cursor *c, uint64_t *out) {
+int pb_varint(pb_cursor *c, uint64_t *out) {
     uint64_t v = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
         if (c->p >= c->end)
@@ -56,12 +51,37 @@ static int varint(cursor *c, uint64_t *out) {
     return -1; /* more than 10 bytes */
 }
 
-static int take(cursor *c, size_t n, const uint8_t **out) {
+int pb_take(pb_cursor *c, size_t n, const uint8_t **out) {
     if ((size_t)(c->end - c->p) < n)
         return -1;
     *out = c->p;
     c->p += n;
     return 0;
+}
+
+int pb_field(pb_cursor *c, pb_value *out) {
+    uint64_t key, n;
+    const uint8_t *b;
+    memset(out, 0, sizeof *out);
+    if (pb_varint(c, &key) || (key >> 3) == 0 || (key >> 3) > UINT32_MAX)
+        return -1;
+    out->number = (unsigned)(key >> 3);
+    out->wire = (unsigned)(key & 7);
+    switch (out->wire) {
+    case WT_VARINT:
+        return pb_varint(c, &out->varint);
+    case WT_LEN:
+        if (pb_varint(c, &n) || n > (uint64_t)(c->end - c->p) || pb_take(c, (size_t)n, &b))
+            return -1;
+        out->sub = (pb_cursor){b, b + n};
+        return 0;
+    case WT_I64:
+        return pb_take(c, 8, &b);
+    case WT_I32:
+        return pb_take(c, 4, &b);
+    default:
+        return -1; /* groups (3, 4) and undefined wire types: aeexport never writes them */
+    }
 }
 
 static float le_float(const uint8_t *b) {
@@ -94,10 +114,10 @@ static int add_float(fields *f, float v) {
 }
 
 static int read_dims_packed(fields *f, const uint8_t *b, size_t n, char *err, size_t errlen) {
-    cursor c = {b, b + n};
+    pb_cursor c = {b, b + n};
     while (c.p < c.end) {
         uint64_t v;
-        if (varint(&c, &v) || add_dim(f, v, err, errlen))
+        if (pb_varint(&c, &v) || add_dim(f, v, err, errlen))
             return err[0] ? -1 : fail(err, errlen, "truncated dims");
     }
     return 0;
@@ -113,10 +133,10 @@ static int read_floats_packed(fields *f, const uint8_t *b, size_t n, char *err, 
 }
 
 /* One length-delimited field. */
-static int read_len(fields *f, unsigned field, cursor *c, char *err, size_t errlen) {
+static int read_len(fields *f, unsigned field, pb_cursor *c, char *err, size_t errlen) {
     uint64_t n;
     const uint8_t *b;
-    if (varint(c, &n) || n > (uint64_t)(c->end - c->p) || take(c, (size_t)n, &b))
+    if (pb_varint(c, &n) || n > (uint64_t)(c->end - c->p) || pb_take(c, (size_t)n, &b))
         return fail(err, errlen, "a field's length runs past the end of the file");
     if (field == F_DIMS)
         return read_dims_packed(f, b, (size_t)n, err, errlen);
@@ -129,9 +149,9 @@ static int read_len(fields *f, unsigned field, cursor *c, char *err, size_t errl
     return 0;
 }
 
-static int read_varint_field(fields *f, unsigned field, cursor *c, char *err, size_t errlen) {
+static int read_varint_field(fields *f, unsigned field, pb_cursor *c, char *err, size_t errlen) {
     uint64_t v;
-    if (varint(c, &v))
+    if (pb_varint(c, &v))
         return fail(err, errlen, "a truncated varint");
     if (field == F_DIMS)
         return add_dim(f, v, err, errlen);
@@ -144,10 +164,10 @@ static int read_varint_field(fields *f, unsigned field, cursor *c, char *err, si
     return 0;
 }
 
-static int read_field(fields *f, cursor *c, char *err, size_t errlen) {
+static int read_field(fields *f, pb_cursor *c, char *err, size_t errlen) {
     uint64_t key;
     const uint8_t *b;
-    if (varint(c, &key))
+    if (pb_varint(c, &key))
         return fail(err, errlen, "a truncated field key");
     unsigned field = (unsigned)(key >> 3), wire = (unsigned)(key & 7);
     if (field == 0)
@@ -158,9 +178,9 @@ static int read_field(fields *f, cursor *c, char *err, size_t errlen) {
     case WT_LEN:
         return read_len(f, field, c, err, errlen);
     case WT_I64:
-        return take(c, 8, &b) ? fail(err, errlen, "a truncated 64-bit field") : 0;
+        return pb_take(c, 8, &b) ? fail(err, errlen, "a truncated 64-bit field") : 0;
     case WT_I32:
-        if (take(c, 4, &b))
+        if (pb_take(c, 4, &b))
             return fail(err, errlen, "a truncated 32-bit field");
         if (field == F_FLOAT_DATA && add_float(f, le_float(b)))
             return fail(err, errlen, "out of memory");
@@ -203,7 +223,7 @@ int tensorpb_parse(const uint8_t *buf, size_t len, tensorpb *out, char *err, siz
     memset(&f, 0, sizeof f);
     memset(out, 0, sizeof *out);
     err[0] = '\0';
-    cursor c = {buf, buf + len};
+    pb_cursor c = {buf, buf + len};
     int rc = 0;
     while (rc == 0 && c.p < c.end)
         rc = read_field(&f, &c, err, errlen);

@@ -126,7 +126,7 @@ def make_series_bundle(
         "threshold": {"value": threshold, "method": "test"},
         "series": series_section(w, alarm),
     }
-    writer.write(out, manifest)
+    writer.write(out, manifest, metadata=graph_metadata(manifest))
     return out
 
 
@@ -142,6 +142,20 @@ def _add_golden(writer: fmt.BundleWriter, mu: np.ndarray, scale: np.ndarray, wei
     writer.add_golden("encoder", [("x", x)], [("code", code)])
     writer.add_golden("decoder", [("code", code)], [("x_hat", x_hat)])
     writer.add_golden("scorer", [("x", x)], [("score", score)])
+
+
+def graph_metadata(manifest: dict) -> dict[str, str]:
+    """The ``aeexport.*`` graph metadata a series bundle carries (keys without the prefix), as the exporter writes
+    them: what a consumer that reads only the graph (examples/c) needs — the shape ``[W, C]``, the threshold, the
+    feature names and the ``series`` section as JSON."""
+    meta = {
+        "input_shape": json.dumps(manifest["input"]["shape"]),
+        "threshold": repr(float(manifest["threshold"]["value"])),
+        "series": json.dumps(manifest["series"]),
+    }
+    if manifest["input"].get("feature_names"):
+        meta["feature_names"] = json.dumps(manifest["input"]["feature_names"])
+    return meta
 
 
 def series_section(window: int, alarm: dict | None = None) -> dict:

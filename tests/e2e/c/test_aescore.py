@@ -134,7 +134,7 @@ def test_exit_codes_are_the_python_clis(consumer, bundles, named_bundle, case):
 
 def test_usage_error(consumer):
     r = consumer.run()
-    assert r.returncode == 2 and r.stderr.startswith("error: usage: aescore [--threshold T] BUNDLE")
+    assert r.returncode == 2 and r.stderr.startswith("error: usage: aescore [--threshold T] [--stream] BUNDLE")
 
 
 @pytest.mark.parametrize("name", ALL_BUNDLES)
@@ -201,5 +201,5 @@ def test_threshold_option_refuses_a_non_number(consumer, named_bundle, digit_row
     assert (
         r.stderr
         == "error: --threshold needs a finite number, got 'abc'. "
-        + "usage: aescore [--threshold T] BUNDLE [ROWS|-] | aescore --check BUNDLE"
+        + "usage: aescore [--threshold T] [--stream] BUNDLE [ROWS|-] | aescore --check BUNDLE"
     )
