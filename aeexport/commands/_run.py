@@ -12,6 +12,7 @@ from aeruntime.fs import DIR_RULE
 from ..settings import ExportOptions, RunSettings, ThresholdSpec, TrainSettings
 from ._common import echo_rows, echo_sample, epoch_cap_note, model_report_text, model_text
 from ._options import json_option, plot_option, threshold_options, train_options, verbose_option
+from ._series_options import echo_window
 
 
 @click.command("run")
@@ -57,6 +58,7 @@ def run_command(
         echo_json(s)
         return
     echo_sample(s["rows"].get("sample"))
+    echo_window(s["rows"].get("series"))
     echo_rows(_run_rows(s))
 
 
