@@ -25,6 +25,7 @@ from ._reservoir import Reservoir, SampleInfo, quotas
 from ._scalers import DISPERSED_K, DISPERSED_SHARE, SCALERS, Scaler, fit_scaler, robust_iqr_scaler, robust_scaler
 from ._series import (
     FIXED_W,
+    NOISE_BAND,
     W_MAX,
     W_MIN,
     WindowChoice,
@@ -39,6 +40,7 @@ from ._spark import MAX_CLASSES, SparkSample, sample
 
 __all__ = [
     "FIXED_W",
+    "NOISE_BAND",
     "W_MAX",
     "W_MIN",
     "WindowChoice",

@@ -4,7 +4,7 @@ A series is ``(n, C)``: row t is time step t. :func:`load_series` reads it (``.n
 ``X_train``, ``.npy``, CSV, Parquet), checks the time column (strictly increasing; kept out of the
 features) and NaN/Inf (the row rule, naming row and column). :func:`choose_window` is ``--window
 auto``: TSB-AD's ``find_length_rank(rank=1)`` period of column 0 of the training rows, clipped to
-[:data:`W_MIN`, :data:`W_MAX`], :data:`FIXED_W` when there is none (benchmarks/results/series.md
+[:data:`W_MIN`, :data:`W_MAX`], :data:`FIXED_W` when there is none or it is within white noise's band (benchmarks/results/series.md
 chose it). :func:`series_split` holds out the **last** ``val_fraction`` (and ``test_fraction``) of
 the steps: training windows end before the held-out part and held-out windows start inside it, so
 no window crosses the split.
@@ -27,6 +27,7 @@ from ._data import Dataset, Split
 
 __all__ = [
     "FIXED_W",
+    "NOISE_BAND",
     "W_MAX",
     "W_MIN",
     "WindowChoice",
@@ -40,6 +41,9 @@ __all__ = [
 
 #: the window when the autocorrelation shows no period, and the bounds of ``--window auto``
 FIXED_W, W_MIN, W_MAX = 32, 8, 64
+#: a period counts when its autocorrelation exceeds NOISE_BAND / sqrt(n): white noise's is about
+#: N(0, 1/n) at each lag, so its highest of ~100 local maxima stays below 4 / sqrt(n)
+NOISE_BAND = 4.0
 
 
 def acf(x: np.ndarray, nlags: int) -> np.ndarray:
@@ -51,23 +55,30 @@ def acf(x: np.ndarray, nlags: int) -> np.ndarray:
     return acov / acov[0] if acov[0] > 0 else np.zeros(nlags + 1)
 
 
-def tsbad_period(x: np.ndarray, fallback: int, lo: int = 3, hi: int = 300) -> int:
-    """TSB-AD's ``find_length_rank(x, rank=1)``: the lag of the highest local ACF maximum (lags 3..400);
-    ``fallback`` when there is none with index in [lo, hi]."""
+def _highest_peak(x: np.ndarray, lo: int = 3, hi: int = 300) -> tuple[int, float] | None:
+    """(lag, autocorrelation) of the highest local ACF maximum of ``x`` at lags 3..400 (TSB-AD's
+    ``find_length_rank(rank=1)``), None when there is none or its lag index is outside [lo, hi]."""
     from scipy.signal import argrelextrema
 
     x = np.asarray(x, np.float64)[:20000]
     base = 3
     if len(x) <= base + 2:
-        return fallback
+        return None
     ac = acf(x, min(400, len(x) - 1))[base:]
     peaks = argrelextrema(ac, np.greater)[0]
     if len(peaks) == 0:
-        return fallback
+        return None
     best = peaks[np.argmax(ac[peaks])]
     if best < lo or best > hi:
-        return fallback
-    return int(best + base)
+        return None
+    return int(best + base), float(ac[best])
+
+
+def tsbad_period(x: np.ndarray, fallback: int, lo: int = 3, hi: int = 300) -> int:
+    """TSB-AD's ``find_length_rank(x, rank=1)``: the lag of the highest local ACF maximum (lags 3..400);
+    ``fallback`` when there is none with index in [lo, hi]."""
+    peak = _highest_peak(x, lo, hi)
+    return fallback if peak is None else peak[0]
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,9 @@ class WindowChoice:
             clip = "" if self.period == self.window else f", clipped to [{W_MIN}, {W_MAX}]"
             return f"period {self.period} of column 0's autocorrelation{clip}"
         if self.rule == "fallback":
-            return f"no period in column 0's autocorrelation (lags 3..300): the fallback {FIXED_W}"
+            return (
+                f"no period in column 0's autocorrelation (lags 3..300, above the noise band): the fallback {FIXED_W}"
+            )
         return "given"
 
     def as_config(self) -> dict[str, Any]:
@@ -92,13 +105,17 @@ class WindowChoice:
 
 
 def choose_window(window: int | str, train: np.ndarray) -> WindowChoice:
-    """``--window``: an integer W as given, or ``"auto"``: the period of column 0 of ``train`` (n, C)."""
+    """``--window``: an integer W as given, or ``"auto"``: the period of column 0 of ``train`` (n, C):
+    TSB-AD's highest local autocorrelation maximum (lags 3..300), kept only when it clears
+    :data:`NOISE_BAND` / sqrt(n) (white noise's autocorrelation has spurious maxima below that), clipped
+    to [:data:`W_MIN`, :data:`W_MAX`]; :data:`FIXED_W` when there is none."""
     if window != "auto":
         return WindowChoice(int(window), "fixed")
-    period = tsbad_period(train[:, 0], 0)
-    if period == 0:
+    x = train[:, 0]
+    peak = _highest_peak(x)
+    if peak is None or peak[1] <= NOISE_BAND / np.sqrt(min(len(x), 20000)):
         return WindowChoice(FIXED_W, "fallback")
-    return WindowChoice(int(np.clip(period, W_MIN, W_MAX)), "period", period)
+    return WindowChoice(int(np.clip(peak[0], W_MIN, W_MAX)), "period", peak[0])
 
 
 def windows(rows: np.ndarray, w: int) -> np.ndarray:

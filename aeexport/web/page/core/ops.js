@@ -10,7 +10,7 @@ export const ALLOWED_OPS = {
   '': [
     'Abs', 'Add', 'Cast', 'Conv', 'ConvTranspose', 'DequantizeLinear', 'Div', 'DynamicQuantizeLinear', 'Elu',
     'Exp', 'Gelu', 'Gemm', 'LeakyRelu', 'MatMul', 'MatMulInteger', 'Mul', 'Pow', 'QuantizeLinear', 'ReduceMean',
-    'ReduceSum', 'Relu', 'Reshape', 'Sigmoid', 'Sub', 'Tanh', 'Unsqueeze',
+    'ReduceSum', 'Relu', 'Reshape', 'Sigmoid', 'Slice', 'Sub', 'Tanh', 'Transpose', 'Unsqueeze',
   ],
 };
 /** the opset domains a graph may import ("ai.onnx" is the default domain's long name) */
