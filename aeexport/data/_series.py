@@ -129,7 +129,7 @@ def _check_time(t: np.ndarray, name: str, where: str) -> None:
         i = int(bad[0]) + 1
         how = "repeats" if t[i] == t[i - 1] else "goes backwards"
         raise InvalidInputError(
-            f"{where}: time column {name!r} {how} at row {i} ({t[i - 1]!r} then {t[i]!r}); expected strictly "
+            f"{where}: time column {name!r} {how} at row {i} ({float(t[i - 1])!r} then {float(t[i])!r}); expected strictly "
             "increasing time stamps: sort the rows by time and drop duplicates."
         )
 
