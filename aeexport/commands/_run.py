@@ -67,10 +67,12 @@ def _run_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     from ..report import describe_threshold
 
     r = s["rows"]
+    steps = (r.get("series") or {}).get("steps")  # a series: windows of its steps
+    size = f"{r['rows']} rows ->" if steps is None else f"{steps} steps -> windows:"
     rows = [
         (
             "dataset",
-            f"{s['dataset']}: {r['rows']} rows -> train {r['train_rows']}, val {r['val_rows']}, "
+            f"{s['dataset']}: {size} train {r['train_rows']}, val {r['val_rows']}, "
             f"test {r['test_rows']}"
             + (f" (class {r['anomaly_class']} = anomaly)" if r.get("anomaly_class") is not None else ""),
         )

@@ -71,6 +71,7 @@ def prepare_series(dataset: str | Dataset, training: TrainSettings, *, test_frac
         "period": choice.period,
         "reason": choice.reason(),
         "stride": s.stride,
+        "steps": n,
         "time_column": s.time_column,
         "validation_starts_at_row": v0,
         "test_starts_at_row": t0 if test_fraction else None,
