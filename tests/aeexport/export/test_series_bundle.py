@@ -122,3 +122,25 @@ def test_variants_of_a_series_bundle_keep_decision_parity(series_run, kind):
     rt = aeruntime.load(tmp / f"v-{kind}", providers="cpu")
     scores = rt.stream().push_many(x)
     assert scores.shape == (N,) and np.isnan(scores[:24]).all() and np.isfinite(scores[24:]).all()
+
+
+def test_the_shipped_series_bundle_scores_its_generated_series_one_score_per_step():
+    """models/series-dense (models/build.sh series-dense) on the series models/series_demo.py writes:
+    per-step scores equal the scores of the windows ending at each step; the anomalies score highest."""
+    import importlib.util
+
+    from tests.conftest import MODELS
+
+    spec = importlib.util.spec_from_file_location("series_demo", MODELS / "series_demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    x, y = demo.demo_series()
+    rt = aeruntime.load(MODELS / "series-dense", providers="cpu")
+    w = rt.series["window"]
+    assert rt.input_shape == (w, 2) and rt.feature_names == ["sensor_a", "sensor_b"]
+    steps = rt.stream().push_many(x.astype(np.float32))
+    np.testing.assert_allclose(steps[w - 1 :], rt.score(np.ascontiguousarray(windows(x.astype(np.float32), w))), **TOL)
+    from sklearn.metrics import roc_auc_score
+
+    test = slice(int(0.8 * len(x)), None)
+    assert roc_auc_score(y[test], steps[test]) > 0.9
