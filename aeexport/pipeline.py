@@ -49,10 +49,10 @@ def run_pipeline(dataset: str | Dataset, out: str | Path, settings: RunSettings 
         check_output_dir(bundle_dir, "bundle", option="--bundle", inputs=inputs)
     p = prepare(dataset, s.training, test_fraction=s.test_fraction, plot=s.plot, warn=s.threshold.value is None)
     spec = s.threshold.or_percentile(p.percentile)  # no threshold option given: the preset's percentile
-    result, info, manifest = _train_export(p, s.training.kind, out, bundle_dir, spec, s.export)
+    result, info, manifest = _train_export(p, p.kind or s.training.kind, out, bundle_dir, spec, s.export)
     summary = _summary(p.ds, result, p.cfg, (out, bundle_dir), info, manifest)
     if p.split.test is not None:  # scored through the runtime, as deployed
-        title = f"{s.training.kind} on {p.ds.name}, test split"
+        title = f"{result.model.kind} on {p.ds.name}, test split"
         summary.update(_test_figures(bundle_dir, p.split, out, s.plot, title=title))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,9 +17,12 @@ warm-up). Columns are standardised on ``X_train``. Methods, on the same windows:
 
 Window rules: ``32`` (fixed) and ``auto``: TSB-AD's ``find_length_rank(rank=1)`` on column 0 of
 ``X_train`` (the highest local maximum of the autocorrelation at lags 3..400, lag = index + 3),
-re-implemented in numpy here because TSB-AD's module imports statsmodels; the period is
+re-implemented in numpy in ``aeexport.data`` (``--window auto`` is this rule) because TSB-AD's module imports statsmodels; the period is
 clipped to [8, 64] (64 bounds the flattened width W * C on a CPU), and without a local maximum
-in lags 3..300 it falls back to 32 (TSB-AD falls back to 125).
+in lags 3..300 it falls back to 32 (TSB-AD falls back to 125). Since issue 33 the rule is
+``aeexport.data.choose_window`` (what ``--window auto`` runs), which also falls back when the peak is
+inside white noise's band (autocorrelation <= 4/sqrt(n)); on these series that changes only smap_A-6
+(W 29 -> 32) against the recorded study below.
 
 Training windows: stride 1, at most 2,000 per series (evenly spaced) to bound the CPU time.
 
@@ -51,48 +54,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import RESULTS, parser, write  # noqa: E402
 
+from aeexport.data import FIXED_W, choose_window, tsbad_period, windows  # noqa: E402
+
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "series"
-FIXED_W, W_MIN, W_MAX = 32, 8, 64
 #: at most this many training windows per series (evenly spaced): CPU is scarce
 MAX_TRAIN_WINDOWS = 2000
 AE_CANDIDATES = ("dense-32", "dense-auto", "tcn-32", "tcn-auto")
 
 
 # ---------------------------------------------------------------------------- windows and periods
-def acf(x: np.ndarray, nlags: int) -> np.ndarray:
-    """Autocorrelation at lags 0..nlags (statsmodels ``acf(fft=True)``: biased autocovariance / variance)."""
-    x = np.asarray(x, np.float64) - np.mean(x)
-    n = len(x)
-    f = np.fft.rfft(x, 2 * n)
-    acov = np.fft.irfft(f * np.conj(f))[: nlags + 1] / n
-    return acov / acov[0] if acov[0] > 0 else np.zeros(nlags + 1)
-
-
-def tsbad_period(x: np.ndarray, fallback: int, lo: int = 3, hi: int = 300) -> int:
-    """TSB-AD's ``find_length_rank(x, rank=1)``: the lag of the highest local ACF maximum (lags 3..400)."""
-    from scipy.signal import argrelextrema
-
-    x = np.asarray(x, np.float64)[:20000]
-    base = 3
-    ac = acf(x, min(400, len(x) - 1))[base:]
-    peaks = argrelextrema(ac, np.greater)[0]
-    if len(peaks) == 0:
-        return fallback
-    best = peaks[np.argmax(ac[peaks])]
-    if best < lo or best > hi:
-        return fallback
-    return int(best + base)
-
-
+# the window rule is aeexport's own (aeexport.data: acf, tsbad_period, choose_window, windows)
 def auto_window(train: np.ndarray) -> int:
     """The ``auto`` rule: TSB-AD's period of column 0 of the training rows (lags 3..300), clipped to
     [W_MIN, W_MAX]; FIXED_W when the autocorrelation has no local maximum there."""
-    return int(np.clip(tsbad_period(train[:, 0], FIXED_W), W_MIN, W_MAX))
-
-
-def windows(rows: np.ndarray, w: int) -> np.ndarray:
-    """(n, C) -> (n - w + 1, w, C) view (no copy)."""
-    return np.lib.stride_tricks.sliding_window_view(rows, w, axis=0).transpose(0, 2, 1)
+    return choose_window("auto", train).window
 
 
 def test_windows(train: np.ndarray, test: np.ndarray, w: int) -> np.ndarray:

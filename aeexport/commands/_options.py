@@ -28,6 +28,7 @@ from aeruntime.fs import DIR_RULE
 
 from ..export import CALIBRATORS
 from ..settings import DEFAULT_PERCENTILE, IMAGE_PERCENTILE, MODEL_KINDS, PRESETS, TrainConfig, TrainSettings
+from ._series_options import SERIES_OPTIONS, series_settings
 
 __all__ = [
     "explicit_params",
@@ -356,6 +357,7 @@ def train_options(f: F) -> F:
     def command(
         *args: Any, kind: str, preset: str, label_column: Any, anomaly_class: Any, header: Any, **kw: Any
     ) -> Any:
+        series = series_settings(kw, explicit_params())
         config, model_options = _train_config(kw)
         training = TrainSettings(
             kind=kind,
@@ -366,10 +368,11 @@ def train_options(f: F) -> F:
             label_column=label_column,
             anomaly_class=anomaly_class,
             header=header,
+            series=series,
         )
         return f(*args, training=training, **kw)
 
-    return option_group(*_training_option_list())(command)
+    return option_group(*_training_option_list(), *SERIES_OPTIONS)(command)
 
 
 def variant_options(f: F) -> F:

@@ -12,6 +12,7 @@ from aeruntime.fs import DIR_RULE
 from ..settings import ExportOptions, RunSettings, ThresholdSpec, TrainSettings
 from ._common import echo_rows, echo_sample, epoch_cap_note, model_report_text, model_text
 from ._options import json_option, plot_option, threshold_options, train_options, verbose_option
+from ._series_options import echo_window
 
 
 @click.command("run")
@@ -57,6 +58,7 @@ def run_command(
         echo_json(s)
         return
     echo_sample(s["rows"].get("sample"))
+    echo_window(s["rows"].get("series"))
     echo_rows(_run_rows(s))
 
 
@@ -65,10 +67,12 @@ def _run_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     from ..report import describe_threshold
 
     r = s["rows"]
+    steps = (r.get("series") or {}).get("steps")  # a series: windows of its steps
+    size = f"{r['rows']} rows ->" if steps is None else f"{steps} steps -> windows:"
     rows = [
         (
             "dataset",
-            f"{s['dataset']}: {r['rows']} rows -> train {r['train_rows']}, val {r['val_rows']}, "
+            f"{s['dataset']}: {size} train {r['train_rows']}, val {r['val_rows']}, "
             f"test {r['test_rows']}"
             + (f" (class {r['anomaly_class']} = anomaly)" if r.get("anomaly_class") is not None else ""),
         )

@@ -9,6 +9,7 @@ import click
 from ..settings import TrainSettings
 from ._common import echo_sample, epoch_cap_note, model_report_text, model_text
 from ._options import out_dir_option, train_options
+from ._series_options import echo_window
 
 
 @click.command("train")
@@ -27,9 +28,10 @@ def train_command(data: str, out: str, training: TrainSettings) -> None:
     from ..data import training_section
     from ..train import dataset_info, prepare, save_checkpoint, train_split
 
-    kind = training.kind
     p = prepare(data, training, warn=True)  # no test split: every normal row not held out for validation trains
+    kind = p.kind or training.kind
     echo_sample(p.ds.sample)
+    echo_window(p.series)
     split, cfg = p.split, p.cfg
     result = train_split(split, kind=kind, model_options=p.model_options, config=cfg)  # frees the raw rows
     dataset = dataset_info(p, test_rows=False, percentile=True)  # `aeexport export` calibrates at its percentile

@@ -23,9 +23,33 @@ from ._labels import as_binary_labels, binary_labels, is_binary
 from ._memory import release_mapped, row_blocks, trim_heap
 from ._reservoir import Reservoir, SampleInfo, quotas
 from ._scalers import DISPERSED_K, DISPERSED_SHARE, SCALERS, Scaler, fit_scaler, robust_iqr_scaler, robust_scaler
+from ._series import (
+    FIXED_W,
+    NOISE_BAND,
+    W_MAX,
+    W_MIN,
+    WindowChoice,
+    acf,
+    choose_window,
+    load_series,
+    series_split,
+    tsbad_period,
+    windows,
+)
 from ._spark import MAX_CLASSES, SparkSample, sample
 
 __all__ = [
+    "FIXED_W",
+    "NOISE_BAND",
+    "W_MAX",
+    "W_MIN",
+    "WindowChoice",
+    "acf",
+    "choose_window",
+    "load_series",
+    "series_split",
+    "tsbad_period",
+    "windows",
     "DIGITS_ANOMALY_CLASS",
     "DISPERSED_K",
     "DISPERSED_SHARE",

@@ -189,11 +189,12 @@ def _run_rows(proto: onnx.ModelProto, X: np.ndarray) -> np.ndarray:
     )
 
 
-def _feature_names(names: Any, input_shape: tuple[int, ...]) -> list[str] | None:
+def _feature_names(names: Any, feature_shape: tuple[int, ...]) -> list[str] | None:
+    """``feature_names`` checked: one distinct name per input value (a series: per column of a step)."""
     if names is None:
         return None
     names = [str(n) for n in names]
-    n = int(np.prod(input_shape))
+    n = int(np.prod(feature_shape))
     if len(names) != n or len(set(names)) != n or not all(names):
         raise InvalidInputError(
             f"feature_names must be {n} distinct non-empty names (one per input feature), got {len(names)} "
@@ -323,6 +324,7 @@ def _manifest(
         "parity": None,
         "training": training or {},
         "dataset": dataset or {},
+        **model.manifest_sections(),  # series kinds: the ``series`` section
     }
 
 
@@ -338,6 +340,9 @@ def _metadata(model: Autoencoder, parts: dict[str, Any], names: list[str] | None
     }
     if names is not None:
         metadata["feature_names"] = _json(names)
+    # a kind's own sections (series: window, step score, alarm rule) in every graph too: a consumer that
+    # reads one graph only (examples/c --stream) finds them there (docs/bundle-format.md section 11)
+    metadata.update({key: _json(value) for key, value in model.manifest_sections().items()})
     return metadata
 
 
@@ -389,7 +394,7 @@ def export_bundle(
         check_threshold(spec.value, score_def["name"])
     model = _frozen_copy(model, spec.score)
     X = _calibration_rows(model, calibration_x)
-    names = _feature_names((dataset or {}).get("feature_names"), model.input_shape)
+    names = _feature_names((dataset or {}).get("feature_names"), model.feature_shape)
     protos = _graphs(model, opts.verbose, opts.target_onnxruntime)
     writer = BundleWriter()
     scores = _run_rows(protos["scorer"], X)

@@ -130,6 +130,20 @@ class Autoencoder(nn.Module):
         """The manifest's ``score`` section when it differs from the default MSE; None = default."""
         return None
 
+    @staticmethod
+    def scaler_rows(X: Any, rows: Any) -> tuple[Any, Any]:
+        """The rows ``(X, rows)`` the scaler is fitted on (series kinds: the distinct time steps)."""
+        return X, rows
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """What ``feature_names`` name: every input value (rows), or the C columns of a step (series)."""
+        return self.input_shape
+
+    def manifest_sections(self) -> dict[str, Any]:
+        """Extra manifest sections of the kind (series kinds: ``series``); none by default."""
+        return {}
+
     # ----------------------------------------------------------- scaler
     def set_scaler(self, mean: torch.Tensor, scale: torch.Tensor) -> None:
         self.scaler_mean.copy_(mean.reshape(self.input_shape))

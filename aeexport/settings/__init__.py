@@ -15,7 +15,7 @@ from ._config import (
     default,
     flag,
 )
-from ._kinds import KINDS, MODEL_KINDS, Kind
+from ._kinds import KINDS, MODEL_KINDS, SERIES_KIND, Kind
 from ._presets import (
     IMAGE_PERCENTILE,
     IMAGE_VAL_FRACTION,
@@ -35,7 +35,7 @@ from ._presets import (
     tabular_config,
     tabular_model_options,
 )
-from ._run import RunSettings, TrainSettings
+from ._run import SERIES_DEFAULTS, RunSettings, SeriesSettings, TrainSettings
 from ._specs import DEFAULT_PERCENTILE, ExportOptions, ThresholdSpec, Tolerance
 
 __all__ = [
@@ -51,6 +51,9 @@ __all__ = [
     "Kind",
     "LR_SCHEDULES",
     "MODEL_KINDS",
+    "SERIES_DEFAULTS",
+    "SERIES_KIND",
+    "SeriesSettings",
     "PRESETS",
     "RunSettings",
     "Preset",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KINDS", "MODEL_KINDS", "Kind"]
+__all__ = ["KINDS", "MODEL_KINDS", "SERIES_KIND", "Kind"]
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Kind:
     module: str  # submodule of aeexport.models
     config: str  # name of its config dataclass
     model: str  # name of its nn.Module
-    input_rank: int  # 1 = rows of features, 3 = (C, H, W) images
+    input_rank: int  # 1 = rows of features, 2 = (W, C) windows of a series, 3 = (C, H, W) images
     description: str  # one line for --help and `inspect`
     config_from_shape: str = ""  # name of the (shape, overrides) -> config builder; "" = n_features from the shape
 
@@ -61,7 +61,26 @@ KINDS: dict[str, Kind] = {
         1,
         "ensemble of small MLP autoencoders in one graph (block-diagonal layers)",
     ),
+    "series-dense": Kind(
+        "series",
+        "SeriesConfig",
+        "SeriesDenseAutoencoder",
+        2,
+        "series (--window): dense autoencoder over the flattened (W, C) window",
+        "series_config_from_shape",
+    ),
+    "series-tcn": Kind(
+        "series",
+        "SeriesTCNConfig",
+        "SeriesTCNAutoencoder",
+        2,
+        "series (--window): temporal convolution (Conv1d over time) autoencoder",
+        "tcn_config_from_shape",
+    ),
 }
+
+#: the kind of ``--window`` runs when ``--model`` is not given (benchmarks/results/series.md)
+SERIES_KIND = "series-dense"
 
 #: ``--model`` choices
 MODEL_KINDS: tuple[str, ...] = tuple(KINDS)

@@ -14,7 +14,37 @@ from typing import Any
 from ._config import TrainConfig
 from ._specs import ExportOptions, ThresholdSpec
 
-__all__ = ["RunSettings", "TrainSettings"]
+__all__ = ["RunSettings", "SeriesSettings", "TrainSettings"]
+
+#: training settings a series run takes unless given explicitly (benchmarks/results/series.md)
+SERIES_DEFAULTS: dict[str, Any] = {"batch_size": 128, "scaler": "standard"}
+
+
+@dataclass(frozen=True)
+class SeriesSettings:
+    """``--window W|auto``: DATA's rows are time steps in file order, scored by windows of W steps.
+
+    ``stride``: of the training windows; ``time_column``: strictly increasing time stamps, kept out of
+    the features; ``alarm`` (k, n) and ``hold_off``: the manifest's persistence rule (k of the last n
+    steps above the threshold; no new alarm for ``hold_off`` steps after one).
+    """
+
+    window: int | str = "auto"
+    stride: int = 1
+    time_column: str | None = None
+    alarm: tuple[int, int] = (1, 1)
+    hold_off: int = 0
+
+    def model_options(self) -> dict[str, Any]:
+        """What the series model's config records (the manifest's ``series`` section comes from it)."""
+        k, n = self.alarm
+        return {
+            "stride": self.stride,
+            "time_column": self.time_column,
+            "alarm_k": k,
+            "alarm_n": n,
+            "hold_off": self.hold_off,
+        }
 
 
 @dataclass(frozen=True)
@@ -33,6 +63,7 @@ class TrainSettings:
     label_column: str | None = None
     anomaly_class: int | None = None
     header: bool | None = None
+    series: SeriesSettings | None = None  # --window: a series run
 
 
 @dataclass(frozen=True)

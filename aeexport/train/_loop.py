@@ -103,7 +103,8 @@ def _build_scaled_model(
     X_train: np.ndarray, rows: np.ndarray | None, kind: str, model_options: dict[str, Any] | None, cfg: TrainConfig
 ) -> Autoencoder:
     """The model of ``kind`` with its scaler fitted on the training rows ``X_train[rows]`` (n_train, *row_shape)."""
-    mean, scale = fit_scaler(X_train, cfg.scaler, rows)
+    fit_x, fit_rows = get_spec(kind).model_cls.scaler_rows(X_train, rows)  # series: the distinct time steps
+    mean, scale = fit_scaler(fit_x, cfg.scaler, fit_rows)
     options = dict(model_options or {})
     if "output_activation" not in options and SCALERS[cfg.scaler].output_activation != "identity":
         options["output_activation"] = SCALERS[cfg.scaler].output_activation  # minmax: sigmoid

@@ -41,6 +41,8 @@ class Prepared(NamedTuple):
     cfg: TrainConfig
     model_options: dict[str, Any]
     percentile: float | None  # the preset's threshold percentile (None: the calibrator's default)
+    kind: str | None = None  # the model kind when the run chose it (series: aeexport.settings.SERIES_KIND)
+    series: dict[str, Any] | None = None  # a series run: the window and why, the split's bounds
 
 
 def prepare(
@@ -62,6 +64,13 @@ def prepare(
     :func:`aeexport.train.train_split` frees a table read into memory once its rows are scaled. A
     :class:`Dataset` given in memory stays the caller's: its rows are not freed.
     """
+    if training.series is not None:  # --window: time steps in file order, windows, a split by time
+        from ._series import prepare_series
+
+        ds, split, cfg, options, kind, series = prepare_series(
+            dataset, training, test_fraction=test_fraction, warn=warn
+        )
+        return Prepared(ds, split, None, cfg, options, None, kind, series)
     cfg, preset, explicit = training.config, training.preset, training.explicit
     ds = _dataset(dataset, training)
     y, anomaly_class = anomaly_labels(ds, training.anomaly_class)
@@ -123,4 +132,6 @@ def dataset_info(p: Prepared, *, test_rows: bool, percentile: bool) -> dict[str,
         info["threshold_percentile"] = p.percentile
     if p.ds.sample:
         info["sample"] = p.ds.sample
+    if p.series:
+        info["series"] = p.series
     return info

@@ -20,7 +20,7 @@ the graph file, the node or tensor and the fix: re-export with aeexport.
 How :data:`ALLOWED_OPS` was derived: every graph aeexport writes was scanned with
 ``onnx`` (``tests/aeexport/export/test_allowed_ops.py`` repeats it, so the list cannot
 fall behind the exporter): the shipped bundles under ``models/``, a bundle of every
-model kind (dense, conv, sparse, denoising, vae, ensemble, and the ensemble scored by its
+model kind (dense, conv, sparse, denoising, vae, ensemble, series-dense, series-tcn, and the ensemble scored by its
 members, ``--members N``) with every activation of
 ``aeexport.models.base.ACTIVATIONS`` and every score (mse, mae; neg_elbo for vae), and
 their int8-dynamic (``DynamicQuantizeLinear``/``MatMulInteger``/``Cast``), int8-static
@@ -78,6 +78,9 @@ ALLOWED_OPS: dict[str, frozenset[str]] = {
             "Relu",
             "Reshape",
             "Sigmoid",
+            # series-tcn: Conv1d over time on (batch, W, C) windows, cropped to W
+            "Slice",
+            "Transpose",
             "Sub",
             "Tanh",
             # ensemble with score="members" (the members' mean of their scores; --members N)

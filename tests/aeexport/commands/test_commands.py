@@ -19,7 +19,7 @@ from aeruntime.clibase import DEFAULT_PROVIDERS, PROVIDER_CHOICES
 from tests.conftest import SUBPROCESS_ENV
 
 #: modules of aeexport.commands that hold helpers, not a command
-HELPER_MODULES = {"_common", "_options"}
+HELPER_MODULES = {"_common", "_options", "_series_options"}
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -58,7 +58,7 @@ def _cases() -> list:
 def test_every_exported_op_is_allowed(kind, activation, score, tmp_path):
     spec = get_spec(kind)
     names = {f.name for f in dataclasses.fields(spec.config_cls)}
-    shape = (1, 8, 8) if spec.input_rank == 3 else (64,)
+    shape = {3: (1, 8, 8), 2: (8, 8)}.get(spec.input_rank, (64,))  # 2: windows of 8 steps x 8 columns
     overrides = {k: activation for k in ("activation", "output_activation") if k in names}
     threshold = ThresholdSpec(score=score)
     if score in ("neg_elbo", "members"):  # a kind's own score lives in its config

@@ -25,7 +25,8 @@ def family_bundle(request, digits, tmp_path_factory):
     """(kind, trained model, bundle dir, held-out rows in the kind's input shape); 2 epochs is enough for parity."""
     kind = request.param
     X, y = digits
-    Xk = as_model_input(X, REGISTRY[kind].input_rank, (1, 8, 8))
+    rank = REGISTRY[kind].input_rank  # 2: a series kind reads each digit as 8 steps of 8 columns
+    Xk = X.reshape(len(X), 8, 8) if rank == 2 else as_model_input(X, rank, (1, 8, 8))
     split = make_split(Xk, binary_labels(y, 0), val_fraction=0.15, test_fraction=0.2, seed=0)
     result = train_model(
         split.train, split.val, kind=kind, config=TrainConfig(epochs=2, patience=2, progress=False, seed=0)
@@ -83,6 +84,8 @@ def test_wrong_input_rank_names_the_expected_shape(family_bundle):
     rt = aeruntime.load(bundle, providers="cpu")
     if REGISTRY[kind].input_rank == 3:  # an image model fed flat rows
         wrong, expected = X.reshape(len(X), -1), r"\(n_rows, 1, 8, 8\).*reshape\(-1, 1, 8, 8\)"
+    elif REGISTRY[kind].input_rank == 2:  # a series model fed flat rows
+        wrong, expected = X.reshape(len(X), -1), r"\(n_rows, 8, 8\).*reshape\(-1, 8, 8\)"
     else:  # a row model fed images
         wrong, expected = X.reshape(len(X), 1, 8, 8), r"\(n_rows, 64\).*reshape\(-1, 64\)"
     for method in (rt.score, rt.encode, rt.reconstruct, rt.predict):

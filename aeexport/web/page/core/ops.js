@@ -10,7 +10,8 @@ export const ALLOWED_OPS = {
   '': [
     'Abs', 'Add', 'Cast', 'Conv', 'ConvTranspose', 'DequantizeLinear', 'Div', 'DynamicQuantizeLinear', 'Elu',
     'Exp', 'Gather', 'Gelu', 'Gemm', 'Greater', 'LeakyRelu', 'Less', 'MatMul', 'MatMulInteger', 'Mul', 'Pow',
-    'QuantizeLinear', 'ReduceMean', 'ReduceSum', 'Relu', 'Reshape', 'Sigmoid', 'Sub', 'Tanh', 'Unsqueeze',
+    'QuantizeLinear', 'ReduceMean', 'ReduceSum', 'Relu', 'Reshape', 'Sigmoid', 'Slice', 'Sub', 'Tanh', 'Transpose',
+    'Unsqueeze',
   ],
 };
 /** the opset domains a graph may import ("ai.onnx" is the default domain's long name) */
