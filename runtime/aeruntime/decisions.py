@@ -26,6 +26,7 @@ import numpy as np
 from .errors import InvalidInputError
 
 __all__ = [
+    "run_decisions",
     "DECISION_OUTPUTS",
     "benjamini_hochberg",
     "check_operating_point",
@@ -162,3 +163,13 @@ def choose_labels(
     if fdr is not None:
         return benjamini_hochberg(p_values, fdr)
     return np.asarray(label).astype(np.int8)
+
+
+def run_decisions(
+    session: Any, inp: str, x: np.ndarray, feeds: dict[str, np.ndarray], chunk_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``score``, ``label``, ``p_value`` ((n,) each) of the decision scorer ``session`` on ``x`` (n, *shape),
+    one call per ``chunk_rows`` rows, ``feeds`` (the threshold input) fed with each."""
+    names = list(DECISION_OUTPUTS)
+    parts = [session.run(names, {inp: x[i : i + chunk_rows], **feeds}) for i in range(0, len(x), chunk_rows)]
+    return tuple(np.concatenate([part[k] for part in parts]) if parts else np.empty(0) for k in range(3))  # type: ignore[return-value]

@@ -317,13 +317,9 @@ class Model:
         scorer's own outputs, the threshold fed to its ``threshold`` input (one call per chunk)."""
         decisions.require_decisions(self._calibration_n, "decide()")
         arr = as_batch(x, self.input_shape, finite=False)
-        names = list(decisions.DECISION_OUTPUTS)
         feeds = {decisions.threshold_input(self._manifest): np.asarray(decisions.graph_threshold(self._threshold))}
-        sess, inp = self._session("scorer"), self._graphs["scorer"]["inputs"][0]
-        parts = [
-            sess.run(names, {inp: arr[i : i + self._chunk_rows], **feeds}) for i in range(0, len(arr), self._chunk_rows)
-        ]
-        s, label, p = (np.concatenate([part[k] for part in parts]) if parts else np.empty(0) for k in range(3))
+        inp = self._graphs["scorer"]["inputs"][0]
+        s, label, p = decisions.run_decisions(self._session("scorer"), inp, arr, feeds, self._chunk_rows)
         if len(s) and not math.isfinite(float(np.add.reduce(s))):
             check_scores(s, arr)
         return s, label, p

@@ -168,3 +168,13 @@ def test_no_module_is_named_like_the_standard_library():
     names = {part for name in MODULES for part in name.split(".")[1:]}
     shadowing = sorted(names & set(sys.stdlib_module_names))
     assert not shadowing, f"aeruntime modules named like standard-library modules: {shadowing}; rename them"
+
+
+def test_no_module_over_450_lines():
+    """The runtime keeps aeexport's size rule (tests/test_layering.py): a module over 450 lines is split."""
+    long = {
+        path.relative_to(PACKAGE): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 450
+    }
+    assert not long, f"modules over 450 lines: {long}"
