@@ -2,7 +2,7 @@
 
 ``aescore`` loads one graph, the scorer, and reads no manifest: it checks that graph's operators and
 structure before onnxruntime sees it (refusal: one line, exit 1, as ``aeruntime``'s
-``UnsafeBundleError``). Every bundle case of ``tests/e2e/node/corpus.py`` is run through it, with the
+``UnsafeBundleError``). Every bundle case of ``tests/conformance/corpus.py`` is run through it, with the
 outcome in :data:`C_OUTCOME`; where that differs from aeruntime's the reason is given there and in
 ``SECURITY.md``'s C table. The structure cases the corpus puts in the encoder or decoder are repeated on
 the scorer (:data:`SCORER_CASES`), where C must refuse them as aeruntime does.
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import BIN, ROOT, SUBPROCESS_ENV
-from tests.e2e.node.corpus import (
+from tests.conformance.corpus import (
     BUNDLE_CASES,
     BundleCase,
     _custom_domain,

@@ -1,9 +1,9 @@
 """Hostile bundles and CSV dialects: the Node consumer against aeruntime on the same inputs (issue 32, causes 5-7).
 
-Each forged bundle of :data:`tests.e2e.node.corpus.BUNDLE_CASES` must be refused by
+Each forged bundle of :data:`tests.conformance.corpus.BUNDLE_CASES` must be refused by
 ``node examples/node/cli.js check`` with its error code (one line, exit 1) and by
 ``aeruntime.load`` (any :class:`~aeruntime.errors.BundleError`), within a timeout: a Loop,
-a FIFO or /dev/zero must not hang either. Each CSV of :data:`~tests.e2e.node.corpus.CSV_CASES`
+a FIFO or /dev/zero must not hang either. Each CSV of :data:`~tests.conformance.corpus.CSV_CASES`
 must give ``node cli.js score`` the outcome ``aeruntime score`` has: the same exit code,
 and on success the same number of rows and the same scores. The operator allow-list of
 the JavaScript core must equal aeruntime's.
