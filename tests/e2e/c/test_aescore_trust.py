@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import BIN, ROOT, SUBPROCESS_ENV
 from tests.conformance.corpus import (
     BUNDLE_CASES,
     BundleCase,
@@ -31,6 +30,7 @@ from tests.conformance.corpus import (
     _lying_tensor,
     forged,
 )
+from tests.conftest import BIN, ROOT, SUBPROCESS_ENV
 
 #: why C accepts a case aeruntime refuses (None: C does as aeruntime does)
 NOT_LOADED = "C loads only the scorer graph: this file never reaches onnxruntime"
