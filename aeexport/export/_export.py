@@ -394,7 +394,7 @@ def export_bundle(
         check_threshold(spec.value, score_def["name"])
     model = _frozen_copy(model, spec.score)
     X = _calibration_rows(model, calibration_x)
-    names = _feature_names((dataset or {}).get("feature_names"), model.feature_shape)
+    names = _feature_names((dataset or {}).get("feature_names"), model.named_shape)
     protos = _graphs(model, opts.verbose, opts.target_onnxruntime)
     writer = BundleWriter()
     scores = _run_rows(protos["scorer"], X)

@@ -136,7 +136,7 @@ class Autoencoder(nn.Module):
         return X, rows
 
     @property
-    def feature_shape(self) -> tuple[int, ...]:
+    def named_shape(self) -> tuple[int, ...]:
         """What ``feature_names`` name: every input value (rows), or the C columns of a step (series)."""
         return self.input_shape
 

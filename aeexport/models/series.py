@@ -99,7 +99,7 @@ class SeriesAutoencoder(Autoencoder):
         return training_steps(X, rows), None
 
     @property
-    def feature_shape(self) -> tuple[int, ...]:
+    def named_shape(self) -> tuple[int, ...]:
         return (self.input_shape[-1],)
 
     def manifest_sections(self) -> dict[str, Any]:
