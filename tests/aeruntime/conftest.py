@@ -23,6 +23,8 @@ import pytest
 from tests.conftest import MODELS
 
 SHIPPED = {name: MODELS / f"digits-{name}" for name in ("dense", "conv", "vae")}
+#: digits-dense as shipped before decisions (models/ at d6a3963): a score-only scorer, kept to prove old bundles work
+SCORE_ONLY_DENSE = Path(__file__).parent / "data" / "digits-dense-score-only"
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +32,14 @@ def shipped_dense(tmp_path_factory) -> Path:
     """A copy of the shipped digits-dense bundle (do not modify; copy it first)."""
     out = tmp_path_factory.mktemp("shipped") / "dense"
     shutil.copytree(SHIPPED["dense"], out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def score_only_dense(tmp_path_factory) -> Path:
+    """A copy of a bundle exported before decisions (scorer outputs score only)."""
+    out = tmp_path_factory.mktemp("score-only") / "dense"
+    shutil.copytree(SCORE_ONLY_DENSE, out)
     return out
 
 

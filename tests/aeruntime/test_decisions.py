@@ -1,5 +1,6 @@
 """aeruntime.decisions against references (scipy's Benjamini-Hochberg, a float64 count), and bundles
-exported before decisions (score-only scorers, the shipped ``models/``) keep working unchanged."""
+exported before decisions (score-only scorers: ``tests/aeruntime/data/digits-dense-score-only``, the shipped
+digits-dense before it was rebuilt with decisions) keep working unchanged."""
 
 from __future__ import annotations
 
@@ -43,9 +44,9 @@ def test_graph_threshold_keeps_float64_labels_for_float32_scores():
         np.testing.assert_array_equal(s > graph_threshold(t), s.astype(np.float64) > t)
 
 
-def test_score_only_bundles_keep_working_and_say_why_p_values_are_missing(shipped_dense, synthetic_digits):
+def test_score_only_bundles_keep_working_and_say_why_p_values_are_missing(score_only_dense, synthetic_digits):
     X = synthetic_digits[0][:50]
-    model = aeruntime.load(shipped_dense)
+    model = aeruntime.load(score_only_dense)
     assert model.calibration_size is None
     np.testing.assert_array_equal(model.predict(X), (model.score(X) > model.threshold).astype(np.int8))
     for call in (lambda: model.p_value(X), lambda: model.predict(X, fpr=0.1), lambda: model.predict(X, fdr=0.1)):

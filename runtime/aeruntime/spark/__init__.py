@@ -46,6 +46,7 @@ Layout
              its schema checks :func:`numeric_columns` and :func:`check_numeric_columns` are public (aeexport's
              Spark sample uses them: one rule for which columns are numbers)
 ``plan``     the task code: the model once per Python worker, Arrow batches in and out, the row check
+``series``   series bundles: rows grouped by ``key``, ordered by ``time``, windows never crossing keys
 ``report``   :class:`ScoreReport`, the accumulators the tasks fill in
 ``cli``      ``aeruntime spark score`` (``aeruntime/spark/submit.py`` is its spark-submit script)
 """

@@ -53,6 +53,10 @@ class _Job:
     providers: Any = "auto"
     ship: bool = False
     report: ScoreReport | None = None
+    fpr: float | None = None  # decision scorer: label = p_value <= fpr
+    fdr: float | None = None  # decision scorer: Benjamini-Hochberg per chunk of batch_size rows
+    key: str | None = None  # series bundle: the column naming the series (the device)
+    time: str | None = None  # series bundle: the column ordering the steps of a series
 
 
 # ---------------------------------------------------------------------------- driver side
@@ -94,6 +98,23 @@ def _batch_size(spark: Any, batch_size: int | None) -> int:
     return int(batch_size)
 
 
+def _decisions(model: Any, job: _Job) -> int:
+    """The calibration scores behind the p_value column (0: a score-only bundle); options checked first."""
+    from ..decisions import check_operating_point, require_decisions
+
+    if job.key is not None or job.time is not None:
+        raise InvalidInputError(
+            f"key/time order the time steps of a series bundle, but {str(model.path)!r} scores single rows of "
+            f"shape {tuple(model.input_shape)}; drop key= and time= (--key/--time), or pass a series bundle."
+        )
+    what = check_operating_point(job.fpr, job.fdr)
+    if job.op != "score":
+        return 0
+    if what is not None:
+        require_decisions(model.calibration_size, what)
+    return int(model.calibration_size or 0)
+
+
 def _bundle_spec(spark: Any, path: Path, manifest: dict[str, Any], job: _Job) -> BundleSpec:
     """How the tasks find the bundle: at ``path``, or shipped with the job (``ship=True``)."""
     threads = job.threads
@@ -126,6 +147,11 @@ def _prepare(df: Any, bundle: str | os.PathLike[str], features: Any, job: _Job) 
     path = Path(bundle)
     spark = df.sparkSession
     model = aeruntime.load(path, providers="cpu", threshold=job.threshold, threads=1, verify=True)
+    if model.series is not None:  # a series bundle: per-key series in time order (aeruntime.spark.series)
+        from .series import series_frame
+
+        return series_frame(df, model, features, job, _bundle_spec(spark, path, model.manifest, job))
+    calibration = _decisions(model, job)
     cols, array_input = resolve_features(df, model, features)
     keep_cols = keep_columns(df, job.keep)
     fields = {f.name: f for f in df.schema.fields}
@@ -153,6 +179,9 @@ def _prepare(df: Any, bundle: str | os.PathLike[str], features: Any, job: _Job) 
         threshold=float(model.threshold),
         on_invalid=job.on_invalid,
         report=job.report,
+        calibration=calibration,
+        fpr=job.fpr,
+        fdr=job.fdr,
     )
     if engine == "arrow_udf":
         return _udf_result(df, plan, keep_cols, cols, fields, new_fields, array_input)
@@ -230,6 +259,10 @@ def score(
     ship: bool = False,
     report: ScoreReport | None = None,
     engine: str = "mapInArrow",
+    fpr: float | None = None,
+    fdr: float | None = None,
+    key: str | None = None,
+    time: str | None = None,
 ) -> Any:
     """Append anomaly scores (**higher = more anomalous**) and labels (1 = anomaly) to a DataFrame.
 
@@ -287,21 +320,50 @@ def score(
         more than shipping the columns through ``mapInArrow``. Another
         difference: with ``"arrow_udf"`` an action that reads no output column
         (``count()``) prunes the model away (no rows scored, no counts).
+    fpr, fdr : float in (0, 1), optional (bundles whose scorer outputs ``p_value``)
+        The operating point of the labels, as ``Model.predict``: ``fpr`` labels the rows
+        whose p-value is at most ``fpr`` (the threshold at that false-positive rate of the
+        calibration scores); ``fdr`` runs Benjamini-Hochberg over **each chunk of
+        ``batch_size`` rows of a partition** (an Arrow batch, split by ``batch_size``; the
+        same unit as ``aeruntime score --fdr`` over ``--batch-size`` rows): within each such
+        chunk the expected share of normal rows among the labelled ones is at most ``fdr``.
+        The chunks are fixed by the partition's rows and their order, so a retried task gives
+        the same labels; repartition first for another grouping.
+    key, time : str, optional (series bundles)
+        A series bundle (``manifest.series``) scores time steps: ``time`` (required) is the
+        column that orders the steps (numeric, date or timestamp), ``key`` (optional) the
+        column naming the series (a device): rows are grouped by key (one shuffle,
+        ``repartition(key)``), ordered by time within each key (``sortWithinPartitions``)
+        and scored by :mod:`aeruntime.series` with windows that never cross keys; without
+        ``key`` the whole DataFrame is one series (one task). One output row per input row:
+        ``score`` (the window ending at the row; NaN for the first W-1 rows of each key,
+        as docs/bundle-format.md section 11), ``label`` (0 during the warm-up), ``warmup``
+        (1 for the first W-1 rows) and ``alarm`` (the manifest's persistence rule, state
+        carried within a key). A time that repeats within a key, a null time, and a key
+        with fewer than W rows fail the task with an ``InvalidInputError`` naming the key.
+        Output rows come grouped by key, in time order (not in the input's order).
 
     Returns
     -------
     pyspark.sql.DataFrame
         ``keep`` columns, then ``score_col`` (float, null for invalid rows) and
-        ``label_col`` (int 0/1), row order within each partition kept.
+        ``label_col`` (int 0/1), row order within each partition kept; a bundle whose
+        scorer outputs ``p_value`` adds ``p_value`` (float, the conformal p-value).
     """
     from pyspark.sql.types import FloatType, IntegerType, StructField
 
     def fields(model: Any, cols: Any) -> list[Any]:
-        return [StructField(score_col, FloatType(), True), StructField(label_col, IntegerType(), True)]
+        out = [StructField(score_col, FloatType(), True), StructField(label_col, IntegerType(), True)]
+        if model.series is None and model.calibration_size is not None:
+            out.append(StructField("p_value", FloatType(), True))
+        return out
 
     rows = {"batch_size": batch_size, "keep": keep, "on_invalid": on_invalid}
     tasks = {"threads": threads, "providers": providers, "ship": ship, "report": report}
-    return _prepare(df, bundle, features, _Job("score", fields, threshold=threshold, engine=engine, **rows, **tasks))
+    points = {"fpr": fpr, "fdr": fdr, "key": key, "time": time}
+    return _prepare(
+        df, bundle, features, _Job("score", fields, threshold=threshold, engine=engine, **rows, **tasks, **points)
+    )
 
 
 def _vector_op(op: str, shape_attr: str, default_name: str, doc: str) -> Any:

@@ -126,6 +126,21 @@ def _split(value: str | None) -> list[str] | None:
     help="Output format (auto: from the suffix of --out, else Parquet).",
 )
 @click.option("--threshold", type=float, default=None, help="Override the bundle's calibrated threshold.")
+@click.option(
+    "--fpr",
+    type=float,
+    default=None,
+    help="Label the rows whose p-value is <= FPR (bundles whose scorer outputs p_value).",
+)
+@click.option(
+    "--fdr",
+    type=float,
+    default=None,
+    help="Label each chunk of --batch-size rows of a partition by Benjamini-Hochberg at this false-discovery "
+    "rate (bundles whose scorer outputs p_value).",
+)
+@click.option("--key", default=None, help="Series bundles: the column naming each series (a device).")
+@click.option("--time", "time_col", default=None, help="Series bundles: the column ordering the steps (required).")
 @click.option("--verbose", is_flag=True, help="Keep Spark's own log output (default: errors only).")
 @click.option(
     "--batch-size",
@@ -161,6 +176,10 @@ def score_cmd(
     in_format: str,
     out_format: str,
     threshold: float | None,
+    fpr: float | None,
+    fdr: float | None,
+    key: str | None,
+    time_col: str | None,
     batch_size: int | None,
     on_invalid: str,
     ship: bool,
@@ -169,7 +188,10 @@ def score_cmd(
 ) -> None:
     """Score INPUT (Parquet or CSV) with BUNDLE on Spark: higher = more anomalous; label 1 = anomaly.
 
-    Writes OUT with the input's columns (or --keep) plus `score` and `label`; a local OUT
+    Writes OUT with the input's columns (or --keep) plus `score` and `label` (and `p_value` for a
+    bundle whose scorer outputs it). A series bundle scores each --key's rows in --time order:
+    one row per input row with `score` (NaN for the first W-1 rows of a key), `label`, `warmup`
+    and `alarm`, windows never crossing keys. A local OUT
     is written beside itself and renamed when complete. A local OUT must be new, empty or
     a table written by this command (marker _aeruntime.json, replaced); a remote one is
     replaced only with --overwrite.
@@ -193,6 +215,7 @@ def score_cmd(
             feats = feats[0]
         report = aespark.ScoreReport(session)
         options = {"batch_size": batch_size, "threshold": threshold, "keep": _split(keep), "on_invalid": on_invalid}
+        options |= {"fpr": fpr, "fdr": fdr, "key": key, "time": time_col}
         try:
             scored = aespark.score(df, bundle, feats, ship=ship, report=report, **options)
         except InvalidInputError as exc:

@@ -82,10 +82,13 @@ def check_numeric_columns(
 
 
 # ---------------------------------------------------------------------------- feature columns
-def resolve_features(df: Any, model: Any, features: Any) -> tuple[list[str], bool]:
-    """(feature columns in the model's order, True if one array/vector column)."""
+def resolve_features(df: Any, model: Any, features: Any, shape: Sequence[int] | None = None) -> tuple[list[str], bool]:
+    """(feature columns in the model's order, True if one array/vector column).
+
+    ``shape``: the values one DataFrame row holds (default ``model.input_shape``; a series
+    bundle's rows are one time step, ``input_shape[1:]``)."""
     fields = {f.name: f.dataType for f in df.schema.fields}
-    d = math.prod(model.input_shape)
+    d = math.prod(model.input_shape if shape is None else shape)
     names = model.manifest["input"].get("feature_names")
     if features is None:
         features = list(names) if names else _default_features(fields, model, d)

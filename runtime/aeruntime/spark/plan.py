@@ -135,6 +135,9 @@ class Plan:
     threshold: float  # label = score > threshold
     on_invalid: str  # key of ON_INVALID
     report: ScoreReport | None
+    calibration: int = 0  # score of a decision scorer: its calibration scores (p_value column); 0: score only
+    fpr: float | None = None  # decision scorer: label = p_value <= fpr
+    fdr: float | None = None  # decision scorer: Benjamini-Hochberg over each chunk of batch_size rows
 
     # .................................................................. batches -> batches
     def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
@@ -218,7 +221,24 @@ class Plan:
             "on_invalid='null' to give those rows null outputs."
         )
 
+    def _decide(self, model: Any, x: np.ndarray) -> np.ndarray:
+        """(n, 3) score, label, p_value of a decision scorer, one ``Model.decide`` per ``batch_size`` rows.
+
+        label: ``score > threshold`` (this plan's, the caller's override included), ``p_value <= fpr``,
+        or Benjamini-Hochberg at ``fdr`` over the chunk's rows (:func:`aeruntime.decisions.choose_labels`).
+        """
+        from ..decisions import choose_labels
+
+        out = np.empty((len(x), 3), np.float32)
+        for i in range(0, len(x), self.batch_size):
+            s, _, p = model.decide(x[i : i + self.batch_size])
+            lab = choose_labels(s > self.threshold, p, self.calibration, self.fpr, self.fdr)
+            out[i : i + len(s)] = np.stack([s, lab.astype(np.float32), p], axis=1)
+        return out
+
     def _run(self, model: Any, x: np.ndarray) -> np.ndarray:
+        if self.calibration and self.op == "score":
+            return self._decide(model, x)
         fn = {"score": model.score, "encode": model.encode, "reconstruct": model.reconstruct}[self.op]
         n, step = len(x), self.batch_size
         if n <= step:
@@ -228,7 +248,7 @@ class Plan:
     def _outputs(self, model: Any, x: np.ndarray, bad: np.ndarray | None) -> np.ndarray:
         """(n, width) model outputs of the rows of ``x``; zeros for the ``bad`` rows, which the model never sees."""
         good = x if bad is None else x[~bad]
-        width = self.out_width or 1
+        width = self.out_width or (3 if self.calibration else 1)
         if len(good):
             res = self._run(model, good.reshape(-1, *self.row_shape)).reshape(len(good), -1)
         else:
@@ -243,17 +263,19 @@ class Plan:
         """The output columns (pass-through, then the outputs, null for ``bad`` rows) and the anomaly count."""
         import pyarrow as pa
 
-        n, width = batch.num_rows, self.out_width or 1
+        n, width = batch.num_rows, self.out_width
         mask = bad  # numpy mask for pa.array (True = null)
         arrays = [batch.column(i) for i in self.keep]
         n_anom = 0
         if self.op == "score":
             s = res[:, 0]
-            lab = (s > self.threshold).astype(np.int32)
+            lab = (res[:, 1] if self.calibration else s > self.threshold).astype(np.int32)
             if bad is not None:
                 lab[bad] = 0
             n_anom = int(lab.sum())
             arrays += [pa.array(s, type=pa.float32(), mask=mask), pa.array(lab, type=pa.int32(), mask=mask)]
+            if self.calibration:
+                arrays.append(pa.array(res[:, 2], type=pa.float32(), mask=mask))
         elif self.output == "columns":
             arrays += [pa.array(res[:, k], type=pa.float32(), mask=mask) for k in range(width)]
         else:

@@ -85,7 +85,7 @@ def test_aeruntime_score_and_info(tmp_path, runner, digits):
     r = runner.invoke(aeruntime_main, ["score", str(MODELS / "digits-dense"), str(tmp_path / "x.npy")])
     assert r.exit_code == 0, r.output
     lines = r.output.strip().splitlines()
-    assert lines[0] == "score,label" and len(lines) == 21
+    assert lines[0] == "score,label,p_value" and len(lines) == 21
     np.testing.assert_allclose([float(line.split(",")[0]) for line in lines[1:]], expected, rtol=1e-6)
     for suffix in (".npy", ".npz", ".csv"):
         out = tmp_path / f"out{suffix}"
@@ -141,7 +141,7 @@ def test_console_scripts_run_as_real_processes(tmp_path):
         env=SUBPROCESS_ENV,
     )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0] == "score,label" and len(r.stdout.splitlines()) == 4
+    assert r.stdout.splitlines()[0] == "score,label,p_value" and len(r.stdout.splitlines()) == 4
     r = subprocess.run(
         [str(BIN / "aeexport"), "inspect", str(MODELS / "digits-dense"), "--json"],
         capture_output=True,

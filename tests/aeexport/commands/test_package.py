@@ -66,9 +66,10 @@ def test_mlflow_directory_loads_in_mlflow_and_scores_like_aeruntime(tmp_path, re
     assert _tree(pkg / "bundle") == _tree(BUNDLE)  # the bundle byte for byte
     loaded = mlflow.pyfunc.load_model(str(pkg))
     got = loaded.predict(X)
-    assert list(got) == ["score", "label"]
+    assert list(got) == ["score", "label", "p_value"]  # the shipped scorer decides (issue 34)
     np.testing.assert_allclose(got["score"], score, rtol=tol["rtol"], atol=tol["atol"])
     np.testing.assert_array_equal(got["label"], label)
+    np.testing.assert_array_equal(np.asarray(got["p_value"], np.float32), model.p_value(X))
     assert 0 < label.sum() < len(label)
     assert loaded.metadata.metadata["aeexport_bundle_id"] == model.manifest["bundle_id"]
     assert loaded.metadata.metadata["threshold"] == model.threshold

@@ -66,7 +66,7 @@ def test_csv_stream_equals_one_shot_with_header_and_label_column(shipped_dense, 
     )
     assert res.exit_code == 0
     lines = res.stdout.strip().splitlines()
-    assert lines[0] == "score,label" and len(lines) == len(X) + 1
+    assert lines[0] == "score,label,p_value" and len(lines) == len(X) + 1
     np.testing.assert_array_equal(np.array([float(v.split(",")[0]) for v in lines[1:]], np.float32), s)
 
 

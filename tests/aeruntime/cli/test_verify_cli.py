@@ -112,15 +112,16 @@ def test_golden_outputs_this_runtime_does_not_reproduce_fail(shipped_copy):
 
 
 def test_an_onnxruntime_older_than_the_bundle_minimum_fails(monkeypatch):
-    """digits-dense records no min_onnxruntime: its graphs' IR 10 and opsets need 1.18, which 1.16 is not."""
+    """digits-dense as shipped before decisions records no min_onnxruntime: its graphs' IR 10 and opsets need 1.18, which 1.16 is not."""
     from click.testing import CliRunner
 
     from aeruntime._ort import ort
     from aeruntime.cli import main
+    from tests.aeruntime.conftest import SCORE_ONLY_DENSE
 
-    assert "min_onnxruntime" not in read_manifest(SHIPPED["dense"])
+    assert "min_onnxruntime" not in read_manifest(SCORE_ONLY_DENSE)
     monkeypatch.setattr(ort, "__version__", "1.16.3")
-    r = CliRunner().invoke(main, ["verify", str(SHIPPED["dense"])])
+    r = CliRunner().invoke(main, ["verify", str(SCORE_ONLY_DENSE)])
     assert r.exit_code == 1, r.output
     assert (
         "this bundle needs onnxruntime 1.18 or newer (manifest.json min_onnxruntime), but onnxruntime 1.16.3"

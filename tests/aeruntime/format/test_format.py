@@ -216,7 +216,8 @@ def test_golden_tensors_round_trip_byte_for_byte():
     for p in sorted((SHIPPED["conv"] / "test_data").rglob("*.pb")):
         data = p.read_bytes()
         name, arr = fmt.read_tensor(data)
-        assert arr.dtype == np.float32 and name
+        # float32 tensors, and the decision scorer's bool labels (scorer/*/output_1.pb)
+        assert arr.dtype == (np.bool_ if name == "label" else np.float32) and name
         assert fmt.tensor_bytes(arr, name) == data
 
 

@@ -172,7 +172,7 @@ def test_pass_through_columns_and_row_order(spark, df):
 
     src = df.withColumn("part", F.spark_partition_id()).withColumn("tag", F.concat(F.lit("r"), F.col("id")))
     out = aespark.score(src, MODELS / "digits-dense", COLS, keep=["tag", "id", "part"])
-    assert out.columns == ["tag", "id", "part", "score", "label"]
+    assert out.columns == ["tag", "id", "part", "score", "label", "p_value"]  # a decision scorer (models/ rebuilt)
     assert dict(out.dtypes)["score"] == "float" and dict(out.dtypes)["label"] == "int"
     got = [(r.tag, r.id, r.part) for r in out.collect()]
     assert got == [(r.tag, r.id, r.part) for r in src.select("tag", "id", "part").collect()]  # same order
@@ -233,7 +233,7 @@ def test_engines_give_identical_rows_and_counts(spark, bad_df):
     for engine in aespark.ENGINES:
         report = aespark.ScoreReport(spark)
         out = aespark.score(bad_df, MODELS / "digits-dense", COLS, on_invalid="null", report=report, engine=engine)
-        assert out.columns == [*bad_df.columns, "score", "label"]
+        assert out.columns == [*bad_df.columns, "score", "label", "p_value"]
         got[engine] = [tuple("nan" if v != v else v for v in r) for r in out.collect()]  # NaN == NaN here
         counts[engine] = {k: v for k, v in report.as_dict().items() if k in ("rows", "invalid_rows", "anomalies")}
     assert got["arrow_udf"] == got["mapInArrow"]  # same rows, order, pass-through values and bits
@@ -242,7 +242,7 @@ def test_engines_give_identical_rows_and_counts(spark, bad_df):
         == counts["mapInArrow"]
         == {"rows": N_ROWS, "invalid_rows": 2, "anomalies": counts["mapInArrow"]["anomalies"]}
     )
-    assert counts["mapInArrow"]["anomalies"] == sum(1 for r in got["mapInArrow"] if r[-1] == 1)
+    assert counts["mapInArrow"]["anomalies"] == sum(1 for r in got["mapInArrow"] if r[-2] == 1)  # label, before p_value
     with pytest.raises(InvalidInputError, match=r"engine must be one of \['arrow_udf', 'mapInArrow'\], got 'rdd'"):
         aespark.score(bad_df, MODELS / "digits-dense", COLS, engine="rdd")
 

@@ -44,12 +44,13 @@ def test_scores_to_stdout_and_csv_without_pyarrow(tmp_path, synthetic_digits):
     assert written.returncode == 0, written.stderr
     assert (tmp_path / "s.csv").read_text() == printed.stdout
     lines = printed.stdout.splitlines()
-    assert lines[0] == "score,label" and len(lines) == len(X) + 1
+    assert lines[0] == "score,label,p_value" and len(lines) == len(X) + 1
     table = np.array([ln.split(",") for ln in lines[1:]], dtype=np.float64)
     model = aeruntime.load(BUNDLE, providers="cpu")
     want = model.score(X)
     np.testing.assert_array_equal(table[:, 0].astype(np.float32), want)  # shortest text reads back exactly
     np.testing.assert_array_equal(table[:, 1], (want > model.threshold).astype(np.int8))
+    np.testing.assert_array_equal(table[:, 2].astype(np.float32), model.p_value(X))  # the decision scorer's p-values
     assert 0 < table[:, 1].sum() < len(X)
 
 

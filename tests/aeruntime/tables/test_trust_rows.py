@@ -280,7 +280,7 @@ def test_rows_numbers_cost(ctx, tmp_path, case):
     assert re.search(case.match, stderr), stderr
     if case.rows is not None:
         lines = r.stdout.strip().splitlines()
-        assert lines[0] == "score,label" and len(lines) - 1 == case.rows  # rows in = rows out
+        assert lines[0] == "score,label,p_value" and len(lines) - 1 == case.rows  # rows in = rows out
     if made.suffix == ".csv":
         assert stderr.count("note: reading") <= 1  # the header decision, once
     if case.id == "one-line-5MB":

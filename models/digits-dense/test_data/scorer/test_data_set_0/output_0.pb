@@ -1,1 +1,1 @@
-BscoreJ«µ>
+BscoreJ^J	>

@@ -1,1 +1,1 @@
-BscoreJ°u´>
+BscoreJ´”´>
