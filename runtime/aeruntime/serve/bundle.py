@@ -147,17 +147,12 @@ class ServedBundle:
                 f"{self.input_name!r} of shape {self.input_shape}; send the raw rows as {self.input_name!r}."
             )
         x = inputs[self.input_name]
-        score = self.model.score(x)  # the row rule: dtype, width, rank, NaN/Inf, with the CLI's words
-        out: dict[str, np.ndarray] = {"score": score}
-        extra = [o for o in self._scorer_outputs if o != "score"]
-        graph: dict[str, np.ndarray] = {}
-        if extra:  # decisions in the graph (label, p_value): the scorer's other outputs
-            arr = as_batch(x, self.model.input_shape, finite=False)
-            graph = dict(zip(self._scorer_outputs, self.model._run("scorer", arr)))
-        out["label"] = graph.get("label", score > self.model.threshold)
-        for name in extra:
-            if name != "label":
-                out[name] = graph[name]
+        if self.model.calibration_size is not None:  # decisions in the graph, at the served threshold
+            score, label, p_value = self.model.decide(as_batch(x, self.model.input_shape))  # the row rule's words
+            out: dict[str, np.ndarray] = {"score": score, "label": label, "p_value": p_value}
+        else:
+            score = self.model.score(x)  # the row rule: dtype, width, rank, NaN/Inf, with the CLI's words
+            out = {"score": score, "label": score > self.model.threshold}
         return {o.name: np.asarray(out[o.name]).astype(NUMERIC_TYPES[o.datatype], copy=False) for o in self.outputs}
 
 

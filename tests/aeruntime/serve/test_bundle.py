@@ -40,46 +40,33 @@ def test_decode_tensor_refuses_what_the_row_rule_refuses():
         decode_tensor("x", "FP32", [1, 2], [1.0, "high"])
 
 
-class _InGraphDecisions:
-    """The shipped bundle as if its scorer also output ``label`` (at another cut than the threshold)
-    and ``p_value``, as bundles with in-graph decisions do; everything else is the real model."""
-
-    def __init__(self, model):
-        self._model = model
-        self.cut = 0.3  # differs from the calibrated threshold: the graph's label must win
-
-    def __getattr__(self, name):
-        return getattr(self._model, name)
-
-    @property
-    def manifest(self):
-        m = self._model.manifest
-        m["graphs"]["scorer"]["outputs"] = ["score", "label", "p_value"]
-        return m
-
-    def _run(self, role, x):
-        assert role == "scorer"
-        s = self._model.score(x)
-        return [s, (s > self.cut).astype(np.int8), np.exp(-s).astype(np.float32)]
-
-
-def test_outputs_follow_the_manifest(model, synthetic_digits):
+def test_outputs_follow_the_manifest(model, score_only_dense, synthetic_digits):
     X = synthetic_digits[0][:200]
-    plain = ServedBundle("m", model)
+    old = aeruntime.load(score_only_dense, providers="cpu")  # a score-only scorer: label from the threshold
+    plain = ServedBundle("m", old)
     assert [(o.name, o.datatype) for o in plain.outputs] == [("score", "FP32"), ("label", "INT8")]
     out = plain.infer({"x": X})
-    np.testing.assert_array_equal(out["score"], model.score(X))
-    np.testing.assert_array_equal(out["label"], model.predict(X))
+    np.testing.assert_array_equal(out["score"], old.score(X))
+    np.testing.assert_array_equal(out["label"], old.predict(X))
 
-    decided = ServedBundle("m", _InGraphDecisions(model))
+    decided = ServedBundle("m", model)  # the shipped bundle: label and p_value from its scorer graph
     assert [(o.name, o.datatype) for o in decided.outputs] == [
         ("score", "FP32"),
         ("label", "INT8"),
         ("p_value", "FP32"),
     ]
     out = decided.infer({"x": X})
-    s = model.score(X)
-    np.testing.assert_array_equal(out["label"], (s > 0.3).astype(np.int8))
-    assert (out["label"] != model.predict(X)).any()  # the graph's label, not recomputed from the threshold
-    np.testing.assert_allclose(out["p_value"], np.exp(-s), rtol=1e-6)
+    s, label, p = model.decide(X)
+    np.testing.assert_array_equal(out["score"], s)
+    np.testing.assert_array_equal(out["label"], label.astype(np.int8))
+    np.testing.assert_array_equal(out["p_value"], p)
     assert decided.parameters()["outputs"] == ["score", "label", "p_value"]
+
+
+def test_a_served_threshold_is_fed_to_the_decision_scorer(shipped_dense, synthetic_digits):
+    X = synthetic_digits[0][:200]
+    s = aeruntime.load(shipped_dense, providers="cpu").score(X)
+    cut = float(np.median(s))  # far from the calibrated threshold: half the rows flip
+    served = ServedBundle("m", aeruntime.load(shipped_dense, providers="cpu", threshold=cut))
+    out = served.infer({"x": X})
+    np.testing.assert_array_equal(out["label"], (s > np.float32(cut)).astype(np.int8))

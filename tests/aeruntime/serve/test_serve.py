@@ -64,7 +64,7 @@ def test_plain_requests_scores_like_aeruntime(server, reference):
     assert r.status_code == 200, r.text
     body = r.json()
     outputs = {o["name"]: o for o in body["outputs"]}
-    assert [o["name"] for o in body["outputs"]] == ["score", "label"]
+    assert [o["name"] for o in body["outputs"]] == ["score", "label", "p_value"]  # the shipped scorer decides
     assert outputs["score"]["datatype"] == "FP32" and outputs["score"]["shape"] == [len(X)]
     assert outputs["label"]["datatype"] == "INT8"
     _check(reference, outputs["score"]["data"], outputs["label"]["data"])
@@ -81,16 +81,16 @@ def test_metadata_reports_features_shapes_threshold_and_bundle_id(server, refere
     meta = requests.get(f"{server.url}/v2/models/{server.name}", timeout=10).json()
     assert meta["name"] == server.name and meta["platform"] == "aeexport-bundle"
     assert meta["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [-1, 64]}]
-    assert [(o["name"], o["datatype"]) for o in meta["outputs"]] == [("score", "FP32"), ("label", "INT8")]
+    assert [(o["name"], o["datatype"]) for o in meta["outputs"]] == [("score", "FP32"), ("label", "INT8"), ("p_value", "FP32")]
     p = meta["parameters"]
     assert p["bundle_id"] == model.manifest["bundle_id"]
     assert p["threshold"] == model.threshold
     assert p["input_shape"] == [64] and p["feature_names"] == (model.feature_names or [])
-    assert p["outputs"] == ["score", "label"] and p["score"] == "mse"
+    assert p["outputs"] == ["score", "label", "p_value"] and p["score"] == "mse"
     grpcclient = pytest.importorskip("tritonclient.grpc", reason=CLIENT_EXTRA)
     gmeta = grpcclient.InferenceServerClient(url=f"127.0.0.1:{server.grpc}").get_model_metadata(
         server.name, as_json=True
     )
     # Triton's gRPC schema has no metadata parameters: the tensors are there, the rest is on REST
     assert gmeta["inputs"] == [{"name": "x", "datatype": "FP32", "shape": ["-1", "64"]}]
-    assert [o["name"] for o in gmeta["outputs"]] == ["score", "label"]
+    assert [o["name"] for o in gmeta["outputs"]] == ["score", "label", "p_value"]
