@@ -81,7 +81,11 @@ def test_metadata_reports_features_shapes_threshold_and_bundle_id(server, refere
     meta = requests.get(f"{server.url}/v2/models/{server.name}", timeout=10).json()
     assert meta["name"] == server.name and meta["platform"] == "aeexport-bundle"
     assert meta["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [-1, 64]}]
-    assert [(o["name"], o["datatype"]) for o in meta["outputs"]] == [("score", "FP32"), ("label", "INT8"), ("p_value", "FP32")]
+    assert [(o["name"], o["datatype"]) for o in meta["outputs"]] == [
+        ("score", "FP32"),
+        ("label", "INT8"),
+        ("p_value", "FP32"),
+    ]
     p = meta["parameters"]
     assert p["bundle_id"] == model.manifest["bundle_id"]
     assert p["threshold"] == model.threshold
