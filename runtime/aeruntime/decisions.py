@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, ManifestError
 
 __all__ = [
     "run_decisions",
@@ -111,19 +111,31 @@ def benjamini_hochberg(p_values: np.ndarray, q: float) -> np.ndarray:
     return out
 
 
+def _object(parent: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """``parent[key]`` (an empty object when absent), or a :class:`ManifestError` when it is not an object."""
+    value = parent.get(key, {})
+    if not isinstance(value, dict):
+        raise ManifestError(
+            f"manifest.json: {where} must be an object, got {type(value).__name__}; the manifest was edited or "
+            f"damaged: re-export the bundle or restore its manifest.json."
+        )
+    return value
+
+
 def decision_calibration(manifest: dict[str, Any]) -> int | None:
     """The number of calibration scores behind a decision scorer's p-values; None for a score-only bundle."""
     scorer = manifest.get("graphs", {}).get("scorer", {})
-    section = manifest.get("decisions")
-    if tuple(scorer.get("outputs", ())) != DECISION_OUTPUTS or not isinstance(section, dict):
+    if tuple(scorer.get("outputs", ())) != DECISION_OUTPUTS:
         return None
-    n = section.get("p_value", {}).get("calibration_scores")
+    section = _object(manifest, "decisions", "decisions")
+    n = _object(section, "p_value", "decisions.p_value").get("calibration_scores")
     return int(n) if isinstance(n, int) and n > 0 else None
 
 
 def threshold_input(manifest: dict[str, Any]) -> str:
     """The name of the decision scorer's optional threshold input."""
-    return str(manifest["decisions"].get("threshold_input", {}).get("name", "threshold"))
+    section = _object(manifest, "decisions", "decisions")
+    return str(_object(section, "threshold_input", "decisions.threshold_input").get("name", "threshold"))
 
 
 def require_decisions(n: int | None, what: str) -> int:
