@@ -114,7 +114,8 @@ def test_stream_equals_aeruntime_batch_scores(consumer, series, name):
     got = _table(r.stdout)
     assert len(got) == len(x) == len(want)  # rows in = rows out
     warm = want["warmup"] == 1
-    assert warm.sum() == WINDOW - 1 and np.isnan(got[warm, 0]).all() and (got[warm, 1] == 0).all()
+    window = int(json.loads((bundle / "manifest.json").read_text())["input"]["shape"][0])  # the bundle's own W
+    assert warm.sum() == window - 1 and np.isnan(got[warm, 0]).all() and (got[warm, 1] == 0).all()
     np.testing.assert_allclose(got[~warm, 0], want["score"][~warm], atol=ATOL, rtol=RTOL)
     # and aeruntime's own stream, row by row (model.stream().push), gives the same scores
     stream = aeruntime.load(bundle).stream()
