@@ -10,6 +10,7 @@ the one local Spark session of ``tests/aeruntime/spark`` and ``tests/aeexport/da
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
+#: the shipped bundles that score single rows (models/series-* take windows of a series)
+SHIPPED_ROWS = sorted(
+    p.parent.name for p in MODELS.glob("*/manifest.json") if json.loads(p.read_text()).get("series") is None
+)
 #: environment for subprocesses so they import this checkout (also from a worktree)
 SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])}
 BIN = Path(sys.executable).parent

@@ -31,8 +31,10 @@ static const char *const ALLOWED_OPS[] = {
     "Relu",
     "Reshape",
     "Sigmoid",
+    "Slice",
     "Sub",
     "Tanh",
+    "Transpose",
     "Unsqueeze",
 };
 #define ALLOWED_OPS_COUNT (sizeof ALLOWED_OPS / sizeof ALLOWED_OPS[0])

@@ -24,12 +24,12 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from tests.conftest import MODELS, ROOT
+from tests.conftest import MODELS, ROOT, SHIPPED_ROWS
 
 NODE = shutil.which("node")
 NODE_DIR = ROOT / "examples" / "node"
 CLI = NODE_DIR / "cli.js"
-SHIPPED = sorted(p.parent.name for p in MODELS.glob("*/manifest.json"))
+SHIPPED = SHIPPED_ROWS  # series bundles: tests/e2e/node/test_node_series.py, tests/e2e/web/test_web_series.py
 ROLES = ("encoder", "decoder", "scorer")
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed")

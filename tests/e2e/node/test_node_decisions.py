@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import MODELS
+from tests.conftest import MODELS, SHIPPED_ROWS
 from tests.e2e.node.test_node_consumer import NODE, node_modules, ok, rows_for, run_node  # noqa: F401
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) is not installed")
@@ -106,7 +106,7 @@ def aeruntime_error():
     return InvalidInputError
 
 
-@pytest.mark.parametrize("name", sorted(p.parent.name for p in MODELS.glob("*/manifest.json")))
+@pytest.mark.parametrize("name", SHIPPED_ROWS)
 def test_shipped_bundles_score_only_or_decisions_as_aeruntime(name, digits, tmp_path):
     """A score-only bundle keeps ``score,label`` and refuses --fpr; a rebuilt one decides as aeruntime."""
     import aeruntime

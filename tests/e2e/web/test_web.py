@@ -25,11 +25,11 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.conftest import MODELS, ROOT
+from tests.conftest import MODELS, ROOT, SHIPPED_ROWS
 
 from .browser import NEEDS_BROWSER, build, drive, require_web_modules, serve
 
-SHIPPED = sorted(p.parent.name for p in MODELS.glob("*/manifest.json"))
+SHIPPED = SHIPPED_ROWS  # series bundles: tests/e2e/node/test_node_series.py, tests/e2e/web/test_web_series.py
 #: the bundle whose views go into docs/ (README "In the browser")
 SCREENSHOT_BUNDLE = "digits-conv"
 SCREENSHOTS = {"page": "web-page.png", "csv": "web-csv.png", "draw": "web-draw.png", "refused": "web-refused.png"}
