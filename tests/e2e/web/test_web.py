@@ -117,14 +117,15 @@ def test_page_scores_match_aeruntime(driven, name):
     np.testing.assert_array_equal(csv["labels"], labels)
 
 
-def test_the_downloaded_csv_is_score_label_of_every_row(driven):
+def test_the_downloaded_csv_is_score_label_p_value_of_every_row(driven):
     res = driven[SCREENSHOT_BUNDLE]["result"]
     assert res["download"]["name"] == f"{SCREENSHOT_BUNDLE}.scores.csv"
     lines = res["download"]["text"].splitlines()
-    assert lines[0] == "score,label" and len(lines) == 1 + res["csv"]["n"]
+    assert lines[0] == "score,label,p_value" and len(lines) == 1 + res["csv"]["n"]  # the shipped scorers decide
     got = np.array([[float(v) for v in ln.split(",")] for ln in lines[1:]])
     np.testing.assert_array_equal(got[:, 0].astype(np.float32), np.float32(res["csv"]["scores"]))  # exact float32
     np.testing.assert_array_equal(got[:, 1], res["csv"]["labels"])
+    assert ((got[:, 2] > 0) & (got[:, 2] <= 1)).all()  # conformal p-values: (1 + k) / (n + 1)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
