@@ -8,7 +8,8 @@ Two measurements:
 2. Always: the dependency closure of each path in the *current* environment,
    summing the sizes of every installed file of every distribution in the
    closure (``importlib.metadata``): ``aeruntime[cpu]`` = numpy, click,
-   onnxruntime and their requirements; torch path = torch + numpy + safetensors
+   onnxruntime and their requirements; what ``[tables]`` adds (pyarrow and
+   what it needs beyond ``[cpu]``); torch path = torch + numpy + safetensors
    and their requirements. The torch installed here may be a CUDA build (its
    ``nvidia-*`` wheels are listed separately); a CPU-only torch wheel is smaller.
 
@@ -32,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import ROOT, parser, write  # noqa: E402
 
 PATHS = {"aeruntime[cpu]": ["numpy", "click", "onnxruntime"], "torch path": ["torch", "numpy", "safetensors"]}
+#: what the ``tables`` extra adds to ``aeruntime[cpu]`` (CSV/Parquet reading and writing)
+TABLES = ["pyarrow"]
 
 
 def _norm(name: str) -> str:
@@ -124,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     body = [] if args.no_fresh_venv else fresh_venv_lines()
     sizes, rows, detail = closures()
+    tables = closure(TABLES) - closure(PATHS["aeruntime[cpu]"])
+    tables_size = sum(dist_size(n) for n in tables)
     nvidia = sum(dist_size(n) for n in closure(["torch"]) if n.startswith("nvidia") or n == "triton")
     body += [
         "Dependency closures measured in the current environment (sum of installed file sizes):",
@@ -133,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         *rows,
         "",
         *detail,
+        "",
+        f"`aeruntime[cpu,tables]` adds {', '.join(sorted(tables))} to `aeruntime[cpu]`: **+{mb(tables_size)}**.",
         "",
         f"torch here is {metadata.version('torch')}: the `torch` distribution alone is {mb(dist_size('torch'))}, "
         f"its CUDA wheels (nvidia-*, triton) {mb(nvidia)}. Without those the torch path is still "

@@ -213,6 +213,47 @@ FIGURES = [
         "benchmarks/results/series.md",
         r"\| smap-like \| 32 x 25 \| [^|]+\| [\d.]+ \| [\d.]+ \| ([\d.]+)x",
     ),
+    # the install note and the footprint table: what `[tables]` (pyarrow) adds
+    Figure(
+        "tables extra",
+        R,
+        r"pyarrow, \+(\d+) MB\)",
+        "benchmarks/results/footprint.md",
+        r"adds pyarrow[^*]*\*\*\+([\d.]+) MB",
+        rounded(0),
+    ),
+    Figure(
+        "tables extra (table)",
+        R,
+        r"adds pyarrow, (\d+) MB\)",
+        "benchmarks/results/footprint.md",
+        r"adds pyarrow[^*]*\*\*\+([\d.]+) MB",
+        rounded(0),
+    ),
+    # the static site of `aeexport web models/digits-conv`
+    Figure(
+        "site size",
+        R,
+        r"WebAssembly build, about ([\d.]+) MiB in all",
+        "benchmarks/results/site.md",
+        r"`models/digits-conv` \| \*\*([\d.]+) MiB",
+    ),
+    Figure(
+        "site size (web example)",
+        "examples/web/README.md",
+        r"self-contained \(about ([\d.]+) MiB",
+        "benchmarks/results/site.md",
+        r"`models/digits-conv` \| \*\*([\d.]+) MiB",
+    ),
+    # the image preset's measured FPR at percentile 96 (10 seeds, table 4b of digits_defaults.md)
+    Figure(
+        "percentile-96 FPR",
+        R,
+        r"\(([\d.]+% ± [\d.]+) over 10 seeds",
+        "benchmarks/results/digits_defaults.md",
+        r"\| recommended, val 0\.30 \| 96 \| ([\d.]+ ± [\d.]+) \|",
+        lambda t: "{:.1f}% ± {:.1f}".format(*(100 * float(v) for v in t.split(" ± "))),
+    ),
     # the denoising demo
     Figure(
         "PSNR noisy",
