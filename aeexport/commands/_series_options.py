@@ -86,10 +86,18 @@ def series_settings(kw: dict[str, Any], explicit: frozenset[str]) -> SeriesSetti
 
 
 def echo_window(series: dict[str, Any] | None) -> None:
-    """``window    24 (period 24 of column 0's autocorrelation), stride 1; held out from row 1700``."""
+    """``window    24 (period 24 of column 0's autocorrelation), stride 1; held out from row 1700``, and with
+    per-step labels the windows left out of training and calibration."""
     if series:
         click.echo(
             f"{'window':<10} {series['window']} ({series['reason']}), stride {series['stride']}; "
             f"validation from row {series['validation_starts_at_row']}"
             + (f", test from row {series['test_starts_at_row']}" if series.get("test_starts_at_row") else "")
         )
+        labels = series.get("labels")
+        if labels:
+            dropped = labels["dropped_windows"]
+            click.echo(
+                f"{'labels':<10} {labels['anomalous_steps']} anomalous steps; windows holding one left out: "
+                f"{dropped['train_windows']} of training, {dropped['val_windows']} of validation/calibration"
+            )

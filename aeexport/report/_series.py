@@ -31,20 +31,36 @@ import numpy as np
 
 from aeruntime.errors import AeError, InvalidInputError
 
-__all__ = ["SERIES_METRICS", "event_figures", "evaluate_series", "format_series_report", "series_figures", "vus_pr"]
+__all__ = [
+    "SERIES_METRICS",
+    "event_figures",
+    "evaluate_series",
+    "format_series_report",
+    "require_tsbad",
+    "series_figures",
+    "series_test_figures",
+    "vus_pr",
+]
 
 #: the TSB-AD release whose metric code ``evaluate`` calls
 TSB_AD_INSTALL = 'pip install --no-deps "tsb-ad>=1.5"'
 
 
-def vus_pr(labels: np.ndarray, scores: np.ndarray, sliding_window: int) -> float:
-    """VUS-PR of per-step ``scores`` (n,) against 0/1 ``labels`` (n,): TSB-AD's own code, imported here."""
+def require_tsbad() -> None:
+    """Raise :class:`AeError` naming the install when TSB-AD's metric code (VUS-PR) is missing."""
     try:
-        from TSB_AD.evaluation.basic_metrics import generate_curve
+        import TSB_AD.evaluation.basic_metrics  # noqa: F401
     except ImportError:
         raise AeError(
             f"VUS-PR needs TSB-AD's metric code, which is not installed; install it with {TSB_AD_INSTALL}."
         ) from None
+
+
+def vus_pr(labels: np.ndarray, scores: np.ndarray, sliding_window: int) -> float:
+    """VUS-PR of per-step ``scores`` (n,) against 0/1 ``labels`` (n,): TSB-AD's own code, imported here."""
+    require_tsbad()
+    from TSB_AD.evaluation.basic_metrics import generate_curve
+
     y = np.asarray(labels).astype(int).reshape(-1)
     return float(generate_curve(y, np.asarray(scores, np.float64).reshape(-1), int(sliding_window), "opt", 250)[7])
 
@@ -236,6 +252,31 @@ def series_figures(model: Any, scores: np.ndarray, labels: np.ndarray, where: st
         "alarm_rule": f"k={rule['k']} of n={rule['n']}, hold-off {rule['hold_off']}",
         **event_figures(y, alarms),
     }
+
+
+def series_test_figures(model: Any, tail: Any) -> tuple[dict[str, Any], np.ndarray]:
+    """What ``aeexport run`` reports on the test part of a series (``tail``: an
+    :class:`aeexport.data.SeriesTail`, its W-1 context steps first) scored by the exported ``model``:
+    ``(figures, scores (n,))``, one score per test step. ``figures``: the steps, the share flagged
+    (``score > threshold``) and, with per-step labels of both kinds, :func:`series_figures` under
+    ``"series_test"``."""
+    from aeruntime.series import score_series
+
+    full = score_series(model, tail.rows)
+    scores = full[tail.context :]
+    flagged = np.where(np.isnan(scores), False, scores > model.threshold)
+    figures: dict[str, Any] = {
+        "test_steps": int(tail.steps),
+        "test_context_rows": int(tail.context),
+        "test_warmup_rows": int(np.isnan(scores).sum()),
+        "test_anomaly_rate": float(flagged.mean()),
+    }
+    if tail.labels is not None:
+        figures["test_true_anomaly_share"] = float(tail.labels.mean())
+        y = tail.labels[~np.isnan(scores)]
+        if y.size and y.min() != y.max():
+            figures["series_test"] = series_figures(model, full, tail.labels, "the test part")
+    return figures, scores
 
 
 def format_series_report(report: dict[str, Any]) -> str:
