@@ -47,12 +47,16 @@ def run_pipeline(dataset: str | Dataset, out: str | Path, settings: RunSettings 
         check_output_file(s.plot, option="--plot", inputs=inputs)
     if s.bundle is not None:
         check_output_dir(bundle_dir, "bundle", option="--bundle", inputs=inputs)
+    if s.training.series is not None:
+        _check_series_run(s)
     p = prepare(dataset, s.training, test_fraction=s.test_fraction, plot=s.plot, warn=s.threshold.value is None)
     spec = s.threshold.or_percentile(p.percentile)  # no threshold option given: the preset's percentile
     result, info, manifest = _train_export(p, p.kind or s.training.kind, out, bundle_dir, spec, s.export)
     summary = _summary(p.ds, result, p.cfg, (out, bundle_dir), info, manifest)
-    if p.split.test is not None:  # scored through the runtime, as deployed
-        title = f"{result.model.kind} on {p.ds.name}, test split"
+    title = f"{result.model.kind} on {p.ds.name}, test split"
+    if p.series_tail is not None:  # one score per test step, the W-1 steps before the test part as context
+        summary.update(_series_test_figures(bundle_dir, p.series_tail, out, s.plot, title=title))
+    elif p.split.test is not None:  # scored through the runtime, as deployed
         summary.update(_test_figures(bundle_dir, p.split, out, s.plot, title=title))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     out.mkdir(parents=True, exist_ok=True)
@@ -122,6 +126,46 @@ def _summary(
     return summary
 
 
+def _check_series_run(s: RunSettings) -> None:
+    """Before any training: a labelled series run reports VUS-PR (TSB-AD's code); --plot needs labels."""
+    from .report import require_tsbad
+
+    if s.training.label_column is not None:
+        require_tsbad()
+    elif s.plot is not None:
+        raise InvalidInputError(
+            "--plot needs a labelled test part, but this series has no labels; pass --label-column NAME "
+            "(1 = anomalous step), or drop --plot."
+        )
+
+
+def _series_test_figures(bundle_dir: Path, tail: Any, out: Path, plot: str | Path | None, title: str) -> dict:
+    """Per-step scores of a series' test part (:class:`aeexport.data.SeriesTail`) from the exported bundle;
+    with labels, the figures of ``aeexport evaluate`` (:func:`aeexport.report.series_test_figures`)."""
+    import aeruntime
+
+    from .report import plot_evaluation, series_test_figures
+
+    model = aeruntime.load(bundle_dir, providers="cpu")
+    figures, scores = series_test_figures(model, tail)
+    if plot is not None:
+        if "series_test" not in figures:
+            raise InvalidInputError("--plot needs both normal and anomalous steps in the test part of the series.")
+        scored = ~np.isnan(scores)
+        figures["plot"] = str(plot_evaluation(scores[scored], tail.labels[scored], model.threshold, plot, title=title))
+    labels = np.where(np.isnan(scores), False, scores > model.threshold).astype(np.int8)
+    _save_test_scores(out, scores, labels, tail.labels)
+    return figures
+
+
+def _save_test_scores(out: Path, scores: np.ndarray, labels: np.ndarray, y: np.ndarray | None) -> None:
+    """``out/test_scores.npz`` (score, label and y when known), published atomically, like every output."""
+    out.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, score=scores, label=labels, **({"y": y} if y is not None else {}))
+    atomic_write_bytes(out / "test_scores.npz", buf.getvalue())
+
+
 def _test_figures(bundle_dir: Path, split: Split, out: Path, plot: str | Path | None, title: str) -> dict[str, Any]:
     """Scores of the test split from the exported bundle; detection figures and a threshold hint with labels."""
     from sklearn.metrics import average_precision_score, roc_auc_score
@@ -149,8 +193,5 @@ def _test_figures(bundle_dir: Path, split: Split, out: Path, plot: str | Path | 
                 figures["plot"] = str(plot_evaluation(scores, split.y_test, model.threshold, plot, title=title))
     if plot is not None and "plot" not in figures:
         raise InvalidInputError("--plot needs both normal and anomalous rows in the test split; pass labelled data.")
-    out.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()  # published atomically, like every output
-    np.savez(buf, score=scores, label=labels, **({"y": split.y_test} if split.y_test is not None else {}))
-    atomic_write_bytes(out / "test_scores.npz", buf.getvalue())
+    _save_test_scores(out, scores, labels, split.y_test)
     return figures

@@ -33,7 +33,8 @@ def evaluate_command(
 
     A series bundle: DATA is a series with a per-step label column (--label-column) or an .npz with
     X_test and y_test; per-step AUC-PR, AUC-ROC and VUS-PR (TSB-AD) and event figures (ranges caught,
-    delay to the first alarm, false alarms per 10,000 normal steps), warm-up steps excluded."""
+    delay to the first alarm, false alarms per 10,000 normal steps), warm-up steps excluded; an .npz with
+    X_train before X_test: its last W-1 rows are prepended as context, so no test step is warm-up."""
     from aeruntime.fs import check_output_file
 
     from ..report import evaluate_bundle, format_report, format_series_report, plot_evaluation

@@ -87,7 +87,9 @@ def _run_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("", model_report_text(s["model_report"])))
     rows.append(("threshold", _threshold_line(s, describe_threshold(s["threshold_method"], s["threshold_params"]))))
     rows.append(("parity", f"ok, max abs diff {s['parity_max_abs']:.2e}"))
-    if "test_anomaly_rate" in s:
+    if "test_steps" in s:  # a series: one score per test step
+        rows += [(label, line) for label, line in zip(("test", "", ""), _series_test_lines(s))]
+    elif "test_anomaly_rate" in s:
         rows += [(label, line) for label, line in zip(("test", ""), _test_lines(s))]
     if s.get("plot"):
         rows.append(("plot", s["plot"]))
@@ -106,6 +108,30 @@ def _threshold_line(s: dict[str, Any], how: str) -> str:
             "from that many rows"
         )
     return line
+
+
+def _series_test_lines(s: dict[str, Any]) -> list[str]:
+    """A series' test part: the share of its steps flagged; with labels, evaluate's per-step and event figures."""
+    first = (
+        f"flagged {s['test_anomaly_rate']:.1%} of the {s['test_steps']} test steps (the "
+        f"{s['test_context_rows']} steps before them lead in: {s['test_warmup_rows']} warm-up)"
+    )
+    r = s.get("series_test")
+    if r is None:
+        labelled = "test_true_anomaly_share" in s
+        return [first + ("; its labels are of one kind only: no AUC" if labelled else "; no labels: recall unknown")]
+    return [
+        first,
+        f"AUC-PR {r['auc_pr']:.4f}, AUC-ROC {r['auc_roc']:.4f}, VUS-PR {r['vus_pr']:.4f} (TSB-AD, sliding window "
+        f"{r['sliding_window']}); {r['anomalous_steps']} anomalous steps ({r['anomaly_share']:.2%})",
+        f"{r['ranges_caught']} of {r['ranges']} anomalous ranges caught, delay mean {_fmt(r['delay_mean'])} / median "
+        f"{_fmt(r['delay_median'])} steps, {_fmt(r['false_alarms_per_10k'])} false alarms per 10,000 normal steps "
+        f"(alarm rule {r['alarm_rule']})",
+    ]
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 def _test_lines(s: dict[str, Any]) -> list[str]:

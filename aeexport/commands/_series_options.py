@@ -45,7 +45,8 @@ SERIES_OPTIONS = [
         metavar="W|auto",
         help="Series: DATA's rows are time steps in file order, scored by windows of W steps (auto: the "
         "period of column 0's autocorrelation in [8, 64], 32 when none). The last --val-fraction of the "
-        "steps calibrates the threshold; no window crosses it.",
+        "steps calibrates the threshold; no window crosses it. With --label-column (per-step 0/1), windows holding "
+        "a step labelled 1 are left out of training and calibration; run reports evaluate's figures on its test part.",
     ),
     click.option(
         "--stride", type=click.IntRange(min=1), default=1, show_default=True, help="Series: training window stride."
@@ -86,10 +87,18 @@ def series_settings(kw: dict[str, Any], explicit: frozenset[str]) -> SeriesSetti
 
 
 def echo_window(series: dict[str, Any] | None) -> None:
-    """``window    24 (period 24 of column 0's autocorrelation), stride 1; held out from row 1700``."""
+    """``window    24 (period 24 of column 0's autocorrelation), stride 1; held out from row 1700``, and with
+    per-step labels the windows left out of training and calibration."""
     if series:
         click.echo(
             f"{'window':<10} {series['window']} ({series['reason']}), stride {series['stride']}; "
             f"validation from row {series['validation_starts_at_row']}"
             + (f", test from row {series['test_starts_at_row']}" if series.get("test_starts_at_row") else "")
         )
+        labels = series.get("labels")
+        if labels:
+            dropped = labels["dropped_windows"]
+            click.echo(
+                f"{'labels':<10} {labels['anomalous_steps']} anomalous steps; windows holding one left out: "
+                f"{dropped['train_windows']} of training, {dropped['val_windows']} of validation/calibration"
+            )

@@ -24,17 +24,22 @@ from aeruntime.tables import load_table, read_npz
 from aeruntime.validation import check_rows
 
 from ._data import Dataset, Split
+from ._labels import as_binary_labels
 
 __all__ = [
     "FIXED_W",
     "NOISE_BAND",
+    "SeriesTail",
     "W_MAX",
     "W_MIN",
     "WindowChoice",
     "acf",
     "choose_window",
+    "drop_labelled_windows",
+    "labelled_windows",
     "load_series",
     "series_split",
+    "series_tail",
     "tsbad_period",
     "windows",
 ]
@@ -134,20 +139,31 @@ def _check_time(t: np.ndarray, name: str, where: str) -> None:
         )
 
 
-def load_series(source: str, *, time_column: str | None = None, header: bool | None = None) -> Dataset:
+def load_series(
+    source: str, *, time_column: str | None = None, header: bool | None = None, label_column: str | None = None
+) -> Dataset:
     """The series in ``source`` (n, C) as a :class:`Dataset`, rows in file order; ``time_column``
-    (tables only) checked strictly increasing and dropped from the features."""
+    (tables only) checked strictly increasing and dropped from the features; ``label_column`` (tables
+    only): per-step 0/1 labels (1 = anomalous step), kept out of the features, as ``Dataset.y`` (n,) int8."""
     path = Path(source)
     if not path.is_file():
         raise InvalidInputError(f"series {source!r} is not a file; pass a .csv, .parquet, .npy or .npz series.")
+    y = None
     if path.suffix.lower() == ".npz":
-        if time_column is not None:
-            raise InvalidInputError(f"{path}: --time-column applies to tables (CSV, Parquet), not to .npz arrays.")
+        for option, value in (("--time-column", time_column), ("--label-column", label_column)):
+            if value is not None:
+                raise InvalidInputError(f"{path}: {option} applies to tables (CSV, Parquet), not to .npz arrays.")
         X, _ = read_npz(path, ("X", "X_train"))
         names = None
     else:
-        table = load_table(path, header=header, dtype=np.float64)
+        if label_column is not None and label_column == time_column:
+            raise InvalidInputError(
+                f"{path}: {label_column!r} is given as both the time column and the label column; pass two columns."
+            )
+        table = load_table(path, label_column, header=header, dtype=np.float64)
         X, names = table.X, table.feature_names
+        if label_column is not None:
+            y = as_binary_labels(table.y, len(X), f"{path}: label column {label_column!r} (1 = anomalous step)")
     X = np.asarray(X)
     if X.ndim != 2:
         raise InvalidInputError(f"{path}: a series is rows (n_steps, n_columns), got an array of shape {X.shape}.")
@@ -162,7 +178,42 @@ def load_series(source: str, *, time_column: str | None = None, header: bool | N
         if X.shape[1] == 0:
             raise InvalidInputError(f"{path}: no feature column besides the time column {time_column!r}.")
     X = check_rows(X, X.shape[1:], str(path), columns=names, dtype=np.float32)  # NaN/Inf: row and column named
-    return Dataset(X, None, path.name, None, names)
+    return Dataset(X, y, path.name, None, names)
+
+
+def labelled_windows(labels: np.ndarray, window: int) -> np.ndarray:
+    """(n - W + 1,) bool: window i (steps i .. i + W - 1) holds a step labelled 1 in ``labels`` (n,)."""
+    cs = np.concatenate([[0], np.cumsum(np.asarray(labels, np.int64) != 0)])
+    return cs[window:] > cs[: len(cs) - window]
+
+
+def drop_labelled_windows(split: Split, labels: np.ndarray, window: int, bounds: tuple[int, int]) -> tuple:
+    """Leave the windows holding a labelled anomalous step out of training and validation/calibration.
+
+    ``split`` and ``bounds``: what :func:`series_split` returned for the series whose per-step 0/1
+    ``labels`` (n,) are given. Returns ``(split, dropped)``: the split with those training windows
+    (``train_rows``) and validation windows (``val``) left out, the test part untouched, and
+    ``dropped`` = {"train_windows": ..., "val_windows": ...}. A part left with no window (training:
+    fewer than 2) is an :class:`InvalidInputError`.
+    """
+    v0, t0 = bounds
+    bad = labelled_windows(labels, window)
+    train = split.train_rows[~bad[split.train_rows]]
+    val_idx = np.arange(v0, t0 - window + 1)
+    val_keep = val_idx[~bad[val_idx]]
+    if len(train) < 2 or len(val_keep) == 0:
+        part = "training" if len(train) < 2 else "validation"
+        raise InvalidInputError(
+            f"every {part} window holds a step labelled anomalous ({int(np.sum(labels))} such steps in the "
+            f"series); windows holding one are left out of training and calibration, so none is left; pass a "
+            "series whose normal part comes first, a smaller --window or a lower --val-fraction."
+        )
+    val = split.val if len(val_keep) == len(val_idx) else np.ascontiguousarray(split.rows()[val_keep])
+    dropped = {
+        "train_windows": int(len(split.train_rows) - len(train)),
+        "val_windows": int(len(val_idx) - len(val_keep)),
+    }
+    return Split(split.X, train, val, split.test, split.y_test), dropped
 
 
 def series_split(rows: np.ndarray, window: int, *, val_fraction: float, test_fraction: float = 0.0, stride: int = 1):
@@ -190,3 +241,25 @@ def series_split(rows: np.ndarray, window: int, *, val_fraction: float, test_fra
     val = np.ascontiguousarray(win[v0 : t0 - window + 1])
     test = np.ascontiguousarray(win[t0 : n - window + 1]) if n_test else None
     return Split(win, train, val, test, None), (v0, t0)
+
+
+@dataclass(frozen=True)
+class SeriesTail:
+    """The test part of a series as a device sees it: ``rows`` (k + n, C) float32, the k <= W-1 steps
+    before the test part (context: scored, never evaluated), then its n steps; ``labels`` (n,) 0/1 of
+    the test steps, or None (unlabelled)."""
+
+    rows: np.ndarray
+    context: int
+    labels: np.ndarray | None
+
+    @property
+    def steps(self) -> int:
+        return len(self.rows) - self.context
+
+
+def series_tail(rows: np.ndarray, labels: np.ndarray | None, window: int, first: int) -> SeriesTail:
+    """The :class:`SeriesTail` of ``rows`` (n, C) from step ``first`` on, with the W-1 steps before it."""
+    start = max(first - (window - 1), 0)
+    tail = np.ascontiguousarray(rows[start:], dtype=np.float32)
+    return SeriesTail(tail, first - start, None if labels is None else np.asarray(labels[first:], np.int8))

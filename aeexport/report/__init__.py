@@ -40,6 +40,15 @@ __getattr__, __dir__, __all__ = attach(
             "reconstruction_section",
         ],
         "_page": ["SECTIONS", "build_report", "write_report"],
-        "_series": ["SERIES_METRICS", "evaluate_series", "event_figures", "format_series_report", "vus_pr"],
+        "_series": [
+            "SERIES_METRICS",
+            "evaluate_series",
+            "event_figures",
+            "format_series_report",
+            "require_tsbad",
+            "series_figures",
+            "series_test_figures",
+            "vus_pr",
+        ],
     },
 )

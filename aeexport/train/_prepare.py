@@ -18,6 +18,7 @@ from aeruntime.errors import InvalidInputError
 
 from ..data import (
     Dataset,
+    SeriesTail,
     Split,
     anomaly_labels,
     as_model_input,
@@ -43,6 +44,7 @@ class Prepared(NamedTuple):
     percentile: float | None  # the preset's threshold percentile (None: the calibrator's default)
     kind: str | None = None  # the model kind when the run chose it (series: aeexport.settings.SERIES_KIND)
     series: dict[str, Any] | None = None  # a series run: the window and why, the split's bounds
+    series_tail: SeriesTail | None = None  # a series run's test part with the W-1 steps before it
 
 
 def prepare(
@@ -67,10 +69,10 @@ def prepare(
     if training.series is not None:  # --window: time steps in file order, windows, a split by time
         from ._series import prepare_series
 
-        ds, split, cfg, options, kind, series = prepare_series(
+        ds, split, cfg, options, kind, series, tail = prepare_series(
             dataset, training, test_fraction=test_fraction, warn=warn
         )
-        return Prepared(ds, split, None, cfg, options, None, kind, series)
+        return Prepared(ds, split, None, cfg, options, None, kind, series, tail)
     cfg, preset, explicit = training.config, training.preset, training.explicit
     ds = _dataset(dataset, training)
     y, anomaly_class = anomaly_labels(ds, training.anomaly_class)

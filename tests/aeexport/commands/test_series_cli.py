@@ -82,3 +82,11 @@ def test_run_json_records_the_window_and_its_reason(csv_series, tmp_path):
     s = json.loads(r.output[r.output.index("{") :])
     assert s["model"] == "series-dense"
     assert s["rows"]["series"]["window"] == 25 and s["rows"]["series"]["rule"] == "period"
+    # every test step scored, the W-1 steps before the test part leading in: aeruntime's scores of the whole series
+    t0 = s["rows"]["series"]["test_starts_at_row"]
+    x = np.loadtxt(csv_series, delimiter=",", skiprows=1, usecols=(1, 2, 3), dtype=np.float32)
+    model = aeruntime.load(tmp_path / "r" / "bundle", providers="cpu")
+    saved = np.load(tmp_path / "r" / "test_scores.npz", allow_pickle=False)
+    np.testing.assert_allclose(saved["score"], model.stream().push_many(x)[t0:], rtol=1e-6, atol=1e-7)
+    assert s["test_steps"] == len(x) - t0 == len(saved["score"]) and s["test_warmup_rows"] == 0
+    assert s["test_anomaly_rate"] == pytest.approx(np.mean(saved["score"] > model.threshold))

@@ -31,7 +31,7 @@ def case(tmp_path_factory):
     bundle = make_series_bundle(d / "bundle", mu, scale, W, threshold=1.5, alarm=ALARM, names=["a", "b", "c"])
     rows = [f"{i},{r[0]!r},{r[1]!r},{r[2]!r},{int(v)}" for i, (r, v) in enumerate(zip(x.tolist(), y))]
     (d / "series.csv").write_text("t,a,b,c,anomaly\n" + "\n".join(rows) + "\n")
-    np.savez(d / "series.npz", X_train=x[:500], X_test=x, y_test=y)
+    np.savez(d / "series.npz", X_test=x, y_test=y)  # no training part before it: W-1 warm-up steps
     ref = reference_scores(x, mu, scale, W)
     return bundle, d, x, y, ref
 
@@ -101,6 +101,64 @@ def test_series_metrics_match_sklearn_tsbad_and_the_reference_events(case):
     want = reference_events(yy.tolist(), alarm.tolist())
     assert {k: report[k] for k in want} == pytest.approx(want)
     assert want["ranges"] >= 5 and want["ranges_caught"] >= 1  # the generated spikes and level shift
+
+
+SPLIT = 900  # the training part of the split .npz: the level shift at 1000-1100 lies after it
+
+
+def test_the_training_tail_is_prepended_so_no_test_step_is_warm_up(case, tmp_path):
+    """An .npz with X_train before X_test: its last W-1 rows are context, every test step is scored, the
+    scores are aeruntime's on the concatenated series beyond the prepended rows."""
+    bundle, d, x, y, ref = case
+    np.savez(tmp_path / "split.npz", X_train=x[:SPLIT], X_test=x[SPLIT:], y_test=y[SPLIT:])
+    model = aeruntime.load(bundle, providers="cpu")
+    report, scores, labels = evaluate_series(model, tmp_path / "split.npz")
+    assert report["warmup_rows"] == 0 and report["context_rows"] == W - 1
+    assert report["steps"] == report["scored"] == len(x) - SPLIT == len(scores)
+    joined = np.concatenate([x[SPLIT - (W - 1) : SPLIT], x[SPLIT:]])
+    pushed = model.stream().push_many(joined)  # aeruntime's stream on the concatenated series
+    assert np.isnan(pushed[: W - 1]).all() and not np.isnan(scores).any()
+    np.testing.assert_allclose(scores, pushed[W - 1 :], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(scores, ref[SPLIT:], rtol=1e-4, atol=1e-5)  # numpy's windows of the whole series
+    yy = y[SPLIT:]
+    np.testing.assert_array_equal(labels, yy)
+    assert report["auc_pr"] == pytest.approx(average_precision_score(yy, ref[SPLIT:]), abs=1e-4)
+    assert report["auc_roc"] == pytest.approx(roc_auc_score(yy, ref[SPLIT:]), abs=1e-4)
+    # alarms: the rule runs through the context (its state carries into the test part)
+    r = ref[SPLIT - (W - 1) :]
+    alarm = alarm_rule(np.where(np.isnan(r), 0, r > 1.5), **ALARM)[W - 1 :]
+    want = reference_events(yy.tolist(), alarm.tolist())
+    assert {k: report[k] for k in want} == pytest.approx(want)
+    text = CliRunner().invoke(main, ["evaluate", str(bundle), str(tmp_path / "split.npz")])
+    assert text.exit_code == 0, text.output
+    assert (
+        f"{len(x) - SPLIT} (0 warm-up rows excluded, {len(x) - SPLIT} scored); the last {W - 1} training rows "
+        "before them prepended as context" in text.output
+    )
+
+
+def test_a_short_training_part_leaves_the_rest_as_warm_up_and_a_bad_one_is_refused(case, tmp_path):
+    bundle, d, x, y, ref = case
+    model = aeruntime.load(bundle, providers="cpu")
+    np.savez(tmp_path / "short.npz", X_train=x[SPLIT - 5 : SPLIT], X_test=x[SPLIT:], y_test=y[SPLIT:])
+    report, scores, _ = evaluate_series(model, tmp_path / "short.npz")
+    assert report["context_rows"] == 5 and report["warmup_rows"] == W - 1 - 5
+    assert np.isnan(scores[: W - 6]).all()
+    np.testing.assert_allclose(scores[W - 6 :], reference_scores(x[SPLIT - 5 :], *_mu_scale(x), W)[W - 1 :], rtol=1e-4)
+    np.savez(tmp_path / "wide.npz", X_train=np.hstack([x, x])[:SPLIT], X_test=x[SPLIT:], y_test=y[SPLIT:])
+    with pytest.raises(
+        InvalidInputError, match=r"X_train: the training part has shape \(900, 6\), expected \(steps, 3\)"
+    ):
+        evaluate_series(model, tmp_path / "wide.npz")
+    bad = x[:SPLIT].copy()
+    bad[SPLIT - 3, 1] = np.nan
+    np.savez(tmp_path / "nan.npz", X_train=bad, X_test=x[SPLIT:], y_test=y[SPLIT:])
+    with pytest.raises(InvalidInputError, match=f"X_train.*row {SPLIT - 3}.*NaN"):
+        evaluate_series(model, tmp_path / "nan.npz")
+
+
+def _mu_scale(x):
+    return x[:500].mean(0), x[:500].std(0)
 
 
 def test_cli_table_and_json_on_a_csv_with_a_label_column(case):

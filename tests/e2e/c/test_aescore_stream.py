@@ -9,6 +9,7 @@ per-step scores within the parity tolerance, the same labels and alarms, the war
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
@@ -36,6 +37,12 @@ ALARMS = {"plain": None, "persistent": {"k": 3, "n": 5, "hold_off": 40}}
 SHIPPED_SERIES = sorted(
     p.parent.name for p in MODELS.glob("*/manifest.json") if json.loads(p.read_text()).get("series") is not None
 )
+#: those whose scorer decides (outputs label and p_value): the C stream prints score,label,p_value,alarm
+DECISION_SERIES = [
+    n
+    for n in SHIPPED_SERIES
+    if "p_value" in (json.loads((MODELS / n / "manifest.json").read_text()).get("decisions") or {}).get("outputs", [])
+]
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +138,63 @@ def test_stream_equals_aeruntime_batch_scores(consumer, series, name):
     assert 0 < want["label"].sum() < len(x) and want["alarm"].sum() > 0
     if name == "persistent":  # the rule does something: fewer alarms than labels
         assert want["alarm"].sum() < want["label"].sum()
+
+
+def _demo_series() -> np.ndarray:
+    """The generated series models/series-dense was trained on (models/series_demo.py), anomalies included."""
+    spec = importlib.util.spec_from_file_location("series_demo", MODELS / "series_demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.demo_series()[0]
+
+
+@pytest.mark.parametrize("name", DECISION_SERIES)
+def test_stream_p_values_and_labels_equal_aeruntime_decisions(consumer, name):
+    """A shipped decision series bundle: the C stream's p_value and label of each step are those of aeruntime's
+    decision scorer (``model.decide``) on the window ending at that step; its scores are the stream's
+    (``push_many``). Where C's score is aeruntime's bit for bit (every step here), the p-value is too; where it
+    differs within the parity tolerance, the p-values may differ by the calibration scores between the two (and a
+    label only where the score ties the threshold)."""
+    bundle = shutil.copytree(MODELS / name, consumer.work / "series" / "decisions" / name)
+    rows = bundle.parent / f"{name}-demo.csv"
+    np.savetxt(rows, _demo_series(), delimiter=",", fmt="%.9g")
+    x = np.loadtxt(rows, delimiter=",", dtype=np.float32)  # what the C stream parses
+    model = aeruntime.load(bundle, providers="cpu")
+    w = int(model.input_shape[0])
+    score, label, p_value = model.decide(np.lib.stride_tricks.sliding_window_view(x, w, axis=0).transpose(0, 2, 1))
+    r = consumer.run("--stream", bundle, "-", stdin=rows.read_text())
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "score,label,p_value,alarm"
+    got = np.array([ln.split(",") for ln in lines[1:]], dtype=np.float64)
+    assert got.shape == (len(x), 4)  # rows in = rows out
+    assert np.isnan(got[: w - 1, [0, 2]]).all() and (got[: w - 1, [1, 3]] == 0).all()  # warm-up: nan, label 0
+    got = got[w - 1 :]
+    np.testing.assert_allclose(got[:, 0], model.stream().push_many(x)[w - 1 :], atol=ATOL, rtol=RTOL)
+    np.testing.assert_allclose(got[:, 0], score, atol=ATOL, rtol=RTOL)
+    calibration = numpy_helper.to_array(
+        next(
+            t
+            for t in onnx.load(str(bundle / "scorer.onnx")).graph.initializer
+            if t.name == model.manifest["decisions"]["p_value"]["initializer"]
+        )
+    ).reshape(-1)
+    calibration = calibration[np.isfinite(calibration)]  # stored as a padded (blocks, k) table: +inf pads it
+    n = model.calibration_size
+    assert len(calibration) == n
+    c_score, c_p = got[:, 0].astype(np.float32), got[:, 2].astype(np.float32)  # %.9g round-trips float32
+    same = c_score == score
+    np.testing.assert_array_equal(c_p[same], p_value[same])  # the same score: the same p-value, exactly
+    # another score (within the parity tolerance): the p-values differ by at most the calibration scores between
+    lo, hi = np.minimum(c_score, score)[~same, None], np.maximum(c_score, score)[~same, None]
+    between = ((calibration[None, :] >= lo) & (calibration[None, :] <= hi)).sum(axis=1)
+    ranks = np.rint(np.abs(c_p[~same].astype(np.float64) - p_value[~same]) * (n + 1))
+    assert (ranks <= between).all()
+    tie = np.abs(score - model.threshold) <= ATOL + RTOL * abs(model.threshold)
+    np.testing.assert_array_equal(got[~tie, 1], label[~tie])
+    np.testing.assert_array_equal(got[:, 3], got[:, 1])  # the shipped rule is k=1 of n=1: the alarm is the label
+    # the series holds anomalies: some steps get the smallest p-value, 1 / (n + 1), and are labelled
+    assert (p_value <= 1.0 / (n + 1) + 1e-7).sum() > 0 and 0 < label.sum() < len(label)
 
 
 def test_rows_fed_one_by_one_through_a_pipe(consumer, series):
