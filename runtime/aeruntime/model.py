@@ -113,6 +113,8 @@ class Model:
             self._score_fn = self._score_composed
         # a decision scorer (label, p_value outputs; aeruntime.decisions): its calibration size, else None
         self._calibration_n = decisions.decision_calibration(manifest)
+        if self._calibration_n is not None:
+            decisions.threshold_input(manifest)  # a damaged decisions section is refused at load, not at predict
 
     # ------------------------------------------------------------------ sessions
     def _session(self, role: str) -> Any:

@@ -110,3 +110,15 @@ def test_score_cli_prints_the_operating_point_on_stderr(tmp_path):
     op = aeruntime.load(bundle).operating_point(0.05)
     assert op.line() in res.stderr.splitlines()
     assert f"score > {op.threshold:.6g}" in op.line() and f"[{op.low:.4g}, {op.high:.4g}]" in op.line()
+
+
+def test_operating_point_without_readable_calibration_scores_still_gives_the_rank_and_interval():
+    """An ORT-format scorer's stored scores are not read (no onnx parser for it): the threshold is unknown, the
+    rank and the interval are not; a graph without the initializer gives None, not an error."""
+    from aeruntime.decisions import operating_point
+    from aeruntime.format.proto import read_initializer
+
+    op = operating_point(0.05, 99)
+    assert (op.rank, op.threshold, op.expected_fpr) == (5, None, 0.05)
+    assert "score > ? (the calibration score ranked 5 from the top of 99)" in op.line()
+    assert read_initializer(b"", "aeexport_calibration_scores") is None
