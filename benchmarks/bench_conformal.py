@@ -6,9 +6,10 @@ split; the tabular default trained on the *normal* rows of the training split
 calibration rows, as in ``aeexport export``. On the test split:
 
 - empirical false-positive rate of ``p <= a`` on its normal rows, for a = 0.05 and 0.01, against the
-  nominal level with the two-sided 95% binomial interval of the count at rate ``a`` among those rows
-  (conformal p-values are valid marginally, P(p <= a) <= a; given one calibration set the rate also
-  varies with it, so an interval of the binomial alone is a little narrow: a set outside is listed);
+  nominal level with two 95% intervals of the count (:func:`intervals`): the binomial at rate ``a``
+  (the test rows' sampling alone) and the Beta-Binomial of one calibration set (conformal p-values
+  are valid marginally, P(p <= a) <= a; given one calibration set the rate varies with it, which the
+  binomial alone leaves out); a run above either is listed;
 - false-discovery rate and power of Benjamini-Hochberg at fdr = 0.1 over the whole test split.
 
 Seed 0 is exported and scored through the bundle's own ``p_value`` output (aeruntime); the other
@@ -68,25 +69,52 @@ def _p_values(result, val: np.ndarray, Xte: np.ndarray, seed: int) -> tuple[np.n
     return conformal_p_values(s, table), int(table.size), "numpy"
 
 
-def measure(p: np.ndarray, yte: np.ndarray, n_cal: int) -> dict:
-    from scipy.stats import binom
+def intervals(n_cal: int, m: int, a: float) -> dict[str, list[float]]:
+    """The two 95% intervals of the share of ``m`` normal test rows with ``p <= a`` (``n_cal`` calibration scores).
 
+    - ``binomial``: the count at rate ``a`` exactly (the test rows' sampling alone);
+    - ``beta-binomial``: given one calibration set of ``n`` scores, the false-positive rate of ``p <= a`` is
+      the normal distribution's share above the calibration score of rank ``n + 1 - k`` (ascending),
+      k = floor(a (n + 1)): Beta(k, n + 1 - k) distributed (mean k / (n + 1) <= a); the count over ``m``
+      rows is then BetaBinomial(m, k, n + 1 - k). This is the law a single exported bundle's rate follows.
+    """
+    from scipy.stats import betabinom, binom
+
+    k = int(np.floor(a * (n_cal + 1) + 1e-9))
+    out = {"binomial": [float(binom.ppf(q, m, a) / m) for q in (0.025, 0.975)]}
+    out["beta-binomial"] = (
+        [float(betabinom.ppf(q, m, k, n_cal + 1 - k) / m) for q in (0.025, 0.975)] if k >= 1 else [0.0, 0.0]
+    )
+    return out
+
+
+def measure(p: np.ndarray, yte: np.ndarray, n_cal: int) -> dict:
     from aeruntime.decisions import benjamini_hochberg
 
     normal = p[yte == 0]
     rec: dict = {"n_cal": n_cal, "normal_rows": int(normal.size), "anomalies": int((yte == 1).sum())}
     for a in LEVELS:
-        k = int((normal <= a).sum())
-        lo, hi = binom.ppf(0.025, normal.size, a), binom.ppf(0.975, normal.size, a)
-        rec[f"fpr@{a}"] = k / normal.size
-        rec[f"within@{a}"] = bool(k <= hi)  # below the interval is conservative: still valid
-        rec[f"interval@{a}"] = [float(lo / normal.size), float(hi / normal.size)]
+        rec[f"fpr@{a}"] = int((normal <= a).sum()) / normal.size
+        rec.update(_checks(rec, a))
     flagged = benjamini_hochberg(p, FDR).astype(bool)
     false = int((flagged & (yte == 0)).sum())
     rec["bh_discoveries"] = int(flagged.sum())
     rec["bh_fdr"] = false / max(1, int(flagged.sum()))
     rec["bh_power"] = int((flagged & (yte == 1)).sum()) / max(1, int((yte == 1).sum()))
     return rec
+
+
+def _checks(rec: dict, a: float) -> dict:
+    """Both intervals of ``rec``'s rate at ``a`` and whether it is inside or below each (below: conservative,
+    still valid). Computed from ``n_cal``, ``normal_rows`` and ``fpr@a``: records of an older run get them too."""
+    iv = intervals(rec["n_cal"], rec["normal_rows"], a)
+    f = rec[f"fpr@{a}"]
+    return {
+        f"interval@{a}": iv["binomial"],
+        f"within@{a}": bool(f <= iv["binomial"][1] + 1e-12),
+        f"bb_interval@{a}": iv["beta-binomial"],
+        f"within_bb@{a}": bool(f <= iv["beta-binomial"][1] + 1e-12),
+    }
 
 
 def run(args: argparse.Namespace, jsonl: Path) -> None:
@@ -127,68 +155,92 @@ def _records(path: Path) -> list[dict]:
 
 
 def report(recs: list[dict]) -> list[str]:
+    recs = [{**r, **{k: v for a in LEVELS for k, v in _checks(r, a).items()}} for r in recs]
     by: dict[str, list[dict]] = {}
     for r in recs:
         by.setdefault(r["dataset"], []).append(r)
     lines = [
         f"{len(recs)} runs over {len(by)} sets (seeds: {sorted({r['seed'] for r in recs})}); FPR = share of the test "
-        "split's normal rows with p <= a; the 95% binomial interval of that share at rate a is in brackets (seed 0's); "
-        "'ok' counts the seeds whose count is inside it or below it (conservative).",
+        "split's normal rows with p <= a (mean over the seeds). Two 95% intervals of that share (seed 0's): "
+        "binomial [B] (the test rows' sampling at rate a) and Beta-Binomial [BB] (one calibration set of n "
+        "scores: the rate is Beta(k, n + 1 - k), k = floor(a (n + 1)), the count over the test rows "
+        "Beta-Binomial). 'ok B' / 'ok BB' count the seeds inside or below each (below: conservative, still valid).",
         "",
-        "| set | n cal | normal test rows | FPR p<=0.05 [interval] | ok | FPR p<=0.01 [interval] | ok | BH 0.1: FDR | power |",
-        "|---|---:|---:|---|---:|---|---:|---:|---:|",
+        "| set | n cal | normal test rows | FPR p<=0.05 | [B] | [BB] | ok B | ok BB | FPR p<=0.01 | [B] | [BB] "
+        "| ok B | ok BB | BH 0.1: FDR | power |",
+        "|---|---:|---:|---:|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|",
     ]
-    outside = []
+    outside: dict[str, list[str]] = {"binomial": [], "beta-binomial": []}
     for ds in sorted(by, key=lambda s: int(s.split("_")[0])):
         rs = sorted(by[ds], key=lambda r: r["seed"])
         cells = []
         for a in LEVELS:
-            lo, hi = rs[0][f"interval@{a}"]
+            (lo, hi), (blo, bhi) = rs[0][f"interval@{a}"], rs[0][f"bb_interval@{a}"]
             fprs = np.mean([r[f"fpr@{a}"] for r in rs])
-            ok = sum(r[f"within@{a}"] for r in rs)
-            cells += [f"{fprs:.4f} [{lo:.4f}, {hi:.4f}]", f"{ok}/{len(rs)}"]
-            outside += [f"{ds} seed {r['seed']} at {a}: {r[f'fpr@{a}']:.4f}" for r in rs if not r[f"within@{a}"]]
+            ok, ok_bb = sum(r[f"within@{a}"] for r in rs), sum(r[f"within_bb@{a}"] for r in rs)
+            cells += [f"{fprs:.4f}", f"[{lo:.4f}, {hi:.4f}]", f"[{blo:.4f}, {bhi:.4f}]"]
+            cells += [f"{ok}/{len(rs)}", f"{ok_bb}/{len(rs)}"]
+            for key, law in (("within", "binomial"), ("within_bb", "beta-binomial")):
+                outside[law] += [
+                    f"{ds} seed {r['seed']} at {a}: {r[f'fpr@{a}']:.4f}" for r in rs if not r[f"{key}@{a}"]
+                ]
         fdr = np.mean([r["bh_fdr"] for r in rs])
         power = np.mean([r["bh_power"] for r in rs])
         lines.append(
-            f"| {ds} | {rs[0]['n_cal']} | {rs[0]['normal_rows']} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} "
-            f"| {fdr:.3f} | {power:.3f} |"
+            f"| {ds} | {rs[0]['n_cal']} | {rs[0]['normal_rows']} | "
+            + " | ".join(cells)
+            + f" | {fdr:.3f} | {power:.3f} |"
         )
     mean = {a: np.mean([r[f"fpr@{a}"] for r in recs]) for a in LEVELS}
+    checks = len(recs) * len(LEVELS)
     lines += [
         "",
         f"Mean empirical FPR over all runs: {mean[0.05]:.4f} at a = 0.05, {mean[0.01]:.4f} at a = 0.01; "
         f"mean BH FDR {np.mean([r['bh_fdr'] for r in recs]):.3f} at target {FDR}, "
         f"mean power {np.mean([r['bh_power'] for r in recs]):.3f}.",
         "",
-        "Runs above the interval: " + ("; ".join(outside) if outside else "none."),
+        f"Runs above the binomial interval ({len(outside['binomial'])} of {checks} checks): "
+        + ("; ".join(outside["binomial"]) or "none."),
+        "",
+        f"Runs above the Beta-Binomial interval ({len(outside['beta-binomial'])} of {checks} checks): "
+        + ("; ".join(outside["beta-binomial"]) or "none."),
     ]
     return lines
 
 
-def main() -> None:
-    ap = parser(__doc__)
+def arguments(doc: str, scratch: str, datasets: list[str] | None) -> argparse.ArgumentParser:
+    """The command line a resumable run over (set, seed) takes: data, sets, seeds, records' folder, --report."""
+    ap = parser(doc)
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--datasets", nargs="*", default=None, help="default: the 24 benchmark and development sets")
+    ap.add_argument(
+        "--datasets",
+        nargs="*",
+        default=datasets,
+        help="default: " + (", ".join(datasets or []) or "the 24 benchmark and development sets"),
+    )
     ap.add_argument("--seeds", type=int, nargs="*", default=list(SEEDS))
-    ap.add_argument("--out-dir", type=Path, default=Path(tempfile.gettempdir()) / "aeexport-conformal")
-    ap.add_argument("--max-minutes", type=float, default=60.0, help="stop starting new runs after this long")
+    ap.add_argument("--out-dir", type=Path, default=Path(tempfile.gettempdir()) / scratch)
     ap.add_argument("--report", action="store_true", help="write the table from the records; train nothing")
+    return ap
+
+
+def dispatch(args: argparse.Namespace, records: str, run_fn, report_fn, name: str, title: str) -> None:
+    """Run (resuming from ``OUT_DIR/records``) or, with ``--report``, write the table of the records."""
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    jsonl = args.out_dir / records
+    if not args.report:
+        run_fn(args, jsonl)
+        return
+    write(name, title, report_fn(_records(jsonl)), args.out, args.record)
+
+
+def main() -> None:
+    ap = arguments(__doc__, "aeexport-conformal", None)
+    ap.add_argument("--max-minutes", type=float, default=60.0, help="stop starting new runs after this long")
     args = ap.parse_args()
     if args.datasets is None:
         args.datasets = sorted(s for s, r in roles(args.data).items() if r in ("benchmark", "development"))
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    jsonl = args.out_dir / "conformal.jsonl"
-    if not args.report:
-        run(args, jsonl)
-        return
-    write(
-        "decisions-conformal",
-        "Conformal validity of the in-graph p-values",
-        report(_records(jsonl)),
-        args.out,
-        args.record,
-    )
+    dispatch(args, "conformal.jsonl", run, report, "decisions-conformal", "Conformal validity of the in-graph p-values")
 
 
 if __name__ == "__main__":

@@ -53,8 +53,12 @@ __all__ = [
     "variant_calibration",
 ]
 
-#: most calibration scores stored in a graph (2**12 - 1: k = 12 search steps)
-MAX_CALIBRATION = 4095
+#: most calibration scores stored in a graph: 2**10 - 1, a p-value resolution of 1/1024 (10 ranks at p <= 0.01);
+#: the head's cost per row grows with sqrt(n): at batch 65,536 n = 4,095 cost +17-23% over the score, n = 1,023
+#: +5-13% (benchmarks/results/decisions.md). More held-out rows are kept as exact order statistics of all of them.
+MAX_CALIBRATION = 1023
+#: the most a head accepts: the former cap, so variants of bundles exported with it keep their head
+_MAX_HEAD = 4095
 #: names in the graph: the optional threshold input and the sorted calibration scores
 THRESHOLD_INPUT = "threshold"
 CALIBRATION = "aeexport_calibration_scores"
@@ -114,12 +118,13 @@ def _count_nodes(score: str, n: int) -> tuple[list[onnx.NodeProto], list[onnx.Te
 def add_decision_head(proto: onnx.ModelProto, calibration: np.ndarray, threshold: float) -> onnx.ModelProto:
     """A copy of the score-only scorer ``proto`` with ``label`` and ``p_value`` outputs and a ``threshold`` input.
 
-    ``calibration``: sorted float32 scores (n,), 1 <= n <= :data:`MAX_CALIBRATION`
+    ``calibration``: sorted float32 scores (n,), 1 <= n <= 4,095 (:data:`MAX_CALIBRATION` for a new export, the
+    former cap 4,095 for variants of bundles exported with it)
     (:func:`calibration_table`); ``threshold``: the calibrated threshold (float64).
     """
     cal = np.sort(np.asarray(calibration, np.float32).reshape(-1))
-    if not 1 <= cal.size <= MAX_CALIBRATION or not np.isfinite(cal).all():
-        raise ValueError(f"expected 1..{MAX_CALIBRATION} finite calibration scores, got {cal.size}")
+    if not 1 <= cal.size <= _MAX_HEAD or not np.isfinite(cal).all():
+        raise ValueError(f"expected 1..{_MAX_HEAD} finite calibration scores, got {cal.size}")
     width = int(np.ceil(np.sqrt(cal.size + 1)))
     blocks = -(-(cal.size + 1) // width)  # at least one +inf pad: every score finds its block
     table = np.full((blocks, width), np.inf, np.float32)

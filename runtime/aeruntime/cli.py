@@ -121,6 +121,8 @@ def score(
                 f"--time-column {time_column!r} applies to series bundles; {bundle} scores single rows: "
                 "drop --time-column (or pass it as --id-column to copy it to the output)."
             )
+        if fpr is not None and fdr is None and model.calibration_size is not None:
+            click.echo(model.operating_point(fpr).line(), err=True)  # the threshold and its FPR interval
         result = run_job(
             "score",
             model,

@@ -11,6 +11,10 @@ and the operating points a caller picks at run time. Scores are higher = more an
 - :func:`fpr_labels`: ``p <= fpr``, exactly (from the integer rank behind each p-value),
   which is ``score > c_(n - m + 1)`` with ``m = floor(fpr * (n + 1))``: the threshold at
   that false-positive rate of the calibration scores.
+- :func:`operating_point`: what ``fpr`` means for one bundle: the rank ``m``, the calibration score
+  that is the threshold, and the order-statistic interval of the false-positive rate on unseen
+  normal rows (Beta(m, n + 1 - m): which rows were held out moves it; the manifest's
+  ``expected_false_positive_rate_interval`` is the same law for the calibrated threshold).
 - :func:`benjamini_hochberg`: labels of a batch with its false-discovery rate controlled at
   ``q`` (Benjamini & Hochberg 1995; valid for conformal p-values, Bates et al. 2023).
 - :func:`graph_threshold`: the float32 a graph compares with, so that
@@ -19,7 +23,8 @@ and the operating points a caller picks at run time. Scores are higher = more an
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,6 +41,12 @@ __all__ = [
     "conformal_p_values",
     "fpr_labels",
     "graph_threshold",
+    "FPR_INTERVAL_LEVEL",
+    "OperatingPoint",
+    "beta_quantile",
+    "calibration_scores",
+    "fpr_rank",
+    "operating_point",
     "p_value_ranks",
     "require_decisions",
     "threshold_input",
@@ -76,8 +87,8 @@ def p_value_ranks(p_values: np.ndarray, n: int) -> np.ndarray:
     return np.rint(np.asarray(p_values, np.float64) * (n + 1)).astype(np.int64)
 
 
-def fpr_labels(p_values: np.ndarray, n: int, fpr: float) -> np.ndarray:
-    """1 where ``p <= fpr`` (the rows above the calibration scores' threshold at that rate), int8 (n_rows,).
+def fpr_rank(fpr: float, n: int) -> int:
+    """``m = floor(fpr (n + 1))``: ``p <= fpr`` flags the rows with ``1 + #{c >= s} <= m``.
 
     Raises :class:`InvalidInputError` when ``fpr < 1 / (n + 1)``: no row could be flagged.
     """
@@ -89,7 +100,110 @@ def fpr_labels(p_values: np.ndarray, n: int, fpr: float) -> np.ndarray:
             f"calibration scores: no row could be flagged. Use fpr >= {1 / (n + 1):.3g}, or re-export with more "
             "held-out rows."
         )
-    return (p_value_ranks(p_values, n) <= m).astype(np.int8)
+    return m
+
+
+def fpr_labels(p_values: np.ndarray, n: int, fpr: float) -> np.ndarray:
+    """1 where ``p <= fpr`` (the rows above the calibration scores' threshold at that rate), int8 (n_rows,).
+
+    Raises :class:`InvalidInputError` when ``fpr < 1 / (n + 1)``: no row could be flagged.
+    """
+    return (p_value_ranks(p_values, n) <= fpr_rank(fpr, n)).astype(np.int8)
+
+
+#: probability that the false-positive rate on unseen normal rows lies in the interval of an operating point
+#: (the manifest's ``expected_false_positive_rate_interval`` uses the same level)
+FPR_INTERVAL_LEVEL = 0.9
+
+
+def beta_quantile(q: float, a: int, b: int) -> float:
+    """The ``q`` quantile of Beta(a, b) for integers a, b >= 1 (no scipy: the runtime does not need it).
+
+    For integer parameters ``P(Beta(a, b) <= x) = P(Binomial(a + b - 1, x) >= a)``, summed in log space
+    and inverted by bisection to about 1e-12.
+    """
+    n = a + b - 1
+    j = np.arange(a, n + 1)
+    log_choose = np.array([math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) for k in j])
+
+    def cdf(x: float) -> float:
+        terms = log_choose + j * math.log(x) + (n - j) * math.log1p(-x)
+        top = float(terms.max())
+        return math.exp(top) * float(np.exp(terms - top).sum())
+
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if 0.0 < mid < 1.0 and cdf(mid) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+class OperatingPoint(NamedTuple):
+    """What ``predict(x, fpr=...)`` does on one bundle (:func:`operating_point`)."""
+
+    fpr: float  # the rate asked for
+    calibration_scores: int  # n
+    rank: int  # m = floor(fpr (n + 1)): rows with 1 + #{c >= s} <= m are flagged
+    expected_fpr: float  # m / (n + 1) <= fpr: the rate over every possible held-out set
+    low: float  # the false-positive rate on unseen normal rows lies in [low, high] with probability `level`
+    high: float
+    level: float
+    threshold: float | None  # the m-th largest calibration score: flagged = score > threshold (None: not readable)
+
+    def line(self) -> str:
+        """One line for a person: the operating point, its threshold and its interval."""
+        thr = "score > " + ("?" if self.threshold is None else f"{self.threshold:.6g}")
+        return (
+            f"fpr {self.fpr:g}: label 1 where {thr} (the calibration score ranked {self.rank} from the top of "
+            f"{self.calibration_scores}); "
+            f"expected false-positive rate {self.expected_fpr:.4g}, {self.level:.0%} interval "
+            f"[{self.low:.4g}, {self.high:.4g}] (which rows were held out moves it)"
+        )
+
+
+def operating_point(
+    fpr: float, n: int, calibration: np.ndarray | None = None, level: float = FPR_INTERVAL_LEVEL
+) -> OperatingPoint:
+    """The operating point ``p <= fpr`` of a decision scorer with ``n`` calibration scores.
+
+    Given the held-out set, the false-positive rate on unseen normal rows is the normal distribution's
+    share above the m-th largest calibration score: Beta(m, n + 1 - m) distributed (mean m / (n + 1)),
+    exactly, for continuous scores; its ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles bound it.
+    ``calibration``: the stored scores (n,) (:func:`calibration_scores`), for the threshold.
+    """
+    m = fpr_rank(fpr, n)
+    threshold = None
+    if calibration is not None and np.asarray(calibration).size == n:
+        threshold = float(np.sort(np.asarray(calibration, np.float32).reshape(-1))[n - m])
+    return OperatingPoint(
+        fpr=float(fpr),
+        calibration_scores=int(n),
+        rank=m,
+        expected_fpr=m / (n + 1),
+        low=beta_quantile((1 - level) / 2, m, n + 1 - m),
+        high=beta_quantile((1 + level) / 2, m, n + 1 - m),
+        level=float(level),
+        threshold=threshold,
+    )
+
+
+def calibration_scores(manifest: dict[str, Any], graph: bytes) -> np.ndarray | None:
+    """The sorted calibration scores (n,) stored in a decision scorer's ``.onnx`` bytes; None when they
+    cannot be read without onnxruntime's internals (an ORT-format graph) or the scorer has none."""
+    from .format.ortscan import is_ort_format
+    from .format.proto import read_initializer
+
+    if decision_calibration(manifest) is None or is_ort_format(graph):
+        return None
+    p_value = _object(_object(manifest, "decisions", "decisions"), "p_value", "decisions.p_value")
+    table = read_initializer(graph, str(p_value.get("initializer", "aeexport_calibration_scores")))
+    if table is None:
+        return None
+    cal = table.reshape(-1)
+    return np.sort(cal[np.isfinite(cal)])
 
 
 def benjamini_hochberg(p_values: np.ndarray, q: float) -> np.ndarray:

@@ -96,6 +96,10 @@ class Model:
         # The scorer (or the encoder, for bundles without one) is created now so
         # that `providers` reports a real session; the others on first use.
         first = "scorer" if "scorer" in self._graphs else "encoder"
+        # a decision scorer's stored calibration scores (for operating_point's threshold), read before
+        # the session takes the graph's bytes
+        graph = self._graph_bytes.get("scorer")
+        self._calibration = None if graph is None else decisions.calibration_scores(manifest, graph)
         self._providers = check_providers(self._session(first), self._mode)
         if self._mode == "auto" and CUDA not in self._providers:
             self._provider_list = [CPU]  # "auto" settled on CPU: later sessions do not retry CUDA
@@ -109,6 +113,8 @@ class Model:
             self._score_fn = self._score_composed
         # a decision scorer (label, p_value outputs; aeruntime.decisions): its calibration size, else None
         self._calibration_n = decisions.decision_calibration(manifest)
+        if self._calibration_n is not None:
+            decisions.threshold_input(manifest)  # a damaged decisions section is refused at load, not at predict
 
     # ------------------------------------------------------------------ sessions
     def _session(self, role: str) -> Any:
@@ -333,11 +339,20 @@ class Model:
         decisions.require_decisions(self._calibration_n, "p_value()")
         return self.decide(x)[2]
 
+    def operating_point(self, fpr: float) -> decisions.OperatingPoint:
+        """What ``predict(x, fpr=fpr)`` does here: the rank ``m`` among the calibration scores, the score
+        threshold (None for an ORT-format scorer), the expected false-positive rate ``m / (n + 1)`` and its
+        interval (``low``, ``high`` at ``level``: the Beta law of the order statistic, as the manifest's
+        ``expected_false_positive_rate_interval``). ``.line()`` says it in one line."""
+        n = decisions.require_decisions(self._calibration_n, "operating_point()")
+        return decisions.operating_point(fpr, n, self._calibration)
+
     def predict(self, x: Any, *, fpr: float | None = None, fdr: float | None = None) -> np.ndarray:
         """Anomaly labels: 1 = anomaly, 0 = normal.
 
         Default: ``score > threshold``. ``fpr``: the rows whose p-value is at most ``fpr`` (the
-        threshold at that false-positive rate of the calibration scores). ``fdr``: Benjamini-Hochberg
+        threshold at that false-positive rate of the calibration scores; :meth:`operating_point` gives
+        that threshold and the interval of the false-positive rate on unseen rows). ``fdr``: Benjamini-Hochberg
         over this batch's p-values, its false-discovery rate controlled at ``fdr``. ``fpr``/``fdr`` need
         a bundle whose scorer outputs ``p_value`` (:mod:`aeruntime.decisions`).
 

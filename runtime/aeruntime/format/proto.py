@@ -8,6 +8,8 @@
   GraphProto (field 7) is copied byte for byte, so its sha256 does not change.
 - :func:`tensor_bytes` / :func:`read_tensor`: ``TensorProto`` (dims, data_type,
   name, raw_data) for golden vectors in the ONNX model-zoo layout.
+- :func:`read_initializer`: one named initializer of a serialized ``ModelProto``
+  (ModelProto 7: graph, GraphProto 5: initializer, TensorProto 8: name).
 
 Field numbers are those of ``onnx/onnx.proto`` (IR version 10).
 """
@@ -20,7 +22,7 @@ import numpy as np
 
 from .onnxscan import ProtoError, fields, varint
 
-__all__ = ["TENSOR_DTYPES", "read_tensor", "set_model_metadata", "tensor_bytes"]
+__all__ = ["TENSOR_DTYPES", "read_initializer", "read_tensor", "set_model_metadata", "tensor_bytes"]
 
 # ModelProto fields
 _PRODUCER_NAME, _PRODUCER_VERSION, _DOC_STRING, _METADATA = 2, 3, 6, 14
@@ -215,3 +217,19 @@ def read_tensor(data: bytes) -> tuple[str, np.ndarray]:
     if arr.size != n:
         raise ProtoError(f"tensor {name!r} has {arr.size} values but dims {dims}")
     return name, arr.reshape(dims)
+
+
+def read_initializer(model: bytes, name: str) -> np.ndarray | None:
+    """The initializer ``name`` of the main graph of a serialized ``ModelProto``; None when it has none."""
+    buf = memoryview(model)
+    for number, wire, graph in fields(buf, 0, len(buf)):
+        if number != 7 or wire != 2:
+            continue
+        for g_number, g_wire, span in fields(buf, *graph):
+            if g_number != 5 or g_wire != 2:
+                continue
+            tensor = buf[span[0] : span[1]]
+            for t_number, t_wire, value in fields(tensor, 0, len(tensor)):
+                if t_number == _NAME and t_wire == 2 and bytes(tensor[value[0] : value[1]]) == name.encode():
+                    return read_tensor(bytes(tensor))[1]
+    return None

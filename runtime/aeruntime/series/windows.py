@@ -52,6 +52,15 @@ class WindowScorer:
         Raises :class:`InvalidInputError` naming the row (counted from the series' first row)
         for a wrong width or a NaN/Inf; the scorer's state is then unchanged.
         """
+        return self._steps(rows, lambda w: (self.model.score(w),))[0]
+
+    def decide(self, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``score`` and ``p_value`` (m,) float32 each of the next ``m`` rows, both NaN in the warm-up: the
+        decision scorer's outputs (:meth:`aeruntime.Model.decide`) on the window ending at each row."""
+        return self._steps(rows, lambda w: self.model.decide(w)[::2])  # type: ignore[return-value]
+
+    def _steps(self, rows: Any, run: Any) -> tuple[np.ndarray, ...]:
+        """The outputs of ``run`` (a batch of windows -> a tuple of (batch,) arrays) per row, NaN in the warm-up."""
         x = np.asarray(rows, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.columns:
             raise InvalidInputError(
@@ -61,13 +70,18 @@ class WindowScorer:
         check_finite(x, self.name, start=self.rows)
         ext = np.concatenate([self._carry, x]) if len(self._carry) else x
         win = sliding_windows(ext, self.window)
-        out = np.full(len(x), np.nan, dtype=np.float32)
+        outs: list[np.ndarray] = []
         first = len(x) - len(win)  # rows of this chunk still in warm-up
         for i in range(0, len(win), self._feed):
-            out[first + i : first + i + self._feed] = self.model.score(np.ascontiguousarray(win[i : i + self._feed]))
+            got = run(np.ascontiguousarray(win[i : i + self._feed]))
+            outs = outs or [np.full(len(x), np.nan, dtype=np.float32) for _ in got]
+            for out, values in zip(outs, got, strict=True):
+                out[first + i : first + i + self._feed] = values
         self._carry = ext[max(len(ext) - (self.window - 1), 0) :].copy()
         self.rows += len(x)
-        return out
+        if not outs:  # every row of the chunk is warm-up
+            outs = [np.full(len(x), np.nan, dtype=np.float32) for _ in range(2)]
+        return tuple(outs)
 
 
 def score_series(model: Any, rows: Any, chunk_rows: int = 65536) -> np.ndarray:

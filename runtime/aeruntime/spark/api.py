@@ -337,7 +337,8 @@ def score(
         and scored by :mod:`aeruntime.series` with windows that never cross keys; without
         ``key`` the whole DataFrame is one series (one task). One output row per input row:
         ``score`` (the window ending at the row; NaN for the first W-1 rows of each key,
-        as docs/bundle-format.md section 11), ``label`` (0 during the warm-up), ``warmup``
+        as docs/bundle-format.md section 11), ``label`` (0 during the warm-up), ``p_value``
+        when the scorer outputs it (the window's conformal p-value, NaN during the warm-up), ``warmup``
         (1 for the first W-1 rows) and ``alarm`` (the manifest's persistence rule, state
         carried within a key). A time that repeats within a key, a null time, and a key
         with fewer than W rows fail the task with an ``InvalidInputError`` naming the key.
@@ -354,7 +355,7 @@ def score(
 
     def fields(model: Any, cols: Any) -> list[Any]:
         out = [StructField(score_col, FloatType(), True), StructField(label_col, IntegerType(), True)]
-        if model.series is None and model.calibration_size is not None:
+        if model.calibration_size is not None:  # a series bundle: per step, NaN in the warm-up
             out.append(StructField("p_value", FloatType(), True))
         return out
 

@@ -190,8 +190,8 @@ def score_cmd(
 
     Writes OUT with the input's columns (or --keep) plus `score` and `label` (and `p_value` for a
     bundle whose scorer outputs it). A series bundle scores each --key's rows in --time order:
-    one row per input row with `score` (NaN for the first W-1 rows of a key), `label`, `warmup`
-    and `alarm`, windows never crossing keys. A local OUT
+    one row per input row with `score` (NaN for the first W-1 rows of a key), `label`, `p_value`
+    (when the scorer outputs it; NaN in the warm-up), `warmup` and `alarm`, windows never crossing keys. A local OUT
     is written beside itself and renamed when complete. A local OUT must be new, empty or
     a table written by this command (marker _aeruntime.json, replaced); a remote one is
     replaced only with --overwrite.

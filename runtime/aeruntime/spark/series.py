@@ -10,7 +10,9 @@ piece) and an :class:`aeruntime.series.AlarmRule`, both started afresh for every
 windows and alarms never cross keys. Memory is one Arrow batch plus W-1 rows per task.
 
 Output per row: ``score`` (NaN for the first W-1 rows of a key: docs/bundle-format.md,
-section 11), ``label`` (``score > threshold``, 0 during the warm-up), ``warmup`` (1 for
+section 11), ``label`` (``score > threshold``, 0 during the warm-up), for a bundle whose scorer
+outputs ``p_value`` the ``p_value`` of the window ending at the row (the graph's own output, as
+:meth:`aeruntime.series.WindowScorer.decide`; NaN during the warm-up), ``warmup`` (1 for
 the first W-1 rows) and ``alarm`` (the manifest's persistence rule). Refused in the task
 with an :class:`~aeruntime.errors.InvalidInputError` naming the key: a time that repeats
 within a key, a null time, a null/NaN/Inf feature (naming the column and the row), a key
@@ -253,7 +255,8 @@ class SeriesPlan:
                 "a step of a series has one row: drop the duplicates first, e.g. "
                 f"df.dropDuplicates([{', '.join(repr(c) for c in (self.key_name, self.time_name) if c)}])."
             )
-        scores = np.empty(n, np.float32)
+        decide = "p_value" in reader.out_names  # a decision scorer: the per-step p-value too
+        scores, p_values = np.empty(n, np.float32), np.empty(n if decide else 0, np.float32)
         alarms = np.empty(n, np.int8)
         bounds = [0, *[s for s in starts if s], n]
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
@@ -262,7 +265,10 @@ class SeriesPlan:
                 key = batch.column(self.key)[a].as_py() if self.key is not None else None
                 self._current = _Series(key, WindowScorer(model, self._name(key)), AlarmRule(*self.alarm))
             cur = self._current
-            scores[a:b] = cur.scorer.score(x[a:b])
+            if decide:
+                scores[a:b], p_values[a:b] = cur.scorer.decide(x[a:b])
+            else:
+                scores[a:b] = cur.scorer.score(x[a:b])
             labels = np.where(np.isnan(scores[a:b]), 0, scores[a:b] > reader.threshold).astype(np.int8)
             alarms[a:b] = cur.rule.apply(labels)
             cur.rows += b - a
@@ -272,6 +278,7 @@ class SeriesPlan:
         arrays = [batch.column(i) for i in reader.keep] + [
             pa.array(scores, type=pa.float32()),
             pa.array(labels, type=pa.int32()),
+            *([pa.array(p_values, type=pa.float32())] if decide else []),
             pa.array(warm.astype(np.int32), type=pa.int32()),
             pa.array(alarms.astype(np.int32), type=pa.int32()),
         ]

@@ -152,3 +152,24 @@ def test_a_batch_with_a_bad_row_is_refused_whole(model, series, one_shot, make, 
 def test_stream_needs_a_series_bundle(shipped_dense):
     with pytest.raises(InvalidInputError, match=r"stream\(\) needs a series bundle .* use score\(rows\)"):
         aeruntime.load(shipped_dense, providers="cpu").stream()
+
+
+def test_decide_gives_the_p_value_of_the_window_ending_at_each_step_across_chunks():
+    """WindowScorer.decide on the shipped series bundle (a decision scorer): chunks of 7 rows (windows spanning
+    chunks, a first chunk all warm-up) give the graph's p_value of each step's window, NaN in the warm-up, and
+    the same scores as WindowScorer.score."""
+    import runpy
+
+    from tests.conftest import ROOT
+
+    model = aeruntime.load(ROOT / "models" / "series-dense", providers="cpu")
+    w = model.input_shape[0]
+    x = runpy.run_path(str(ROOT / "models" / "series_demo.py"))["demo_series"]()[0][3700:3900].astype(np.float32)
+    scorer = WindowScorer(model)
+    got = [scorer.decide(x[i : i + 7]) for i in range(0, len(x), 7)]
+    s, p = (np.concatenate([g[k] for g in got]) for k in (0, 1))
+    want = model.p_value(np.ascontiguousarray(sliding_windows(x, w)))
+    assert np.isnan(p[: w - 1]).all() and np.isnan(s[: w - 1]).all()
+    np.testing.assert_array_equal(p[w - 1 :], want)
+    assert want.min() < 0.01 < want.max()  # the level shift at 3880 is in this stretch
+    np.testing.assert_array_equal(s, score_series(model, x))

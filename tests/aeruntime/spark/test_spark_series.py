@@ -3,6 +3,8 @@ scores, whatever the input order and the Arrow batch size; rows in = rows out; t
 
 from __future__ import annotations
 
+import runpy
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -176,3 +178,40 @@ def test_cli_scores_a_series_per_key(spark, table, bundle, model, series_rows, m
     res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o2"), "--key", "dev"])
     assert res.exit_code == 2 and res.output.startswith("Error: ") and "pass time='col' (--time)" in res.output
     assert "Traceback" not in res.output and not (tmp_path / "o2").exists()
+
+
+def test_decision_series_bundle_gives_the_per_step_p_value(spark):
+    """The shipped series bundle's scorer outputs p_value: Spark adds it per step, equal to aeruntime's p_value of
+    the window ending at each step (NaN in the warm-up), per key, with windows spanning Arrow batches."""
+    from aeruntime import spark as aespark
+    from aeruntime.series import sliding_windows
+    from tests.conftest import ROOT
+
+    bundle = ROOT / "models" / "series-dense"
+    model = aeruntime.load(bundle, providers="cpu")
+    w, c = model.input_shape
+    assert model.calibration_size is not None and c == 2
+    demo = runpy.run_path(str(ROOT / "models" / "series_demo.py"))["demo_series"]()[0]  # the bundle's own series
+    keys = {"k0": demo[2900:3160], "k1": demo[3700:3930]}  # k1 holds the level shift
+    table = pa.table(
+        {
+            "dev": np.concatenate([[k] * len(x) for k, x in keys.items()]),
+            "t": np.concatenate([np.arange(len(x)) for x in keys.values()]),
+            "sensor_a": np.concatenate([x[:, 0] for x in keys.values()]).astype(np.float32),
+            "sensor_b": np.concatenate([x[:, 1] for x in keys.values()]).astype(np.float32),
+        }
+    )
+    old = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "53")  # windows span batches
+    try:
+        out = aespark.score(spark.createDataFrame(table.to_pandas()).repartition(2), bundle, key="dev", time="t")
+        got = _by_key(r.asDict() for r in out.collect())
+    finally:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", old)
+    assert out.columns == ["dev", "t", "sensor_a", "sensor_b", "score", "label", "p_value", "warmup", "alarm"]
+    for k, x in keys.items():
+        p = model.p_value(np.ascontiguousarray(sliding_windows(x.astype(np.float32), w)))
+        want = np.concatenate([np.full(w - 1, np.nan, np.float32), p])
+        np.testing.assert_array_equal(got[k]["p_value"].astype(np.float32), want)
+        assert 0 < np.nanmin(want) < np.nanmax(want)  # not one constant
+        np.testing.assert_allclose(got[k]["score"], score_series(model, x), rtol=0, atol=1e-6)
