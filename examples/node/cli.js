@@ -20,7 +20,7 @@ const USAGE = `usage:
       of held-out normal rows scoring at least as high) and takes --threshold T (fed
       to the graph) or --fpr A (label = p_value <= A; wins over --threshold).
       A series bundle: INPUT's rows are time steps; one line per row: score (nan
-      during the first W-1 warm-up rows), label, warmup, alarm; read in chunks of
+      during the first W-1 warm-up rows), label, p_value (a decision scorer), warmup, alarm; read in chunks of
       --batch-size rows (a chunk boundary changes nothing). CSV on stdout, or JSON with --json.
   node cli.js check BUNDLE [--json]
       verify BUNDLE and print the golden-vector report.
@@ -127,19 +127,24 @@ async function scoreRows(api, bundle, table, opts) {
   return { json, csv, summary: `${at}, ${json.n_anomalies} of ${json.n_rows} rows labelled 1` };
 }
 
-/** A series: one line per time step (score, label, warmup, alarm), scored in chunks of --batch-size rows. */
+/** A series: one line per time step (score, label, [p_value,] warmup, alarm), scored in chunks of --batch-size rows. */
 async function scoreSeriesTable(api, bundle, table, opts, name) {
   if (opts.fpr !== undefined) {
     throw new api.AeBundleError('INVALID_INPUT', '--fpr labels single rows by their p-values; a series bundle labels time steps by its threshold and alarm rule: drop --fpr (or pass --threshold).');
   }
   const out = await api.scoreSeries(bundle, table.data, table.shape[0], { chunkRows: opts.batchSize, name });
   const n = out.score.length;
-  const csv = ['score,label,warmup,alarm'];
-  for (let i = 0; i < n; i++) csv.push(`${out.warmup[i] ? 'nan' : out.score[i]},${out.label[i]},${out.warmup[i]},${out.alarm[i]}`);
+  const p = out.pValue; // a decision scorer's p_value column (nan in the warm-up), as aeruntime and aescore --stream
+  const csv = [p ? 'score,label,p_value,warmup,alarm' : 'score,label,warmup,alarm'];
+  for (let i = 0; i < n; i++) {
+    const pv = p ? `${out.warmup[i] ? 'nan' : p[i]},` : '';
+    csv.push(`${out.warmup[i] ? 'nan' : out.score[i]},${out.label[i]},${pv}${out.warmup[i]},${out.alarm[i]}`);
+  }
   const json = {
     n_rows: n, window: bundle.series.window, alarm_rule: bundle.series.alarm, n_anomalies: sum(out.label), n_alarms: sum(out.alarm),
     scores: Array.from(out.score, (s, i) => (out.warmup[i] ? null : s)), labels: Array.from(out.label), warmup: Array.from(out.warmup), alarms: Array.from(out.alarm),
   };
+  if (p) json.p_values = Array.from(p, (v, i) => (out.warmup[i] ? null : v));
   return { json, csv, summary: `series of ${n} rows, window ${bundle.series.window}, threshold ${bundle.threshold}: ${json.n_anomalies} steps labelled 1, ${json.n_alarms} alarms` };
 }
 

@@ -18,14 +18,19 @@ export async function scoreSeriesRows(bundle, rows, name) {
     header: rows.header, ignored: rows.ignored,
     scores: Array.from(out.score, (s, i) => (out.warmup[i] ? null : s)),
     labels: Array.from(out.label), warmup: Array.from(out.warmup), alarms: Array.from(out.alarm),
+    p_values: out.pValue ? Array.from(out.pValue, (v, i) => (out.warmup[i] ? null : v)) : null,
     n_anomalies: out.label.reduce((a, b) => a + b, 0), n_alarms: out.alarm.reduce((a, b) => a + b, 0),
   };
 }
 
-/** `score,label,warmup,alarm` CSV text, one line per time step (nan during the warm-up). */
+/** `score,label[,p_value],warmup,alarm` CSV text, one line per time step (nan during the warm-up). */
 export function seriesCsv(r) {
-  const lines = ['score,label,warmup,alarm'];
-  for (let i = 0; i < r.n; i++) lines.push(`${r.warmup[i] ? 'nan' : r.scores[i]},${r.labels[i]},${r.warmup[i]},${r.alarms[i]}`);
+  const p = r.p_values;
+  const lines = [p ? 'score,label,p_value,warmup,alarm' : 'score,label,warmup,alarm'];
+  for (let i = 0; i < r.n; i++) {
+    const pv = p ? `${r.warmup[i] ? 'nan' : p[i]},` : '';
+    lines.push(`${r.warmup[i] ? 'nan' : r.scores[i]},${r.labels[i]},${pv}${r.warmup[i]},${r.alarms[i]}`);
+  }
   return lines.join('\n') + '\n';
 }
 

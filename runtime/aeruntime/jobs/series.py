@@ -6,7 +6,9 @@ feature: it is ignored unless passed through with ``--id-column``). They are rea
 of ``batch_size`` rows and scored by a :class:`~aeruntime.series.windows.WindowScorer` that
 carries the last W-1 rows, so memory stays flat and a chunk boundary changes nothing. Each
 output row holds ``score`` (float32, NaN during the warm-up), ``label`` (int8, 0 during the
-warm-up), ``warmup`` (int8, 1 for the first W-1 rows) and ``alarm`` (int8, the manifest's
+warm-up), for a bundle whose scorer outputs ``p_value`` the conformal ``p_value`` of the step's
+window (float32, NaN during the warm-up: the graph's own output, as ``aescore --stream`` and Spark
+give it), ``warmup`` (int8, 1 for the first W-1 rows) and ``alarm`` (int8, the manifest's
 persistence rule, :mod:`aeruntime.series.alarm`).
 
 A series shorter than the window is refused before anything is written. The time column
@@ -31,10 +33,12 @@ from ..tables import open_source
 from ..tables.sinks import Field, check_output_path, open_sink
 from . import JobResult, progress
 
-__all__ = ["SERIES_FIELDS", "score_series_file"]
+__all__ = ["SERIES_DECISION_FIELDS", "SERIES_FIELDS", "score_series_file"]
 
 #: ``aeruntime score`` output of a series bundle
 SERIES_FIELDS = (Field("score", "<f4"), Field("label", "i1"), Field("warmup", "i1"), Field("alarm", "i1"))
+#: ... of a series bundle whose scorer outputs ``p_value`` (the column order of Spark and ``aescore --stream``)
+SERIES_DECISION_FIELDS = (*SERIES_FIELDS[:2], Field("p_value", "<f4"), *SERIES_FIELDS[2:])
 
 
 def score_series_file(
@@ -69,10 +73,12 @@ def score_series_file(
     source, time_name = _time_source(source_with, list(id_columns), time_column, model.series["time_column"])
     times = TimeCheck(time_name) if time_name else None
     scorer, rule = WindowScorer(model, str(input)), AlarmRule.from_manifest(model.manifest["series"])
+    decides = model.calibration_size is not None
+    fields = SERIES_DECISION_FIELDS if decides else SERIES_FIELDS
     pending: list[tuple[Any, ...]] = []  # outputs held until the series is known to reach one window
     alarms = anomalies = 0
     with (
-        open_sink(out, SERIES_FIELDS, ids=_kept(source.id_types, id_columns), stdout=stdout) as sink,
+        open_sink(out, fields, ids=_kept(source.id_types, id_columns), stdout=stdout) as sink,
         progress(source.total if show_progress else 0, source.unit, "scoring") as bar,
     ):
         for chunk in source:
@@ -80,13 +86,13 @@ def score_series_file(
                 if times is not None:
                     times.check(chunk.ids[time_name])
                 ids = {k: v for k, v in chunk.ids.items() if k in id_columns}
-                scores = scorer.score(chunk.x)
+                scores, *p_value = scorer.decide(chunk.x) if decides else (scorer.score(chunk.x),)
                 warm = np.isnan(scores)
                 labels = (~warm & (scores > model.threshold)).astype(np.int8)
                 alarm = rule.apply(labels)
                 alarms += int(alarm.sum())
                 anomalies += int(labels.sum())
-                pending.append((scores, labels, warm.astype(np.int8), alarm, ids))
+                pending.append((scores, labels, *p_value, warm.astype(np.int8), alarm, ids))
                 if scorer.rows >= window:
                     for *arrays, ids in pending:
                         sink.write(*arrays, ids=ids)

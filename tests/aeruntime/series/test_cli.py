@@ -92,3 +92,46 @@ def test_csv_on_stdout_marks_the_warmup_rows_as_documented(bundle_dir, model, se
     assert lines[0] == "score,label,warmup,alarm" and len(lines) == 41
     assert lines[1:W] == ["nan,0,1,0"] * (W - 1)
     np.testing.assert_allclose([float(v.split(",")[0]) for v in lines[W:]], one_shot[W - 1 : 40], rtol=1e-6)
+
+
+def _demo_series(n: int) -> np.ndarray:
+    """The first ``n`` steps of the series ``models/series-dense`` was trained on (models/series_demo.py)."""
+    import importlib.util
+
+    from tests.conftest import MODELS
+
+    spec = importlib.util.spec_from_file_location("series_demo", MODELS / "series_demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.demo_series()[0][:n]
+
+
+@pytest.mark.parametrize("batch", ["7", "100000"])
+def test_a_decision_series_bundle_adds_the_graphs_p_value(tmp_path, batch):
+    """The shipped series bundle decides: ``p_value`` per step, (1 + #{c >= score}) / (n + 1) of that step's own
+    score against the calibration scores stored in the graph (numpy), NaN in the warm-up; columns in Spark's
+    and ``aescore --stream``'s order."""
+    import aeruntime
+    from aeruntime.decisions import calibration_scores, conformal_p_values
+    from tests.conftest import MODELS
+
+    bundle = MODELS / "series-dense"
+    model = aeruntime.load(bundle, providers="cpu")
+    x = _demo_series(700).astype(np.float32)
+    np.save(tmp_path / "s.npy", x)
+    _score(bundle, tmp_path / "s.npy", tmp_path / "out.npy", "--batch-size", batch)
+    rec = np.load(tmp_path / "out.npy", allow_pickle=False)
+    assert rec.dtype.names == ("score", "label", "p_value", "warmup", "alarm") and len(rec) == len(x)
+    w = model.input_shape[0]
+    warm = rec["warmup"] == 1
+    assert warm[: w - 1].all() and not warm[w - 1 :].any() and np.isnan(rec["p_value"][warm]).all()
+    graph = (bundle / model.manifest["graphs"]["scorer"]["file"]).read_bytes()
+    cal = calibration_scores(model.manifest, graph)
+    assert cal is not None and len(cal) == model.calibration_size
+    np.testing.assert_array_equal(rec["p_value"][~warm], conformal_p_values(rec["score"][~warm], cal))
+    windows = np.lib.stride_tricks.sliding_window_view(x, w, axis=0).transpose(0, 2, 1)
+    score, label, p = model.decide(np.ascontiguousarray(windows))
+    np.testing.assert_array_equal(rec["score"][~warm], score)
+    np.testing.assert_array_equal(rec["p_value"][~warm], p)
+    np.testing.assert_array_equal(rec["label"][~warm], label.astype(np.int8))
+    assert rec["p_value"][~warm].min() < 0.05 < rec["p_value"][~warm].max()  # anomalies and normal steps both seen

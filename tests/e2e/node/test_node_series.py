@@ -1,5 +1,5 @@
-"""Series bundles in the Node consumer (issue 33): one output line per input row (score, label, warmup,
-alarm), equal to aeruntime's ``aeruntime score`` on the same forged bundle and CSV: per-step scores within
+"""Series bundles in the Node consumer (issue 33): one output line per input row (score, label, [p_value,]
+warmup, alarm), equal to aeruntime's ``aeruntime score`` on the same forged bundle and CSV: per-step scores within
 the parity tolerance, labels, warm-up flags and alarms identical; a chunk boundary changes nothing.
 
 Needs ``node`` (else skipped) and ``npm ci --prefix examples/node`` (else fails, as the other Node tests).
@@ -111,3 +111,36 @@ def test_a_threshold_override_labels_the_steps_as_aeruntime(forged, tmp_path):
     assert want["label"].sum() < base["label"].sum()  # the override moved the labels
     np.testing.assert_array_equal(got[:, 1].astype(np.int8), want["label"].astype(np.int8))
     np.testing.assert_array_equal(got[:, 3].astype(np.int8), want["alarm"].astype(np.int8))
+
+
+def test_a_decision_series_bundle_prints_the_graphs_p_value(tmp_path):
+    """The shipped series bundle decides: Node adds p_value (the graph's output, nan in the warm-up) between label
+    and warmup, as ``aeruntime score`` does; each p-value is (1 + #{c >= score}) / (n + 1) of Node's own score
+    against the calibration scores stored in the graph, and equals aeruntime's where the scores are equal."""
+    import aeruntime
+    from aeruntime.decisions import calibration_scores, conformal_p_values
+    from aeruntime.jobs.series import score_series_file
+    from tests.aeruntime.series.test_cli import _demo_series
+    from tests.conftest import MODELS
+
+    bundle = MODELS / "series-dense"
+    model = aeruntime.load(bundle, providers="cpu")
+    x = _demo_series(600)
+    csv = tmp_path / "series.csv"
+    np.savetxt(csv, x, delimiter=",", header=",".join(model.feature_names), comments="", fmt="%.9g")
+    score_series_file(model, csv, tmp_path / "py.csv", show_progress=False)
+    want = np.genfromtxt(tmp_path / "py.csv", delimiter=",", names=True)
+    lines = ok("score", bundle, csv, "--batch-size", "97").strip().splitlines()
+    assert lines[0] == "score,label,p_value,warmup,alarm" and len(lines) == len(x) + 1
+    got = np.array([[float(v) for v in ln.split(",")] for ln in lines[1:]])
+    warm = got[:, 3] == 1
+    np.testing.assert_array_equal(warm, want["warmup"] == 1)
+    assert np.isnan(got[warm, 2]).all() and not np.isnan(got[~warm, 2]).any()
+    cal = calibration_scores(model.manifest, (bundle / "scorer.onnx").read_bytes())
+    np.testing.assert_array_equal(
+        got[~warm, 2].astype(np.float32), conformal_p_values(got[~warm, 0].astype(np.float32), cal)
+    )
+    np.testing.assert_allclose(got[~warm, 0], want["score"][~warm], rtol=1e-5, atol=1e-6)
+    same = got[:, 0].astype(np.float32) == want["score"].astype(np.float32)  # both print float32 scores
+    assert same.mean() > 0.5  # most steps bit-identical to aeruntime's CPU scores
+    np.testing.assert_array_equal(got[same, 2].astype(np.float32), want["p_value"][same].astype(np.float32))

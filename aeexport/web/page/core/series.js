@@ -93,8 +93,9 @@ export class SeriesScorer {
   }
 
   /**
-   * Per-step outputs of the next m rows (m * C values, row-major) of the series.
-   * @returns {Promise<{score: Float32Array, label: Uint8Array, warmup: Uint8Array, alarm: Uint8Array}>}
+   * Per-step outputs of the next m rows (m * C values, row-major) of the series; a bundle whose scorer
+   * outputs p_value adds pValue (Float32Array, the graph's p_value of each step's window, NaN = warm-up).
+   * @returns {Promise<{score: Float32Array, label: Uint8Array, warmup: Uint8Array, alarm: Uint8Array, pValue?: Float32Array}>}
    */
   async score(rows, m) {
     const c = this.columns;
@@ -114,18 +115,28 @@ export class SeriesScorer {
     const total = kept + m;
     const nWin = Math.max(total - w + 1, 0);
     const score = new Float32Array(m).fill(NaN);
+    const decides = this.bundle.calibrationSize !== null;
+    const pValue = decides ? new Float32Array(m).fill(NaN) : null;
     const first = m - nWin; // rows of this chunk still in warm-up
     for (let i = 0; i < nWin; i += this._feed) {
       const b = Math.min(this._feed, nWin - i);
       const batch = new Float32Array(b * w * c);
       for (let j = 0; j < b; j++) batch.set(ext.subarray((i + j) * c, (i + j + w) * c), j * w * c);
-      score.set(await this.bundle.score({ data: batch, shape: [b, w, c] }, { batchSize: b }), first + i);
+      const x = { data: batch, shape: [b, w, c] };
+      if (decides) {
+        const out = await this.bundle.decide(x, { batchSize: b });
+        score.set(out.score, first + i);
+        pValue.set(out.pValue, first + i);
+      } else {
+        score.set(await this.bundle.score(x, { batchSize: b }), first + i);
+      }
     }
     this._carry = ext.slice(Math.max(total - (w - 1), 0) * c);
     const warmup = Uint8Array.from(score, (s) => (Number.isNaN(s) ? 1 : 0));
     const label = Uint8Array.from(score, (s) => (s > this.threshold ? 1 : 0));
     this.rows += m;
-    return { score, label, warmup, alarm: this.rule.apply(label) };
+    const out = { score, label, warmup, alarm: this.rule.apply(label) };
+    return decides ? { ...out, pValue } : out;
   }
 }
 
@@ -138,6 +149,7 @@ export async function scoreSeries(bundle, rows, n, { chunkRows = 65536, name = '
   }
   const scorer = new SeriesScorer(bundle, name);
   const out = { score: new Float32Array(n), label: new Uint8Array(n), warmup: new Uint8Array(n), alarm: new Uint8Array(n) };
+  if (bundle.calibrationSize !== null) out.pValue = new Float32Array(n);
   for (let start = 0; start < n; start += chunkRows) {
     const k = Math.min(chunkRows, n - start);
     const part = await scorer.score(rows.subarray(start * c, (start + k) * c), k);
