@@ -11,8 +11,14 @@ from typing import Any
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.fs import atomic_write_bytes, check_output_dir, check_output_file, marker_digests
-from aeruntime.fs.outputs import RUN_FILES, RUN_WRITER
+from aeruntime.fs import (
+    RUN_FILES,
+    RUN_WRITER,
+    atomic_write_bytes,
+    check_output_dir,
+    check_output_file,
+    marker_digests,
+)
 
 from .data import DIGITS_ANOMALY_CLASS, Dataset, Split, training_section
 from .export import export_bundle

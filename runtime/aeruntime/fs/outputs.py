@@ -43,6 +43,8 @@ __all__ = [
     "FILE_RULE",
     "KINDS",
     "PACKAGE_MARKER",
+    "RUN_FILES",
+    "RUN_WRITER",
     "SITE_MARKER",
     "SPARK_MARKER",
     "check_output_dir",

@@ -344,9 +344,10 @@ def check_scores(
     if where_:
         raise InvalidInputError(
             f"{name}: row {row} has finite values, but its score overflows to {float(scores[row])} ({n_bad}): the "
-            f"model standardises each value with the bundle's scaler and squares it in float32, and this row's "
-            f"largest |value| {where_}{biggest:.4g} is far outside what the model was trained on (float32 "
-            "overflows near ±3.4e38). Check those values (units, a stray sentinel such as 1e30) or drop those rows."
+            "model expects values near those it was trained on (it standardises each with the bundle's scaler and "
+            f"squares it in float32, which overflows near ±3.4e38), and this row's largest |value| {where_}"
+            f"{biggest:.4g} is far outside them. Check those values (units, a stray sentinel such as 1e30) or drop "
+            "those rows."
         )
     raise InvalidInputError(
         f"{name}: row {row} has finite values, but its score overflows to {float(scores[row])} "
@@ -366,7 +367,13 @@ def _magnitude(row: np.ndarray, scaler: Any) -> tuple[np.ndarray, str]:
     and the words for it."""
     try:
         mean, scale = (_fit(np.asarray(scaler[k], np.float64), row.shape) for k in ("mean", "scale"))
-    except (TypeError, KeyError, ValueError, IndexError):  # no scaler, or one of another shape: the raw row
+    except (
+        TypeError,
+        KeyError,
+        ValueError,
+        IndexError,
+        OverflowError,
+    ):  # no usable scaler (another shape, not numbers): the raw row
         return row, ""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return (row - mean) / np.where(scale == 0, 1.0, scale), "after the bundle's scaler, (x - mean) / scale: "
