@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 
 from aeruntime.errors import InvalidInputError
-from aeruntime.fs import atomic_write_bytes, check_output_dir, check_output_file
+from aeruntime.fs import (
+    RUN_FILES,
+    RUN_WRITER,
+    atomic_write_bytes,
+    check_output_dir,
+    check_output_file,
+    marker_digests,
+)
 
 from .data import DIGITS_ANOMALY_CLASS, Dataset, Split, training_section
 from .export import export_bundle
@@ -60,8 +67,16 @@ def run_pipeline(dataset: str | Dataset, out: str | Path, settings: RunSettings 
         summary.update(_test_figures(bundle_dir, p.split, out, s.plot, title=title))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    _write_summary(out, summary)
     return summary
+
+
+def _write_summary(out: Path, summary: dict[str, Any]) -> None:
+    """``out/summary.json``: the summary and the marker of the run folder (who wrote it, the sha256 of
+    ``test_scores.npz``), which lets the next run replace what this one wrote (:mod:`aeruntime.fs.outputs`)."""
+    present = [name for name in RUN_FILES if (out / name).is_file()]  # ours: proven at the start, or written now
+    marker = {**summary, "written_by": RUN_WRITER, "sha256": marker_digests(out, present)}
+    atomic_write_bytes(out / "summary.json", (json.dumps(marker, indent=2) + "\n").encode())
 
 
 def _train_export(

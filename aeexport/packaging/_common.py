@@ -19,7 +19,7 @@ from typing import Any
 
 import aeruntime
 from aeruntime.errors import InvalidInputError
-from aeruntime.format import MANIFEST_NAME, safe_path
+from aeruntime.format import MANIFEST_NAME, listed_file
 from aeruntime.fs import PACKAGE_MARKER, atomic_directory, check_output_dir, marker_digests
 
 __all__ = ["Package", "PackageSource", "copy_bundle_files", "write_package"]
@@ -67,7 +67,7 @@ def copy_bundle_files(src: Path, manifest: dict[str, Any], dst: Path) -> None:
     for rel in [MANIFEST_NAME, *manifest["files"]]:
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(safe_path(src, rel), target)
+        shutil.copyfile(listed_file(src, rel), target)  # only listed regular files, no link followed
 
 
 def _check_name(name: str) -> str:

@@ -3,7 +3,8 @@
 A checkpoint directory holds
 
 - ``model.safetensors``: the state dict (scaler buffers included);
-- ``config.json``: model kind, model config, input shape, training summary;
+- ``config.json``: model kind, model config, input shape, training summary, and the
+  sha256 of the two safetensors files (what makes the folder provably ours);
 - ``holdout.safetensors``: held-out normal rows (``x``, raw units, at most
   ``MAX_HOLDOUT`` rows) used by ``aeexport export`` to calibrate the threshold and
   to feed the parity check real data.
@@ -28,7 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from aeruntime.errors import BundleError, BundleNotFoundError, ManifestError
 from aeruntime.format import parse_json
-from aeruntime.fs import atomic_directory, hidden_os_error
+from aeruntime.fs import atomic_directory, hidden_os_error, marker_digests
 
 from ..models import Autoencoder, build_model
 
@@ -63,6 +64,8 @@ def save_checkpoint(
         with _os_errors():
             save_file(state, str(tmp / "model.safetensors"))
             save_np({"x": np.ascontiguousarray(holdout, dtype=np.float32)}, str(tmp / "holdout.safetensors"))
+        # the marker: the sha256 of what it holds, so the next write can prove the folder is ours
+        config["sha256"] = marker_digests(tmp, ["model.safetensors", "holdout.safetensors"])
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return Path(path)
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model.h"
 #include "rows.h"
@@ -88,10 +89,14 @@ static int check_set(model *m, const char *dir, failure *f) {
     char in_path[4200], out_path[4200], err[512];
     snprintf(in_path, sizeof in_path, "%s/input_0.pb", dir);
     snprintf(out_path, sizeof out_path, "%s/output_0.pb", dir);
-    FILE *probe = fopen(in_path, "rb");
-    if (!probe)
-        return 1;
-    fclose(probe);
+    struct stat st;
+    if (lstat(dir, &st) != 0)
+        return 1; /* no such set */
+    if (!S_ISDIR(st.st_mode))
+        return fail(f, 1, "%s: not a folder (a symbolic link is never followed: a bundle holds plain files). "
+                    "Re-export the bundle.", dir);
+    if (lstat(in_path, &st) != 0)
+        return 1; /* lstat: a FIFO is never opened to find out */
     tensorpb in = {0}, out = {0};
     float *got = NULL;
     int rc = -1;
@@ -134,6 +139,14 @@ done:
 static int check_golden(model *m, const char *bundle, failure *f) {
     char dir[4096];
     int sets = 0;
+    const char *folders[] = {"test_data", "test_data/scorer"};
+    for (size_t i = 0; i < sizeof folders / sizeof *folders; i++) {
+        struct stat st;
+        snprintf(dir, sizeof dir, "%s/%s", bundle, folders[i]);
+        if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+            return fail(f, 1, "%s: not a folder (a symbolic link is never followed: a bundle holds plain files). "
+                        "Re-export the bundle.", dir);
+    }
     for (;; sets++) {
         snprintf(dir, sizeof dir, "%s/test_data/scorer/test_data_set_%d", bundle, sets);
         int rc = check_set(m, dir, f);

@@ -37,11 +37,6 @@ static int ort_check(model *m, OrtStatus *status, const char *what, failure *f) 
     return -1;
 }
 
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* Frees what onnxruntime's allocator gave (a failure to free is not the user's business). */
 static void ort_free(const model *m, OrtAllocator *alloc, void *p) {
     OrtStatus *status = m->api->AllocatorFree(alloc, p);
@@ -341,12 +336,8 @@ static int read_graph(model *m, uint8_t **buf, size_t *len, failure *f) {
 }
 
 /* scorer.onnx: read once, checked (onnxcheck.c), and those same bytes given to onnxruntime (nothing can swap
- * the file between the check and the load). scorer.ort (onnxruntime's flatbuffer format) is loaded unchecked:
- * see README.md, "What it checks". */
+ * the file between the check and the load). */
 static int create_session(model *m, failure *f) {
-    size_t n = strlen(m->graph);
-    if (n > 4 && strcmp(m->graph + n - 4, ".ort") == 0)
-        return ort_check(m, m->api->CreateSession(m->env, m->graph, m->opts, &m->session), "load it", f);
     uint8_t *buf = NULL;
     size_t len = 0;
     char why[sizeof f->msg - 256];
@@ -359,16 +350,18 @@ static int create_session(model *m, failure *f) {
 }
 
 static int open_session(model *m, const char *bundle, failure *f) {
+    struct stat st;
     snprintf(m->graph, sizeof m->graph, "%s/scorer.onnx", bundle);
-    if (!is_file(m->graph)) {
+    if (lstat(m->graph, &st) != 0) { /* a link, FIFO or device there is refused by read_graph, never followed */
+        if (stat(bundle, &st) != 0 || !S_ISDIR(st.st_mode))
+            return fail(f, 2, "%s: no such bundle directory. Pass the directory aeexport export wrote.", bundle);
         snprintf(m->graph, sizeof m->graph, "%s/scorer.ort", bundle);
-        if (!is_file(m->graph)) {
-            struct stat st;
-            if (stat(bundle, &st) != 0 || !S_ISDIR(st.st_mode))
-                return fail(f, 2, "%s: no such bundle directory. Pass the directory aeexport export wrote.", bundle);
-            return fail(f, 1, "%s: the bundle has no scorer graph (scorer.onnx or scorer.ort); this consumer runs "
-                        "the scorer. Re-export the bundle with a current aeexport.", bundle);
-        }
+        if (lstat(m->graph, &st) == 0) /* an ORT-format flatbuffer: onnxcheck.c walks ONNX protobuf only */
+            return fail(f, 1, "%s: an ORT-format graph, which this consumer cannot check before onnxruntime parses it "
+                        "(it checks ONNX protobuf only), so it is refused. Use the ONNX bundle this variant was made "
+                        "from (scorer.onnx), or check this one with `aeruntime verify` on a trusted machine.", m->graph);
+        return fail(f, 1, "%s: the bundle has no scorer graph (scorer.onnx); this consumer runs the scorer. "
+                    "Re-export the bundle with a current aeexport.", bundle);
     }
     if (ort_check(m, m->api->CreateEnv(ORT_LOGGING_LEVEL_ERROR, "aescore", &m->env), "start", f) ||
         ort_check(m, m->api->CreateSessionOptions(&m->opts), "start", f) ||

@@ -38,7 +38,7 @@ typedef struct {
     long alarm_k, alarm_n, hold_off;
 } model;
 
-/* Loads BUNDLE/scorer.onnx (or BUNDLE/scorer.ort). Returns 0, or -1 with F set. */
+/* Loads BUNDLE/scorer.onnx (an ORT-format scorer.ort is refused: it cannot be checked). Returns 0, or -1 with F set. */
 int model_open(model *m, const char *bundle, failure *f);
 /* Scores N rows (N * width floats) into SCORES (N floats). Returns 0, or -1 with F set. */
 int model_score(model *m, const float *rows, size_t n, float *scores, failure *f);

@@ -9,12 +9,16 @@
  * 4 float_data (packed or not), 9 raw_data (little-endian float32), 14 data_location
  * (1 = EXTERNAL: refused). Every other field is skipped by its wire type.
  */
+#define _POSIX_C_SOURCE 200809L /* open's O_NOFOLLOW, lstat, fdopen */
 #include "tensorpb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 enum { F_DIMS = 1, F_DATA_TYPE = 2, F_FLOAT_DATA = 4, F_RAW_DATA = 9, F_DATA_LOCATION = 14 };
@@ -235,15 +239,27 @@ int tensorpb_parse(const uint8_t *buf, size_t len, tensorpb *out, char *err, siz
 
 int tensorpb_read(const char *path, tensorpb *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    FILE *fh = fopen(path, "rb");
-    if (!fh) {
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); /* no symlink, no blocking FIFO */
+    if (fd < 0) {
+        if (errno == ELOOP)
+            return fail(err, errlen, "a symbolic link, never followed (a bundle holds plain files)");
         snprintf(err, errlen, "cannot open it (%s)", strerror(errno));
         return -1;
     }
-    long size = fseek(fh, 0, SEEK_END) == 0 ? ftell(fh) : -1;
-    if (size < 0 || fseek(fh, 0, SEEK_SET) != 0 || (unsigned long)size > TENSORPB_MAX_BYTES) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(err, errlen, "not a regular file (a FIFO, device or folder is never read)");
+    }
+    FILE *fh = fdopen(fd, "rb");
+    if (!fh) {
+        close(fd);
+        return fail(err, errlen, "out of memory");
+    }
+    long size = (long)st.st_size;
+    if ((unsigned long)size > TENSORPB_MAX_BYTES) {
         fclose(fh);
-        return fail(err, errlen, size < 0 ? "not a regular file" : "larger than 64 MiB (a golden vector holds a few rows)");
+        return fail(err, errlen, "larger than 64 MiB (a golden vector holds a few rows)");
     }
     uint8_t *buf = malloc((size_t)size + 1);
     if (!buf) {

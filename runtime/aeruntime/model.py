@@ -294,7 +294,7 @@ class Model:
         # input itself), so checking the n scores replaces checking all n * d inputs;
         # a finite row whose score overflowed is named too (aeruntime.validation).
         if not math.isfinite(s.item() if len(s) == 1 else float(np.add.reduce(s))):
-            check_scores(s, arr)
+            check_scores(s, arr, scaler=self._manifest.get("scaler"))
         return s
 
     @property
@@ -327,7 +327,7 @@ class Model:
         inp = self._graphs["scorer"]["inputs"][0]
         s, label, p = decisions.run_decisions(self._session("scorer"), inp, arr, feeds, self._chunk_rows)
         if len(s) and not math.isfinite(float(np.add.reduce(s))):
-            check_scores(s, arr)
+            check_scores(s, arr, scaler=self._manifest.get("scaler"))
         return s, label, p
 
     def p_value(self, x: Any) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aeruntime.errors import InvalidInputError
+from aeruntime.errors import BundleError, InvalidInputError
 from aeruntime.validation import LISTED, check_finite, check_rows, first_non_finite, listing, match_columns, where
 
 
@@ -49,3 +49,50 @@ def test_columns_by_name_one_message_one_listing():
     with pytest.raises(InvalidInputError, match=r"cannot also be the label"):
         match_columns(names, ["c1"], where="t.csv", reserved=["c1"])
     assert listing(names).endswith(" ... (30 in all)") and listing(names).count("'") == 2 * LISTED
+
+
+# ----------------------------------------------------------------------------- who is blamed for an overflowed score
+SCALER = {"mean": [0.0, 0.0, 0.0], "scale": [1.0, 1e-8, 1e9]}
+INF_SCORE = np.array([1.0, np.inf], np.float32)
+
+
+@pytest.mark.parametrize(
+    ("row", "scaler", "error", "pattern"),
+    [
+        # 1e10 in a column the bundle scales by 1e-8: 1e18 where the model computes, the data is extreme
+        (
+            [1.0, 1e10, 1.0],
+            SCALER,
+            InvalidInputError,
+            r"row 1 .* largest \|value\| after the bundle's scaler.*: 1e\+18",
+        ),
+        # 1e16 in a column the bundle scales by 1e9: 1e7 where the model computes, the graph is at fault
+        (
+            [1.0, 1.0, 1e16],
+            SCALER,
+            BundleError,
+            r"moderate size \(largest \|value\| after the bundle's scaler.*1e\+08\)",
+        ),
+        # without a scaler, the raw magnitude (as before)
+        ([1.0, 1.0, 1e16], None, InvalidInputError, r"values this large .* Rescale those columns"),
+        ([1.0, 1e10, 1.0], None, BundleError, r"the bundle is at fault, not your data"),
+        # a scaler that does not fit the row: the raw magnitude
+        ([1.0, 1.0, 1e16], {"mean": [0.0], "scale": [1.0, 2.0]}, InvalidInputError, r"Rescale those columns"),
+    ],
+)
+def test_an_overflowed_score_is_blamed_by_the_standardised_magnitude(row, scaler, error, pattern):
+    from aeruntime.validation import check_scores
+
+    x = np.array([[0.0, 0.0, 0.0], row])
+    with pytest.raises(error, match=pattern) as exc:
+        check_scores(INF_SCORE, x, scaler=scaler)
+    assert type(exc.value) is error  # BundleError and InvalidInputError are not each other
+
+
+def test_a_window_is_standardised_per_channel():
+    from aeruntime.validation import check_scores
+
+    x = np.zeros((2, 4, 2))
+    x[1, 3, 1] = 1e10  # channel 1 scaled by 1e-8: extreme
+    with pytest.raises(InvalidInputError, match=r"after the bundle's scaler.*1e\+18"):
+        check_scores(INF_SCORE, x, scaler={"mean": [0.0, 0.0], "scale": [1.0, 1e-8]})

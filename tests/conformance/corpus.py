@@ -180,6 +180,17 @@ def _link_at(rel: str, target: str) -> Callable[[Path], None]:
     return make
 
 
+def _link_inside(rel: str, to: str) -> Callable[[Path], None]:
+    """``rel`` (a listed file or folder) moved to ``to`` inside the bundle and linked there: every hash still matches."""
+
+    def make(root: Path) -> None:
+        (root / to).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).rename(root / to)
+        (root / rel).symlink_to(os.path.relpath(root / to, (root / rel).parent))
+
+    return make
+
+
 def _ort_role(role: str) -> Callable[[Path], None]:
     """``role``'s graph replaced by the same graph in ORT format under its .onnx name, hashes re-recorded."""
     import onnxruntime as ort
@@ -389,6 +400,9 @@ BUNDLE_CASES = [
     BundleCase("fifo-listed-golden", _fifo_at("test_data/decoder/test_data_set_0/output_0.pb"), "UNSAFE", web=False),
     BundleCase("fifo-decoder", _fifo_at("decoder.onnx"), "UNSAFE", web=False),
     BundleCase("unlisted-symlink-in-test-data", _unlisted_link, None, web=False),
+    # a listed file is a regular file inside the bundle: a link is refused even to the bundle's own bytes
+    BundleCase("symlink-to-own-file", _link_inside("scorer.onnx", "graphs/scorer.onnx"), "UNSAFE", web=False),
+    BundleCase("symlinked-folder-inside", _link_inside("test_data", "golden"), "UNSAFE", web=False),
 ]
 
 

@@ -1,14 +1,15 @@
 """The one rule for paths inside a bundle: nothing a bundle names may resolve outside it.
 
 Used for ``manifest.json``, every file the manifest lists, every graph and every
-external-data location. Symlinks inside the bundle that point to other files
-inside it are allowed; ``..``, absolute paths and symlinks leaving the directory
+external-data location: ``..``, absolute paths and symlinks leaving the directory
 raise :class:`~aeruntime.errors.UnsafeBundleError` before the file is opened.
 
 :func:`listed_file` is the one rule of every reader of bundle files (the loader,
 ``aeruntime verify``, ``aeexport verify``, ``aeexport web``): only a file the manifest
-lists is opened, and only when it is a regular file inside the bundle (a FIFO, a
-device or a directory in its place is refused, never opened: opening a FIFO blocks).
+lists is opened, and only when it is a regular file inside the bundle. A symbolic link
+anywhere on its path below the bundle directory (even one to another of the bundle's own
+files), a FIFO, a device or a directory in its place is refused, never followed or opened
+(opening a FIFO blocks). The bundle directory itself may be reached through a link.
 """
 
 from __future__ import annotations
@@ -64,14 +65,16 @@ def listed_file(root: str | os.PathLike[str], rel: str, what: str = "file") -> P
     Raises
     ------
     UnsafeBundleError
-        ``rel`` resolves outside ``root`` (:func:`safe_path`), or is (or links to) a FIFO, a
-        device, a socket or a directory: "not a regular file".
+        ``rel`` resolves outside ``root`` (:func:`safe_path`), is or passes through a symbolic
+        link (``lstat`` of each component below ``root``), or is a FIFO, a device, a socket or a
+        directory: "not a regular file".
     BundleNotFoundError
         Nothing is there.
     """
     path = safe_path(root, rel, what)
+    _no_link(root, rel, what)
     try:
-        mode = os.stat(path).st_mode  # follows a link inside the bundle; never opens the file
+        mode = os.stat(path).st_mode  # no link on the way (checked above); never opens the file
     except OSError:
         raise BundleNotFoundError(
             f"bundle {what} {str(path)!r} listed in the manifest is missing; copy the complete bundle "
@@ -84,3 +87,21 @@ def listed_file(root: str | os.PathLike[str], rel: str, what: str = "file") -> P
             "Copy the real bundle files (cp -rL) or re-export the bundle."
         )
     return path
+
+
+def _no_link(root: str | os.PathLike[str], rel: str, what: str) -> None:
+    """Refuse a symbolic link at ``rel`` or at any folder on its way below ``root`` (``lstat``: never followed)."""
+    at = Path(root)
+    for part in Path(rel).parts:
+        at = at / part
+        try:
+            mode = os.lstat(at).st_mode
+        except OSError:
+            return  # missing: the caller says so
+        if stat.S_ISLNK(mode):
+            shown = "it" if at == Path(root) / rel else f"its folder {at.relative_to(root).as_posix()!r}"
+            raise UnsafeBundleError(
+                f"bundle {what} {rel!r} is not a regular file: {shown} is a symbolic link (to {os.readlink(at)!r}); "
+                "a bundle holds plain files and a link is never followed, even to another of its files. "
+                "Copy the real bundle files (cp -rL) or re-export the bundle."
+            )

@@ -43,7 +43,7 @@ from .compat import minimum_for_graphs
 from .constants import FORMAT_VERSION, GRAPH_FILES, MANIFEST_NAME, META_PREFIX, TEST_DATA_DIR
 from .graphs import read_bundle
 from .onnxscan import scan_model
-from .paths import safe_path
+from .paths import listed_file, safe_path
 from .proto import set_model_metadata, tensor_bytes
 
 __all__ = ["BundleWriter", "bundle_id_of", "copy_bundle", "graph_sha256"]
@@ -307,7 +307,7 @@ def copy_bundle(
         for rel in manifest["files"]:
             dst = tmp / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(safe_path(src, rel), dst)
+            shutil.copyfile(listed_file(src, rel), dst)  # only listed regular files, no link followed
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 

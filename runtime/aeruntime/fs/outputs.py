@@ -1,21 +1,24 @@
 """The one overwrite rule of every output (aeexport, aeruntime, aeruntime spark); it owns the marker names.
 
 - A **directory** output (a bundle, a checkpoint, an ``aeexport run`` folder, a local
-  Spark table, an ``aeexport web`` site) is written only if it does not exist, is empty, or
-  holds what we provably wrote: a bundle its ``manifest.json`` whose ``producer`` is aeexport
-  and whose every listed file is a regular file with the recorded sha256 (another tool's
-  ``manifest.json`` with ``format_version`` and ``files`` is not enough), a site or a package
-  its marker listing every file with its sha256, a checkpoint its
-  ``config.json`` of ours, a run folder our ``summary.json``/``checkpoint/``/``bundle/``, a
-  Spark table our marker ``_aeruntime.json``, a site our marker ``aeexport-site.json``, an
-  ``aeexport package`` output its marker ``aeexport-package.json``. A
-  bundle, checkpoint, Spark table, site or package is replaced as a whole, so one
-  that also holds a file we did not write is refused (the files are listed): nothing of
-  the user's is ever deleted. A run folder is never replaced as a whole: only its
-  ``checkpoint/``, ``bundle/``, ``test_scores.npz`` and ``summary.json`` are, and other
-  files in it are kept. Anything else is refused before any work starts.
-- A **file** output (scores, codes, rows, a report) that exists is replaced atomically,
-  unless it is an input of the same command (same path, hard or symbolic link).
+  Spark table, an ``aeexport web`` site, an ``aeexport package`` output) is written only if
+  it does not exist, is empty, or holds what we provably wrote: a marker of ours lists every
+  file it holds with a sha256 that still matches. The marker is a bundle's ``manifest.json``
+  whose ``producer`` is aeexport (another tool's ``manifest.json`` with ``format_version``
+  and ``files`` is not enough), a checkpoint's ``config.json`` (format
+  ``aeexport-checkpoint/...``, ``sha256`` of its weights and held-out rows), a Spark table's
+  ``_aeruntime.json`` (every part file with its sha256), a site's ``aeexport-site.json``, a
+  package's ``aeexport-package.json``, a run folder's ``summary.json`` (``written_by: aeexport
+  run``, ``sha256`` of ``test_scores.npz``). A marker without hashes, a hash that no longer
+  matches, or a link in place of a listed file makes the folder not ours. A bundle,
+  checkpoint, Spark table, site or package is replaced as a whole, so one that also holds a
+  file we did not write is refused (the files are listed): nothing of the user's is ever
+  deleted. A run folder is never replaced as a whole: only its ``checkpoint/``, ``bundle/``
+  (each under its own rule), ``test_scores.npz`` and ``summary.json`` are, and other files in
+  it are kept. Anything else is refused before any work starts.
+- A **file** output (scores, codes, rows, a report, a plot) that exists is replaced
+  atomically, unless it is an input of the same command (same path, hard or symbolic link):
+  the user named that file on the command line; this is the one exception to "provably ours".
 - An output that resolves to an input directory is refused too.
 
 Every refusal is an :class:`~aeruntime.errors.InvalidInputError` (exit 2) naming the
@@ -40,6 +43,8 @@ __all__ = [
     "FILE_RULE",
     "KINDS",
     "PACKAGE_MARKER",
+    "RUN_FILES",
+    "RUN_WRITER",
     "SITE_MARKER",
     "SPARK_MARKER",
     "check_output_dir",
@@ -62,8 +67,13 @@ PACKAGE_MARKER = "aeexport-package.json"
 #: the rule in the help of every --out, the same words in the three CLIs
 DIR_RULE = "new, empty, or {} we wrote (then replaced); anything else is refused"
 FILE_RULE = "an existing file is replaced, unless it is an input"
-CHECKPOINT_FILES = ("config.json", "model.safetensors", "holdout.safetensors")
-RUN_FILES = ("summary.json", "test_scores.npz")
+#: the marker of a checkpoint: its config.json lists the sha256 of its other files
+CHECKPOINT_MARKER = "config.json"
+#: the marker of an ``aeexport run`` folder, and the files it replaces besides checkpoint/ and bundle/
+RUN_MARKER = "summary.json"
+RUN_FILES = ("test_scores.npz",)
+RUN_WRITER = "aeexport run"
+SPARK_WRITER = "aeruntime spark"
 _LISTED = 5  # unknown files named in a message
 
 
@@ -112,17 +122,13 @@ def _bundle(d: Path) -> set[str] | None:
 
 
 def _checkpoint(d: Path) -> set[str] | None:
-    c = _json(d / "config.json")
+    c = _json(d / CHECKPOINT_MARKER)
     if not isinstance(c, dict) or not str(c.get("format", "")).startswith("aeexport-checkpoint/"):
         return None
-    return set(CHECKPOINT_FILES)
-
-
-def _spark(d: Path) -> set[str] | None:
-    m = _json(d / SPARK_MARKER)
-    if not isinstance(m, dict) or m.get("written_by") != "aeruntime spark" or not isinstance(m.get("files"), list):
-        return None
-    return {SPARK_MARKER, *map(str, m["files"])}
+    digests = c.get("sha256")
+    if not isinstance(digests, dict) or "model.safetensors" not in digests or not _hashes_match(d, digests):
+        return None  # an older config.json without hashes, another tool's, or weights changed since
+    return {CHECKPOINT_MARKER, *map(str, digests)}
 
 
 def _marked(marker: str, writer: str) -> Callable[[Path], set[str] | None]:
@@ -144,20 +150,33 @@ _site = _marked(SITE_MARKER, "aeexport web")
 
 
 def _run(d: Path) -> set[str] | None:
-    s = _json(d / "summary.json")
-    ours = (isinstance(s, dict) and {"dataset", "bundle", "out"} <= s.keys()) or any(
+    """A run folder: its ``summary.json`` ours with every sha256 matching (``test_scores.npz``), or,
+    without summary.json and test_scores.npz (a run killed before its end), a ``checkpoint/`` or
+    ``bundle/`` of ours. The files it replaces are then ours; its other files are kept."""
+    if os.path.lexists(d / RUN_MARKER):
+        s = _json(d / RUN_MARKER)
+        digests = s.get("sha256") if isinstance(s, dict) and s.get("written_by") == RUN_WRITER else None
+        if not isinstance(digests, dict) or not set(digests) <= set(RUN_FILES) or not _hashes_match(d, digests):
+            return None  # another tool's summary.json, an older one without hashes, or files changed since
+        if any(os.path.lexists(d / name) and name not in digests for name in RUN_FILES):
+            return None
+    elif any(os.path.lexists(d / name) for name in RUN_FILES) or not any(
         (d / sub).is_dir() and owner(d / sub) is not None
         for sub, owner in (("checkpoint", _checkpoint), ("bundle", _bundle))
-    )
-    return None if not ours else {f.relative_to(d).as_posix() for f in _files(d)}  # other files are kept
+    ):
+        return None  # a test_scores.npz we cannot prove we wrote, or nothing of ours
+    return {f.relative_to(d).as_posix() for f in _files(d)}  # other files are kept
 
 
 #: kind -> (what it is in words, the files of ours it holds or None when it is not ours)
 KINDS: dict[str, tuple[str, Callable[[Path], set[str] | None]]] = {
     "bundle": ("a bundle written by aeexport (manifest.json by aeexport, every sha256 matching)", _bundle),
-    "checkpoint": ("a checkpoint written by `aeexport train` (config.json)", _checkpoint),
-    "run": ("a folder written by `aeexport run` (summary.json, checkpoint/, bundle/)", _run),
-    "spark": (f"a table written by `aeruntime spark score` ({SPARK_MARKER})", _spark),
+    "checkpoint": ("a checkpoint written by `aeexport train` (config.json, every sha256 matching)", _checkpoint),
+    "run": ("a folder written by `aeexport run` (summary.json, every sha256 matching; checkpoint/, bundle/)", _run),
+    "spark": (
+        f"a table written by `aeruntime spark score` ({SPARK_MARKER}, every sha256 matching)",
+        _marked(SPARK_MARKER, SPARK_WRITER),
+    ),
     "site": (f"a static site written by `aeexport web` ({SITE_MARKER}, every sha256 matching)", _site),
     "package": (
         f"a model package written by `aeexport package` ({PACKAGE_MARKER}, every sha256 matching)",
@@ -265,9 +284,12 @@ def check_output_file(path: str | os.PathLike[str], *, option: str = "--out", in
         )
 
 
-def spark_marker(files: Iterable[str]) -> bytes:
-    """The content of :data:`SPARK_MARKER`: who wrote the table and its files (relative paths)."""
-    return (json.dumps({"written_by": "aeruntime spark", "files": sorted(files)}, indent=2) + "\n").encode()
+def spark_marker(root: str | os.PathLike[str], files: Iterable[str]) -> bytes:
+    """The content of :data:`SPARK_MARKER`: who wrote the table, its files (relative paths under
+    ``root``) and the sha256 of each, hashed after the job (a part file at a time)."""
+    files = sorted(files)
+    marker = {"written_by": SPARK_WRITER, "files": files, "sha256": marker_digests(root, files)}
+    return (json.dumps(marker, indent=2) + "\n").encode()
 
 
 def marker_digests(root: str | os.PathLike[str], files: Iterable[str]) -> dict[str, str]:

@@ -272,7 +272,7 @@ def _write(scored: Any, out: str, fmt: str, overwrite: bool, target: Path | None
             with atomic_directory(target, kind="spark") as tmp:
                 _save(scored, str(tmp), fmt, "overwrite")  # Spark replaces the empty temporary directory
                 files = [p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if not p.is_dir()]
-                (tmp / SPARK_MARKER).write_bytes(spark_marker(files))
+                (tmp / SPARK_MARKER).write_bytes(spark_marker(tmp, files))  # published with the parts
     except Exception as exc:
         err = _worker_error(exc)
         if err is not None:

@@ -308,12 +308,20 @@ def check_chunk(x: np.ndarray, name: str, start: int, columns: Sequence[str] | N
                 check_finite(x.astype(np.float32), name, x, start=start, columns=columns)
 
 
-def check_scores(scores: np.ndarray, x: np.ndarray, name: str = "X") -> None:
+def check_scores(
+    scores: np.ndarray,
+    x: np.ndarray,
+    name: str = "X",
+    scaler: Any = None,
+) -> None:
     """Raise :class:`InvalidInputError` when a score is not finite: the one check wherever scores are produced.
 
     A NaN/Inf input is named by :func:`check_finite`; a row of finite inputs whose score
-    still overflowed (values near the float32 limit, squared inside the model) is named
-    by its row. Cheap when all is well: one reduction over the ``n`` scores.
+    still overflowed is blamed on the data when its values are extreme, else on the bundle.
+    "Extreme" is measured where the model computes: with ``scaler`` (the manifest's ``scaler``
+    section, its ``mean`` and ``scale`` of the row shape) on the standardised row ``(x - mean) / scale``, so a
+    value of 1e10 in a column the bundle scales by 1e-8 is extreme (1e18) and one of 1e16 in a
+    column it scales by 1e9 is not. Cheap when all is well: one reduction over the ``n`` scores.
     """
     with np.errstate(over="ignore", invalid="ignore"):
         if math.isfinite(float(np.add.reduce(scores, axis=None))):
@@ -323,20 +331,52 @@ def check_scores(scores: np.ndarray, x: np.ndarray, name: str = "X") -> None:
         return  # only the sum overflowed
     check_finite(x, name)
     row = int(bad[0])
-    biggest = float(np.abs(np.asarray(x[row], np.float64)).max()) if np.size(x[row]) else 0.0
+    values, where_ = _magnitude(np.asarray(x[row], np.float64), scaler)
+    biggest = float(np.abs(values).max()) if values.size else 0.0
+    n_bad = f"{len(bad)} row{'s' if len(bad) > 1 else ''} in all"
     if biggest < MODERATE:  # nothing to rescale: the graph itself computes a non-finite score
         raise BundleError(
-            f"{name}: row {row} has finite values of moderate size (largest |value| {biggest:.4g}), but the "
-            f"model's score is {float(scores[row])} ({len(bad)} row{'s' if len(bad) > 1 else ''} in all): the "
-            "bundle's graph computes a non-finite score on valid input, so the bundle is at fault, not your "
-            "data. Check it with `aeruntime verify BUNDLE`, and re-export it."
+            f"{name}: row {row} has finite values of moderate size (largest |value| {where_}{biggest:.4g}), but the "
+            f"model's score is {float(scores[row])} ({n_bad}): the bundle's graph computes a non-finite score on "
+            "valid input, so the bundle is at fault, not your data. Check it with `aeruntime verify BUNDLE`, and "
+            "re-export it."
+        )
+    if where_:
+        raise InvalidInputError(
+            f"{name}: row {row} has finite values, but its score overflows to {float(scores[row])} ({n_bad}): the "
+            "model expects values near those it was trained on (it standardises each with the bundle's scaler and "
+            f"squares it in float32, which overflows near ±3.4e38), and this row's largest |value| {where_}"
+            f"{biggest:.4g} is far outside them. Check those values (units, a stray sentinel such as 1e30) or drop "
+            "those rows."
         )
     raise InvalidInputError(
         f"{name}: row {row} has finite values, but its score overflows to {float(scores[row])} "
-        f"({len(bad)} row{'s' if len(bad) > 1 else ''} in all): the model expects values it can square "
+        f"({n_bad}): the model expects values it can square "
         "in float32, and values this large (near its limit, about ±3.4e38) overflow inside the model. "
         f"{RANGE_FIX[RANGE_FIX.index('Rescale') :]}"
     )
+
+
+def _fit(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` as an array of ``shape``: the row shape, or one value per channel of a window ``(W, C)``."""
+    return a.reshape(shape) if a.size == math.prod(shape) else np.broadcast_to(a.reshape(-1), shape)
+
+
+def _magnitude(row: np.ndarray, scaler: Any) -> tuple[np.ndarray, str]:
+    """The row as the model sees it: standardised by the manifest's ``scaler`` when it fits the row, else raw;
+    and the words for it."""
+    try:
+        mean, scale = (_fit(np.asarray(scaler[k], np.float64), row.shape) for k in ("mean", "scale"))
+    except (
+        TypeError,
+        KeyError,
+        ValueError,
+        IndexError,
+        OverflowError,
+    ):  # no usable scaler (another shape, not numbers): the raw row
+        return row, ""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (row - mean) / np.where(scale == 0, 1.0, scale), "after the bundle's scaler, (x - mean) / scale: "
 
 
 # ---------------------------------------------------------------------------- the API's batches

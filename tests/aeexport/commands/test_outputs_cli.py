@@ -70,8 +70,12 @@ def _layout(tmp_path: Path, what: str, ctx: dict[str, Path]) -> Path:
         out.write_text("a file of the user's")
     elif what == "run/user-bundle":
         out.mkdir()
-        (out / "summary.json").write_text(json.dumps({"dataset": "d", "bundle": "b", "out": "o"}))
+        (out / "summary.json").write_text(json.dumps({"dataset": "d", "written_by": "aeexport run", "sha256": {}}))
         _user_dir(out / "bundle")
+    elif what == "run/forged-summary":  # the keys of our summary, but no hashes: not provably ours
+        out.mkdir()
+        (out / "summary.json").write_text(json.dumps({"dataset": "d", "bundle": "b", "out": "o"}))
+        (out / "test_scores.npz").write_bytes(b"the user's")
     elif what in ("hardlink", "symlink"):
         out = tmp_path / "rows-link.npy"
         os.link(ctx["rows"], out) if what == "hardlink" else out.symlink_to(ctx["rows"])
@@ -92,6 +96,7 @@ REFUSED = [
     ("train {rows} --out {out}", "symlink", r"is a file"),
     ("run {rows} --out {out} --epochs 50", "user", r"is not a folder written by `aeexport run`"),
     ("run {rows} --out {out} --epochs 50", "run/user-bundle", r"bundle' is not empty and is not a bundle"),
+    ("run {rows} --out {out} --epochs 50", "run/forged-summary", r"is not a folder written by `aeexport run`"),
     ("run {rows} --out {tmp}/new --bundle {out} --epochs 50", "user", r"--bundle .* is not a bundle written by"),
     ("slim {bundle} --out {out}", "user", r"is not empty and is not a bundle"),
     ("quantize {bundle} --fp16 --out {out}", "user", r"is not empty and is not a bundle"),

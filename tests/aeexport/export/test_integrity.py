@@ -250,10 +250,24 @@ def test_symlink_leaving_bundle_refused(tmp_path, bundle, name, verify):
         aeruntime.load(bundle, providers="cpu", verify=verify)
 
 
-def test_symlinks_inside_bundle_and_to_bundle_dir_are_fine(tmp_path, bundle):
+@pytest.mark.parametrize("verify", [True, False])
+def test_a_symlink_to_the_bundles_own_file_is_refused(bundle, verify):
+    """Every listed file is a regular file inside the bundle: a link is never followed, even to its own bytes."""
     (bundle / "graphs").mkdir()
     (bundle / "encoder.onnx").rename(bundle / "graphs" / "encoder.onnx")
-    (bundle / "encoder.onnx").symlink_to(Path("graphs") / "encoder.onnx")
+    (bundle / "encoder.onnx").symlink_to(Path("graphs") / "encoder.onnx")  # every hash still matches
+    with pytest.raises(UnsafeBundleError, match=r"'encoder\.onnx' is not a regular file: it is a symbolic link"):
+        aeruntime.load(bundle, providers="cpu", verify=verify)
+
+
+def test_a_symlinked_folder_inside_the_bundle_is_refused(bundle):
+    (bundle / "test_data").rename(bundle / "golden")
+    (bundle / "test_data").symlink_to("golden")
+    with pytest.raises(UnsafeBundleError, match=r"its folder 'test_data' is a symbolic link \(to 'golden'\)"):
+        aeruntime.load(bundle, providers="cpu")
+
+
+def test_a_symlink_to_the_bundle_directory_is_fine(tmp_path, bundle):
     link = tmp_path / "link-to-bundle"
     link.symlink_to(bundle)
     model = aeruntime.load(link, providers="cpu")

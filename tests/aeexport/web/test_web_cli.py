@@ -16,6 +16,8 @@ from click.testing import CliRunner
 
 from aeexport.cli import main
 from aeexport.web import ORT_FILES, PAGE_DIR
+from aeruntime.fs import TMP_PREFIX
+from tests.conformance.corpus import BUNDLE_CASES, forged
 from tests.conftest import MODELS
 
 BUNDLE = MODELS / "digits-dense"
@@ -152,3 +154,25 @@ def test_every_page_file_ships_as_package_data():
     globs = cfg["package-data"]["aeexport.web"]
     files = [p.relative_to(PAGE_DIR.parent).as_posix() for p in PAGE_DIR.rglob("*") if p.is_file()]
     assert files and all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files), (files, globs)
+
+
+# ----------------------------------------------------------------------------- the corpus cases the page is never served
+SPECIAL = [c for c in BUNDLE_CASES if not c.web]
+
+
+@pytest.mark.parametrize("case", SPECIAL, ids=lambda c: c.name)
+def test_the_site_writer_copies_no_link_fifo_or_device(tmp_path, ort_dist, case):
+    """The corpus cases a site cannot hold (links, FIFOs, devices): ``aeexport web`` refuses the bundle (exit 1,
+    nothing written) or, where they are unlisted, copies only the listed regular files."""
+    root = forged(case, tmp_path / "corpus")
+    out = tmp_path / "site"
+    code, text = web(root, "--out", out, "--ort-dist", ort_dist)
+    if case.code is not None:
+        assert code == 1 and "Error: " in text, text
+        assert "is not a regular file" in text or "outside the bundle" in text, text
+        assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(TMP_PREFIX)]
+    else:
+        assert code == 0, text
+        copied = {p.relative_to(out / "bundle").as_posix() for p in (out / "bundle").rglob("*") if p.is_file()}
+        assert copied == {"manifest.json", *json.loads((root / "manifest.json").read_text())["files"]}
+        assert not [p for p in (out / "bundle").rglob("*") if p.is_symlink()]

@@ -24,14 +24,14 @@ from click.testing import CliRunner
 from aeruntime.cli import main as aeruntime_main
 from aeruntime.errors import InvalidInputError
 from aeruntime.format.writer import copy_bundle
-from aeruntime.fs import check_output_dir
+from aeruntime.fs import check_output_dir, marker_digests
 from aeruntime.fs.atomic import TMP_PREFIX, _tmp_prefix, atomic_directory, remove_stale
 from aeruntime.fs.outputs import SPARK_MARKER, spark_marker
 from aeruntime.tables import write_scores
 from tests.conftest import SUBPROCESS_ENV
 
 CKPT = {"format": "aeexport-checkpoint/1", "kind": "dense"}
-SUMMARY = {"dataset": "digits", "bundle": "b", "out": "o"}
+SUMMARY = {"dataset": "digits", "bundle": "b", "out": "o", "written_by": "aeexport run", "sha256": {}}
 
 
 def _make(root: Path, layout: str, bundle: Path) -> Path:
@@ -43,13 +43,13 @@ def _make(root: Path, layout: str, bundle: Path) -> Path:
         shutil.copytree(bundle, out)
     elif layout.startswith("checkpoint"):
         out.mkdir()
-        (out / "config.json").write_text(json.dumps(CKPT))
         (out / "model.safetensors").write_bytes(b"w")
+        (out / "config.json").write_text(json.dumps({**CKPT, "sha256": marker_digests(out, ["model.safetensors"])}))
     elif layout.startswith("spark"):
         out.mkdir()
         (out / "part-0.parquet").write_bytes(b"p")
         (out / "_SUCCESS").write_bytes(b"")
-        (out / SPARK_MARKER).write_bytes(spark_marker(["part-0.parquet", "_SUCCESS"]))
+        (out / SPARK_MARKER).write_bytes(spark_marker(out, ["part-0.parquet", "_SUCCESS"]))
     elif layout.startswith("run"):
         out.mkdir()
         (out / "summary.json").write_text(json.dumps(SUMMARY))
@@ -86,7 +86,7 @@ DIR_CASES = [
     ("checkpoint+user", "checkpoint", r"1 file\(s\) it did not write: sub/keep.txt"),
     ("spark", "spark", None),
     ("spark+user", "spark", r"holds a table written by `aeruntime spark score` .*: sub/keep.txt"),
-    ("user", "spark", r"is not a table written by `aeruntime spark score` \(_aeruntime.json\)"),
+    ("user", "spark", r"is not a table written by `aeruntime spark score` \(_aeruntime.json, every sha256 matching\)"),
     ("run", "run", None),
     ("run+user", "run", None),  # a run folder is never replaced as a whole: its other files are kept
     ("user", "run", r"is not a folder written by `aeexport run`"),

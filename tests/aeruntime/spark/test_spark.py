@@ -3,6 +3,7 @@ one model load per Python worker, retried tasks, shipping the bundle, the CLI.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -418,13 +419,22 @@ def test_cli_scores_parquet_end_to_end(spark, table_path, rows, tmp_path):
         np.array(t["score"])[order], aeruntime.load(MODELS / "digits-dense").score(X), rtol=0, atol=1e-6
     )
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left beside it
-    assert (out / "_aeruntime.json").is_file()  # our marker: the next run may replace it
+    marker = json.loads((out / "_aeruntime.json").read_text())  # our marker: the next run may replace it
+    parts = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "_aeruntime.json")
+    assert marker["files"] == parts and any(p.startswith("part-") for p in parts)
+    assert marker["sha256"] == {p: hashlib.sha256((out / p).read_bytes()).hexdigest() for p in parts}
     again = _spark_score(main, table_path, "--out", str(out), "--features", ",".join(COLS))
     assert again.exit_code == 0, again.output
     (out / "notes.txt").write_text("mine")
     refused = _spark_score(main, table_path, "--out", str(out), "--features", ",".join(COLS))
     assert refused.exit_code == 2 and "file(s) it did not write: notes.txt" in refused.output
     assert (out / "notes.txt").read_text() == "mine"
+    (out / "notes.txt").unlink()
+    part = next(out.glob("part-*"))
+    part.write_bytes(b"the user's edit")  # listed, but no longer what we wrote
+    refused = _spark_score(main, table_path, "--out", str(out), "--features", ",".join(COLS))
+    assert refused.exit_code == 2 and "is not a table written by `aeruntime spark score`" in refused.output
+    assert part.read_bytes() == b"the user's edit"
 
 
 def test_cli_errors_are_one_line(spark, table_path, tmp_path):

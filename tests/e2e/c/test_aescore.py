@@ -58,7 +58,7 @@ def test_check_passes_on_golden_vectors(consumer, bundles, name):
     assert "checked 2 golden vector sets" in r.stdout
 
 
-@pytest.mark.parametrize("name", ["digits-dense", "digits-dense-ort"])
+@pytest.mark.parametrize("name", ["digits-dense"])
 def test_check_fails_on_a_tampered_output(consumer, bundles, name):
     bundle = shutil.copytree(bundles[name], bundles[name].with_name(f"{name}-tampered"))
     pb = bundle / "test_data" / "scorer" / "test_data_set_1" / "output_0.pb"
@@ -151,7 +151,7 @@ def test_valgrind_clean_scoring(consumer, bundles, digit_rows, name):
 @pytest.mark.parametrize("args", ["check", "nan", "header", "missing graph"])
 def test_valgrind_clean_errors_and_check(consumer, bundles, named_bundle, args):
     if args == "check":
-        r = consumer.run("--check", bundles["digits-dense-ort"], valgrind=True)
+        r = consumer.run("--check", bundles["digits-dense"], valgrind=True)
         assert r.returncode == 0 and r.stderr == "", r.stderr
         return
     bundle, text, code, _ = _case_files(consumer.work, bundles, named_bundle)[args]
