@@ -64,18 +64,11 @@ class Model:
 
     def __init__(self, path: str | Path, options: LoadOptions | None = None) -> None:
         opts = options or LoadOptions()
-        providers, threshold, verify, threads, session_options = (
-            opts.providers,
-            opts.threshold,
-            opts.verify,
-            opts.threads,
-            opts.session_options,
-        )
         self.path = Path(path)
         # Every graph is read once, scanned and cross-checked now (file hash, metadata,
         # partners, external data), before onnxruntime parses any of them; the checked
         # bytes are what the sessions are created from (aeruntime.format.graphs).
-        manifest, self._graph_bytes = read_bundle(self.path, verify=verify)
+        manifest, self._graph_bytes = read_bundle(self.path, verify=opts.verify)
         self._manifest = manifest
         check_installed(manifest, ort.__version__)
         self.kind: str = str(manifest["model"].get("kind", "unknown"))
@@ -83,11 +76,11 @@ class Model:
         self.latent_shape: tuple[int, ...] = tuple(int(d) for d in manifest["latent"]["shape"])
         self._graphs: dict[str, dict[str, Any]] = manifest["graphs"]
         self._threshold = check_threshold(
-            manifest["threshold"].get("value") if threshold is None else threshold,
+            manifest["threshold"].get("value") if opts.threshold is None else opts.threshold,
             manifest["score"].get("name"),
         )
-        self._mode, self._provider_list = resolve_providers(providers)
-        self._options = default_session_options(threads) if session_options is None else session_options
+        self._mode, self._provider_list = resolve_providers(opts.providers)
+        self._options = default_session_options(opts.threads) if opts.session_options is None else opts.session_options
         # Large batches are scored in chunks of about 4 MB of input so that the graph's
         # intermediates stay in cache (measured +40% rows/s at 65,536 x 64 on 2 vCPUs).
         self._chunk_rows = max(1024, (4 << 20) // (4 * math.prod(self.input_shape)))
@@ -96,9 +89,7 @@ class Model:
         # The scorer (or the encoder, for bundles without one) is created now so
         # that `providers` reports a real session; the others on first use.
         first = "scorer" if "scorer" in self._graphs else "encoder"
-        # a decision scorer's stored calibration scores (for operating_point's threshold), read before
-        # the session takes the graph's bytes
-        graph = self._graph_bytes.get("scorer")
+        graph = self._graph_bytes.get("scorer")  # a decision scorer's calibration scores (operating_point)
         self._calibration = None if graph is None else decisions.calibration_scores(manifest, graph)
         self._providers = check_providers(self._session(first), self._mode)
         if self._mode == "auto" and CUDA not in self._providers:
@@ -111,10 +102,10 @@ class Model:
         else:  # docs/bundle-format.md section 6: the manifest's score, from encoder + decoder
             self._score_spec = get_score(manifest["score"].get("name", DEFAULT_SCORE))
             self._score_fn = self._score_composed
-        # a decision scorer (label, p_value outputs; aeruntime.decisions): its calibration size, else None
+        # a decision scorer (label, p_value): its calibration size, else None; a damaged section is refused now
         self._calibration_n = decisions.decision_calibration(manifest)
         if self._calibration_n is not None:
-            decisions.threshold_input(manifest)  # a damaged decisions section is refused at load, not at predict
+            decisions.threshold_input(manifest)
 
     # ------------------------------------------------------------------ sessions
     def _session(self, role: str) -> Any:
@@ -356,13 +347,7 @@ class Model:
         over this batch's p-values, its false-discovery rate controlled at ``fdr``. ``fpr``/``fdr`` need
         a bundle whose scorer outputs ``p_value`` (:mod:`aeruntime.decisions`).
 
-        Parameters
-        ----------
-        x : array-like of shape (n_rows, *input_shape)
-
-        Returns
-        -------
-        ndarray of shape (n_rows,), int8
+        ``x``: array-like (n_rows, *input_shape); returns int8 (n_rows,).
         """
         what = decisions.check_operating_point(fpr, fdr)  # before any work
         if what is None and self._calibration_n is None:

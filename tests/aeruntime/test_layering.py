@@ -28,8 +28,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "runtime" / "aeruntime"
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"errors", "_ort"}),  # the error classes; the one onnxruntime import
     frozenset({"fs"}),  # file-system rules: faults, the output rule, atomic publishing
-    frozenset({"format", "validation", "latent_codes", "sampling", "providers", "decisions"}),  # bundles, input checks
-    frozenset({"tables", "sessions", "explain", "doctor", "series"}),  # table I/O, graph sessions
+    frozenset({"format", "validation", "latent_codes", "sampling", "providers"}),  # bundles, input checks
+    # table I/O, graph sessions; decisions reads the calibration scores out of a graph (format)
+    frozenset({"tables", "sessions", "explain", "doctor", "series", "decisions"}),
     frozenset({"model"}),  # Model and load
     frozenset({"__init__", "jobs", "clibase"}),  # the API (``aeruntime.load``), streaming jobs, CLI machinery
     frozenset({"spark", "serve", "verify"}),  # Spark, the v2 server, the self-check: commands over ``aeruntime.load``
