@@ -179,7 +179,7 @@ FIGURES = [
         "benchmarks/results/table_io.md",
         r"peak RSS changes by \*\*([+\-]\d+%)\*\* from 200,000 to 2,000,000",
     ),
-    # the `aeexport run digits` block (every line but the time, which depends on the machine's load)
+    # the `aeexport run digits` block (the time: the recorded run's, which depends on the machine's load)
     *[
         Figure(
             f"digits run: {key}",
@@ -190,6 +190,13 @@ FIGURES = [
         )
         for key in ("dataset", "model", "threshold", "parity", "test", "best recall")
     ],
+    Figure(
+        "digits run: time",
+        R,
+        r"\n *time +([\d.]+s) -> runs/digits/bundle",
+        "benchmarks/results/digits_run.md",
+        r"\n *time +([\d.]+s) -> runs/digits/bundle",
+    ),
     # the "Series and streams" block (every line of the run but the time) and the stream's per-step cost
     *[
         Figure(
