@@ -213,6 +213,14 @@ def run_series(path: Path, seed: int) -> dict[str, Any]:
     return out
 
 
+def unique_runs(rows: list[dict]) -> list[dict]:
+    """The first line of each (series, seed): two processes sharing a half may both run the series they meet at."""
+    seen: dict[tuple[str, int], dict] = {}
+    for r in rows:
+        seen.setdefault((r["series"], r["seed"]), r)
+    return list(seen.values())
+
+
 def seed_means(rows: list[dict]) -> list[dict]:
     """One row per series: each metric averaged over the runs (seeds) that scored it; ``runs`` counts them."""
     by: dict[str, list[dict]] = {}
@@ -247,16 +255,29 @@ def training_lines(runs: list[dict]) -> list[str]:
     return lines
 
 
-def report(raw: list[dict], seeds: str = "0", runs: str = "") -> list[str]:
-    """The record: the choice on the choose half, the confirm-half table, per-series VUS-PR."""
+def halves(names: list[str]) -> tuple[list[str], list[str]]:
+    """(choose, confirm): the even and the odd positions of the series ``names`` sorted."""
+    names = sorted(names)
+    return names[0::2], names[1::2]
+
+
+def report(raw: list[dict], seeds: str = "0", runs: str = "", names: list[str] | None = None) -> list[str]:
+    """The record: the choice on the choose half, the confirm-half table, per-series VUS-PR.
+
+    ``names``: every series of the data folder (the halves are their positions); None: the series read."""
     rows = seed_means(raw)
-    choose, confirm = rows[0::2], rows[1::2]
+    choose_names, confirm_names = halves(names if names is not None else [r["series"] for r in rows])
+    choose = [r for r in rows if r["series"] in choose_names]
+    confirm = [r for r in rows if r["series"] in confirm_names]
     methods = [*SHIPPED, *BASELINES]
     ranked = sorted(SHIPPED, key=lambda m: _mean(choose, m), reverse=True)
     best, second = ranked[0], ranked[1]
     per = sorted({r["runs"] for r in rows})
+    missing = sorted(set(choose_names + confirm_names) - {r["series"] for r in rows})
     body = [
-        f"{len(rows)} series; choose half = even positions by name ({len(choose)}), confirm half = odd ({len(confirm)}).",
+        f"{len(rows)} series; choose half = even positions by name ({len(choose)} of {len(choose_names)}), "
+        f"confirm half = odd ({len(confirm)} of {len(confirm_names)}).",
+        *([f"**Not run** (out of time): {', '.join(missing)}."] if missing else []),
         f"Each figure is the mean over {'/'.join(map(str, per))} run(s) per series (seeds {seeds}); "
         "the choice is made on these means.",
         *([runs] if runs else []),
@@ -325,19 +346,27 @@ def main() -> None:
     ap.add_argument("--half", choices=["all", "choose", "confirm"], default="all", help="run one half only")
     ap.add_argument("--jsonl", type=Path, default=None, help="append the per-series figures here (resumable)")
     ap.add_argument(
+        "--reverse", action="store_true", help="last series first (a second process on the same half and --jsonl)"
+    )
+    ap.add_argument(
         "--report", type=Path, nargs="+", default=None, help="write the report from these --jsonl files (no runs)"
     )
     args = ap.parse_args()
     title = "Series quality: causal per-step scores, VUS-PR (TSB-AD)"
     if args.report:
-        raw = [json.loads(x) for f in args.report for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
+        lines = [json.loads(x) for f in args.report for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
+        raw = unique_runs(lines)
         keep = _stream_section() if args.record else ""
         runs = (
-            "The figures come from runs (one per half and seed, two at a time) whose per-series lines this command reads: "
+            "The figures come from runs (at most two processes at a time) whose per-series lines this command reads: "
             "`nice -n 15 python benchmarks/series.py --data DIR --half choose --seed S --jsonl FILE` "
-            f"and the same with `--half confirm`, for S in {args.seeds}."
+            f"and the same with `--half confirm`, for S in {args.seeds} (a second process on a half adds `--reverse` "
+            "with the same `--jsonl`)."
         )
-        path = write("series", title, report(raw, args.seeds, runs), args.out, args.record)
+        names = sorted(p.stem for p in args.data.glob("*.npz"))
+        if not names:
+            raise SystemExit(f"no .npz series in {args.data}: the halves are positions among them; pass --data DIR")
+        path = write("series", title, report(raw, args.seeds, runs, names), args.out, args.record)
         if keep:  # the stream benchmarks' sections of the same file stay
             path.write_text(path.read_text(encoding="utf-8").rstrip() + "\n\n" + keep, encoding="utf-8")
         return
@@ -352,10 +381,9 @@ def main() -> None:
     files = {"all": files, "choose": files[0::2], "confirm": files[1::2]}[args.half]
     if not files:
         raise SystemExit(f"no .npz series in {args.data}; pass --data DIR (the shared datasets/series folder)")
-    done = _done(args.jsonl, args.seed)
     rows = []
-    for f in files:
-        if f.stem in done:
+    for f in reversed(files) if args.reverse else files:
+        if f.stem in _done(args.jsonl, args.seed):  # read again each time: another process may share the file
             continue
         r = run_series(f, args.seed)
         print(json.dumps(r), file=sys.stderr, flush=True)

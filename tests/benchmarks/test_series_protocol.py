@@ -106,3 +106,25 @@ def test_a_resumed_run_skips_the_series_of_its_seed_only(series, tmp_path):
     assert series._done(path, 0) == {"a", "b"}
     assert series._done(path, 1) == {"c"}
     assert series._done(None, 0) == set()
+
+
+def test_halves_are_positions_in_the_data_folder_when_series_are_missing(series):
+    # s01 (confirm) and s02 (choose) were not run: the halves stay the positions among all six series
+    vus = {m: {s: float(s[1:]) / 10 for s in SERIES} for m in ("series-dense", "series-tcn", "row", "iforest", "pca")}
+    vus["series-tcn"] = {s: v + 0.01 for s, v in vus["series-tcn"].items()}
+    raw = [r for r in _runs(vus, seeds=(0,)) if r["series"] not in ("s01", "s02")]
+    text = "\n".join(series.report(raw, seeds="0", names=SERIES))
+    assert "choose half = even positions by name (2 of 3), confirm half = odd (2 of 3)" in text
+    assert "**Not run** (out of time): s01, s02." in text
+    rows = _table(text)
+    assert rows["series-dense"][:2] == ["0.200", "0.400"]  # choose: s00, s04; confirm: s03, s05
+    assert series.halves(list(reversed(SERIES))) == (["s00", "s02", "s04"], ["s01", "s03", "s05"])
+
+
+def test_a_series_run_twice_for_a_seed_counts_once(series):
+    vus = {m: {s: 0.5 for s in SERIES} for m in ("series-dense", "series-tcn", "row", "iforest", "pca")}
+    raw = _runs(vus, seeds=(0,))
+    again = {**raw[0], "methods": {m: {**v, "vus_pr": 0.9} for m, v in raw[0]["methods"].items()}}
+    unique = series.unique_runs([*raw, again])
+    assert unique == raw
+    assert "1 run(s) per series" in "\n".join(series.report(unique, seeds="0"))
