@@ -262,6 +262,15 @@ def halves(names: list[str]) -> tuple[list[str], list[str]]:
     return names[0::2], names[1::2]
 
 
+def _default_line(confirm: list[dict]) -> str:
+    """The current default's confirm-half standing, when the choose half picked another kind."""
+    d, i, p = (_mean(confirm, m) for m in (SERIES_KIND, "iforest", "pca"))
+    return (
+        f"The current default {SERIES_KIND} on the confirm half: {d:.3f}, which "
+        f"{'beats' if d > i and d > p else 'does NOT beat'} both IsolationForest and PCA."
+    )
+
+
 def report(raw: list[dict], seeds: str = "0", runs: str = "", names: list[str] | None = None) -> list[str]:
     """The record: the choice on the choose half, the confirm-half table, per-series VUS-PR.
 
@@ -309,7 +318,8 @@ def report(raw: list[dict], seeds: str = "0", runs: str = "", names: list[str] |
         f"a margin of {_mean(choose, best) - _mean(choose, second):.4f}), {default}. "
         f"Confirm half, same windows: {', '.join(f'{m} {v:.3f}' for m, v in c.items())}: "
         f"the chosen kind {'beats' if beats else 'does NOT beat'} both IsolationForest and PCA there, "
-        f"and it {'beats' if c[best] > c['row'] else 'does NOT beat'} the row model.",
+        f"and it {'beats' if c[best] > c['row'] else 'does NOT beat'} the row model."
+        + ("" if best == SERIES_KIND else " " + _default_line(confirm)),
         "",
         "Per series (VUS-PR; W auto = the shipped run's window, sliding = the metric's window; epochs: series-dense, "
         "series-tcn, first seed):",

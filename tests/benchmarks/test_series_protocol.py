@@ -76,6 +76,7 @@ def test_choice_on_the_choose_half_and_verdict_on_the_confirm_half(series):
     )
     assert "series-tcn 0.200, iforest 0.250, pca 0.300, row 0.100" in text
     assert "does NOT beat both IsolationForest and PCA there, and it beats the row model" in text
+    assert "The current default series-dense on the confirm half: 0.500, which beats both" in text
     rows = _table(text)
     # choose / confirm / all means: the seeds' +-0.02 cancel out
     assert rows["series-tcn"][:2] == ["0.400", "0.200"] and rows["series-tcn"][4] == "0.300"
@@ -94,7 +95,8 @@ def test_the_default_beating_both_baselines_on_the_confirm_half(series):
     }
     text = "\n".join(series.report(_runs(vus, seeds=(0,)), seeds="0"))
     assert "**series-dense** (0.400; series-tcn 0.350, a margin of 0.0500), the current default." in text
-    assert "beats both IsolationForest and PCA there, and it does NOT beat the row model" in text
+    assert "beats both IsolationForest and PCA there, and it does NOT beat the row model." in text
+    assert "The current default" not in text  # it is the chosen kind
 
 
 def test_a_resumed_run_skips_the_series_of_its_seed_only(series, tmp_path):
