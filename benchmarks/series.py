@@ -287,9 +287,16 @@ def report(raw: list[dict], seeds: str = "0", runs: str = "", names: list[str] |
     body = [
         f"{len(rows)} series; choose half = even positions by name ({len(choose)} of {len(choose_names)}), "
         f"confirm half = odd ({len(confirm)} of {len(confirm_names)}).",
-        *([f"**Not run** (out of time): {', '.join(missing)}."] if missing else []),
+        *([f"**Not recorded**: {', '.join(missing)}."] if missing else []),
         f"Each figure is the mean over {'/'.join(map(str, per))} run(s) per series (seeds {seeds}); "
         "the choice is made on these means.",
+        *(
+            [
+                f"Fewer runs than {per[-1]} (a seed not recorded): {', '.join(r['series'] for r in rows if r['runs'] < per[-1])}."
+            ]
+            if len(per) > 1
+            else []
+        ),
         *([runs] if runs else []),
         "",
         "Training is aeexport's own (`aeexport train SERIES.npz --window auto [--model series-tcn]`, default "
@@ -398,7 +405,11 @@ def main() -> None:
     for f in reversed(files) if args.reverse else files:
         if f.stem in _done(args.jsonl, args.seed):  # read again each time: another process may share the file
             continue
-        r = run_series(f, args.seed)
+        try:
+            r = run_series(f, args.seed)
+        except (Exception, SystemExit) as e:  # e.g. the export's parity check refusing a bundle: said, not recorded
+            print(f"{f.stem} seed {args.seed}: not recorded: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            continue
         print(json.dumps(r), file=sys.stderr, flush=True)
         rows.append(r)
         if args.jsonl:

@@ -117,7 +117,7 @@ def test_halves_are_positions_in_the_data_folder_when_series_are_missing(series)
     raw = [r for r in _runs(vus, seeds=(0,)) if r["series"] not in ("s01", "s02")]
     text = "\n".join(series.report(raw, seeds="0", names=SERIES))
     assert "choose half = even positions by name (2 of 3), confirm half = odd (2 of 3)" in text
-    assert "**Not run** (out of time): s01, s02." in text
+    assert "**Not recorded**: s01, s02." in text
     rows = _table(text)
     assert rows["series-dense"][:2] == ["0.200", "0.400"]  # choose: s00, s04; confirm: s03, s05
     assert series.halves(list(reversed(SERIES))) == (["s00", "s02", "s04"], ["s01", "s03", "s05"])
@@ -130,3 +130,7 @@ def test_a_series_run_twice_for_a_seed_counts_once(series):
     unique = series.unique_runs([*raw, again])
     assert unique == raw
     assert "1 run(s) per series" in "\n".join(series.report(unique, seeds="0"))
+    # a seed not recorded for one series: said, and that series' figures are its one run's
+    two = [*raw, *[r for r in _runs(vus, seeds=(0, 1)) if r["seed"] == 1 and r["series"] != "s03"]]
+    text = "\n".join(series.report(two, seeds="0,1"))
+    assert "the mean over 1/2 run(s) per series" in text and "Fewer runs than 2 (a seed not recorded): s03." in text
