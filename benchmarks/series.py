@@ -74,13 +74,23 @@ ROW_EPOCHS, ROW_LR, ROW_MAX = 10, 1e-3, 2000
 
 
 # ---------------------------------------------------------------------------- the shipped path
+#: the step of the shipped path running now (a failed run names it)
+_STAGE: list[str] = ["baselines"]
+
+
 def _aeexport(args: list[str]) -> str:
-    """Run ``aeexport ARGS`` in this process (the click group the command line runs); its output."""
+    """Run ``aeexport ARGS`` in this process (the click group the command line runs); its output.
+    A failure raises RuntimeError with the command's ``Error:`` line and its verdict (``overall:``)."""
     from aeexport.cli import main as cli
 
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        cli.main(args, prog_name="aeexport", standalone_mode=False)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli.main(args, prog_name="aeexport", standalone_mode=False)
+    except (Exception, SystemExit) as e:
+        said = [x for x in (out.getvalue() + err.getvalue()).splitlines() if x.startswith(("Error:", "overall:"))]
+        raise RuntimeError(" ".join(said) or repr(e)) from None
+    sys.stderr.write(err.getvalue())
     return out.getvalue()
 
 
@@ -95,9 +105,11 @@ def shipped(path: Path, kind: str, seed: int, train: np.ndarray, test: np.ndarra
     with tempfile.TemporaryDirectory(prefix="aeexport-series-bench-") as tmp:
         ckpt, bundle = Path(tmp) / "checkpoint", Path(tmp) / "bundle"
         model_arg = [] if kind == SERIES_KIND else ["--model", kind]  # the default kind: no --model, as a user runs it
+        _STAGE.append(f"aeexport train ({kind})")
         _aeexport(
             ["train", str(path), "--window", "auto", "--seed", str(seed), "--quiet", "--out", str(ckpt), *model_arg]
         )
+        _STAGE.append(f"aeexport export ({kind})")
         _aeexport(["export", str(ckpt), "--out", str(bundle)])
         cfg = json.loads((ckpt / "config.json").read_text(encoding="utf-8"))
         model = aeruntime.load(bundle, providers="cpu")
@@ -365,6 +377,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="only the first N series (a trial run)")
     ap.add_argument("--half", choices=["all", "choose", "confirm"], default="all", help="run one half only")
     ap.add_argument("--jsonl", type=Path, default=None, help="append the per-series figures here (resumable)")
+    ap.add_argument("--note", action="append", default=[], help="--report: a line to add (what happened in the runs)")
     ap.add_argument(
         "--reverse", action="store_true", help="last series first (a second process on the same half and --jsonl)"
     )
@@ -375,7 +388,10 @@ def main() -> None:
     title = "Series quality: causal per-step scores, VUS-PR (TSB-AD)"
     if args.report:
         lines = [json.loads(x) for f in args.report for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
-        raw = unique_runs(lines)
+        raw = unique_runs([r for r in lines if "failed" not in r])
+        args.note += [
+            f"{r['series']}, seed {r['seed']}: {r['during']} failed: {r['failed']}" for r in lines if "failed" in r
+        ]
         keep = _stream_section() if args.record else ""
         runs = (
             "The figures come from runs (at most two processes at a time) whose per-series lines this command reads: "
@@ -386,7 +402,9 @@ def main() -> None:
         names = sorted(p.stem for p in args.data.glob("*.npz"))
         if not names:
             raise SystemExit(f"no .npz series in {args.data}: the halves are positions among them; pass --data DIR")
-        path = write("series", title, report(raw, args.seeds, runs, names), args.out, args.record)
+        path = write(
+            "series", title, report(raw, args.seeds, " ".join([runs, *args.note]), names), args.out, args.record
+        )
         if keep:  # the stream benchmarks' sections of the same file stay
             path.write_text(path.read_text(encoding="utf-8").rstrip() + "\n\n" + keep, encoding="utf-8")
         return
@@ -407,8 +425,12 @@ def main() -> None:
             continue
         try:
             r = run_series(f, args.seed)
-        except (Exception, SystemExit) as e:  # e.g. the export's parity check refusing a bundle: said, not recorded
-            print(f"{f.stem} seed {args.seed}: not recorded: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        except (Exception, SystemExit) as e:  # e.g. the export's parity check refusing a bundle: said, not scored
+            r = {"series": f.stem, "seed": args.seed, "failed": f"{type(e).__name__}: {e}", "during": _STAGE[-1]}
+            print(json.dumps(r), file=sys.stderr, flush=True)
+            if args.jsonl:
+                with open(args.jsonl, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(r) + "\n")
             continue
         print(json.dumps(r), file=sys.stderr, flush=True)
         rows.append(r)

@@ -134,3 +134,24 @@ def test_a_series_run_twice_for_a_seed_counts_once(series):
     two = [*raw, *[r for r in _runs(vus, seeds=(0, 1)) if r["seed"] == 1 and r["series"] != "s03"]]
     text = "\n".join(series.report(two, seeds="0,1"))
     assert "the mean over 1/2 run(s) per series" in text and "Fewer runs than 2 (a seed not recorded): s03." in text
+
+
+def test_the_report_names_a_failed_run_and_leaves_it_out(series, tmp_path, monkeypatch):
+    for s in SERIES:
+        (tmp_path / f"{s}.npz").write_bytes(b"")  # the halves are positions among the folder's names
+    vus = {m: {s: 0.5 for s in SERIES} for m in ("series-dense", "series-tcn", "row", "iforest", "pca")}
+    runs = [r for r in _runs(vus, seeds=(0, 1)) if (r["series"], r["seed"]) != ("s03", 1)]
+    failed = {
+        "series": "s03",
+        "seed": 1,
+        "failed": "RuntimeError: Error: parity",
+        "during": "aeexport export (series-tcn)",
+    }
+    (tmp_path / "runs.jsonl").write_text("\n".join(json.dumps(r) for r in [*runs, failed]) + "\n")
+    out = tmp_path / "out.md"
+    argv = ["series.py", "--report", str(tmp_path / "runs.jsonl"), "--data", str(tmp_path), "--seeds", "0,1"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--out", str(out)])
+    series.main()
+    text = out.read_text()
+    assert "s03, seed 1: aeexport export (series-tcn) failed: RuntimeError: Error: parity" in text
+    assert "Fewer runs than 2 (a seed not recorded): s03." in text and "6 series" in text
