@@ -46,7 +46,8 @@ SERIES_OPTIONS = [
         help="Series: DATA's rows are time steps in file order, scored by windows of W steps (auto: the "
         "period of column 0's autocorrelation in [8, 64], 32 when none). The last --val-fraction of the "
         "steps calibrates the threshold; no window crosses it. With --label-column (per-step 0/1), windows holding "
-        "a step labelled 1 are left out of training and calibration; run reports evaluate's figures on its test part.",
+        "a step labelled 1 are left out of training and calibration; run reports evaluate's figures on its test part. "
+        "Model: series-tcn unless --model series-dense.",
     ),
     click.option(
         "--stride", type=click.IntRange(min=1), default=1, show_default=True, help="Series: training window stride."

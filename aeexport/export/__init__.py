@@ -35,6 +35,7 @@ __getattr__, __dir__, __all__ = attach(
         "_export": ["SCORE_DEFINITIONS", "export_bundle"],
         "_golden": [
             "ParityError",
+            "code_tolerance",
             "compare",
             "cpu_session",
             "format_table",

@@ -17,7 +17,7 @@ import torch
 
 from ..models import Autoencoder
 from ..settings import Tolerance
-from ._golden import compare, cpu_session, raw_tolerance
+from ._golden import code_tolerance, compare, cpu_session, raw_tolerance
 
 __all__ = ["PARITY_BATCHES", "parity_report"]
 
@@ -65,7 +65,7 @@ def parity_report(
         enc_in = graphs["encoder"]["inputs"][0]
         enc = sessions["encoder"].run(graphs["encoder"]["outputs"], {enc_in: x})
         for name, got, want in zip(graphs["encoder"]["outputs"], enc, ref["encoder"]):
-            rows.append({"check": f"encoder:{name}", "batch": b, **compare(got, want, tol)})
+            rows.append({"check": f"encoder:{name}", "batch": b, **compare(got, want, code_tolerance(tol, want))})
         # Decoder on the *torch* code, so this row measures the decoder alone.
         dec_in = graphs["decoder"]["inputs"][0]
         dec = sessions["decoder"].run(None, {dec_in: ref["encoder"][0]})[0]

@@ -1,8 +1,8 @@
 """Autoencoders over windows of a time series, ``(B, W, C)``: W consecutive steps of C columns.
 
-Two kinds (benchmarks/results/series.md measured both): ``series-dense``, the default, a dense AE
+Two kinds (benchmarks/results/series.md measured both): ``series-dense``, a dense AE
 over the flattened window D = W*C: D -> min(128, D) -> min(32, D/2) -> min(128, D) -> D (ReLU); and
-``series-tcn``, a small temporal convolution: Conv1d(C, 32, 5, stride 2) -> Conv1d(32, 8, 5,
+``series-tcn``, the default (it won the cross-check), a small temporal convolution: Conv1d(C, 32, 5, stride 2) -> Conv1d(32, 8, 5,
 stride 2) and two ConvTranspose1d back, cropped to W. The score is the mean squared error over the
 window (standardised units). The scaler is fitted **per column** on the training steps (not per
 window position) and broadcast over the window, inside the graphs as for rows.

@@ -64,37 +64,37 @@ def test_choice_on_the_choose_half_and_verdict_on_the_confirm_half(series):
     # tcn wins the choose half but is poor on the confirm half: it is chosen anyway, and the confirm
     # half's verdict is measured on it, not on the kind that would have won there
     vus = {
-        "series-dense": _vus(0.30, 0.50),
-        "series-tcn": _vus(0.40, 0.20),
+        "series-tcn": _vus(0.30, 0.50),
+        "series-dense": _vus(0.40, 0.20),
         "row": _vus(0.10, 0.10),
         "iforest": _vus(0.10, 0.25),
         "pca": _vus(0.20, 0.30),
     }
     text = "\n".join(series.report(_runs(vus), seeds="0,1"))
     assert (
-        "**series-tcn** (0.400; series-dense 0.300, a margin of 0.1000), NOT the current default (series-dense)" in text
+        "**series-dense** (0.400; series-tcn 0.300, a margin of 0.1000), NOT the current default (series-tcn)" in text
     )
-    assert "series-tcn 0.200, iforest 0.250, pca 0.300, row 0.100" in text
+    assert "series-dense 0.200, iforest 0.250, pca 0.300, row 0.100" in text
     assert "does NOT beat both IsolationForest and PCA there, and it beats the row model" in text
-    assert "The current default series-dense on the confirm half: 0.500, which beats both" in text
+    assert "The current default series-tcn on the confirm half: 0.500, which beats both" in text
     rows = _table(text)
     # choose / confirm / all means: the seeds' +-0.02 cancel out
-    assert rows["series-tcn"][:2] == ["0.400", "0.200"] and rows["series-tcn"][4] == "0.300"
-    assert rows["series-dense"][:2] == ["0.300", "0.500"]
+    assert rows["series-dense"][:2] == ["0.400", "0.200"] and rows["series-dense"][4] == "0.300"
+    assert rows["series-tcn"][:2] == ["0.300", "0.500"]
     assert "2 run(s) per series (seeds 0,1)" in text
     assert "epochs run 40..41 (median 40, cap 300), stopped by early stopping in 12 of 12" in text
 
 
 def test_the_default_beating_both_baselines_on_the_confirm_half(series):
     vus = {
-        "series-dense": _vus(0.40, 0.45),
-        "series-tcn": _vus(0.35, 0.60),
+        "series-tcn": _vus(0.40, 0.45),
+        "series-dense": _vus(0.35, 0.60),
         "row": _vus(0.10, 0.50),
         "iforest": _vus(0.10, 0.25),
         "pca": _vus(0.20, 0.44),
     }
     text = "\n".join(series.report(_runs(vus, seeds=(0,)), seeds="0"))
-    assert "**series-dense** (0.400; series-tcn 0.350, a margin of 0.0500), the current default." in text
+    assert "**series-tcn** (0.400; series-dense 0.350, a margin of 0.0500), the current default." in text
     assert "beats both IsolationForest and PCA there, and it does NOT beat the row model." in text
     assert "The current default" not in text  # it is the chosen kind
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import aeruntime
 from aeexport.cli import main
+from aeexport.settings import SERIES_KIND
 from tests.aeruntime.series.forge import generated_series
 
 
@@ -80,7 +81,7 @@ def test_run_json_records_the_window_and_its_reason(csv_series, tmp_path):
     )
     assert r.exit_code == 0, r.output
     s = json.loads(r.output[r.output.index("{") :])
-    assert s["model"] == "series-dense"
+    assert s["model"] == SERIES_KIND == "series-tcn"  # the default kind of --window (the cross-check's winner)
     assert s["rows"]["series"]["window"] == 25 and s["rows"]["series"]["rule"] == "period"
     # every test step scored, the W-1 steps before the test part leading in: aeruntime's scores of the whole series
     t0 = s["rows"]["series"]["test_starts_at_row"]

@@ -123,6 +123,25 @@ def test_exporter_chatter_is_silenced(tmp_path, dense_trained, digits_split, cap
     assert out == "" and "torch.onnx" not in err
 
 
+def test_parity_tolerance_of_codes_scales_with_their_magnitude():
+    """Codes of far-out rows are large (smap_F-1's series-tcn codes: torch and onnxruntime differ by 3.8e-5 at
+    batch 1024 from float32 rounding): atol grows with the batch's largest code, a real error still fails."""
+    from aeexport.export import code_tolerance
+    from aeexport.export._golden import compare
+
+    rng = np.random.default_rng(0)
+    want = rng.normal(0, 40.0, size=(1024, 8)).astype(np.float32)
+    want[0, 0] = 0.01  # a small code beside large ones
+    rounding = want.copy()
+    rounding[0, 0] += 3.8e-5  # rounding of a sum of terms ~40: 1e-6 relative to them
+    tol = code_tolerance(Tolerance(), want)
+    assert tol.atol == pytest.approx(1e-5 * float(np.abs(want).max())) and tol.rtol == Tolerance().rtol
+    assert not compare(rounding, want, Tolerance())["ok"] and compare(rounding, want, tol)["ok"]
+    wrong = want * np.float32(1.001)  # 0.1% off everywhere: an export error, not rounding
+    assert not compare(wrong, want, tol)["ok"]
+    assert code_tolerance(Tolerance(), np.full((3, 2), 0.5, np.float32)) == Tolerance()  # small codes: plain atol
+
+
 def test_parity_tolerance_of_raw_unit_outputs_scales_with_the_data(tmp_path, digits_split):
     """Pixel values of 0..255 (as in MNIST) round at 3e-5 in float32: the decoder's raw-unit
     outputs are judged with atol scaled to the data, the scaled-space outputs with plain atol."""

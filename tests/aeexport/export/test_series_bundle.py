@@ -18,7 +18,7 @@ import torch
 import aeruntime
 from aeexport.data import windows
 from aeexport.pipeline import run_pipeline
-from aeexport.settings import RunSettings, SeriesSettings, TrainConfig, TrainSettings
+from aeexport.settings import SERIES_KIND, RunSettings, SeriesSettings, TrainConfig, TrainSettings
 from tests.aeruntime.series.forge import generated_series
 
 TOL = dict(rtol=1e-4, atol=1e-6)
@@ -50,7 +50,7 @@ def series_run(tmp_path_factory):
 
 def test_the_manifest_is_the_series_contract(series_run):
     x, tmp, m, model, summary = series_run
-    assert m["model"]["kind"] == "series-dense"
+    assert m["model"]["kind"] == SERIES_KIND  # the default kind of --window
     assert m["input"]["shape"] == [25, 3] and m["input"]["feature_names"] == ["a", "b", "c"]
     assert m["series"] == {
         "window": 25,
