@@ -85,10 +85,11 @@ def main() -> None:
 
     proto = onnx.load(args.bundle / "scorer.onnx")
     base = score_only(proto) if has_decision_head(proto) else proto
+    row_shape = [d.dim_value for d in base.graph.input[0].type.tensor_type.shape.dim[1:]]
     X = load_digits().data.astype(np.float32)
-    width = int(np.prod([d.dim_value for d in base.graph.input[0].type.tensor_type.shape.dim[1:]]))
-    if width != X.shape[1]:
-        raise SystemExit(f"--bundle: expected a bundle of 64 digit features, got {width}")
+    if int(np.prod(row_shape)) != X.shape[1]:
+        raise SystemExit(f"--bundle: expected a bundle of the 64 digit pixels, got rows of shape {row_shape}")
+    X = np.ascontiguousarray(X.reshape(len(X), *row_shape))  # (n, 64) or (n, 1, 8, 8)
     plain = _session(base, args.threads)
     scores = plain.run(None, {"x": X})[0]
     rng = np.random.default_rng(0)
