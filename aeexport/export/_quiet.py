@@ -8,6 +8,8 @@ import logging
 import warnings
 from collections.abc import Iterator
 
+__all__ = ["quiet"]
+
 
 @contextlib.contextmanager
 def quiet(enabled: bool = True) -> Iterator[None]:

@@ -7,14 +7,5 @@ from __future__ import annotations
 from .._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
-    __name__,
-    {
-        "_checkpoint": ["CHECKPOINT_FORMAT", "MAX_HOLDOUT", "load_checkpoint", "model_from_weights", "save_checkpoint"],
-        "_device": ["effective_threads", "resolve_device"],
-        "_loop": ["TrainResult", "train_model", "train_split"],
-        "_noise": ["CORRUPTIONS", "corrupt", "mse", "psnr"],
-        "_prepare": ["Prepared", "dataset_info", "prepare"],
-        "_stopping": ["STOP_CRITERIA", "loss_entropy", "stop_criterion"],
-        "_tabular": ["fit_tabular", "is_image_data"],
-    },
+    __name__, ["_checkpoint", "_device", "_loop", "_noise", "_prepare", "_stopping", "_tabular"]
 )

@@ -12,7 +12,7 @@ from aeruntime.errors import InvalidInputError
 
 from ..settings import AUTO_THREADS_BATCH, TrainConfig
 
-__all__ = ["deterministic", "effective_threads", "epochs_progress", "resolve_device", "rows_progress"]
+__all__ = ["effective_threads", "resolve_device"]  # the rest serve the loop (_loop) only
 
 
 def resolve_device(device: str) -> torch.device:

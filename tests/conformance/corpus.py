@@ -349,7 +349,7 @@ BUNDLE_CASES = [
     BundleCase("external-data", _graph("decoder", _external), "UNSAFE"),
     BundleCase("lying-value-shape", _graph("scorer", _lying_shape), "UNSAFE"),
     BundleCase("lying-tensor-size", _graph("encoder", _lying_tensor), "UNSAFE"),
-    # aeruntime decides ORT format by content (issue 32 cause 1, fixed on aeruntime's side): compared once merged
+    # ORT bytes in a graph file: its format is the manifest's file name, never the bytes (issue 32 cause 1)
     BundleCase("ort-format-scorer", _ort_role("scorer"), "INTEGRITY", py="UnsafeBundleError"),
     BundleCase("threshold-in-manifest-only", _threshold_manifest_only, "METADATA"),
     BundleCase("threshold-in-one-graph", _meta("decoder", threshold="0.5"), "METADATA"),
