@@ -3,12 +3,17 @@
 The same scorer graph: without the decision head (``aeexport.export.score_only``), with two
 ``Identity`` outputs added (the floor: what fetching two more outputs costs, whatever computes
 them), and with the head (``add_decision_head``: the two-level count over the stored calibration
-scores) at 255, 1,023 (the most stored now, ``MAX_CALIBRATION``) and 4,095 (the former cap) scores. onnxruntime
-CPU sessions as a consumer creates them, one intra-op thread; batch 1 (µs per call) and batch
-65,536 (ms per call), timed in turn on the process's CPU clock (:func:`cpu_interleaved`). Goal: the decisions cost at most
-10% more than the score.
+scores) at 255, 1,023 (the most stored now, ``MAX_CALIBRATION``) and 4,095 (the former cap) scores;
+``--alternatives`` adds the grid and broadcast heads of ``_alternative_heads.py`` (measured, not
+shipped; their p-values are checked against the numpy reference before they are timed). onnxruntime CPU sessions as a consumer
+creates them, one intra-op thread; batch 1 (µs per call) and batch 65,536 (ms per call), timed in
+turn on the process's CPU clock (:func:`cpu_interleaved`). Rows: the digits for a bundle of 64
+pixels, else the bundle's golden inputs with noise (:func:`bundle_rows`). Each bundle's table ends
+with the head's cost per call and per row, and the least score-only cost at which it is at most 10%.
+Goal: the decisions cost at most 10% more than the score.
 
-    PYTHONPATH=.:runtime nice -n 15 python benchmarks/bench_decisions.py --bundle models/digits-dense --record
+    PYTHONPATH=.:runtime nice -n 15 python benchmarks/bench_decisions.py --bundle models/digits-dense \
+        --bundle models/digits-conv --bundle models/series-dense --alternatives --record
 """
 
 from __future__ import annotations
@@ -71,49 +76,114 @@ def _runner(sess):
     return lambda x: sess.run(None, {"x": x})
 
 
-def main() -> None:
-    import onnx
+def bundle_rows(bundle: Path, row_shape: list[int], rng) -> np.ndarray:
+    """Rows (n, *row_shape) to score: the 1,797 digits for a bundle of the 64 digit pixels (flat or
+    (1, 8, 8)); else the bundle's golden scorer inputs, each repeated with noise of 5% of its spread."""
+    from onnx import load_tensor, numpy_helper
     from sklearn.datasets import load_digits
+
+    if int(np.prod(row_shape)) == 64:
+        return np.ascontiguousarray(load_digits().data.astype(np.float32).reshape(-1, *row_shape))
+    golden = [numpy_helper.to_array(load_tensor(str(f))) for f in sorted(bundle.glob("test_data/scorer/*/input_0.pb"))]
+    if not golden:
+        raise SystemExit(f"--bundle {bundle}: expected digits rows or golden scorer inputs, found neither")
+    base = np.concatenate(golden).astype(np.float32)
+    spread = base.std(axis=0) + 0.05 * np.abs(base).mean(axis=0) + 1e-3
+    pick = base[rng.integers(0, len(base), 2048)]
+    return np.ascontiguousarray(pick + 0.05 * spread * rng.standard_normal(pick.shape).astype(np.float32))
+
+
+def exact_or_exit(sess, x: np.ndarray, cal: np.ndarray, label: str) -> None:
+    """Stop unless ``sess``'s p-values equal the numpy reference on ``x``'s scores (before it is timed)."""
+    from aeruntime.decisions import conformal_p_values
+
+    score, _, p = sess.run(None, {"x": x})
+    if not np.array_equal(p, conformal_p_values(score, cal)):
+        raise SystemExit(f"{label}: its p-values differ from aeruntime.decisions.conformal_p_values")
+
+
+def measure(bundle: Path, args, rng) -> list[str]:
+    """The table of one bundle, and the head's cost per call and per row."""
+    import onnx
 
     from aeexport.export import add_decision_head, has_decision_head, score_only
 
-    ap = parser(__doc__)
-    ap.add_argument("--bundle", type=Path, default=Path("models/digits-dense"))
-    ap.add_argument("--threads", type=int, default=1, help="intra-op threads (CPU time counts all of them)")
-    ap.add_argument("--repeats", type=int, default=15)
-    args = ap.parse_args()
-
-    proto = onnx.load(args.bundle / "scorer.onnx")
+    proto = onnx.load(bundle / "scorer.onnx")
     base = score_only(proto) if has_decision_head(proto) else proto
     row_shape = [d.dim_value for d in base.graph.input[0].type.tensor_type.shape.dim[1:]]
-    X = load_digits().data.astype(np.float32)
-    if int(np.prod(row_shape)) != X.shape[1]:
-        raise SystemExit(f"--bundle: expected a bundle of the 64 digit pixels, got rows of shape {row_shape}")
-    X = np.ascontiguousarray(X.reshape(len(X), *row_shape))  # (n, 64) or (n, 1, 8, 8)
+    X = bundle_rows(bundle, row_shape, rng)
     plain = _session(base, args.threads)
     scores = plain.run(None, {"x": X})[0]
-    rng = np.random.default_rng(0)
     runners = {"score only": plain, "floor: score + 2 Identity outputs": _session(floor_graph(base), args.threads)}
+    cals = {}
     for n in (255, 1023, 4095):
-        cal = np.sort(rng.choice(scores, n) * rng.uniform(0.99, 1.01, n).astype(np.float32))
-        runners[f"decisions, n={n}"] = _session(
-            add_decision_head(base, cal, float(np.percentile(cal, 95))), args.threads
-        )
+        cals[n] = np.sort(rng.choice(scores, n) * rng.uniform(0.99, 1.01, n).astype(np.float32))
+        thr = float(np.percentile(cals[n], 95))
+        runners[f"decisions, n={n}"] = _session(add_decision_head(base, cals[n], thr), args.threads)
+    if args.alternatives:
+        from _alternative_heads import add_broadcast_head, add_grid_head
+
+        thr = float(np.percentile(cals[1023], 95))
+        alternatives = {"grid head": add_grid_head, "broadcast head (7 nodes)": add_broadcast_head}
+        for label, add in alternatives.items():
+            runners[f"alternative (not shipped): {label}, n=1023"] = _session(add(base, cals[1023], thr), args.threads)
     body = [
-        f"bundle `{args.bundle}`, {args.threads} intra-op thread, CPU time of the process per call (not wall "
-        f"clock: the machine is shared), medians of {args.repeats} interleaved repeats; "
-        "every output fetched (the score-only scorer: score; the decision scorer: score, label, p_value).",
+        f"bundle `{bundle}` (rows {row_shape}), {args.threads} intra-op thread, CPU time of the process per call "
+        f"(not wall clock: the machine is shared), medians of {args.repeats} interleaved repeats; every output "
+        "fetched (the score-only scorer: score; the decision scorer: score, label, p_value).",
         "",
         "| batch | runner | per call | vs score only |",
         "|---:|---|---:|---:|",
     ]
+    per_call = {}
     for batch, calls, unit, scale in ((1, 2000, "µs", 1e6), (65536, 1, "ms", 1e3)):
-        x = X[rng.integers(0, len(X), batch)]
+        x = np.ascontiguousarray(X[rng.integers(0, len(X), batch)])
+        for label, sess in runners.items():
+            if label.startswith("alternative"):
+                exact_or_exit(sess, x, cals[1023], label)
         fns = {k: _runner(sess) for k, sess in runners.items()}
         t = cpu_interleaved(fns, x, args.repeats, calls)
+        per_call[batch] = t
         for k in fns:
-            ratio = t[k] / t["score only"]
-            body.append(f"| {batch:,} | {k} | {t[k] * scale:.1f} {unit} | {ratio - 1:+.1%} |")
+            body.append(f"| {batch:,} | {k} | {t[k] * scale:.1f} {unit} | {t[k] / t['score only'] - 1:+.1%} |")
+    one, big, head = per_call[1], per_call[65536], "decisions, n=1023"
+    fixed = one[head] - one["score only"]
+    row = (big[head] - big["score only"]) / 65536
+    floor = one["floor: score + 2 Identity outputs"] - one["score only"]
+    large = (
+        f"{row * 1e9:.0f} ns per row at 65,536 (at most +10% needs a score-only scorer of at least "
+        f"{row * 1e10:.0f} ns per row; this one: {big['score only'] / 65536 * 1e9:.0f} ns)"
+        if row > 0
+        else "no measurable cost per row at 65,536 (below the run-to-run spread)"
+    )
+    body += [
+        "",
+        f"The head (n=1,023) costs {fixed * 1e6:.1f} µs per call at batch 1 (the two extra outputs alone "
+        f"{floor * 1e6:.1f} µs; at most +10% needs a score-only scorer of at least {fixed * 1e7:.0f} µs per call, "
+        f"this one: {one['score only'] * 1e6:.1f} µs) and {large}.",
+        "",
+    ]
+    return body
+
+
+def main() -> None:
+    ap = parser(__doc__)
+    ap.add_argument(
+        "--bundle",
+        type=Path,
+        action="append",
+        help="a bundle's folder (repeat for several; default models/digits-dense)",
+    )
+    ap.add_argument("--threads", type=int, default=1, help="intra-op threads (CPU time counts all of them)")
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument(
+        "--alternatives", action="store_true", help="also time the heads of benchmarks/_alternative_heads.py"
+    )
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    body: list[str] = []
+    for bundle in args.bundle or [Path("models/digits-dense")]:
+        body += measure(bundle, args, rng)
     write(
         "decisions-speed", "Decisions in the graph: decision scorer vs score-only scorer", body, args.out, args.record
     )

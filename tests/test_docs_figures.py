@@ -341,6 +341,28 @@ FIGURES = [
         "benchmarks/results/c_tests.md",
         r"onnxruntime-1\.15\.1 venv: (\d+) MB",
     ),
+    # the decisions' cost (issue 34): the first table of decisions.md section 1 is digits-dense's
+    Figure(
+        "decisions batch 1",
+        R,
+        r"on digits-dense \+([\d.]+)% at batch 1",
+        "benchmarks/results/decisions.md",
+        r"\| 1 \| decisions, n=1023 \| [\d.]+ µs \| \+([\d.]+)% \|",
+    ),
+    Figure(
+        "decisions batch 65,536",
+        R,
+        r"at batch 1 and \+([\d.]+)% at 65,536 rows",
+        "benchmarks/results/decisions.md",
+        r"\| 65,536 \| decisions, n=1023 \| [\d.]+ ms \| \+([\d.]+)% \|",
+    ),
+    Figure(
+        "decisions digits-conv",
+        R,
+        r"on digits-conv \+([\d.]+)% at\s+65,536 rows",
+        "benchmarks/results/decisions.md",
+        r"bundle `models/digits-conv`[\s\S]*?\| 65,536 \| decisions, n=1023 \| [\d.]+ ms \| \+([\d.]+)% \|",
+    ),
     # docs/edge.md
     Figure(
         "C tests",

@@ -54,8 +54,9 @@ __all__ = [
 ]
 
 #: most calibration scores stored in a graph: 2**10 - 1, a p-value resolution of 1/1024 (10 ranks at p <= 0.01);
-#: the head's cost per row grows with sqrt(n): at batch 65,536 n = 4,095 cost +17-23% over the score, n = 1,023
-#: +5-13% (benchmarks/results/decisions.md). More held-out rows are kept as exact order statistics of all of them.
+#: the head's cost per row grows with sqrt(n) (benchmarks/results/decisions.md, sections 1 and 1b: at batch 65,536 on
+#: digits-dense, n = 4,095 cost 7-15 points more than n = 1,023). More held-out rows are kept as exact order
+#: statistics of all of them.
 MAX_CALIBRATION = 1023
 #: the most a head accepts: the former cap, so variants of bundles exported with it keep their head
 _MAX_HEAD = 4095

@@ -3,22 +3,13 @@ the choice made on one half and measured on the other)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
-def anomaly(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import anomaly
-
-    yield anomaly
-    sys.modules.pop("anomaly", None)
+def anomaly(bench_import):
+    return bench_import("anomaly")
 
 
 SETS = [f"{i}_set{i}" for i in range(1, 25)]

@@ -15,12 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def harness(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import harness
-
-    yield harness
-    sys.modules.pop("harness", None)
+def harness(bench_import):
+    return bench_import("harness")
 
 
 class Clock:

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 SERIES = [f"s{i:02d}" for i in range(6)]  # sorted: choose = s00, s02, s04; confirm = s01, s03, s05
 
 
 @pytest.fixture
-def series(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import series
-
-    yield series
-    sys.modules.pop("series", None)
+def series(bench_import):
+    return bench_import("series")
 
 
 def _runs(vus: dict[str, dict[str, float]], seeds=(0, 1)) -> list[dict]:
