@@ -117,6 +117,7 @@ async function scoreRows(api, bundle, table, opts) {
   const decide = bundle.calibrationSize !== null;
   if (opts.fpr !== undefined && !decide) bundle.fprLabels([], opts.fpr); // the typed error, before any work
   if (opts.fpr !== undefined) api.checkRate(opts.fpr, 'fpr');
+  if (opts.fpr !== undefined) process.stderr.write(bundle.operatingPoint(opts.fpr).line + '\n'); // its threshold and FPR interval, as aeruntime
   const out = decide ? await bundle.decide(x, { batchSize: opts.batchSize }) : await bundle.score(x, { batchSize: opts.batchSize }).then((score) => ({ score }));
   const labels = opts.fpr !== undefined ? bundle.fprLabels(out.pValue, opts.fpr) : (decide ? out.label : bundle.label(out.score));
   const json = { n_rows: out.score.length, n_anomalies: sum(labels), scores: Array.from(out.score), labels: Array.from(labels) };

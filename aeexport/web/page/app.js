@@ -34,6 +34,20 @@ function setState(state) {
   document.body.dataset.state = state;
 }
 
+/** ?fpr=A on a decision bundle: aeruntime's line for that operating point (rank, threshold, FPR interval); else the rule. */
+function operatingPointFact(bundle) {
+  if (bundle.calibrationSize !== null && !bundle.series) {
+    try {
+      const op = bundle.operatingPoint(FPR);
+      result.operating_point = { ...op };
+      return `${op.line} (?fpr=)`;
+    } catch (e) {
+      if (!(e instanceof AeBundleError)) throw e; // an fpr out of range: scoring reports it
+    }
+  }
+  return `fpr ${FPR} (?fpr=): label = p-value ≤ ${FPR}`;
+}
+
 function fact(name, value) {
   const dt = document.createElement('dt');
   dt.textContent = name;
@@ -123,7 +137,7 @@ async function main() {
   fact('score', `${m.score.name} (${m.score.direction === 'higher_is_more_anomalous' ? 'higher = more anomalous' : m.score.direction})`);
   const thr = m.threshold;
   fact('threshold', `${fmt(bundle.threshold)}${thr.method === 'percentile' && thr.params ? ` (${thr.params.percentile}th percentile of ${thr.calibration_rows || ''} validation scores)` : ''}`);
-  if (FPR !== undefined) fact('operating point', `fpr ${FPR} (?fpr=): label = p-value ≤ ${FPR}`);
+  if (FPR !== undefined) fact('operating point', operatingPointFact(bundle));
   if (bundle.calibrationSize !== null) {
     fact('decisions', `label and p-value from the graph (p-value against ${bundle.calibrationSize} calibration scores; resolution ${fmt(1 / (bundle.calibrationSize + 1))})`);
   }

@@ -89,6 +89,18 @@ def test_fpr_labels_equal_aeruntime_predict_fpr(decided, dense_bundle, fpr):
     np.testing.assert_array_equal(both["labels"], want)
 
 
+@pytest.mark.parametrize("fpr", [0.01, 0.05, 0.5])
+def test_fpr_prints_aeruntimes_operating_point_line(decided, dense_bundle, fpr):
+    """Node says what --fpr means as aeruntime score --fpr does: the threshold it amounts to (the calibration
+    score read from the graph) and the interval of the false-positive rate, on stderr, word for word."""
+    model, _, path = decided
+    r = run_node("score", dense_bundle, path, "--fpr", str(fpr))
+    assert r.returncode == 0, r.stderr
+    want = model.operating_point(fpr)
+    assert want.threshold is not None
+    assert r.stderr.splitlines()[0] == want.line()
+
+
 def test_fpr_errors_are_aeruntimes(decided, dense_bundle):
     model, _, path = decided
     too_small = 0.5 / (model.calibration_size + 1)

@@ -109,3 +109,53 @@ def test_compare_is_numpys_isclose_rule():
         [([1.0001], [1.0]), ([1.0002], [1.0]), ([0.0], [9e-6]), ([0.0], [2e-5]), ([1, 2], [1])],
     )
     assert got == [True, False, True, False, False]
+
+
+def test_operating_point_lines_are_aeruntimes_word_for_word():
+    """core/decisions.js' operatingPoint / operatingPointLine (Node, the page) against aeruntime.decisions.operating_point:
+    rank, interval (the Beta quantiles) and the printed line, character for character, and %g formatting."""
+    from aeruntime.decisions import operating_point
+
+    rng = np.random.default_rng(0)
+    cases = [
+        (fpr, n) for n in (19, 99, 242, 1023, 4095) for fpr in (0.01, 0.05, 0.1, 0.2, 0.5, 0.999) if fpr * (n + 1) >= 1
+    ]
+    cals = {n: np.sort(rng.lognormal(0, 2, n).astype(np.float32)) for _, n in cases}
+    got = run_js(
+        """
+        const d = await import(DATA.decisions);
+        return DATA.cases.map(([fpr, n]) => {
+          const op = d.operatingPoint(fpr, n, Float64Array.from(DATA.cals[n]));
+          return [op.rank, op.low, op.high, d.operatingPointLine(op)];
+        });
+        """,
+        {
+            "decisions": (PAGE_DIR / "core" / "decisions.js").as_uri(),
+            "cases": cases,
+            "cals": {n: c.tolist() for n, c in cals.items()},
+        },
+    )
+    for (fpr, n), (rank, low, high, line) in zip(cases, got):
+        want = operating_point(fpr, n, cals[n])
+        assert (rank, line) == (want.rank, want.line())
+        assert abs(low - want.low) < 1e-9 and abs(high - want.high) < 1e-9  # log-factorials vs lgamma
+    numbers = [
+        0.0,
+        1.0,
+        0.1,
+        123456.0,
+        1234567.0,
+        1e-5,
+        1.5e-4,
+        9.99995e-5,
+        0.000123456789,
+        3.14159265,
+        1e21,
+        -2.5e-7,
+        99999.95,
+    ]
+    formatted = run_js(
+        "const d = await import(DATA.decisions); return DATA.x.map((v) => [d.formatG(v, 6), d.formatG(v, 4)]);",
+        {"decisions": (PAGE_DIR / "core" / "decisions.js").as_uri(), "x": numbers},
+    )
+    assert formatted == [[f"{v:.6g}", f"{v:.4g}"] for v in numbers]

@@ -147,4 +147,5 @@ def test_the_page_shows_the_graphs_label_and_p_value(dense_bundle, digits, tmp_p
     assert (want_t != aeruntime.load(dense_bundle, providers="cpu", threshold=t).decide(X)[1]).sum() <= 1
     # ?fpr=0.1: aeruntime.decisions' rank rule on the page's p-values
     np.testing.assert_array_equal(at_fpr["csv"]["labels"], fpr_labels(p_web, n, 0.1))
+    assert at_fpr["operating_point"]["line"] == model.operating_point(0.1).line()  # aeruntime's words, threshold read
     assert (np.asarray(at_fpr["csv"]["labels"]) != model.predict(X, fpr=0.1)).sum() <= 2

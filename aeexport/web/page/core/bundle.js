@@ -19,11 +19,11 @@ import { AeBundleError } from './errors.js';
 import {
   checkGraph, checkPartners, goldenFiles, goldenSets, integrityError, parseManifest, readGraph, safeRel,
 } from './manifest.js';
-import { readTensor, toNumbers } from './onnx.js';
+import { readInitializer, readModel, readTensor, toNumbers } from './onnx.js';
 import { checkStructure } from './structure.js';
 import { checkThreshold, compare, prod, toBatch } from './rows.js';
 import {
-  decisionCount, fprLabels, graphThreshold, requireDecisions,
+  calibrationScores, decisionCount, fprLabels, graphThreshold, operatingPoint, operatingPointLine, requireDecisions,
 } from './decisions.js';
 import { seriesOf } from './series.js';
 
@@ -31,7 +31,7 @@ export { AeBundleError } from './errors.js';
 export { SUPPORTED_FORMAT_VERSIONS, readGraph, safeRel } from './manifest.js';
 export { checkStructure } from './structure.js';
 export { checkThreshold, compare, prod, toBatch } from './rows.js';
-export { DECISION_OUTPUTS, fprLabels, graphThreshold } from './decisions.js';
+export { DECISION_OUTPUTS, fprLabels, graphThreshold, operatingPointLine } from './decisions.js';
 export { AlarmRule, SeriesScorer, scoreSeries } from './series.js';
 
 const DEFAULT_TOLERANCE = { atol: 1e-5, rtol: 1e-4 };
@@ -45,7 +45,7 @@ const SCORE_ELEMENT_ERRORS = { mse: 'squared', mae: 'absolute' };
 
 export class Bundle {
   /** Use {@link loadBundle}. */
-  constructor(ort, host, manifest, graphs, sessions, threshold, verify) {
+  constructor(ort, host, manifest, graphs, sessions, threshold, verify, calibration = null) {
     this.ort = ort;
     this.host = host;
     this.dir = host.where;
@@ -62,6 +62,8 @@ export class Bundle {
     this._queue = Promise.resolve();
     /** n calibration scores of a decision scorer (outputs score, label, p_value), else null */
     this.calibrationSize = decisionCount(manifest);
+    /** the sorted calibration scores stored in a decision scorer's graph (Float64Array (n,)), else null */
+    this.calibration = calibration;
     /** manifest.series of a series bundle (checked), else null */
     this.series = seriesOf(manifest);
   }
@@ -204,6 +206,15 @@ export class Bundle {
    */
   fprLabels(pValues, fpr) {
     return fprLabels(pValues, requireDecisions(this.calibrationSize, 'fpr'), fpr);
+  }
+
+  /**
+   * What fprLabels does at `fpr` (aeruntime's model.operating_point): {fpr, calibrationScores, rank,
+   * expectedFpr, low, high, level, threshold, line}; `line` is aeruntime's one line, word for word.
+   */
+  operatingPoint(fpr) {
+    const op = operatingPoint(fpr, requireDecisions(this.calibrationSize, 'operatingPoint()'), this.calibration);
+    return { ...op, line: operatingPointLine(op) };
   }
 
   /** score(x) then label(): (n,) Uint8Array, 1 = anomaly. */
@@ -486,5 +497,6 @@ export async function loadBundle(ort, host, { threshold, verify = true, verifyAl
       throw new AeBundleError('MANIFEST', `manifest.threshold.value must be a finite number, got ${JSON.stringify(manifest.threshold.value)}; re-export the bundle.`);
     }
   }
-  return new Bundle(ort, host, manifest, graphs, sessions, thr, verify);
+  const calibration = bytesOf.scorer ? calibrationScores(manifest, readModel(bytesOf.scorer).graphBytes, readInitializer) : null;
+  return new Bundle(ort, host, manifest, graphs, sessions, thr, verify, calibration);
 }

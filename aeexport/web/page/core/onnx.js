@@ -146,6 +146,20 @@ export function readTensor(bytes) {
   return { name, dims, dataType, type, data };
 }
 
+/**
+ * The initializer `name` of a GraphProto (its bytes: readModel(...).graphBytes), parsed by readTensor, or null.
+ * Only the name field of the other initializers is read.
+ */
+export function readInitializer(graphBytes, name) {
+  for (const f of fields(graphBytes)) {
+    if (f.field !== 5 || f.wire !== WIRE.BYTES) continue; // GraphProto.initializer
+    for (const t of fields(f.value)) {
+      if (t.field === 8 && str(t.value) === name) return readTensor(f.value);
+    }
+  }
+  return null;
+}
+
 /** Convert IEEE half-precision bits to a Number. */
 function halfToNumber(h) {
   const s = h & 0x8000 ? -1 : 1;
