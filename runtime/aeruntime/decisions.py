@@ -191,15 +191,20 @@ def operating_point(
 
 
 def calibration_scores(manifest: dict[str, Any], graph: bytes) -> np.ndarray | None:
-    """The sorted calibration scores (n,) stored in a decision scorer's ``.onnx`` bytes; None when they
-    cannot be read without onnxruntime's internals (an ORT-format graph) or the scorer has none."""
-    from .format.ortscan import is_ort_format
+    """The sorted calibration scores (n,) stored in a decision scorer's graph bytes (``.onnx``, or ``.ort`` read
+    with onnxruntime's flatbuffer classes); None when the scorer has none or they cannot be read here."""
+    from .format.onnxscan import ProtoError
+    from .format.ortscan import OrtReaderMissing, is_ort_format, read_ort_initializer
     from .format.proto import read_initializer
 
-    if decision_calibration(manifest) is None or is_ort_format(graph):
+    if decision_calibration(manifest) is None:
         return None
     p_value = _object(_object(manifest, "decisions", "decisions"), "p_value", "decisions.p_value")
-    table = read_initializer(graph, str(p_value.get("initializer", "aeexport_calibration_scores")))
+    name = str(p_value.get("initializer", "aeexport_calibration_scores"))
+    try:
+        table = read_ort_initializer(graph, name) if is_ort_format(graph) else read_initializer(graph, name)
+    except (OrtReaderMissing, ProtoError):  # the graph was checked at load; its threshold line says "?"
+        return None
     if table is None:
         return None
     cal = table.reshape(-1)

@@ -332,7 +332,7 @@ class Model:
 
     def operating_point(self, fpr: float) -> decisions.OperatingPoint:
         """What ``predict(x, fpr=fpr)`` does here: the rank ``m`` among the calibration scores, the score
-        threshold (None for an ORT-format scorer), the expected false-positive rate ``m / (n + 1)`` and its
+        threshold (None when the stored scores cannot be read here), the expected false-positive rate ``m / (n + 1)`` and its
         interval (``low``, ``high`` at ``level``: the Beta law of the order statistic, as the manifest's
         ``expected_false_positive_rate_interval``). ``.line()`` says it in one line."""
         n = decisions.require_decisions(self._calibration_n, "operating_point()")

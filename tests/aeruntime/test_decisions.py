@@ -113,8 +113,8 @@ def test_score_cli_prints_the_operating_point_on_stderr(tmp_path):
 
 
 def test_operating_point_without_readable_calibration_scores_still_gives_the_rank_and_interval():
-    """An ORT-format scorer's stored scores are not read (no onnx parser for it): the threshold is unknown, the
-    rank and the interval are not; a graph without the initializer gives None, not an error."""
+    """Without the stored scores (a graph that lacks the initializer, or an .ort file where onnxruntime's
+    flatbuffer classes are missing) the threshold is unknown, the rank and the interval are not; no error."""
     from aeruntime.decisions import operating_point
     from aeruntime.format.proto import read_initializer
 

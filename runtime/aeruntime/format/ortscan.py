@@ -28,9 +28,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .onnxscan import ModelScan, NodeInfo, ProtoError
 
-__all__ = ["ORT_IDENTIFIER", "OrtReaderMissing", "is_ort_format", "scan_ort"]
+__all__ = ["ORT_IDENTIFIER", "OrtReaderMissing", "is_ort_format", "read_ort_initializer", "scan_ort"]
 
 #: the flatbuffer file identifier of onnxruntime's ORT format (bytes 4..8)
 ORT_IDENTIFIER = b"ORTM"
@@ -150,6 +152,24 @@ def _graph(graph: Any, data: bytes, scan: ModelScan) -> None:
     s.runtime_optimizations += optimizations.RecordsLength() if optimizations is not None else 0
 
 
+def _read_graph(data: bytes, read: Any) -> Any:
+    """``read(model, graph)`` on an ``.ort`` file's model and main graph (onnxruntime's flatbuffer classes); a read
+    outside the buffer or any malformed field is a :class:`ProtoError`."""
+    if len(data) < 8 or not is_ort_format(data):
+        raise ProtoError("no ORT-format file identifier 'ORTM' at byte 4")
+    session_cls = _schema()
+    try:
+        model = session_cls.GetRootAs(data, 0).Model()
+        graph = model.Graph() if model is not None else None
+        if graph is None:
+            raise ProtoError("the file holds no model graph")
+        return read(model, graph)
+    except ProtoError:
+        raise
+    except Exception as exc:  # reads outside the buffer (struct.error, IndexError), bad UTF-8, ...
+        raise ProtoError(f"malformed ORT flatbuffer ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
 def scan_ort(data: bytes) -> ModelScan:
     """Scan the bytes of an ``.ort`` file: its metadata and structure (``graph_sha256`` is empty).
 
@@ -160,15 +180,9 @@ def scan_ort(data: bytes) -> ModelScan:
     OrtReaderMissing
         onnxruntime's reader of the format cannot be loaded here.
     """
-    if len(data) < 8 or not is_ort_format(data):
-        raise ProtoError("no ORT-format file identifier 'ORTM' at byte 4")
-    session_cls = _schema()
     scan = ModelScan(graph_sha256="")
-    try:
-        model = session_cls.GetRootAs(data, 0).Model()
-        graph = model.Graph() if model is not None else None
-        if graph is None:
-            raise ProtoError("the file holds no model graph")
+
+    def read(model: Any, graph: Any) -> ModelScan:
         for j in _count(model.MetadataPropsLength(), data, "metadata entries"):
             entry = model.MetadataProps(j)
             scan.metadata[_text(entry.Key())] = _text(entry.Value())
@@ -176,8 +190,40 @@ def scan_ort(data: bytes) -> ModelScan:
             opset = model.OpsetImport(j)
             scan.structure.opsets.append((_text(opset.Domain()), int(opset.Version())))
         _graph(graph, data, scan)
-    except ProtoError:
-        raise
-    except Exception as exc:  # reads outside the buffer (struct.error, IndexError), bad UTF-8, ...
-        raise ProtoError(f"malformed ORT flatbuffer ({type(exc).__name__}: {str(exc)[:80]})") from None
-    return scan
+        return scan
+
+    return _read_graph(data, read)
+
+
+#: onnx TensorProto.DataType -> numpy dtype of the initializers :func:`read_ort_initializer` reads
+_DTYPES = {1: "<f4", 6: "<i4", 7: "<i8", 11: "<f8"}
+
+
+def read_ort_initializer(data: bytes, name: str) -> np.ndarray | None:
+    """The main graph's initializer ``name`` of an ``.ort`` file as an array of its dims, or None when there is
+    none (or its type is not float32, float64, int32 or int64).
+
+    Raises
+    ------
+    ProtoError
+        ``data`` is not a well-formed ORT-format model, or the tensor's bytes disagree with its dims.
+    OrtReaderMissing
+        onnxruntime's reader of the format cannot be loaded here.
+    """
+
+    def read(model: Any, graph: Any) -> np.ndarray | None:
+        for j in _count(graph.InitializersLength(), data, "graph initializers"):
+            t = graph.Initializers(j)
+            if _text(t.Name()) != name:
+                continue
+            dtype = _DTYPES.get(int(t.DataType()))
+            if dtype is None:
+                return None
+            dims = [int(t.Dims(k)) for k in _count(t.DimsLength(), data, "tensor dims")]
+            raw = t.RawDataAsNumpy() if t.RawDataLength() else np.zeros(0, np.uint8)
+            if raw.size != int(np.prod(dims, dtype=np.int64)) * np.dtype(dtype).itemsize:
+                raise ProtoError(f"initializer {name!r} holds {raw.size} bytes, which its dims {dims} do not fit")
+            return np.frombuffer(raw.tobytes(), dtype).reshape(dims)
+        return None
+
+    return _read_graph(data, read)

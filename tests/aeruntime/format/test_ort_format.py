@@ -28,6 +28,7 @@ from aeruntime._ort import ort
 from aeruntime.cli import main as rt_main
 from aeruntime.errors import BundleError, IntegrityError, UnsafeBundleError
 from aeruntime.format import ortscan, scan_model, set_model_metadata
+from aeruntime.format.onnxscan import ProtoError
 from aeruntime.format.ortscan import OrtReaderMissing, scan_ort
 from tests.conftest import SUBPROCESS_ENV
 from tests.helpers import read_manifest, rehash
@@ -142,6 +143,24 @@ def test_an_ort_variant_is_read_by_onnxruntimes_reader_and_scores_like_its_onnx_
     assert ("com.microsoft", "FusedGemm") in {(n.domain, n.op_type) for n in scan.structure.nodes}
     weights = dict((n, dims) for n, dims, _ in scan.structure.tensors)
     assert weights["model.decoder.2.weight"] == [64, 32]
+
+
+def test_an_ort_variants_operating_point_reads_the_calibration_scores_from_the_flatbuffer(ort_dense):
+    """model.operating_point(fpr) of an ORT-format scorer: the threshold is the calibration score read from the
+    .ort file with onnxruntime's flatbuffer classes, equal to the .onnx bundle's, and the line says it."""
+    from aeruntime.format.ortscan import read_ort_initializer
+
+    onnx_model, ort_model = aeruntime.load(SHIPPED["dense"]), aeruntime.load(ort_dense)
+    for fpr in (0.01, 0.05, 0.5):
+        want, got = onnx_model.operating_point(fpr), ort_model.operating_point(fpr)
+        assert got.threshold is not None and got == want
+        assert got.line() == want.line() and "score > ?" not in got.line()
+    data = (ort_dense / "scorer.ort").read_bytes()
+    table = read_ort_initializer(data, "aeexport_calibration_scores")
+    assert table.dtype == np.float32 and table.ndim == 2 and np.isposinf(table[-1, -1])
+    assert read_ort_initializer(data, "no such initializer") is None
+    with pytest.raises(ProtoError, match="malformed ORT flatbuffer|no model graph|holds"):
+        read_ort_initializer(data[: len(data) // 3], "aeexport_calibration_scores")
 
 
 @pytest.mark.parametrize("kind", ["conv", "vae"])
