@@ -69,9 +69,22 @@ def grid_table(calibration: np.ndarray) -> tuple[np.float32, np.float32, np.ndar
     return min(fitting, key=lambda t: (t[2].shape[1], t[2].size))
 
 
+def _row_count(name, op: str, lhs: str, rhs: str, out: str) -> list:
+    """Nodes of ``out`` (batch,): per row, how many of ``op(lhs, rhs)`` (a compare broadcast to (batch, K)) hold
+    (``Cast`` to float, ``ReduceSum`` over axis 1, whose initializer is ``name("axis1")``)."""
+    from onnx import TensorProto, helper
+
+    return [
+        helper.make_node(op, [lhs, rhs], [name(f"{out}_bool")]),
+        helper.make_node("Cast", [name(f"{out}_bool")], [name(f"{out}_float")], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", [name(f"{out}_float"), name("axis1")], [name(out)], keepdims=0),
+    ]
+
+
 def _with_outputs(proto, nodes, consts: dict, threshold: float):
-    """A copy of ``proto`` with ``nodes`` appended, ``consts`` as initializers (name -> array), the
-    ``threshold`` input and the ``label`` and ``p_value`` outputs (the shipped head's interface)."""
+    """A copy of ``proto`` with ``nodes`` (which compute ``p_value``) appended, the ``label`` node
+    (``score > threshold``), ``consts`` as initializers (name -> array), the ``threshold`` input and the
+    ``label`` and ``p_value`` outputs (the shipped head's interface)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -79,6 +92,7 @@ def _with_outputs(proto, nodes, consts: dict, threshold: float):
     out.CopyFrom(proto)
     g = out.graph
     g.node.extend(nodes)
+    g.node.append(helper.make_node("Greater", [g.output[0].name, "threshold"], ["label"]))
     g.initializer.extend(numpy_helper.from_array(np.asarray(v), key) for key, v in consts.items())
     g.initializer.append(numpy_helper.from_array(np.asarray(threshold, np.float32), "threshold"))
     g.input.append(helper.make_tensor_value_info("threshold", TensorProto.FLOAT, []))
@@ -92,19 +106,16 @@ def _with_outputs(proto, nodes, consts: dict, threshold: float):
 def add_broadcast_head(proto, calibration: np.ndarray, threshold: float):
     """``proto`` with the 7-node broadcast head: ``p_value = (n + 1 - #{c < score}) / (n + 1)``, the
     count one ``Less`` of the (batch, 1) scores against all n sorted scores."""
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     cal = np.sort(np.asarray(calibration, np.float32).reshape(-1))
     name = lambda s: f"broadcast_head_{s}"  # noqa: E731
     score = proto.graph.output[0].name
     nodes = [
         helper.make_node("Unsqueeze", [score, name("axis1")], [name("s2")]),
-        helper.make_node("Less", [name("cal"), name("s2")], [name("lt")]),
-        helper.make_node("Cast", [name("lt")], [name("ltf")], to=TensorProto.FLOAT),
-        helper.make_node("ReduceSum", [name("ltf"), name("axis1")], [name("below")], keepdims=0),
+        *_row_count(name, "Less", name("cal"), name("s2"), "below"),
         helper.make_node("Sub", [name("n1"), name("below")], [name("at_least")]),
         helper.make_node("Div", [name("at_least"), name("n1")], ["p_value"]),
-        helper.make_node("Greater", [score, "threshold"], ["label"]),
     ]
     consts = {name("cal"): cal, name("axis1"): np.array([1], np.int64), name("n1"): np.float32(cal.size + 1)}
     return _with_outputs(proto, nodes, consts, threshold)
@@ -129,12 +140,9 @@ def add_grid_head(proto, calibration: np.ndarray, threshold: float):
         helper.make_node("Gather", [name("rows"), name("j")], [name("r")], axis=0),
         helper.make_node("Gather", [name("above"), name("j")], [name("a")], axis=0),
         helper.make_node("Unsqueeze", [score, name("axis1")], [name("s2")]),
-        helper.make_node("LessOrEqual", [name("s2"), name("r")], [name("ge")]),
-        helper.make_node("Cast", [name("ge")], [name("gef")], to=TensorProto.FLOAT),
-        helper.make_node("ReduceSum", [name("gef"), name("axis1")], [name("cnt")], keepdims=0),
+        *_row_count(name, "LessOrEqual", name("s2"), name("r"), "cnt"),
         helper.make_node("Add", [name("a"), name("cnt")], [name("at_least")]),
         helper.make_node("Div", [name("at_least"), name("n1")], ["p_value"]),
-        helper.make_node("Greater", [score, "threshold"], ["label"]),
     ]
     consts = {"lo": lo, "k": k, "top": np.float32(rows.shape[0] - 1), "rows": rows, "above": above}
     consts |= {"axis1": np.array([1], np.int64), "n1": np.float32(n + 1)}

@@ -19,7 +19,7 @@ import { AeBundleError } from './errors.js';
 import {
   checkGraph, checkPartners, goldenFiles, goldenSets, integrityError, parseManifest, readGraph, safeRel,
 } from './manifest.js';
-import { readInitializer, readModel, readTensor, toNumbers } from './onnx.js';
+import { readTensor, toNumbers } from './onnx.js';
 import { checkStructure } from './structure.js';
 import { checkThreshold, compare, prod, toBatch } from './rows.js';
 import {
@@ -497,6 +497,5 @@ export async function loadBundle(ort, host, { threshold, verify = true, verifyAl
       throw new AeBundleError('MANIFEST', `manifest.threshold.value must be a finite number, got ${JSON.stringify(manifest.threshold.value)}; re-export the bundle.`);
     }
   }
-  const calibration = bytesOf.scorer ? calibrationScores(manifest, readModel(bytesOf.scorer).graphBytes, readInitializer) : null;
-  return new Bundle(ort, host, manifest, graphs, sessions, thr, verify, calibration);
+  return new Bundle(ort, host, manifest, graphs, sessions, thr, verify, calibrationScores(manifest, bytesOf.scorer));
 }

@@ -13,6 +13,7 @@
  */
 
 import { AeBundleError } from './errors.js';
+import { readInitializer, readModel } from './onnx.js';
 import { ProtobufError } from './protobuf.js';
 
 /** The scorer outputs of a decision scorer, in graph order. */
@@ -78,15 +79,15 @@ export function fprRank(fpr, n) {
 }
 
 /**
- * The sorted finite calibration scores (Float64Array (n,)) stored in a decision scorer's graph (GraphProto bytes),
- * or null (aeruntime.decisions.calibration_scores): the initializer manifest.decisions.p_value.initializer names.
+ * The sorted finite calibration scores (Float64Array (n,)) stored in a decision scorer's graph (the scorer
+ * file's bytes), or null (aeruntime.decisions.calibration_scores): the initializer manifest.decisions.p_value.initializer names.
  */
-export function calibrationScores(manifest, graphBytes, readInitializer) {
-  if (decisionCount(manifest) === null || !graphBytes) return null;
+export function calibrationScores(manifest, scorerBytes) {
+  if (decisionCount(manifest) === null || !scorerBytes) return null;
   const name = String((manifest.decisions.p_value || {}).initializer ?? 'aeexport_calibration_scores');
   let table;
   try {
-    table = readInitializer(graphBytes, name);
+    table = readInitializer(readModel(scorerBytes).graphBytes, name);
   } catch (e) {
     if (e instanceof ProtobufError) return null; // unreadable here (onnxruntime read it): no threshold to print
     throw e;
